@@ -1,0 +1,1 @@
+"""Entry points: the FastAPI application and the `salesledger` command line."""

@@ -1,0 +1,50 @@
+"""The FastAPI application: routers per resource, JSON errors, request ids, and (by default)
+the projectors running inside the server process."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+
+from api import errors
+from api.deps import new_request_id
+from api.routers import customers, deals, events, health, leads, reads, reps
+from api.runtime import Runtime
+from api.settings import Settings
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app. Pass `runtime` to share one already started (tests, embedding)."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        rt = Runtime(settings.database_url, run_projectors=settings.run_projectors).start()
+        app.state.runtime = rt
+        try:
+            yield
+        finally:
+            rt.close()
+
+    app = FastAPI(title="salesledger", version="0.1.0", lifespan=lifespan,
+                  description="Event-sourced sales organisation: leads, customers, deals, targets and "
+                              "commissions, with read models you can replay.")
+    if runtime is not None:
+        app.state.runtime = runtime
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next):
+        request.state.request_id = request.headers.get("x-request-id") or new_request_id()
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    errors.install(app)
+    for module in (health, reps, customers, leads, deals, reads, events):
+        app.include_router(module.router)
+    return app

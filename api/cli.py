@@ -1,0 +1,129 @@
+"""The `salesledger` command line. Configuration comes from DATABASE_URL (see README)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="salesledger: an event-sourced sales ledger.", no_args_is_help=True)
+projections_app = typer.Typer(help="Inspect and rebuild read models.", no_args_is_help=True)
+app.add_typer(projections_app, name="projections")
+console = Console()
+
+
+def _runtime(run_projectors: bool = False):
+    from api.runtime import Runtime
+    from api.settings import Settings
+    return Runtime(Settings.from_env().database_url, run_projectors=run_projectors)
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000,
+          no_projectors: bool = typer.Option(False, "--no-projectors", help="API only; run `salesledger project` elsewhere")):
+    """Serve the HTTP API (with the projectors in-process unless --no-projectors)."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import Settings
+    uvicorn.run(create_app(Settings.from_env(run_projectors=not no_projectors)), host=host, port=port)
+
+
+@app.command()
+def project():
+    """Run the projectors only, until interrupted (the separate projector service)."""
+    rt = _runtime(run_projectors=True).start()
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    console.print(f"projectors running on {rt.db.url.kind}: {', '.join(p.name for p in rt.projections)}")
+    done.wait()
+    rt.close()
+
+
+@app.command()
+def demo(seed: int = 7, reps: int = 24, deals: int = 300,
+         if_empty: bool = typer.Option(False, "--if-empty", help="do nothing when the store already has events")):
+    """Load a deterministic demo organisation (same seed and sizes -> same events)."""
+    from domain.demo import load_demo
+    rt = _runtime()
+    try:
+        if rt.source.head() > 0:
+            if if_empty:
+                console.print("store already has events; demo not loaded")
+                return
+            console.print("[red]the store is not empty; the demo loads into an empty store only[/red]")
+            raise typer.Exit(1)
+        started = time.monotonic()
+        stats = load_demo(rt.ledger, seed=seed, reps=reps, deals=deals)
+        console.print(f"demo loaded: {stats.reps} reps, {stats.customers} customers, {stats.leads} leads, "
+                      f"{stats.deals} deals, {stats.events} events in {time.monotonic() - started:.1f}s "
+                      f"(head position {stats.last_position})")
+    finally:
+        rt.close()
+
+
+@projections_app.command("list")
+def list_projections():
+    """Names, versions and the events each projection consumes."""
+    from projections.catalog import PROJECTIONS
+    table = Table("name", "version", "events")
+    for p in PROJECTIONS:
+        table.add_row(p.name, str(p.version), ", ".join(t.__qualname__.replace(".", "") for t in p.events))
+    console.print(table)
+
+
+@projections_app.command("status")
+def projections_status():
+    """Position, head, lag, state and last error of every projection."""
+    from projections.engine import prepare, status
+    rt = _runtime()
+    try:
+        prepare(rt.db, rt.projections)
+        table = Table("name", "position", "head", "lag", "state", "last error")
+        for row in status(rt.db, rt.source, rt.projections):
+            err = row["last_error"]
+            table.add_row(row["name"], str(row["position"]), str(row["head"]), str(row["lag"]), row["state"],
+                          "" if not err else f"{err['event_type']} @ {err['position']}: {err['message']}")
+        console.print(table)
+    finally:
+        rt.close()
+
+
+@projections_app.command("rebuild")
+def rebuild(name: str, batch: int = typer.Option(5000, help="events per transaction")):
+    """Replay one projection from position 0 into new tables, then switch to them."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    from projections.catalog import by_name
+    from projections.engine import rebuild as run_rebuild
+    try:
+        projection = by_name(name)
+    except KeyError:
+        console.print(f"[red]no projection named {name!r}[/red]")
+        raise typer.Exit(2) from None
+    rt = _runtime()
+    try:
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+                      TextColumn("{task.fields[rate]:,.0f} events/s"), TimeRemainingColumn(),
+                      console=console, transient=False) as bar:
+            task = bar.add_task(f"rebuild {name}", total=None, rate=0.0)
+
+            def progress(p):
+                bar.update(task, completed=p.position, total=max(p.head, 1),
+                           rate=p.events / p.elapsed if p.elapsed else 0.0)
+
+            done = run_rebuild(rt.db, rt.source, projection, progress=progress, limit=batch)
+        rate = done.events / done.elapsed if done.elapsed else 0.0
+        console.print(f"rebuilt {name}: {done.events} events to position {done.position} "
+                      f"in {done.elapsed:.2f}s ({rate:,.0f} events/s)")
+    finally:
+        rt.close()
+
+
+def main() -> None:
+    app()

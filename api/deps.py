@@ -1,0 +1,61 @@
+"""Request-scoped inputs shared by the routers: the runtime, command metadata, If-Match and
+read-your-writes waits."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+
+from api.encoding import Json
+from api.errors import NotCaughtUp
+from api.runtime import Runtime
+from domain.application import Meta, Written
+from domain.errors import InvalidInput
+from projections.engine import wait_for
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def command_meta(request: Request, x_actor: Annotated[str | None, Header()] = None,
+                 x_correlation_id: Annotated[str | None, Header()] = None) -> Meta:
+    request_id = request.state.request_id
+    return Meta(actor=(x_actor or "api").strip()[:200], correlation_id=(x_correlation_id or request_id)[:200],
+                causation_id=request_id)
+
+
+def expected_version(if_match: Annotated[str | None, Header()] = None) -> int | None:
+    """`If-Match: 3` (or an ETag-style `"3"`) makes a command conditional on that version."""
+    if if_match is None or if_match.strip() in ("", "*"):
+        return None
+    text = if_match.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise InvalidInput("If-Match must be an aggregate version number", field="If-Match", value=if_match)
+    return int(text)
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+MetaDep = Annotated[Meta, Depends(command_meta)]
+IfMatch = Annotated[int | None, Depends(expected_version)]
+MinPosition = Annotated[int | None, Query(ge=0, description="wait (up to 5 s) until the read model has processed this store position")]
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def answer(rt: Runtime, written: Written, status_code: int = 200) -> Json:
+    rt.written()
+    body = {"id": written.id, "version": written.version, "position": written.position, **written.extra}
+    return Json(body, status_code=status_code, headers={"ETag": f'"{written.version}"'})
+
+
+def await_position(rt: Runtime, projection: str, min_position: int | None) -> None:
+    if min_position is None:
+        return
+    reached, current = wait_for(rt.db, projection, min_position)
+    if not reached:
+        raise NotCaughtUp(projection, min_position, current)

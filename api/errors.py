@@ -1,0 +1,62 @@
+"""Every error leaves as {"error": {"code", "message", "details"}}; bad input never becomes a 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.encoding import Json
+from domain.errors import Conflict, DomainError, InvalidInput, NotFound
+
+log = logging.getLogger("salesledger.api")
+
+STATUS = {InvalidInput: 422, NotFound: 404, Conflict: 409}
+
+
+class NotCaughtUp(Exception):
+    """A query asked for min_position and the read model did not reach it in time."""
+
+    def __init__(self, projection: str, wanted: int, current: int) -> None:
+        super().__init__(projection)
+        self.projection, self.wanted, self.current = projection, wanted, current
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> Json:
+        status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 409)
+        return Json(error_body(exc.code, exc.message, exc.details), status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> Json:
+        problems = [{"field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "body",
+                     "message": e.get("msg", "invalid"), "type": e.get("type")} for e in exc.errors()]
+        first = problems[0] if problems else {"field": "body", "message": "invalid"}
+        return Json(error_body("invalid_input", f"{first['field']}: {first['message']}", {"errors": problems}),
+                    status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Json:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return Json(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(NotCaughtUp)
+    async def not_caught_up(_: Request, exc: NotCaughtUp) -> Json:
+        return Json(error_body("not_caught_up",
+                               f"read model {exc.projection} has not reached position {exc.wanted} yet",
+                               {"projection": exc.projection, "min_position": exc.wanted, "position": exc.current}),
+                    status_code=503, headers={"Retry-After": "1"})
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> Json:
+        log.exception("unhandled error")
+        return Json(error_body("internal_error", "an unexpected error occurred; nothing was written"),
+                    status_code=500)

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from api.deps import IfMatch, MetaDep, RuntimeDep, answer
+from api.history import aggregate_view
+from api.models import Amount, AsOfParam, Body, DateField, OptionalText, Text, VersionParam
+from domain.deal import Deal
+
+router = APIRouter(prefix="/deals", tags=["deals"])
+
+
+class OpenDeal(Body):
+    customer_id: Text
+    owner_id: Text
+    amount: Amount
+    product_line: Text
+    currency: str | None = Field(default=None, max_length=3, examples=["CNY"])
+    title: OptionalText = None
+    expected_close: DateField = None
+    opened_on: DateField = None
+
+
+class ChangeStage(Body):
+    stage: str
+
+
+class Split(Body):
+    rep_id: Text
+    share: Amount
+
+
+class SetSplits(Body):
+    splits: Annotated[list[Split], Field(min_length=1, max_length=50)]
+
+
+class WinDeal(Body):
+    amount: Amount
+    gross_margin: Amount
+    signed_on: date
+    contract_no: OptionalText = None
+
+
+class LoseDeal(Body):
+    reason: Text
+    competitor: OptionalText = None
+    notes: OptionalText = None
+
+
+class Payment(Body):
+    amount: Amount
+    received_on: date
+
+
+class Refund(Body):
+    amount: Amount
+    refunded_on: date
+    reason: Text
+
+
+@router.post("", status_code=201)
+def open_deal(body: OpenDeal, rt: RuntimeDep, meta: MetaDep):
+    fields = body.model_dump()
+    fields["opened_on"] = fields["opened_on"] or date.today()
+    return answer(rt, rt.ledger.open_deal(meta, **fields), 201)
+
+
+@router.post("/{deal_id}/stage")
+def change_stage(deal_id: str, body: ChangeStage, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    return answer(rt, rt.ledger.change_deal_stage(meta, deal_id, body.stage, expected_version=version))
+
+
+@router.post("/{deal_id}/splits")
+def set_splits(deal_id: str, body: SetSplits, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    """Revenue credit shares between reps; they must total exactly 1."""
+    splits = [s.model_dump() for s in body.splits]
+    return answer(rt, rt.ledger.set_deal_splits(meta, deal_id, splits, expected_version=version))
+
+
+@router.post("/{deal_id}/win")
+def win(deal_id: str, body: WinDeal, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    return answer(rt, rt.ledger.win_deal(meta, deal_id, **body.model_dump(), expected_version=version))
+
+
+@router.post("/{deal_id}/lose")
+def lose(deal_id: str, body: LoseDeal, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    return answer(rt, rt.ledger.lose_deal(meta, deal_id, **body.model_dump(), expected_version=version))
+
+
+@router.post("/{deal_id}/payments")
+def receive_payment(deal_id: str, body: Payment, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    return answer(rt, rt.ledger.receive_payment(meta, deal_id, **body.model_dump(), expected_version=version))
+
+
+@router.post("/{deal_id}/refunds")
+def refund(deal_id: str, body: Refund, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    return answer(rt, rt.ledger.refund_deal(meta, deal_id, **body.model_dump(), expected_version=version))
+
+
+@router.get("/{deal_id}")
+def get_deal(deal_id: str, rt: RuntimeDep, version: VersionParam = None, as_of: AsOfParam = None):
+    return aggregate_view(rt, Deal, deal_id, version, as_of)

@@ -1,0 +1,155 @@
+"""A deterministic demo organisation: same seed and sizes, same events.
+
+A director, a manager per regional centre (华东, 华南, 华北, 西南), junior/mid/senior reps,
+customers, leads and deals moving through the stages to wins (with payments and the odd
+refund) and losses. Aggregates are built with their own commands and saved in chunks.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from domain.application import Meta, SalesLedger
+from domain.customer import Customer
+from domain.deal import Deal
+from domain.lead import Lead
+from domain.rep import Rep
+from domain.values import OPEN_STAGES, LeadSource
+
+REGIONS = {"华东": "East", "华南": "South", "华北": "North", "西南": "Southwest"}
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = ["伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "霞", "平", "刚", "桂英"]
+CITIES = ["上海", "杭州", "南京", "苏州", "广州", "深圳", "厦门", "北京", "天津", "青岛", "成都", "重庆", "昆明"]
+TRADES = ["精密", "智能", "新材料", "医疗", "物流", "电子", "环保", "食品", "汽车零部件", "软件"]
+INDUSTRIES = ["manufacturing", "healthcare", "logistics", "retail", "energy", "software", "education"]
+PRODUCTS = ["ERP", "CRM", "BI", "IoT", "Cloud"]
+SIZES = ["small", "medium", "large", "enterprise"]
+LOSS_REASONS = ["price", "competitor", "no_budget", "timing", "no_decision"]
+START = date(2026, 1, 5)
+SPAN_DAYS = 310
+
+
+@dataclass
+class DemoStats:
+    reps: int = 0
+    customers: int = 0
+    leads: int = 0
+    deals: int = 0
+    events: int = 0
+    last_position: int = 0
+
+
+class Demo:
+    def __init__(self, ledger: SalesLedger, seed: int, chunk: int = 400) -> None:
+        self.ledger, self.seed, self.chunk = ledger, seed, chunk
+        self.rng = random.Random(seed)
+        self.meta = Meta(actor="demo", correlation_id=f"demo-{seed}", causation_id=f"demo-{seed}")
+        self.pending: list = []
+        self.stats = DemoStats()
+
+    def uid(self, kind: str, n: int) -> UUID:
+        return uuid5(NAMESPACE_URL, f"salesledger-demo:{self.seed}:{kind}:{n}")
+
+    def person(self) -> str:
+        return self.rng.choice(SURNAMES) + self.rng.choice(GIVEN)
+
+    def day(self, after: date, within: int) -> date:
+        return after + timedelta(days=self.rng.randint(0, within))
+
+    def save(self, agg, force: bool = False) -> None:
+        if agg is not None:
+            self.stats.events += len(agg.pending_events)
+            self.pending.append(agg)
+        if self.pending and (force or len(self.pending) >= self.chunk):
+            self.stats.last_position = self.ledger.record(self.meta, *self.pending)
+            self.pending = []
+
+    def build(self, reps: int, deals: int) -> DemoStats:
+        director = Rep.hire(self.uid("rep", 0), name=self.person(), level="director", team="销售总部",
+                            region="全国", hired_on=date(2020, 3, 1))
+        self.save(director)
+        staff: list[Rep] = []
+        managers = {}
+        for i, region in enumerate(REGIONS, start=1):
+            managers[region] = Rep.hire(self.uid("rep", i), name=self.person(), level="manager",
+                                        team=f"{region}销售中心", region=region, manager_id=str(director.id),
+                                        hired_on=date(2021, i, 1))
+            self.save(managers[region])
+        levels = ["junior", "junior", "mid", "mid", "senior"]
+        for n in range(max(reps, 1)):
+            region = list(REGIONS)[n % len(REGIONS)]
+            rep = Rep.hire(self.uid("rep", 100 + n), name=self.person(), level=levels[n % len(levels)],
+                           team=f"{region}{'一二'[n // len(REGIONS) % 2]}组", region=region,
+                           manager_id=str(managers[region].id), hired_on=self.day(date(2022, 1, 1), 900))
+            staff.append(rep)
+            self.save(rep)
+        self.stats.reps = 1 + len(managers) + len(staff)
+
+        customers: list[Customer] = []
+        for n in range(max(deals // 3, 1)):
+            owner = self.rng.choice(staff)
+            customer = Customer.register(
+                self.uid("customer", n), name=f"{self.rng.choice(CITIES)}{self.rng.choice(TRADES)}有限公司{n}",
+                region=owner.region, industry=self.rng.choice(INDUSTRIES), owner_id=str(owner.id),
+                size_band=self.rng.choice(SIZES), registered_on=self.day(START - timedelta(days=200), 200))
+            customers.append(customer)
+            self.save(customer)
+        self.stats.customers = len(customers)
+
+        for n in range(max(deals // 4, 1)):
+            region = self.rng.choice(list(REGIONS))
+            lead = Lead.capture(
+                self.uid("lead", n), company=f"{self.rng.choice(CITIES)}{self.rng.choice(TRADES)}科技{n}",
+                source=self.rng.choice(list(LeadSource)).value, region=region,
+                industry=self.rng.choice(INDUSTRIES), captured_on=self.day(START, SPAN_DAYS),
+                contact_name=self.person(), phone=f"1{self.rng.randint(3000000000, 9999999999)}",
+                product_line=self.rng.choice(PRODUCTS))
+            self.save(lead)
+        self.stats.leads = max(deals // 4, 1)
+
+        for n in range(deals):
+            self.save(self.deal(n, self.rng.choice(customers), staff))
+        self.stats.deals = deals
+        self.save(None, force=True)
+        return self.stats
+
+    def deal(self, n: int, customer: Customer, staff: list[Rep]) -> Deal:
+        rng = self.rng
+        owner_id = customer.owner_id or str(rng.choice(staff).id)
+        opened = self.day(START, SPAN_DAYS - 40)
+        amount = Decimal(rng.randrange(20_000, 800_000, 500)).quantize(Decimal("0.01"))
+        deal = Deal.open(self.uid("deal", n), customer_id=str(customer.id), owner_id=owner_id, amount=amount,
+                         product_line=rng.choice(PRODUCTS), opened_on=opened,
+                         expected_close=opened + timedelta(days=rng.randint(30, 150)),
+                         title=f"{customer.name} {n}")
+        reached = rng.choices(range(len(OPEN_STAGES)), weights=[3, 3, 3, 4])[0]
+        for stage in OPEN_STAGES[1:reached + 1]:
+            deal.change_stage(stage)
+        outcome = rng.random()
+        if outcome < 0.45 and reached >= 2:
+            signed = (amount * Decimal(rng.choice(["0.9", "0.95", "1", "1", "1.05"]))).quantize(Decimal("0.01"))
+            signed_on = self.day(opened, 35)
+            deal.win(amount=signed, gross_margin=(signed * Decimal(rng.choice(["0.2", "0.3", "0.35", "0.4"]))).quantize(
+                Decimal("0.01")), signed_on=signed_on, contract_no=f"HT-2026-{n:06d}")
+            remaining = signed
+            for k in range(rng.randint(0, 3)):
+                part = (signed / 3).quantize(Decimal("0.01")) if k < 2 else remaining
+                part = min(part, remaining)
+                if part <= 0:
+                    break
+                deal.receive_payment(amount=part, received_on=self.day(signed_on, 30 * (k + 1)))
+                remaining -= part
+            if rng.random() < 0.03:
+                deal.refund(amount=(signed / 10).quantize(Decimal("0.01")), refunded_on=self.day(signed_on, 60),
+                            reason="部分退货")
+        elif outcome < 0.75:
+            deal.lose(reason=rng.choice(LOSS_REASONS), competitor=rng.choice([None, "竞品A", "竞品B"]))
+        return deal
+
+
+def load_demo(ledger: SalesLedger, *, seed: int = 7, reps: int = 24, deals: int = 300) -> DemoStats:
+    return Demo(ledger, seed).build(reps, deals)

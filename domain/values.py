@@ -1,0 +1,161 @@
+"""Value objects and vocabularies shared by the aggregates."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import StrEnum
+
+from domain.errors import InvalidInput
+
+DEFAULT_CURRENCY = "CNY"
+CENT = Decimal("0.01")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def money(value: object, *, field: str = "amount", allow_zero: bool = False,
+          allow_negative: bool = False) -> Decimal:
+    """Parse an amount into a Decimal with exactly two places; refuse floats and sub-cent input."""
+    if isinstance(value, float) or isinstance(value, bool):
+        raise InvalidInput(f"{field} must be a decimal string, not a float", field=field)
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise InvalidInput(f"{field} is not a decimal number", field=field, value=str(value)) from None
+    if not amount.is_finite():
+        raise InvalidInput(f"{field} must be finite", field=field, value=str(value))
+    if amount != amount.quantize(CENT):
+        raise InvalidInput(f"{field} has more than two decimal places", field=field, value=str(value))
+    if amount < 0 and not allow_negative:
+        raise InvalidInput(f"{field} must not be negative", field=field, value=str(value))
+    if amount == 0 and not allow_zero:
+        raise InvalidInput(f"{field} must be greater than zero", field=field, value=str(value))
+    return amount.quantize(CENT)
+
+
+def round_money(value: Decimal) -> Decimal:
+    """ROUND_HALF_UP to the cent: the one rounding rule for computed amounts."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def currency(value: str | None) -> str:
+    code = (value or DEFAULT_CURRENCY).strip().upper()
+    if not _CURRENCY.match(code):
+        raise InvalidInput("currency must be a three-letter ISO code", field="currency", value=value)
+    return code
+
+
+def required_text(value: object, field: str, *, max_length: int = 500) -> str:
+    """A non-blank string, stripped; Chinese and other scripts are kept exactly."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{field} is required", field=field)
+    text = value.strip()
+    if len(text) > max_length:
+        raise InvalidInput(f"{field} is longer than {max_length} characters", field=field)
+    return text
+
+
+def optional_text(value: object, field: str, *, max_length: int = 2000) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return required_text(value, field, max_length=max_length)
+
+
+class Choice(StrEnum):
+    """A closed vocabulary whose parse errors are clear InvalidInput errors."""
+
+    @classmethod
+    def parse(cls, value: object, field: str) -> str:
+        try:
+            return cls(value).value
+        except ValueError:
+            raise InvalidInput(
+                f"{field} must be one of: {', '.join(m.value for m in cls)}",
+                field=field, value=value,
+            ) from None
+
+
+class Level(Choice):
+    JUNIOR = "junior"
+    MID = "mid"
+    SENIOR = "senior"
+    MANAGER = "manager"
+    DIRECTOR = "director"
+
+
+class Grade(Choice):
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+class LeadSource(Choice):
+    TRADE_SHOW = "trade_show"
+    ONLINE = "online"
+    REFERRAL = "referral"
+    PARTNER = "partner"
+    COLD_CALL = "cold_call"
+    OTHER = "other"
+
+
+class Stage(Choice):
+    """Open stages of a deal, in funnel order; won and lost are outcomes, not stages."""
+
+    INITIAL_CONTACT = "initial_contact"
+    NEEDS_ANALYSIS = "needs_analysis"
+    PROPOSAL = "proposal"
+    NEGOTIATION = "negotiation"
+
+
+OPEN_STAGES: tuple[str, ...] = tuple(s.value for s in Stage)
+
+DEFAULT_STAGE_PROBABILITIES: dict[str, Decimal] = {
+    Stage.INITIAL_CONTACT: Decimal("0.10"),
+    Stage.NEEDS_ANALYSIS: Decimal("0.25"),
+    Stage.PROPOSAL: Decimal("0.50"),
+    Stage.NEGOTIATION: Decimal("0.75"),
+}
+
+
+_PERIOD = re.compile(r"^(\d{4})(?:-(?:(0[1-9]|1[0-2])|Q([1-4])))?$")
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """A business period: a month (2026-11), a quarter (2026-Q4) or a year (2026)."""
+
+    start: date
+    end: date  # inclusive
+    label: str
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        match = _PERIOD.match(text or "")
+        if not match:
+            raise InvalidInput("period must look like YYYY-MM, YYYY-Qn or YYYY", field="period", value=text)
+        year = int(match.group(1))
+        if match.group(2):
+            month = int(match.group(2))
+            return cls(date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]), text)
+        if match.group(3):
+            quarter = int(match.group(3))
+            first, last = 3 * quarter - 2, 3 * quarter
+            return cls(date(year, first, 1), date(year, last, calendar.monthrange(year, last)[1]), text)
+        return cls(date(year, 1, 1), date(year, 12, 31), text)
+
+    @classmethod
+    def month_of(cls, day: date) -> Period:
+        return cls.parse(f"{day.year:04d}-{day.month:02d}")
+
+    @property
+    def kind(self) -> str:
+        return "quarter" if "Q" in self.label else ("month" if "-" in self.label else "year")
+
+    def __contains__(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+    def __str__(self) -> str:
+        return self.label

@@ -1,0 +1,1 @@
+"""The read side: the projection engine, the read models and the SQL behind them."""

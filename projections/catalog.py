@@ -1,0 +1,15 @@
+"""Every projection the engine runs. Add a new projection here to have it backfilled and kept live."""
+
+from __future__ import annotations
+
+from projections.pipeline import PIPELINE
+from projections.projection import Projection
+
+PROJECTIONS: tuple[Projection, ...] = (PIPELINE,)
+
+
+def by_name(name: str) -> Projection:
+    for projection in PROJECTIONS:
+        if projection.name == name:
+            return projection
+    raise KeyError(name)

@@ -1,0 +1,317 @@
+"""The projection engine: catch-up in large batches, then follow live; rebuilds beside the
+live tables; one active runner per projection; failures stop only their own projection."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+import traceback
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from projections import tracking
+from projections.database import Database, Tx
+from projections.projection import HandlerFailed, Projection
+from projections.source import EventSource
+
+log = logging.getLogger("salesledger.projections")
+
+BATCH_SIZE = 5000
+
+
+def prepare(db: Database, projections: Sequence[Projection]) -> None:
+    """Create bookkeeping and read-model tables (idempotent); run at every start-up."""
+    with db.transaction() as tx:
+        tracking.ensure_schema(tx)
+    for projection in projections:
+        with db.transaction() as tx:
+            tracking.register(tx, projection)
+
+
+def process(db: Database, source: EventSource, projection: Projection, generation: int, after: int,
+            *, limit: int = BATCH_SIZE, tx: Tx | None = None, live: bool = False) -> tuple[int, int]:
+    """Apply the next batch after `after` to one generation; answer (new position, events applied).
+
+    The read-model writes and the new position commit together. With `live`, the batch is
+    refused if that generation stopped being the active one while it was read."""
+    head = source.head()
+    if head <= after:
+        return after, 0
+    batch = source.read(after, limit, stop=head, topics=projection.topics)
+    new = batch[-1].position if len(batch) == limit else head
+
+    def write(tx: Tx) -> None:
+        if live:
+            reg = tracking.registration(tx, projection.name, lock=True)
+            if reg is None or reg.active_generation != generation:
+                raise tracking.PositionConflict(f"{projection.name}: generation {generation} is no longer active")
+        if tracking.position(tx, projection.name, generation) != after:
+            raise tracking.PositionConflict(f"{projection.name}: position moved on from {after}")
+        projection.handle(tx, projection.table_names(generation), batch)
+        tracking.advance(tx, projection.name, generation, after, new)
+        if live:
+            tracking.set_state(tx, projection.name, "live" if new == head else "catching_up")
+
+    if tx is not None:
+        write(tx)
+    else:
+        with db.transaction() as own:
+            write(own)
+    return new, len(batch)
+
+
+@dataclass
+class RebuildProgress:
+    position: int
+    head: int
+    events: int
+    elapsed: float
+
+
+def rebuild(db: Database, source: EventSource, projection: Projection, *,
+            progress: Callable[[RebuildProgress], None] | None = None, limit: int = BATCH_SIZE) -> RebuildProgress:
+    """Replay all history into a new generation of tables, then switch queries to it.
+
+    The active tables keep answering until the switch, which applies the last events and
+    flips the active generation in one transaction. Errors fail fast and leave the old
+    generation untouched."""
+    prepare(db, [projection])
+    with db.transaction() as tx:
+        reg = tracking.registration(tx, projection.name, lock=True)
+        generation = tracking.next_generation(tx, projection.name)
+        tracking.create_generation(tx, projection, generation)
+        tx.execute("UPDATE projection_registry SET rebuilding_generation = ? WHERE name = ?",
+                   (generation, projection.name))
+    started, position, events = time.monotonic(), 0, 0
+    try:
+        while True:
+            position, n = process(db, source, projection, generation, position, limit=limit)
+            events += n
+            head = source.head()
+            if progress:
+                progress(RebuildProgress(position, head, events, time.monotonic() - started))
+            if head - position <= limit:
+                break
+        with db.transaction() as tx:
+            reg = tracking.registration(tx, projection.name, lock=True)
+            while True:
+                new, n = process(db, source, projection, generation, position, limit=limit, tx=tx)
+                events += n
+                if new == position:
+                    break
+                position = new
+            tx.execute("UPDATE projection_registry SET active_generation = ?, rebuilding_generation = NULL, "
+                       "state = 'live', last_error = NULL, error_position = NULL, error_event_type = NULL, "
+                       "error_traceback = NULL WHERE name = ?", (generation, projection.name))
+            tracking.drop_generation(tx, projection, reg.active_generation)
+    except BaseException:
+        with db.transaction() as tx:
+            tx.execute("UPDATE projection_registry SET rebuilding_generation = NULL WHERE name = ?",
+                       (projection.name,))
+            tracking.drop_generation(tx, projection, generation)
+        raise
+    done = RebuildProgress(position, position, events, time.monotonic() - started)
+    if progress:
+        progress(done)
+    return done
+
+
+def status(db: Database, source: EventSource, projections: Sequence[Projection]) -> list[dict[str, Any]]:
+    head = source.head()
+    rows = []
+    with db.read() as tx:
+        for projection in projections:
+            reg = tracking.registration(tx, projection.name)
+            position = tracking.active_position(tx, projection.name) or 0
+            state = "catching_up" if reg is None else reg.state
+            if reg is not None and reg.rebuilding_generation is not None and state != "failed":
+                state = "rebuilding"
+            row = {"name": projection.name, "version": projection.version, "position": position, "head": head,
+                   "lag": max(head - position, 0), "state": state, "last_error": None}
+            if reg is not None and reg.rebuilding_generation is not None:
+                row["rebuild_position"] = tracking.position(tx, projection.name, reg.rebuilding_generation)
+            if reg is not None and reg.state == "failed":
+                row["last_error"] = {"message": reg.last_error, "position": reg.error_position,
+                                     "event_type": reg.error_event_type, "traceback": reg.error_traceback}
+            rows.append(row)
+    return rows
+
+
+def wait_for(db: Database, name: str, position: int, timeout: float = 5.0, interval: float = 0.02) -> tuple[bool, int]:
+    """Wait until projection `name` has processed `position`; answer (reached, current position)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with db.read() as tx:
+            current = tracking.active_position(tx, name) or 0
+            reg = tracking.registration(tx, name)
+        if current >= position:
+            return True, current
+        if (reg is not None and reg.state == "failed") or time.monotonic() >= deadline:
+            return False, current
+        time.sleep(interval)
+
+
+class Ownership:
+    """One active runner per projection: a PostgreSQL advisory lock, or on SQLite a lock
+    file that makes one process the owner of all projectors."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._file = None
+
+    @contextmanager
+    def hold(self, name: str, stopping: threading.Event, retry: float = 2.0) -> Iterator[bool]:
+        if self.db.kind == "sqlite":
+            yield self._file is not None
+            return
+        key = zlib.crc32(f"salesledger.projection.{name}".encode())
+        with self.db.session_connection() as conn:
+            while not stopping.is_set():
+                if conn.execute("SELECT pg_try_advisory_lock(?)".replace("?", "%s"), (key,)).fetchone()[0]:
+                    try:
+                        yield True
+                    finally:
+                        conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                    return
+                stopping.wait(retry)
+            yield False
+
+    def acquire_process_lock(self) -> bool:
+        if self.db.kind != "sqlite":
+            return True
+        path = os.path.abspath(self.db.url.path) + ".projectors.lock"
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._file = handle
+        return True
+
+    def release_process_lock(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+class ProjectionEngine:
+    """Runs each projection in its own thread until `stop()`."""
+
+    def __init__(self, db: Database, source: EventSource, projections: Sequence[Projection], *,
+                 poll_interval: float = 0.1, batch_size: int = BATCH_SIZE) -> None:
+        self.db, self.source, self.projections = db, source, tuple(projections)
+        self.poll_interval = poll_interval
+        self.batch_size = batch_size
+        self._stopping = threading.Event()
+        self._wake = {p.name: threading.Event() for p in self.projections}
+        self._threads: list[threading.Thread] = []
+        self._ownership = Ownership(db)
+
+    def start(self) -> None:
+        prepare(self.db, self.projections)
+        self._threads = [threading.Thread(target=self._supervise, name="projectors-owner", daemon=True)]
+        if self.db.kind == "postgres":
+            self._threads.append(threading.Thread(target=self._listen, name="projectors-listen", daemon=True))
+        for t in self._threads:
+            t.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self.poke()
+        for t in self._threads:
+            t.join(timeout)
+        self._ownership.release_process_lock()
+
+    def poke(self) -> None:
+        """New events were written: wake every runner now rather than at its next poll."""
+        for event in self._wake.values():
+            event.set()
+
+    # -- threads -------------------------------------------------------------------------------
+    def _supervise(self) -> None:
+        while not self._ownership.acquire_process_lock():
+            log.info("another process owns the projectors of %s; standing by", self.db.url.path)
+            if self._stopping.wait(2.0):
+                return
+        runners = [threading.Thread(target=self._run, args=(p,), name=f"projector-{p.name}", daemon=True)
+                   for p in self.projections]
+        for t in runners:
+            t.start()
+        for t in runners:
+            t.join()
+
+    def _listen(self) -> None:
+        channel = getattr(self.source.recorder, "channel_name", None)
+        while not self._stopping.is_set() and channel:
+            try:
+                with self.db.session_connection() as conn:
+                    conn.execute(f'LISTEN "{channel}"')
+                    while not self._stopping.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            self.poke()
+            except Exception:  # connection lost: reconnect after a pause, polling covers the gap
+                log.exception("LISTEN connection failed; retrying")
+                self._stopping.wait(1.0)
+
+    def _run(self, projection: Projection) -> None:
+        wake = self._wake[projection.name]
+        with self._ownership.hold(projection.name, self._stopping) as owner:
+            if not owner:
+                return
+            while not self._stopping.is_set():
+                with self.db.transaction() as tx:
+                    reg = tracking.register(tx, projection)
+                    if reg.state == "failed":
+                        tracking.set_state(tx, projection.name, "catching_up")
+                self._follow(projection, wake)
+                # failed: wait until a rebuild (or a restart) clears the failure
+                while not self._stopping.is_set():
+                    wake.wait(2.0)
+                    wake.clear()
+                    with self.db.read() as tx:
+                        reg = tracking.registration(tx, projection.name)
+                    if reg is not None and reg.state != "failed":
+                        break
+
+    def _follow(self, projection: Projection, wake: threading.Event) -> None:
+        """Process batches until stopped or a handler fails."""
+        backoff = 0.5
+        while not self._stopping.is_set():
+            try:
+                with self.db.read() as tx:
+                    reg = tracking.registration(tx, projection.name)
+                    after = tracking.position(tx, projection.name, reg.active_generation)
+                wake.clear()
+                new, _ = process(self.db, self.source, projection, reg.active_generation, after,
+                                 limit=self.batch_size, live=True)
+                backoff = 0.5
+                if new == after:
+                    if reg.state != "live":
+                        with self.db.transaction() as tx:
+                            tracking.set_state(tx, projection.name, "live")
+                    wake.wait(self.poll_interval)
+            except tracking.PositionConflict:
+                continue
+            except HandlerFailed as failure:
+                self._record_failure(projection, failure.error, failure.record.position, failure.record.type)
+                return
+            except Exception as error:  # storage trouble: keep the projection, retry with backoff
+                log.exception("projection %s: batch failed; retrying", projection.name)
+                if self._stopping.wait(backoff):
+                    return
+                backoff = min(backoff * 2, 10.0)
+
+    def _record_failure(self, projection: Projection, error: BaseException, position: int | None,
+                        event_type: str | None) -> None:
+        trace = "".join(traceback.format_exception(error))
+        log.error("projection %s stopped at %s %s: %r", projection.name, event_type, position, error)
+        with self.db.transaction() as tx:
+            tracking.set_failed(tx, projection.name, repr(error), position, event_type, trace)

@@ -1,0 +1,136 @@
+"""What a projection is: the events it consumes, its versioned tables and its handlers.
+
+A projection receives events in batches inside the engine's transaction; it must not
+commit, read the wall clock or depend on anything but the events and its own tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar, NamedTuple
+
+from eventsourcing.utils import get_topic
+
+from projections.database import Tx
+
+
+class Recorded(NamedTuple):
+    """An event as read from the store: its global position, public type name and the event."""
+
+    position: int
+    type: str
+    event: Any
+
+    @property
+    def aggregate_id(self) -> str:
+        return str(self.event.originator_id)
+
+
+class HandlerFailed(Exception):
+    """A handler raised on one event; carries the event so status can name it."""
+
+    def __init__(self, record: Recorded, error: BaseException) -> None:
+        super().__init__(f"{record.type} at position {record.position}: {error!r}")
+        self.record = record
+        self.error = error
+
+
+def type_name(topic: str) -> str:
+    """'domain.deal:Deal.Won' -> 'DealWon'."""
+    return topic.rsplit(":", 1)[-1].replace(".", "")
+
+
+class Projection:
+    """Subclass with `name`, `version`, `events`, `tables` and `on_<EventType>` handlers.
+
+    `tables` maps a logical table name to its DDL, written with `{name}` placeholders for
+    every table of the projection (for example `CREATE TABLE {deals} (...)`). Bump `version`
+    when the tables or the meaning of the handlers change: the new version is built beside
+    the old one.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[int] = 1
+    events: ClassVar[tuple[type, ...]] = ()
+    tables: ClassVar[dict[str, list[str]]] = {}
+
+    @property
+    def topics(self) -> list[str]:
+        return [get_topic(cls) for cls in self.events]
+
+    def table_names(self, generation: int) -> dict[str, str]:
+        return {t: f"{self.name}_v{self.version}_g{generation}_{t}" for t in self.tables}
+
+    def ddl(self, generation: int) -> list[str]:
+        names = self.table_names(generation)
+        return [stmt.format(**names) for stmts in self.tables.values() for stmt in stmts]
+
+    def handle(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> None:
+        """Apply a batch. The default loads state, dispatches per event and writes back."""
+        state = self.begin(tx, tables, batch)
+        for record in batch:
+            handler = getattr(self, f"on_{record.type}", None)
+            if handler is None:
+                continue
+            try:
+                handler(state, record)
+            except Exception as e:
+                raise HandlerFailed(record, e) from e
+        self.commit(tx, tables, state)
+
+    def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> Any:
+        return None
+
+    def commit(self, tx: Tx, tables: dict[str, str], state: Any) -> None:
+        pass
+
+
+class Rows:
+    """Rows of one read-model table keyed by one column: loaded in bulk, changed in memory,
+    written back with one multi-row upsert per batch."""
+
+    def __init__(self, tx: Tx, table: str, key: str, columns: Sequence[str]) -> None:
+        self.tx, self.table, self.key, self.columns = tx, table, key, tuple(columns)
+        self._rows: dict[Any, dict | None] = {}
+        self._dirty: set[Any] = set()
+
+    def load(self, keys: Iterable[Any], chunk: int = 500) -> None:
+        wanted = [k for k in set(keys) if k not in self._rows]
+        cols = ", ".join(self.columns)
+        at = self.columns.index(self.key)
+        for i in range(0, len(wanted), chunk):
+            part = wanted[i:i + chunk]
+            marks = ", ".join("?" * len(part))
+            for row in self.tx.all(f"SELECT {cols} FROM {self.table} WHERE {self.key} IN ({marks})", part):
+                self._rows[row[at]] = dict(zip(self.columns, row))
+        for k in wanted:
+            self._rows.setdefault(k, None)
+
+    def get(self, key: Any) -> dict | None:
+        if key not in self._rows:
+            self.load([key])
+        return self._rows[key]
+
+    def put(self, row: dict) -> None:
+        key = row[self.key]
+        self._rows[key] = row
+        self._dirty.add(key)
+
+    def update(self, key: Any, **changes: Any) -> dict | None:
+        """Change an existing row; unknown keys are ignored (their creation event was not seen)."""
+        row = self.get(key)
+        if row is not None:
+            row.update(changes)
+            self._dirty.add(key)
+        return row
+
+    def flush(self) -> None:
+        if not self._dirty:
+            return
+        cols = ", ".join(self.columns)
+        marks = ", ".join("?" * len(self.columns))
+        sets = ", ".join(f"{c} = excluded.{c}" for c in self.columns if c != self.key)
+        sql = (f"INSERT INTO {self.table} ({cols}) VALUES ({marks}) "
+               f"ON CONFLICT ({self.key}) DO UPDATE SET {sets}")
+        self.tx.executemany(sql, [tuple(self._rows[k][c] for c in self.columns) for k in sorted(self._dirty)])
+        self._dirty.clear()

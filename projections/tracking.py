@@ -1,0 +1,144 @@
+"""Bookkeeping tables of the projection engine: which generation of a projection's tables
+answers queries, how far each generation has read, and what went wrong.
+
+Exactly-once: a batch's read-model writes and its new position commit in one transaction,
+guarded by a compare-and-set on the previous position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from projections.database import Tx
+from projections.projection import Projection
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS projection_registry (
+        name TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        active_generation INTEGER NOT NULL,
+        rebuilding_generation INTEGER,
+        state TEXT NOT NULL,
+        last_error TEXT,
+        error_position BIGINT,
+        error_event_type TEXT,
+        error_traceback TEXT
+    )""",
+    """CREATE TABLE IF NOT EXISTS projection_tracking (
+        name TEXT NOT NULL,
+        generation INTEGER NOT NULL,
+        position BIGINT NOT NULL,
+        PRIMARY KEY (name, generation)
+    )""",
+]
+
+
+class PositionConflict(Exception):
+    """The tracked position is not the one the batch started from: refuse the batch."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    name: str
+    version: int
+    active_generation: int
+    rebuilding_generation: int | None
+    state: str
+    last_error: str | None
+    error_position: int | None
+    error_event_type: str | None
+    error_traceback: str | None
+
+
+_COLUMNS = ("name, version, active_generation, rebuilding_generation, state, last_error, "
+            "error_position, error_event_type, error_traceback")
+
+
+def ensure_schema(tx: Tx) -> None:
+    for stmt in SCHEMA:
+        tx.execute(stmt)
+
+
+def registration(tx: Tx, name: str, *, lock: bool = False) -> Registration | None:
+    row = tx.one(f"SELECT {_COLUMNS} FROM projection_registry WHERE name = ?" + (tx.for_update if lock else ""),
+                 (name,))
+    return None if row is None else Registration(*row)
+
+
+def register(tx: Tx, projection: Projection) -> Registration:
+    """Make sure the projection's current version has an active generation with tables."""
+    reg = registration(tx, projection.name, lock=True)
+    if reg is not None and reg.version == projection.version:
+        for stmt in projection.ddl(reg.active_generation):
+            tx.execute(stmt)
+        return reg
+    generation = 1 if reg is None else next_generation(tx, projection.name)
+    create_generation(tx, projection, generation)
+    if reg is None:
+        tx.execute("INSERT INTO projection_registry (name, version, active_generation, state) "
+                   "VALUES (?, ?, ?, 'catching_up')", (projection.name, projection.version, generation))
+    else:  # the projection's code changed: its new version starts from zero beside the old tables
+        tx.execute("UPDATE projection_registry SET version = ?, active_generation = ?, state = 'catching_up', "
+                   "rebuilding_generation = NULL, last_error = NULL, error_position = NULL, "
+                   "error_event_type = NULL, error_traceback = NULL WHERE name = ?",
+                   (projection.version, generation, projection.name))
+    return registration(tx, projection.name)
+
+
+def next_generation(tx: Tx, name: str) -> int:
+    return int(tx.value("SELECT COALESCE(MAX(generation), 0) FROM projection_tracking WHERE name = ?", (name,))) + 1
+
+
+def create_generation(tx: Tx, projection: Projection, generation: int) -> None:
+    drop_generation(tx, projection, generation)
+    for stmt in projection.ddl(generation):
+        tx.execute(stmt)
+    tx.execute("INSERT INTO projection_tracking (name, generation, position) VALUES (?, ?, 0)",
+               (projection.name, generation))
+
+
+def drop_generation(tx: Tx, projection: Projection, generation: int) -> None:
+    for table in projection.table_names(generation).values():
+        tx.execute(f"DROP TABLE IF EXISTS {table}")
+    tx.execute("DELETE FROM projection_tracking WHERE name = ? AND generation = ?", (projection.name, generation))
+
+
+def position(tx: Tx, name: str, generation: int) -> int | None:
+    value = tx.value("SELECT position FROM projection_tracking WHERE name = ? AND generation = ?", (name, generation))
+    return None if value is None else int(value)
+
+
+def advance(tx: Tx, name: str, generation: int, expected: int, new: int) -> None:
+    """Compare-and-set the position; a repeated or out-of-order batch is refused."""
+    if new <= expected:
+        raise PositionConflict(f"{name}: new position {new} is not after {expected}")
+    cur = tx.execute("UPDATE projection_tracking SET position = ? WHERE name = ? AND generation = ? AND position = ?",
+                     (new, name, generation, expected))
+    if cur.rowcount != 1:
+        raise PositionConflict(f"{name}: generation {generation} is no longer at position {expected}")
+
+
+def set_state(tx: Tx, name: str, state: str) -> None:
+    tx.execute("UPDATE projection_registry SET state = ?, last_error = NULL, error_position = NULL, "
+               "error_event_type = NULL, error_traceback = NULL WHERE name = ? AND state <> ?", (state, name, state))
+
+
+def set_failed(tx: Tx, name: str, error: str, position: int | None, event_type: str | None, traceback: str) -> None:
+    tx.execute("UPDATE projection_registry SET state = 'failed', last_error = ?, error_position = ?, "
+               "error_event_type = ?, error_traceback = ? WHERE name = ?",
+               (error, position, event_type, traceback, name))
+
+
+def active_tables(tx: Tx, projection: Projection) -> dict[str, str]:
+    """Table names of the generation that answers queries now."""
+    generation = tx.value("SELECT active_generation FROM projection_registry WHERE name = ? AND version = ?",
+                          (projection.name, projection.version))
+    if generation is None:
+        raise LookupError(f"projection {projection.name} v{projection.version} is not registered yet")
+    return projection.table_names(int(generation))
+
+
+def active_position(tx: Tx, name: str) -> int | None:
+    value = tx.value("SELECT t.position FROM projection_registry r JOIN projection_tracking t "
+                     "ON t.name = r.name AND t.generation = r.active_generation WHERE r.name = ?", (name,))
+    return None if value is None else int(value)
