@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app = FastAPI(title="salesledger", version="0.1.0", lifespan=lifespan,
                   description="Event-sourced sales organisation: leads, customers, deals, targets and "
                               "commissions, with read models you can replay.")
+    app.state.settings = settings
     if runtime is not None:
         app.state.runtime = runtime
 

@@ -13,6 +13,7 @@ class Settings:
     database_url: str = DEFAULT_URL
     admin_token: str | None = None
     run_projectors: bool = True
+    min_position_timeout: float = 5.0  # seconds a query waits for `min_position`
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.deps import MinPosition, RuntimeDep, await_position
 from api.encoding import Json
@@ -14,12 +14,12 @@ router = APIRouter(tags=["read models"])
 
 
 @router.get("/pipeline")
-def pipeline(rt: RuntimeDep, team: str | None = None, region: str | None = None, owner_id: str | None = None,
+def pipeline(request: Request, rt: RuntimeDep, team: str | None = None, region: str | None = None, owner_id: str | None = None,
              product_line: str | None = None, currency: str = Query("CNY", max_length=3),
              min_position: MinPosition = None):
     """Open deals per stage (count, amount, probability-weighted amount) and won/lost totals.
     `team` and `region` filter on the owning rep."""
-    await_position(rt, PIPELINE.name, min_position)
+    await_position(request, PIPELINE.name, min_position)
     with rt.db.read() as tx:
         board = pipeline_board(tx, currency=parse_currency(currency), team=team, region=region,
                                owner_id=owner_id, product_line=product_line)

@@ -1,0 +1,214 @@
+"""The projection engine on a real store: exactly-once batches, crash recovery, rebuilds
+beside live tables, failures that stop only their own projection."""
+
+import threading
+import time
+from datetime import date
+
+import pytest
+
+from domain.deal import Deal
+from projections import tracking
+from projections.engine import ProjectionEngine, prepare, process, rebuild, status, wait_for
+from projections.pipeline import PIPELINE, PipelineProjection, pipeline_board
+from tests.helpers import META, seed_deal, table_rows
+
+
+def active(runtime):
+    with runtime.db.read() as tx:
+        reg = tracking.registration(tx, PIPELINE.name)
+        return reg.active_generation, tracking.position(tx, PIPELINE.name, reg.active_generation)
+
+
+def board(runtime, **filters):
+    with runtime.db.read() as tx:
+        return pipeline_board(tx, **filters)
+
+
+def test_the_same_batch_twice_changes_nothing(runtime):
+    seed_deal(runtime.ledger)
+    generation, start = active(runtime)
+    new, applied = process(runtime.db, runtime.source, PIPELINE, generation, start)
+    assert applied == 2 and new == runtime.source.head()
+    before = table_rows(runtime.db, PIPELINE.table_names(generation))
+    with pytest.raises(tracking.PositionConflict):
+        process(runtime.db, runtime.source, PIPELINE, generation, start)
+    assert table_rows(runtime.db, PIPELINE.table_names(generation)) == before
+    assert active(runtime) == (generation, new)
+
+
+def test_out_of_order_position_is_refused(runtime):
+    seed_deal(runtime.ledger)
+    generation, _ = active(runtime)
+    with runtime.db.transaction() as tx:
+        tracking.advance(tx, PIPELINE.name, generation, 0, 3)
+    for expected, new in [(3, 3), (3, 2), (0, 4)]:
+        with pytest.raises(tracking.PositionConflict):
+            with runtime.db.transaction() as tx:
+                tracking.advance(tx, PIPELINE.name, generation, expected, new)
+    assert active(runtime) == (generation, 3)
+
+
+class CrashingPipeline(PipelineProjection):
+    """Writes its rows, then dies before the commit (a process crash mid-batch)."""
+
+    def commit(self, tx, tables, state):
+        super().commit(tx, tables, state)
+        raise RuntimeError("power cut")
+
+
+def test_crash_mid_batch_then_restart_equals_a_clean_rebuild(runtime):
+    ledger = runtime.ledger
+    for i in range(6):
+        ids = seed_deal(ledger, amount=f"{1000 * (i + 1)}.00")
+        ledger.change_deal_stage(META, ids["deal"], "proposal")
+        if i % 2:
+            ledger.win_deal(META, ids["deal"], amount="900.00", gross_margin="100.00", signed_on=date(2026, 3, 1))
+    generation, start = active(runtime)
+    process(runtime.db, runtime.source, PIPELINE, generation, start, limit=7)  # a first committed batch
+    _, after_first = active(runtime)
+    committed = table_rows(runtime.db, PIPELINE.table_names(generation))
+    with pytest.raises(RuntimeError):
+        process(runtime.db, runtime.source, CrashingPipeline(), generation, after_first, limit=7)
+    assert active(runtime) == (generation, after_first)
+    assert table_rows(runtime.db, PIPELINE.table_names(generation)) == committed  # nothing half-written
+
+    position = after_first
+    while True:  # restart: carry on from the tracked position
+        position, applied = process(runtime.db, runtime.source, PIPELINE, generation, position, limit=7)
+        if applied == 0:
+            break
+    resumed = table_rows(runtime.db, PIPELINE.table_names(generation))
+    rebuild(runtime.db, runtime.source, PIPELINE)
+    rebuilt_generation, _ = active(runtime)
+    assert rebuilt_generation != generation
+    assert table_rows(runtime.db, PIPELINE.table_names(rebuilt_generation)) == resumed
+
+
+class BrokenOnWin(PipelineProjection):
+    name = "broken"
+
+    def on_DealWon(self, state, record):
+        raise ValueError("cannot handle wins")
+
+
+def test_a_failing_handler_stops_only_its_own_projection(runtime):
+    broken = BrokenOnWin()
+    engine = ProjectionEngine(runtime.db, runtime.source, [PIPELINE, broken], poll_interval=0.02)
+    engine.start()
+    try:
+        ids = seed_deal(runtime.ledger)
+        won = runtime.ledger.win_deal(META, ids["deal"], amount="500.00", gross_margin="50.00",
+                                      signed_on=date(2026, 4, 1))
+        seed_deal(runtime.ledger)
+        engine.poke()
+        assert wait_for(runtime.db, PIPELINE.name, runtime.source.head())[0]
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            rows = {r["name"]: r for r in status(runtime.db, runtime.source, [PIPELINE, broken])}
+            if rows["broken"]["state"] == "failed":
+                break
+            time.sleep(0.02)
+    finally:
+        engine.stop()
+    assert rows["pipeline"]["state"] == "live" and rows["pipeline"]["lag"] == 0
+    error = rows["broken"]["last_error"]
+    assert rows["broken"]["state"] == "failed"
+    assert (error["position"], error["event_type"]) == (won.position, "DealWon")
+    assert "cannot handle wins" in error["traceback"]
+    assert rows["broken"]["position"] < won.position  # its batch rolled back
+
+
+def test_rebuild_while_serving_keeps_answering_and_switches_when_caught_up(runtime):
+    ledger = runtime.ledger
+    for _ in range(20):
+        seed_deal(ledger)
+    engine = ProjectionEngine(runtime.db, runtime.source, [PIPELINE], poll_interval=0.02, batch_size=50)
+    engine.start()
+    stop = threading.Event()
+    observed: list[tuple[str, int]] = []
+
+    def keep_writing():
+        while not stop.is_set():
+            ids = seed_deal(ledger)
+            ledger.change_deal_stage(META, ids["deal"], "negotiation")
+            engine.poke()
+
+    def watch(progress):
+        rows = status(runtime.db, runtime.source, [PIPELINE])
+        observed.append((rows[0]["state"], board(runtime)["open"]["count"]))
+
+    writer = threading.Thread(target=keep_writing)
+    try:
+        assert wait_for(runtime.db, PIPELINE.name, runtime.source.head())[0]
+        writer.start()
+        old_generation, _ = active(runtime)
+        rebuild(runtime.db, runtime.source, PIPELINE, progress=watch, limit=25)
+        stop.set()
+        writer.join()
+        engine.poke()
+        assert wait_for(runtime.db, PIPELINE.name, runtime.source.head())[0]
+    finally:
+        stop.set()
+        engine.stop()
+    new_generation, _ = active(runtime)
+    assert new_generation != old_generation
+    assert any(state == "rebuilding" for state, _ in observed)
+    assert all(count >= 20 for _, count in observed)  # the old tables kept answering
+    deals = sum(1 for r in runtime.source.read(0, 10**6) if r.type == "DealOpened")
+    assert board(runtime)["open"]["count"] == deals
+    live = table_rows(runtime.db, PIPELINE.table_names(new_generation))
+    rebuild(runtime.db, runtime.source, PIPELINE)
+    assert table_rows(runtime.db, PIPELINE.table_names(active(runtime)[0])) == live
+    with runtime.db.read() as tx:  # the old generation's tables are gone
+        assert tracking.position(tx, PIPELINE.name, old_generation) is None
+
+
+def test_pipeline_amounts_weights_and_filters(runtime):
+    ledger = runtime.ledger
+    east = seed_deal(ledger, amount="100000.00", team="华东一组", region="华东", product_line="ERP")
+    south = seed_deal(ledger, amount="33333.33", team="华南一组", region="华南", product_line="BI")
+    ledger.change_deal_stage(META, south["deal"], "proposal")
+    lost = seed_deal(ledger, amount="5000.00")
+    ledger.lose_deal(META, lost["deal"], reason="price")
+    won = seed_deal(ledger, amount="80000.00")
+    ledger.win_deal(META, won["deal"], amount="78000.00", gross_margin="20000.00", signed_on=date(2026, 5, 5))
+    ledger.refund_deal(META, won["deal"], amount="8000.00", refunded_on=date(2026, 6, 1), reason="退货")
+    generation, start = active(runtime)
+    process(runtime.db, runtime.source, PIPELINE, generation, start)
+
+    everything = board(runtime)
+    stages = {s["stage"]: s for s in everything["stages"]}
+    assert [s["stage"] for s in everything["stages"]] == ["initial_contact", "needs_analysis", "proposal", "negotiation"]
+    assert (stages["initial_contact"]["count"], str(stages["initial_contact"]["amount"])) == (1, "100000.00")
+    assert str(stages["initial_contact"]["weighted_amount"]) == "10000.00"
+    assert str(stages["proposal"]["weighted_amount"]) == "16666.67"  # 33333.33 x 0.50, half up
+    assert everything["won"]["count"] == 1 and str(everything["won"]["amount"]) == "78000.00"
+    assert str(everything["won"]["net_amount"]) == "70000.00"
+    assert everything["lost"] == {"count": 1, "amount": everything["lost"]["amount"]}
+    assert str(everything["lost"]["amount"]) == "5000.00"
+
+    south_only = board(runtime, region="华南")
+    assert [s["count"] for s in south_only["stages"]] == [0, 0, 1, 0]
+    assert board(runtime, team="华东一组", product_line="ERP")["open"]["count"] == 1
+    assert board(runtime, owner_id=east["rep"])["open"]["count"] == 1
+    assert board(runtime, product_line="nothing")["open"]["count"] == 0
+
+
+def test_prepare_is_idempotent_and_a_new_version_starts_beside_the_old(runtime):
+    prepare(runtime.db, [PIPELINE])
+    prepare(runtime.db, [PIPELINE])
+    seed_deal(runtime.ledger)
+    generation, start = active(runtime)
+    process(runtime.db, runtime.source, PIPELINE, generation, start)
+
+    class PipelineV2(PipelineProjection):
+        version = 2
+
+    v2 = PipelineV2()
+    prepare(runtime.db, [v2])
+    with runtime.db.read() as tx:
+        reg = tracking.registration(tx, "pipeline")
+        assert (reg.version, reg.state) == (2, "catching_up")
+        assert tracking.position(tx, "pipeline", reg.active_generation) == 0
+    assert v2.table_names(reg.active_generation)["deals"].startswith("pipeline_v2_")

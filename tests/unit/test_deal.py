@@ -1,0 +1,83 @@
+"""Deal rules, on the aggregate alone (no storage)."""
+
+from datetime import date
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+
+from domain.deal import Deal
+from domain.errors import Conflict, InvalidInput
+
+
+def new_deal(amount="100000.00") -> Deal:
+    return Deal.open(uuid4(), customer_id="c", owner_id="r", amount=amount, product_line="ERP",
+                     opened_on=date(2026, 3, 1))
+
+
+def event_types(deal: Deal) -> list[str]:
+    return [type(e).__name__ for e in deal.collect_events()]
+
+
+def test_stage_changes_record_from_and_to_and_may_move_back():
+    deal = new_deal()
+    deal.change_stage("proposal")
+    deal.change_stage("needs_analysis")
+    events = deal.collect_events()[1:]
+    assert [(e.from_stage, e.to_stage) for e in events] == [("initial_contact", "proposal"), ("proposal", "needs_analysis")]
+
+
+def test_refused_commands_trigger_no_event():
+    deal = new_deal()
+    deal.collect_events()
+    with pytest.raises(InvalidInput):
+        deal.change_stage("won")
+    with pytest.raises(Conflict):
+        deal.change_stage("initial_contact")
+    with pytest.raises(InvalidInput):
+        deal.win(amount="100", gross_margin="150", signed_on=date(2026, 3, 2))
+    with pytest.raises(Conflict):
+        deal.receive_payment(amount="10", received_on=date(2026, 3, 2))
+    assert deal.collect_events() == []
+    assert deal.version == 1
+
+
+def test_win_then_payments_cannot_exceed_signed_amount():
+    deal = new_deal()
+    deal.win(amount="1000.00", gross_margin="300.00", signed_on=date(2026, 3, 9), contract_no="HT-1")
+    deal.receive_payment(amount="600.00", received_on=date(2026, 4, 1))
+    with pytest.raises(Conflict) as refused:
+        deal.receive_payment(amount="400.01", received_on=date(2026, 4, 2))
+    assert refused.value.code == "overpayment"
+    deal.receive_payment(amount="400.00", received_on=date(2026, 4, 2))
+    assert deal.collected == Decimal("1000.00") and deal.receivable == Decimal("0.00")
+    with pytest.raises(Conflict):
+        deal.change_stage("proposal")
+
+
+def test_refunds_limited_to_signed_amount_and_reduce_receivable():
+    deal = new_deal()
+    deal.win(amount="1000.00", gross_margin="300.00", signed_on=date(2026, 3, 9))
+    deal.refund(amount="250.00", refunded_on=date(2026, 5, 1), reason="部分退货")
+    assert deal.receivable == Decimal("750.00")
+    with pytest.raises(Conflict):
+        deal.refund(amount="750.01", refunded_on=date(2026, 5, 2), reason="x")
+
+
+@pytest.mark.parametrize("splits", [
+    [{"rep_id": "a", "share": "0.5"}, {"rep_id": "b", "share": "0.4"}],
+    [{"rep_id": "a", "share": "0.5"}, {"rep_id": "a", "share": "0.5"}],
+    [{"rep_id": "a", "share": 0.5}, {"rep_id": "b", "share": "0.5"}],
+    [{"rep_id": "a", "share": "1.2"}, {"rep_id": "b", "share": "-0.2"}],
+    [],
+])
+def test_splits_must_be_distinct_reps_totalling_exactly_one(splits):
+    deal = new_deal()
+    with pytest.raises(InvalidInput):
+        deal.set_splits(splits)
+
+
+def test_splits_in_thirds_need_exact_decimals():
+    deal = new_deal()
+    deal.set_splits([{"rep_id": "a", "share": "0.34"}, {"rep_id": "b", "share": "0.33"}, {"rep_id": "c", "share": "0.33"}])
+    assert [s["share"] for s in deal.splits] == [Decimal("0.34"), Decimal("0.33"), Decimal("0.33")]
