@@ -127,3 +127,7 @@ def rebuild(name: str, batch: int = typer.Option(5000, help="events per transact
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

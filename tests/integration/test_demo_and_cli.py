@@ -1,0 +1,66 @@
+"""The demo loader's determinism and the `salesledger` command line, as a user runs it."""
+
+import os
+import subprocess
+import sys
+
+from domain.application import SalesLedger
+from domain.demo import load_demo
+from projections.database import DatabaseURL
+from projections.engine import status
+from projections.pipeline import pipeline_board
+from projections.source import EventSource
+from projections.tracking import registration
+
+
+def event_stream(source):
+    """Everything about each event except its recording time."""
+    return [(r.position, r.type, r.aggregate_id, {k: v for k, v in vars(r.event).items() if k != "timestamp"})
+            for r in source.read(0, 10**6)]
+
+
+def cli(database_url, *args, check=True):
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True,
+                          check=check, timeout=300)
+
+
+def test_same_seed_and_sizes_give_the_same_events(runtime, tmp_path):
+    stats = load_demo(runtime.ledger, seed=11, reps=8, deals=40)
+    assert stats.events == runtime.source.head() == stats.last_position
+    other = SalesLedger(env=DatabaseURL.parse(f"sqlite:///{tmp_path / 'again.db'}").eventsourcing_env())
+    try:
+        load_demo(other, seed=11, reps=8, deals=40)
+        assert event_stream(runtime.source) == event_stream(EventSource(other))
+    finally:
+        other.close()
+    types = {t for _, t, _, _ in event_stream(runtime.source)}
+    assert {"RepHired", "CustomerRegistered", "LeadCaptured", "DealOpened", "DealStageChanged", "DealWon",
+            "DealLost", "DealPaymentReceived"} <= types
+
+
+def test_cli_demo_then_rebuild_then_status(database_url):
+    loaded = cli(database_url, "demo", "--seed", "3", "--reps", "6", "--deals", "60")
+    assert "demo loaded" in loaded.stdout
+    again = cli(database_url, "demo", check=False)
+    assert again.returncode == 1  # refuses a non-empty store
+    assert cli(database_url, "demo", "--if-empty").returncode == 0
+    rebuilt = cli(database_url, "projections", "rebuild", "pipeline")
+    assert "rebuilt pipeline" in rebuilt.stdout
+    assert cli(database_url, "projections", "rebuild", "nope", check=False).returncode == 2
+    listed = cli(database_url, "projections", "status").stdout
+    assert "pipeline" in listed and "live" in listed
+
+    from api.runtime import Runtime
+    rt = Runtime(database_url).start()
+    try:
+        [row] = status(rt.db, rt.source, rt.projections)
+        assert row["lag"] == 0 and row["position"] == rt.source.head()
+        with rt.db.read() as tx:
+            board = pipeline_board(tx)
+            assert registration(tx, "pipeline").active_generation == 2
+        opened = sum(1 for r in rt.source.read(0, 10**6) if r.type == "DealOpened")
+        total = board["open"]["count"] + board["won"]["count"] + board["lost"]["count"]
+        assert total == opened == 60
+    finally:
+        rt.close()
