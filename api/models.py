@@ -31,3 +31,4 @@ class Body(BaseModel):
 VersionParam = Annotated[int | None, Query(ge=1, description="the aggregate's state at this version")]
 AsOfParam = Annotated[datetime | None, Query(description="the aggregate's state at this recording time (ISO)")]
 DateField = Annotated[date | None, Field(default=None, description="business date, YYYY-MM-DD")]
+Today = Annotated[date, Field(default_factory=date.today, description="business date, YYYY-MM-DD; defaults to today")]

@@ -214,6 +214,7 @@ class ProjectionEngine:
         self._wake = {p.name: threading.Event() for p in self.projections}
         self._threads: list[threading.Thread] = []
         self._ownership = Ownership(db)
+        self.running: set[str] = set()  # projections this engine is the active runner of
 
     def start(self) -> None:
         prepare(self.db, self.projections)
@@ -266,20 +267,27 @@ class ProjectionEngine:
         with self._ownership.hold(projection.name, self._stopping) as owner:
             if not owner:
                 return
+            self.running.add(projection.name)
+            try:
+                self._serve(projection, wake)
+            finally:
+                self.running.discard(projection.name)
+
+    def _serve(self, projection: Projection, wake: threading.Event) -> None:
+        """Follow live; after a failure, wait until a rebuild or restart clears it."""
+        while not self._stopping.is_set():
+            with self.db.transaction() as tx:
+                reg = tracking.register(tx, projection)
+                if reg.state == "failed":
+                    tracking.set_state(tx, projection.name, "catching_up")
+            self._follow(projection, wake)
             while not self._stopping.is_set():
-                with self.db.transaction() as tx:
-                    reg = tracking.register(tx, projection)
-                    if reg.state == "failed":
-                        tracking.set_state(tx, projection.name, "catching_up")
-                self._follow(projection, wake)
-                # failed: wait until a rebuild (or a restart) clears the failure
-                while not self._stopping.is_set():
-                    wake.wait(2.0)
-                    wake.clear()
-                    with self.db.read() as tx:
-                        reg = tracking.registration(tx, projection.name)
-                    if reg is not None and reg.state != "failed":
-                        break
+                wake.wait(2.0)
+                wake.clear()
+                with self.db.read() as tx:
+                    reg = tracking.registration(tx, projection.name)
+                if reg is not None and reg.state != "failed":
+                    break
 
     def _follow(self, projection: Projection, wake: threading.Event) -> None:
         """Process batches until stopped or a handler fails."""
@@ -303,7 +311,7 @@ class ProjectionEngine:
             except HandlerFailed as failure:
                 self._record_failure(projection, failure.error, failure.record.position, failure.record.type)
                 return
-            except Exception as error:  # storage trouble: keep the projection, retry with backoff
+            except Exception:  # storage trouble: keep the projection, retry with backoff
                 log.exception("projection %s: batch failed; retrying", projection.name)
                 if self._stopping.wait(backoff):
                     return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-
 from uuid import UUID
 
 from eventsourcing.application import Application

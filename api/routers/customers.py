@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter
 
 from api.deps import MetaDep, RuntimeDep, answer
 from api.history import aggregate_view
-from api.models import AsOfParam, Body, DateField, OptionalText, Text, VersionParam
+from api.models import AsOfParam, Body, OptionalText, Text, Today, VersionParam
 from domain.customer import Customer
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -18,14 +16,12 @@ class RegisterCustomer(Body):
     industry: Text
     owner_id: str | None = None
     size_band: OptionalText = None
-    registered_on: DateField = None
+    registered_on: Today
 
 
 @router.post("", status_code=201)
 def register_customer(body: RegisterCustomer, rt: RuntimeDep, meta: MetaDep):
-    fields = body.model_dump()
-    fields["registered_on"] = fields["registered_on"] or date.today()
-    return answer(rt, rt.ledger.register_customer(meta, **fields), 201)
+    return answer(rt, rt.ledger.register_customer(meta, **body.model_dump()), 201)
 
 
 @router.get("/{customer_id}")

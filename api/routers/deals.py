@@ -8,7 +8,7 @@ from pydantic import Field
 
 from api.deps import IfMatch, MetaDep, RuntimeDep, answer
 from api.history import aggregate_view
-from api.models import Amount, AsOfParam, Body, DateField, OptionalText, Text, VersionParam
+from api.models import Amount, AsOfParam, Body, DateField, OptionalText, Text, Today, VersionParam
 from domain.deal import Deal
 
 router = APIRouter(prefix="/deals", tags=["deals"])
@@ -22,7 +22,7 @@ class OpenDeal(Body):
     currency: str | None = Field(default=None, max_length=3, examples=["CNY"])
     title: OptionalText = None
     expected_close: DateField = None
-    opened_on: DateField = None
+    opened_on: Today
 
 
 class ChangeStage(Body):
@@ -64,9 +64,7 @@ class Refund(Body):
 
 @router.post("", status_code=201)
 def open_deal(body: OpenDeal, rt: RuntimeDep, meta: MetaDep):
-    fields = body.model_dump()
-    fields["opened_on"] = fields["opened_on"] or date.today()
-    return answer(rt, rt.ledger.open_deal(meta, **fields), 201)
+    return answer(rt, rt.ledger.open_deal(meta, **body.model_dump()), 201)
 
 
 @router.post("/{deal_id}/stage")

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter
 
 from api.deps import MetaDep, RuntimeDep, answer
 from api.history import aggregate_view
-from api.models import AsOfParam, Body, DateField, OptionalText, Text, VersionParam
+from api.models import AsOfParam, Body, OptionalText, Text, Today, VersionParam
 from domain.lead import Lead
 
 router = APIRouter(prefix="/leads", tags=["leads"])
@@ -24,15 +22,13 @@ class CaptureLead(Body):
     size_band: OptionalText = None
     product_line: OptionalText = None
     notes: OptionalText = None
-    captured_on: DateField = None
+    captured_on: Today
 
 
 @router.post("", status_code=201)
 def capture_lead(body: CaptureLead, rt: RuntimeDep, meta: MetaDep):
     """Capture a lead; the answer says which open lead it duplicates, if any (`duplicate_of`)."""
-    fields = body.model_dump()
-    fields["captured_on"] = fields["captured_on"] or date.today()
-    return answer(rt, rt.ledger.capture_lead(meta, **fields), 201)
+    return answer(rt, rt.ledger.capture_lead(meta, **body.model_dump()), 201)
 
 
 @router.get("/{lead_id}")

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter
 
 from api.deps import MetaDep, RuntimeDep, answer

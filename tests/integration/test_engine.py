@@ -7,7 +7,6 @@ from datetime import date
 
 import pytest
 
-from domain.deal import Deal
 from projections import tracking
 from projections.engine import ProjectionEngine, prepare, process, rebuild, status, wait_for
 from projections.pipeline import PIPELINE, PipelineProjection, pipeline_board
@@ -212,3 +211,53 @@ def test_prepare_is_idempotent_and_a_new_version_starts_beside_the_old(runtime):
         assert (reg.version, reg.state) == (2, "catching_up")
         assert tracking.position(tx, "pipeline", reg.active_generation) == 0
     assert v2.table_names(reg.active_generation)["deals"].startswith("pipeline_v2_")
+
+
+def wait_until(predicate, timeout=8.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_one_active_runner_per_projection_and_a_standby_takes_over(runtime):
+    first = ProjectionEngine(runtime.db, runtime.source, [PIPELINE], poll_interval=0.02)
+    second = ProjectionEngine(runtime.db, runtime.source, [PIPELINE], poll_interval=0.02)
+    first.start()
+    try:
+        assert wait_until(lambda: first.running == {"pipeline"})
+        second.start()
+        seed_deal(runtime.ledger)
+        assert wait_for(runtime.db, PIPELINE.name, runtime.source.head())[0]
+        assert second.running == set()
+        first.stop()
+        assert wait_until(lambda: second.running == {"pipeline"})
+        seed_deal(runtime.ledger)
+        second.poke()
+        assert wait_for(runtime.db, PIPELINE.name, runtime.source.head())[0]
+        assert board(runtime)["open"]["count"] == 2
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_projectors_in_another_process_notice_new_events_without_a_poke(runtime, database_url):
+    """PostgreSQL wakes runners by LISTEN/NOTIFY; SQLite polls (here every 50 ms)."""
+    from api.runtime import Runtime
+
+    poll = 30.0 if runtime.db.kind == "postgres" else 0.05
+    engine = ProjectionEngine(runtime.db, runtime.source, [PIPELINE], poll_interval=poll)
+    engine.start()
+    writer = Runtime(database_url)
+    try:
+        assert wait_until(lambda: engine.running == {"pipeline"})
+        time.sleep(0.2)  # let the runner settle into its wait
+        seed_deal(writer.ledger)
+        started = time.monotonic()
+        reached, _ = wait_for(runtime.db, PIPELINE.name, writer.source.head(), timeout=5)
+        assert reached and time.monotonic() - started < 5
+    finally:
+        writer.close()
+        engine.stop()
