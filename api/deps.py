@@ -40,7 +40,7 @@ def expected_version(if_match: Annotated[str | None, Header()] = None) -> int | 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 MetaDep = Annotated[Meta, Depends(command_meta)]
 IfMatch = Annotated[int | None, Depends(expected_version)]
-MinPosition = Annotated[int | None, Query(ge=0, description="wait (up to 5 s) until the read model has processed this store position")]
+MinPosition = Annotated[int | None, Query(ge=0, le=2**62, description="wait (up to 5 s) until the read model has processed this store position")]
 
 
 def new_request_id() -> str:

@@ -28,7 +28,9 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-VersionParam = Annotated[int | None, Query(ge=1, description="the aggregate's state at this version")]
+VersionParam = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="the aggregate's state at this version")]
+FilterText = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Position = Annotated[int, Query(ge=0, le=2**62)]
 AsOfParam = Annotated[datetime | None, Query(description="the aggregate's state at this recording time (ISO)")]
 DateField = Annotated[date | None, Field(default=None, description="business date, YYYY-MM-DD")]
 Today = Annotated[date, Field(default_factory=date.today, description="business date, YYYY-MM-DD; defaults to today")]

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
@@ -109,9 +109,7 @@ class SalesLedger(Application):
         uid = parse_id(agg_id, kind)
         try:
             agg = self.repository.get(uid, version=version)
-        except Exception as e:  # AggregateNotFoundError, or a version before creation
-            if type(e).__name__ != "AggregateNotFoundError":
-                raise
+        except AggregateNotFoundError:
             raise NotFound(f"no {kind} with id {agg_id}" + ("" if version is None else f" at version {version}"),
                            kind=kind, id=str(agg_id)) from None
         if not isinstance(agg, cls):

@@ -13,7 +13,9 @@ from domain.errors import InvalidInput
 
 DEFAULT_CURRENCY = "CNY"
 CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("1000000000000000")  # 10^15: far beyond any deal, well inside exact arithmetic
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tabs and newlines are fine in notes
 
 
 def money(value: object, *, field: str = "amount", allow_zero: bool = False,
@@ -25,8 +27,8 @@ def money(value: object, *, field: str = "amount", allow_zero: bool = False,
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
         raise InvalidInput(f"{field} is not a decimal number", field=field, value=str(value)) from None
-    if not amount.is_finite():
-        raise InvalidInput(f"{field} must be finite", field=field, value=str(value))
+    if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
+        raise InvalidInput(f"{field} must be a finite amount below {MAX_AMOUNT:,}", field=field, value=str(value))
     if amount != amount.quantize(CENT):
         raise InvalidInput(f"{field} has more than two decimal places", field=field, value=str(value))
     if amount < 0 and not allow_negative:
@@ -53,6 +55,8 @@ def required_text(value: object, field: str, *, max_length: int = 500) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(f"{field} is required", field=field)
     text = value.strip()
+    if _CONTROL.search(text):
+        raise InvalidInput(f"{field} contains control characters", field=field)
     if len(text) > max_length:
         raise InvalidInput(f"{field} is longer than {max_length} characters", field=field)
     return text

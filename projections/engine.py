@@ -166,7 +166,7 @@ class Ownership:
         self._file = None
 
     @contextmanager
-    def hold(self, name: str, stopping: threading.Event, retry: float = 2.0) -> Iterator[bool]:
+    def hold(self, name: str, stopping: threading.Event, retry_seconds: float = 2.0) -> Iterator[bool]:
         if self.db.kind == "sqlite":
             yield self._file is not None
             return
@@ -179,7 +179,7 @@ class Ownership:
                     finally:
                         conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
                     return
-                stopping.wait(retry)
+                stopping.wait(retry_seconds)
             yield False
 
     def acquire_process_lock(self) -> bool:
@@ -206,9 +206,9 @@ class ProjectionEngine:
     """Runs each projection in its own thread until `stop()`."""
 
     def __init__(self, db: Database, source: EventSource, projections: Sequence[Projection], *,
-                 poll_interval: float = 0.1, batch_size: int = BATCH_SIZE) -> None:
+                 poll_seconds: float = 0.1, batch_size: int = BATCH_SIZE) -> None:
         self.db, self.source, self.projections = db, source, tuple(projections)
-        self.poll_interval = poll_interval
+        self.poll_seconds = poll_seconds
         self.batch_size = batch_size
         self._stopping = threading.Event()
         self._wake = {p.name: threading.Event() for p in self.projections}
@@ -305,7 +305,7 @@ class ProjectionEngine:
                     if reg.state != "live":
                         with self.db.transaction() as tx:
                             tracking.set_state(tx, projection.name, "live")
-                    wake.wait(self.poll_interval)
+                    wake.wait(self.poll_seconds)
             except tracking.PositionConflict:
                 continue
             except HandlerFailed as failure:

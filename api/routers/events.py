@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import RuntimeDep
 from api.encoding import Json
+from api.models import Position
 from domain.errors import InvalidInput
 from projections.eventlog import EVENT_TOPICS, describe
 
@@ -13,7 +14,7 @@ router = APIRouter(tags=["events"])
 
 
 @router.get("/events")
-def events(rt: RuntimeDep, after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+def events(rt: RuntimeDep, after: Position = 0, limit: int = Query(100, ge=1, le=1000),
            type: str | None = Query(None, description="event type, e.g. DealWon"), aggregate_id: str | None = None):
     """Events in store order after position `after`; `next` is the cursor for the following page."""
     topics = []

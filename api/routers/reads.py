@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request
 
 from api.deps import MinPosition, RuntimeDep, await_position
 from api.encoding import Json
+from api.models import FilterText
 from domain.values import currency as parse_currency
 from projections.engine import status
 from projections.pipeline import PIPELINE, pipeline_board
@@ -14,8 +15,8 @@ router = APIRouter(tags=["read models"])
 
 
 @router.get("/pipeline")
-def pipeline(request: Request, rt: RuntimeDep, team: str | None = None, region: str | None = None, owner_id: str | None = None,
-             product_line: str | None = None, currency: str = Query("CNY", max_length=3),
+def pipeline(request: Request, rt: RuntimeDep, team: FilterText = None, region: FilterText = None,
+             owner_id: FilterText = None, product_line: FilterText = None, currency: str = Query("CNY", max_length=3),
              min_position: MinPosition = None):
     """Open deals per stage (count, amount, probability-weighted amount) and won/lost totals.
     `team` and `region` filter on the owning rep."""

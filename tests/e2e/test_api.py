@@ -172,3 +172,29 @@ def test_projections_status(client):
     [row] = client.get("/projections").json()
     assert row["name"] == "pipeline" and row["position"] == row["head"] == deal["position"]
     assert row["lag"] == 0 and row["state"] == "live"
+
+
+@pytest.mark.parametrize("path, params", [
+    ("/pipeline", {"team": "a\x00b"}),
+    ("/pipeline", {"currency": "yuan"}),
+    ("/events", {"after": 2**70}),
+    ("/events", {"limit": 0}),
+    ("/deals/00000000-0000-0000-0000-000000000000", {"version": 2**40}),
+    ("/deals/00000000-0000-0000-0000-000000000000", {"as_of": "yesterday"}),
+    ("/pipeline", {"min_position": -1}),
+])
+def test_bad_query_parameters_are_422_not_500(client, path, params):
+    answer = client.get(path, params=params)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["code"] == "invalid_input"
+
+
+def test_absurd_amounts_are_refused(client):
+    _, customer, deal = make_deal(client)
+    for amount in ["1e400", "99999999999999999999", "NaN", "1,000.00"]:
+        answer = client.post("/deals", json={"customer_id": customer["id"], "owner_id": deal["id"], "amount": amount,
+                                             "product_line": "ERP"})
+        assert answer.status_code in (404, 422) and answer.status_code != 500
+        won = client.post(f"/deals/{deal['id']}/win", json={"amount": amount, "gross_margin": "0",
+                                                            "signed_on": "2026-11-01"})
+        assert won.status_code == 422, won.text

@@ -93,7 +93,7 @@ class BrokenOnWin(PipelineProjection):
 
 def test_a_failing_handler_stops_only_its_own_projection(runtime):
     broken = BrokenOnWin()
-    engine = ProjectionEngine(runtime.db, runtime.source, [PIPELINE, broken], poll_interval=0.02)
+    engine = ProjectionEngine(runtime.db, runtime.source, [PIPELINE, broken], poll_seconds=0.02)
     engine.start()
     try:
         ids = seed_deal(runtime.ledger)
@@ -122,7 +122,7 @@ def test_rebuild_while_serving_keeps_answering_and_switches_when_caught_up(runti
     ledger = runtime.ledger
     for _ in range(20):
         seed_deal(ledger)
-    engine = ProjectionEngine(runtime.db, runtime.source, [PIPELINE], poll_interval=0.02, batch_size=50)
+    engine = ProjectionEngine(runtime.db, runtime.source, [PIPELINE], poll_seconds=0.02, batch_size=50)
     engine.start()
     stop = threading.Event()
     observed: list[tuple[str, int]] = []
@@ -223,8 +223,8 @@ def wait_until(predicate, timeout=8.0):
 
 
 def test_one_active_runner_per_projection_and_a_standby_takes_over(runtime):
-    first = ProjectionEngine(runtime.db, runtime.source, [PIPELINE], poll_interval=0.02)
-    second = ProjectionEngine(runtime.db, runtime.source, [PIPELINE], poll_interval=0.02)
+    first = ProjectionEngine(runtime.db, runtime.source, [PIPELINE], poll_seconds=0.02)
+    second = ProjectionEngine(runtime.db, runtime.source, [PIPELINE], poll_seconds=0.02)
     first.start()
     try:
         assert wait_until(lambda: first.running == {"pipeline"})
@@ -248,7 +248,7 @@ def test_projectors_in_another_process_notice_new_events_without_a_poke(runtime,
     from api.runtime import Runtime
 
     poll = 30.0 if runtime.db.kind == "postgres" else 0.05
-    engine = ProjectionEngine(runtime.db, runtime.source, [PIPELINE], poll_interval=poll)
+    engine = ProjectionEngine(runtime.db, runtime.source, [PIPELINE], poll_seconds=poll)
     engine.start()
     writer = Runtime(database_url)
     try:

@@ -55,3 +55,24 @@ def test_period_refuses_malformed(bad):
 @given(st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31)))
 def test_every_day_falls_in_its_month(day):
     assert day in Period.month_of(day)
+
+
+@given(st.one_of(st.text(max_size=30), st.integers(), st.decimals(allow_nan=True, allow_infinity=True)))
+def test_money_either_parses_to_cents_or_refuses_cleanly(value):
+    try:
+        amount = money(value, allow_zero=True, allow_negative=True)
+    except InvalidInput:
+        return
+    assert amount.as_tuple().exponent == -2 and amount == Decimal(str(value).strip())
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\x1b[31mred", "x\x7f"])
+def test_text_with_control_characters_is_refused(text):
+    from domain.values import required_text
+    with pytest.raises(InvalidInput):
+        required_text(text, "name")
+
+
+def test_text_keeps_chinese_newlines_and_tabs():
+    from domain.values import required_text
+    assert required_text("  展会名片\n\t需要报价 ", "notes") == "展会名片\n\t需要报价"
