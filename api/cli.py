@@ -100,6 +100,7 @@ def rebuild(name: str, batch: int = typer.Option(5000, help="events per transact
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
     from projections.catalog import by_name
+    from projections.engine import Busy
     from projections.engine import rebuild as run_rebuild
     try:
         projection = by_name(name)
@@ -117,7 +118,11 @@ def rebuild(name: str, batch: int = typer.Option(5000, help="events per transact
                 bar.update(task, completed=p.position, total=max(p.head, 1),
                            rate=p.events / p.elapsed if p.elapsed else 0.0)
 
-            done = run_rebuild(rt.db, rt.source, projection, progress=progress, limit=batch)
+            try:
+                done = run_rebuild(rt.db, rt.source, projection, progress=progress, limit=batch)
+            except Busy as busy:
+                console.print(f"[red]{busy}[/red]")
+                raise typer.Exit(1) from None
         rate = done.events / done.elapsed if done.elapsed else 0.0
         console.print(f"rebuilt {name}: {done.events} events to position {done.position} "
                       f"in {done.elapsed:.2f}s ({rate:,.0f} events/s)")

@@ -11,7 +11,7 @@ import time
 import traceback
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,9 +81,19 @@ def rebuild(db: Database, source: EventSource, projection: Projection, *,
     The active tables keep answering until the switch, which applies the last events and
     flips the active generation in one transaction. Errors fail fast and leave the old
     generation untouched."""
+    with exclusive(db, f"rebuild.{projection.name}") as got:
+        if not got:
+            raise Busy(f"a rebuild of {projection.name} is already running")
+        return _rebuild(db, source, projection, progress, limit)
+
+
+def _rebuild(db: Database, source: EventSource, projection: Projection,
+             progress: Callable[[RebuildProgress], None] | None, limit: int) -> RebuildProgress:
     prepare(db, [projection])
     with db.transaction() as tx:
         reg = tracking.registration(tx, projection.name, lock=True)
+        if reg.rebuilding_generation is not None:  # left behind by a rebuild that crashed
+            tracking.drop_generation(tx, projection, reg.rebuilding_generation)
         generation = tracking.next_generation(tx, projection.name)
         tracking.create_generation(tx, projection, generation)
         tx.execute("UPDATE projection_registry SET rebuilding_generation = ? WHERE name = ?",
@@ -157,49 +167,36 @@ def wait_for(db: Database, name: str, position: int, timeout: float = 5.0, inter
         time.sleep(interval)
 
 
-class Ownership:
-    """One active runner per projection: a PostgreSQL advisory lock, or on SQLite a lock
-    file that makes one process the owner of all projectors."""
+class Busy(Exception):
+    """Another process holds the lock this operation needs (for example a rebuild in progress)."""
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self._file = None
 
-    @contextmanager
-    def hold(self, name: str, stopping: threading.Event, retry_seconds: float = 2.0) -> Iterator[bool]:
-        if self.db.kind == "sqlite":
-            yield self._file is not None
-            return
-        key = zlib.crc32(f"salesledger.projection.{name}".encode())
-        with self.db.session_connection() as conn:
-            while not stopping.is_set():
-                if conn.execute("SELECT pg_try_advisory_lock(?)".replace("?", "%s"), (key,)).fetchone()[0]:
-                    try:
-                        yield True
-                    finally:
-                        conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
-                    return
-                stopping.wait(retry_seconds)
-            yield False
+@contextmanager
+def exclusive(db: Database, name: str) -> Iterator[bool]:
+    """Try a cross-process lock named `name`; yield whether it was obtained.
 
-    def acquire_process_lock(self) -> bool:
-        if self.db.kind != "sqlite":
-            return True
-        path = os.path.abspath(self.db.url.path) + ".projectors.lock"
-        handle = open(path, "a+")
+    PostgreSQL: a session advisory lock on a dedicated connection. SQLite: an flock on a
+    file beside the database."""
+    if db.kind == "sqlite":
+        with open(f"{os.path.abspath(db.url.path)}.{name}.lock", "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    key = zlib.crc32(f"salesledger.{name}".encode())
+    with db.session_connection() as conn:
+        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            return False
-        self._file = handle
-        return True
-
-    def release_process_lock(self) -> None:
-        if self._file is not None:
-            fcntl.flock(self._file, fcntl.LOCK_UN)
-            self._file.close()
-            self._file = None
+            yield got
+        finally:
+            if got:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
 class ProjectionEngine:
@@ -213,7 +210,6 @@ class ProjectionEngine:
         self._stopping = threading.Event()
         self._wake = {p.name: threading.Event() for p in self.projections}
         self._threads: list[threading.Thread] = []
-        self._ownership = Ownership(db)
         self.running: set[str] = set()  # projections this engine is the active runner of
 
     def start(self) -> None:
@@ -229,7 +225,6 @@ class ProjectionEngine:
         self.poke()
         for t in self._threads:
             t.join(timeout)
-        self._ownership.release_process_lock()
 
     def poke(self) -> None:
         """New events were written: wake every runner now rather than at its next poll."""
@@ -238,16 +233,19 @@ class ProjectionEngine:
 
     # -- threads -------------------------------------------------------------------------------
     def _supervise(self) -> None:
-        while not self._ownership.acquire_process_lock():
+        """On SQLite one process owns all projectors; stand by while another does."""
+        while not self._stopping.is_set():
+            with exclusive(self.db, "projectors") if self.db.kind == "sqlite" else nullcontext(True) as owner:
+                if owner:
+                    runners = [threading.Thread(target=self._run, args=(p,), name=f"projector-{p.name}",
+                                                daemon=True) for p in self.projections]
+                    for t in runners:
+                        t.start()
+                    for t in runners:
+                        t.join()
+                    return
             log.info("another process owns the projectors of %s; standing by", self.db.url.path)
-            if self._stopping.wait(2.0):
-                return
-        runners = [threading.Thread(target=self._run, args=(p,), name=f"projector-{p.name}", daemon=True)
-                   for p in self.projections]
-        for t in runners:
-            t.start()
-        for t in runners:
-            t.join()
+            self._stopping.wait(2.0)
 
     def _listen(self) -> None:
         channel = getattr(self.source.recorder, "channel_name", None)
@@ -263,15 +261,19 @@ class ProjectionEngine:
                 self._stopping.wait(1.0)
 
     def _run(self, projection: Projection) -> None:
+        """On PostgreSQL one active runner per projection (advisory lock); others stand by."""
         wake = self._wake[projection.name]
-        with self._ownership.hold(projection.name, self._stopping) as owner:
-            if not owner:
-                return
-            self.running.add(projection.name)
-            try:
-                self._serve(projection, wake)
-            finally:
-                self.running.discard(projection.name)
+        while not self._stopping.is_set():
+            with exclusive(self.db, f"projection.{projection.name}") if self.db.kind == "postgres" \
+                    else nullcontext(True) as owner:
+                if owner:
+                    self.running.add(projection.name)
+                    try:
+                        self._serve(projection, wake)
+                    finally:
+                        self.running.discard(projection.name)
+                    return
+            self._stopping.wait(2.0)
 
     def _serve(self, projection: Projection, wake: threading.Event) -> None:
         """Follow live; after a failure, wait until a rebuild or restart clears it."""

@@ -261,3 +261,23 @@ def test_projectors_in_another_process_notice_new_events_without_a_poke(runtime,
     finally:
         writer.close()
         engine.stop()
+
+
+def test_one_rebuild_at_a_time_and_a_crashed_rebuild_is_cleaned_up(runtime):
+    from projections.engine import Busy, exclusive
+
+    seed_deal(runtime.ledger)
+    with exclusive(runtime.db, "rebuild.pipeline") as got:
+        assert got
+        with pytest.raises(Busy):
+            rebuild(runtime.db, runtime.source, PIPELINE)
+    with runtime.db.transaction() as tx:  # what a rebuild killed mid-way leaves behind
+        tracking.create_generation(tx, PIPELINE, 7)
+        tx.execute("UPDATE projection_registry SET rebuilding_generation = 7 WHERE name = 'pipeline'")
+    assert status(runtime.db, runtime.source, [PIPELINE])[0]["state"] == "rebuilding"
+    rebuild(runtime.db, runtime.source, PIPELINE)
+    with runtime.db.read() as tx:
+        assert tracking.position(tx, "pipeline", 7) is None
+        assert tracking.registration(tx, "pipeline").rebuilding_generation is None
+    assert status(runtime.db, runtime.source, [PIPELINE])[0]["state"] == "live"
+    assert board(runtime)["open"]["count"] == 1
