@@ -116,15 +116,15 @@ def rebuild(name: str, batch: int = typer.Option(5000, help="events per transact
 
             def progress(p):
                 bar.update(task, completed=p.position, total=max(p.head, 1),
-                           rate=p.events / p.elapsed if p.elapsed else 0.0)
+                           rate=p.position / p.elapsed if p.elapsed else 0.0)
 
             try:
                 done = run_rebuild(rt.db, rt.source, projection, progress=progress, limit=batch)
             except Busy as busy:
                 console.print(f"[red]{busy}[/red]")
                 raise typer.Exit(1) from None
-        rate = done.events / done.elapsed if done.elapsed else 0.0
-        console.print(f"rebuilt {name}: {done.events} events to position {done.position} "
+        rate = done.position / done.elapsed if done.elapsed else 0.0
+        console.print(f"rebuilt {name}: replayed {done.position:,} store events ({done.events:,} consumed) "
                       f"in {done.elapsed:.2f}s ({rate:,.0f} events/s)")
     finally:
         rt.close()

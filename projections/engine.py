@@ -36,15 +36,18 @@ def prepare(db: Database, projections: Sequence[Projection]) -> None:
 
 def process(db: Database, source: EventSource, projection: Projection, generation: int, after: int,
             *, limit: int = BATCH_SIZE, tx: Tx | None = None, live: bool = False) -> tuple[int, int]:
-    """Apply the next batch after `after` to one generation; answer (new position, events applied).
+    """Apply the events in positions (after, after + limit] to one generation; answer
+    (new position, events applied).
 
     The read-model writes and the new position commit together. With `live`, the batch is
     refused if that generation stopped being the active one while it was read."""
     head = source.head()
     if head <= after:
         return after, 0
-    batch = source.read(after, limit, stop=head, topics=projection.topics)
-    new = batch[-1].position if len(batch) == limit else head
+    # A window of `limit` positions, not `limit` matching events: an index range scan on
+    # both backends, and the position advances past events the projection does not consume.
+    new = min(head, after + limit)
+    batch = source.read(after, limit, stop=new, topics=projection.topics)
 
     def write(tx: Tx) -> None:
         if live:

@@ -15,15 +15,13 @@ from projections.database import Tx
 
 
 class Recorded(NamedTuple):
-    """An event as read from the store: its global position, public type name and the event."""
+    """An event as read from the store: its global position, public type name, the event
+    and its aggregate's id as a string."""
 
     position: int
     type: str
     event: Any
-
-    @property
-    def aggregate_id(self) -> str:
-        return str(self.event.originator_id)
+    aggregate_id: str
 
 
 class HandlerFailed(Exception):
@@ -132,5 +130,17 @@ class Rows:
         sets = ", ".join(f"{c} = excluded.{c}" for c in self.columns if c != self.key)
         sql = (f"INSERT INTO {self.table} ({cols}) VALUES ({marks}) "
                f"ON CONFLICT ({self.key}) DO UPDATE SET {sets}")
-        self.tx.executemany(sql, [tuple(self._rows[k][c] for c in self.columns) for k in sorted(self._dirty)])
+        rows = [tuple(self._rows[k][c] for c in self.columns) for k in sorted(self._dirty)]
         self._dirty.clear()
+        if self.tx.kind == "sqlite":  # in-process: executemany is already the fast path
+            self.tx.executemany(sql, rows)
+            return
+        # PostgreSQL: COPY into a scratch table, then one set-based upsert
+        scratch = f"scratch_{self.table}"
+        self.tx.execute(f"CREATE TEMP TABLE IF NOT EXISTS {scratch} (LIKE {self.table}) ON COMMIT DELETE ROWS")
+        self.tx.execute(f"TRUNCATE {scratch}")
+        with self.tx.conn.cursor().copy(f"COPY {scratch} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        self.tx.execute(f"INSERT INTO {self.table} ({cols}) SELECT {cols} FROM {scratch} "
+                        f"ON CONFLICT ({self.key}) DO UPDATE SET {sets}")

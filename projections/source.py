@@ -30,7 +30,7 @@ class EventSource:
     def read(self, after: int, limit: int, stop: int | None = None, topics: Sequence[str] = ()) -> list[Recorded]:
         notifications = self.recorder.select_notifications(after + 1, limit, stop=stop, topics=list(topics))
         to_event = self.mapper.to_domain_event
-        return [Recorded(n.id, _type_name(n.topic), to_event(n)) for n in notifications]
+        return [Recorded(n.id, _type_name(n.topic), to_event(n), str(n.originator_id)) for n in notifications]
 
     def query(self, db: Database, *, after: int, limit: int, topics: Sequence[str] = (),
               aggregate_id: str | None = None) -> list[Recorded]:
@@ -53,5 +53,6 @@ class EventSource:
                           f"WHERE {' AND '.join(where)} ORDER BY {position} LIMIT ?", [*params, limit])
         to_event = self.mapper.to_domain_event
         return [Recorded(pos, _type_name(topic), to_event(Notification(
-                    id=pos, originator_id=uid, originator_version=version, topic=topic, state=bytes(state))))
+                    id=pos, originator_id=uid, originator_version=version, topic=topic, state=bytes(state))),
+                         str(uid))
                 for pos, version, topic, state in rows]
