@@ -53,11 +53,12 @@ def answer(rt: Runtime, written: Written, status_code: int = 200) -> Json:
     return Json(body, status_code=status_code, headers={"ETag": f'"{written.version}"'})
 
 
-def await_position(request: Request, projection: str, min_position: int | None) -> None:
-    """Read-your-writes: block until `projection` has processed `min_position`, else 503."""
+def await_position(request: Request, projections: str | tuple[str, ...], min_position: int | None) -> None:
+    """Read-your-writes: block until each projection has processed `min_position`, else 503."""
     if min_position is None:
         return
-    reached, current = wait_for(runtime(request).db, projection, min_position,
-                                timeout=request.app.state.settings.min_position_timeout)
-    if not reached:
-        raise NotCaughtUp(projection, min_position, current)
+    for name in (projections,) if isinstance(projections, str) else projections:
+        reached, current = wait_for(runtime(request).db, name, min_position,
+                                    timeout=request.app.state.settings.min_position_timeout)
+        if not reached:
+            raise NotCaughtUp(name, min_position, current)

@@ -22,10 +22,12 @@ from domain.deal import Deal, parse_splits
 from domain.errors import Conflict, NotFound, VersionConflict
 from domain.lead import Lead
 from domain.rep import Rep
+from domain.target import TargetSheet, parse_scope, sheet_id
 
 T = TypeVar("T", bound=Entity)
 
-AGGREGATES: dict[str, type[Entity]] = {"rep": Rep, "customer": Customer, "lead": Lead, "deal": Deal}
+AGGREGATES: dict[str, type[Entity]] = {"rep": Rep, "customer": Customer, "lead": Lead, "deal": Deal,
+                                       "target_sheet": TargetSheet}
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,94 @@ class SalesLedger(Application):
                        manager_id=manager_id, hired_on=hired_on)
         return self._written(meta, rep)
 
+    def change_rep_level(self, meta: Meta, rep_id: str, *, level: str, effective_from: date, reason: str,
+                         expected_version: int | None = None) -> Written:
+        """A promotion or a demotion (the event says which), effective from a business date."""
+        return self._change(meta, Rep, rep_id, expected_version, lambda r: r.change_level(
+            level=level, effective_from=effective_from, reason=reason))
+
+    def transfer_rep(self, meta: Meta, rep_id: str, *, effective_from: date, reason: str, team: str | None = None,
+                     region: str | None = None, manager_id: str | None = None,
+                     expected_version: int | None = None) -> Written:
+        """Move a rep to another team, region or manager; fields not given stay as they were then."""
+        rep = self.load(Rep, rep_id)
+        then = rep.as_of(effective_from) if isinstance(effective_from, date) else None
+        then = then or {"team": rep.team, "region": rep.region, "manager_id": rep.manager_id}
+        if manager_id:
+            manager_id = str(self._active_rep(manager_id, "manager_id").id)
+            self._refuse_cycle(str(rep.id), manager_id)
+        return self._change(meta, Rep, rep_id, expected_version, lambda r: r.transfer(
+            team=team or then["team"], region=region or then["region"],
+            manager_id=manager_id if manager_id is not None else then["manager_id"],
+            effective_from=effective_from, reason=reason))
+
+    def _refuse_cycle(self, rep_id: str, manager_id: str) -> None:
+        seen, current = set(), manager_id
+        while current and current not in seen:
+            if current == rep_id:
+                raise Conflict("that manager reports (directly or not) to this rep", code="manager_cycle",
+                               rep_id=rep_id, manager_id=manager_id)
+            seen.add(current)
+            current = self.load(Rep, current).manager_id
+
+    def rep_leaves(self, meta: Meta, rep_id: str, *, effective_on: date, reason: str,
+                   customers: list[str], reports: list[str], reassign_to: str | None = None,
+                   expected_version: int | None = None) -> Written:
+        """A rep leaves. Their customers and direct reports (found by the caller from the read
+        model) must be handed to `reassign_to` in the same atomic write, else 409 lists them."""
+        rep = self.load(Rep, rep_id)
+        if expected_version is not None and rep.version != expected_version:
+            raise VersionConflict(f"rep is at version {rep.version}, not {expected_version}",
+                                  id=str(rep.id), expected=expected_version, actual=rep.version)
+        if (customers or reports) and not reassign_to:
+            raise Conflict("reassign the rep's customers and direct reports first, or give reassign_to",
+                           code="rep_has_open_work", customers=sorted(customers), reports=sorted(reports))
+        rep.leave(effective_on=effective_on, reason=reason)
+        changed: list[Entity] = []
+        if reassign_to:
+            heir = str(self._active_rep(reassign_to, "reassign_to").id)
+            if heir == str(rep.id):
+                raise Conflict("a leaving rep cannot inherit their own work", code="reassign_to_self")
+            for customer_id in customers:
+                customer = self.load(Customer, customer_id)
+                customer.transfer_owner(owner_id=heir, reason=f"owner left: {reason}", effective_on=effective_on)
+                changed.append(customer)
+            for report_id in reports:
+                report = self.load(Rep, report_id)
+                report.transfer(team=report.team, region=report.region, manager_id=heir,
+                                effective_from=effective_on, reason=f"manager left: {reason}")
+                changed.append(report)
+        return self._written(meta, rep, *changed, reassigned_to=reassign_to)
+
+    # -- targets -------------------------------------------------------------------------------
+    def _sheet(self, period: str, metric: str) -> TargetSheet:
+        fresh = TargetSheet.open(period=period, metric=metric)
+        try:
+            return self.load(TargetSheet, sheet_id(fresh.period, fresh.metric))
+        except NotFound:
+            return fresh
+
+    def _target_scope(self, scope: str) -> str:
+        scope = parse_scope(scope)
+        if scope.startswith("rep:"):
+            scope = f"rep:{self.load(Rep, scope[4:]).id}"
+        return scope
+
+    def set_target(self, meta: Meta, *, period: str, metric: str, scope: str, value: object,
+                   reason: str | None = None) -> Written:
+        sheet = self._sheet(period, metric)
+        scope = self._target_scope(scope)
+        sheet.set(scope=scope, value=value, reason=reason)
+        return self._written(meta, sheet, period=sheet.period, metric=sheet.metric, scope=scope,
+                             value=sheet.values[scope])
+
+    def decompose_target(self, meta: Meta, *, period: str, metric: str, parent: str, children: list[dict],
+                         reason: str | None = None) -> Written:
+        sheet = self._sheet(period, metric)
+        children = [{**c, "scope": self._target_scope(c.get("scope"))} for c in children]
+        sheet.decompose(parent=self._target_scope(parent), children=children, reason=reason)
+        return self._written(meta, sheet, period=sheet.period, metric=sheet.metric, parent=parse_scope(parent))
+
     # -- customers -----------------------------------------------------------------------------
     def register_customer(self, meta: Meta, *, name: str, region: str, industry: str, registered_on: date,
                           owner_id: str | None = None, size_band: str | None = None,
@@ -159,6 +249,24 @@ class SalesLedger(Application):
         customer = Customer.register(id or uuid4(), name=name, region=region, industry=industry,
                                      registered_on=registered_on, owner_id=owner_id, size_band=size_band)
         return self._written(meta, customer)
+
+    def grade_customer(self, meta: Meta, customer_id: str, *, grade: str, reason: str,
+                       expected_version: int | None = None) -> Written:
+        return self._change(meta, Customer, customer_id, expected_version,
+                            lambda c: c.grade_as(grade=grade, reason=reason))
+
+    def transfer_customer(self, meta: Meta, customer_id: str, *, owner_id: str, reason: str, effective_on: date,
+                          expected_version: int | None = None) -> Written:
+        owner = str(self._active_rep(owner_id, "owner_id").id)
+        return self._change(meta, Customer, customer_id, expected_version, lambda c: c.transfer_owner(
+            owner_id=owner, reason=reason, effective_on=effective_on))
+
+    def log_visit(self, meta: Meta, customer_id: str, *, rep_id: str, kind: str, occurred_at: datetime,
+                  notes: str | None = None, next_step: str | None = None,
+                  expected_version: int | None = None) -> Written:
+        rep = str(self._active_rep(rep_id, "rep_id").id)
+        return self._change(meta, Customer, customer_id, expected_version, lambda c: c.log_visit(
+            rep_id=rep, kind=kind, occurred_at=occurred_at, notes=notes, next_step=next_step))
 
     # -- leads ---------------------------------------------------------------------------------
     def capture_lead(self, meta: Meta, *, company: str, source: str, region: str, industry: str,

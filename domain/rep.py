@@ -1,14 +1,42 @@
-"""The Rep aggregate: a member of the sales organisation, from junior rep to director."""
+"""The Rep aggregate: a member of the sales organisation, from junior rep to director.
+
+Promotions, demotions, transfers and leaving are effective-dated: they may be recorded
+before or after the date they take effect, and the rep's position in the organisation on any
+day is the fold of the changes effective by then (`as_of`)."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from domain.base import Entity, business_date
+from domain.errors import Conflict, InvalidInput
 from domain.values import Level, optional_text, required_text
+
+LEVEL_ORDER = ("junior", "mid", "senior", "manager", "director")
+ORG_FIELDS = ("level", "team", "region", "manager_id", "status")
+
+# Level duties (from the domain notes): data shown in the org view and used by lead assignment.
+LEVEL_DUTIES = {
+    "junior": "first contact and information gathering",
+    "mid": "in-depth conversations and needs analysis",
+    "senior": "contract signing and key-account relationships",
+    "manager": "runs a team: coaching, approvals, team targets",
+    "director": "runs the sales organisation and its regional centres",
+}
+
+
+def fold(timeline: list[dict[str, Any]], day: date | None = None) -> dict[str, Any] | None:
+    """Org attributes on `day` (None: latest), folding changes by effective date, then record order."""
+    state: dict[str, Any] | None = None
+    for change in sorted(timeline, key=lambda c: (c["effective_from"], c["seq"])):
+        if day is not None and change["effective_from"] > day:
+            break
+        state = {**(state or {}), **{k: v for k, v in change.items() if k in ORG_FIELDS}}
+    return state
 
 
 class Rep(Entity):
@@ -16,12 +44,10 @@ class Rep(Entity):
     def __init__(self, id: UUID, name: str, level: str, team: str, region: str,
                  manager_id: str | None, hired_on: date | None) -> None:
         self.name = name
-        self.level = level
-        self.team = team
-        self.region = region
-        self.manager_id = manager_id
         self.hired_on = hired_on
-        self.status = "active"
+        self.timeline: list[dict[str, Any]] = []
+        self._change(hired_on or date.min, level=level, team=team, region=region, manager_id=manager_id,
+                     status="active")
 
     @classmethod
     def hire(cls, id: UUID, *, name: str, level: str, team: str, region: str,
@@ -35,3 +61,69 @@ class Rep(Entity):
             manager_id=optional_text(manager_id, "manager_id"),
             hired_on=None if hired_on is None else business_date(hired_on, "hired_on"),
         )
+
+    # -- derived state -------------------------------------------------------------------------
+    def _change(self, effective_from: date, **fields: Any) -> None:
+        self.timeline.append({"effective_from": effective_from, "seq": len(self.timeline), **fields})
+        for key, value in fold(self.timeline).items():
+            setattr(self, key, value)
+
+    def as_of(self, day: date) -> dict[str, Any] | None:
+        return fold(self.timeline, day)
+
+    def as_dict(self) -> dict[str, Any]:
+        state = super().as_dict()
+        state["duties"] = LEVEL_DUTIES[self.level]
+        return state
+
+    def _effective(self, effective_from: date, field: str) -> date:
+        effective_from = business_date(effective_from, field)
+        if self.hired_on is not None and effective_from < self.hired_on:
+            raise InvalidInput(f"{field} is before the rep was hired ({self.hired_on})", field=field)
+        if self.status != "active":
+            raise Conflict("the rep has left", code="rep_left", rep_id=str(self.id))
+        return effective_from
+
+    # -- commands ------------------------------------------------------------------------------
+    def change_level(self, *, level: str, effective_from: date, reason: str) -> None:
+        to = Level.parse(level, "level")
+        effective_from = self._effective(effective_from, "effective_from")
+        reason = required_text(reason, "reason")
+        before = self.as_of(effective_from) or {"level": self.level}
+        if before["level"] == to:
+            raise Conflict(f"the rep is already {to} on {effective_from}", code="level_unchanged")
+        direction = "promotion" if LEVEL_ORDER.index(to) > LEVEL_ORDER.index(before["level"]) else "demotion"
+        self._level_changed(from_level=before["level"], to_level=to, direction=direction,
+                            effective_from=effective_from, reason=reason)
+
+    @event("LevelChanged")
+    def _level_changed(self, from_level: str, to_level: str, direction: str, effective_from: date,
+                       reason: str) -> None:
+        self._change(effective_from, level=to_level)
+
+    def transfer(self, *, team: str, region: str, manager_id: str | None, effective_from: date,
+                 reason: str) -> None:
+        effective_from = self._effective(effective_from, "effective_from")
+        to = {"team": required_text(team, "team", max_length=200),
+              "region": required_text(region, "region", max_length=200),
+              "manager_id": optional_text(manager_id, "manager_id")}
+        if to["manager_id"] == str(self.id):
+            raise Conflict("a rep cannot manage themselves", code="manager_cycle")
+        reason = required_text(reason, "reason")
+        before = self.as_of(effective_from) or {}
+        if all(before.get(k) == v for k, v in to.items()):
+            raise Conflict("the transfer changes nothing", code="transfer_unchanged")
+        self._transferred(from_assignment={k: before.get(k) for k in to}, to_assignment=to,
+                          effective_from=effective_from, reason=reason)
+
+    @event("Transferred")
+    def _transferred(self, from_assignment: dict, to_assignment: dict, effective_from: date, reason: str) -> None:
+        self._change(effective_from, **to_assignment)
+
+    def leave(self, *, effective_on: date, reason: str) -> None:
+        effective_on = self._effective(effective_on, "effective_on")
+        self._left(effective_on=effective_on, reason=required_text(reason, "reason"))
+
+    @event("Left")
+    def _left(self, effective_on: date, reason: str) -> None:
+        self._change(effective_on, status="left")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 
@@ -96,6 +96,27 @@ class Grade(Choice):
     C = "C"
 
 
+class VisitKind(Choice):
+    VISIT = "visit"
+    REVISIT = "revisit"
+    CALL = "call"
+
+
+class Metric(Choice):
+    """What targets, KPIs and leaderboards measure."""
+
+    REVENUE = "revenue"
+    GROSS_MARGIN = "gross_margin"
+    CONTRACTS_SIGNED = "contracts_signed"
+    LEADS_CONTACTED = "leads_contacted"
+    VISITS = "visits"
+    COLLECTIONS = "collections"
+    NEW_CUSTOMERS = "new_customers"
+
+
+MONEY_METRICS = frozenset({"revenue", "gross_margin", "collections"})
+
+
 class LeadSource(Choice):
     TRADE_SHOW = "trade_show"
     ONLINE = "online"
@@ -157,6 +178,29 @@ class Period:
     @property
     def kind(self) -> str:
         return "quarter" if "Q" in self.label else ("month" if "-" in self.label else "year")
+
+    def previous(self) -> Period:
+        if self.kind == "year":
+            return Period.parse(f"{self.start.year - 1}")
+        if self.kind == "quarter":
+            q = (self.start.month - 1) // 3 + 1
+            return Period.parse(f"{self.start.year - 1}-Q4" if q == 1 else f"{self.start.year}-Q{q - 1}")
+        day = self.start - timedelta(days=1)
+        return Period.month_of(day)
+
+    def enclosing(self) -> list[Period]:
+        """The larger periods this one sits in, nearest first (a month: its quarter, then its year)."""
+        quarter = Period.parse(f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}")
+        year = Period.parse(f"{self.start.year}")
+        return {"month": [quarter, year], "quarter": [year], "year": []}[self.kind]
+
+    def months(self) -> int:
+        return {"month": 1, "quarter": 3, "year": 12}[self.kind]
+
+    def working_days(self) -> int:
+        """Monday to Friday in the period (no holiday calendar)."""
+        days = (self.end - self.start).days + 1
+        return sum(1 for i in range(days) if (self.start + timedelta(days=i)).weekday() < 5)
 
     def __contains__(self, day: date) -> bool:
         return self.start <= day <= self.end

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from projections.kpi import KPI
+from projections.org import ORG
 from projections.pipeline import PIPELINE
 from projections.projection import Projection
 
-PROJECTIONS: tuple[Projection, ...] = (PIPELINE,)
+PROJECTIONS: tuple[Projection, ...] = (PIPELINE, ORG, KPI)
 
 
 def by_name(name: str) -> Projection:

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
 
-from api.deps import MetaDep, RuntimeDep, answer
+from fastapi import APIRouter, Request
+
+from api.deps import IfMatch, MetaDep, RuntimeDep, answer, await_position
 from api.history import aggregate_view
-from api.models import AsOfParam, Body, DateField, Text, VersionParam
+from api.models import Amount, AsOfParam, Body, DateField, OptionalText, Text, VersionParam
 from domain.rep import Rep
+from projections.ownership import open_work
 
 router = APIRouter(prefix="/reps", tags=["reps"])
 
@@ -19,10 +22,66 @@ class HireRep(Body):
     hired_on: DateField = None
 
 
+class ChangeLevel(Body):
+    level: str
+    effective_from: date
+    reason: Text
+
+
+class Transfer(Body):
+    team: OptionalText = None
+    region: OptionalText = None
+    manager_id: OptionalText = None
+    effective_from: date
+    reason: Text
+
+
+class Leave(Body):
+    effective_on: date
+    reason: Text
+    reassign_to: OptionalText = None
+
+
+class RepTarget(Body):
+    period: str
+    metric: str
+    value: Amount
+    reason: OptionalText = None
+
+
 @router.post("", status_code=201)
 def hire_rep(body: HireRep, rt: RuntimeDep, meta: MetaDep):
     """Hire a rep (junior, mid, senior), a manager or a director."""
     return answer(rt, rt.ledger.hire_rep(meta, **body.model_dump()), 201)
+
+
+@router.post("/{rep_id}/level")
+def change_level(rep_id: str, body: ChangeLevel, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    """Promote or demote, effective from a business date (may be back-dated)."""
+    return answer(rt, rt.ledger.change_rep_level(meta, rep_id, **body.model_dump(), expected_version=version))
+
+
+@router.post("/{rep_id}/transfer")
+def transfer(rep_id: str, body: Transfer, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    """Move to another team, region or manager; omitted fields stay as they were."""
+    return answer(rt, rt.ledger.transfer_rep(meta, rep_id, **body.model_dump(), expected_version=version))
+
+
+@router.post("/{rep_id}/leave")
+def leave(rep_id: str, body: Leave, request: Request, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    """The rep leaves. Their customers and direct reports go to `reassign_to` in the same write;
+    without it, 409 lists what must be reassigned first."""
+    rep = rt.ledger.load(Rep, rep_id)
+    await_position(request, ("org", "kpi"), rt.source.head())
+    with rt.db.read() as tx:
+        work = open_work(tx, str(rep.id))
+    return answer(rt, rt.ledger.rep_leaves(meta, rep_id, **body.model_dump(), **work, expected_version=version))
+
+
+@router.post("/{rep_id}/targets", status_code=201)
+def set_rep_target(rep_id: str, body: RepTarget, rt: RuntimeDep, meta: MetaDep):
+    """The rep's target for a period (YYYY-MM, YYYY-Qn, YYYY) and metric."""
+    return answer(rt, rt.ledger.set_target(meta, scope=f"rep:{rep_id}", **body.model_dump()), 201)
 
 
 @router.get("/{rep_id}")

@@ -169,9 +169,12 @@ def test_aggregate_history_version_and_as_of(client):
 def test_projections_status(client):
     _, _, deal = make_deal(client)
     client.get("/pipeline", params={"min_position": deal["position"]})
-    [row] = client.get("/projections").json()
-    assert row["name"] == "pipeline" and row["position"] == row["head"] == deal["position"]
-    assert row["lag"] == 0 and row["state"] == "live"
+    client.get("/kpis", params={"period": "2026", "min_position": deal["position"]})
+    rows = client.get("/projections").json()
+    assert {r["name"] for r in rows} == {"pipeline", "org", "kpi"}
+    for row in rows:
+        assert row["position"] == row["head"] == deal["position"]
+        assert row["lag"] == 0 and row["state"] == "live" and row["last_error"] is None
 
 
 @pytest.mark.parametrize("path, params", [

@@ -54,7 +54,7 @@ def test_cli_demo_then_rebuild_then_status(database_url):
     from api.runtime import Runtime
     rt = Runtime(database_url).start()
     try:
-        [row] = status(rt.db, rt.source, rt.projections)
+        row = next(r for r in status(rt.db, rt.source, rt.projections) if r["name"] == "pipeline")
         assert row["lag"] == 0 and row["position"] == rt.source.head()
         with rt.db.read() as tx:
             board = pipeline_board(tx)

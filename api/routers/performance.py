@@ -1,0 +1,58 @@
+"""The organisation over time, KPIs against targets, and leaderboards."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from api.deps import MinPosition, RuntimeDep, await_position
+from api.encoding import Json
+from domain.values import Period
+from projections.org import org_as_of
+from projections.performance import kpis, leaderboard
+
+router = APIRouter(tags=["organisation and performance"])
+
+ScopeParam = Annotated[str, Query(max_length=300, pattern=r"^[^\x00-\x1f\x7f]*$",
+                                  description="company, region:X, team:Y or rep:ID")]
+AsOfMoment = Annotated[datetime | None, Query(description="what was known then (recording time, ISO)")]
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
+@router.get("/org")
+def org(request: Request, rt: RuntimeDep, as_of: date | None = None, min_position: MinPosition = None):
+    """The hierarchy on a date (default today): director -> managers -> reps, with level duties."""
+    await_position(request, "org", min_position)
+    with rt.db.read() as tx:
+        return Json(org_as_of(tx, as_of or date.today()))
+
+
+@router.get("/kpis")
+def kpi_scorecard(request: Request, rt: RuntimeDep, period: str, scope: ScopeParam = "company",
+                  as_of: AsOfMoment = None, min_position: MinPosition = None):
+    """Actual vs target and attainment for every metric, plus collection rate, visits per working
+    day, active customers by grade and product mix. Facts count in the period of their business
+    date and in the team and region the rep belonged to on that date."""
+    await_position(request, ("org", "kpi"), min_position)
+    with rt.db.read() as tx:
+        return Json(kpis(tx, scope=scope, period=Period.parse(period), as_of=_utc(as_of)))
+
+
+@router.get("/leaderboards/{metric}")
+def leaderboards(metric: str, request: Request, rt: RuntimeDep, period: str, scope: ScopeParam = "company",
+                 limit: int = Query(10, ge=1, le=1000), as_of: AsOfMoment = None,
+                 min_position: MinPosition = None):
+    """Dense ranking (ties share a rank and are listed by name; everyone tied at the cut is
+    shown), with attainment and the rank change against the previous period. `as_of` answers
+    from what had been recorded by then."""
+    await_position(request, ("org", "kpi"), min_position)
+    with rt.db.read() as tx:
+        return Json(leaderboard(tx, metric=metric, period=Period.parse(period), scope=scope, limit=limit,
+                                as_of=_utc(as_of)))

@@ -1,0 +1,72 @@
+"""SMART targets per period and metric, decomposed company -> regions -> teams -> reps."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from api.deps import MetaDep, RuntimeDep, answer
+from api.encoding import Json
+from api.models import Amount, Body, OptionalText, Text
+from domain.errors import NotFound
+from domain.target import TargetSheet, sheet_id
+from domain.values import Metric, Period
+
+router = APIRouter(prefix="/targets", tags=["targets"])
+
+
+class SetTarget(Body):
+    scope: Text = Field(examples=["company", "region:华东", "team:华东一组", "rep:<id>"])
+    period: str = Field(examples=["2026-11", "2026-Q4", "2026"])
+    metric: str
+    value: Amount
+    reason: OptionalText = None
+
+
+class Child(Body):
+    scope: Text
+    value: Amount
+
+
+class Decompose(Body):
+    period: str
+    metric: str
+    parent: Text
+    children: Annotated[list[Child], Field(min_length=1, max_length=500)]
+    reason: OptionalText = None
+
+
+@router.post("", status_code=201)
+def set_target(body: SetTarget, rt: RuntimeDep, meta: MetaDep):
+    """Set one scope's target. Changing an existing one needs a reason; a decomposed target is
+    changed with a new decomposition so that children keep summing to their parent."""
+    return answer(rt, rt.ledger.set_target(meta, **body.model_dump()), 201)
+
+
+@router.post("/decompose")
+def decompose(body: Decompose, rt: RuntimeDep, meta: MetaDep):
+    """Split a parent's target among its children (company -> region -> team -> rep); the
+    children must sum exactly to the parent (409 otherwise)."""
+    fields = body.model_dump()
+    return answer(rt, rt.ledger.decompose_target(meta, **fields))
+
+
+@router.get("/{period}/{metric}")
+def target_sheet(period: str, metric: str, rt: RuntimeDep):
+    """Every scope's target for a period and metric, the decomposition tree and its history."""
+    label, metric = Period.parse(period).label, Metric.parse(metric, "metric")
+    try:
+        sheet = rt.ledger.load(TargetSheet, sheet_id(label, metric))
+    except NotFound:
+        raise NotFound(f"no {metric} targets for {label}", period=label, metric=metric) from None
+    history = [{"type": type(e).__qualname__.replace(".", ""), "recorded_at": e.timestamp,
+                "actor": (getattr(e, "meta", None) or {}).get("actor"),
+                **{k: v for k, v in vars(e).items() if k in ("scope", "value", "previous", "parent", "children",
+                                                             "dropped", "reason")}}
+               for e in rt.ledger.repository.event_store.get(sheet.id)]
+    return Json({"period": label, "metric": metric, "version": sheet.version,
+                 "targets": [{"scope": s, "value": v} for s, v in sorted(sheet.values.items())],
+                 "decompositions": [{"parent": p, "children": c} for p, c in sorted(sheet.children.items())],
+                 "history": history[1:]})

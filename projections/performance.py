@@ -1,0 +1,156 @@
+"""KPIs against targets and leaderboards, for any scope (company, region:X, team:Y, rep:ID)
+and period, computed from KPI facts and the organisation as it was on each fact's date."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from domain.errors import NotFound
+from domain.target import parse_scope
+from domain.values import MONEY_METRICS, Metric, Period, round_money
+from projections.database import Tx
+from projections.kpi import KPI, utc_text
+from projections.money import from_cents
+from projections.org import OrgHistory
+from projections.tracking import active_tables
+
+FOUR = Decimal("0.0001")
+METRICS = tuple(m.value for m in Metric)
+
+
+def ratio(numerator: Decimal, denominator: Decimal | None) -> Decimal | None:
+    if denominator is None or denominator == 0:
+        return None
+    return (Decimal(numerator) / Decimal(denominator)).quantize(FOUR, rounding=ROUND_HALF_UP)
+
+
+class Targets:
+    """Targets by (period, metric, scope); a month without its own target is prorated from its
+    quarter or year (a quarter from its year), and says so."""
+
+    def __init__(self, tx: Tx) -> None:
+        t = active_tables(tx, KPI)
+        self.values = {(p, m, s): Decimal(v) for p, m, s, v in
+                       tx.all(f"SELECT period, metric, scope, value FROM {t['targets']} WHERE value IS NOT NULL")}
+
+    def get(self, period: Period, metric: str, scope: str) -> tuple[Decimal | None, str | None]:
+        value = self.values.get((period.label, metric, scope))
+        if value is not None:
+            return value, "set"
+        for larger in period.enclosing():
+            value = self.values.get((larger.label, metric, scope))
+            if value is not None:
+                share = value * period.months() / larger.months()
+                share = round_money(share) if metric in MONEY_METRICS else share.quantize(Decimal("0.01"), ROUND_HALF_UP)
+                return share, f"prorated from {larger.label}"
+        return None, None
+
+
+def _facts(tx: Tx, period: Period, as_of: datetime | None, metrics: tuple[str, ...] = METRICS) -> list[tuple]:
+    t = active_tables(tx, KPI)
+    sql = (f"SELECT rep_id, day, metric, product_line, amount_cents, qty FROM {t['facts']} "
+           f"WHERE day >= ? AND day <= ? AND metric IN ({', '.join('?' * len(metrics))})")
+    params: list[Any] = [period.start.isoformat(), period.end.isoformat(), *metrics]
+    if as_of is not None:
+        sql += " AND recorded_at <= ?"
+        params.append(utc_text(as_of))
+    return [(rep, date.fromisoformat(day), metric, line, cents, qty)
+            for rep, day, metric, line, cents, qty in tx.all(sql, params)]
+
+
+def _value(metric: str, cents: int, qty: int) -> Decimal | int:
+    return from_cents(cents) if metric in MONEY_METRICS else qty
+
+
+def kpis(tx: Tx, *, scope: str, period: Period, as_of: datetime | None = None) -> dict[str, Any]:
+    scope = parse_scope(scope)
+    org = OrgHistory(tx)
+    if scope.startswith("rep:") and scope[4:] not in org.timelines:
+        raise NotFound(f"no rep with id {scope[4:]}", kind="rep", id=scope[4:])
+    cents: dict[str, int] = defaultdict(int)
+    qty: dict[str, int] = defaultdict(int)
+    mix: dict[str, int] = defaultdict(int)
+    for rep, day, metric, line, amount, count in _facts(tx, period, as_of):
+        if not org.in_scope(rep, day, scope):
+            continue
+        cents[metric] += amount
+        qty[metric] += count
+        if metric == "revenue":
+            mix[line] += amount
+    targets = Targets(tx)
+    rows = []
+    for metric in METRICS:
+        actual = _value(metric, cents[metric], qty[metric])
+        target, source = targets.get(period, metric, scope)
+        rows.append({"metric": metric, "target": target, "actual": actual, "attainment": ratio(actual, target),
+                     "target_source": source})
+    revenue = from_cents(cents["revenue"])
+    working_days = period.working_days()
+    return {
+        "scope": scope, "period": period.label, "as_of": as_of, "metrics": rows,
+        "gross_margin_attainment": next(r["attainment"] for r in rows if r["metric"] == "gross_margin"),
+        "collection_rate": ratio(from_cents(cents["collections"]), revenue),
+        "visits_per_working_day": ratio(Decimal(qty["visits"]), Decimal(working_days)),
+        "working_days": working_days,
+        "members": len(org.members(period.end, scope)),
+        "active_customers_by_grade": _active_customers(tx, org, scope, period),
+        "product_mix": [{"product_line": line, "revenue": from_cents(amount),
+                         "share": ratio(from_cents(amount), revenue)}
+                        for line, amount in sorted(mix.items(), key=lambda kv: (-kv[1], kv[0]))],
+    }
+
+
+def _active_customers(tx: Tx, org: OrgHistory, scope: str, period: Period) -> dict[str, int]:
+    """Customers owned in scope at the period's end that had signed a first contract by then."""
+    t = active_tables(tx, KPI)
+    counts = {"A": 0, "B": 0, "C": 0, "ungraded": 0}
+    for owner, grade in tx.all(f"SELECT owner_id, grade FROM {t['customers']} "
+                               f"WHERE first_won_on IS NOT NULL AND first_won_on <= ?", (period.end.isoformat(),)):
+        if owner and org.in_scope(owner, period.end, scope):
+            counts[grade or "ungraded"] += 1
+    return counts
+
+
+def _ranking(tx: Tx, org: OrgHistory, metric: str, period: Period, scope: str,
+             as_of: datetime | None) -> list[dict[str, Any]]:
+    reference = min(period.end, as_of.date()) if as_of else period.end
+    members = [rep for rep in org.timelines if org.in_scope(rep, reference, scope)
+               and any((org.attrs(rep, d) or {}).get("status") == "active" for d in (period.start, reference))]
+    totals = {rep: [0, 0] for rep in members}
+    for rep, _, _, _, amount, count in _facts(tx, period, as_of, (metric,)):
+        if rep in totals:
+            totals[rep][0] += amount
+            totals[rep][1] += count
+    rows = sorted(({"rep_id": rep, "name": org.names.get(rep) or "", "value": _value(metric, *totals[rep])}
+                   for rep in members), key=lambda r: (-r["value"], r["name"], r["rep_id"]))
+    rank, last = 0, None
+    for row in rows:  # dense ranking: ties share a rank, listed by name
+        if row["value"] != last:
+            rank, last = rank + 1, row["value"]
+        row["rank"] = rank
+        attrs = org.attrs(row["rep_id"], reference)
+        row.update(level=attrs["level"], team=attrs["team"], region=attrs["region"])
+    return rows
+
+
+def leaderboard(tx: Tx, *, metric: str, period: Period, scope: str = "company", limit: int = 10,
+                as_of: datetime | None = None) -> dict[str, Any]:
+    metric = Metric.parse(metric, "metric")
+    scope = parse_scope(scope)
+    org = OrgHistory(tx)
+    rows = _ranking(tx, org, metric, period, scope, as_of)
+    before = {r["rep_id"]: r["rank"] for r in _ranking(tx, org, metric, period.previous(), scope, as_of)}
+    targets = Targets(tx)
+    cut = rows[min(limit, len(rows)) - 1]["rank"] if rows else 0
+    shown = [r for r in rows if r["rank"] <= cut]  # everyone tied at the cut is included
+    for row in shown:
+        target, _ = targets.get(period, metric, f"rep:{row['rep_id']}")
+        row["attainment"] = ratio(row["value"], target)
+        row["previous_rank"] = before.get(row["rep_id"])
+        row["rank_change"] = None if row["previous_rank"] is None else row["previous_rank"] - row["rank"]
+    return {"metric": metric, "period": period.label, "previous_period": period.previous().label, "scope": scope,
+            "as_of": as_of, "rows": shown,
+            "best": [r for r in shown if r["rank"] == 1 and r["value"]]}
