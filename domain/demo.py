@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -62,10 +62,11 @@ class Demo:
 
     def save(self, agg, force: bool = False) -> None:
         if agg is not None:
-            self.stats.events += len(agg.pending_events)
             self.pending.append(agg)
         if self.pending and (force or len(self.pending) >= self.chunk):
-            self.stats.last_position = self.ledger.record(self.meta, *self.pending)
+            unique = list({id(a): a for a in self.pending}.values())
+            self.stats.events += sum(len(a.pending_events) for a in unique)
+            self.stats.last_position = self.ledger.record(self.meta, *unique)
             self.pending = []
 
     def build(self, reps: int, deals: int) -> DemoStats:
@@ -96,6 +97,8 @@ class Demo:
                 self.uid("customer", n), name=f"{self.rng.choice(CITIES)}{self.rng.choice(TRADES)}有限公司{n}",
                 region=owner.region, industry=self.rng.choice(INDUSTRIES), owner_id=str(owner.id),
                 size_band=self.rng.choice(SIZES), registered_on=self.day(START - timedelta(days=200), 200))
+            if self.rng.random() < 0.6:
+                customer.grade_as(grade=self.rng.choice("AABBBCC"), reason="按价值与潜力分级")
             customers.append(customer)
             self.save(customer)
         self.stats.customers = len(customers)
@@ -112,10 +115,52 @@ class Demo:
         self.stats.leads = max(deals // 4, 1)
 
         for n in range(deals):
-            self.save(self.deal(n, self.rng.choice(customers), staff))
+            customer = self.rng.choice(customers)
+            self.save(self.deal(n, customer, staff))
+            if n % 3 == 0 and customer.owner_id:
+                customer.log_visit(rep_id=customer.owner_id, kind=self.rng.choice(["visit", "revisit", "call"]),
+                                   occurred_at=datetime.combine(self.day(START, SPAN_DAYS), time(10, 0),
+                                                                tzinfo=timezone(timedelta(hours=8))),
+                                   notes="拜访记录")
+                self.save(customer)
         self.stats.deals = deals
+        self.careers(staff)
         self.save(None, force=True)
+        self.targets(staff)
         return self.stats
+
+    def careers(self, staff: list[Rep]) -> None:
+        """A few promotions and a transfer, effective-dated within the year."""
+        for rep in staff[: max(1, len(staff) // 6)]:
+            nxt = {"junior": "mid", "mid": "senior"}.get(rep.level)
+            if nxt:
+                rep.change_level(level=nxt, effective_from=self.day(date(2026, 4, 1), 120), reason="年度晋升")
+                self.save(rep)
+        if len(staff) > len(REGIONS):
+            mover = staff[-1]
+            regions = list(REGIONS)
+            region = regions[(regions.index(mover.region) + 1) % len(regions)]
+            mover.transfer(team=f"{region}一组", region=region, manager_id=mover.manager_id,
+                           effective_from=date(2026, 7, 1), reason="支援新区域")
+            self.save(mover)
+
+    def targets(self, staff: list[Rep]) -> None:
+        """2026 revenue targets: company, decomposed to regions, plus every rep's monthly target."""
+        from domain.target import TargetSheet
+
+        yearly = TargetSheet.open(period="2026", metric="revenue")
+        by_region = {region: Decimal(sum(1 for r in staff if r.region == region) * 1_800_000) for region in REGIONS}
+        yearly.set(scope="company", value=sum(by_region.values()), reason=None)
+        yearly.decompose(parent="company", children=[{"scope": f"region:{r}", "value": v}
+                                                     for r, v in by_region.items()], reason=None)
+        self.save(yearly)
+        for month in range(1, 13):
+            sheet = TargetSheet.open(period=f"2026-{month:02d}", metric="revenue")
+            for rep in staff:
+                monthly = {"junior": 80_000, "mid": 150_000, "senior": 250_000}.get(rep.level, 150_000)
+                sheet.set(scope=f"rep:{rep.id}", value=Decimal(monthly), reason=None)
+            self.save(sheet)
+        self.save(None, force=True)
 
     def deal(self, n: int, customer: Customer, staff: list[Rep]) -> Deal:
         rng = self.rng
