@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -21,13 +21,15 @@ from domain.customer import Customer
 from domain.deal import Deal, parse_splits
 from domain.errors import Conflict, NotFound, VersionConflict
 from domain.lead import Lead
+from domain.lead_policy import LeadPolicy
+from domain.lead_service import LeadCommands
 from domain.rep import Rep
 from domain.target import TargetSheet, parse_scope, sheet_id
 
 T = TypeVar("T", bound=Entity)
 
 AGGREGATES: dict[str, type[Entity]] = {"rep": Rep, "customer": Customer, "lead": Lead, "deal": Deal,
-                                       "target_sheet": TargetSheet}
+                                       "target_sheet": TargetSheet, "lead_policy": LeadPolicy}
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def parse_id(value: object, kind: str) -> UUID:
         raise NotFound(f"no {kind} with id {value}", kind=kind, id=str(value)) from None
 
 
-class SalesLedger(Application):
+class SalesLedger(LeadCommands, Application):
     name = "SalesLedger"
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
@@ -96,14 +98,17 @@ class SalesLedger(Application):
 
     def _change(self, meta: Meta, cls: type[T], agg_id: object, expected_version: int | None,
                 change: Callable[[T], None]) -> Written:
-        agg = self.load(cls, agg_id)
-        if expected_version is not None and agg.version != expected_version:
-            raise VersionConflict(
-                f"{cls.__name__.lower()} is at version {agg.version}, not {expected_version}",
-                id=str(agg.id), expected=expected_version, actual=agg.version,
-            )
+        agg = self._expect(self.load(cls, agg_id), expected_version)
         change(agg)
         return self._written(meta, agg)
+
+    @staticmethod
+    def _expect(agg: T, expected_version: int | None) -> T:
+        """If-Match: refuse when the aggregate has moved on from the version the caller saw."""
+        if expected_version is not None and agg.version != expected_version:
+            raise VersionConflict(f"{type(agg).__name__.lower()} is at version {agg.version}, not {expected_version}",
+                                  id=str(agg.id), expected=expected_version, actual=agg.version)
+        return agg
 
     # -- reading -------------------------------------------------------------------------------
     def load(self, cls: type[T], agg_id: object, version: int | None = None) -> T:
@@ -187,19 +192,29 @@ class SalesLedger(Application):
                    expected_version: int | None = None) -> Written:
         """A rep leaves. Their customers and direct reports (found by the caller from the read
         model) must be handed to `reassign_to` in the same atomic write, else 409 lists them."""
-        rep = self.load(Rep, rep_id)
-        if expected_version is not None and rep.version != expected_version:
-            raise VersionConflict(f"rep is at version {rep.version}, not {expected_version}",
-                                  id=str(rep.id), expected=expected_version, actual=rep.version)
-        if (customers or reports) and not reassign_to:
-            raise Conflict("reassign the rep's customers and direct reports first, or give reassign_to",
-                           code="rep_has_open_work", customers=sorted(customers), reports=sorted(reports))
+        rep = self._expect(self.load(Rep, rep_id), expected_version)
+        leads = list(rep.open_leads)
+        if (customers or reports or leads) and not reassign_to:
+            raise Conflict("reassign the rep's open leads, customers and direct reports first, or give reassign_to",
+                           code="rep_has_open_work", leads=sorted(leads), customers=sorted(customers),
+                           reports=sorted(reports))
         rep.leave(effective_on=effective_on, reason=reason)
         changed: list[Entity] = []
         if reassign_to:
-            heir = str(self._active_rep(reassign_to, "reassign_to").id)
+            heir_rep = self._active_rep(reassign_to, "reassign_to")
+            heir = str(heir_rep.id)
             if heir == str(rep.id):
                 raise Conflict("a leaving rep cannot inherit their own work", code="reassign_to_self")
+            handed_at = datetime.combine(effective_on, datetime.min.time(), tzinfo=timezone.utc)
+            for lead_id in leads:
+                lead = self.load(Lead, lead_id)
+                lead.assign(rep_id=heir, kind="handover", assigned_at=handed_at, why="the previous rep left",
+                            reason=f"owner left: {reason}")
+                heir_rep.take_lead(lead_id=lead_id, capacity=None, taken_at=handed_at)
+                rep.release_lead(lead_id=lead_id, why="left")
+                changed.append(lead)
+            if leads:
+                changed.append(heir_rep)
             for customer_id in customers:
                 customer = self.load(Customer, customer_id)
                 customer.transfer_owner(owner_id=heir, reason=f"owner left: {reason}", effective_on=effective_on)
@@ -267,13 +282,6 @@ class SalesLedger(Application):
         rep = str(self._active_rep(rep_id, "rep_id").id)
         return self._change(meta, Customer, customer_id, expected_version, lambda c: c.log_visit(
             rep_id=rep, kind=kind, occurred_at=occurred_at, notes=notes, next_step=next_step))
-
-    # -- leads ---------------------------------------------------------------------------------
-    def capture_lead(self, meta: Meta, *, company: str, source: str, region: str, industry: str,
-                     captured_on: date, id: UUID | None = None, **contact: str | None) -> Written:
-        lead = Lead.capture(id or uuid4(), company=company, source=source, region=region,
-                            industry=industry, captured_on=captured_on, **contact)
-        return self._written(meta, lead, duplicate_of=lead.duplicate_of)
 
     # -- deals ---------------------------------------------------------------------------------
     def open_deal(self, meta: Meta, *, customer_id: str, owner_id: str, amount: object, product_line: str,

@@ -15,13 +15,14 @@ from domain.values import Grade, VisitKind, optional_text, required_text
 class Customer(Entity):
     @event("Registered")
     def __init__(self, id: UUID, name: str, region: str, industry: str, owner_id: str | None,
-                 size_band: str | None, registered_on: date) -> None:
+                 size_band: str | None, registered_on: date, lead_id: str | None = None) -> None:
         self.name = name
         self.region = region
         self.industry = industry
         self.owner_id = owner_id
         self.size_band = size_band
         self.registered_on = registered_on
+        self.lead_ids = [lead_id] if lead_id else []
         self.lifecycle = "prospect"
         self.grade: str | None = None
         self.grade_history: list[dict] = []
@@ -30,7 +31,7 @@ class Customer(Entity):
 
     @classmethod
     def register(cls, id: UUID, *, name: str, region: str, industry: str, registered_on: date,
-                 owner_id: str | None = None, size_band: str | None = None) -> Customer:
+                 owner_id: str | None = None, size_band: str | None = None, lead_id: str | None = None) -> Customer:
         return cls(
             id=id,
             name=required_text(name, "name", max_length=300),
@@ -39,6 +40,7 @@ class Customer(Entity):
             owner_id=optional_text(owner_id, "owner_id"),
             size_band=optional_text(size_band, "size_band", max_length=50),
             registered_on=business_date(registered_on, "registered_on"),
+            lead_id=lead_id,
         )
 
     # -- commands ------------------------------------------------------------------------------
@@ -81,3 +83,12 @@ class Customer(Entity):
                       next_step: str | None) -> None:
         self.visits.append({"rep_id": rep_id, "kind": kind, "occurred_at": occurred_at, "notes": notes,
                             "next_step": next_step})
+
+    def link_lead(self, *, lead_id: str) -> None:
+        """A converted lead turned out to be this existing customer."""
+        if lead_id not in self.lead_ids:
+            self._lead_linked(lead_id=lead_id)
+
+    @event("LeadLinked")
+    def _lead_linked(self, lead_id: str) -> None:
+        self.lead_ids = [*self.lead_ids, lead_id]

@@ -18,7 +18,8 @@ OPEN, WON, LOST = "open", "won", "lost"
 class Deal(Entity):
     @event("Opened")
     def __init__(self, id: UUID, customer_id: str, owner_id: str, amount: Decimal, currency: str,
-                 product_line: str, title: str | None, expected_close: date | None, opened_on: date) -> None:
+                 product_line: str, title: str | None, expected_close: date | None, opened_on: date,
+                 lead_id: str | None = None) -> None:
         self.customer_id = customer_id
         self.owner_id = owner_id
         self.amount = amount
@@ -27,6 +28,7 @@ class Deal(Entity):
         self.title = title
         self.expected_close = expected_close
         self.opened_on = opened_on
+        self.lead_id = lead_id
         self.stage = Stage.INITIAL_CONTACT.value
         self.status = OPEN
         self.splits = [{"rep_id": owner_id, "share": Decimal("1")}]
@@ -41,17 +43,19 @@ class Deal(Entity):
     @classmethod
     def open(cls, id: UUID, *, customer_id: str, owner_id: str, amount: object, product_line: str,
              opened_on: date, currency_code: str | None = None, title: str | None = None,
-             expected_close: date | None = None) -> Deal:
+             expected_close: date | None = None, lead_id: str | None = None) -> Deal:
+        """A new opportunity; the amount may be zero while it is still being estimated."""
         return cls(
             id=id,
             customer_id=required_text(customer_id, "customer_id"),
             owner_id=required_text(owner_id, "owner_id"),
-            amount=money(amount),
+            amount=money(amount, allow_zero=True),
             currency=currency(currency_code),
             product_line=required_text(product_line, "product_line", max_length=200),
             title=optional_text(title, "title", max_length=300),
             expected_close=None if expected_close is None else business_date(expected_close, "expected_close"),
             opened_on=business_date(opened_on, "opened_on"),
+            lead_id=lead_id,
         )
 
     # -- derived state -------------------------------------------------------------------------

@@ -6,7 +6,7 @@ day is the fold of the changes effective by then (`as_of`)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -45,6 +45,8 @@ class Rep(Entity):
                  manager_id: str | None, hired_on: date | None) -> None:
         self.name = name
         self.hired_on = hired_on
+        self.open_leads: list[str] = []
+        self.last_lead_taken_at: datetime | None = None
         self.timeline: list[dict[str, Any]] = []
         self._change(hired_on or date.min, level=level, team=team, region=region, manager_id=manager_id,
                      status="active")
@@ -127,3 +129,25 @@ class Rep(Entity):
     @event("Left")
     def _left(self, effective_on: date, reason: str) -> None:
         self._change(effective_on, status="left")
+
+    # -- lead load: open leads are tracked here so capacity caps hold under concurrency ----------
+    def take_lead(self, *, lead_id: str, capacity: int | None, taken_at: datetime) -> None:
+        if self.status != "active":
+            raise Conflict("the rep has left", code="rep_left", rep_id=str(self.id))
+        if capacity is not None and len(self.open_leads) >= capacity:
+            raise Conflict(f"the rep is at their capacity cap ({capacity} open leads)", code="over_capacity",
+                           rep_id=str(self.id), capacity=capacity, open_leads=len(self.open_leads))
+        self._lead_taken(lead_id=lead_id, taken_at=taken_at)
+
+    @event("LeadTaken")
+    def _lead_taken(self, lead_id: str, taken_at: datetime) -> None:
+        self.open_leads = [*self.open_leads, lead_id]
+        self.last_lead_taken_at = taken_at
+
+    def release_lead(self, *, lead_id: str, why: str) -> None:
+        if lead_id in self.open_leads:
+            self._lead_released(lead_id=lead_id, why=why)
+
+    @event("LeadReleased")
+    def _lead_released(self, lead_id: str, why: str) -> None:
+        self.open_leads = [x for x in self.open_leads if x != lead_id]
