@@ -13,6 +13,8 @@ from rich.table import Table
 app = typer.Typer(help="salesledger: an event-sourced sales ledger.", no_args_is_help=True)
 projections_app = typer.Typer(help="Inspect and rebuild read models.", no_args_is_help=True)
 app.add_typer(projections_app, name="projections")
+leads_app = typer.Typer(help="Lead operations.", no_args_is_help=True)
+app.add_typer(leads_app, name="leads")
 console = Console()
 
 
@@ -128,6 +130,31 @@ def rebuild(name: str, batch: int = typer.Option(5000, help="events per transact
                       f"in {done.elapsed:.2f}s ({rate:,.0f} events/s)")
     finally:
         rt.close()
+
+
+@leads_app.command("sla-check")
+def sla_check(as_of: str = typer.Option(None, "--as-of", help="ISO date-time (default: now)")):
+    """Record follow-up SLA breaches due at --as-of and apply the policy's action (idempotent)."""
+    from datetime import datetime, timezone
+
+    from domain.application import Meta
+    try:
+        moment = datetime.fromisoformat(as_of) if as_of else datetime.now(timezone.utc)
+    except ValueError:
+        console.print(f"[red]--as-of must be an ISO date-time, not {as_of!r}[/red]")
+        raise typer.Exit(2) from None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    rt = _runtime()
+    try:
+        rt.start()
+        result = rt.sla_check(Meta(actor="sla-check", correlation_id=f"sla-{moment.isoformat()}",
+                                   causation_id=f"sla-{moment.isoformat()}"), moment)
+    finally:
+        rt.close()
+    console.print(f"checked {result['checked']} assigned leads at {moment.isoformat()}: "
+                  f"{len(result['breaches'])} new breaches")
+    for b in result["breaches"]:
+        console.print(f"  {b['lead_id']}  {b['kind']} due {b['due_at'].isoformat()}  -> {b['action']}")
 
 
 def main() -> None:

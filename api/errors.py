@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.encoding import Json
 from domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from projections.engine import ProjectionFailed
 
 log = logging.getLogger("salesledger.api")
 
@@ -54,6 +55,13 @@ def install(app: FastAPI) -> None:
                                f"read model {exc.projection} has not reached position {exc.wanted} yet",
                                {"projection": exc.projection, "min_position": exc.wanted, "position": exc.current}),
                     status_code=503, headers={"Retry-After": "1"})
+
+    @app.exception_handler(ProjectionFailed)
+    async def projection_failed(_: Request, exc: ProjectionFailed) -> Json:
+        record = exc.failure.record
+        return Json(error_body("projection_failed", str(exc),
+                               {"projection": exc.name, "position": record.position, "event_type": record.type}),
+                    status_code=503)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> Json:

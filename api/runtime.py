@@ -3,10 +3,14 @@ read-model database, the event source and (optionally) the projection engine."""
 
 from __future__ import annotations
 
-from domain.application import SalesLedger
+from datetime import datetime
+
+from domain.application import Meta, SalesLedger
 from projections.catalog import PROJECTIONS
 from projections.database import Database, DatabaseURL
-from projections.engine import ProjectionEngine, prepare
+from projections.engine import ProjectionEngine, catch_up, prepare
+from projections.leads import open_assigned
+from projections.org import roster
 from projections.source import EventSource
 
 
@@ -24,6 +28,24 @@ class Runtime:
         if self.engine is not None:
             self.engine.start()
         return self
+
+    def fresh(self, *names: str) -> None:
+        """Make these read models current before a command relies on them (de-duplication,
+        assignment, hand-overs): catch them up to the store head from this process."""
+        for projection in self.projections:
+            if projection.name in names:
+                catch_up(self.db, self.source, projection)
+
+    def sla_check(self, meta: Meta, as_of: datetime) -> dict:
+        """Check every open, assigned lead's SLA at `as_of`; record what is due (idempotent)."""
+        self.fresh("leads", "org")
+        with self.db.read() as tx:
+            candidates = open_assigned(tx)
+            members = roster(tx, as_of.date())
+        findings = [f for lead_id in candidates
+                    if (f := self.ledger.check_lead_sla(meta, lead_id, as_of=as_of, roster=members))]
+        self.written()
+        return {"as_of": as_of, "checked": len(candidates), "breaches": findings}
 
     def written(self) -> None:
         """Called after each command: wake in-process projectors without waiting for a poll."""

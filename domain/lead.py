@@ -14,6 +14,7 @@ from eventsourcing.domain import event
 
 from domain.base import Entity, business_date
 from domain.errors import Conflict, InvalidInput
+from domain.lead_policy import sla_due
 from domain.values import Choice, LeadSource, optional_text, required_text
 
 CONTACT_FIELDS = ("contact_name", "phone", "email", "wechat_id", "size_band", "product_line", "notes")
@@ -158,6 +159,9 @@ class Lead(Entity):
         outcome = required_text(outcome, "outcome")
         occurred_at = moment(occurred_at, "occurred_at")
         rep_id = self._require_assignee("log a contact")
+        if occurred_at < self.assigned_at:
+            raise InvalidInput("occurred_at is before the lead was assigned to its current rep", field="occurred_at",
+                               assigned_at=self.assigned_at.isoformat())
         self._contacted(rep_id=rep_id, channel=channel, outcome=outcome, notes=optional_text(notes, "notes"),
                         occurred_at=occurred_at)
 
@@ -171,14 +175,11 @@ class Lead(Entity):
             self.last_contact_at = occurred_at
 
     def sla_due(self, settings: dict[str, Any]) -> tuple[str, datetime] | None:
-        """What is due next for the current assignee: the first response, then follow-ups."""
+        """What is due next for the current assignee (None when unassigned or closed)."""
         if not self.is_open or self.assignee_id is None:
             return None
-        if self.first_contact_at is None:
-            hours = settings["sla"]["first_response_hours"][self.grade or "C"]
-            return "first_response", self.assigned_at + timedelta(hours=hours)
-        since = max(self.last_contact_at, self.assigned_at)
-        return "follow_up", since + timedelta(days=settings["sla"]["follow_up_days"])
+        return sla_due(settings, grade=self.grade, assigned_at=self.assigned_at,
+                       first_contact_at=self.first_contact_at, last_contact_at=self.last_contact_at)
 
     def sla_breach(self, settings: dict[str, Any], as_of: datetime) -> tuple[str, datetime] | None:
         """The breach to record at `as_of`, unless it is not due yet or already recorded."""

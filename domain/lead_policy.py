@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -227,6 +227,16 @@ def choose(candidates: list[Candidate]) -> tuple[Candidate | None, str]:
            + (f"; {full} at cap skipped" if full else "")
            + (f"; round-robin among {len(tied)} tied: took a lead least recently" if len(tied) > 1 else "") + ")")
     return best, why
+
+
+def sla_due(settings: dict, *, grade: str | None, assigned_at: datetime, first_contact_at: datetime | None,
+            last_contact_at: datetime | None) -> tuple[str, datetime]:
+    """What the assignee owes next: the first response within N hours (N per grade) of the
+    assignment, then a follow-up at least every M days."""
+    if first_contact_at is None:
+        return "first_response", assigned_at + timedelta(hours=settings["sla"]["first_response_hours"][grade or "C"])
+    since = max(last_contact_at or first_contact_at, assigned_at)
+    return "follow_up", since + timedelta(days=settings["sla"]["follow_up_days"])
 
 
 # -- de-duplication keys -------------------------------------------------------------------------

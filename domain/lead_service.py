@@ -13,8 +13,17 @@ from domain.customer import Customer
 from domain.deal import Deal
 from domain.errors import Conflict, NotFound
 from domain.lead import Lead, moment
-from domain.lead_policy import POLICY_ID, Candidate, LeadPolicy, PolicyView, choose, eligible, matching_rule, score, \
-    score_inputs
+from domain.lead_policy import (
+    POLICY_ID,
+    Candidate,
+    LeadPolicy,
+    PolicyView,
+    choose,
+    eligible,
+    matching_rule,
+    score,
+    score_inputs,
+)
 from domain.rep import Rep
 
 

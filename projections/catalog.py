@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from projections.kpi import KPI
+from projections.leads import LEADS
 from projections.org import ORG
 from projections.pipeline import PIPELINE
 from projections.projection import Projection
 
-PROJECTIONS: tuple[Projection, ...] = (PIPELINE, ORG, KPI)
+PROJECTIONS: tuple[Projection, ...] = (PIPELINE, ORG, KPI, LEADS)
 
 
 def by_name(name: str) -> Projection:

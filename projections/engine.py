@@ -69,6 +69,31 @@ def process(db: Database, source: EventSource, projection: Projection, generatio
     return new, len(batch)
 
 
+class ProjectionFailed(Exception):
+    """A projection cannot catch up because one of its handlers fails."""
+
+    def __init__(self, name: str, failure: HandlerFailed) -> None:
+        super().__init__(f"projection {name} is failing at {failure.record.type} {failure.record.position}")
+        self.name, self.failure = name, failure
+
+
+def catch_up(db: Database, source: EventSource, projection: Projection, *, limit: int = BATCH_SIZE) -> int:
+    """Bring a projection's active tables up to the store head from this process; answer the
+    position reached. Safe beside a live runner: every batch is a compare-and-set."""
+    while True:
+        with db.read() as tx:
+            reg = tracking.registration(tx, projection.name)
+            after = tracking.position(tx, projection.name, reg.active_generation)
+        try:
+            new, _ = process(db, source, projection, reg.active_generation, after, limit=limit, live=True)
+        except tracking.PositionConflict:
+            continue
+        except HandlerFailed as failure:
+            raise ProjectionFailed(projection.name, failure) from failure
+        if new == after:
+            return new
+
+
 @dataclass
 class RebuildProgress:
     position: int

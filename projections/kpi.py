@@ -14,11 +14,13 @@ from typing import Any
 
 from domain.customer import Customer
 from domain.deal import Deal
+from domain.lead import Lead
 from domain.target import TargetSheet
 from projections.database import Tx
 from projections.money import to_cents
 from projections.projection import Projection, Recorded, Rows
 
+# customer_id holds the fact's subject: the customer, or the lead for leads_contacted
 FACT_COLUMNS = ("fact_id", "position", "rep_id", "day", "recorded_at", "metric", "product_line", "customer_id",
                 "amount_cents", "qty")
 DEAL_COLUMNS = ("deal_id", "owner_id", "customer_id", "product_line", "splits")
@@ -36,7 +38,7 @@ class KpiProjection(Projection):
     version = 1
     events = (Deal.Opened, Deal.SplitsSet, Deal.Won, Deal.PaymentReceived, Customer.Registered,
               Customer.Graded, Customer.OwnerTransferred, Customer.VisitLogged, TargetSheet.TargetSet,
-              TargetSheet.Decomposed)
+              TargetSheet.Decomposed, Lead.Contacted)
     tables = {
         "facts": ["""CREATE TABLE IF NOT EXISTS {facts} (
             fact_id BIGINT PRIMARY KEY, position BIGINT NOT NULL, rep_id TEXT NOT NULL, day TEXT NOT NULL,
@@ -126,6 +128,11 @@ class KpiProjection(Projection):
     def on_CustomerVisitLogged(self, s, r: Recorded) -> None:
         e = r.event
         self._fact(s, r, 0, e.rep_id, e.occurred_at.date(), "visits", qty=1, customer_id=r.aggregate_id)
+
+    def on_LeadContacted(self, s, r: Recorded) -> None:
+        """One fact per contact; KPIs count distinct leads (the subject) per rep and period."""
+        e = r.event
+        self._fact(s, r, 0, e.rep_id, e.occurred_at.date(), "leads_contacted", qty=1, customer_id=r.aggregate_id)
 
     def _target(self, s, r: Recorded, scope: str, value: Decimal | None) -> None:
         e = r.event

@@ -112,3 +112,9 @@ def org_as_of(tx: Tx, day: date) -> dict[str, Any]:
 
 
 LEVEL_ORDER_DESC = ("director", "manager", "senior", "mid", "junior")
+
+
+def roster(tx: Tx, day: date) -> list[dict[str, Any]]:
+    """Active members on `day` with their level, team and region (for lead assignment)."""
+    history = OrgHistory(tx)
+    return [{"rep_id": rep, "name": history.names.get(rep), **history.attrs(rep, day)} for rep in history.members(day)]

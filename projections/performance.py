@@ -19,6 +19,7 @@ from projections.tracking import active_tables
 
 FOUR = Decimal("0.0001")
 METRICS = tuple(m.value for m in Metric)
+DISTINCT_SUBJECTS = frozenset({"leads_contacted"})  # metrics that count distinct subjects, not events
 
 
 def ratio(numerator: Decimal, denominator: Decimal | None) -> Decimal | None:
@@ -51,14 +52,20 @@ class Targets:
 
 def _facts(tx: Tx, period: Period, as_of: datetime | None, metrics: tuple[str, ...] = METRICS) -> list[tuple]:
     t = active_tables(tx, KPI)
-    sql = (f"SELECT rep_id, day, metric, product_line, amount_cents, qty FROM {t['facts']} "
+    sql = (f"SELECT rep_id, day, metric, product_line, amount_cents, qty, customer_id FROM {t['facts']} "
            f"WHERE day >= ? AND day <= ? AND metric IN ({', '.join('?' * len(metrics))})")
     params: list[Any] = [period.start.isoformat(), period.end.isoformat(), *metrics]
     if as_of is not None:
         sql += " AND recorded_at <= ?"
         params.append(utc_text(as_of))
-    return [(rep, date.fromisoformat(day), metric, line, cents, qty)
-            for rep, day, metric, line, cents, qty in tx.all(sql, params)]
+    facts, seen = [], set()
+    for rep, day, metric, line, cents, qty, subject in tx.all(sql, params):
+        if metric in DISTINCT_SUBJECTS:  # count each (rep, lead) once per period
+            if (rep, subject) in seen:
+                continue
+            seen.add((rep, subject))
+        facts.append((rep, date.fromisoformat(day), metric, line, cents, qty))
+    return facts
 
 
 def _value(metric: str, cents: int, qty: int) -> Decimal | int:

@@ -1,13 +1,33 @@
+"""Leads: capture with de-duplication, scoring, assignment, the pool, follow-up SLA and
+outcomes; queues and reports."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date, datetime, timezone
+from typing import Annotated, Any
 
-from api.deps import MetaDep, RuntimeDep, answer
+from fastapi import APIRouter, Query, Request
+from pydantic import Field
+
+from api.deps import IfMatch, MetaDep, MinPosition, RuntimeDep, answer, await_position
+from api.encoding import Json
 from api.history import aggregate_view
-from api.models import AsOfParam, Body, OptionalText, Text, Today, VersionParam
+from api.models import Amount, AsOfParam, Body, FilterText, OptionalText, Position, Text, Today, VersionParam
 from domain.lead import Lead
+from domain.rep import Rep
+from domain.values import Period
+from projections.eventlog import describe
+from projections.leads import find_duplicate, list_leads, queue, sla_report, source_effectiveness
+from projections.org import roster
 
 router = APIRouter(prefix="/leads", tags=["leads"])
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+Moment = Annotated[datetime | None, Field(default=None, description="ISO date-time; defaults to now")]
 
 
 class CaptureLead(Body):
@@ -25,10 +45,214 @@ class CaptureLead(Body):
     captured_on: Today
 
 
+class ScoreLead(Body):
+    need_match: int
+    purchasing_power: int
+    decision_complexity: int = Field(description="0 (simple decision chain) to 5 (complex)")
+
+
+class AssignLead(Body):
+    rep_id: OptionalText = None
+    reason: OptionalText = None
+    assigned_at: Moment = None
+
+
+class ClaimLead(Body):
+    rep_id: Text
+    claimed_at: Moment = None
+
+
+class ReturnLead(Body):
+    reason: Text
+    returned_at: Moment = None
+
+
+class Contact(Body):
+    channel: str
+    outcome: Text
+    occurred_at: datetime
+    notes: OptionalText = None
+
+
+class Qualify(Body):
+    notes: OptionalText = None
+    qualified_on: Today
+
+
+class Disqualify(Body):
+    reason: Text
+    notes: OptionalText = None
+    disqualified_on: Today
+
+
+class Convert(Body):
+    customer_id: OptionalText = None
+    amount: Amount = "0.00"
+    product_line: OptionalText = None
+    title: OptionalText = None
+    currency: str | None = Field(default=None, max_length=3)
+    converted_on: Today
+
+
+class Merge(Body):
+    into: Text
+    reason: Text
+
+
+class SlaCheck(Body):
+    as_of: Moment = None
+
+
+class Policy(Body):
+    settings: dict[str, Any]
+    reason: Text
+
+
 @router.post("", status_code=201)
 def capture_lead(body: CaptureLead, rt: RuntimeDep, meta: MetaDep):
-    """Capture a lead; the answer says which open lead it duplicates, if any (`duplicate_of`)."""
-    return answer(rt, rt.ledger.capture_lead(meta, **body.model_dump()), 201)
+    """Capture a lead. An open lead with the same normalised phone or email, or the same
+    normalised company in the same region, makes this one a recorded duplicate (`duplicate_of`)."""
+    rt.fresh("leads")
+    with rt.db.read() as tx:
+        duplicate = find_duplicate(tx, phone=body.phone, email=body.email, company=body.company, region=body.region)
+    return answer(rt, rt.ledger.capture_lead(meta, **body.model_dump(), duplicate_of=duplicate), 201)
+
+
+@router.get("")
+def leads(request: Request, rt: RuntimeDep, assignee_id: FilterText = None, status: FilterText = None,
+          grade: FilterText = None, region: FilterText = None, source: FilterText = None,
+          industry: FilterText = None, product_line: FilterText = None, after: Position = 0,
+          limit: int = Query(50, ge=1, le=500), min_position: MinPosition = None):
+    """Leads in capture order; `next` is the cursor (pass it as `after`)."""
+    await_position(request, "leads", min_position)
+    with rt.db.read() as tx:
+        return Json(list_leads(tx, after=after, limit=limit, assignee_id=assignee_id, status=status, grade=grade,
+                               region=region, source=source, industry=industry, product_line=product_line))
+
+
+@router.get("/pool")
+def pool(request: Request, rt: RuntimeDep, region: FilterText = None, industry: FilterText = None,
+         grade: FilterText = None, source: FilterText = None, product_line: FilterText = None,
+         size_band: FilterText = None, after: Position = 0, limit: int = Query(50, ge=1, le=500),
+         min_position: MinPosition = None):
+    """The pool (公海): open leads nobody holds, with filters."""
+    await_position(request, "leads", min_position)
+    with rt.db.read() as tx:
+        return Json(list_leads(tx, pool=True, after=after, limit=limit, region=region, industry=industry, grade=grade,
+                               source=source, product_line=product_line, size_band=size_band))
+
+
+@router.get("/queue/{rep_id}")
+def rep_queue(rep_id: str, request: Request, rt: RuntimeDep, as_of: datetime | None = None,
+              min_position: MinPosition = None):
+    """A rep's open leads, most urgent first, with age, next follow-up due and SLA state."""
+    await_position(request, "leads", min_position)
+    rep = rt.ledger.load(Rep, rep_id)
+    now = as_of or _now()
+    now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    with rt.db.read() as tx:
+        return Json(queue(tx, str(rep.id), rt.ledger.lead_policy().settings, now))
+
+
+@router.get("/reports/sla")
+def sla(request: Request, rt: RuntimeDep, period: str, group_by: str = "rep", min_position: MinPosition = None):
+    """First-response hours (median, p90) and breach counts per rep, team or grade."""
+    await_position(request, ("leads", "org"), min_position)
+    with rt.db.read() as tx:
+        return Json(sla_report(tx, period=Period.parse(period), group_by=group_by))
+
+
+@router.get("/reports/sources")
+def sources(request: Request, rt: RuntimeDep, period: str, min_position: MinPosition = None):
+    """Per source: leads captured in the period, qualified, converted, won revenue and rates."""
+    await_position(request, "leads", min_position)
+    with rt.db.read() as tx:
+        return Json(source_effectiveness(tx, period=Period.parse(period)))
+
+
+@router.get("/policy")
+def get_policy(rt: RuntimeDep):
+    """The lead policy in force: scoring model, grade→level map, rules, caps, SLA, pool, reasons."""
+    policy = rt.ledger.lead_policy()
+    return Json({"version": policy.version, "label": policy.label, "model_version": policy.model_version,
+                 "settings": policy.settings})
+
+
+@router.put("/policy")
+def put_policy(body: Policy, rt: RuntimeDep, meta: MetaDep):
+    """Replace the lead policy (a new version; a changed scoring part is a new scoring model)."""
+    return answer(rt, rt.ledger.configure_lead_policy(meta, settings=body.settings, reason=body.reason))
+
+
+@router.post("/sla-check")
+def sla_check(body: SlaCheck, rt: RuntimeDep, meta: MetaDep):
+    """Record SLA breaches due at `as_of` and apply the policy's action. Idempotent."""
+    return Json(rt.sla_check(meta, body.as_of or _now()))
+
+
+@router.post("/{lead_id}/score")
+def score_lead(lead_id: str, body: ScoreLead, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    return answer(rt, rt.ledger.score_lead(meta, lead_id, **body.model_dump(), expected_version=version))
+
+
+@router.post("/{lead_id}/assign")
+def assign_lead(lead_id: str, body: AssignLead, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    """`{}` applies the rules (grade → level, least loaded, round-robin, caps); `rep_id` + `reason`
+    assigns by hand."""
+    members = []
+    if not body.rep_id:
+        rt.fresh("org")
+        with rt.db.read() as tx:
+            members = roster(tx, date.today())
+    return answer(rt, rt.ledger.assign_lead(meta, lead_id, roster=members, rep_id=body.rep_id, reason=body.reason,
+                                            assigned_at=body.assigned_at or _now(), expected_version=version))
+
+
+@router.post("/{lead_id}/claim")
+def claim(lead_id: str, body: ClaimLead, rt: RuntimeDep, meta: MetaDep):
+    return answer(rt, rt.ledger.claim_lead(meta, lead_id, rep_id=body.rep_id, claimed_at=body.claimed_at or _now()))
+
+
+@router.post("/{lead_id}/return")
+def return_lead(lead_id: str, body: ReturnLead, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    return answer(rt, rt.ledger.return_lead(meta, lead_id, reason=body.reason,
+                                            returned_at=body.returned_at or _now(), expected_version=version))
+
+
+@router.post("/{lead_id}/contacts", status_code=201)
+def contact(lead_id: str, body: Contact, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    return answer(rt, rt.ledger.log_lead_contact(meta, lead_id, **body.model_dump(), expected_version=version), 201)
+
+
+@router.post("/{lead_id}/qualify")
+def qualify(lead_id: str, body: Qualify, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    return answer(rt, rt.ledger.qualify_lead(meta, lead_id, **body.model_dump(), expected_version=version))
+
+
+@router.post("/{lead_id}/disqualify")
+def disqualify(lead_id: str, body: Disqualify, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    """The reason must come from the policy's list (`GET /leads/policy`)."""
+    return answer(rt, rt.ledger.disqualify_lead(meta, lead_id, **body.model_dump(), expected_version=version))
+
+
+@router.post("/{lead_id}/convert")
+def convert(lead_id: str, body: Convert, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    """Create the customer (or link `customer_id`) and open a deal owned by the lead's rep."""
+    return answer(rt, rt.ledger.convert_lead(meta, lead_id, **body.model_dump(), expected_version=version))
+
+
+@router.post("/{lead_id}/merge")
+def merge(lead_id: str, body: Merge, rt: RuntimeDep, meta: MetaDep):
+    """Fold this lead into `into`, which keeps any contact details it lacked."""
+    return answer(rt, rt.ledger.merge_leads(meta, lead_id, into=body.into, reason=body.reason))
+
+
+@router.get("/{lead_id}/timeline")
+def timeline(lead_id: str, rt: RuntimeDep):
+    """Every event of the lead, with metadata, in order."""
+    lead = rt.ledger.load(Lead, lead_id)
+    records = rt.source.query(rt.db, after=0, limit=10_000, aggregate_id=str(lead.id))
+    return Json({"lead_id": str(lead.id), "events": [describe(r) for r in records]})
 
 
 @router.get("/{lead_id}")

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from api.deps import IfMatch, MetaDep, RuntimeDep, answer, await_position
+from api.deps import IfMatch, MetaDep, RuntimeDep, answer
 from api.history import aggregate_view
 from api.models import Amount, AsOfParam, Body, DateField, OptionalText, Text, VersionParam
 from domain.rep import Rep
@@ -68,11 +68,11 @@ def transfer(rep_id: str, body: Transfer, rt: RuntimeDep, meta: MetaDep, version
 
 
 @router.post("/{rep_id}/leave")
-def leave(rep_id: str, body: Leave, request: Request, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+def leave(rep_id: str, body: Leave, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """The rep leaves. Their customers and direct reports go to `reassign_to` in the same write;
     without it, 409 lists what must be reassigned first."""
     rep = rt.ledger.load(Rep, rep_id)
-    await_position(request, ("org", "kpi"), rt.source.head())
+    rt.fresh("org", "kpi")
     with rt.db.read() as tx:
         work = open_work(tx, str(rep.id))
     return answer(rt, rt.ledger.rep_leaves(meta, rep_id, **body.model_dump(), **work, expected_version=version))

@@ -1,0 +1,313 @@
+"""Leads read model: queues, the pool, de-duplication lookups, the SLA report and source
+effectiveness."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from domain.deal import Deal
+from domain.errors import InvalidInput
+from domain.lead import OPEN_STATUSES, Lead
+from domain.lead_policy import company_key, email_key, phone_key, sla_due
+from domain.values import Period
+from projections.database import Tx
+from projections.kpi import utc_text
+from projections.money import from_cents, to_cents
+from projections.org import OrgHistory
+from projections.projection import Projection, Recorded, Rows
+from projections.tracking import active_tables
+
+LEAD_COLUMNS = ("lead_id", "position", "company", "company_key", "phone_key", "email_key", "region", "industry",
+                "size_band", "product_line", "source", "captured_on", "status", "grade", "score", "assignee_id",
+                "assigned_at", "first_contact_at", "last_contact_at", "duplicate_of", "customer_id", "deal_id",
+                "qualified", "converted", "won_deals", "won_cents", "current_assignment")
+ASSIGNMENT_COLUMNS = ("assignment_id", "lead_id", "rep_id", "grade", "kind", "assigned_at", "first_contact_at")
+BREACH_COLUMNS = ("breach_id", "lead_id", "rep_id", "grade", "kind", "due_at", "as_of")
+PUBLIC = ("lead_id", "company", "region", "industry", "size_band", "product_line", "source", "captured_on", "status",
+          "grade", "score", "assignee_id", "assigned_at", "first_contact_at", "last_contact_at", "duplicate_of",
+          "customer_id", "deal_id")
+
+
+def _when(moment: datetime | None) -> str | None:
+    return None if moment is None else utc_text(moment)
+
+
+class LeadsProjection(Projection):
+    name = "leads"
+    version = 1
+    events = (Lead.Captured, Lead.Scored, Lead.Assigned, Lead.Returned, Lead.Contacted, Lead.SlaBreached,
+              Lead.Qualified, Lead.Disqualified, Lead.Converted, Lead.MergedInto, Lead.Absorbed, Deal.Opened,
+              Deal.Won)
+    tables = {
+        "leads": ["""CREATE TABLE IF NOT EXISTS {leads} (
+            lead_id TEXT PRIMARY KEY, position BIGINT NOT NULL, company TEXT NOT NULL, company_key TEXT,
+            phone_key TEXT, email_key TEXT, region TEXT NOT NULL, industry TEXT NOT NULL, size_band TEXT,
+            product_line TEXT, source TEXT NOT NULL, captured_on TEXT NOT NULL, status TEXT NOT NULL, grade TEXT,
+            score TEXT, assignee_id TEXT, assigned_at TEXT, first_contact_at TEXT, last_contact_at TEXT,
+            duplicate_of TEXT, customer_id TEXT, deal_id TEXT, qualified INTEGER NOT NULL, converted INTEGER NOT NULL,
+            won_deals INTEGER NOT NULL, won_cents BIGINT NOT NULL, current_assignment BIGINT)""",
+                  "CREATE INDEX IF NOT EXISTS {leads}_queue ON {leads} (assignee_id, status)",
+                  "CREATE INDEX IF NOT EXISTS {leads}_phone ON {leads} (phone_key)",
+                  "CREATE INDEX IF NOT EXISTS {leads}_email ON {leads} (email_key)",
+                  "CREATE INDEX IF NOT EXISTS {leads}_company ON {leads} (company_key, region)",
+                  "CREATE INDEX IF NOT EXISTS {leads}_position ON {leads} (position)"],
+        "assignments": ["""CREATE TABLE IF NOT EXISTS {assignments} (
+            assignment_id BIGINT PRIMARY KEY, lead_id TEXT NOT NULL, rep_id TEXT NOT NULL, grade TEXT,
+            kind TEXT NOT NULL, assigned_at TEXT NOT NULL, first_contact_at TEXT)"""],
+        "breaches": ["""CREATE TABLE IF NOT EXISTS {breaches} (
+            breach_id BIGINT PRIMARY KEY, lead_id TEXT NOT NULL, rep_id TEXT, grade TEXT, kind TEXT NOT NULL,
+            due_at TEXT NOT NULL, as_of TEXT NOT NULL)"""],
+        "deals": ["""CREATE TABLE IF NOT EXISTS {deals} (deal_id TEXT PRIMARY KEY, lead_id TEXT NOT NULL)"""],
+    }
+
+    def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Rows]:
+        leads = Rows(tx, tables["leads"], "lead_id", LEAD_COLUMNS)
+        leads.load(r.aggregate_id for r in batch if r.type.startswith("Lead") and r.type != "LeadCaptured")
+        deals = Rows(tx, tables["deals"], "deal_id", ("deal_id", "lead_id"))
+        deals.load(r.aggregate_id for r in batch if r.type == "DealWon")
+        assignments = Rows(tx, tables["assignments"], "assignment_id", ASSIGNMENT_COLUMNS)
+        return {"leads": leads, "deals": deals, "assignments": assignments,
+                "breaches": Rows(tx, tables["breaches"], "breach_id", BREACH_COLUMNS)}
+
+    def commit(self, tx: Tx, tables: dict[str, str], state: dict[str, Rows]) -> None:
+        for rows in state.values():
+            rows.flush()
+
+    def on_LeadCaptured(self, s, r: Recorded) -> None:
+        e = r.event
+        s["leads"].put({
+            "lead_id": r.aggregate_id, "position": r.position, "company": e.company, "company_key": company_key(e.company),
+            "phone_key": phone_key(e.contact.get("phone")), "email_key": email_key(e.contact.get("email")),
+            "region": e.region, "industry": e.industry, "size_band": e.contact.get("size_band"),
+            "product_line": e.contact.get("product_line"), "source": e.source, "captured_on": e.captured_on.isoformat(),
+            "status": "duplicate" if e.duplicate_of else "pool", "grade": None, "score": None, "assignee_id": None,
+            "assigned_at": None, "first_contact_at": None, "last_contact_at": None, "duplicate_of": e.duplicate_of,
+            "customer_id": None, "deal_id": None, "qualified": 0, "converted": 0, "won_deals": 0, "won_cents": 0,
+            "current_assignment": None})
+
+    def on_LeadScored(self, s, r: Recorded) -> None:
+        s["leads"].update(r.aggregate_id, grade=r.event.grade, score=str(r.event.score))
+
+    def on_LeadAssigned(self, s, r: Recorded) -> None:
+        lead = s["leads"].get(r.aggregate_id)
+        if lead is None:
+            return
+        e = r.event
+        s["leads"].update(r.aggregate_id, assignee_id=e.rep_id, assigned_at=_when(e.assigned_at), first_contact_at=None,
+                          current_assignment=r.position, status="assigned" if lead["status"] == "pool" else lead["status"])
+        s["assignments"].put({"assignment_id": r.position, "lead_id": r.aggregate_id, "rep_id": e.rep_id,
+                              "grade": lead["grade"], "kind": e.kind, "assigned_at": _when(e.assigned_at),
+                              "first_contact_at": None})
+
+    def on_LeadReturned(self, s, r: Recorded) -> None:
+        s["leads"].update(r.aggregate_id, assignee_id=None, assigned_at=None, first_contact_at=None,
+                          current_assignment=None, status="pool")
+
+    def on_LeadContacted(self, s, r: Recorded) -> None:
+        lead = s["leads"].get(r.aggregate_id)
+        if lead is None:
+            return
+        at = _when(r.event.occurred_at)
+        first = lead["first_contact_at"] if lead["first_contact_at"] and lead["first_contact_at"] <= at else at
+        last = lead["last_contact_at"] if lead["last_contact_at"] and lead["last_contact_at"] >= at else at
+        s["leads"].update(r.aggregate_id, first_contact_at=first, last_contact_at=last)
+        if lead["current_assignment"] is not None:
+            assignment = s["assignments"].get(lead["current_assignment"])
+            if assignment is not None and (assignment["first_contact_at"] is None or at < assignment["first_contact_at"]):
+                s["assignments"].update(lead["current_assignment"], first_contact_at=at)
+
+    def on_LeadSlaBreached(self, s, r: Recorded) -> None:
+        e = r.event
+        s["breaches"].put({"breach_id": r.position, "lead_id": r.aggregate_id, "rep_id": e.rep_id, "grade": e.grade,
+                           "kind": e.kind, "due_at": _when(e.due_at), "as_of": _when(e.as_of)})
+
+    def on_LeadQualified(self, s, r: Recorded) -> None:
+        s["leads"].update(r.aggregate_id, status="qualified", qualified=1)
+
+    def on_LeadDisqualified(self, s, r: Recorded) -> None:
+        s["leads"].update(r.aggregate_id, status="disqualified", assignee_id=None, current_assignment=None)
+
+    def on_LeadConverted(self, s, r: Recorded) -> None:
+        e = r.event
+        s["leads"].update(r.aggregate_id, status="converted", qualified=1, converted=1, customer_id=e.customer_id,
+                          deal_id=e.deal_id, assignee_id=None, current_assignment=None)
+
+    def on_LeadMergedInto(self, s, r: Recorded) -> None:
+        s["leads"].update(r.aggregate_id, status="merged", assignee_id=None, current_assignment=None)
+
+    def on_LeadAbsorbed(self, s, r: Recorded) -> None:
+        filled = r.event.filled
+        changes = {k: v for k, v in {"phone_key": phone_key(filled.get("phone")), "email_key": email_key(filled.get("email")),
+                                     "size_band": filled.get("size_band"),
+                                     "product_line": filled.get("product_line")}.items() if v}
+        s["leads"].update(r.aggregate_id, **changes)
+
+    def on_DealOpened(self, s, r: Recorded) -> None:
+        lead_id = getattr(r.event, "lead_id", None)
+        if lead_id:
+            s["deals"].put({"deal_id": r.aggregate_id, "lead_id": lead_id})
+
+    def on_DealWon(self, s, r: Recorded) -> None:
+        link = s["deals"].get(r.aggregate_id)
+        lead = link and s["leads"].get(link["lead_id"])
+        if lead:
+            s["leads"].update(lead["lead_id"], won_deals=lead["won_deals"] + 1,
+                              won_cents=lead["won_cents"] + to_cents(r.event.amount))
+
+
+LEADS = LeadsProjection()
+
+# -- queries ---------------------------------------------------------------------------------------
+OPEN = tuple(OPEN_STATUSES)
+
+
+def find_duplicate(tx: Tx, *, phone: str | None, email: str | None, company: str | None, region: str) -> str | None:
+    """The earliest open lead with the same normalised phone or email, or the same normalised
+    company name in the same region."""
+    t = active_tables(tx, LEADS)
+    marks = ", ".join("?" * len(OPEN))
+    clauses, params = [], []
+    for column, key in (("phone_key", phone_key(phone)), ("email_key", email_key(email))):
+        if key:
+            clauses.append(f"{column} = ?")
+            params.append(key)
+    if company_key(company):
+        clauses.append("(company_key = ? AND region = ?)")
+        params += [company_key(company), region]
+    if not clauses:
+        return None
+    return tx.value(f"SELECT lead_id FROM {t['leads']} WHERE status IN ({marks}) AND ({' OR '.join(clauses)}) "
+                    f"ORDER BY position LIMIT 1", [*OPEN, *params])
+
+
+def _public(row: dict) -> dict:
+    item = {k: row[k] for k in PUBLIC}
+    item["score"] = None if row["score"] is None else Decimal(row["score"])
+    return item
+
+
+def list_leads(tx: Tx, *, after: int = 0, limit: int = 50, pool: bool = False, **filters: str | None) -> dict:
+    """Leads in capture order with keyset paging (`next` is the cursor for the following page)."""
+    t = active_tables(tx, LEADS)
+    where, params = ["position > ?"], [after]
+    if pool:
+        where.append("assignee_id IS NULL AND status = 'pool'")
+    for column in ("assignee_id", "status", "grade", "region", "industry", "source", "product_line", "size_band"):
+        if filters.get(column) is not None:
+            where.append(f"{column} = ?")
+            params.append(filters[column])
+    rows = tx.all(f"SELECT {', '.join(LEAD_COLUMNS)} FROM {t['leads']} WHERE {' AND '.join(where)} "
+                  f"ORDER BY position LIMIT ?", [*params, limit + 1])
+    rows = [dict(zip(LEAD_COLUMNS, r, strict=True)) for r in rows]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": [_public(r) for r in rows], "next": rows[-1]["position"] if more else None}
+
+
+def queue(tx: Tx, rep_id: str, settings: dict, now: datetime) -> dict:
+    """A rep's open leads, most urgent first: grade, age, what is due next and the SLA state."""
+    t = active_tables(tx, LEADS)
+    marks = ", ".join("?" * len(OPEN))
+    rows = [dict(zip(LEAD_COLUMNS, r, strict=True)) for r in
+            tx.all(f"SELECT {', '.join(LEAD_COLUMNS)} FROM {t['leads']} WHERE assignee_id = ? AND status IN ({marks})",
+                   [rep_id, *OPEN])]
+    items = []
+    for row in rows:
+        kind, due = sla_due(settings, grade=row["grade"], assigned_at=datetime.fromisoformat(row["assigned_at"]),
+                            first_contact_at=row["first_contact_at"] and datetime.fromisoformat(row["first_contact_at"]),
+                            last_contact_at=row["last_contact_at"] and datetime.fromisoformat(row["last_contact_at"]))
+        state = "breached" if due < now else "due_soon" if due - now <= timedelta(hours=24) else "ok"
+        items.append({**_public(row), "age_days": (now.date() - date.fromisoformat(row["captured_on"])).days,
+                      "next_due": {"kind": kind, "at": due}, "sla_state": state})
+    items.sort(key=lambda i: (i["next_due"]["at"], i["lead_id"]))
+    return {"rep_id": rep_id, "as_of": now, "items": items}
+
+
+def _hours(delta: timedelta) -> Decimal:
+    return (Decimal(delta.total_seconds()) / 3600).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def _median(values: list[Decimal]) -> Decimal | None:
+    if not values:
+        return None
+    ordered, mid = sorted(values), len(values) // 2
+    middle = ordered[mid] if len(values) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    return middle.quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def _p90(values: list[Decimal]) -> Decimal | None:
+    """Nearest-rank 90th percentile."""
+    return sorted(values)[math.ceil(0.9 * len(values)) - 1] if values else None
+
+
+def sla_report(tx: Tx, *, period: Period, group_by: str = "rep") -> dict:
+    """First-response time (hours, median and p90) of assignments made in the period and the
+    SLA breaches falling due in it, per rep, team (on the assignment date) or grade."""
+    if group_by not in ("rep", "team", "grade"):
+        raise InvalidInput("group_by must be rep, team or grade", field="group_by")
+    t = active_tables(tx, LEADS)
+    org = OrgHistory(tx)
+    start, end = period.start.isoformat(), (period.end + timedelta(days=1)).isoformat()
+    groups: dict[str, dict[str, Any]] = defaultdict(lambda: {"assignments": 0, "responded": 0, "hours": [],
+                                                             "first_response_breaches": 0, "follow_up_breaches": 0})
+
+    def key(rep_id: str | None, grade: str | None, day: date) -> str:
+        if group_by == "grade":
+            return grade or "ungraded"
+        if group_by == "team":
+            return (org.attrs(rep_id, day) or {}).get("team") or "unknown" if rep_id else "unknown"
+        return rep_id or "unknown"
+
+    for rep_id, grade, assigned_at, first in tx.all(
+            f"SELECT rep_id, grade, assigned_at, first_contact_at FROM {t['assignments']} "
+            f"WHERE assigned_at >= ? AND assigned_at < ?", (start, end)):
+        at = datetime.fromisoformat(assigned_at)
+        g = groups[key(rep_id, grade, at.date())]
+        g["assignments"] += 1
+        if first:
+            g["responded"] += 1
+            g["hours"].append(_hours(datetime.fromisoformat(first) - at))
+    for rep_id, grade, kind, due_at in tx.all(
+            f"SELECT rep_id, grade, kind, due_at FROM {t['breaches']} WHERE due_at >= ? AND due_at < ?", (start, end)):
+        groups[key(rep_id, grade, datetime.fromisoformat(due_at).date())][f"{kind}_breaches"] += 1
+    rows = []
+    for name, g in sorted(groups.items()):
+        row = {group_by: name, "assignments": g["assignments"], "responded": g["responded"],
+               "first_response_hours_median": _median(g["hours"]), "first_response_hours_p90": _p90(g["hours"]),
+               "first_response_breaches": g["first_response_breaches"], "follow_up_breaches": g["follow_up_breaches"]}
+        if group_by == "rep":
+            row["name"] = org.names.get(name)
+        rows.append(row)
+    return {"period": period.label, "group_by": group_by, "rows": rows}
+
+
+def source_effectiveness(tx: Tx, *, period: Period) -> dict:
+    """Leads captured in the period per source and what became of them."""
+    t = active_tables(tx, LEADS)
+    rows = []
+    for source, captured, qualified, converted, won, cents in tx.all(
+            f"SELECT source, COUNT(*), SUM(qualified), SUM(converted), SUM(won_deals), SUM(won_cents) "
+            f"FROM {t['leads']} WHERE captured_on >= ? AND captured_on <= ? AND status NOT IN ('duplicate', 'merged') "
+            f"GROUP BY source ORDER BY source", (period.start.isoformat(), period.end.isoformat())):
+        rows.append({"source": source, "captured": captured, "qualified": qualified, "converted": converted,
+                     "won_deals": won, "won_revenue": from_cents(cents),
+                     "qualification_rate": _rate(qualified, captured), "conversion_rate": _rate(converted, captured),
+                     "win_rate": _rate(won, converted)})
+    return {"period": period.label, "sources": rows}
+
+
+def _rate(part: int, whole: int) -> Decimal | None:
+    return None if not whole else (Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+
+
+def open_assigned(tx: Tx) -> list[str]:
+    """Ids of open, assigned leads: the candidates of an SLA check."""
+    t = active_tables(tx, LEADS)
+    marks = ", ".join("?" * len(OPEN))
+    return [lead for (lead,) in tx.all(f"SELECT lead_id FROM {t['leads']} WHERE assignee_id IS NOT NULL "
+                                       f"AND status IN ({marks}) ORDER BY position", list(OPEN))]
