@@ -54,14 +54,28 @@ def _whole(value: Any, field: str, low: int, high: int) -> int:
     return value
 
 
-def validate_policy(settings: Any) -> dict[str, Any]:
-    """Check a full policy document and answer it normalised (decimals as strings)."""
-    if not isinstance(settings, dict):
-        raise InvalidInput("policy must be an object", field="policy")
-    merged = {**DEFAULT_POLICY, **settings}
-    unknown = set(settings) - set(DEFAULT_POLICY)
-    if unknown:
-        raise InvalidInput(f"unknown policy sections: {sorted(unknown)}", field="policy")
+def overlay(base: dict[str, Any], changes: dict[str, Any], path: str = "policy") -> dict[str, Any]:
+    """`changes` laid over `base`, section by section (lists and values replace)."""
+    if not isinstance(changes, dict):
+        raise InvalidInput(f"{path} must be an object", field=path)
+    merged = dict(base)
+    for key, value in changes.items():
+        if key not in base:
+            raise InvalidInput(f"unknown setting {path}.{key}", field=f"{path}.{key}")
+        merged[key] = overlay(base[key], value, f"{path}.{key}") if isinstance(base[key], dict) else value
+    return merged
+
+
+def validate_policy(settings: Any, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Lay `settings` over `base` (default: the built-in policy), check everything and answer
+    the whole policy normalised (decimals as strings)."""
+    try:
+        return _validate(overlay(base or DEFAULT_POLICY, settings))
+    except (KeyError, TypeError, AttributeError) as e:
+        raise InvalidInput(f"malformed policy: {e}", field="policy") from None
+
+
+def _validate(merged: dict[str, Any]) -> dict[str, Any]:
     scoring = merged["scoring"]
     weights = {f: str(_decimal(scoring["weights"][f], f"scoring.weights.{f}", Decimal(0), Decimal(1)))
                for f in FACTORS}
@@ -119,13 +133,15 @@ class LeadPolicy(Entity):
 
     @classmethod
     def configure_first(cls, settings: Any, reason: str) -> LeadPolicy:
+        """The first configuration: `settings` laid over the built-in defaults."""
         settings = validate_policy(settings)
         default = validate_policy(DEFAULT_POLICY)
         return cls(id=POLICY_ID, settings=settings, scoring_version=1 if settings["scoring"] == default["scoring"] else 2,
                    reason=required_text(reason, "reason"))
 
     def configure(self, settings: Any, reason: str) -> None:
-        settings = validate_policy(settings)
+        """A new version: `settings` laid over the policy in force."""
+        settings = validate_policy(settings, base=self.settings)
         scoring_version = self.scoring_version + (settings["scoring"] != self.settings["scoring"])
         self._reconfigured(settings=settings, scoring_version=scoring_version, reason=required_text(reason, "reason"))
 

@@ -170,8 +170,9 @@ def test_projections_status(client):
     _, _, deal = make_deal(client)
     client.get("/pipeline", params={"min_position": deal["position"]})
     client.get("/kpis", params={"period": "2026", "min_position": deal["position"]})
+    client.get("/leads", params={"min_position": deal["position"]})
     rows = client.get("/projections").json()
-    assert {r["name"] for r in rows} == {"pipeline", "org", "kpi"}
+    assert {r["name"] for r in rows} == {"pipeline", "org", "kpi", "leads"}
     for row in rows:
         assert row["position"] == row["head"] == deal["position"]
         assert row["lag"] == 0 and row["state"] == "live" and row["last_error"] is None
