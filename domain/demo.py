@@ -17,6 +17,7 @@ from domain.application import Meta, SalesLedger
 from domain.customer import Customer
 from domain.deal import Deal
 from domain.lead import Lead
+from domain.lead_policy import Candidate, PolicyView, choose, eligible, matching_rule, score, score_inputs
 from domain.rep import Rep
 from domain.values import OPEN_STAGES, LeadSource
 
@@ -103,6 +104,7 @@ class Demo:
             self.save(customer)
         self.stats.customers = len(customers)
 
+        leads = []
         for n in range(max(deals // 4, 1)):
             region = self.rng.choice(list(REGIONS))
             lead = Lead.capture(
@@ -111,8 +113,9 @@ class Demo:
                 industry=self.rng.choice(INDUSTRIES), captured_on=self.day(START, SPAN_DAYS),
                 contact_name=self.person(), phone=f"1{self.rng.randint(3000000000, 9999999999)}",
                 product_line=self.rng.choice(PRODUCTS))
-            self.save(lead)
-        self.stats.leads = max(deals // 4, 1)
+            leads.append(lead)
+        self.work_leads(leads, staff)
+        self.stats.leads = len(leads)
 
         for n in range(deals):
             customer = self.rng.choice(customers)
@@ -128,6 +131,32 @@ class Demo:
         self.save(None, force=True)
         self.targets(staff)
         return self.stats
+
+    def work_leads(self, leads: list[Lead], staff: list[Rep]) -> None:
+        """Score every lead under the default policy; assign most by the rules; log first contacts."""
+        policy = PolicyView.default()
+        settings = policy.settings
+        for lead in leads:
+            inputs = score_inputs(*(self.rng.randint(0, 5) for _ in range(3)))
+            total, grade = score(settings, lead.source, inputs)
+            lead.rescore(inputs=inputs, source_weight=settings["scoring"]["source_weights"][lead.source],
+                         model_version=policy.model_version, policy_version=policy.label, score=total, grade=grade)
+            if self.rng.random() < 0.7:
+                level = settings["grade_levels"][grade]
+                rule = matching_rule(settings, {"region": lead.region, "industry": lead.industry})
+                pool = {str(r.id): r for r in staff if r.level == level
+                        and eligible(rule, lead.region, {"team": r.team, "region": r.region})}
+                best, why = choose([Candidate(i, r.name, len(r.open_leads), settings["capacity"][level],
+                                              r.last_lead_taken_at) for i, r in pool.items()])
+                if best is not None:
+                    at = datetime.combine(lead.captured_on, time(10, 0), tzinfo=timezone(timedelta(hours=8)))
+                    lead.assign(rep_id=best.rep_id, kind="rules", assigned_at=at, why=why, rule=rule["name"])
+                    pool[best.rep_id].take_lead(lead_id=str(lead.id), capacity=best.capacity, taken_at=at)
+                    self.save(pool[best.rep_id])
+                    if self.rng.random() < 0.75:
+                        lead.log_contact(channel=self.rng.choice(["call", "wechat", "visit", "email"]),
+                                         outcome="初步沟通", occurred_at=at + timedelta(hours=self.rng.randint(1, 60)))
+            self.save(lead)
 
     def careers(self, staff: list[Rep]) -> None:
         """A few promotions and a transfer, effective-dated within the year."""
