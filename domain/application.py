@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -24,12 +25,15 @@ from domain.lead import Lead
 from domain.lead_policy import LeadPolicy
 from domain.lead_service import LeadCommands
 from domain.rep import Rep
+from domain.sales_policy import SALES_POLICY_ID, SalesPolicy, SalesPolicyView
 from domain.target import TargetSheet, parse_scope, sheet_id
+from domain.values import OPEN_STAGES, Stage, money, required_text
 
 T = TypeVar("T", bound=Entity)
 
 AGGREGATES: dict[str, type[Entity]] = {"rep": Rep, "customer": Customer, "lead": Lead, "deal": Deal,
-                                       "target_sheet": TargetSheet, "lead_policy": LeadPolicy}
+                                       "target_sheet": TargetSheet, "lead_policy": LeadPolicy,
+                                       "sales_policy": SalesPolicy}
 
 
 @dataclass(frozen=True)
@@ -283,39 +287,160 @@ class SalesLedger(LeadCommands, Application):
         return self._change(meta, Customer, customer_id, expected_version, lambda c: c.log_visit(
             rep_id=rep, kind=kind, occurred_at=occurred_at, notes=notes, next_step=next_step))
 
+    # -- sales policy --------------------------------------------------------------------------
+    def sales_policy(self) -> SalesPolicyView:
+        try:
+            return self.load(SalesPolicy, SALES_POLICY_ID).view()
+        except NotFound:
+            return SalesPolicyView.default()
+
+    def configure_sales_policy(self, meta: Meta, *, settings: dict, reason: str) -> Written:
+        try:
+            policy = self.load(SalesPolicy, SALES_POLICY_ID)
+            policy.configure(settings, reason)
+        except NotFound:
+            policy = SalesPolicy.configure_first(settings, reason)
+        return self._written(meta, policy, policy_version=policy.version)
+
+    # -- customers, continued --------------------------------------------------------------------
+    def classify_customer(self, meta: Meta, customer_id: str, *, classification: str, reason: str,
+                          expected_version: int | None = None) -> Written:
+        return self._change(meta, Customer, customer_id, expected_version,
+                            lambda c: c.classify(classification=classification, reason=reason))
+
+    def rate_customer_credit(self, meta: Meta, customer_id: str, *, rating: str, limit: object, evidence: str,
+                             rated_on: date, expected_version: int | None = None) -> Written:
+        return self._change(meta, Customer, customer_id, expected_version, lambda c: c.rate_credit(
+            rating=rating, limit=limit, evidence=evidence, rated_on=rated_on))
+
+    def add_stakeholder(self, meta: Meta, customer_id: str, *, expected_version: int | None = None,
+                        **fields: str | None) -> Written:
+        stakeholder_id = uuid4().hex
+        written = self._change(meta, Customer, customer_id, expected_version,
+                               lambda c: c.add_stakeholder(stakeholder_id=stakeholder_id, **fields))
+        return Written(written.id, written.version, written.position, {"stakeholder_id": stakeholder_id})
+
+    def update_stakeholder(self, meta: Meta, customer_id: str, stakeholder_id: str, *,
+                           expected_version: int | None = None, **fields: str | None) -> Written:
+        return self._change(meta, Customer, customer_id, expected_version,
+                            lambda c: c.update_stakeholder(stakeholder_id=stakeholder_id, **fields))
+
+    def remove_stakeholder(self, meta: Meta, customer_id: str, stakeholder_id: str, *, reason: str,
+                           expected_version: int | None = None) -> Written:
+        return self._change(meta, Customer, customer_id, expected_version,
+                            lambda c: c.remove_stakeholder(stakeholder_id=stakeholder_id, reason=reason))
+
+    def give_feedback(self, meta: Meta, customer_id: str, *, score: int, given_on: date, comment: str | None = None,
+                      rep_id: str | None = None, expected_version: int | None = None) -> Written:
+        if rep_id:
+            rep_id = str(self.load(Rep, rep_id).id)
+        return self._change(meta, Customer, customer_id, expected_version, lambda c: c.give_feedback(
+            score=score, comment=comment, given_on=given_on, rep_id=rep_id))
+
+    def churn_customer(self, meta: Meta, customer_id: str, *, reason: str, on: date,
+                       expected_version: int | None = None) -> Written:
+        return self._change(meta, Customer, customer_id, expected_version, lambda c: c.move_lifecycle(
+            to="churned", reason=reason, on=on, allowed_from=("prospect", "active", "dormant")))
+
+    def reactivate_customer(self, meta: Meta, customer_id: str, *, reason: str, on: date,
+                            expected_version: int | None = None) -> Written:
+        return self._change(meta, Customer, customer_id, expected_version, lambda c: c.move_lifecycle(
+            to="active", reason=reason, on=on, allowed_from=("dormant", "churned")))
+
+    def mark_dormant(self, meta: Meta, customer_id: str, *, as_of: date, last_activity: date | None) -> int | None:
+        """Idempotent: only an active customer with no activity for the policy's days turns dormant."""
+        days = self.sales_policy().settings["dormant_after_days"]
+        customer = self.load(Customer, customer_id)
+        if customer.lifecycle != "active" or (last_activity and (as_of - last_activity).days < days):
+            return None
+        customer.move_lifecycle(to="dormant", on=as_of, allowed_from=("active",),
+                                reason=f"no activity for {days} days (last: {last_activity})")
+        return self.record(meta, customer)
+
     # -- deals ---------------------------------------------------------------------------------
     def open_deal(self, meta: Meta, *, customer_id: str, owner_id: str, amount: object, product_line: str,
                   opened_on: date, currency: str | None = None, title: str | None = None,
-                  expected_close: date | None = None, id: UUID | None = None) -> Written:
+                  expected_close: date | None = None, exposure: Decimal | None = None,
+                  credit_override: dict | None = None, id: UUID | None = None) -> Written:
+        """Open a deal. A customer with a credit limit refuses a deal that would take its exposure
+        (open deal amounts plus receivables, given by the caller) over the limit, unless a manager
+        overrides with a reason; the override is recorded on the deal."""
         try:
             customer = self.load(Customer, customer_id)
         except NotFound:
             raise NotFound(f"customer_id: no customer with id {customer_id}", field="customer_id",
                            id=str(customer_id)) from None
         owner = self._active_rep(owner_id, "owner_id")
+        override = self._credit_check(customer, money(amount, allow_zero=True), exposure or Decimal("0.00"),
+                                      credit_override)
+        policy = self.sales_policy()
         deal = Deal.open(id or uuid4(), customer_id=str(customer.id), owner_id=str(owner.id), amount=amount,
-                         product_line=product_line, opened_on=opened_on, currency_code=currency,
-                         title=title, expected_close=expected_close)
+                         product_line=product_line, opened_on=opened_on, currency_code=currency, title=title,
+                         expected_close=expected_close, probability=policy.probability(Stage.INITIAL_CONTACT),
+                         credit_override=override)
         return self._written(meta, deal)
 
-    def change_deal_stage(self, meta: Meta, deal_id: str, stage: str, *, expected_version: int | None = None) -> Written:
-        return self._change(meta, Deal, deal_id, expected_version, lambda d: d.change_stage(stage))
+    def _credit_check(self, customer: Customer, amount: Decimal, exposure: Decimal,
+                      override: dict | None) -> dict | None:
+        if customer.credit is None or exposure + amount <= customer.credit["limit"]:
+            return None
+        details = {"limit": str(customer.credit["limit"]), "exposure": str(exposure), "amount": str(amount),
+                   "rating": customer.credit["rating"]}
+        if not override:
+            raise Conflict(f"the deal would take the customer's exposure to {exposure + amount}, over its credit "
+                           f"limit of {customer.credit['limit']}; a manager may override with a reason",
+                           code="credit_limit_exceeded", **details)
+        manager = self._active_rep(override.get("manager_id"), "credit_override.manager_id")
+        if manager.level not in ("manager", "director"):
+            raise Conflict("only a manager or director can override a credit limit", code="override_not_allowed",
+                           level=manager.level)
+        return {"manager_id": str(manager.id), "reason": required_text(override.get("reason"), "credit_override.reason"),
+                **details}
 
-    def set_deal_splits(self, meta: Meta, deal_id: str, splits: list[dict], *,
+    def change_deal_stage(self, meta: Meta, deal_id: str, stage: str, *, changed_on: date | None = None,
+                          expected_version: int | None = None) -> Written:
+        policy = self.sales_policy()
+        probability = policy.probability(stage) if stage in OPEN_STAGES else None
+        return self._change(meta, Deal, deal_id, expected_version, lambda d: d.change_stage(
+            stage, changed_on=changed_on, probability=probability))
+
+    def revise_deal(self, meta: Meta, deal_id: str, *, reason: str, amount: object | None = None,
+                    expected_close: date | None = None, expected_version: int | None = None) -> Written:
+        return self._change(meta, Deal, deal_id, expected_version, lambda d: d.revise(
+            reason=reason, amount=amount, expected_close=expected_close))
+
+    def set_deal_line_items(self, meta: Meta, deal_id: str, items: list[dict], *,
+                            expected_version: int | None = None) -> Written:
+        return self._change(meta, Deal, deal_id, expected_version, lambda d: d.set_line_items(items))
+
+    def set_deal_splits(self, meta: Meta, deal_id: str, splits: list[dict], *, overlays: list[dict] | None = None,
                         expected_version: int | None = None) -> Written:
         parsed = [{**s, "rep_id": str(self._active_rep(s["rep_id"], "splits.rep_id").id)}
                   for s in parse_splits(splits)]
-        return self._change(meta, Deal, deal_id, expected_version, lambda d: d.set_splits(parsed))
+        return self._change(meta, Deal, deal_id, expected_version, lambda d: d.set_splits(parsed, overlays))
 
     def win_deal(self, meta: Meta, deal_id: str, *, amount: object, gross_margin: object, signed_on: date,
-                 contract_no: str | None = None, expected_version: int | None = None) -> Written:
-        return self._change(meta, Deal, deal_id, expected_version, lambda d: d.win(
-            amount=amount, gross_margin=gross_margin, signed_on=signed_on, contract_no=contract_no))
+                 contract_no: str | None = None, payment_due_on: date | None = None,
+                 expected_version: int | None = None) -> Written:
+        """Win; the customer becomes (or becomes again) active in the same write."""
+        deal = self._expect(self.load(Deal, deal_id), expected_version)
+        deal.win(amount=amount, gross_margin=gross_margin, signed_on=signed_on, contract_no=contract_no,
+                 payment_due_on=payment_due_on,
+                 payment_terms_days=self.sales_policy().settings["payment_terms_days"])
+        customer = self.load(Customer, deal.customer_id)
+        if customer.lifecycle != "active":
+            first = customer.lifecycle == "prospect"
+            customer.move_lifecycle(to="active", on=deal.signed_on, allowed_from=("prospect", "dormant", "churned"),
+                                    reason=f"{'first' if first else 'reactivated by a'} won deal {deal.id}")
+            return self._written(meta, deal, customer)
+        return self._written(meta, deal)
 
     def lose_deal(self, meta: Meta, deal_id: str, *, reason: str, competitor: str | None = None,
-                  notes: str | None = None, expected_version: int | None = None) -> Written:
-        return self._change(meta, Deal, deal_id, expected_version,
-                            lambda d: d.lose(reason=reason, competitor=competitor, notes=notes))
+                  notes: str | None = None, lost_on: date | None = None,
+                  expected_version: int | None = None) -> Written:
+        allowed = self.sales_policy().settings["loss_reasons"]
+        return self._change(meta, Deal, deal_id, expected_version, lambda d: d.lose(
+            reason=reason, allowed=allowed, competitor=competitor, notes=notes, lost_on=lost_on))
 
     def receive_payment(self, meta: Meta, deal_id: str, *, amount: object, received_on: date,
                         expected_version: int | None = None) -> Written:
@@ -323,6 +448,6 @@ class SalesLedger(LeadCommands, Application):
                             lambda d: d.receive_payment(amount=amount, received_on=received_on))
 
     def refund_deal(self, meta: Meta, deal_id: str, *, amount: object, refunded_on: date, reason: str,
-                    expected_version: int | None = None) -> Written:
-        return self._change(meta, Deal, deal_id, expected_version,
-                            lambda d: d.refund(amount=amount, refunded_on=refunded_on, reason=reason))
+                    kind: str = "refund", expected_version: int | None = None) -> Written:
+        return self._change(meta, Deal, deal_id, expected_version, lambda d: d.refund(
+            amount=amount, refunded_on=refunded_on, reason=reason, kind=kind))

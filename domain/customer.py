@@ -3,13 +3,38 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from domain.base import Entity, business_date
-from domain.errors import Conflict, InvalidInput
-from domain.values import Grade, VisitKind, optional_text, required_text
+from domain.errors import Conflict, InvalidInput, NotFound
+from domain.values import Choice, Grade, VisitKind, money, optional_text, required_text
+
+
+class Classification(Choice):
+    KEY = "key"
+    GENERAL = "general"
+    POTENTIAL = "potential"
+
+
+class CreditRating(Choice):
+    AAA = "AAA"
+    AA = "AA"
+    A = "A"
+    BBB = "BBB"
+    BB = "BB"
+    B = "B"
+    C = "C"
+
+
+class StakeholderRole(Choice):
+    DECISION_MAKER = "decision_maker"
+    INFLUENCER = "influencer"
+    USER = "user"
+    FINANCE = "finance"
+    PROCUREMENT = "procurement"
 
 
 class Customer(Entity):
@@ -24,7 +49,13 @@ class Customer(Entity):
         self.registered_on = registered_on
         self.lead_ids = [lead_id] if lead_id else []
         self.lifecycle = "prospect"
+        self.lifecycle_history: list[dict] = []
         self.grade: str | None = None
+        self.classification: str | None = None
+        self.credit: dict | None = None
+        self.credit_history: list[dict] = []
+        self.stakeholders: dict[str, dict] = {}
+        self.feedback: list[dict] = []
         self.grade_history: list[dict] = []
         self.owner_history: list[dict] = []
         self.visits: list[dict] = []
@@ -92,3 +123,104 @@ class Customer(Entity):
     @event("LeadLinked")
     def _lead_linked(self, lead_id: str) -> None:
         self.lead_ids = [*self.lead_ids, lead_id]
+
+    # -- classification and credit -------------------------------------------------------------
+    def classify(self, *, classification: str, reason: str) -> None:
+        to = Classification.parse(classification, "classification")
+        reason = required_text(reason, "reason")
+        if to == self.classification:
+            raise Conflict(f"the customer is already classified {to}", code="classification_unchanged")
+        self._classified(from_classification=self.classification, to_classification=to, reason=reason)
+
+    @event("Classified")
+    def _classified(self, from_classification: str | None, to_classification: str, reason: str) -> None:
+        self.classification = to_classification
+
+    def rate_credit(self, *, rating: str, limit: object, evidence: str, rated_on: date) -> None:
+        """A credit rating with the limit it allows and the evidence behind it."""
+        rating = CreditRating.parse(rating, "rating")
+        limit = money(limit, field="limit", allow_zero=True)
+        evidence = required_text(evidence, "evidence", max_length=2000)
+        self._credit_rated(rating=rating, limit=limit, evidence=evidence, rated_on=business_date(rated_on, "rated_on"),
+                           previous=self.credit)
+
+    @event("CreditRated")
+    def _credit_rated(self, rating: str, limit: Decimal, evidence: str, rated_on: date, previous: dict | None) -> None:
+        self.credit = {"rating": rating, "limit": limit, "evidence": evidence, "rated_on": rated_on}
+        self.credit_history.append(self.credit)
+
+    # -- stakeholders (干系人) -------------------------------------------------------------------
+    def add_stakeholder(self, *, stakeholder_id: str, name: str, role: str, title: str | None = None,
+                        phone: str | None = None, email: str | None = None, notes: str | None = None) -> None:
+        if stakeholder_id in self.stakeholders:
+            raise Conflict("a stakeholder with this id exists", code="stakeholder_exists")
+        self._stakeholder_added(stakeholder_id=stakeholder_id, **_stakeholder(name=name, role=role, title=title,
+                                                                               phone=phone, email=email, notes=notes))
+
+    @event("StakeholderAdded")
+    def _stakeholder_added(self, stakeholder_id: str, name: str, role: str, title: str | None, phone: str | None,
+                           email: str | None, notes: str | None) -> None:
+        self.stakeholders[stakeholder_id] = {"stakeholder_id": stakeholder_id, "name": name, "role": role,
+                                             "title": title, "phone": phone, "email": email, "notes": notes}
+
+    def update_stakeholder(self, *, stakeholder_id: str, **fields: str | None) -> None:
+        """Change some of a stakeholder's details; the event keeps what changed, from and to."""
+        current = self._stakeholder(stakeholder_id)
+        merged = _stakeholder(**{k: current[k] if fields.get(k) is None else fields[k]
+                                 for k in ("name", "role", "title", "phone", "email", "notes")})
+        changes = {k: {"from": current[k], "to": v} for k, v in merged.items() if current[k] != v}
+        if not changes:
+            raise Conflict("the update changes nothing", code="stakeholder_unchanged")
+        self._stakeholder_updated(stakeholder_id=stakeholder_id, changes=changes)
+
+    @event("StakeholderUpdated")
+    def _stakeholder_updated(self, stakeholder_id: str, changes: dict) -> None:
+        for key, change in changes.items():
+            self.stakeholders[stakeholder_id][key] = change["to"]
+
+    def remove_stakeholder(self, *, stakeholder_id: str, reason: str) -> None:
+        self._stakeholder(stakeholder_id)
+        self._stakeholder_removed(stakeholder_id=stakeholder_id, reason=required_text(reason, "reason"))
+
+    @event("StakeholderRemoved")
+    def _stakeholder_removed(self, stakeholder_id: str, reason: str) -> None:
+        self.stakeholders.pop(stakeholder_id, None)
+
+    def _stakeholder(self, stakeholder_id: str) -> dict:
+        try:
+            return self.stakeholders[stakeholder_id]
+        except KeyError:
+            raise NotFound(f"no stakeholder {stakeholder_id} on this customer", kind="stakeholder",
+                           id=stakeholder_id) from None
+
+    # -- feedback and lifecycle ----------------------------------------------------------------
+    def give_feedback(self, *, score: int, comment: str | None, given_on: date, rep_id: str | None = None) -> None:
+        if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+            raise InvalidInput("score must be a whole number from 1 to 5", field="score")
+        self._feedback_given(score=score, comment=optional_text(comment, "comment"),
+                             given_on=business_date(given_on, "given_on"), rep_id=rep_id)
+
+    @event("FeedbackGiven")
+    def _feedback_given(self, score: int, comment: str | None, given_on: date, rep_id: str | None) -> None:
+        self.feedback.append({"score": score, "comment": comment, "given_on": given_on, "rep_id": rep_id})
+
+    def move_lifecycle(self, *, to: str, reason: str, on: date, allowed_from: tuple[str, ...]) -> None:
+        """prospect → active (first won deal) → dormant (no activity) → churned; reactivation
+        brings a dormant or churned customer back to active."""
+        if self.lifecycle not in allowed_from:
+            raise Conflict(f"the customer is {self.lifecycle}; it cannot become {to} now", code="lifecycle",
+                           lifecycle=self.lifecycle)
+        self._lifecycle_changed(from_state=self.lifecycle, to_state=to, reason=required_text(reason, "reason"),
+                                on=business_date(on, "on"))
+
+    @event("LifecycleChanged")
+    def _lifecycle_changed(self, from_state: str, to_state: str, reason: str, on: date) -> None:
+        self.lifecycle = to_state
+        self.lifecycle_history.append({"from": from_state, "to": to_state, "reason": reason, "on": on})
+
+
+def _stakeholder(*, name: str, role: str, title: str | None, phone: str | None, email: str | None,
+                 notes: str | None) -> dict:
+    return {"name": required_text(name, "name", max_length=200), "role": StakeholderRole.parse(role, "role"),
+            "title": optional_text(title, "title", max_length=200), "phone": optional_text(phone, "phone", max_length=50),
+            "email": optional_text(email, "email", max_length=200), "notes": optional_text(notes, "notes")}

@@ -1,25 +1,39 @@
-"""The Deal aggregate: an opportunity from first contact to a signed contract, its cash and refunds."""
+"""The Deal aggregate: an opportunity from first contact to a signed contract, its cash,
+refunds and cancellations. Probabilities, loss reasons and payment terms come from the sales
+policy and are recorded in the events that applied them."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from domain.base import Entity, business_date
 from domain.errors import Conflict, InvalidInput
-from domain.values import Stage, currency, money, optional_text, required_text
+from domain.values import Choice, Stage, currency, money, optional_text, required_text
 
 OPEN, WON, LOST = "open", "won", "lost"
+
+
+class OverlayKind(Choice):
+    PRESALES = "presales"
+    CHANNEL_PARTNER = "channel_partner"
+
+
+class RefundKind(Choice):
+    REFUND = "refund"  # money paid back
+    CANCELLATION = "cancellation"  # part of the contract cancelled before it was paid
 
 
 class Deal(Entity):
     @event("Opened")
     def __init__(self, id: UUID, customer_id: str, owner_id: str, amount: Decimal, currency: str,
                  product_line: str, title: str | None, expected_close: date | None, opened_on: date,
-                 lead_id: str | None = None) -> None:
+                 lead_id: str | None = None, probability: Decimal | None = None,
+                 credit_override: dict | None = None) -> None:
         self.customer_id = customer_id
         self.owner_id = owner_id
         self.amount = amount
@@ -30,20 +44,29 @@ class Deal(Entity):
         self.opened_on = opened_on
         self.lead_id = lead_id
         self.stage = Stage.INITIAL_CONTACT.value
+        self.probability = probability
+        self.credit_override = credit_override
         self.status = OPEN
+        self.stage_history = [{"from": None, "to": self.stage, "on": opened_on}]
+        self.line_items: list[dict] = []
         self.splits = [{"rep_id": owner_id, "share": Decimal("1")}]
+        self.overlays: list[dict] = []
+        self.revisions: list[dict] = []
         self.signed_amount: Decimal | None = None
         self.gross_margin: Decimal | None = None
         self.signed_on: date | None = None
+        self.payment_due_on: date | None = None
         self.contract_no: str | None = None
         self.lost_reason: str | None = None
+        self.competitor: str | None = None
         self.payments: list[dict] = []
         self.refunds: list[dict] = []
 
     @classmethod
     def open(cls, id: UUID, *, customer_id: str, owner_id: str, amount: object, product_line: str,
              opened_on: date, currency_code: str | None = None, title: str | None = None,
-             expected_close: date | None = None, lead_id: str | None = None) -> Deal:
+             expected_close: date | None = None, lead_id: str | None = None, probability: Decimal | None = None,
+             credit_override: dict | None = None) -> Deal:
         """A new opportunity; the amount may be zero while it is still being estimated."""
         return cls(
             id=id,
@@ -56,6 +79,8 @@ class Deal(Entity):
             expected_close=None if expected_close is None else business_date(expected_close, "expected_close"),
             opened_on=business_date(opened_on, "opened_on"),
             lead_id=lead_id,
+            probability=probability,
+            credit_override=credit_override,
         )
 
     # -- derived state -------------------------------------------------------------------------
@@ -68,18 +93,23 @@ class Deal(Entity):
         return sum((r["amount"] for r in self.refunds), Decimal("0.00"))
 
     @property
+    def cancelled(self) -> Decimal:
+        return sum((r["amount"] for r in self.refunds if r.get("kind") == "cancellation"), Decimal("0.00"))
+
+    @property
     def receivable(self) -> Decimal:
-        """Signed, less refunds, less what was collected; never below zero."""
+        """What the customer still owes: signed, less cancellations, less net cash received."""
         if self.signed_amount is None:
             return Decimal("0.00")
-        return max(self.signed_amount - self.refunded - self.collected, Decimal("0.00"))
+        cash_back = self.refunded - self.cancelled
+        return max(self.signed_amount - self.cancelled - (self.collected - cash_back), Decimal("0.00"))
 
     def as_dict(self) -> dict:
         state = super().as_dict()
         state.update(collected=self.collected, refunded=self.refunded, receivable=self.receivable)
         return state
 
-    # -- commands ------------------------------------------------------------------------------
+    # -- guards --------------------------------------------------------------------------------
     def _require_open(self, action: str) -> None:
         if self.status != OPEN:
             raise Conflict(f"cannot {action}: the deal is {self.status}", code="deal_closed",
@@ -90,83 +120,162 @@ class Deal(Entity):
             raise Conflict(f"cannot {action}: the deal is {self.status}, not won", code="deal_not_won",
                            deal_id=str(self.id), status=self.status)
 
-    def change_stage(self, stage: str) -> None:
+    # -- commands ------------------------------------------------------------------------------
+    def change_stage(self, stage: str, *, changed_on: date | None = None, probability: Decimal | None = None) -> None:
         to = Stage.parse(stage, "stage")
+        changed_on = self.opened_on if changed_on is None else business_date(changed_on, "changed_on")
         self._require_open("change the stage")
         if to == self.stage:
             raise Conflict(f"the deal is already in stage {to}", code="stage_unchanged", stage=to)
-        self._stage_changed(from_stage=self.stage, to_stage=to)
+        if changed_on < self.stage_history[-1]["on"]:
+            raise InvalidInput(f"changed_on is before the previous stage change ({self.stage_history[-1]['on']})",
+                               field="changed_on")
+        self._stage_changed(from_stage=self.stage, to_stage=to, changed_on=changed_on, probability=probability)
 
     @event("StageChanged")
-    def _stage_changed(self, from_stage: str, to_stage: str) -> None:
+    def _stage_changed(self, from_stage: str, to_stage: str, changed_on: date | None = None,
+                       probability: Decimal | None = None) -> None:
         self.stage = to_stage
+        self.probability = probability
+        self.stage_history.append({"from": from_stage, "to": to_stage, "on": changed_on or self.opened_on})
 
-    def set_splits(self, splits: list[dict]) -> None:
+    def revise(self, *, reason: str, amount: object | None = None, expected_close: date | None = None) -> None:
+        """Change the estimated amount and/or expected close date, with a reason."""
+        reason = required_text(reason, "reason")
+        new_amount = self.amount if amount is None else money(amount, allow_zero=True)
+        new_close = self.expected_close if expected_close is None else business_date(expected_close, "expected_close")
+        self._require_open("revise the deal")
+        if new_amount == self.amount and new_close == self.expected_close:
+            raise Conflict("the revision changes nothing", code="revision_unchanged")
+        self._revised(from_amount=self.amount, to_amount=new_amount, from_expected_close=self.expected_close,
+                      to_expected_close=new_close, reason=reason)
+
+    @event("Revised")
+    def _revised(self, from_amount: Decimal, to_amount: Decimal, from_expected_close: date | None,
+                 to_expected_close: date | None, reason: str) -> None:
+        self.amount, self.expected_close = to_amount, to_expected_close
+        self.revisions.append({"from_amount": from_amount, "to_amount": to_amount,
+                               "from_expected_close": from_expected_close, "to_expected_close": to_expected_close,
+                               "reason": reason})
+
+    def set_line_items(self, items: list[dict]) -> None:
+        """Product lines with amount and gross margin (replaces the previous list)."""
+        if not isinstance(items, list) or not items:
+            raise InvalidInput("line_items must be a non-empty list", field="line_items")
+        parsed = []
+        for i, item in enumerate(items):
+            amount = money(item.get("amount"), field=f"line_items[{i}].amount", allow_zero=True)
+            margin = money(item.get("gross_margin", "0"), field=f"line_items[{i}].gross_margin", allow_zero=True,
+                           allow_negative=True)
+            if margin > amount:
+                raise InvalidInput("a line's gross margin cannot exceed its amount", field=f"line_items[{i}]")
+            parsed.append({"product_line": required_text(item.get("product_line"), f"line_items[{i}].product_line",
+                                                         max_length=200), "amount": amount, "gross_margin": margin})
+        self._require_open("change the line items")
+        self._line_items_set(items=parsed, total=sum((p["amount"] for p in parsed), Decimal("0.00")))
+
+    @event("LineItemsSet")
+    def _line_items_set(self, items: list[dict], total: Decimal) -> None:
+        self.line_items = items
+
+    def set_splits(self, splits: list[dict], overlays: list[dict] | None = None) -> None:
         parsed = parse_splits(splits)
+        extra = parse_overlays(overlays or [])
         self._require_open("change the revenue splits")
-        self._splits_set(splits=parsed)
+        self._splits_set(splits=parsed, overlays=extra)
 
     @event("SplitsSet")
-    def _splits_set(self, splits: list[dict]) -> None:
+    def _splits_set(self, splits: list[dict], overlays: list[dict] | None = None) -> None:
         self.splits = splits
+        self.overlays = overlays or []
 
-    def win(self, *, amount: object, gross_margin: object, signed_on: date,
-            contract_no: str | None = None) -> None:
+    def win(self, *, amount: object, gross_margin: object, signed_on: date, contract_no: str | None = None,
+            payment_due_on: date | None = None, payment_terms_days: int = 30) -> None:
         signed = money(amount)
         margin = money(gross_margin, field="gross_margin", allow_zero=True, allow_negative=True)
         if margin > signed:
             raise InvalidInput("gross_margin cannot exceed the signed amount", field="gross_margin")
+        signed_on = business_date(signed_on, "signed_on")
+        due = signed_on + timedelta(days=payment_terms_days) if payment_due_on is None \
+            else business_date(payment_due_on, "payment_due_on")
+        if due < signed_on:
+            raise InvalidInput("payment_due_on cannot be before signed_on", field="payment_due_on")
         self._require_open("win the deal")
-        self._won(amount=signed, gross_margin=margin, signed_on=business_date(signed_on, "signed_on"),
-                  contract_no=optional_text(contract_no, "contract_no", max_length=100))
+        self._won(amount=signed, gross_margin=margin, signed_on=signed_on,
+                  contract_no=optional_text(contract_no, "contract_no", max_length=100), payment_due_on=due)
 
     @event("Won")
-    def _won(self, amount: Decimal, gross_margin: Decimal, signed_on: date, contract_no: str | None) -> None:
+    def _won(self, amount: Decimal, gross_margin: Decimal, signed_on: date, contract_no: str | None,
+             payment_due_on: date | None = None) -> None:
         self.status = WON
         self.signed_amount = amount
         self.gross_margin = gross_margin
         self.signed_on = signed_on
         self.contract_no = contract_no
+        self.payment_due_on = payment_due_on
+        self.probability = Decimal("1")
 
-    def lose(self, *, reason: str, competitor: str | None = None, notes: str | None = None) -> None:
+    def lose(self, *, reason: str, allowed: list[str] | None = None, competitor: str | None = None,
+             notes: str | None = None, lost_on: date | None = None) -> None:
         reason = required_text(reason, "reason")
+        if allowed is not None and reason not in allowed:
+            raise InvalidInput(f"reason must be one of: {', '.join(allowed)} (add details in notes)", field="reason",
+                               value=reason)
         self._require_open("lose the deal")
         self._lost(reason=reason, competitor=optional_text(competitor, "competitor"),
-                   notes=optional_text(notes, "notes"))
+                   notes=optional_text(notes, "notes"), lost_on=None if lost_on is None else business_date(lost_on, "lost_on"))
 
     @event("Lost")
-    def _lost(self, reason: str, competitor: str | None, notes: str | None) -> None:
+    def _lost(self, reason: str, competitor: str | None, notes: str | None, lost_on: date | None = None) -> None:
         self.status = LOST
         self.lost_reason = reason
+        self.competitor = competitor
+        self.probability = Decimal("0")
 
     def receive_payment(self, *, amount: object, received_on: date) -> None:
         paid = money(amount)
         received_on = business_date(received_on, "received_on")
         self._require_won("record a payment")
-        outstanding = self.signed_amount - self.collected
-        if paid > outstanding:
+        if paid > self.receivable:
             raise Conflict("payment exceeds the amount still receivable", code="overpayment",
-                           amount=str(paid), receivable=str(outstanding))
+                           amount=str(paid), receivable=str(self.receivable))
         self._payment_received(amount=paid, received_on=received_on)
 
     @event("PaymentReceived")
     def _payment_received(self, amount: Decimal, received_on: date) -> None:
         self.payments.append({"amount": amount, "received_on": received_on})
 
-    def refund(self, *, amount: object, refunded_on: date, reason: str) -> None:
-        refund = money(amount)
+    def refund(self, *, amount: object, refunded_on: date, reason: str, kind: str = "refund") -> None:
+        """A refund pays collected money back; a cancellation removes part of the contract that
+        was not yet paid. Both reduce what the deal is worth and are clawed back from commissions."""
+        value = money(amount)
         refunded_on = business_date(refunded_on, "refunded_on")
         reason = required_text(reason, "reason")
+        kind = RefundKind.parse(kind, "kind")
         self._require_won("record a refund")
-        room = self.signed_amount - self.refunded
-        if refund > room:
-            raise Conflict("refunds would exceed the signed amount", code="over_refund",
-                           amount=str(refund), refundable=str(room))
-        self._refunded(amount=refund, refunded_on=refunded_on, reason=reason)
+        if kind == "refund":
+            room = self.collected - (self.refunded - self.cancelled)
+            what = "refunds would exceed the money collected"
+        else:
+            room = self.receivable
+            what = "the cancellation exceeds what is still receivable"
+        if value > room:
+            raise Conflict(what, code="over_refund", amount=str(value), available=str(room), kind=kind)
+        self._refunded(amount=value, refunded_on=refunded_on, reason=reason, kind=kind)
 
     @event("Refunded")
-    def _refunded(self, amount: Decimal, refunded_on: date, reason: str) -> None:
-        self.refunds.append({"amount": amount, "refunded_on": refunded_on, "reason": reason})
+    def _refunded(self, amount: Decimal, refunded_on: date, reason: str, kind: str = "refund") -> None:
+        self.refunds.append({"amount": amount, "refunded_on": refunded_on, "reason": reason, "kind": kind})
+
+
+def _share(raw: Any, field: str) -> Decimal:
+    try:
+        share = Decimal(str(raw))
+    except ArithmeticError:
+        share = None
+    if isinstance(raw, (float, bool)) or share is None or not share.is_finite() or not 0 < share <= 1:
+        raise InvalidInput("share must be a decimal string in (0, 1]", field=field)
+    return share
 
 
 def parse_splits(splits: list[dict]) -> list[dict]:
@@ -176,13 +285,7 @@ def parse_splits(splits: list[dict]) -> list[dict]:
     parsed, seen = [], set()
     for i, split in enumerate(splits):
         rep_id = required_text(split.get("rep_id"), f"splits[{i}].rep_id")
-        raw = split.get("share")
-        try:
-            share = Decimal(str(raw))
-        except ArithmeticError:
-            share = None
-        if isinstance(raw, (float, bool)) or share is None or not share.is_finite() or not 0 < share <= 1:
-            raise InvalidInput("share must be a decimal string in (0, 1]", field=f"splits[{i}].share")
+        share = _share(split.get("share"), f"splits[{i}].share")
         if rep_id in seen:
             raise InvalidInput("a rep appears twice in splits", field="splits", rep_id=rep_id)
         seen.add(rep_id)
@@ -190,4 +293,14 @@ def parse_splits(splits: list[dict]) -> list[dict]:
     total = sum((s["share"] for s in parsed), Decimal(0))
     if total != 1:
         raise InvalidInput("split shares must total exactly 1", field="splits", total=str(total))
+    return parsed
+
+
+def parse_overlays(overlays: list[dict]) -> list[dict]:
+    """Overlay credit (presales, a channel partner): recorded beside the splits, never part of the 1."""
+    parsed = []
+    for i, overlay in enumerate(overlays):
+        party = required_text(overlay.get("party"), f"overlays[{i}].party", max_length=200)
+        parsed.append({"party": party, "kind": OverlayKind.parse(overlay.get("kind"), f"overlays[{i}].kind"),
+                       "share": _share(overlay.get("share"), f"overlays[{i}].share")})
     return parsed

@@ -15,6 +15,7 @@ from eventsourcing.domain import event
 
 from domain.base import Entity
 from domain.errors import InvalidInput
+from domain.settings import overlay
 from domain.values import Grade, LeadSource, Level, required_text
 
 POLICY_ID: UUID = uuid5(NAMESPACE_URL, "salesledger:lead-policy")
@@ -52,18 +53,6 @@ def _whole(value: Any, field: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise InvalidInput(f"{field} must be a whole number between {low} and {high}", field=field)
     return value
-
-
-def overlay(base: dict[str, Any], changes: dict[str, Any], path: str = "policy") -> dict[str, Any]:
-    """`changes` laid over `base`, section by section (lists and values replace)."""
-    if not isinstance(changes, dict):
-        raise InvalidInput(f"{path} must be an object", field=path)
-    merged = dict(base)
-    for key, value in changes.items():
-        if key not in base:
-            raise InvalidInput(f"unknown setting {path}.{key}", field=f"{path}.{key}")
-        merged[key] = overlay(base[key], value, f"{path}.{key}") if isinstance(base[key], dict) else value
-    return merged
 
 
 def validate_policy(settings: Any, base: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -41,9 +41,10 @@ def test_events_carry_metadata_business_dates_and_chinese_text(runtime):
     ids = seed_deal(ledger, team="华南二组", region="华南")
     written = ledger.win_deal(META, ids["deal"], amount="98000.50", gross_margin="30000.00",
                               signed_on=date(2025, 12, 30), contract_no="合同-2025-001")
-    [record] = runtime.source.read(written.position - 1, 1)
-    event = record.event
-    assert record.type == "DealWon" and record.position == written.position
+    won, activated = runtime.source.read(written.position - 2, 10)  # one write: the win and the customer's activation
+    event = won.event
+    assert (won.type, activated.type) == ("DealWon", "CustomerLifecycleChanged")
+    assert activated.position == written.position and activated.event.to_state == "active"
     assert event.meta == {"actor": "test", "correlation_id": "c-1", "causation_id": "r-1"}
     assert event.signed_on == date(2025, 12, 30)  # back-dated business date, distinct from recording time
     assert str(event.amount) == "98000.50" and event.contract_no == "合同-2025-001"

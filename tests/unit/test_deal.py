@@ -55,13 +55,54 @@ def test_win_then_payments_cannot_exceed_signed_amount():
         deal.change_stage("proposal")
 
 
-def test_refunds_limited_to_signed_amount_and_reduce_receivable():
+def test_refunds_pay_back_cash_and_cancellations_reduce_what_is_owed():
     deal = new_deal()
     deal.win(amount="1000.00", gross_margin="300.00", signed_on=date(2026, 3, 9))
-    deal.refund(amount="250.00", refunded_on=date(2026, 5, 1), reason="部分退货")
-    assert deal.receivable == Decimal("750.00")
+    assert deal.payment_due_on == date(2026, 4, 8)  # default terms: 30 days
     with pytest.raises(Conflict):
-        deal.refund(amount="750.01", refunded_on=date(2026, 5, 2), reason="x")
+        deal.refund(amount="10.00", refunded_on=date(2026, 5, 1), reason="nothing collected yet")
+    deal.receive_payment(amount="600.00", received_on=date(2026, 4, 1))
+    deal.refund(amount="250.00", refunded_on=date(2026, 5, 1), reason="部分退货")
+    assert deal.receivable == Decimal("650.00")  # 1000 owed, 350 kept
+    deal.refund(amount="200.00", refunded_on=date(2026, 5, 2), reason="取消部分", kind="cancellation")
+    assert deal.receivable == Decimal("450.00")
+    with pytest.raises(Conflict):
+        deal.refund(amount="450.01", refunded_on=date(2026, 5, 3), reason="x", kind="cancellation")
+    with pytest.raises(Conflict):
+        deal.refund(amount="350.01", refunded_on=date(2026, 5, 3), reason="x")
+    with pytest.raises(Conflict):
+        deal.receive_payment(amount="450.01", received_on=date(2026, 5, 4))
+    deal.receive_payment(amount="450.00", received_on=date(2026, 5, 4))
+    assert deal.receivable == Decimal("0.00")
+
+
+def test_revisions_line_items_and_overlays():
+    deal = new_deal()
+    deal.revise(amount="120000.00", expected_close=date(2026, 6, 30), reason="扩大范围")
+    with pytest.raises(Conflict):
+        deal.revise(amount="120000.00", reason="same")
+    deal.set_line_items([{"product_line": "ERP", "amount": "100000.00", "gross_margin": "30000.00"},
+                         {"product_line": "BI", "amount": "20000.00", "gross_margin": "8000.00"}])
+    with pytest.raises(InvalidInput):
+        deal.set_line_items([{"product_line": "ERP", "amount": "10.00", "gross_margin": "11.00"}])
+    deal.set_splits([{"rep_id": "a", "share": "0.7"}, {"rep_id": "b", "share": "0.3"}],
+                    overlays=[{"party": "渠道伙伴甲", "kind": "channel_partner", "share": "0.1"}])
+    assert deal.overlays[0]["share"] == Decimal("0.1") and sum(s["share"] for s in deal.splits) == 1
+    with pytest.raises(InvalidInput):
+        deal.set_splits([{"rep_id": "a", "share": "1"}], overlays=[{"party": "x", "kind": "reseller", "share": "0.1"}])
+    assert [r["reason"] for r in deal.revisions] == ["扩大范围"]
+
+
+def test_stage_history_records_dates_and_steps_back():
+    deal = new_deal()
+    deal.change_stage("proposal", changed_on=date(2026, 3, 5))
+    deal.change_stage("needs_analysis", changed_on=date(2026, 3, 8))
+    with pytest.raises(InvalidInput):
+        deal.change_stage("negotiation", changed_on=date(2026, 3, 7))
+    assert [(h["from"], h["to"]) for h in deal.stage_history] == [
+        (None, "initial_contact"), ("initial_contact", "proposal"), ("proposal", "needs_analysis")]
+    with pytest.raises(InvalidInput):
+        deal.lose(reason="bad vibes", allowed=["price"])
 
 
 @pytest.mark.parametrize("splits", [
