@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from projections.accounts import ACCOUNTS
 from projections.kpi import KPI
 from projections.leads import LEADS
 from projections.org import ORG
 from projections.pipeline import PIPELINE
 from projections.projection import Projection
 
-PROJECTIONS: tuple[Projection, ...] = (PIPELINE, ORG, KPI, LEADS)
+PROJECTIONS: tuple[Projection, ...] = (PIPELINE, ORG, KPI, LEADS, ACCOUNTS)
 
 
 def by_name(name: str) -> Projection:

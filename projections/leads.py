@@ -17,7 +17,7 @@ from domain.lead_policy import company_key, email_key, phone_key, sla_due
 from domain.values import Period
 from projections.database import Tx
 from projections.kpi import utc_text
-from projections.money import from_cents, to_cents
+from projections.money import fraction, from_cents, to_cents
 from projections.org import OrgHistory
 from projections.projection import Projection, Recorded, Rows
 from projections.tracking import active_tables
@@ -296,13 +296,9 @@ def source_effectiveness(tx: Tx, *, period: Period) -> dict:
             f"GROUP BY source ORDER BY source", (period.start.isoformat(), period.end.isoformat())):
         rows.append({"source": source, "captured": captured, "qualified": qualified, "converted": converted,
                      "won_deals": won, "won_revenue": from_cents(cents),
-                     "qualification_rate": _rate(qualified, captured), "conversion_rate": _rate(converted, captured),
-                     "win_rate": _rate(won, converted)})
+                     "qualification_rate": fraction(qualified, captured), "conversion_rate": fraction(converted, captured),
+                     "win_rate": fraction(won, converted)})
     return {"period": period.label, "sources": rows}
-
-
-def _rate(part: int, whole: int) -> Decimal | None:
-    return None if not whole else (Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
 
 
 def open_assigned(tx: Tx) -> list[str]:

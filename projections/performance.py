@@ -13,19 +13,12 @@ from domain.target import parse_scope
 from domain.values import MONEY_METRICS, Metric, Period, round_money
 from projections.database import Tx
 from projections.kpi import KPI, utc_text
-from projections.money import from_cents
+from projections.money import fraction, from_cents
 from projections.org import OrgHistory
 from projections.tracking import active_tables
 
-FOUR = Decimal("0.0001")
 METRICS = tuple(m.value for m in Metric)
 DISTINCT_SUBJECTS = frozenset({"leads_contacted"})  # metrics that count distinct subjects, not events
-
-
-def ratio(numerator: Decimal, denominator: Decimal | None) -> Decimal | None:
-    if denominator is None or denominator == 0:
-        return None
-    return (Decimal(numerator) / Decimal(denominator)).quantize(FOUR, rounding=ROUND_HALF_UP)
 
 
 class Targets:
@@ -92,20 +85,20 @@ def kpis(tx: Tx, *, scope: str, period: Period, as_of: datetime | None = None) -
     for metric in METRICS:
         actual = _value(metric, cents[metric], qty[metric])
         target, source = targets.get(period, metric, scope)
-        rows.append({"metric": metric, "target": target, "actual": actual, "attainment": ratio(actual, target),
+        rows.append({"metric": metric, "target": target, "actual": actual, "attainment": fraction(actual, target),
                      "target_source": source})
     revenue = from_cents(cents["revenue"])
     working_days = period.working_days()
     return {
         "scope": scope, "period": period.label, "as_of": as_of, "metrics": rows,
         "gross_margin_attainment": next(r["attainment"] for r in rows if r["metric"] == "gross_margin"),
-        "collection_rate": ratio(from_cents(cents["collections"]), revenue),
-        "visits_per_working_day": ratio(Decimal(qty["visits"]), Decimal(working_days)),
+        "collection_rate": fraction(from_cents(cents["collections"]), revenue),
+        "visits_per_working_day": fraction(Decimal(qty["visits"]), Decimal(working_days)),
         "working_days": working_days,
         "members": len(org.members(period.end, scope)),
         "active_customers_by_grade": _active_customers(tx, org, scope, period),
         "product_mix": [{"product_line": line, "revenue": from_cents(amount),
-                         "share": ratio(from_cents(amount), revenue)}
+                         "share": fraction(from_cents(amount), revenue)}
                         for line, amount in sorted(mix.items(), key=lambda kv: (-kv[1], kv[0]))],
     }
 
@@ -155,7 +148,7 @@ def leaderboard(tx: Tx, *, metric: str, period: Period, scope: str = "company", 
     shown = [r for r in rows if r["rank"] <= cut]  # everyone tied at the cut is included
     for row in shown:
         target, _ = targets.get(period, metric, f"rep:{row['rep_id']}")
-        row["attainment"] = ratio(row["value"], target)
+        row["attainment"] = fraction(row["value"], target)
         row["previous_rank"] = before.get(row["rep_id"])
         row["rank_change"] = None if row["previous_rank"] is None else row["previous_rank"] - row["rank"]
     return {"metric": metric, "period": period.label, "previous_period": period.previous().label, "scope": scope,

@@ -1,86 +1,140 @@
-"""The pipeline board: open deals per stage with count, amount and probability-weighted
-amount, and totals for won and lost deals; filterable by the owner's team and region,
-the owner and the product line."""
+"""The pipeline board: open deals per stage (count, amount, probability-weighted amount),
+won and lost totals, stage conversion, stage velocity, win rate, loss reasons and the weighted
+forecast by expected close month — filterable by the owner's team and region, the owner, the
+product line and the period in which deals were opened."""
 
 from __future__ import annotations
 
+import statistics
+from collections import Counter, defaultdict
 from collections.abc import Sequence
-from decimal import Decimal
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from domain.deal import Deal
 from domain.rep import Rep
-from domain.values import DEFAULT_CURRENCY, DEFAULT_STAGE_PROBABILITIES, OPEN_STAGES
+from domain.values import DEFAULT_CURRENCY, DEFAULT_STAGE_PROBABILITIES, OPEN_STAGES, Period
 from projections.database import Tx
-from projections.money import from_cents, to_cents
+from projections.money import fraction, from_cents, to_cents
 from projections.projection import Projection, Recorded, Rows
 from projections.tracking import active_tables
 
-DEAL_COLUMNS = ("deal_id", "owner_id", "product_line", "currency", "status", "stage", "amount_cents",
-                "weighted_cents", "signed_cents", "margin_cents", "refunded_cents", "last_position")
+DEAL_COLUMNS = ("deal_id", "owner_id", "product_line", "currency", "status", "stage", "probability", "amount_cents",
+                "weighted_cents", "signed_cents", "margin_cents", "refunded_cents", "opened_on", "expected_close",
+                "max_stage", "lost_reason", "last_position")
 REP_COLUMNS = ("rep_id", "name", "team", "region")
+STEP_COLUMNS = ("position", "deal_id", "from_stage", "to_stage", "on_day")
 
 
-def weighted_cents(amount_cents: int, stage: str) -> int:
-    return to_cents(Decimal(amount_cents) / 100 * DEFAULT_STAGE_PROBABILITIES[stage])
+def weighted_cents(amount_cents: int, probability: Decimal) -> int:
+    return to_cents(Decimal(amount_cents) / 100 * probability)
+
+
+def _probability(event: Any, stage: str) -> Decimal:
+    """The probability the event applied (older events did not carry one: the default then)."""
+    value = getattr(event, "probability", None)
+    return DEFAULT_STAGE_PROBABILITIES[stage] if value is None else Decimal(value)
 
 
 class PipelineProjection(Projection):
     name = "pipeline"
-    version = 1
-    events = (Rep.Hired, Deal.Opened, Deal.StageChanged, Deal.Won, Deal.Lost, Deal.Refunded)
+    version = 2
+    events = (Rep.Hired, Deal.Opened, Deal.StageChanged, Deal.Revised, Deal.Won, Deal.Lost, Deal.Refunded)
     tables = {
         "deals": [
             """CREATE TABLE IF NOT EXISTS {deals} (
                 deal_id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, product_line TEXT NOT NULL,
-                currency TEXT NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL,
+                currency TEXT NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL, probability TEXT NOT NULL,
                 amount_cents BIGINT NOT NULL, weighted_cents BIGINT NOT NULL, signed_cents BIGINT NOT NULL,
-                margin_cents BIGINT NOT NULL, refunded_cents BIGINT NOT NULL, last_position BIGINT NOT NULL)""",
+                margin_cents BIGINT NOT NULL, refunded_cents BIGINT NOT NULL, opened_on TEXT NOT NULL,
+                expected_close TEXT, max_stage INTEGER NOT NULL, lost_reason TEXT, last_position BIGINT NOT NULL)""",
             "CREATE INDEX IF NOT EXISTS {deals}_owner ON {deals} (owner_id)",
         ],
         "reps": [
             """CREATE TABLE IF NOT EXISTS {reps} (
                 rep_id TEXT PRIMARY KEY, name TEXT NOT NULL, team TEXT NOT NULL, region TEXT NOT NULL)""",
         ],
+        "steps": [
+            """CREATE TABLE IF NOT EXISTS {steps} (
+                position BIGINT PRIMARY KEY, deal_id TEXT NOT NULL, from_stage TEXT, to_stage TEXT NOT NULL,
+                on_day TEXT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS {steps}_deal ON {steps} (deal_id)",
+        ],
     }
 
     def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Rows]:
         deals = Rows(tx, tables["deals"], "deal_id", DEAL_COLUMNS)
         deals.load(r.aggregate_id for r in batch if r.type.startswith("Deal") and r.type != "DealOpened")
-        return {"deals": deals, "reps": Rows(tx, tables["reps"], "rep_id", REP_COLUMNS)}
+        return {"deals": deals, "reps": Rows(tx, tables["reps"], "rep_id", REP_COLUMNS),
+                "steps": Rows(tx, tables["steps"], "position", STEP_COLUMNS)}
 
     def commit(self, tx: Tx, tables: dict[str, str], state: dict[str, Rows]) -> None:
         for rows in state.values():
             rows.flush()
 
-    def on_RepHired(self, s: dict[str, Rows], r: Recorded) -> None:
+    def _step(self, s, r: Recorded, from_stage: str | None, to_stage: str, day: date) -> None:
+        s["steps"].put({"position": r.position, "deal_id": r.aggregate_id, "from_stage": from_stage,
+                        "to_stage": to_stage, "on_day": day.isoformat()})
+
+    def on_RepHired(self, s, r: Recorded) -> None:
         e = r.event
         s["reps"].put({"rep_id": r.aggregate_id, "name": e.name, "team": e.team, "region": e.region})
 
-    def on_DealOpened(self, s: dict[str, Rows], r: Recorded) -> None:
-        e = r.event
-        amount = to_cents(e.amount)
+    def on_DealOpened(self, s, r: Recorded) -> None:
+        e, stage = r.event, OPEN_STAGES[0]
+        amount, probability = to_cents(e.amount), _probability(r.event, stage)
         s["deals"].put({
             "deal_id": r.aggregate_id, "owner_id": e.owner_id, "product_line": e.product_line,
-            "currency": e.currency, "status": "open", "stage": OPEN_STAGES[0], "amount_cents": amount,
-            "weighted_cents": weighted_cents(amount, OPEN_STAGES[0]), "signed_cents": 0, "margin_cents": 0,
-            "refunded_cents": 0, "last_position": r.position,
-        })
+            "currency": e.currency, "status": "open", "stage": stage, "probability": str(probability),
+            "amount_cents": amount, "weighted_cents": weighted_cents(amount, probability), "signed_cents": 0,
+            "margin_cents": 0, "refunded_cents": 0, "opened_on": e.opened_on.isoformat(),
+            "expected_close": e.expected_close.isoformat() if e.expected_close else None, "max_stage": 0,
+            "lost_reason": None, "last_position": r.position})
+        self._step(s, r, None, stage, e.opened_on)
 
-    def on_DealStageChanged(self, s: dict[str, Rows], r: Recorded) -> None:
+    def on_DealStageChanged(self, s, r: Recorded) -> None:
         deal = s["deals"].get(r.aggregate_id)
-        if deal is not None:
-            s["deals"].update(r.aggregate_id, stage=r.event.to_stage, last_position=r.position,
-                              weighted_cents=weighted_cents(deal["amount_cents"], r.event.to_stage))
+        if deal is None:
+            return
+        e = r.event
+        probability = _probability(e, e.to_stage)
+        s["deals"].update(r.aggregate_id, stage=e.to_stage, probability=str(probability), last_position=r.position,
+                          weighted_cents=weighted_cents(deal["amount_cents"], probability),
+                          max_stage=max(deal["max_stage"], OPEN_STAGES.index(e.to_stage)))
+        self._step(s, r, e.from_stage, e.to_stage,
+                   getattr(e, "changed_on", None) or date.fromisoformat(deal["opened_on"]))
 
-    def on_DealWon(self, s: dict[str, Rows], r: Recorded) -> None:
+    def on_DealRevised(self, s, r: Recorded) -> None:
+        deal = s["deals"].get(r.aggregate_id)
+        if deal is None:
+            return
+        e = r.event
+        amount = to_cents(e.to_amount)
+        s["deals"].update(r.aggregate_id, amount_cents=amount, last_position=r.position,
+                          expected_close=e.to_expected_close.isoformat() if e.to_expected_close else None,
+                          weighted_cents=weighted_cents(amount, Decimal(deal["probability"]))
+                          if deal["status"] == "open" else 0)
+
+    def on_DealWon(self, s, r: Recorded) -> None:
+        deal = s["deals"].get(r.aggregate_id)
+        if deal is None:
+            return
         s["deals"].update(r.aggregate_id, status="won", weighted_cents=0, last_position=r.position,
                           signed_cents=to_cents(r.event.amount), margin_cents=to_cents(r.event.gross_margin))
+        self._step(s, r, deal["stage"], "won", r.event.signed_on)
 
-    def on_DealLost(self, s: dict[str, Rows], r: Recorded) -> None:
-        s["deals"].update(r.aggregate_id, status="lost", weighted_cents=0, last_position=r.position)
+    def on_DealLost(self, s, r: Recorded) -> None:
+        deal = s["deals"].get(r.aggregate_id)
+        if deal is None:
+            return
+        s["deals"].update(r.aggregate_id, status="lost", weighted_cents=0, last_position=r.position,
+                          lost_reason=r.event.reason)
+        lost_on = getattr(r.event, "lost_on", None)
+        if lost_on:
+            self._step(s, r, deal["stage"], "lost", lost_on)
 
-    def on_DealRefunded(self, s: dict[str, Rows], r: Recorded) -> None:
+    def on_DealRefunded(self, s, r: Recorded) -> None:
         deal = s["deals"].get(r.aggregate_id)
         if deal is not None:
             s["deals"].update(r.aggregate_id, refunded_cents=deal["refunded_cents"] + to_cents(r.event.amount),
@@ -92,33 +146,55 @@ PIPELINE = PipelineProjection()
 FILTERS = {"team": "r.team", "region": "r.region", "owner_id": "d.owner_id", "product_line": "d.product_line"}
 
 
-def pipeline_board(tx: Tx, *, currency: str = DEFAULT_CURRENCY, **filters: str | None) -> dict[str, Any]:
+def _days(values: list[int]) -> dict[str, Any]:
+    if not values:
+        return {"count": 0, "mean_days": None, "median_days": None}
+    mean = (Decimal(sum(values)) / len(values)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    median = Decimal(str(statistics.median(values))).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return {"count": len(values), "mean_days": mean, "median_days": median}
+
+
+def pipeline_board(tx: Tx, *, currency: str = DEFAULT_CURRENCY, period: Period | None = None,
+                   **filters: str | None) -> dict[str, Any]:
     t = active_tables(tx, PIPELINE)
     where, params = ["d.currency = ?"], [currency]
     for key, column in FILTERS.items():
         if filters.get(key) is not None:
             where.append(f"{column} = ?")
             params.append(filters[key])
-    rows = tx.all(
-        f"SELECT d.status, d.stage, COUNT(*), SUM(d.amount_cents), SUM(d.weighted_cents), "
-        f"SUM(d.signed_cents), SUM(d.margin_cents), SUM(d.refunded_cents) "
-        f"FROM {t['deals']} d LEFT JOIN {t['reps']} r ON r.rep_id = d.owner_id "
-        f"WHERE {' AND '.join(where)} GROUP BY d.status, d.stage", params)
-    open_by_stage = {stage: (0, 0, 0) for stage in OPEN_STAGES}
-    won = [0, 0, 0, 0]
-    lost = [0, 0]
-    for status, stage, count, amount, weighted, signed, margin, refunded in rows:
-        if status == "open":
-            open_by_stage[stage] = (count, amount, weighted)
-        elif status == "won":
-            won = [won[0] + count, won[1] + signed, won[2] + margin, won[3] + refunded]
+    if period is not None:
+        where.append("d.opened_on >= ? AND d.opened_on <= ?")
+        params += [period.start.isoformat(), period.end.isoformat()]
+    columns = ", ".join(f"d.{c}" for c in DEAL_COLUMNS)
+    deals = [dict(zip(DEAL_COLUMNS, row, strict=True)) for row in tx.all(
+        f"SELECT {columns} FROM {t['deals']} d LEFT JOIN {t['reps']} r ON r.rep_id = d.owner_id "
+        f"WHERE {' AND '.join(where)}", params)]
+
+    open_by_stage = {stage: [0, 0, 0] for stage in OPEN_STAGES}
+    won, lost = [0, 0, 0, 0], [0, 0]
+    reasons: Counter[str] = Counter()
+    forecast: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for d in deals:
+        if d["status"] == "open":
+            bucket = open_by_stage[d["stage"]]
+            bucket[0] += 1
+            bucket[1] += d["amount_cents"]
+            bucket[2] += d["weighted_cents"]
+            month = (d["expected_close"] or "")[:7] or "unscheduled"
+            forecast[month][0] += 1
+            forecast[month][1] += d["amount_cents"]
+            forecast[month][2] += d["weighted_cents"]
+        elif d["status"] == "won":
+            won = [won[0] + 1, won[1] + d["signed_cents"], won[2] + d["margin_cents"], won[3] + d["refunded_cents"]]
         else:
-            lost = [lost[0] + count, lost[1] + amount]
+            lost = [lost[0] + 1, lost[1] + d["amount_cents"]]
+            reasons[d["lost_reason"] or "unspecified"] += 1
+
     stages = [{"stage": stage, "count": c, "amount": from_cents(a), "weighted_amount": from_cents(w),
-               "probability": DEFAULT_STAGE_PROBABILITIES[stage]}
-              for stage, (c, a, w) in open_by_stage.items()]
+               "probability": DEFAULT_STAGE_PROBABILITIES[stage]} for stage, (c, a, w) in open_by_stage.items()]
     return {
         "currency": currency,
+        "period": period.label if period else None,
         "filters": {k: v for k, v in filters.items() if v is not None},
         "stages": stages,
         "open": {"count": sum(s["count"] for s in stages),
@@ -127,4 +203,38 @@ def pipeline_board(tx: Tx, *, currency: str = DEFAULT_CURRENCY, **filters: str |
         "won": {"count": won[0], "amount": from_cents(won[1]), "gross_margin": from_cents(won[2]),
                 "refunded": from_cents(won[3]), "net_amount": from_cents(won[1] - won[3])},
         "lost": {"count": lost[0], "amount": from_cents(lost[1])},
+        "win_rate": fraction(won[0], won[0] + lost[0]),
+        "loss_reasons": [{"reason": reason, "count": n, "share": fraction(n, lost[0])}
+                         for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))],
+        "conversion": _conversion(deals),
+        "velocity": _velocity(tx, t, [d["deal_id"] for d in deals]),
+        "forecast": [{"month": month, "count": c, "amount": from_cents(a), "weighted_amount": from_cents(w)}
+                     for month, (c, a, w) in sorted(forecast.items())],
     }
+
+
+def _conversion(deals: list[dict]) -> list[dict[str, Any]]:
+    """Of the deals that reached a stage, the share that reached the next one (won counts as
+    having passed every stage)."""
+    reached = [sum(1 for d in deals if d["status"] == "won" or d["max_stage"] >= i) for i in range(len(OPEN_STAGES))]
+    won = sum(1 for d in deals if d["status"] == "won")
+    steps = [*OPEN_STAGES, "won"]
+    counts = [*reached, won]
+    return [{"from": steps[i], "to": steps[i + 1], "reached_from": counts[i], "reached_to": counts[i + 1],
+             "rate": fraction(counts[i + 1], counts[i])} for i in range(len(OPEN_STAGES))]
+
+
+def _velocity(tx: Tx, t: dict[str, str], deal_ids: list[str]) -> list[dict[str, Any]]:
+    """Days spent in each stage, over every completed stay (moving back starts a new stay)."""
+    wanted = set(deal_ids)
+    stays: dict[str, list[int]] = {stage: [] for stage in OPEN_STAGES}
+    by_deal: dict[str, list[tuple]] = defaultdict(list)
+    for position, deal_id, _, to_stage, on_day in tx.all(
+            f"SELECT position, deal_id, from_stage, to_stage, on_day FROM {t['steps']} ORDER BY deal_id, position"):
+        if deal_id in wanted:
+            by_deal[deal_id].append((to_stage, date.fromisoformat(on_day)))
+    for steps in by_deal.values():
+        for (stage, entered), (_, left) in zip(steps, steps[1:], strict=False):
+            if stage in stays:
+                stays[stage].append((left - entered).days)
+    return [{"stage": stage, **_days(values)} for stage, values in stays.items()]

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request
 from api.deps import MinPosition, RuntimeDep, await_position
 from api.encoding import Json
 from api.models import FilterText
+from domain.values import Period
 from domain.values import currency as parse_currency
 from projections.engine import status
 from projections.pipeline import PIPELINE, pipeline_board
@@ -17,13 +18,15 @@ router = APIRouter(tags=["read models"])
 @router.get("/pipeline")
 def pipeline(request: Request, rt: RuntimeDep, team: FilterText = None, region: FilterText = None,
              owner_id: FilterText = None, product_line: FilterText = None, currency: str = Query("CNY", max_length=3),
+             period: str | None = Query(None, description="only deals opened in this period"),
              min_position: MinPosition = None):
-    """Open deals per stage (count, amount, probability-weighted amount) and won/lost totals.
-    `team` and `region` filter on the owning rep."""
+    """Open deals per stage (count, amount, probability-weighted amount), won/lost totals, win
+    rate, loss reasons, stage conversion, stage velocity and the weighted forecast by expected
+    close month. `team` and `region` filter on the owning rep; `period` keeps deals opened in it."""
     await_position(request, PIPELINE.name, min_position)
     with rt.db.read() as tx:
-        board = pipeline_board(tx, currency=parse_currency(currency), team=team, region=region,
-                               owner_id=owner_id, product_line=product_line)
+        board = pipeline_board(tx, currency=parse_currency(currency), period=Period.parse(period) if period else None,
+                               team=team, region=region, owner_id=owner_id, product_line=product_line)
     return Json(board)
 
 

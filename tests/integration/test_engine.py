@@ -205,15 +205,15 @@ def test_prepare_is_idempotent_and_a_new_version_starts_beside_the_old(runtime):
     process(runtime.db, runtime.source, PIPELINE, generation, start)
 
     class PipelineV2(PipelineProjection):
-        version = 2
+        version = PIPELINE.version + 1
 
     v2 = PipelineV2()
     prepare(runtime.db, [v2])
     with runtime.db.read() as tx:
         reg = tracking.registration(tx, "pipeline")
-        assert (reg.version, reg.state) == (2, "catching_up")
+        assert (reg.version, reg.state) == (PIPELINE.version + 1, "catching_up")
         assert tracking.position(tx, "pipeline", reg.active_generation) == 0
-    assert v2.table_names(reg.active_generation)["deals"].startswith("pipeline_v2_")
+    assert v2.table_names(reg.active_generation)["deals"].startswith(f"pipeline_v{PIPELINE.version + 1}_")
 
 
 def wait_until(predicate, timeout=8.0):
