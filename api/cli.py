@@ -15,6 +15,8 @@ projections_app = typer.Typer(help="Inspect and rebuild read models.", no_args_i
 app.add_typer(projections_app, name="projections")
 leads_app = typer.Typer(help="Lead operations.", no_args_is_help=True)
 app.add_typer(leads_app, name="leads")
+customers_app = typer.Typer(help="Customer operations.", no_args_is_help=True)
+app.add_typer(customers_app, name="customers")
 console = Console()
 
 
@@ -155,6 +157,27 @@ def sla_check(as_of: str = typer.Option(None, "--as-of", help="ISO date-time (de
                   f"{len(result['breaches'])} new breaches")
     for b in result["breaches"]:
         console.print(f"  {b['lead_id']}  {b['kind']} due {b['due_at'].isoformat()}  -> {b['action']}")
+
+
+@customers_app.command("dormancy-check")
+def dormancy_check(as_of: str = typer.Option(None, "--as-of", help="ISO date (default: today)")):
+    """Active customers with no activity for the sales policy's days become dormant (idempotent)."""
+    from datetime import date
+
+    from domain.application import Meta
+    try:
+        day = date.fromisoformat(as_of) if as_of else date.today()
+    except ValueError:
+        console.print(f"[red]--as-of must be an ISO date, not {as_of!r}[/red]")
+        raise typer.Exit(2) from None
+    rt = _runtime()
+    try:
+        rt.start()
+        result = rt.dormancy_check(Meta(actor="dormancy-check", correlation_id=f"dormancy-{day}",
+                                        causation_id=f"dormancy-{day}"), day)
+    finally:
+        rt.close()
+    console.print(f"checked {result['checked']} quiet customers at {day}: {len(result['now_dormant'])} now dormant")
 
 
 def main() -> None:

@@ -3,9 +3,10 @@ read-model database, the event source and (optionally) the projection engine."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from domain.application import Meta, SalesLedger
+from projections.accounts import dormancy_candidates
 from projections.catalog import PROJECTIONS
 from projections.database import Database, DatabaseURL
 from projections.engine import ProjectionEngine, catch_up, prepare
@@ -46,6 +47,17 @@ class Runtime:
                     if (f := self.ledger.check_lead_sla(meta, lead_id, as_of=as_of, roster=members))]
         self.written()
         return {"as_of": as_of, "checked": len(candidates), "breaches": findings}
+
+    def dormancy_check(self, meta: Meta, as_of: date) -> dict:
+        """Active customers without activity for the policy's days become dormant (idempotent)."""
+        self.fresh("accounts")
+        days = self.ledger.sales_policy().settings["dormant_after_days"]
+        with self.db.read() as tx:
+            candidates = dormancy_candidates(tx, as_of=as_of, days=days)
+        dormant = [{"customer_id": c, "last_activity_on": last, "position": position} for c, last in candidates
+                   if (position := self.ledger.mark_dormant(meta, c, as_of=as_of, last_activity=last))]
+        self.written()
+        return {"as_of": as_of, "dormant_after_days": days, "checked": len(candidates), "now_dormant": dormant}
 
     def written(self) -> None:
         """Called after each command: wake in-process projectors without waiting for a poll."""

@@ -1,13 +1,20 @@
+"""Customers: records, grading, classification, credit, stakeholders, visits, feedback and the
+lifecycle; Customer 360, the distribution and the dormancy check."""
+
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from pydantic import Field
 
-from api.deps import IfMatch, MetaDep, RuntimeDep, answer
+from api.deps import IfMatch, MetaDep, MinPosition, RuntimeDep, answer, await_position
+from api.encoding import Json
 from api.history import aggregate_view
-from api.models import AsOfParam, Body, OptionalText, Text, Today, VersionParam
+from api.models import Amount, AsOfParam, Body, OptionalText, Text, Today, VersionParam
 from domain.customer import Customer
+from projections.accounts import customer_accounts, distribution
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -26,6 +33,18 @@ class GradeCustomer(Body):
     reason: Text
 
 
+class Classify(Body):
+    classification: str = Field(examples=["key", "general", "potential"])
+    reason: Text
+
+
+class Credit(Body):
+    rating: str = Field(examples=["AAA", "AA", "A", "BBB", "BB", "B", "C"])
+    limit: Amount
+    evidence: Text
+    rated_on: Today
+
+
 class TransferOwner(Body):
     owner_id: Text
     reason: Text
@@ -40,15 +59,80 @@ class LogVisit(Body):
     next_step: OptionalText = None
 
 
+class Stakeholder(Body):
+    name: Text
+    role: str = Field(examples=["decision_maker", "influencer", "user", "finance", "procurement"])
+    title: OptionalText = None
+    phone: OptionalText = None
+    email: OptionalText = None
+    notes: OptionalText = None
+
+
+class StakeholderChange(Body):
+    name: OptionalText = None
+    role: OptionalText = None
+    title: OptionalText = None
+    phone: OptionalText = None
+    email: OptionalText = None
+    notes: OptionalText = None
+
+
+class Removal(Body):
+    reason: Text
+
+
+class Feedback(Body):
+    score: Annotated[int, Field(ge=1, le=5)]
+    comment: OptionalText = None
+    given_on: Today
+    rep_id: OptionalText = None
+
+
+class Lifecycle(Body):
+    reason: Text
+    on: Today
+
+
+class DormancyCheck(Body):
+    as_of: Today
+
+
 @router.post("", status_code=201)
 def register_customer(body: RegisterCustomer, rt: RuntimeDep, meta: MetaDep):
     return answer(rt, rt.ledger.register_customer(meta, **body.model_dump()), 201)
+
+
+@router.get("/distribution")
+def customer_distribution(request: Request, rt: RuntimeDep, min_position: MinPosition = None):
+    """Customers by grade, lifecycle state, region and classification."""
+    await_position(request, "accounts", min_position)
+    with rt.db.read() as tx:
+        return Json(distribution(tx))
+
+
+@router.post("/dormancy-check")
+def dormancy_check(body: DormancyCheck, rt: RuntimeDep, meta: MetaDep):
+    """Active customers with no activity for the sales policy's `dormant_after_days` become
+    dormant. Idempotent; also `salesledger customers dormancy-check`."""
+    return Json(rt.dormancy_check(meta, body.as_of))
 
 
 @router.post("/{customer_id}/grade")
 def grade(customer_id: str, body: GradeCustomer, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Grade A, B or C by value and potential, with the reason."""
     return answer(rt, rt.ledger.grade_customer(meta, customer_id, **body.model_dump(), expected_version=version))
+
+
+@router.post("/{customer_id}/classification")
+def classify(customer_id: str, body: Classify, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    """Key, general or potential account."""
+    return answer(rt, rt.ledger.classify_customer(meta, customer_id, **body.model_dump(), expected_version=version))
+
+
+@router.post("/{customer_id}/credit")
+def credit(customer_id: str, body: Credit, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    """A credit rating (信用等级) with its limit and the evidence; new deals beyond the limit are refused."""
+    return answer(rt, rt.ledger.rate_customer_credit(meta, customer_id, **body.model_dump(), expected_version=version))
 
 
 @router.post("/{customer_id}/owner")
@@ -59,10 +143,62 @@ def transfer_owner(customer_id: str, body: TransferOwner, rt: RuntimeDep, meta: 
 
 @router.post("/{customer_id}/visits", status_code=201)
 def log_visit(customer_id: str, body: LogVisit, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
-    """A visit, revisit or call by a rep."""
+    """A visit, revisit or call by a rep (拜访/回访)."""
     return answer(rt, rt.ledger.log_visit(meta, customer_id, **body.model_dump(), expected_version=version), 201)
 
 
+@router.post("/{customer_id}/stakeholders", status_code=201)
+def add_stakeholder(customer_id: str, body: Stakeholder, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    """A stakeholder (干系人) with a role; answers its `stakeholder_id`."""
+    return answer(rt, rt.ledger.add_stakeholder(meta, customer_id, **body.model_dump(), expected_version=version), 201)
+
+
+@router.patch("/{customer_id}/stakeholders/{stakeholder_id}")
+def update_stakeholder(customer_id: str, stakeholder_id: str, body: StakeholderChange, rt: RuntimeDep, meta: MetaDep,
+                       version: IfMatch):
+    """Change some details; the event records each change from and to."""
+    return answer(rt, rt.ledger.update_stakeholder(meta, customer_id, stakeholder_id, **body.model_dump(),
+                                                   expected_version=version))
+
+
+@router.post("/{customer_id}/stakeholders/{stakeholder_id}/remove")
+def remove_stakeholder(customer_id: str, stakeholder_id: str, body: Removal, rt: RuntimeDep, meta: MetaDep,
+                       version: IfMatch):
+    return answer(rt, rt.ledger.remove_stakeholder(meta, customer_id, stakeholder_id, reason=body.reason,
+                                                   expected_version=version))
+
+
+@router.post("/{customer_id}/feedback", status_code=201)
+def feedback(customer_id: str, body: Feedback, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    """Satisfaction feedback: 1–5 and a comment."""
+    return answer(rt, rt.ledger.give_feedback(meta, customer_id, **body.model_dump(), expected_version=version), 201)
+
+
+@router.post("/{customer_id}/churn")
+def churn(customer_id: str, body: Lifecycle, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    return answer(rt, rt.ledger.churn_customer(meta, customer_id, **body.model_dump(), expected_version=version))
+
+
+@router.post("/{customer_id}/reactivate")
+def reactivate(customer_id: str, body: Lifecycle, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    """A dormant or churned customer becomes active again (a won deal does this by itself)."""
+    return answer(rt, rt.ledger.reactivate_customer(meta, customer_id, **body.model_dump(), expected_version=version))
+
+
 @router.get("/{customer_id}")
-def get_customer(customer_id: str, rt: RuntimeDep, version: VersionParam = None, as_of: AsOfParam = None):
-    return aggregate_view(rt, Customer, customer_id, version, as_of)
+def get_customer(customer_id: str, request: Request, rt: RuntimeDep, version: VersionParam = None,
+                 as_of: AsOfParam = None, min_position: MinPosition = None):
+    """Customer 360: profile, grade, classification and credit history, stakeholders, visits,
+    feedback, lifecycle, deals and payments — one call. With `version` or `as_of`: the customer
+    record as it was then (without deals and payments)."""
+    if version is not None or as_of is not None:
+        return aggregate_view(rt, Customer, customer_id, version, as_of)
+    customer = rt.ledger.load(Customer, customer_id)
+    await_position(request, "accounts", min_position)
+    with rt.db.read() as tx:
+        accounts = customer_accounts(tx, str(customer.id))
+    view = customer.as_dict()
+    view["stakeholders"] = list(view["stakeholders"].values())
+    return Json({**view, **accounts}, headers={"ETag": f'"{customer.version}"'})
+
+

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 from pydantic import Field
@@ -14,6 +14,11 @@ from domain.deal import Deal
 router = APIRouter(prefix="/deals", tags=["deals"])
 
 
+class CreditOverride(Body):
+    manager_id: Text
+    reason: Text
+
+
 class OpenDeal(Body):
     customer_id: Text
     owner_id: Text
@@ -23,10 +28,28 @@ class OpenDeal(Body):
     title: OptionalText = None
     expected_close: DateField = None
     opened_on: Today
+    credit_override: CreditOverride | None = None
 
 
 class ChangeStage(Body):
     stage: str
+    changed_on: DateField = None
+
+
+class Revise(Body):
+    reason: Text
+    amount: Amount | None = None
+    expected_close: DateField = None
+
+
+class LineItem(Body):
+    product_line: Text
+    amount: Amount
+    gross_margin: Amount = "0"
+
+
+class LineItems(Body):
+    items: Annotated[list[LineItem], Field(min_length=1, max_length=100)]
 
 
 class Split(Body):
@@ -34,8 +57,15 @@ class Split(Body):
     share: Amount
 
 
+class Overlay(Body):
+    party: Text
+    kind: str = Field(examples=["presales", "channel_partner"])
+    share: Amount
+
+
 class SetSplits(Body):
     splits: Annotated[list[Split], Field(min_length=1, max_length=50)]
+    overlays: Annotated[list[Overlay], Field(max_length=20)] = []
 
 
 class WinDeal(Body):
@@ -43,12 +73,14 @@ class WinDeal(Body):
     gross_margin: Amount
     signed_on: date
     contract_no: OptionalText = None
+    payment_due_on: DateField = None
 
 
 class LoseDeal(Body):
     reason: Text
     competitor: OptionalText = None
     notes: OptionalText = None
+    lost_on: DateField = None
 
 
 class Payment(Body):
@@ -60,6 +92,12 @@ class Refund(Body):
     amount: Amount
     refunded_on: date
     reason: Text
+    kind: str = Field(default="refund", examples=["refund", "cancellation"])
+
+
+class Policy(Body):
+    settings: dict[str, Any]
+    reason: Text
 
 
 @router.post("", status_code=201)
@@ -69,14 +107,31 @@ def open_deal(body: OpenDeal, rt: RuntimeDep, meta: MetaDep):
 
 @router.post("/{deal_id}/stage")
 def change_stage(deal_id: str, body: ChangeStage, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
-    return answer(rt, rt.ledger.change_deal_stage(meta, deal_id, body.stage, expected_version=version))
+    """Move between initial_contact, needs_analysis, proposal and negotiation (back too)."""
+    return answer(rt, rt.ledger.change_deal_stage(meta, deal_id, body.stage, changed_on=body.changed_on,
+                                                  expected_version=version))
+
+
+@router.post("/{deal_id}/revise")
+def revise(deal_id: str, body: Revise, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    """Revise the amount and/or expected close date, with a reason."""
+    return answer(rt, rt.ledger.revise_deal(meta, deal_id, **body.model_dump(), expected_version=version))
+
+
+@router.post("/{deal_id}/line-items")
+def line_items(deal_id: str, body: LineItems, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    """Product lines with amount and gross margin (replaces the list)."""
+    items = [i.model_dump() for i in body.items]
+    return answer(rt, rt.ledger.set_deal_line_items(meta, deal_id, items, expected_version=version))
 
 
 @router.post("/{deal_id}/splits")
 def set_splits(deal_id: str, body: SetSplits, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
-    """Revenue credit shares between reps; they must total exactly 1."""
+    """Revenue credit shares between reps (must total exactly 1) and overlay credit for presales
+    or a channel partner (recorded separately, not part of the 1)."""
     splits = [s.model_dump() for s in body.splits]
-    return answer(rt, rt.ledger.set_deal_splits(meta, deal_id, splits, expected_version=version))
+    overlays = [o.model_dump() for o in body.overlays]
+    return answer(rt, rt.ledger.set_deal_splits(meta, deal_id, splits, overlays=overlays, expected_version=version))
 
 
 @router.post("/{deal_id}/win")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi import APIRouter, Query, Request
 
 from api.deps import MinPosition, RuntimeDep, await_position
@@ -9,6 +11,7 @@ from api.encoding import Json
 from api.models import FilterText
 from domain.values import Period
 from domain.values import currency as parse_currency
+from projections.accounts import receivables
 from projections.engine import status
 from projections.pipeline import PIPELINE, pipeline_board
 
@@ -34,3 +37,13 @@ def pipeline(request: Request, rt: RuntimeDep, team: FilterText = None, region: 
 def projections(rt: RuntimeDep):
     """Per projection: position, store head, lag in events, state and the last error."""
     return Json(status(rt.db, rt.source, rt.projections))
+
+
+@router.get("/receivables")
+def receivables_report(request: Request, rt: RuntimeDep, period: str, group_by: str = "rep",
+                       as_of: date | None = None, min_position: MinPosition = None):
+    """Collection rate (回款率) of deals signed in the period per owner or team, and every
+    receivable overdue at `as_of` (default today)."""
+    await_position(request, ("accounts", "org"), min_position)
+    with rt.db.read() as tx:
+        return Json(receivables(tx, period=Period.parse(period), as_of=as_of or date.today(), group_by=group_by))
