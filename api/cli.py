@@ -134,25 +134,32 @@ def rebuild(name: str, batch: int = typer.Option(5000, help="events per transact
         rt.close()
 
 
+def _moment(text: str | None, parse, default, what: str):
+    try:
+        return parse(text) if text else default()
+    except ValueError:
+        console.print(f"[red]--as-of must be an ISO {what}, not {text!r}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _scheduled(job: str, when: object, run):
+    """Run a scheduled check once, as actor `job`, with a correlation id naming the moment."""
+    from domain.application import Meta
+    rt = _runtime()
+    try:
+        rt.start()
+        return run(rt, Meta(actor=job, correlation_id=f"{job}-{when}", causation_id=f"{job}-{when}"))
+    finally:
+        rt.close()
+
+
 @leads_app.command("sla-check")
 def sla_check(as_of: str = typer.Option(None, "--as-of", help="ISO date-time (default: now)")):
     """Record follow-up SLA breaches due at --as-of and apply the policy's action (idempotent)."""
     from datetime import datetime, timezone
-
-    from domain.application import Meta
-    try:
-        moment = datetime.fromisoformat(as_of) if as_of else datetime.now(timezone.utc)
-    except ValueError:
-        console.print(f"[red]--as-of must be an ISO date-time, not {as_of!r}[/red]")
-        raise typer.Exit(2) from None
+    moment = _moment(as_of, datetime.fromisoformat, lambda: datetime.now(timezone.utc), "date-time")
     moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    rt = _runtime()
-    try:
-        rt.start()
-        result = rt.sla_check(Meta(actor="sla-check", correlation_id=f"sla-{moment.isoformat()}",
-                                   causation_id=f"sla-{moment.isoformat()}"), moment)
-    finally:
-        rt.close()
+    result = _scheduled("sla-check", moment.isoformat(), lambda rt, meta: rt.sla_check(meta, moment))
     console.print(f"checked {result['checked']} assigned leads at {moment.isoformat()}: "
                   f"{len(result['breaches'])} new breaches")
     for b in result["breaches"]:
@@ -163,20 +170,8 @@ def sla_check(as_of: str = typer.Option(None, "--as-of", help="ISO date-time (de
 def dormancy_check(as_of: str = typer.Option(None, "--as-of", help="ISO date (default: today)")):
     """Active customers with no activity for the sales policy's days become dormant (idempotent)."""
     from datetime import date
-
-    from domain.application import Meta
-    try:
-        day = date.fromisoformat(as_of) if as_of else date.today()
-    except ValueError:
-        console.print(f"[red]--as-of must be an ISO date, not {as_of!r}[/red]")
-        raise typer.Exit(2) from None
-    rt = _runtime()
-    try:
-        rt.start()
-        result = rt.dormancy_check(Meta(actor="dormancy-check", correlation_id=f"dormancy-{day}",
-                                        causation_id=f"dormancy-{day}"), day)
-    finally:
-        rt.close()
+    day = _moment(as_of, date.fromisoformat, date.today, "date")
+    result = _scheduled("dormancy-check", day, lambda rt, meta: rt.dormancy_check(meta, day))
     console.print(f"checked {result['checked']} quiet customers at {day}: {len(result['now_dormant'])} now dormant")
 
 

@@ -100,6 +100,16 @@ class Demo:
                 size_band=self.rng.choice(SIZES), registered_on=self.day(START - timedelta(days=200), 200))
             if self.rng.random() < 0.6:
                 customer.grade_as(grade=self.rng.choice("AABBBCC"), reason="按价值与潜力分级")
+                customer.classify(classification=self.rng.choice(["key", "general", "general", "potential"]),
+                                  reason="年度客户分类")
+            if self.rng.random() < 0.5:
+                customer.add_stakeholder(stakeholder_id=self.uid("stakeholder", n).hex, name=self.person(),
+                                         role=self.rng.choice(["decision_maker", "influencer", "finance", "procurement"]),
+                                         title=self.rng.choice(["总经理", "采购经理", "财务总监", "IT主管"]))
+            if self.rng.random() < 0.3:
+                customer.rate_credit(rating=self.rng.choice(["AAA", "AA", "A", "BBB"]),
+                                     limit=Decimal(self.rng.choice([2_000_000, 5_000_000, 10_000_000])),
+                                     evidence="年度财报与付款记录", rated_on=START)
             customers.append(customer)
             self.save(customer)
         self.stats.customers = len(customers)
@@ -209,6 +219,10 @@ class Demo:
             signed_on = self.day(opened, 35)
             deal.win(amount=signed, gross_margin=(signed * Decimal(rng.choice(["0.2", "0.3", "0.35", "0.4"]))).quantize(
                 Decimal("0.01")), signed_on=signed_on, contract_no=f"HT-2026-{n:06d}")
+            if customer.lifecycle == "prospect":
+                customer.move_lifecycle(to="active", reason=f"first won deal {deal.id}", on=signed_on,
+                                        allowed_from=("prospect",))
+                self.save(customer)
             remaining = signed
             for k in range(rng.randint(0, 3)):
                 part = (signed / 3).quantize(Decimal("0.01")) if k < 2 else remaining

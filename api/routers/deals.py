@@ -7,9 +7,11 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from api.deps import IfMatch, MetaDep, RuntimeDep, answer
+from api.encoding import Json
 from api.history import aggregate_view
 from api.models import Amount, AsOfParam, Body, DateField, OptionalText, Text, Today, VersionParam
 from domain.deal import Deal
+from projections.accounts import exposure
 
 router = APIRouter(prefix="/deals", tags=["deals"])
 
@@ -102,7 +104,25 @@ class Policy(Body):
 
 @router.post("", status_code=201)
 def open_deal(body: OpenDeal, rt: RuntimeDep, meta: MetaDep):
-    return answer(rt, rt.ledger.open_deal(meta, **body.model_dump()), 201)
+    """Open a deal. If the customer has a credit limit and the deal would take its exposure (open
+    deals plus receivables) over it, 409 — unless `credit_override` names a manager and a reason."""
+    rt.fresh("accounts")
+    with rt.db.read() as tx:
+        current = exposure(tx, body.customer_id)
+    return answer(rt, rt.ledger.open_deal(meta, **body.model_dump(), exposure=current), 201)
+
+
+@router.get("/policy")
+def get_policy(rt: RuntimeDep):
+    """The sales policy in force: stage probabilities, loss reasons, payment terms, dormancy."""
+    policy = rt.ledger.sales_policy()
+    return Json({"version": policy.version, "settings": policy.settings})
+
+
+@router.put("/policy")
+def put_policy(body: Policy, rt: RuntimeDep, meta: MetaDep):
+    """A new version of the sales policy (partial settings are laid over the one in force)."""
+    return answer(rt, rt.ledger.configure_sales_policy(meta, settings=body.settings, reason=body.reason))
 
 
 @router.post("/{deal_id}/stage")

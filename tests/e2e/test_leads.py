@@ -3,35 +3,12 @@ recycle → claim → qualify → convert, with de-duplication, caps, reports an
 
 import pytest
 
-
-class Desk:
-    def __init__(self, client):
-        self.client = client
-        self.position = 0
-
-    def post(self, path, body, status=(200, 201)):
-        answer = self.client.post(path, json=body)
-        assert answer.status_code in status, (path, answer.text)
-        if answer.status_code < 300 and "position" in answer.json():
-            self.position = max(self.position, answer.json()["position"])
-        return answer.json()
-
-    def get(self, path, **params):
-        answer = self.client.get(path, params={**params, "min_position": self.position})
-        assert answer.status_code == 200, answer.text
-        return answer.json()
-
-    def rep(self, name, level, team="华东一组", region="华东"):
-        return self.post("/reps", {"name": name, "level": level, "team": team, "region": region})["id"]
-
-    def lead(self, company, **extra):
-        body = {"company": company, "source": "trade_show", "region": "华东", "industry": "manufacturing", **extra}
-        return self.post("/leads", body)
+from tests.e2e.session import Session
 
 
 @pytest.fixture
 def desk(client):
-    return Desk(client)
+    return Session(client)
 
 
 def test_the_whole_journey(desk):

@@ -5,38 +5,23 @@ from datetime import datetime, timezone
 
 import pytest
 
+from tests.e2e.session import Session
 
-class Org:
-    """A small organisation built through the API; remembers the last store position."""
 
-    def __init__(self, client):
-        self.client = client
-        self.position = 0
+class Org(Session):
+    """A small organisation built through the API; everyone hired on 2025-01-01 unless told."""
 
-    def post(self, path, body, status=(200, 201)):
-        answer = self.client.post(path, json=body)
-        assert answer.status_code in status, (path, answer.text)
-        if answer.status_code < 300:
-            self.position = max(self.position, answer.json()["position"])
-        return answer
-
-    def get(self, path, **params):
-        answer = self.client.get(path, params={**params, "min_position": self.position})
-        assert answer.status_code == 200, answer.text
-        return answer.json()
-
-    def rep(self, name, level, team, region, manager_id=None, hired_on="2025-01-01"):
-        return self.post("/reps", {"name": name, "level": level, "team": team, "region": region,
-                                   "manager_id": manager_id, "hired_on": hired_on}).json()["id"]
+    def rep(self, name, level, team="华东一组", region="华东", manager_id=None, hired_on="2025-01-01"):
+        return super().rep(name, level, team, region, manager_id, hired_on)
 
     def customer(self, owner, name="客户", region="华东", registered_on="2026-11-03"):
         return self.post("/customers", {"name": name, "region": region, "industry": "manufacturing",
-                                        "owner_id": owner, "registered_on": registered_on}).json()["id"]
+                                        "owner_id": owner, "registered_on": registered_on})["id"]
 
     def won_deal(self, owner, amount, margin, signed_on, product_line="ERP", splits=None, customer=None):
         customer = customer or self.customer(owner)
         deal = self.post("/deals", {"customer_id": customer, "owner_id": owner, "amount": amount,
-                                    "product_line": product_line}).json()["id"]
+                                    "product_line": product_line})["id"]
         if splits:
             self.post(f"/deals/{deal}/splits", {"splits": splits})
         self.post(f"/deals/{deal}/win", {"amount": amount, "gross_margin": margin, "signed_on": signed_on})
@@ -79,7 +64,7 @@ def test_org_tree_as_of_across_promotions_and_transfers(org):
     assert node("2026-02-01", org.a)["level"] == "manager"
     # refused changes
     assert org.post(f"/reps/{org.manager}/transfer", {"manager_id": org.a, "effective_from": "2026-10-01",
-                                                      "reason": "cycle"}, status=(409,)).json()["error"]["code"] == "manager_cycle"
+                                                      "reason": "cycle"}, status=(409,))["error"]["code"] == "manager_cycle"
     assert org.post(f"/reps/{org.a}/level", {"level": "wizard", "effective_from": "2026-10-01", "reason": "x"},
                     status=(422,))
 
@@ -87,9 +72,9 @@ def test_org_tree_as_of_across_promotions_and_transfers(org):
 def test_leaving_needs_open_work_reassigned(org):
     customer = org.customer(org.b)
     refused = org.post(f"/reps/{org.b}/leave", {"effective_on": "2026-11-30", "reason": "离职"}, status=(409,))
-    assert refused.json()["error"]["details"]["customers"] == [customer]
+    assert refused["error"]["details"]["customers"] == [customer]
     refused = org.post(f"/reps/{org.manager}/leave", {"effective_on": "2026-11-30", "reason": "离职"}, status=(409,))
-    assert set(refused.json()["error"]["details"]["reports"]) == {org.a, org.b}
+    assert set(refused["error"]["details"]["reports"]) == {org.a, org.b}
     org.post(f"/reps/{org.b}/leave", {"effective_on": "2026-11-30", "reason": "离职", "reassign_to": org.a})
     assert org.client.get(f"/customers/{customer}").json()["owner_id"] == org.a
     assert org.client.get(f"/reps/{org.b}").json()["status"] == "left"
@@ -103,7 +88,7 @@ def test_decomposition_through_the_api(org):
                                                "children": [{"scope": "region:华东", "value": "700000"},
                                                             {"scope": "region:华南", "value": "400000"}]},
                         status=(409,))
-    assert mismatch.json()["error"]["code"] == "decomposition_mismatch"
+    assert mismatch["error"]["code"] == "decomposition_mismatch"
     org.post("/targets/decompose", {"period": "2026", "metric": "revenue", "parent": "company",
                                     "children": [{"scope": "region:华东", "value": "800000"},
                                                  {"scope": "region:华南", "value": "400000"}]})
@@ -111,7 +96,7 @@ def test_decomposition_through_the_api(org):
                                     "children": [{"scope": "team:华东一组", "value": "800000"}]})
     missing = org.post("/targets/decompose", {"period": "2026", "metric": "revenue", "parent": "team:华北一组",
                                               "children": [{"scope": f"rep:{org.a}", "value": "1"}]}, status=(409,))
-    assert missing.json()["error"]["code"] == "target_missing"
+    assert missing["error"]["code"] == "target_missing"
     sheet = org.client.get("/targets/2026/revenue").json()
     assert {t["scope"]: t["value"] for t in sheet["targets"]} == {
         "company": "1200000.00", "region:华东": "800000.00", "region:华南": "400000.00", "team:华东一组": "800000.00"}

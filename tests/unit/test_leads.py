@@ -10,8 +10,18 @@ from hypothesis import strategies as st
 
 from domain.errors import Conflict, InvalidInput
 from domain.lead import Lead
-from domain.lead_policy import DEFAULT_POLICY, Candidate, choose, company_key, email_key, matching_rule, phone_key, \
-    score, score_inputs, validate_policy
+from domain.lead_policy import (
+    DEFAULT_POLICY,
+    Candidate,
+    choose,
+    company_key,
+    email_key,
+    matching_rule,
+    phone_key,
+    score,
+    score_inputs,
+    validate_policy,
+)
 
 POLICY = validate_policy(DEFAULT_POLICY)
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
