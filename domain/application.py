@@ -18,6 +18,9 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from domain.base import Entity
+from domain.commission.period import CommissionPeriod
+from domain.commission.plan import Plan
+from domain.commission.service import CommissionCommands
 from domain.customer import Customer
 from domain.deal import Deal, parse_splits
 from domain.errors import Conflict, NotFound, VersionConflict
@@ -33,7 +36,8 @@ T = TypeVar("T", bound=Entity)
 
 AGGREGATES: dict[str, type[Entity]] = {"rep": Rep, "customer": Customer, "lead": Lead, "deal": Deal,
                                        "target_sheet": TargetSheet, "lead_policy": LeadPolicy,
-                                       "sales_policy": SalesPolicy}
+                                       "sales_policy": SalesPolicy, "plan": Plan,
+                                       "commission_period": CommissionPeriod}
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ def parse_id(value: object, kind: str) -> UUID:
         raise NotFound(f"no {kind} with id {value}", kind=kind, id=str(value)) from None
 
 
-class SalesLedger(LeadCommands, Application):
+class SalesLedger(LeadCommands, CommissionCommands, Application):
     name = "SalesLedger"
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:

@@ -46,6 +46,7 @@ class Rep(Entity):
         self.name = name
         self.hired_on = hired_on
         self.open_leads: list[str] = []
+        self.plans: list[dict] = []
         self.last_lead_taken_at: datetime | None = None
         self.timeline: list[dict[str, Any]] = []
         self._change(hired_on or date.min, level=level, team=team, region=region, manager_id=manager_id,
@@ -151,3 +152,15 @@ class Rep(Entity):
     @event("LeadReleased")
     def _lead_released(self, lead_id: str, why: str) -> None:
         self.open_leads = [x for x in self.open_leads if x != lead_id]
+
+    # -- commission plan -------------------------------------------------------------------------
+    def assign_plan(self, *, plan_id: str, effective_from: date) -> None:
+        effective_from = self._effective(effective_from, "effective_from")
+        if any(p["plan_id"] == plan_id and p["effective_from"] == effective_from for p in self.plans):
+            raise Conflict("this plan is already assigned from that date", code="plan_unchanged")
+        self._plan_assigned(plan_id=plan_id, effective_from=effective_from)
+
+    @event("PlanAssigned")
+    def _plan_assigned(self, plan_id: str, effective_from: date) -> None:
+        self.plans = sorted([*self.plans, {"plan_id": plan_id, "effective_from": effective_from}],
+                            key=lambda p: p["effective_from"])

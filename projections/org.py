@@ -68,11 +68,12 @@ ORG = OrgProjection()
 class OrgHistory:
     """Every rep's effective-dated timeline, loaded once per query."""
 
-    def __init__(self, tx: Tx) -> None:
+    def __init__(self, tx: Tx, until_position: int | None = None) -> None:
         t = active_tables(tx, ORG)
         self.names = {rep_id: name for rep_id, name in tx.all(f"SELECT rep_id, name FROM {t['members']}")}
         self.timelines: dict[str, list[dict[str, Any]]] = {}
-        for row in tx.all(f"SELECT {', '.join(CHANGE_COLUMNS)} FROM {t['changes']} ORDER BY effective_from, position"):
+        for row in tx.all(f"SELECT {', '.join(CHANGE_COLUMNS)} FROM {t['changes']} WHERE position <= ? "
+                          f"ORDER BY effective_from, position", (until_position or 2**62,)):
             change = dict(zip(CHANGE_COLUMNS, row, strict=True))
             entry = {"effective_from": date.fromisoformat(change["effective_from"]), "seq": change["position"]}
             entry.update({k: change[k] for k in KIND_FIELDS[change["kind"]]})
@@ -89,6 +90,14 @@ class OrgHistory:
     def members(self, day: date, scope: str = "company") -> list[str]:
         """Active reps on `day` within scope (company, region:X, team:Y, rep:ID)."""
         return [rep for rep in self.timelines if self.in_scope(rep, day, scope, active_only=True)]
+
+    def ancestors(self, rep_id: str, day: date) -> list[str]:
+        """The rep's manager, their manager, and so on, on `day`."""
+        chain, current = [], (self.attrs(rep_id, day) or {}).get("manager_id")
+        while current and current not in chain and current != rep_id:
+            chain.append(current)
+            current = (self.attrs(current, day) or {}).get("manager_id")
+        return chain
 
     def in_scope(self, rep_id: str, day: date, scope: str, *, active_only: bool = False) -> bool:
         attrs = self.attrs(rep_id, day)

@@ -25,10 +25,12 @@ class Targets:
     """Targets by (period, metric, scope); a month without its own target is prorated from its
     quarter or year (a quarter from its year), and says so."""
 
-    def __init__(self, tx: Tx) -> None:
-        t = active_tables(tx, KPI)
-        self.values = {(p, m, s): Decimal(v) for p, m, s, v in
-                       tx.all(f"SELECT period, metric, scope, value FROM {t['targets']} WHERE value IS NOT NULL")}
+    def __init__(self, tx: Tx | None = None, values: dict[tuple[str, str, str], Decimal] | None = None) -> None:
+        if values is None:
+            t = active_tables(tx, KPI)
+            values = {(p, m, s): Decimal(v) for p, m, s, v in
+                      tx.all(f"SELECT period, metric, scope, value FROM {t['targets']} WHERE value IS NOT NULL")}
+        self.values = values
 
     def get(self, period: Period, metric: str, scope: str) -> tuple[Decimal | None, str | None]:
         value = self.values.get((period.label, metric, scope))

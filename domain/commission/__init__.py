@@ -1,0 +1,1 @@
+"""Incentive compensation: versioned plans, the pure statement calculation, and period close."""

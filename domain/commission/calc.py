@@ -1,0 +1,414 @@
+"""The statement calculation: pure, deterministic, explainable.
+
+Given what happened (wins with their splits, payments, refunds), who was on which plan version
+when, targets and the organisation, it answers every rep's lines for a month. Each line
+carries its provenance (`explain`): plan, version, component, basis before and after, the tier
+walk, the target used, the split share and the source events."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Protocol
+
+from domain.values import Period, round_money
+
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One event a line rests on."""
+
+    type: str
+    aggregate_id: str
+    version: int
+    position: int
+    recorded_at: str
+    actor: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "aggregate_id": self.aggregate_id, "version": self.version,
+                "position": self.position, "recorded_at": self.recorded_at, "actor": self.actor}
+
+
+@dataclass(frozen=True)
+class Win:
+    deal_id: str
+    signed_on: date
+    amount: Decimal
+    margin: Decimal
+    currency: str
+    splits: tuple[tuple[str, Decimal], ...]
+    source: Source
+
+
+@dataclass(frozen=True)
+class Money:
+    """A payment or a refund/cancellation on a won deal."""
+
+    deal_id: str
+    day: date
+    amount: Decimal
+    kind: str  # payment | refund | cancellation
+    source: Source
+
+
+class Inputs(Protocol):
+    wins: dict[str, Win]
+    movements: list[Money]
+
+    def plan_for(self, rep_id: str, day: date) -> tuple[str, dict] | None: ...
+    def target(self, scope: str, period: Period) -> Decimal | None: ...
+    def ancestors(self, rep_id: str, day: date) -> list[str]: ...
+    def team_of(self, rep_id: str, day: date) -> str | None: ...
+    def reps(self) -> list[str]: ...
+    def name(self, rep_id: str) -> str: ...
+
+
+@dataclass
+class Line:
+    rep_id: str
+    period: str
+    kind: str  # earned | clawback | override | bonus | adjustment | deduction
+    component: str | None
+    deal_id: str | None
+    basis_amount: Decimal
+    amount: Decimal
+    plan_id: str | None
+    plan_version: int | None
+    key: str  # what the line is about, stable across recomputation
+    explain: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return line_id(self.period, self.rep_id, self.key)
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "deal_id": self.deal_id, "component": self.component,
+                "basis_amount": self.basis_amount, "amount": self.amount, "plan_id": self.plan_id,
+                "plan_version": self.plan_version}
+
+
+def line_id(period: str, rep_id: str, key: str) -> str:
+    return f"{period}~{rep_id}~{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+def digest(rep_id: str, period: str, currency: str, lines: list[dict[str, Any]]) -> str:
+    """SHA-256 over a canonical serialisation: sorted keys, lines by id, decimals as strings."""
+    canonical = {"rep_id": rep_id, "period": period, "currency": currency,
+                 "lines": sorted(({k: (str(v) if isinstance(v, Decimal) else v) for k, v in line.items()}
+                                  for line in lines), key=lambda x: x["id"]),
+                 "total": str(sum((Decimal(str(line["amount"])) for line in lines), ZERO))}
+    text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# -- tiers ------------------------------------------------------------------------------------------
+def bands(component: dict, scale: Decimal | None) -> list[tuple[Decimal, Decimal | None, Decimal]]:
+    """(low, high, rate) per band; band i covers (low, high]. Attainment bounds are scaled by the target."""
+    out, low = [], ZERO
+    for tier in component["tiers"]:
+        high = None if tier["up_to"] is None else Decimal(tier["up_to"]) * (scale if scale is not None else 1)
+        out.append((low, high, Decimal(tier["rate"])))
+        low = high if high is not None else low
+    return out
+
+
+def walk(tiers: list[tuple[Decimal, Decimal | None, Decimal]], start: Decimal, basis: Decimal) -> list[dict]:
+    """Slices of (start, start + basis] per band, each at its band's rate."""
+    end, slices = start + basis, []
+    for low, high, rate in tiers:
+        lo, hi = max(low, start), end if high is None else min(high, end)
+        if hi > lo:
+            slices.append({"band": {"above": low, "up_to": high}, "slice": hi - lo, "rate": rate,
+                           "amount": (hi - lo) * rate})
+    return slices
+
+
+def rate_at(tiers: list[tuple[Decimal, Decimal | None, Decimal]], total: Decimal) -> tuple[Decimal, dict]:
+    """The rate of the band a total reaches (a total on a boundary stays in the lower band)."""
+    for low, high, rate in tiers:
+        if high is None or total <= high:
+            return rate, {"above": low, "up_to": high}
+    low, high, rate = tiers[-1]
+    return rate, {"above": low, "up_to": high}
+
+
+# -- the calculation -------------------------------------------------------------------------------
+@dataclass
+class _Item:
+    rep_id: str
+    deal_id: str
+    day: date
+    basis: Decimal
+    share: Decimal
+    plan_id: str
+    version: dict
+    component: dict
+    sources: list[Source]
+    note: str
+
+
+class Calculator:
+    """Statements for months, memoised: clawbacks look up the lines that first paid the money."""
+
+    def __init__(self, inputs: Inputs) -> None:
+        self.inputs = inputs
+        self._earned: dict[str, dict[str, list[Line]]] = {}
+
+    def lines(self, period: Period, *, settle: bool) -> dict[str, list[Line]]:
+        """Every rep's computed lines for the month: earned, clawback and override; with `settle`
+        (at close) also the rank and team-target bonuses."""
+        result = defaultdict(list)
+        for rep, lines in self._earned_lines(period).items():
+            result[rep].extend(lines)
+        for line in self._clawbacks(period) + self._overrides(period) + (self._bonuses(period) if settle else []):
+            result[line.rep_id].append(line)
+        return result
+
+    # -- earned ----------------------------------------------------------------------------------
+    def _items(self, period: Period) -> list[_Item]:
+        items = []
+        for win in self.inputs.wins.values():
+            if win.signed_on in period:
+                items += self._credit(win, win.signed_on, "booking", lambda share, w=win: (w.amount * share,
+                                                                                            w.margin * share), [win.source])
+        for move in self.inputs.movements:
+            win = self.inputs.wins.get(move.deal_id)
+            if move.kind == "payment" and win and move.day in period and win.amount > 0:
+                ratio = move.amount / win.amount
+                items += self._credit(win, move.day, "collection",
+                                      lambda share, w=win, r=ratio: (w.amount * share * r, w.margin * share * r),
+                                      [win.source, move.source])
+        return sorted(items, key=lambda i: (i.day, i.sources[-1].position, i.rep_id, i.component["name"]))
+
+    def _credit(self, win: Win, day: date, payable_on: str, basis_of, sources: list[Source]) -> list[_Item]:
+        items = []
+        for rep_id, share in win.splits:
+            found = self.inputs.plan_for(rep_id, day)
+            if found is None:
+                continue
+            plan_id, version = found
+            if version["currency"] != win.currency:
+                continue
+            revenue, margin = basis_of(share)
+            for component in version["components"]:
+                if component["type"] == "tiered_rate" and component["payable_on"] == payable_on:
+                    basis = revenue if component["basis"] == "revenue" else margin
+                    items.append(_Item(rep_id, win.deal_id, day, basis, share, plan_id, version, component, sources,
+                                       payable_on))
+        return items
+
+    def _earned_lines(self, period: Period) -> dict[str, list[Line]]:
+        if period.label in self._earned:
+            return self._earned[period.label]
+        per_rep: dict[str, list[Line]] = defaultdict(list)
+        groups: dict[tuple[str, str], list[_Item]] = defaultdict(list)
+        for item in self._items(period):
+            groups[(item.rep_id, item.component["name"])].append(item)
+        for (rep_id, name), items in groups.items():
+            per_rep[rep_id].extend(self._tier_lines(period, rep_id, name, items))
+        self._earned[period.label] = per_rep
+        return per_rep
+
+    def _tier_lines(self, period: Period, rep_id: str, name: str, items: list[_Item]) -> list[Line]:
+        lines: list[Line] = []
+        accumulated, paid = ZERO, ZERO
+        target = self.inputs.target(f"rep:{rep_id}", period)
+        for n, item in enumerate(items):
+            c = item.component
+            scale = target if c["thresholds"] == "attainment" else None
+            explain = {"plan_id": item.plan_id, "plan_version": item.version["version"], "component": c,
+                       "basis": item.basis, "split_share": item.share, "payable_on": item.note,
+                       "accumulated_before": accumulated, "accumulated_after": accumulated + item.basis,
+                       "clawback_days": item.version["clawback_days"],
+                       "target": {"scope": f"rep:{rep_id}", "metric": "revenue", "value": target}
+                       if c["thresholds"] == "attainment" else None,
+                       "sources": [s.as_dict() for s in item.sources]}
+            key = f"earned|{name}|{item.deal_id}|{item.note}|{item.sources[-1].position}"
+            if c["thresholds"] == "attainment" and target is None:
+                explain["note"] = f"no revenue target for {period.label}: this component pays nothing"
+                raw, walked = ZERO, []
+            elif c["tier_mode"] == "per_transaction":
+                walked = walk(bands(c, scale), ZERO, item.basis)
+                raw = sum((s["amount"] for s in walked), ZERO)
+            elif c["tier_mode"] == "marginal":
+                walked = walk(bands(c, scale), accumulated, item.basis)
+                raw = sum((s["amount"] for s in walked), ZERO)
+            else:  # retroactive: this deal at the rate the period total reaches
+                rate, band = rate_at(bands(c, scale), accumulated + item.basis)
+                walked = [{"band": band, "slice": item.basis, "rate": rate, "amount": item.basis * rate}]
+                raw = item.basis * rate
+            amount = self._capped(c, paid, round_money(raw), explain)
+            explain["tier_walk"] = walked
+            explain["amount_before_rounding"] = raw
+            lines.append(Line(rep_id, period.label, "earned", name, item.deal_id, round_money(item.basis), amount,
+                              item.plan_id, item.version["version"], key, explain))
+            paid += amount
+            accumulated += item.basis
+            if c["tier_mode"] == "retroactive" and not (c["thresholds"] == "attainment" and target is None):
+                restated = self._capped(c, paid, round_money(accumulated * rate) - paid, {})
+                if restated != 0:
+                    lines.append(Line(rep_id, period.label, "adjustment", name, None, round_money(accumulated),
+                                      restated, item.plan_id, item.version["version"],
+                                      f"retro|{name}|{item.sources[-1].position}|{n}",
+                                      {**explain, "note": f"retroactive restatement: the period total "
+                                                          f"{accumulated} now pays {rate} on everything",
+                                       "restates": [x.id for x in lines if x.kind == "earned"],
+                                       "amount_before_rounding": accumulated * rate - paid}))
+                    paid += restated
+        return lines
+
+    @staticmethod
+    def _capped(component: dict, paid: Decimal, amount: Decimal, explain: dict) -> Decimal:
+        cap = component.get("cap")
+        if cap is None or amount <= 0 or paid + amount <= Decimal(cap):
+            return amount
+        allowed = max(Decimal(cap) - paid, ZERO)
+        explain["cap"] = {"cap": Decimal(cap), "paid_before": paid, "uncapped": amount, "paid": allowed}
+        return allowed
+
+    # -- clawbacks -------------------------------------------------------------------------------
+    def _clawbacks(self, period: Period) -> list[Line]:
+        lines = []
+        for move in self.inputs.movements:
+            win = self.inputs.wins.get(move.deal_id)
+            if move.kind == "payment" or move.day not in period or win is None or win.amount <= 0:
+                continue
+            origins = [Period.month_of(win.signed_on)] + sorted({Period.month_of(m.day) for m in self.inputs.movements
+                                                                if m.deal_id == win.deal_id and m.kind == "payment"
+                                                                and m.day <= move.day})
+            for rep_id, share in win.splits:
+                originals = [line for p in dict.fromkeys(origins) for line in self._earned_lines(p).get(rep_id, [])
+                             if line.deal_id == win.deal_id and line.kind == "earned"]
+                by_component: dict[str, list[Line]] = defaultdict(list)
+                for line in originals:
+                    payable_on = line.explain["payable_on"]
+                    if move.kind == "cancellation" and payable_on == "collection":
+                        continue  # nothing was paid on money never collected
+                    by_component[line.component].append(line)
+                for name, paid_lines in by_component.items():
+                    first = paid_lines[0]
+                    days = first.explain["clawback_days"]
+                    if (move.day - win.signed_on).days > days:
+                        continue
+                    basis_total = sum((x.explain["basis"] for x in paid_lines), ZERO)
+                    paid_total = sum((x.amount for x in paid_lines), ZERO)
+                    if basis_total == 0 or paid_total == 0:
+                        continue
+                    rate = paid_total / basis_total
+                    component = first.explain["component"]
+                    factor = Decimal(1) if component["basis"] == "revenue" else win.margin / win.amount
+                    basis = move.amount * share * factor
+                    amount = -round_money(basis * rate)
+                    lines.append(Line(rep_id, period.label, "clawback", name, win.deal_id, round_money(basis), amount,
+                                      first.plan_id, first.plan_version,
+                                      f"clawback|{name}|{win.deal_id}|{move.source.position}",
+                                      {"plan_id": first.plan_id, "plan_version": first.plan_version,
+                                       "component": component, "basis": basis, "split_share": share,
+                                       "rate_originally_paid": rate, "reverses": [x.id for x in paid_lines],
+                                       "days_after_signing": (move.day - win.signed_on).days,
+                                       "clawback_days": days, "refund_kind": move.kind,
+                                       "sources": [win.source.as_dict(), move.source.as_dict()],
+                                       "amount_before_rounding": -(basis * rate)}))
+        return lines
+
+    # -- overrides -------------------------------------------------------------------------------
+    def _overrides(self, period: Period) -> list[Line]:
+        credits = sorted(((win.signed_on, win.source.position, rep_id, share, win) for win in self.inputs.wins.values()
+                          if win.signed_on in period for rep_id, share in win.splits), key=lambda c: (c[0], c[1], c[2]))
+        accumulated: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+        lines = []
+        for day, position, rep_id, share, win in credits:
+            credit = win.amount * share
+            for manager in self.inputs.ancestors(rep_id, day):
+                found = self.inputs.plan_for(manager, day)
+                if found is None or found[1]["currency"] != win.currency:
+                    continue
+                plan_id, version = found
+                for c in version["components"]:
+                    if c["type"] != "override":
+                        continue
+                    before = accumulated[(manager, c["name"])]
+                    threshold = Decimal(c["threshold"])
+                    above = max(before + credit, threshold) - max(before, threshold)
+                    accumulated[(manager, c["name"])] = before + credit
+                    raw = above * Decimal(c["rate"])
+                    lines.append(Line(manager, period.label, "override", c["name"], win.deal_id, round_money(credit),
+                                      round_money(raw), plan_id, version["version"],
+                                      f"override|{c['name']}|{win.deal_id}|{rep_id}|{position}",
+                                      {"plan_id": plan_id, "plan_version": version["version"], "component": c,
+                                       "basis": credit, "credited_rep": rep_id, "split_share": share,
+                                       "accumulated_before": before, "accumulated_after": before + credit,
+                                       "tier_walk": [{"band": {"above": threshold, "up_to": None}, "slice": above,
+                                                      "rate": Decimal(c["rate"]), "amount": raw}],
+                                       "sources": [win.source.as_dict()], "amount_before_rounding": raw}))
+        return [line for line in lines if line.amount != 0 or line.basis_amount != 0]
+
+    # -- bonuses (settled at close) --------------------------------------------------------------
+    def _bonuses(self, period: Period) -> list[Line]:
+        credited: dict[str, dict[str, Decimal]] = defaultdict(lambda: {"revenue": ZERO, "gross_margin": ZERO})
+        teams: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for win in self.inputs.wins.values():
+            if win.signed_on not in period:
+                continue
+            for rep_id, share in win.splits:
+                credited[rep_id]["revenue"] += win.amount * share
+                credited[rep_id]["gross_margin"] += win.margin * share
+                team = self.inputs.team_of(rep_id, win.signed_on)
+                if team:
+                    teams[team] += win.amount * share
+        lines = []
+        plans = {rep: self.inputs.plan_for(rep, period.end) for rep in self.inputs.reps()}
+        rank_components = {(c["name"], c["metric"], c["top"], c["amount"], plan_id, v["version"])
+                           for rep, found in plans.items() if found for plan_id, v in [found]
+                           for c in v["components"] if c["type"] == "rank_bonus"}
+        for name, metric, top, amount, plan_id, version in sorted(rank_components):
+            eligible = [rep for rep, found in plans.items() if found and found[0] == plan_id
+                        and found[1]["version"] == version and credited[rep][metric] > 0]
+            ordered = sorted(eligible, key=lambda r: (-credited[r][metric], self.inputs.name(r), r))
+            if not ordered:
+                continue
+            cut = credited[ordered[min(top, len(ordered)) - 1]][metric]
+            values = sorted({credited[r][metric] for r in ordered}, reverse=True)
+            for rep in ordered:
+                if credited[rep][metric] >= cut:
+                    rank = values.index(credited[rep][metric]) + 1
+                    lines.append(Line(rep, period.label, "bonus", name, None, round_money(credited[rep][metric]),
+                                      Decimal(amount), plan_id, version, f"rank|{name}|{period.label}",
+                                      {"plan_id": plan_id, "plan_version": version,
+                                       "component": {"name": name, "type": "rank_bonus", "metric": metric, "top": top,
+                                                     "amount": amount},
+                                       "metric_value": credited[rep][metric], "rank": rank,
+                                       "cut_value": cut, "note": "dense rank; everyone tied at the cut included"}))
+        for rep, found in sorted(plans.items()):
+            if not found:
+                continue
+            plan_id, version = found
+            for c in version["components"]:
+                if c["type"] != "team_target_bonus":
+                    continue
+                team = self.inputs.team_of(rep, period.end)
+                led = [t for t in teams if any(m == rep for m in self._team_managers(t, period.end))]
+                for t in dict.fromkeys(([team] if team else []) + led):
+                    target = self.inputs.target(f"team:{t}", period)
+                    if target is None or teams[t] < target:
+                        continue
+                    lines.append(Line(rep, period.label, "bonus", c["name"], None, round_money(teams[t]),
+                                      Decimal(c["amount"]), plan_id, version["version"], f"team|{c['name']}|{t}",
+                                      {"plan_id": plan_id, "plan_version": version["version"], "component": c,
+                                       "team": t, "team_revenue": teams[t],
+                                       "target": {"scope": f"team:{t}", "metric": "revenue", "value": target}}))
+        return lines
+
+    def _team_managers(self, team: str, day: date) -> set[str]:
+        managers = set()
+        for rep in self.inputs.reps():
+            if self.inputs.team_of(rep, day) == team:
+                managers.update(self.inputs.ancestors(rep, day)[:1])
+        return managers
