@@ -140,7 +140,40 @@ class Demo:
         self.careers(staff)
         self.save(None, force=True)
         self.targets(staff)
+        self.plans(staff, list(managers.values()) + [director])
         return self.stats
+
+    def plans(self, staff: list[Rep], leaders: list[Rep]) -> None:
+        """The field plan (marginal tiers, top-10 and team bonuses) for reps; an override plan for leaders."""
+        from domain.commission.plan import Plan
+
+        bonuses = [{"name": "top 10 bonus", "type": "rank_bonus", "metric": "revenue", "top": 10, "amount": "2000"},
+                   {"name": "team target bonus", "type": "team_target_bonus", "amount": "10000"}]
+        field = Plan.create(self.uid("plan", 1), {
+            "name": "Field sales 2026", "currency": "CNY", "period": "month", "effective_from": "2026-01-01",
+            "clawback_days": 180, "components": [
+                {"name": "base", "type": "tiered_rate", "basis": "revenue", "payable_on": "booking",
+                 "tier_mode": "marginal", "thresholds": "amount",
+                 "tiers": [{"up_to": "150000", "rate": "0.04"}, {"up_to": "250000", "rate": "0.06"},
+                           {"up_to": None, "rate": "0.08"}], "cap": None}, *bonuses]})
+        field.add_version({**field.versions[0], "effective_from": "2026-07-01", "components": [
+            {**field.versions[0]["components"][0], "tiers": [{"up_to": "150000", "rate": "0.045"},
+                                                              {"up_to": "250000", "rate": "0.065"},
+                                                              {"up_to": None, "rate": "0.085"}]}, *bonuses]})
+        leader = Plan.create(self.uid("plan", 2), {
+            "name": "Sales leadership 2026", "currency": "CNY", "period": "month", "effective_from": "2026-01-01",
+            "clawback_days": 180, "components": [
+                {"name": "manager override", "type": "override", "basis": "revenue", "rate": "0.03", "threshold": "0"},
+                {"name": "team target bonus", "type": "team_target_bonus", "amount": "10000"}]})
+        self.save(field)
+        self.save(leader)
+        for rep in staff:
+            rep.assign_plan(plan_id=str(field.id), effective_from=date(2026, 1, 1))
+            self.save(rep)
+        for rep in leaders:
+            rep.assign_plan(plan_id=str(leader.id), effective_from=date(2026, 1, 1))
+            self.save(rep)
+        self.save(None, force=True)
 
     def work_leads(self, leads: list[Lead], staff: list[Rep]) -> None:
         """Score every lead under the default policy; assign most by the rules; log first contacts."""
