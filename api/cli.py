@@ -17,6 +17,8 @@ leads_app = typer.Typer(help="Lead operations.", no_args_is_help=True)
 app.add_typer(leads_app, name="leads")
 customers_app = typer.Typer(help="Customer operations.", no_args_is_help=True)
 app.add_typer(customers_app, name="customers")
+events_app = typer.Typer(help="The event log.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
 console = Console()
 
 
@@ -173,6 +175,45 @@ def dormancy_check(as_of: str = typer.Option(None, "--as-of", help="ISO date (de
     day = _moment(as_of, date.fromisoformat, date.today, "date")
     result = _scheduled("dormancy-check", day, lambda rt, meta: rt.dormancy_check(meta, day))
     console.print(f"checked {result['checked']} quiet customers at {day}: {len(result['now_dormant'])} now dormant")
+
+
+@events_app.command("export")
+def export_events(
+        since: str = typer.Option(None, "--from", help="recorded at or after (ISO date or date-time)"),
+        until: str = typer.Option(None, "--to", help="recorded before (ISO date or date-time)"),
+        event_type: str = typer.Option(None, "--type", help="e.g. DealWon"),
+        actor: str = typer.Option(None, "--actor"),
+        aggregate_id: str = typer.Option(None, "--aggregate-id"),
+        out: str = typer.Option("-", "--out", help="file to write (default: standard output)")):
+    """Export events as JSON Lines (one event with its metadata per line), in store order."""
+    import sys
+    from datetime import datetime
+
+    from api.encoding import dumps
+    from api.routers.events import event_filter
+    from domain.errors import InvalidInput
+    from projections.eventlog import browse, describe
+    moments = [_moment(t, datetime.fromisoformat, lambda: None, "date-time") for t in (since, until)]
+    rt = _runtime()
+    target = sys.stdout if out == "-" else open(out, "w", encoding="utf-8")
+    count = 0
+    try:
+        wanted = event_filter(event_type, aggregate_id, actor, *moments)
+        cursor: int | None = 0
+        while cursor is not None:
+            records, cursor = browse(rt.source, rt.db, after=cursor, limit=5000, wanted=wanted)
+            for record in records:
+                target.write(dumps(describe(record)) + "\n")
+                count += 1
+    except InvalidInput as error:
+        console.print(f"[red]{error.message}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        if target is not sys.stdout:
+            target.close()
+        rt.close()
+    if out != "-":
+        console.print(f"exported {count} events to {out}")
 
 
 def main() -> None:

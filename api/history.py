@@ -8,6 +8,7 @@ from api.encoding import Json
 from api.runtime import Runtime
 from domain.base import Entity
 from domain.errors import InvalidInput
+from projections.eventlog import describe
 
 
 def aggregate_view(rt: Runtime, cls: type[Entity], agg_id: str, version: int | None,
@@ -21,3 +22,10 @@ def aggregate_view(rt: Runtime, cls: type[Entity], agg_id: str, version: int | N
     else:
         agg = rt.ledger.load(cls, agg_id, version=version)
     return Json(agg.as_dict(), headers={"ETag": f'"{agg.version}"'})
+
+
+def aggregate_history(rt: Runtime, cls: type[Entity], agg_id: str) -> Json:
+    """Every event of one aggregate, in order, with its metadata."""
+    agg = rt.ledger.load(cls, agg_id)
+    records = rt.source.query(rt.db, after=0, limit=1_000_000, aggregate_id=str(agg.id))
+    return Json({"id": str(agg.id), "version": agg.version, "events": [describe(r) for r in records]})

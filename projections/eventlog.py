@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from domain.application import AGGREGATES
+from projections.database import Database
 from projections.projection import Recorded, type_name
+from projections.source import EventSource
 
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic", "meta"}
 
@@ -40,3 +44,43 @@ def describe(record: Recorded) -> dict[str, Any]:
         "causation_id": meta.get("causation_id"),
         "data": {k: v for k, v in vars(event).items() if k not in _ENVELOPE},
     }
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """What an auditor is looking for in the log; empty fields match everything."""
+
+    topics: tuple[str, ...] = ()
+    aggregate_id: str | None = None
+    actor: str | None = None
+    since: datetime | None = None  # recorded at or after
+    until: datetime | None = None  # recorded before
+
+    def matches(self, record: Recorded) -> bool:
+        event = record.event
+        if self.actor is not None and (getattr(event, "meta", None) or {}).get("actor") != self.actor:
+            return False
+        if self.since is not None and event.timestamp < self.since:
+            return False
+        return self.until is None or event.timestamp < self.until
+
+
+def browse(source: EventSource, db: Database, *, after: int, limit: int, wanted: EventFilter,
+           scan: int = 1000, max_scan: int = 100_000) -> tuple[list[Recorded], int | None]:
+    """Matching events in store order after `after`, and the cursor to continue from (None when
+    the log is exhausted). Filters on actor and time are applied while scanning, so a page may
+    stop early after `max_scan` events with a cursor to carry on."""
+    items: list[Recorded] = []
+    cursor, scanned = after, 0
+    while scanned < max_scan:
+        batch = source.query(db, after=cursor, limit=scan, topics=wanted.topics, aggregate_id=wanted.aggregate_id)
+        for record in batch:
+            cursor = record.position
+            if wanted.matches(record):
+                items.append(record)
+                if len(items) == limit:
+                    return items, cursor
+        scanned += len(batch)
+        if len(batch) < scan:
+            return items, None
+    return items, cursor

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from api.deps import IfMatch, MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
-from api.history import aggregate_view
+from api.history import aggregate_history, aggregate_view
 from api.models import Amount, AsOfParam, Body, OptionalText, Text, Today, VersionParam
 from domain.customer import Customer
 from projections.accounts import customer_accounts, distribution
@@ -183,6 +183,12 @@ def churn(customer_id: str, body: Lifecycle, rt: RuntimeDep, meta: MetaDep, vers
 def reactivate(customer_id: str, body: Lifecycle, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """A dormant or churned customer becomes active again (a won deal does this by itself)."""
     return answer(rt, rt.ledger.reactivate_customer(meta, customer_id, **body.model_dump(), expected_version=version))
+
+
+@router.get("/{customer_id}/history")
+def history(customer_id: str, rt: RuntimeDep):
+    """Every event of this customer, in order, with actor, correlation and causation ids."""
+    return aggregate_history(rt, Customer, customer_id)
 
 
 @router.get("/{customer_id}")

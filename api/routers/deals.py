@@ -8,7 +8,7 @@ from pydantic import Field
 
 from api.deps import IfMatch, MetaDep, RuntimeDep, answer
 from api.encoding import Json
-from api.history import aggregate_view
+from api.history import aggregate_history, aggregate_view
 from api.models import Amount, AsOfParam, Body, DateField, OptionalText, Text, Today, VersionParam
 from domain.deal import Deal
 from projections.accounts import exposure
@@ -172,6 +172,12 @@ def receive_payment(deal_id: str, body: Payment, rt: RuntimeDep, meta: MetaDep, 
 @router.post("/{deal_id}/refunds")
 def refund(deal_id: str, body: Refund, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(rt, rt.ledger.refund_deal(meta, deal_id, **body.model_dump(), expected_version=version))
+
+
+@router.get("/{deal_id}/history")
+def history(deal_id: str, rt: RuntimeDep):
+    """Every event of this deal, in order, with actor, correlation and causation ids."""
+    return aggregate_history(rt, Deal, deal_id)
 
 
 @router.get("/{deal_id}")

@@ -11,12 +11,11 @@ from pydantic import Field
 
 from api.deps import IfMatch, MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
-from api.history import aggregate_view
+from api.history import aggregate_history, aggregate_view
 from api.models import Amount, AsOfParam, Body, FilterText, OptionalText, Position, Text, Today, VersionParam
 from domain.lead import Lead
 from domain.rep import Rep
 from domain.values import Period
-from projections.eventlog import describe
 from projections.leads import find_duplicate, list_leads, queue, sla_report, source_effectiveness
 from projections.org import roster
 
@@ -249,10 +248,14 @@ def merge(lead_id: str, body: Merge, rt: RuntimeDep, meta: MetaDep):
 
 @router.get("/{lead_id}/timeline")
 def timeline(lead_id: str, rt: RuntimeDep):
-    """Every event of the lead, with metadata, in order."""
-    lead = rt.ledger.load(Lead, lead_id)
-    records = rt.source.query(rt.db, after=0, limit=10_000, aggregate_id=str(lead.id))
-    return Json({"lead_id": str(lead.id), "events": [describe(r) for r in records]})
+    """The lead's full timeline (the same as its history)."""
+    return aggregate_history(rt, Lead, lead_id)
+
+
+@router.get("/{lead_id}/history")
+def history(lead_id: str, rt: RuntimeDep):
+    """Every event of this lead, in order, with actor, correlation and causation ids."""
+    return aggregate_history(rt, Lead, lead_id)
 
 
 @router.get("/{lead_id}")

@@ -5,7 +5,7 @@ from datetime import date
 from fastapi import APIRouter
 
 from api.deps import IfMatch, MetaDep, RuntimeDep, answer
-from api.history import aggregate_view
+from api.history import aggregate_history, aggregate_view
 from api.models import Amount, AsOfParam, Body, DateField, OptionalText, Text, VersionParam
 from domain.rep import Rep
 from projections.ownership import open_work
@@ -82,6 +82,12 @@ def leave(rep_id: str, body: Leave, rt: RuntimeDep, meta: MetaDep, version: IfMa
 def set_rep_target(rep_id: str, body: RepTarget, rt: RuntimeDep, meta: MetaDep):
     """The rep's target for a period (YYYY-MM, YYYY-Qn, YYYY) and metric."""
     return answer(rt, rt.ledger.set_target(meta, scope=f"rep:{rep_id}", **body.model_dump()), 201)
+
+
+@router.get("/{rep_id}/history")
+def history(rep_id: str, rt: RuntimeDep):
+    """Every event of this rep, in order, with actor, correlation and causation ids."""
+    return aggregate_history(rt, Rep, rep_id)
 
 
 @router.get("/{rep_id}")

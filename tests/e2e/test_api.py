@@ -209,3 +209,27 @@ def test_absurd_amounts_are_refused(client):
                                                             "signed_on": "2026-11-01"})
         assert won.status_code == 422, won.text
 
+
+
+def test_event_browser_filters_by_actor_and_time_and_aggregates_have_histories(client):
+    import time
+    from datetime import datetime, timezone
+
+    rep, _, deal = make_deal(client)
+    time.sleep(0.02)
+    middle = datetime.now(timezone.utc).isoformat()
+    time.sleep(0.02)
+    client.post(f"/deals/{deal['id']}/stage", json={"stage": "proposal"}, headers={"X-Actor": "%E5%AE%A1%E8%AE%A1%E5%91%98"})  # 审计员
+    client.post(f"/deals/{deal['id']}/stage", json={"stage": "negotiation"}, headers={"X-Actor": "other"})
+    by_actor = client.get("/events", params={"actor": "审计员"}).json()["items"]
+    assert [(e["type"], e["actor"]) for e in by_actor] == [("DealStageChanged", "审计员")]
+    later = client.get("/events", params={"from": middle}).json()["items"]
+    assert [e["actor"] for e in later] == ["审计员", "other"]
+    earlier = client.get("/events", params={"to": middle}).json()["items"]
+    assert [e["type"] for e in earlier] == ["RepHired", "CustomerRegistered", "DealOpened"]
+    paged = client.get("/events", params={"actor": "api", "limit": 2}).json()
+    assert len(paged["items"]) == 2 and paged["next"] == paged["items"][-1]["position"]
+    history = client.get(f"/deals/{deal['id']}/history").json()
+    assert [e["version"] for e in history["events"]] == [1, 2, 3] and history["version"] == 3
+    assert client.get(f"/reps/{rep['id']}/history").json()["events"][0]["type"] == "RepHired"
+    assert client.get("/deals/00000000-0000-0000-0000-000000000000/history").status_code == 404
