@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 
 from api import errors
 from api.deps import new_request_id
-from api.routers import commissions, customers, deals, events, health, leads, performance, reads, reps, targets
+from api.routers import commissions, customers, deals, events, health, leads, metrics, performance, reads, reps, targets
 from api.runtime import Runtime
 from api.settings import Settings
 
@@ -46,6 +46,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return response
 
     errors.install(app)
-    for module in (health, reps, customers, leads, deals, targets, reads, performance, commissions, events):
+    for module in (health, reps, customers, leads, deals, targets, reads, performance, commissions, metrics, events):
         app.include_router(module.router)
     return app

@@ -75,11 +75,11 @@ def demo(seed: int = 7, reps: int = 24, deals: int = 300,
 
 @projections_app.command("list")
 def list_projections():
-    """Names, versions and the events each projection consumes."""
-    from projections.catalog import PROJECTIONS
-    table = Table("name", "version", "events")
-    for p in PROJECTIONS:
-        table.add_row(p.name, str(p.version), ", ".join(t.__qualname__.replace(".", "") for t in p.events))
+    """Names, versions, failure policy and the events each projection consumes (built-in and plug-in)."""
+    from projections.catalog import discover
+    table = Table("name", "version", "on error", "events")
+    for p in discover():
+        table.add_row(p.name, str(p.version), p.on_error, ", ".join(t.__qualname__.replace(".", "") for t in p.events))
     console.print(table)
 
 
@@ -100,32 +100,40 @@ def projections_status():
         rt.close()
 
 
-@projections_app.command("rebuild")
-def rebuild(name: str, batch: int = typer.Option(5000, help="events per transaction")):
-    """Replay one projection from position 0 into new tables, then switch to them."""
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
-
+def _projection(name: str):
     from projections.catalog import by_name
-    from projections.engine import Busy
-    from projections.engine import rebuild as run_rebuild
     try:
-        projection = by_name(name)
+        return by_name(name)
     except KeyError:
         console.print(f"[red]no projection named {name!r}[/red]")
         raise typer.Exit(2) from None
+
+
+def _progress_bar(title: str):
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+                   TextColumn("{task.fields[rate]:,.0f} events/s"), TimeRemainingColumn(), console=console)
+    task = bar.add_task(title, total=None, rate=0.0)
+
+    def progress(p):
+        bar.update(task, completed=p.position, total=max(p.head, 1),
+                   rate=(p.position - p.start) / p.elapsed if p.elapsed else 0.0)
+    return bar, progress
+
+
+@projections_app.command("rebuild")
+def rebuild(name: str, batch: int = typer.Option(5000, help="events per transaction"),
+            keep: bool = typer.Option(False, "--keep", help="keep the old generation's tables after the switch")):
+    """Replay one projection from position 0 into new tables, then switch to them (blue/green)."""
+    from projections.engine import Busy
+    from projections.engine import rebuild as run_rebuild
+    projection = _projection(name)
     rt = _runtime()
     try:
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
-                      TextColumn("{task.fields[rate]:,.0f} events/s"), TimeRemainingColumn(),
-                      console=console, transient=False) as bar:
-            task = bar.add_task(f"rebuild {name}", total=None, rate=0.0)
-
-            def progress(p):
-                bar.update(task, completed=p.position, total=max(p.head, 1),
-                           rate=p.position / p.elapsed if p.elapsed else 0.0)
-
+        bar, progress = _progress_bar(f"rebuild {name}")
+        with bar:
             try:
-                done = run_rebuild(rt.db, rt.source, projection, progress=progress, limit=batch)
+                done = run_rebuild(rt.db, rt.source, projection, progress=progress, limit=batch, keep=keep)
             except Busy as busy:
                 console.print(f"[red]{busy}[/red]")
                 raise typer.Exit(1) from None
@@ -134,6 +142,57 @@ def rebuild(name: str, batch: int = typer.Option(5000, help="events per transact
                       f"in {done.elapsed:.2f}s ({rate:,.0f} events/s)")
     finally:
         rt.close()
+
+
+@projections_app.command("backfill")
+def backfill(name: str, batch: int = typer.Option(5000, help="events per transaction"),
+             follow: bool = typer.Option(False, "--follow", help="then keep it live until interrupted")):
+    """Build a (new) projection over all history, resuming from its last committed position if an
+    earlier backfill was interrupted; with --follow, keep it live afterwards."""
+    from projections.engine import backfill as run_backfill
+    projection = _projection(name)
+    rt = _runtime()
+    try:
+        bar, progress = _progress_bar(f"backfill {name}")
+        with bar:
+            done = run_backfill(rt.db, rt.source, projection, progress=progress, limit=batch)
+        console.print(f"backfilled {name} to position {done.position:,} ({done.events:,} events applied "
+                      f"in {done.elapsed:.2f}s); the projector service keeps it live from here")
+    finally:
+        rt.close()
+    if follow:
+        project()
+
+
+@projections_app.command("dead-letters")
+def dead_letters(name: str):
+    """Events a projection parked instead of stopping on them."""
+    from projections.tracking import dead_letters as parked
+    rt = _runtime()
+    try:
+        rt.start()
+        table = Table("position", "type", "status", "error")
+        with rt.db.read() as tx:
+            for row in parked(tx, name):
+                table.add_row(str(row["position"]), row["event_type"], row["status"], row["error"])
+        console.print(table)
+    finally:
+        rt.close()
+
+
+@projections_app.command("retry")
+def retry(name: str, position: int = typer.Option(None, help="one parked event (default: all)")):
+    """Apply parked events again (after a fix); those that still fail stay parked."""
+    from projections.engine import retry_parked
+    projection = _projection(name)
+    rt = _runtime()
+    try:
+        rt.start()
+        result = retry_parked(rt.db, rt.source, projection, position)
+    finally:
+        rt.close()
+    console.print(f"retried {len(result['retried'])} parked events: {len(result['resolved'])} applied, "
+                  f"{len(result['still_failing'])} still failing")
 
 
 def _moment(text: str | None, parse, default, what: str):

@@ -7,22 +7,24 @@ from datetime import date, datetime
 
 from domain.application import Meta, SalesLedger
 from projections.accounts import dormancy_candidates
-from projections.catalog import PROJECTIONS
+from projections.catalog import discover
 from projections.database import Database, DatabaseURL
 from projections.engine import ProjectionEngine, catch_up, prepare
 from projections.leads import open_assigned
 from projections.org import roster
+from projections.projection import Projection
 from projections.source import EventSource
 
 
 class Runtime:
-    def __init__(self, database_url: str, *, run_projectors: bool = False) -> None:
+    def __init__(self, database_url: str, *, run_projectors: bool = False,
+                 projections: tuple[Projection, ...] | None = None) -> None:
         url = DatabaseURL.parse(database_url)
         self.ledger = SalesLedger(env=url.eventsourcing_env())
         self.db = Database(url)
         self.source = EventSource(self.ledger)
-        self.projections = PROJECTIONS
-        self.engine = ProjectionEngine(self.db, self.source, PROJECTIONS) if run_projectors else None
+        self.projections = discover() if projections is None else projections
+        self.engine = ProjectionEngine(self.db, self.source, self.projections) if run_projectors else None
 
     def start(self) -> Runtime:
         prepare(self.db, self.projections)

@@ -204,9 +204,24 @@ class Deal(Entity):
         self._won(amount=signed, gross_margin=margin, signed_on=signed_on,
                   contract_no=optional_text(contract_no, "contract_no", max_length=100), payment_due_on=due)
 
-    @event("Won")
+    class Won(Entity.Event):
+        """A signed contract. Version 2 added `payment_due_on`; stored version-1 events are
+        upcast with the 30-day terms that applied when they were recorded."""
+
+        class_version = 2
+        amount: Decimal
+        gross_margin: Decimal
+        signed_on: date
+        contract_no: str | None
+        payment_due_on: date
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["payment_due_on"] = state["signed_on"] + timedelta(days=30)
+
+    @event(Won)
     def _won(self, amount: Decimal, gross_margin: Decimal, signed_on: date, contract_no: str | None,
-             payment_due_on: date | None = None) -> None:
+             payment_due_on: date) -> None:
         self.status = WON
         self.signed_amount = amount
         self.gross_margin = gross_margin

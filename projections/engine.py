@@ -56,7 +56,11 @@ def process(db: Database, source: EventSource, projection: Projection, generatio
                 raise tracking.PositionConflict(f"{projection.name}: generation {generation} is no longer active")
         if tracking.position(tx, projection.name, generation) != after:
             raise tracking.PositionConflict(f"{projection.name}: position moved on from {after}")
-        projection.handle(tx, projection.table_names(generation), batch)
+        todo = batch
+        if live and projection.on_error == "park" and batch:  # events set aside stay aside (rebuilds retry them)
+            skip = tracking.parked_positions(tx, projection.name)
+            todo = [r for r in batch if r.position not in skip]
+        projection.handle(tx, projection.table_names(generation), todo)
         tracking.advance(tx, projection.name, generation, after, new)
         if live:
             tracking.set_state(tx, projection.name, "live" if new == head else "catching_up")
@@ -100,10 +104,12 @@ class RebuildProgress:
     head: int
     events: int
     elapsed: float
+    start: int = 0
 
 
 def rebuild(db: Database, source: EventSource, projection: Projection, *,
-            progress: Callable[[RebuildProgress], None] | None = None, limit: int = BATCH_SIZE) -> RebuildProgress:
+            progress: Callable[[RebuildProgress], None] | None = None, limit: int = BATCH_SIZE,
+            keep: bool = False) -> RebuildProgress:
     """Replay all history into a new generation of tables, then switch queries to it.
 
     The active tables keep answering until the switch, which applies the last events and
@@ -112,11 +118,11 @@ def rebuild(db: Database, source: EventSource, projection: Projection, *,
     with exclusive(db, f"rebuild.{projection.name}") as got:
         if not got:
             raise Busy(f"a rebuild of {projection.name} is already running")
-        return _rebuild(db, source, projection, progress, limit)
+        return _rebuild(db, source, projection, progress, limit, keep)
 
 
 def _rebuild(db: Database, source: EventSource, projection: Projection,
-             progress: Callable[[RebuildProgress], None] | None, limit: int) -> RebuildProgress:
+             progress: Callable[[RebuildProgress], None] | None, limit: int, keep: bool) -> RebuildProgress:
     prepare(db, [projection])
     with db.transaction() as tx:
         reg = tracking.registration(tx, projection.name, lock=True)
@@ -147,7 +153,10 @@ def _rebuild(db: Database, source: EventSource, projection: Projection,
             tx.execute("UPDATE projection_registry SET active_generation = ?, rebuilding_generation = NULL, "
                        "state = 'live', last_error = NULL, error_position = NULL, error_event_type = NULL, "
                        "error_traceback = NULL WHERE name = ?", (generation, projection.name))
-            tracking.drop_generation(tx, projection, reg.active_generation)
+            if not keep:
+                tracking.drop_generation(tx, projection, reg.active_generation)
+            tx.execute("UPDATE projection_dead_letters SET status = 'rebuilt' WHERE name = ? AND status = 'parked'",
+                       (projection.name,))
     except BaseException:
         with db.transaction() as tx:
             tx.execute("UPDATE projection_registry SET rebuilding_generation = NULL WHERE name = ?",
@@ -160,6 +169,52 @@ def _rebuild(db: Database, source: EventSource, projection: Projection,
     return done
 
 
+def backfill(db: Database, source: EventSource, projection: Projection, *,
+             progress: Callable[[RebuildProgress], None] | None = None, limit: int = BATCH_SIZE) -> RebuildProgress:
+    """Build a projection's active tables up to the head from wherever they stand: a new
+    projection starts at 0, an interrupted backfill resumes from its last committed batch."""
+    prepare(db, [projection])
+    with db.read() as tx:
+        start = tracking.active_position(tx, projection.name) or 0
+    started, position, events = time.monotonic(), start, 0
+    while True:
+        with db.read() as tx:
+            generation = tracking.registration(tx, projection.name).active_generation
+            position = tracking.position(tx, projection.name, generation)
+        try:
+            new, n = process(db, source, projection, generation, position, limit=limit, live=True)
+        except tracking.PositionConflict:
+            continue
+        events += n
+        if progress:
+            progress(RebuildProgress(new, source.head(), events, time.monotonic() - started, start))
+        if new == position:
+            return RebuildProgress(new, new, events, time.monotonic() - started, start)
+
+
+def retry_parked(db: Database, source: EventSource, projection: Projection, position: int | None = None) -> dict:
+    """Apply parked events to the active tables again, each in its own transaction; an event
+    that still fails stays parked with its new error. (It is applied after later events were.)"""
+    with db.read() as tx:
+        letters = [d for d in tracking.dead_letters(tx, projection.name)
+                   if d["status"] == "parked" and position in (None, d["position"])]
+    resolved, failing = [], []
+    for letter in letters:
+        [record] = source.read(letter["position"] - 1, 1)
+        try:
+            with db.transaction() as tx:
+                reg = tracking.registration(tx, projection.name, lock=True)
+                projection.handle(tx, projection.table_names(reg.active_generation), [record])
+                tracking.resolve_dead_letter(tx, projection.name, record.position)
+            resolved.append(record.position)
+        except HandlerFailed as failure:
+            with db.transaction() as tx:
+                tracking.park(tx, projection.name, record.position, record.type, repr(failure.error),
+                              "".join(traceback.format_exception(failure.error)))
+            failing.append(record.position)
+    return {"retried": [d["position"] for d in letters], "resolved": resolved, "still_failing": failing}
+
+
 def status(db: Database, source: EventSource, projections: Sequence[Projection]) -> list[dict[str, Any]]:
     head = source.head()
     rows = []
@@ -170,8 +225,10 @@ def status(db: Database, source: EventSource, projections: Sequence[Projection])
             state = "catching_up" if reg is None else reg.state
             if reg is not None and reg.rebuilding_generation is not None and state != "failed":
                 state = "rebuilding"
+            parked = len(tracking.parked_positions(tx, projection.name))
             row = {"name": projection.name, "version": projection.version, "position": position, "head": head,
-                   "lag": max(head - position, 0), "state": state, "last_error": None}
+                   "lag": max(head - position, 0), "state": state, "last_error": None,
+                   "on_error": projection.on_error, "parked": parked}
             if reg is not None and reg.rebuilding_generation is not None:
                 row["rebuild_position"] = tracking.position(tx, projection.name, reg.rebuilding_generation)
             if reg is not None and reg.state == "failed":
@@ -339,6 +396,13 @@ class ProjectionEngine:
             except tracking.PositionConflict:
                 continue
             except HandlerFailed as failure:
+                if projection.on_error == "park":  # set the event aside, report it, carry on
+                    log.error("projection %s parked %s at %s: %r", projection.name, failure.record.type,
+                              failure.record.position, failure.error)
+                    with self.db.transaction() as tx:
+                        tracking.park(tx, projection.name, failure.record.position, failure.record.type,
+                                      repr(failure.error), "".join(traceback.format_exception(failure.error)))
+                    continue
                 self._record_failure(projection, failure.error, failure.record.position, failure.record.type)
                 return
             except Exception:  # storage trouble: keep the projection, retry with backoff

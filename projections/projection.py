@@ -49,6 +49,7 @@ class Projection:
 
     name: ClassVar[str]
     version: ClassVar[int] = 1
+    on_error: ClassVar[str] = "stop"  # live failures: "stop" the projection, or "park" the event and go on
     events: ClassVar[tuple[type, ...]] = ()
     tables: ClassVar[dict[str, list[str]]] = {}
 
@@ -75,6 +76,14 @@ class Projection:
             except Exception as e:
                 raise HandlerFailed(record, e) from e
         self.commit(tx, tables, state)
+
+    # A projection with a public read answers `GET /metrics/{name}` from a method
+    # `query(self, tx, tables, params) -> JSON-able`; those without one leave it None.
+    query: ClassVar[Any] = None
+
+    @property
+    def queryable(self) -> bool:
+        return type(self).query is not None
 
     def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> Any:
         return None

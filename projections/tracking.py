@@ -24,6 +24,15 @@ SCHEMA = [
         error_event_type TEXT,
         error_traceback TEXT
     )""",
+    """CREATE TABLE IF NOT EXISTS projection_dead_letters (
+        name TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        event_type TEXT NOT NULL,
+        error TEXT NOT NULL,
+        error_traceback TEXT NOT NULL,
+        status TEXT NOT NULL,
+        PRIMARY KEY (name, position)
+    )""",
     """CREATE TABLE IF NOT EXISTS projection_tracking (
         name TEXT NOT NULL,
         generation INTEGER NOT NULL,
@@ -142,3 +151,26 @@ def active_position(tx: Tx, name: str) -> int | None:
     value = tx.value("SELECT t.position FROM projection_registry r JOIN projection_tracking t "
                      "ON t.name = r.name AND t.generation = r.active_generation WHERE r.name = ?", (name,))
     return None if value is None else int(value)
+
+
+# -- dead letters: events a projection with on_error = "park" set aside -----------------------------
+def park(tx: Tx, name: str, position: int, event_type: str, error: str, trace: str) -> None:
+    tx.execute("DELETE FROM projection_dead_letters WHERE name = ? AND position = ?", (name, position))
+    tx.execute("INSERT INTO projection_dead_letters (name, position, event_type, error, error_traceback, status) "
+               "VALUES (?, ?, ?, ?, ?, 'parked')", (name, position, event_type, error, trace))
+
+
+def parked_positions(tx: Tx, name: str) -> set[int]:
+    return {int(p) for (p,) in tx.all("SELECT position FROM projection_dead_letters WHERE name = ? "
+                                      "AND status = 'parked'", (name,))}
+
+
+def dead_letters(tx: Tx, name: str) -> list[dict]:
+    columns = ("position", "event_type", "error", "error_traceback", "status")
+    return [dict(zip(columns, row, strict=True)) for row in tx.all(
+        f"SELECT {', '.join(columns)} FROM projection_dead_letters WHERE name = ? ORDER BY position", (name,))]
+
+
+def resolve_dead_letter(tx: Tx, name: str, position: int) -> None:
+    tx.execute("UPDATE projection_dead_letters SET status = 'retried' WHERE name = ? AND position = ?",
+               (name, position))

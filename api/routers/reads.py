@@ -9,11 +9,13 @@ from fastapi import APIRouter, Query, Request
 from api.deps import MinPosition, RuntimeDep, await_position
 from api.encoding import Json
 from api.models import FilterText
+from domain.errors import NotFound
 from domain.values import Period
 from domain.values import currency as parse_currency
 from projections.accounts import receivables
-from projections.engine import status
+from projections.engine import retry_parked, status
 from projections.pipeline import PIPELINE, pipeline_board
+from projections.tracking import dead_letters
 
 router = APIRouter(tags=["read models"])
 
@@ -47,3 +49,21 @@ def receivables_report(request: Request, rt: RuntimeDep, period: str, group_by: 
     await_position(request, ("accounts", "org"), min_position)
     with rt.db.read() as tx:
         return Json(receivables(tx, period=Period.parse(period), as_of=as_of or date.today(), group_by=group_by))
+
+
+@router.get("/projections/{name}/dead-letters")
+def projection_dead_letters(name: str, rt: RuntimeDep):
+    """Events a projection (with on_error = park) set aside: position, type, error, traceback, status."""
+    if name not in {p.name for p in rt.projections}:
+        raise NotFound(f"no projection named {name}", kind="projection", id=name)
+    with rt.db.read() as tx:
+        return Json({"projection": name, "items": dead_letters(tx, name)})
+
+
+@router.post("/projections/{name}/dead-letters/retry")
+def retry_dead_letters(name: str, rt: RuntimeDep, position: int | None = Query(None, ge=1)):
+    """Apply parked events again (after a fix is deployed); those still failing stay parked."""
+    projection = next((p for p in rt.projections if p.name == name), None)
+    if projection is None:
+        raise NotFound(f"no projection named {name}", kind="projection", id=name)
+    return Json(retry_parked(rt.db, rt.source, projection, position))

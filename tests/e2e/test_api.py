@@ -169,8 +169,6 @@ def test_aggregate_history_version_and_as_of(client):
 def test_projections_status(client):
     import time
 
-    from projections.catalog import PROJECTIONS
-
     _, _, deal = make_deal(client)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -178,7 +176,7 @@ def test_projections_status(client):
         if all(r["lag"] == 0 for r in rows):
             break
         time.sleep(0.05)
-    assert {r["name"] for r in rows} == {p.name for p in PROJECTIONS}
+    assert {r["name"] for r in rows} == {p.name for p in client.app.state.runtime.projections}
     for row in rows:
         assert row["position"] == row["head"] == deal["position"]
         assert row["lag"] == 0 and row["state"] == "live" and row["last_error"] is None

@@ -284,3 +284,84 @@ def test_one_rebuild_at_a_time_and_a_crashed_rebuild_is_cleaned_up(runtime):
         assert tracking.registration(tx, "pipeline").rebuilding_generation is None
     assert status(runtime.db, runtime.source, [PIPELINE])[0]["state"] == "live"
     assert board(runtime)["open"]["count"] == 1
+
+
+class PickyLeads(PipelineProjection):
+    """Parks what it cannot handle instead of stopping."""
+
+    name = "picky"
+    on_error = "park"
+    broken = True
+
+    def on_DealWon(self, state, record):
+        if PickyLeads.broken:
+            raise ValueError("wins are not understood yet")
+        super().on_DealWon(state, record)
+
+
+def test_a_parking_projection_sets_bad_events_aside_and_retries_them(runtime):
+    from projections.engine import retry_parked
+    from projections.tracking import dead_letters
+
+    picky = PickyLeads()
+    PickyLeads.broken = True
+    engine = ProjectionEngine(runtime.db, runtime.source, [picky], poll_seconds=0.02)
+    engine.start()
+    try:
+        ids = seed_deal(runtime.ledger)
+        runtime.ledger.win_deal(META, ids["deal"], amount="500.00", gross_margin="50.00", signed_on=date(2026, 4, 1))
+        seed_deal(runtime.ledger)
+        engine.poke()
+        assert wait_for(runtime.db, "picky", runtime.source.head())[0]  # carried on past the bad event
+    finally:
+        engine.stop()
+    with runtime.db.read() as tx:
+        [letter] = dead_letters(tx, "picky")
+        tables = tracking.active_tables(tx, picky)
+        assert tx.value(f"SELECT COUNT(*) FROM {tables['deals']}") == 2
+        assert tx.value(f"SELECT status FROM {tables['deals']} WHERE deal_id = ?", (ids["deal"],)) == "open"
+    assert (letter["event_type"], letter["status"]) == ("DealWon", "parked")
+    assert "wins are not understood yet" in letter["error_traceback"]
+    [row] = status(runtime.db, runtime.source, [picky])
+    assert (row["state"], row["parked"]) == ("live", 1)
+    assert retry_parked(runtime.db, runtime.source, picky)["still_failing"] == [letter["position"]]
+    PickyLeads.broken = False  # the fix is deployed
+    assert retry_parked(runtime.db, runtime.source, picky)["resolved"] == [letter["position"]]
+    with runtime.db.read() as tx:
+        assert tx.value(f"SELECT status FROM {tables['deals']} WHERE deal_id = ?", (ids["deal"],)) == "won"
+        assert dead_letters(tx, "picky")[0]["status"] == "retried"
+
+
+def test_backfill_resumes_after_an_interruption(runtime):
+    from projections.engine import backfill
+
+    for _ in range(8):
+        seed_deal(runtime.ledger)
+    head = runtime.source.head()
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(progress):
+        if progress.position >= 10:
+            raise Interrupted
+
+    class Fresh(PipelineProjection):
+        name = "fresh"
+
+    fresh = Fresh()
+    with pytest.raises(Interrupted):
+        backfill(runtime.db, runtime.source, fresh, progress=interrupt, limit=5)
+    with runtime.db.read() as tx:
+        stopped_at = tracking.active_position(tx, "fresh")
+    assert 10 <= stopped_at < head
+    done = backfill(runtime.db, runtime.source, fresh, limit=5)
+    assert (done.start, done.position) == (stopped_at, head)
+    with runtime.db.read() as tx:
+        tables = tracking.active_tables(tx, fresh)
+    resumed = table_rows(runtime.db, tables)
+    rebuild(runtime.db, runtime.source, fresh, keep=True)
+    with runtime.db.read() as tx:
+        rebuilt = tracking.active_tables(tx, fresh)
+    assert rebuilt != fresh.table_names(1) and table_rows(runtime.db, rebuilt) == resumed
+    assert table_rows(runtime.db, fresh.table_names(1)) == resumed  # --keep left the old tables in place

@@ -1,0 +1,31 @@
+"""Metrics served by pluggable projections (any projection that defines `query`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from api.deps import MinPosition, RuntimeDep, await_position
+from api.encoding import Json
+from domain.errors import NotFound
+from projections.tracking import active_tables
+
+router = APIRouter(prefix="/metrics", tags=["metrics"])
+
+
+@router.get("")
+def list_metrics(rt: RuntimeDep):
+    """The projections that answer queries, with their documentation."""
+    return Json([{"name": p.name, "version": p.version, "description": (type(p).query.__doc__ or "").strip()}
+                 for p in rt.projections if p.queryable])
+
+
+@router.get("/{name}")
+def metric(name: str, request: Request, rt: RuntimeDep, min_position: MinPosition = None):
+    """Ask a metric projection; query parameters other than `min_position` are passed to it."""
+    projection = next((p for p in rt.projections if p.name == name and p.queryable), None)
+    if projection is None:
+        raise NotFound(f"no metric named {name}", kind="metric", id=name)
+    await_position(request, name, min_position)
+    params = {k: v for k, v in request.query_params.items() if k != "min_position"}
+    with rt.db.read() as tx:
+        return Json(projection.query(tx, active_tables(tx, projection), params))
