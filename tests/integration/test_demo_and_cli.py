@@ -64,3 +64,23 @@ def test_cli_demo_then_rebuild_then_status(database_url):
         assert total == opened == 60
     finally:
         rt.close()
+
+
+def test_cli_backfill_export_and_dead_letters(database_url, tmp_path):
+    import json
+
+    cli(database_url, "demo", "--seed", "4", "--reps", "5", "--deals", "30")
+    filled = cli(database_url, "projections", "backfill", "first_contact_lag")
+    assert "backfilled first_contact_lag" in filled.stdout
+    again = cli(database_url, "projections", "backfill", "first_contact_lag")
+    assert "(0 events applied" in again.stdout  # nothing left: it resumes where it stood
+    out = tmp_path / "won.jsonl"
+    cli(database_url, "events", "export", "--type", "DealWon", "--out", str(out))
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert lines and {x["type"] for x in lines} == {"DealWon"} and lines[0]["actor"] == "demo"
+    assert [x["position"] for x in lines] == sorted(x["position"] for x in lines)
+    assert cli(database_url, "events", "export", "--type", "Nope", check=False).returncode == 2
+    assert "position" in cli(database_url, "projections", "dead-letters", "first_contact_lag").stdout
+    assert "retried 0 parked events" in cli(database_url, "projections", "retry", "first_contact_lag").stdout
+    listed = cli(database_url, "projections", "list").stdout
+    assert "first_contact_lag" in listed and "park" in listed
