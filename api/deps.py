@@ -58,6 +58,10 @@ def await_position(request: Request, projections: str | tuple[str, ...], min_pos
     """Read-your-writes: block until each projection has processed `min_position`, else 503."""
     if min_position is None:
         return
+    head = runtime(request).source.head()
+    if min_position > head:  # no command ever answered this position: waiting cannot help
+        raise InvalidInput(f"min_position {min_position} is beyond the newest event ({head})", field="min_position",
+                           head=head)
     for name in (projections,) if isinstance(projections, str) else projections:
         reached, current = wait_for(runtime(request).db, name, min_position,
                                     timeout=request.app.state.settings.min_position_timeout)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from domain.values import EARLIEST, LATEST
 
 
 def _decimal_text(value: Any) -> Any:
@@ -31,6 +33,19 @@ class Body(BaseModel):
 VersionParam = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="the aggregate's state at this version")]
 FilterText = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
 Position = Annotated[int, Query(ge=0, le=2**62)]
-AsOfParam = Annotated[datetime | None, Query(description="the aggregate's state at this recording time (ISO)")]
-DateField = Annotated[date | None, Field(default=None, description="business date, YYYY-MM-DD")]
-Today = Annotated[date, Field(default_factory=date.today, description="business date, YYYY-MM-DD; defaults to today")]
+def _sane_date(value: date) -> date:
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(f"must be between {EARLIEST} and {LATEST}")
+    return value
+
+
+def _sane_moment(value: datetime) -> datetime:
+    _sane_date(value.date())
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+SaneDate = Annotated[date, AfterValidator(_sane_date)]
+SaneMoment = Annotated[datetime, AfterValidator(_sane_moment)]  # naive input is taken as UTC
+AsOfParam = Annotated[SaneMoment | None, Query(description="the aggregate's state at this recording time (ISO)")]
+DateField = Annotated[SaneDate | None, Field(default=None, description="business date, YYYY-MM-DD")]
+Today = Annotated[SaneDate, Field(default_factory=date.today, description="business date, YYYY-MM-DD; defaults to today")]

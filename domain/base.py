@@ -8,6 +8,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidInput
+from domain.values import sane_date
 
 
 class Entity(Aggregate):
@@ -26,4 +27,4 @@ def event_type(event: object) -> str:
 def business_date(value: object, field: str) -> date:
     if not isinstance(value, date):
         raise InvalidInput(f"{field} must be a date (YYYY-MM-DD)", field=field)
-    return value
+    return sane_date(value, field)

@@ -15,7 +15,7 @@ from eventsourcing.domain import event
 from domain.base import Entity, business_date
 from domain.errors import Conflict, InvalidInput
 from domain.lead_policy import sla_due
-from domain.values import Choice, LeadSource, optional_text, required_text
+from domain.values import Choice, LeadSource, optional_text, required_text, sane_date
 
 CONTACT_FIELDS = ("contact_name", "phone", "email", "wechat_id", "size_band", "product_line", "notes")
 OPEN_STATUSES = ("pool", "assigned", "qualified")
@@ -33,6 +33,7 @@ def moment(value: object, field: str) -> datetime:
     """A timezone-aware instant (naive input is taken as UTC)."""
     if not isinstance(value, datetime):
         raise InvalidInput(f"{field} must be a date-time", field=field)
+    sane_date(value.date(), field)
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 

@@ -12,6 +12,7 @@ from enum import StrEnum
 from domain.errors import InvalidInput
 
 DEFAULT_CURRENCY = "CNY"
+EARLIEST, LATEST = date(1970, 1, 1), date(2100, 12, 31)  # business dates outside this range are typos
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("1000000000000000")  # 10^15: far beyond any deal, well inside exact arithmetic
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -36,6 +37,13 @@ def money(value: object, *, field: str = "amount", allow_zero: bool = False,
     if amount == 0 and not allow_zero:
         raise InvalidInput(f"{field} must be greater than zero", field=field, value=str(value))
     return amount.quantize(CENT)
+
+
+def sane_date(day: date, field: str) -> date:
+    """Business dates must fall between 1970 and 2100."""
+    if not EARLIEST <= day <= LATEST:
+        raise InvalidInput(f"{field} must be between {EARLIEST} and {LATEST}", field=field, value=day.isoformat())
+    return day
 
 
 def round_money(value: Decimal) -> Decimal:
@@ -162,6 +170,8 @@ class Period:
         if not match:
             raise InvalidInput("period must look like YYYY-MM, YYYY-Qn or YYYY", field="period", value=text)
         year = int(match.group(1))
+        if not EARLIEST.year <= year <= LATEST.year:
+            raise InvalidInput(f"period must be between {EARLIEST.year} and {LATEST.year}", field="period", value=text)
         if match.group(2):
             month = int(match.group(2))
             return cls(date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]), text)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -14,7 +13,7 @@ from pydantic import Field
 
 from api.deps import MetaDep, RuntimeDep, answer
 from api.encoding import Json
-from api.models import Amount, Body, OptionalText, Text
+from api.models import Amount, Body, OptionalText, SaneDate, Text
 from api.runtime import Runtime
 from domain.commission.calc import Calculator, Line
 from domain.commission.period import CommissionPeriod, month
@@ -32,7 +31,7 @@ NEEDS = ("commissions", "org")
 
 class AssignPlan(Body):
     plan_id: Text
-    effective_from: date
+    effective_from: SaneDate
 
 
 class Adjustment(Body):

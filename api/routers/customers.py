@@ -3,7 +3,6 @@ lifecycle; Customer 360, the distribution and the dormancy check."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Request
@@ -12,7 +11,7 @@ from pydantic import Field
 from api.deps import IfMatch, MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
 from api.history import aggregate_history, aggregate_view
-from api.models import Amount, AsOfParam, Body, OptionalText, Text, Today, VersionParam
+from api.models import Amount, AsOfParam, Body, OptionalText, SaneMoment, Text, Today, VersionParam
 from domain.customer import Customer
 from projections.accounts import customer_accounts, distribution
 
@@ -54,7 +53,7 @@ class TransferOwner(Body):
 class LogVisit(Body):
     rep_id: Text
     kind: str
-    occurred_at: datetime
+    occurred_at: SaneMoment
     notes: OptionalText = None
     next_step: OptionalText = None
 

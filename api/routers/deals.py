@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter
@@ -9,7 +8,7 @@ from pydantic import Field
 from api.deps import IfMatch, MetaDep, RuntimeDep, answer
 from api.encoding import Json
 from api.history import aggregate_history, aggregate_view
-from api.models import Amount, AsOfParam, Body, DateField, OptionalText, Text, Today, VersionParam
+from api.models import Amount, AsOfParam, Body, DateField, OptionalText, SaneDate, Text, Today, VersionParam
 from domain.deal import Deal
 from projections.accounts import exposure
 
@@ -73,7 +72,7 @@ class SetSplits(Body):
 class WinDeal(Body):
     amount: Amount
     gross_margin: Amount
-    signed_on: date
+    signed_on: SaneDate
     contract_no: OptionalText = None
     payment_due_on: DateField = None
 
@@ -87,12 +86,12 @@ class LoseDeal(Body):
 
 class Payment(Body):
     amount: Amount
-    received_on: date
+    received_on: SaneDate
 
 
 class Refund(Body):
     amount: Amount
-    refunded_on: date
+    refunded_on: SaneDate
     reason: Text
     kind: str = Field(default="refund", examples=["refund", "cancellation"])
 

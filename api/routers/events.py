@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import RuntimeDep
 from api.encoding import Json
-from api.models import FilterText, Position
+from api.models import FilterText, Position, SaneMoment
 from domain.errors import InvalidInput
 from projections.eventlog import EVENT_TOPICS, EventFilter, browse, describe
 
@@ -31,8 +31,8 @@ def event_filter(type: str | None, aggregate_id: str | None, actor: str | None, 
 def events(rt: RuntimeDep, after: Position = 0, limit: int = Query(100, ge=1, le=1000),
            type: str | None = Query(None, description="event type, e.g. DealWon"), aggregate_id: FilterText = None,
            actor: FilterText = None,
-           from_: datetime | None = Query(None, alias="from", description="recorded at or after (ISO)"),
-           to: datetime | None = Query(None, description="recorded before (ISO)")):
+           from_: SaneMoment | None = Query(None, alias="from", description="recorded at or after (ISO)"),
+           to: SaneMoment | None = Query(None, description="recorded before (ISO)")):
     """Events in store order after position `after`, with metadata; `next` is the cursor for the
     following page (null when there is nothing more)."""
     records, cursor = browse(rt.source, rt.db, after=after, limit=limit,

@@ -12,7 +12,18 @@ from pydantic import Field
 from api.deps import IfMatch, MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
 from api.history import aggregate_history, aggregate_view
-from api.models import Amount, AsOfParam, Body, FilterText, OptionalText, Position, Text, Today, VersionParam
+from api.models import (
+    Amount,
+    AsOfParam,
+    Body,
+    FilterText,
+    OptionalText,
+    Position,
+    SaneMoment,
+    Text,
+    Today,
+    VersionParam,
+)
 from domain.lead import Lead
 from domain.rep import Rep
 from domain.values import Period
@@ -26,7 +37,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-Moment = Annotated[datetime | None, Field(default=None, description="ISO date-time; defaults to now")]
+Moment = Annotated[SaneMoment | None, Field(default=None, description="ISO date-time; defaults to now")]
 
 
 class CaptureLead(Body):
@@ -69,7 +80,7 @@ class ReturnLead(Body):
 class Contact(Body):
     channel: str
     outcome: Text
-    occurred_at: datetime
+    occurred_at: SaneMoment
     notes: OptionalText = None
 
 
@@ -142,7 +153,7 @@ def pool(request: Request, rt: RuntimeDep, region: FilterText = None, industry: 
 
 
 @router.get("/queue/{rep_id}")
-def rep_queue(rep_id: str, request: Request, rt: RuntimeDep, as_of: datetime | None = None,
+def rep_queue(rep_id: str, request: Request, rt: RuntimeDep, as_of: SaneMoment | None = None,
               min_position: MinPosition = None):
     """A rep's open leads, most urgent first, with age, next follow-up due and SLA state."""
     await_position(request, "leads", min_position)

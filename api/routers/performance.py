@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from api.deps import MinPosition, RuntimeDep, await_position
 from api.encoding import Json
+from api.models import SaneDate, SaneMoment
 from domain.values import Period
 from projections.org import org_as_of
 from projections.performance import kpis, leaderboard
@@ -17,7 +18,7 @@ router = APIRouter(tags=["organisation and performance"])
 
 ScopeParam = Annotated[str, Query(max_length=300, pattern=r"^[^\x00-\x1f\x7f]*$",
                                   description="company, region:X, team:Y or rep:ID")]
-AsOfMoment = Annotated[datetime | None, Query(description="what was known then (recording time, ISO)")]
+AsOfMoment = Annotated[SaneMoment | None, Query(description="what was known then (recording time, ISO)")]
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -27,7 +28,7 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 @router.get("/org")
-def org(request: Request, rt: RuntimeDep, as_of: date | None = None, min_position: MinPosition = None):
+def org(request: Request, rt: RuntimeDep, as_of: SaneDate | None = None, min_position: MinPosition = None):
     """The hierarchy on a date (default today): director -> managers -> reps, with level duties."""
     await_position(request, "org", min_position)
     with rt.db.read() as tx:

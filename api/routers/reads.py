@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from api.deps import MinPosition, RuntimeDep, await_position
 from api.encoding import Json
-from api.models import FilterText
+from api.models import FilterText, SaneDate
 from domain.errors import NotFound
 from domain.values import Period
 from domain.values import currency as parse_currency
@@ -43,7 +43,7 @@ def projections(rt: RuntimeDep):
 
 @router.get("/receivables")
 def receivables_report(request: Request, rt: RuntimeDep, period: str, group_by: str = "rep",
-                       as_of: date | None = None, min_position: MinPosition = None):
+                       as_of: SaneDate | None = None, min_position: MinPosition = None):
     """Collection rate (回款率) of deals signed in the period per owner or team, and every
     receivable overdue at `as_of` (default today)."""
     await_position(request, ("accounts", "org"), min_position)

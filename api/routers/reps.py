@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter
 
 from api.deps import IfMatch, MetaDep, RuntimeDep, answer
 from api.history import aggregate_history, aggregate_view
-from api.models import Amount, AsOfParam, Body, DateField, OptionalText, Text, VersionParam
+from api.models import Amount, AsOfParam, Body, DateField, OptionalText, SaneDate, Text, VersionParam
 from domain.rep import Rep
 from projections.ownership import open_work
 
@@ -24,7 +22,7 @@ class HireRep(Body):
 
 class ChangeLevel(Body):
     level: str
-    effective_from: date
+    effective_from: SaneDate
     reason: Text
 
 
@@ -32,12 +30,12 @@ class Transfer(Body):
     team: OptionalText = None
     region: OptionalText = None
     manager_id: OptionalText = None
-    effective_from: date
+    effective_from: SaneDate
     reason: Text
 
 
 class Leave(Body):
-    effective_on: date
+    effective_on: SaneDate
     reason: Text
     reassign_to: OptionalText = None
 

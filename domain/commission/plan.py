@@ -12,7 +12,7 @@ from eventsourcing.domain import event
 
 from domain.base import Entity
 from domain.errors import Conflict, InvalidInput
-from domain.values import currency, money, required_text
+from domain.values import currency, money, required_text, sane_date
 
 COMPONENT_TYPES = ("tiered_rate", "override", "rank_bonus", "team_target_bonus")
 
@@ -93,6 +93,7 @@ def validate_plan(body: Any) -> dict[str, Any]:
         effective = effective if isinstance(effective, date) else date.fromisoformat(str(effective))
     except ValueError:
         raise InvalidInput("effective_from must be a date (YYYY-MM-DD)", field="effective_from") from None
+    sane_date(effective, "effective_from")
     days = body.get("clawback_days", 0)
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 3650:
         raise InvalidInput("clawback_days must be a whole number from 0 to 3650", field="clawback_days")
