@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install bench clean
+.PHONY: run test install bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ run: $(STAMP)
 ## The whole suite: SQLite always, PostgreSQL when reachable (REQUIRE_POSTGRES=1 makes it mandatory)
 test: $(STAMP)
 	$(BIN)/pytest
+
+## Fuzz every route from the OpenAPI schema with many more cases than `make test` runs
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-60} $(BIN)/pytest tests/e2e/test_fuzz.py
 
 ## Rebuild throughput on both backends (see bench/rebuild.py for options)
 bench: $(STAMP)

@@ -1,0 +1,27 @@
+"""Property-based fuzzing of every route from the app's own OpenAPI schema: whatever the input,
+no 5xx. A few cases per operation here (FUZZ_EXAMPLES raises it; `make fuzz` runs more)."""
+
+import os
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+
+from domain.demo import load_demo
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
+
+
+def test_no_route_answers_a_server_error(client):
+    load_demo(client.app.state.runtime.ledger, seed=2, reps=6, deals=20)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) > 80
+
+    for operation in operations:
+        @given(case=operation.as_strategy())
+        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def fuzz(case):
+            case.call_and_validate(checks=[not_a_server_error])
+
+        fuzz()
