@@ -7,11 +7,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 
-from api import errors
+from api import errors, idempotency
 from api.deps import new_request_id
+from api.encoding import Json
 from api.routers import commissions, customers, deals, events, health, leads, metrics, performance, reads, reps, targets
 from api.runtime import Runtime
 from api.settings import Settings
+
+MAX_BODY_BYTES = 1_048_576
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -38,8 +41,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if runtime is not None:
         app.state.runtime = runtime
 
+    app.middleware("http")(idempotency.middleware)
+
     @app.middleware("http")
     async def request_id(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return Json(errors.error_body("payload_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes"),
+                        status_code=413)
         request.state.request_id = request.headers.get("x-request-id") or new_request_id()
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -62,7 +63,7 @@ def required_text(value: object, field: str, *, max_length: int = 500) -> str:
     """A non-blank string, stripped; Chinese and other scripts are kept exactly."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(f"{field} is required", field=field)
-    text = value.strip()
+    text = unicodedata.normalize("NFC", value.strip())  # one spelling for the same characters
     if _CONTROL.search(text):
         raise InvalidInput(f"{field} contains control characters", field=field)
     if len(text) > max_length:

@@ -15,7 +15,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from projections import tracking
+from projections import idempotency, tracking
 from projections.database import Database, Tx
 from projections.projection import HandlerFailed, Projection
 from projections.source import EventSource
@@ -29,6 +29,7 @@ def prepare(db: Database, projections: Sequence[Projection]) -> None:
     """Create bookkeeping and read-model tables (idempotent); run at every start-up."""
     with db.transaction() as tx:
         tracking.ensure_schema(tx)
+        idempotency.ensure_schema(tx)
     for projection in projections:
         with db.transaction() as tx:
             tracking.register(tx, projection)

@@ -1,0 +1,66 @@
+"""`Idempotency-Key` on POST, PUT and PATCH: the same key and request within 24 hours answers the
+original response (with `Idempotent-Replayed: true`) and writes nothing; the same key with a
+different request is 422; a retry racing the first waits for its answer."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import datetime, timezone
+
+from fastapi import Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from api.encoding import Json
+from api.errors import error_body
+from projections import idempotency
+
+METHODS = ("POST", "PUT", "PATCH")
+WAIT_SECONDS = 10.0
+
+
+def _principal(request: Request) -> str:
+    """Keys are scoped to the caller: the credentials they sent (hashed), or anonymous."""
+    credentials = request.headers.get("authorization", "")
+    return hashlib.sha256(credentials.encode()).hexdigest()[:32] if credentials else "anonymous"
+
+
+async def middleware(request: Request, call_next):
+    key = request.headers.get("idempotency-key")
+    if request.method not in METHODS or not key:
+        return await call_next(request)
+    if len(key) > 200:
+        return Json(error_body("invalid_input", "Idempotency-Key is longer than 200 characters",
+                               {"field": "Idempotency-Key"}), status_code=422)
+    db = request.app.state.runtime.db
+    body = await request.body()
+    digest = hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\n" + body).hexdigest()
+    principal = _principal(request)
+    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    while True:
+        seen = await run_in_threadpool(idempotency.claim, db, principal, key, digest, datetime.now(timezone.utc))
+        if seen is None:
+            break  # ours to answer
+        if seen.request_hash != digest:
+            return Json(error_body("idempotency_key_reused", "this Idempotency-Key was used for a different request",
+                                   {"field": "Idempotency-Key"}), status_code=422)
+        if seen.status is not None:
+            return Response(seen.body, status_code=seen.status, media_type="application/json",
+                            headers={"Idempotent-Replayed": "true"})
+        if asyncio.get_running_loop().time() > deadline:
+            return Json(error_body("idempotency_in_progress", "a request with this Idempotency-Key is still running"),
+                        status_code=409, headers={"Retry-After": "1"})
+        await asyncio.sleep(0.05)
+    try:
+        response = await call_next(request)
+        payload = b"".join([chunk async for chunk in response.body_iterator])
+    except BaseException:
+        await run_in_threadpool(idempotency.release, db, principal, key)
+        raise
+    if response.status_code >= 500:
+        await run_in_threadpool(idempotency.release, db, principal, key)
+    else:
+        await run_in_threadpool(idempotency.remember, db, principal, key, response.status_code, payload)
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+    return Response(payload, status_code=response.status_code, headers=headers, media_type=response.media_type)
