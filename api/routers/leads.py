@@ -158,8 +158,7 @@ def rep_queue(rep_id: str, request: Request, rt: RuntimeDep, as_of: SaneMoment |
     """A rep's open leads, most urgent first, with age, next follow-up due and SLA state."""
     await_position(request, "leads", min_position)
     rep = rt.ledger.load(Rep, rep_id)
-    now = as_of or _now()
-    now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    now = as_of or _now()  # SaneMoment: naive input is already UTC
     with rt.db.read() as tx:
         return Json(queue(tx, str(rep.id), rt.ledger.lead_policy().settings, now))
 

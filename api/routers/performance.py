@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -21,12 +21,6 @@ ScopeParam = Annotated[str, Query(max_length=300, pattern=r"^[^\x00-\x1f\x7f]*$"
 AsOfMoment = Annotated[SaneMoment | None, Query(description="what was known then (recording time, ISO)")]
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment
-
-
 @router.get("/org")
 def org(request: Request, rt: RuntimeDep, as_of: SaneDate | None = None, min_position: MinPosition = None):
     """The hierarchy on a date (default today): director -> managers -> reps, with level duties."""
@@ -43,7 +37,7 @@ def kpi_scorecard(request: Request, rt: RuntimeDep, period: str, scope: ScopePar
     date and in the team and region the rep belonged to on that date."""
     await_position(request, ("org", "kpi"), min_position)
     with rt.db.read() as tx:
-        return Json(kpis(tx, scope=scope, period=Period.parse(period), as_of=_utc(as_of)))
+        return Json(kpis(tx, scope=scope, period=Period.parse(period), as_of=as_of))
 
 
 @router.get("/leaderboards/{metric}")
@@ -56,4 +50,4 @@ def leaderboards(metric: str, request: Request, rt: RuntimeDep, period: str, sco
     await_position(request, ("org", "kpi"), min_position)
     with rt.db.read() as tx:
         return Json(leaderboard(tx, metric=metric, period=Period.parse(period), scope=scope, limit=limit,
-                                as_of=_utc(as_of)))
+                                as_of=as_of))

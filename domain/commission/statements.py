@@ -12,7 +12,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from domain.commission.calc import ZERO, Calculator, Inputs, Line, digest, line_id
+from domain.commission.calc import ZERO, Calculator, Inputs, Line, digest
 from domain.commission.period import CommissionPeriod
 from domain.values import Period
 
@@ -111,5 +111,3 @@ def frozen_statement(rep_id: str, period: str, currency: str, lines: list[Line])
     statement["lines"] = [frozen(line) for line in sorted(lines, key=lambda x: x.id)]
     return statement
 
-
-__all__ = ["line_id", "render", "frozen_statement", "statement_lines"]
