@@ -53,7 +53,7 @@ def run(backend: str, url: str, deals: int, reps: int, repeat: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--deals", type=int, default=47000, help="demo deals (47,000 -> about 203k events)")
+    parser.add_argument("--deals", type=int, default=47000, help="demo deals (47,000 -> about 287k events)")
     parser.add_argument("--reps", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
