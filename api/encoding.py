@@ -11,6 +11,8 @@ from uuid import UUID
 
 from fastapi.responses import JSONResponse
 
+from domain.personal import Personal
+
 
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
@@ -19,6 +21,8 @@ def _default(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, UUID):
         return str(value)
+    if isinstance(value, Personal):
+        return str(value)  # the text, or "[erased]"
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (set, frozenset, tuple)):

@@ -14,13 +14,15 @@ from projections.leads import open_assigned
 from projections.org import roster
 from projections.projection import Projection
 from projections.source import EventSource
+from projections.vault import PersonalAsCiphertext, Vault
 
 
 class Runtime:
     def __init__(self, database_url: str, *, run_projectors: bool = False,
                  projections: tuple[Projection, ...] | None = None) -> None:
         url = DatabaseURL.parse(database_url)
-        self.ledger = SalesLedger(env=url.eventsourcing_env())
+        self.vault = Vault(url)
+        self.ledger = SalesLedger(env=url.eventsourcing_env(), personal_data=PersonalAsCiphertext(self.vault))
         self.db = Database(url)
         self.source = EventSource(self.ledger)
         self.projections = discover() if projections is None else projections
@@ -70,4 +72,5 @@ class Runtime:
         if self.engine is not None:
             self.engine.stop()
         self.db.close()
+        self.vault.close()
         self.ledger.close()

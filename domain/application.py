@@ -80,9 +80,17 @@ def parse_id(value: object, kind: str) -> UUID:
 class SalesLedger(LeadCommands, CommissionCommands, Application):
     name = "SalesLedger"
 
+    def __init__(self, env: dict[str, str] | None = None, *, personal_data: Transcoding | None = None) -> None:
+        """`personal_data` is the transcoding that stores Personal values (encrypted per data
+        subject); without one, recording personal data is refused."""
+        self.personal_data = personal_data
+        super().__init__(env=env)
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+        if self.personal_data is not None:
+            transcoder.register(self.personal_data)
 
     # -- recording -----------------------------------------------------------------------------
     def record(self, meta: Meta, *aggregates: Aggregate) -> int:
@@ -305,6 +313,20 @@ class SalesLedger(LeadCommands, CommissionCommands, Application):
         except NotFound:
             policy = SalesPolicy.configure_first(settings, reason)
         return self._written(meta, policy, policy_version=policy.version)
+
+    # -- forgetting personal data (crypto-shredding) ----------------------------------------------
+    def forget(self, meta: Meta, cls: type[T], agg_id: str, *, reason: str) -> Written:
+        """Record that a lead or customer record's personal data is to be forgotten, then destroy
+        its key: the data is unreadable everywhere from then on, and history still replays."""
+        if self.personal_data is None:
+            raise Conflict("this store keeps no personal-data keys", code="no_key_vault")
+        agg = self.load(cls, agg_id)
+        if getattr(agg, "forgotten", False):
+            raise Conflict("already forgotten", code="already_forgotten")
+        agg.forget(reason=reason)
+        written = self._written(meta, agg)
+        self.personal_data.forget(str(agg.id))
+        return written
 
     # -- customers, continued --------------------------------------------------------------------
     def classify_customer(self, meta: Meta, customer_id: str, *, classification: str, reason: str,

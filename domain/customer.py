@@ -10,6 +10,7 @@ from eventsourcing.domain import event
 
 from domain.base import Entity, business_date
 from domain.errors import Conflict, InvalidInput, NotFound
+from domain.personal import personal, plain
 from domain.values import Choice, Grade, VisitKind, money, optional_text, required_text
 
 
@@ -154,8 +155,8 @@ class Customer(Entity):
                         phone: str | None = None, email: str | None = None, notes: str | None = None) -> None:
         if stakeholder_id in self.stakeholders:
             raise Conflict("a stakeholder with this id exists", code="stakeholder_exists")
-        self._stakeholder_added(stakeholder_id=stakeholder_id, **_stakeholder(name=name, role=role, title=title,
-                                                                               phone=phone, email=email, notes=notes))
+        self._stakeholder_added(stakeholder_id=stakeholder_id, **_stakeholder(
+            str(self.id), name=name, role=role, title=title, phone=phone, email=email, notes=notes))
 
     @event("StakeholderAdded")
     def _stakeholder_added(self, stakeholder_id: str, name: str, role: str, title: str | None, phone: str | None,
@@ -166,9 +167,9 @@ class Customer(Entity):
     def update_stakeholder(self, *, stakeholder_id: str, **fields: str | None) -> None:
         """Change some of a stakeholder's details; the event keeps what changed, from and to."""
         current = self._stakeholder(stakeholder_id)
-        merged = _stakeholder(**{k: current[k] if fields.get(k) is None else fields[k]
-                                 for k in ("name", "role", "title", "phone", "email", "notes")})
-        changes = {k: {"from": current[k], "to": v} for k, v in merged.items() if current[k] != v}
+        merged = _stakeholder(str(self.id), **{k: current[k] if fields.get(k) is None else fields[k]
+                                               for k in ("name", "role", "title", "phone", "email", "notes")})
+        changes = {k: {"from": current[k], "to": v} for k, v in merged.items() if plain(current[k]) != plain(v)}
         if not changes:
             raise Conflict("the update changes nothing", code="stakeholder_unchanged")
         self._stakeholder_updated(stakeholder_id=stakeholder_id, changes=changes)
@@ -218,9 +219,21 @@ class Customer(Entity):
         self.lifecycle = to_state
         self.lifecycle_history.append({"from": from_state, "to": to_state, "reason": reason, "on": on})
 
+    def forget(self, *, reason: str) -> None:
+        """Forget the people of this customer record (stakeholders' names and contacts): the store
+        destroys the record's key after this event. The company and its figures stay."""
+        self._forgotten(reason=required_text(reason, "reason"))
 
-def _stakeholder(*, name: str, role: str, title: str | None, phone: str | None, email: str | None,
-                 notes: str | None) -> dict:
-    return {"name": required_text(name, "name", max_length=200), "role": StakeholderRole.parse(role, "role"),
-            "title": optional_text(title, "title", max_length=200), "phone": optional_text(phone, "phone", max_length=50),
-            "email": optional_text(email, "email", max_length=200), "notes": optional_text(notes, "notes")}
+    @event("Forgotten")
+    def _forgotten(self, reason: str) -> None:
+        self.forgotten = True
+
+
+def _stakeholder(subject: str, *, name: object, role: str, title: str | None, phone: object, email: object,
+                 notes: object) -> dict:
+    """A stakeholder's details; the people-identifying ones are the customer record's personal data."""
+    return {"name": personal(subject, required_text(plain(name), "name", max_length=200)),
+            "role": StakeholderRole.parse(role, "role"), "title": optional_text(title, "title", max_length=200),
+            "phone": personal(subject, optional_text(plain(phone), "phone", max_length=50)),
+            "email": personal(subject, optional_text(plain(email), "email", max_length=200)),
+            "notes": personal(subject, optional_text(plain(notes), "notes"))}

@@ -15,9 +15,11 @@ from eventsourcing.domain import event
 from domain.base import Entity, business_date
 from domain.errors import Conflict, InvalidInput
 from domain.lead_policy import sla_due
+from domain.personal import personal, plain
 from domain.values import Choice, LeadSource, optional_text, required_text, sane_date
 
 CONTACT_FIELDS = ("contact_name", "phone", "email", "wechat_id", "size_band", "product_line", "notes")
+PERSONAL_FIELDS = frozenset({"contact_name", "phone", "email", "wechat_id", "notes"})
 OPEN_STATUSES = ("pool", "assigned", "qualified")
 
 
@@ -76,7 +78,8 @@ class Lead(Entity):
             source=LeadSource.parse(source, "source"),
             region=required_text(region, "region", max_length=200),
             industry=required_text(industry, "industry", max_length=200),
-            contact={k: optional_text(contact.get(k), k) for k in CONTACT_FIELDS},
+            contact={k: personal(str(id), optional_text(contact.get(k), k)) if k in PERSONAL_FIELDS
+                     else optional_text(contact.get(k), k) for k in CONTACT_FIELDS},
             captured_on=business_date(captured_on, "captured_on"),
             duplicate_of=duplicate_of,
         )
@@ -243,7 +246,8 @@ class Lead(Entity):
         if self.status not in (*OPEN_STATUSES, "duplicate"):
             raise Conflict(f"cannot merge: the lead is {self.status}", code="lead_closed")
         target._require_open("absorb another lead")
-        filled = {k: v for k, v in self.contact.items() if v and not target.contact.get(k)}
+        filled = {k: personal(str(target.id), v) if k in PERSONAL_FIELDS else v  # now the target's data
+                  for k, v in self.contact.items() if plain(v) and not plain(target.contact.get(k))}
         rep_id = self.assignee_id
         self._merged(into=str(target.id), rep_id=rep_id, reason=reason)
         target._absorbed(lead_id=str(self.id), filled=filled, reason=reason)
@@ -257,3 +261,11 @@ class Lead(Entity):
     @event("Absorbed")
     def _absorbed(self, lead_id: str, filled: dict, reason: str) -> None:
         self.contact = {**self.contact, **filled}
+
+    def forget(self, *, reason: str) -> None:
+        """The data subject asked to be forgotten: the store destroys their key after this event."""
+        self._forgotten(reason=required_text(reason, "reason"))
+
+    @event("Forgotten")
+    def _forgotten(self, reason: str) -> None:
+        self.forgotten = True

@@ -14,6 +14,7 @@ from domain.deal import Deal
 from domain.errors import InvalidInput
 from domain.lead import OPEN_STATUSES, Lead
 from domain.lead_policy import company_key, email_key, phone_key, sla_due
+from domain.personal import plain
 from domain.values import Period
 from projections.database import Tx
 from projections.kpi import utc_text
@@ -41,8 +42,8 @@ class LeadsProjection(Projection):
     name = "leads"
     version = 1
     events = (Lead.Captured, Lead.Scored, Lead.Assigned, Lead.Returned, Lead.Contacted, Lead.SlaBreached,
-              Lead.Qualified, Lead.Disqualified, Lead.Converted, Lead.MergedInto, Lead.Absorbed, Deal.Opened,
-              Deal.Won)
+              Lead.Qualified, Lead.Disqualified, Lead.Converted, Lead.MergedInto, Lead.Absorbed, Lead.Forgotten,
+              Deal.Opened, Deal.Won)
     tables = {
         "leads": ["""CREATE TABLE IF NOT EXISTS {leads} (
             lead_id TEXT PRIMARY KEY, position BIGINT NOT NULL, company TEXT NOT NULL, company_key TEXT,
@@ -82,7 +83,7 @@ class LeadsProjection(Projection):
         e = r.event
         s["leads"].put({
             "lead_id": r.aggregate_id, "position": r.position, "company": e.company, "company_key": company_key(e.company),
-            "phone_key": phone_key(e.contact.get("phone")), "email_key": email_key(e.contact.get("email")),
+            "phone_key": phone_key(plain(e.contact.get("phone"))), "email_key": email_key(plain(e.contact.get("email"))),
             "region": e.region, "industry": e.industry, "size_band": e.contact.get("size_band"),
             "product_line": e.contact.get("product_line"), "source": e.source, "captured_on": e.captured_on.isoformat(),
             "status": "duplicate" if e.duplicate_of else "pool", "grade": None, "score": None, "assignee_id": None,
@@ -142,10 +143,15 @@ class LeadsProjection(Projection):
 
     def on_LeadAbsorbed(self, s, r: Recorded) -> None:
         filled = r.event.filled
-        changes = {k: v for k, v in {"phone_key": phone_key(filled.get("phone")), "email_key": email_key(filled.get("email")),
+        changes = {k: v for k, v in {"phone_key": phone_key(plain(filled.get("phone"))),
+                                     "email_key": email_key(plain(filled.get("email"))),
                                      "size_band": filled.get("size_band"),
                                      "product_line": filled.get("product_line")}.items() if v}
         s["leads"].update(r.aggregate_id, **changes)
+
+    def on_LeadForgotten(self, s, r: Recorded) -> None:
+        """Nothing derived from the subject's personal data stays in the read model."""
+        s["leads"].update(r.aggregate_id, phone_key=None, email_key=None)
 
     def on_DealOpened(self, s, r: Recorded) -> None:
         lead_id = getattr(r.event, "lead_id", None)

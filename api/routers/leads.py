@@ -262,6 +262,18 @@ def timeline(lead_id: str, rt: RuntimeDep):
     return aggregate_history(rt, Lead, lead_id)
 
 
+class Forget(Body):
+    reason: Text
+
+
+@router.post("/{lead_id}/forget")
+def forget(lead_id: str, body: Forget, rt: RuntimeDep, meta: MetaDep):
+    """Forget the personal data of this lead record (PIPL / GDPR): its key is destroyed,
+    names, phones, emails and WeChat ids read back as "[erased]" everywhere, history still replays
+    and every total stays the same."""
+    return answer(rt, rt.ledger.forget(meta, Lead, lead_id, reason=body.reason))
+
+
 @router.get("/{lead_id}/history")
 def history(lead_id: str, rt: RuntimeDep):
     """Every event of this lead, in order, with actor, correlation and causation ids."""

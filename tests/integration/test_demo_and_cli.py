@@ -4,12 +4,10 @@ import os
 import subprocess
 import sys
 
-from domain.application import SalesLedger
+from api.runtime import Runtime
 from domain.demo import load_demo
-from projections.database import DatabaseURL
 from projections.engine import status
 from projections.pipeline import pipeline_board
-from projections.source import EventSource
 from projections.tracking import registration
 
 
@@ -28,10 +26,10 @@ def cli(database_url, *args, check=True):
 def test_same_seed_and_sizes_give_the_same_events(runtime, tmp_path):
     stats = load_demo(runtime.ledger, seed=11, reps=8, deals=40)
     assert stats.events == runtime.source.head() == stats.last_position
-    other = SalesLedger(env=DatabaseURL.parse(f"sqlite:///{tmp_path / 'again.db'}").eventsourcing_env())
+    other = Runtime(f"sqlite:///{tmp_path / 'again.db'}")
     try:
-        load_demo(other, seed=11, reps=8, deals=40)
-        assert event_stream(runtime.source) == event_stream(EventSource(other))
+        load_demo(other.ledger, seed=11, reps=8, deals=40)
+        assert event_stream(runtime.source) == event_stream(other.source)
     finally:
         other.close()
     types = {t for _, t, _, _ in event_stream(runtime.source)}
