@@ -474,6 +474,6 @@ class SalesLedger(LeadCommands, CommissionCommands, Application):
                             lambda d: d.receive_payment(amount=amount, received_on=received_on))
 
     def refund_deal(self, meta: Meta, deal_id: str, *, amount: object, refunded_on: date, reason: str,
-                    kind: str = "refund", expected_version: int | None = None) -> Written:
+                    kind: str | None = None, expected_version: int | None = None) -> Written:
         return self._change(meta, Deal, deal_id, expected_version, lambda d: d.refund(
             amount=amount, refunded_on=refunded_on, reason=reason, kind=kind))

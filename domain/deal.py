@@ -58,6 +58,7 @@ class Deal(Entity):
         self.payment_due_on: date | None = None
         self.contract_no: str | None = None
         self.lost_reason: str | None = None
+        self.lost_reason_code: str | None = None
         self.competitor: str | None = None
         self.payments: list[dict] = []
         self.refunds: list[dict] = []
@@ -232,18 +233,21 @@ class Deal(Entity):
 
     def lose(self, *, reason: str, allowed: list[str] | None = None, competitor: str | None = None,
              notes: str | None = None, lost_on: date | None = None) -> None:
+        """`reason` should come from the policy's list; free text is kept too, classified as
+        `reason_code: other` so that loss analytics stay comparable."""
         reason = required_text(reason, "reason")
-        if allowed is not None and reason not in allowed:
-            raise InvalidInput(f"reason must be one of: {', '.join(allowed)} (add details in notes)", field="reason",
-                               value=reason)
+        code = reason if allowed is None or reason in allowed else "other"
         self._require_open("lose the deal")
         self._lost(reason=reason, competitor=optional_text(competitor, "competitor"),
-                   notes=optional_text(notes, "notes"), lost_on=None if lost_on is None else business_date(lost_on, "lost_on"))
+                   notes=optional_text(notes, "notes"), lost_on=None if lost_on is None else business_date(lost_on, "lost_on"),
+                   reason_code=code)
 
     @event("Lost")
-    def _lost(self, reason: str, competitor: str | None, notes: str | None, lost_on: date | None = None) -> None:
+    def _lost(self, reason: str, competitor: str | None, notes: str | None, lost_on: date | None = None,
+              reason_code: str | None = None) -> None:
         self.status = LOST
         self.lost_reason = reason
+        self.lost_reason_code = reason_code or reason
         self.competitor = competitor
         self.probability = Decimal("0")
 
@@ -260,14 +264,17 @@ class Deal(Entity):
     def _payment_received(self, amount: Decimal, received_on: date) -> None:
         self.payments.append({"amount": amount, "received_on": received_on})
 
-    def refund(self, *, amount: object, refunded_on: date, reason: str, kind: str = "refund") -> None:
+    def refund(self, *, amount: object, refunded_on: date, reason: str, kind: str | None = None) -> None:
         """A refund pays collected money back; a cancellation removes part of the contract that
-        was not yet paid. Both reduce what the deal is worth and are clawed back from commissions."""
+        was not yet paid. Both reduce what the deal is worth and are clawed back from commissions.
+        Without `kind`, money already collected is refunded, otherwise the contract is cancelled."""
         value = money(amount)
         refunded_on = business_date(refunded_on, "refunded_on")
         reason = required_text(reason, "reason")
-        kind = RefundKind.parse(kind, "kind")
         self._require_won("record a refund")
+        if kind is None:
+            kind = "refund" if value <= self.collected - (self.refunded - self.cancelled) else "cancellation"
+        kind = RefundKind.parse(kind, "kind")
         if kind == "refund":
             room = self.collected - (self.refunded - self.cancelled)
             what = "refunds would exceed the money collected"

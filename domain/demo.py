@@ -266,8 +266,7 @@ class Demo:
                 remaining -= part
             if rng.random() < 0.03:
                 part = (signed / 10).quantize(Decimal("0.01"))
-                deal.refund(amount=part, refunded_on=self.day(signed_on, 60), reason="部分退货",
-                            kind="refund" if deal.collected >= part else "cancellation")
+                deal.refund(amount=part, refunded_on=self.day(signed_on, 60), reason="部分退货")
         elif outcome < 0.75:
             deal.lose(reason=rng.choice(LOSS_REASONS), competitor=rng.choice([None, "竞品A", "竞品B"]))
         return deal

@@ -129,7 +129,7 @@ class PipelineProjection(Projection):
         if deal is None:
             return
         s["deals"].update(r.aggregate_id, status="lost", weighted_cents=0, last_position=r.position,
-                          lost_reason=r.event.reason)
+                          lost_reason=getattr(r.event, "reason_code", None) or r.event.reason)
         lost_on = getattr(r.event, "lost_on", None)
         if lost_on:
             self._step(s, r, deal["stage"], "lost", lost_on)

@@ -93,7 +93,8 @@ class Refund(Body):
     amount: Amount
     refunded_on: SaneDate
     reason: Text
-    kind: str = Field(default="refund", examples=["refund", "cancellation"])
+    kind: str | None = Field(default=None, examples=["refund", "cancellation"],
+                             description="default: a refund of collected money if there is enough, else a cancellation")
 
 
 class Policy(Body):

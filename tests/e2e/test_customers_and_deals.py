@@ -191,7 +191,9 @@ def test_refusals_write_nothing(desk):
     before = head(desk)
     cases = [
         (f"/deals/{deal}/payments", {"amount": "400.01", "received_on": "2026-05-11"}, 409),
-        (f"/deals/{deal}/refunds", {"amount": "600.01", "refunded_on": "2026-05-12", "reason": "x"}, 409),
+        (f"/deals/{deal}/refunds", {"amount": "600.01", "refunded_on": "2026-05-12", "reason": "x", "kind": "refund"},
+         409),
+        (f"/deals/{deal}/refunds", {"amount": "1000.01", "refunded_on": "2026-05-12", "reason": "x"}, 409),
         (f"/deals/{deal}/refunds", {"amount": "1.00", "refunded_on": "2026-05-12", "reason": "x", "kind": "gift"}, 422),
         (f"/deals/{deal}/splits", {"splits": [{"rep_id": rep, "share": "0.5"}]}, 422),
         (f"/deals/{deal}/revise", {"amount": "5.00", "reason": "too late"}, 409),
@@ -203,10 +205,11 @@ def test_refusals_write_nothing(desk):
         desk.post(path, body, status=(status,))
     other = desk.post("/deals", {"customer_id": customer, "owner_id": rep, "amount": "10.00", "product_line": "ERP"})["id"]
     before = head(desk)
-    desk.post(f"/deals/{other}/lose", {"reason": "vibes"}, status=(422,))
     desk.post(f"/deals/{other}/splits", {"splits": [{"rep_id": rep, "share": "0.6"}, {"rep_id": rep, "share": "0.4"}]},
               status=(422,))
     assert head(desk) == before
+    free_text = desk.post(f"/deals/{other}/lose", {"reason": "客户内部重组，项目取消"})
+    assert desk.client.get(f"/deals/{other}").json()["lost_reason_code"] == "other" and free_text["version"] == 2
     policy = desk.client.put("/deals/policy", json={"settings": {"stage_probabilities": {"proposal": "1.5"}},
                                                     "reason": "x"})
     assert policy.status_code == 422

@@ -60,16 +60,17 @@ def test_refunds_pay_back_cash_and_cancellations_reduce_what_is_owed():
     deal.win(amount="1000.00", gross_margin="300.00", signed_on=date(2026, 3, 9))
     assert deal.payment_due_on == date(2026, 4, 8)  # default terms: 30 days
     with pytest.raises(Conflict):
-        deal.refund(amount="10.00", refunded_on=date(2026, 5, 1), reason="nothing collected yet")
+        deal.refund(amount="10.00", refunded_on=date(2026, 5, 1), reason="nothing collected yet", kind="refund")
     deal.receive_payment(amount="600.00", received_on=date(2026, 4, 1))
-    deal.refund(amount="250.00", refunded_on=date(2026, 5, 1), reason="部分退货")
+    deal.refund(amount="250.00", refunded_on=date(2026, 5, 1), reason="部分退货")  # collected: a refund
+    assert deal.refunds[-1]["kind"] == "refund"
     assert deal.receivable == Decimal("650.00")  # 1000 owed, 350 kept
     deal.refund(amount="200.00", refunded_on=date(2026, 5, 2), reason="取消部分", kind="cancellation")
     assert deal.receivable == Decimal("450.00")
     with pytest.raises(Conflict):
         deal.refund(amount="450.01", refunded_on=date(2026, 5, 3), reason="x", kind="cancellation")
     with pytest.raises(Conflict):
-        deal.refund(amount="350.01", refunded_on=date(2026, 5, 3), reason="x")
+        deal.refund(amount="350.01", refunded_on=date(2026, 5, 3), reason="x", kind="refund")
     with pytest.raises(Conflict):
         deal.receive_payment(amount="450.01", received_on=date(2026, 5, 4))
     deal.receive_payment(amount="450.00", received_on=date(2026, 5, 4))
@@ -101,8 +102,8 @@ def test_stage_history_records_dates_and_steps_back():
         deal.change_stage("negotiation", changed_on=date(2026, 3, 7))
     assert [(h["from"], h["to"]) for h in deal.stage_history] == [
         (None, "initial_contact"), ("initial_contact", "proposal"), ("proposal", "needs_analysis")]
-    with pytest.raises(InvalidInput):
-        deal.lose(reason="bad vibes", allowed=["price"])
+    deal.lose(reason="客户换了供应商", allowed=["price"])
+    assert (deal.lost_reason, deal.lost_reason_code) == ("客户换了供应商", "other")
 
 
 @pytest.mark.parametrize("splits", [
