@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from psycopg import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.encoding import Json
@@ -39,7 +40,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> Json:
         problems = [{"field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "body",
-                     "message": e.get("msg", "invalid"), "type": e.get("type")} for e in exc.errors()]
+                     "message": "must not contain control characters" if e.get("type") == "string_pattern_mismatch"
+                     else e.get("msg", "invalid"), "type": e.get("type")} for e in exc.errors()]
         first = problems[0] if problems else {"field": "body", "message": "invalid"}
         return Json(error_body("invalid_input", f"{first['field']}: {first['message']}", {"errors": problems}),
                     status_code=422)
@@ -62,6 +64,12 @@ def install(app: FastAPI) -> None:
         return Json(error_body("projection_failed", str(exc),
                                {"projection": exc.name, "position": record.position, "event_type": record.type}),
                     status_code=503)
+
+    @app.exception_handler(DataError)
+    async def database_refused(_: Request, exc: DataError) -> Json:
+        """The database refused a value (e.g. a NUL character): bad input, not a server fault."""
+        return Json(error_body("invalid_input", "a value was refused by the database: " + str(exc).splitlines()[0]),
+                    status_code=422)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> Json:

@@ -20,8 +20,9 @@ def _decimal_text(value: Any) -> Any:
 
 
 Amount = Annotated[str, BeforeValidator(_decimal_text), Field(examples=["1100.00"], max_length=40)]
-Text = Annotated[str, Field(min_length=1, max_length=500)]
-OptionalText = Annotated[str | None, Field(default=None, max_length=2000)]
+NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # tabs and newlines are fine
+Text = Annotated[str, Field(min_length=1, max_length=500, pattern=NO_CONTROL)]
+OptionalText = Annotated[str | None, Field(default=None, max_length=2000, pattern=NO_CONTROL)]
 
 
 class Body(BaseModel):
@@ -31,7 +32,7 @@ class Body(BaseModel):
 
 
 VersionParam = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="the aggregate's state at this version")]
-FilterText = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+FilterText = Annotated[str | None, Query(max_length=200, pattern=NO_CONTROL)]
 Position = Annotated[int, Query(ge=0, le=2**62)]
 def _sane_date(value: date) -> date:
     if not EARLIEST <= value <= LATEST:
