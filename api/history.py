@@ -1,10 +1,15 @@
-"""`GET /<kind>/{id}?version=N|as_of=T`: an aggregate's state now or at any point in its history."""
+"""Routes every record kind shares: its state now or at any point (`?version=N|as_of=T`), its
+history with metadata, and (for records holding personal data) forgetting."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from fastapi import APIRouter
+
+from api.deps import MetaDep, RuntimeDep, answer
 from api.encoding import Json
+from api.models import AsOfParam, Body, Text, VersionParam
 from api.runtime import Runtime
 from domain.base import Entity
 from domain.errors import InvalidInput
@@ -29,3 +34,35 @@ def aggregate_history(rt: Runtime, cls: type[Entity], agg_id: str) -> Json:
     agg = rt.ledger.load(cls, agg_id)
     records = rt.source.query(rt.db, after=0, limit=1_000_000, aggregate_id=str(agg.id))
     return Json({"id": str(agg.id), "version": agg.version, "events": [describe(r) for r in records]})
+
+
+def record_routes(router: APIRouter, cls: type[Entity], *, view: bool = True, forgettable: bool = False) -> None:
+    """Register `GET /{id}/history`, optionally `POST /{id}/forget` and `GET /{id}` on `router`.
+    Call it after the router's other `/{id}/…` routes and before any own `GET /{id}`."""
+    kind = cls.__name__.lower()
+
+    def history(record_id: str, rt: RuntimeDep) -> Json:
+        return aggregate_history(rt, cls, record_id)
+
+    history.__doc__ = f"Every event of this {kind}, in order, with actor, correlation and causation ids."
+    router.add_api_route("/{record_id}/history", history, methods=["GET"], name=f"{kind}_history")
+
+    if forgettable:
+        def forget(record_id: str, body: Forget, rt: RuntimeDep, meta: MetaDep) -> Json:
+            return answer(rt, rt.ledger.forget(meta, cls, record_id, reason=body.reason))
+
+        forget.__doc__ = (f"Forget the personal data of this {kind} record (PIPL / GDPR): its key is destroyed, "
+                          "names, phones, emails and WeChat ids read back as \"[erased]\" everywhere, history still "
+                          "replays and every total stays the same.")
+        router.add_api_route("/{record_id}/forget", forget, methods=["POST"], name=f"forget_{kind}")
+
+    if view:
+        def get(record_id: str, rt: RuntimeDep, version: VersionParam = None, as_of: AsOfParam = None) -> Json:
+            return aggregate_view(rt, cls, record_id, version, as_of)
+
+        get.__doc__ = f"The {kind} now, or at `version` / `as_of` (recording time)."
+        router.add_api_route("/{record_id}", get, methods=["GET"], name=f"get_{kind}")
+
+
+class Forget(Body):
+    reason: Text

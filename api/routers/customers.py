@@ -10,7 +10,7 @@ from pydantic import Field
 
 from api.deps import IfMatch, MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
-from api.history import aggregate_history, aggregate_view
+from api.history import aggregate_view, record_routes
 from api.models import Amount, AsOfParam, Body, OptionalText, SaneMoment, Text, Today, VersionParam
 from domain.customer import Customer
 from projections.accounts import customer_accounts, distribution
@@ -184,22 +184,7 @@ def reactivate(customer_id: str, body: Lifecycle, rt: RuntimeDep, meta: MetaDep,
     return answer(rt, rt.ledger.reactivate_customer(meta, customer_id, **body.model_dump(), expected_version=version))
 
 
-class Forget(Body):
-    reason: Text
-
-
-@router.post("/{customer_id}/forget")
-def forget(customer_id: str, body: Forget, rt: RuntimeDep, meta: MetaDep):
-    """Forget the personal data of this customer record (PIPL / GDPR): its key is destroyed,
-    names, phones, emails and WeChat ids read back as "[erased]" everywhere, history still replays
-    and every total stays the same."""
-    return answer(rt, rt.ledger.forget(meta, Customer, customer_id, reason=body.reason))
-
-
-@router.get("/{customer_id}/history")
-def history(customer_id: str, rt: RuntimeDep):
-    """Every event of this customer, in order, with actor, correlation and causation ids."""
-    return aggregate_history(rt, Customer, customer_id)
+record_routes(router, Customer, view=False, forgettable=True)
 
 
 @router.get("/{customer_id}")

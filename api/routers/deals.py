@@ -7,8 +7,8 @@ from pydantic import Field
 
 from api.deps import IfMatch, MetaDep, RuntimeDep, answer
 from api.encoding import Json
-from api.history import aggregate_history, aggregate_view
-from api.models import Amount, AsOfParam, Body, DateField, OptionalText, SaneDate, Text, Today, VersionParam
+from api.history import record_routes
+from api.models import Amount, Body, DateField, OptionalText, SaneDate, Text, Today
 from domain.deal import Deal
 from projections.accounts import exposure
 
@@ -174,12 +174,4 @@ def refund(deal_id: str, body: Refund, rt: RuntimeDep, meta: MetaDep, version: I
     return answer(rt, rt.ledger.refund_deal(meta, deal_id, **body.model_dump(), expected_version=version))
 
 
-@router.get("/{deal_id}/history")
-def history(deal_id: str, rt: RuntimeDep):
-    """Every event of this deal, in order, with actor, correlation and causation ids."""
-    return aggregate_history(rt, Deal, deal_id)
-
-
-@router.get("/{deal_id}")
-def get_deal(deal_id: str, rt: RuntimeDep, version: VersionParam = None, as_of: AsOfParam = None):
-    return aggregate_view(rt, Deal, deal_id, version, as_of)
+record_routes(router, Deal)

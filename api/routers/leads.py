@@ -11,10 +11,9 @@ from pydantic import Field
 
 from api.deps import IfMatch, MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
-from api.history import aggregate_history, aggregate_view
+from api.history import aggregate_history, record_routes
 from api.models import (
     Amount,
-    AsOfParam,
     Body,
     FilterText,
     OptionalText,
@@ -22,7 +21,6 @@ from api.models import (
     SaneMoment,
     Text,
     Today,
-    VersionParam,
 )
 from domain.lead import Lead
 from domain.rep import Rep
@@ -262,24 +260,4 @@ def timeline(lead_id: str, rt: RuntimeDep):
     return aggregate_history(rt, Lead, lead_id)
 
 
-class Forget(Body):
-    reason: Text
-
-
-@router.post("/{lead_id}/forget")
-def forget(lead_id: str, body: Forget, rt: RuntimeDep, meta: MetaDep):
-    """Forget the personal data of this lead record (PIPL / GDPR): its key is destroyed,
-    names, phones, emails and WeChat ids read back as "[erased]" everywhere, history still replays
-    and every total stays the same."""
-    return answer(rt, rt.ledger.forget(meta, Lead, lead_id, reason=body.reason))
-
-
-@router.get("/{lead_id}/history")
-def history(lead_id: str, rt: RuntimeDep):
-    """Every event of this lead, in order, with actor, correlation and causation ids."""
-    return aggregate_history(rt, Lead, lead_id)
-
-
-@router.get("/{lead_id}")
-def get_lead(lead_id: str, rt: RuntimeDep, version: VersionParam = None, as_of: AsOfParam = None):
-    return aggregate_view(rt, Lead, lead_id, version, as_of)
+record_routes(router, Lead, forgettable=True)

@@ -3,8 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import IfMatch, MetaDep, RuntimeDep, answer
-from api.history import aggregate_history, aggregate_view
-from api.models import Amount, AsOfParam, Body, DateField, OptionalText, SaneDate, Text, VersionParam
+from api.history import record_routes
+from api.models import Amount, Body, DateField, OptionalText, SaneDate, Text
 from domain.rep import Rep
 from projections.ownership import open_work
 
@@ -82,12 +82,4 @@ def set_rep_target(rep_id: str, body: RepTarget, rt: RuntimeDep, meta: MetaDep):
     return answer(rt, rt.ledger.set_target(meta, scope=f"rep:{rep_id}", **body.model_dump()), 201)
 
 
-@router.get("/{rep_id}/history")
-def history(rep_id: str, rt: RuntimeDep):
-    """Every event of this rep, in order, with actor, correlation and causation ids."""
-    return aggregate_history(rt, Rep, rep_id)
-
-
-@router.get("/{rep_id}")
-def get_rep(rep_id: str, rt: RuntimeDep, version: VersionParam = None, as_of: AsOfParam = None):
-    return aggregate_view(rt, Rep, rep_id, version, as_of)
+record_routes(router, Rep)
