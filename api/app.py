@@ -5,12 +5,26 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 
-from api import errors, idempotency
+from api import auth, errors, idempotency
+from api.access import authorise, check_rules
 from api.deps import new_request_id
 from api.encoding import Json
-from api.routers import commissions, customers, deals, events, health, leads, metrics, performance, reads, reps, targets
+from api.routers import (
+    access_keys,
+    commissions,
+    customers,
+    deals,
+    events,
+    health,
+    leads,
+    metrics,
+    performance,
+    reads,
+    reps,
+    targets,
+)
 from api.runtime import Runtime
 from api.settings import Settings
 
@@ -34,7 +48,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         finally:
             rt.close()
 
-    app = FastAPI(title="salesledger", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="salesledger", version="0.1.0", lifespan=lifespan, dependencies=[Depends(authorise)],
                   description="Event-sourced sales organisation: leads, customers, deals, targets and "
                               "commissions, with read models you can replay.")
     app.state.settings = settings
@@ -42,6 +56,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.runtime = runtime
 
     app.middleware("http")(idempotency.middleware)
+    app.middleware("http")(auth.middleware)  # runs before idempotency: keys are remembered per caller
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):
@@ -55,6 +70,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return response
 
     errors.install(app)
-    for module in (health, reps, customers, leads, deals, targets, reads, performance, commissions, metrics, events):
+    for module in (health, reps, customers, leads, deals, targets, reads, performance, commissions, metrics, events,
+                   access_keys):
         app.include_router(module.router)
+    app.state.routes = check_rules(app)
     return app

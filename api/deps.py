@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
-from urllib.parse import unquote
 
 from fastapi import Depends, Header, Query, Request
 
@@ -21,11 +20,11 @@ def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def command_meta(request: Request, x_actor: Annotated[str | None, Header()] = None,
-                 x_correlation_id: Annotated[str | None, Header()] = None) -> Meta:
+def command_meta(request: Request, x_correlation_id: Annotated[str | None, Header()] = None) -> Meta:
+    """The caller's principal is the actor of every event the command records."""
     request_id = request.state.request_id
-    actor = unquote(x_actor or "api").strip()[:200] or "api"  # percent-encode non-ASCII names in the header
-    return Meta(actor=actor, correlation_id=(x_correlation_id or request_id)[:200], causation_id=request_id)
+    return Meta(actor=request.state.principal.actor, correlation_id=(x_correlation_id or request_id)[:200],
+                causation_id=request_id)
 
 
 def expected_version(if_match: Annotated[str | None, Header()] = None) -> int | None:

@@ -16,7 +16,15 @@ from projections.engine import ProjectionFailed
 
 log = logging.getLogger("salesledger.api")
 
-STATUS = {InvalidInput: 422, NotFound: 404, Conflict: 409}
+
+
+class Forbidden(DomainError):
+    """The caller's role may not do this (maps to 403)."""
+
+    code = "forbidden"
+
+
+STATUS = {InvalidInput: 422, NotFound: 404, Conflict: 409, Forbidden: 403}
 
 
 class NotCaughtUp(Exception):

@@ -1,11 +1,13 @@
 """`Idempotency-Key` on POST, PUT and PATCH: the same key and request within 24 hours answers the
 original response (with `Idempotent-Replayed: true`) and writes nothing; the same key with a
-different request is 422; a retry racing the first waits for its answer."""
+different request is 422; a retry racing the first waits for its answer. Keys are per caller,
+and secrets in an answer (a minted API key) are not kept for replays."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from datetime import datetime, timezone
 
 from fastapi import Request
@@ -24,6 +26,17 @@ def _principal(request: Request) -> str:
     """Keys are scoped to the caller: the credentials they sent (hashed), or anonymous."""
     credentials = request.headers.get("authorization", "")
     return hashlib.sha256(credentials.encode()).hexdigest()[:32] if credentials else "anonymous"
+
+
+def _without_secrets(payload: bytes, fields: tuple[str, ...]) -> bytes:
+    """A replay must never hand out a secret again (a minted key is shown once): keep the answer
+    without those fields' values."""
+    if not fields:
+        return payload
+    body = json.loads(payload)
+    if isinstance(body, dict):
+        body.update({f: "[shown once]" for f in fields if f in body})
+    return json.dumps(body).encode()
 
 
 async def middleware(request: Request, call_next):
@@ -61,6 +74,7 @@ async def middleware(request: Request, call_next):
     if response.status_code >= 500:
         await run_in_threadpool(idempotency.release, db, principal, key)
     else:
-        await run_in_threadpool(idempotency.remember, db, principal, key, response.status_code, payload)
+        kept = _without_secrets(payload, getattr(request.state, "secret_fields", ()))
+        await run_in_threadpool(idempotency.remember, db, principal, key, response.status_code, kept)
     headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
     return Response(payload, status_code=response.status_code, headers=headers, media_type=response.media_type)

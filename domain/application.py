@@ -6,6 +6,7 @@ answers a `Written` receipt carrying the store position, for read-your-writes.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
@@ -17,6 +18,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
+from domain.access import SECRET_PREFIX, AccessKey, Role, key_id_for
 from domain.base import Entity
 from domain.commission.period import CommissionPeriod
 from domain.commission.plan import Plan
@@ -37,7 +39,7 @@ T = TypeVar("T", bound=Entity)
 AGGREGATES: dict[str, type[Entity]] = {"rep": Rep, "customer": Customer, "lead": Lead, "deal": Deal,
                                        "target_sheet": TargetSheet, "lead_policy": LeadPolicy,
                                        "sales_policy": SalesPolicy, "plan": Plan,
-                                       "commission_period": CommissionPeriod}
+                                       "commission_period": CommissionPeriod, "access_key": AccessKey}
 
 
 @dataclass(frozen=True)
@@ -313,6 +315,32 @@ class SalesLedger(LeadCommands, CommissionCommands, Application):
         except NotFound:
             policy = SalesPolicy.configure_first(settings, reason)
         return self._written(meta, policy, policy_version=policy.version)
+
+    # -- access keys ---------------------------------------------------------------------------
+    def mint_key(self, meta: Meta, *, role: str, label: str | None = None, rep_id: str | None = None) -> Written:
+        """A new API key. The answer carries the secret (`key`): it is shown this once and only
+        its digest is recorded."""
+        if rep_id is not None:
+            rep = self._active_rep(rep_id, "rep_id")
+            rep_id = str(rep.id)
+            if Role.parse(role, "role") == Role.MANAGER and rep.level not in ("manager", "director"):
+                raise Conflict("a manager key belongs to a manager or director", code="not_a_manager",
+                               rep_id=rep_id, level=rep.level)
+        secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+        key = AccessKey.mint(secret, role=role, rep_id=rep_id, label=label)
+        return self._written(meta, key, key=secret, key_id=str(key.id), role=key.role, rep_id=key.rep_id,
+                             label=key.label)
+
+    def revoke_key(self, meta: Meta, key_id: str, *, reason: str) -> Written:
+        return self._change(meta, AccessKey, key_id, None, lambda k: k.revoke(reason))
+
+    def key_for(self, secret: str) -> AccessKey | None:
+        """The live key holding this secret, or None (unknown or revoked)."""
+        try:
+            key = self.repository.get(key_id_for(secret))
+        except AggregateNotFoundError:
+            return None
+        return key if isinstance(key, AccessKey) and not key.revoked else None
 
     # -- forgetting personal data (crypto-shredding) ----------------------------------------------
     def forget(self, meta: Meta, cls: type[T], agg_id: str, *, reason: str) -> Written:

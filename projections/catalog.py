@@ -8,6 +8,7 @@ import os
 from importlib import import_module
 from importlib.metadata import entry_points
 
+from projections.access_keys import ACCESS_KEYS
 from projections.accounts import ACCOUNTS
 from projections.commissions import COMMISSIONS
 from projections.kpi import KPI
@@ -16,7 +17,7 @@ from projections.org import ORG
 from projections.pipeline import PIPELINE
 from projections.projection import Projection
 
-BUILT_IN: tuple[Projection, ...] = (PIPELINE, ORG, KPI, LEADS, ACCOUNTS, COMMISSIONS)
+BUILT_IN: tuple[Projection, ...] = (PIPELINE, ORG, KPI, LEADS, ACCOUNTS, COMMISSIONS, ACCESS_KEYS)
 ENTRY_POINT_GROUP = "salesledger.projections"
 
 

@@ -64,6 +64,9 @@ def runtime(database_url):
     rt.close()
 
 
+ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
 @pytest.fixture
 def make_client(database_url):
     """Factory for a TestClient over the real app (projectors in-process unless told otherwise)."""
@@ -76,7 +79,9 @@ def make_client(database_url):
 
     def make(**settings):
         settings.setdefault("min_position_timeout", 5.0)
+        settings.setdefault("admin_token", ADMIN_TOKEN)
         client = TestClient(create_app(Settings(database_url=database_url, **settings)))
+        client.headers["Authorization"] = f"Bearer {settings['admin_token']}"
         client.__enter__()
         clients.append(client)
         return client

@@ -24,3 +24,10 @@ def table_rows(db, tables: dict[str, str]) -> dict[str, list[tuple]]:
     """Every row of every table, sorted: equal read models compare equal."""
     with db.read() as tx:
         return {name: sorted(tx.all(f"SELECT * FROM {table}")) for name, table in tables.items()}
+
+
+def bearer(client, role: str, rep_id: str | None = None, label: str | None = None) -> dict[str, str]:
+    """Mint a key with the client's admin credentials; answer the headers that present it."""
+    minted = client.post("/auth/keys", json={"role": role, "rep_id": rep_id, "label": label or f"test {role}"})
+    assert minted.status_code == 201, minted.text
+    return {"Authorization": f"Bearer {minted.json()['key']}"}

@@ -4,6 +4,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.helpers import bearer
+
 
 def head(client) -> int:
     items = client.get("/events", params={"after": 0, "limit": 1000}).json()["items"]
@@ -133,7 +135,7 @@ def test_chinese_text_round_trips_through_commands_events_and_reads(client):
     view = client.get(f"/leads/{lead['id']}").json()
     assert view["company"] == "成都新材料科技有限公司" and view["contact"]["notes"] == "展会上留的名片；需要报价"
     [event] = client.get("/events", params={"type": "LeadCaptured"}).json()["items"]
-    assert event["data"]["contact"]["wechat_id"] == "zhang_伟" and event["actor"] == "api"
+    assert event["data"]["contact"]["wechat_id"] == "zhang_伟" and event["actor"] == "admin:token"
     answer = client.get("/pipeline", params={"team": "西南一组", "min_position": lead["position"]})
     assert answer.json()["filters"] == {"team": "西南一组"}
 
@@ -146,11 +148,16 @@ def test_events_paging_filters_and_metadata(client):
     assert rest["items"][0]["position"] == 3 and rest["next"] is None
     won = client.get("/events", params={"type": "RepHired"}).json()["items"]
     assert [e["aggregate_id"] for e in won] == [rep["id"]]
+    manager = client.post("/reps", json={"name": "经理", "level": "manager", "team": "T", "region": "R"}).json()["id"]
+    client.post(f"/reps/{rep['id']}/transfer", json={"manager_id": manager, "effective_from": "2026-01-01",
+                                                       "reason": "reorg"})
     tagged = client.post(f"/deals/{deal['id']}/stage", json={"stage": "proposal"},
-                         headers={"X-Actor": "manager-7", "X-Request-ID": "req-42", "X-Correlation-ID": "flow-1"})
+                         headers={**bearer(client, "manager", manager), "X-Actor": "someone else",
+                                  "X-Request-ID": "req-42", "X-Correlation-ID": "flow-1"})
     assert tagged.headers["X-Request-ID"] == "req-42"
     [event] = client.get("/events", params={"after": tagged.json()["position"] - 1}).json()["items"]
-    assert (event["actor"], event["causation_id"], event["correlation_id"]) == ("manager-7", "req-42", "flow-1")
+    assert (event["actor"], event["causation_id"], event["correlation_id"]) == (f"manager:{manager}", "req-42",
+                                                                                "flow-1")
     assert client.get("/events", params={"type": "Nope"}).status_code == 422
 
 
@@ -217,15 +224,15 @@ def test_event_browser_filters_by_actor_and_time_and_aggregates_have_histories(c
     time.sleep(0.02)
     middle = datetime.now(timezone.utc).isoformat()
     time.sleep(0.02)
-    client.post(f"/deals/{deal['id']}/stage", json={"stage": "proposal"}, headers={"X-Actor": "%E5%AE%A1%E8%AE%A1%E5%91%98"})  # 审计员
-    client.post(f"/deals/{deal['id']}/stage", json={"stage": "negotiation"}, headers={"X-Actor": "other"})
-    by_actor = client.get("/events", params={"actor": "审计员"}).json()["items"]
-    assert [(e["type"], e["actor"]) for e in by_actor] == [("DealStageChanged", "审计员")]
+    client.post(f"/deals/{deal['id']}/stage", json={"stage": "proposal"}, headers=bearer(client, "rep", rep["id"]))
+    client.post(f"/deals/{deal['id']}/stage", json={"stage": "negotiation"})
+    by_actor = client.get("/events", params={"actor": f"rep:{rep['id']}"}).json()["items"]
+    assert [(e["type"], e["actor"]) for e in by_actor] == [("DealStageChanged", f"rep:{rep['id']}")]
     later = client.get("/events", params={"from": middle}).json()["items"]
-    assert [e["actor"] for e in later] == ["审计员", "other"]
+    assert [e["actor"] for e in later] == ["admin:token", f"rep:{rep['id']}", "admin:token"]
     earlier = client.get("/events", params={"to": middle}).json()["items"]
     assert [e["type"] for e in earlier] == ["RepHired", "CustomerRegistered", "DealOpened"]
-    paged = client.get("/events", params={"actor": "api", "limit": 2}).json()
+    paged = client.get("/events", params={"actor": "admin:token", "limit": 2}).json()
     assert len(paged["items"]) == 2 and paged["next"] == paged["items"][-1]["position"]
     history = client.get(f"/deals/{deal['id']}/history").json()
     assert [e["version"] for e in history["events"]] == [1, 2, 3] and history["version"] == 3

@@ -1,0 +1,72 @@
+"""Authentication: who is calling. Every route but `/health` and the API documentation needs
+`Authorization: Bearer <key>`; the key is either `SALESLEDGER_ADMIN_TOKEN` or one minted with
+`POST /auth/keys`. The caller becomes a `Principal`, whose name is the actor on every event
+their commands record."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from api.encoding import Json
+from api.errors import error_body
+
+PUBLIC_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str
+    rep_id: str | None = None
+    key_id: str | None = None  # None for the configured admin token
+    label: str = ""
+
+    @property
+    def actor(self) -> str:
+        """`rep:<rep id>` / `manager:<rep id>` for keys bound to a rep, `<role>:key:<key id>`
+        for the others, `admin:token` for SALESLEDGER_ADMIN_TOKEN."""
+        if self.rep_id:
+            return f"{self.role}:{self.rep_id}"
+        return f"{self.role}:key:{self.key_id}" if self.key_id else f"{self.role}:token"
+
+    def public(self) -> dict:
+        return {"role": self.role, "rep_id": self.rep_id, "key_id": self.key_id, "label": self.label,
+                "actor": self.actor}
+
+
+ADMIN_TOKEN = Principal(role="admin", label="SALESLEDGER_ADMIN_TOKEN")
+
+
+def _unauthorized(message: str) -> Json:
+    return Json(error_body("unauthorized", message), status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="salesledger"'})
+
+
+def principal_for(request: Request, secret: str) -> Principal | None:
+    admin_token = request.app.state.settings.admin_token
+    if admin_token and hmac.compare_digest(secret.encode(), admin_token.encode()):
+        return ADMIN_TOKEN
+    key = request.app.state.runtime.ledger.key_for(secret)
+    if key is None:
+        return None
+    return Principal(role=key.role, rep_id=key.rep_id, key_id=str(key.id), label=key.label)
+
+
+async def middleware(request: Request, call_next):
+    """Refuse, before anything else runs, any request without a valid key."""
+    if request.url.path in PUBLIC_PATHS or request.method == "OPTIONS":
+        return await call_next(request)
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret:
+        return _unauthorized("send Authorization: Bearer <key>")
+    if len(secret) > 200:
+        return _unauthorized("unknown or revoked key")
+    principal = await run_in_threadpool(principal_for, request, secret)
+    if principal is None:
+        return _unauthorized("unknown or revoked key")
+    request.state.principal = principal
+    return await call_next(request)

@@ -1,0 +1,52 @@
+"""API keys: minted by administrators for a role (and, for reps and managers, a rep), shown
+once, listed and revoked."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+
+from api.access import AccessDep
+from api.deps import MetaDep, MinPosition, RuntimeDep, answer, await_position
+from api.encoding import Json
+from api.models import Body, OptionalText, Text
+from projections.access_keys import ACCESS_KEYS, list_keys
+
+router = APIRouter(prefix="/auth", tags=["access"])
+
+
+class MintKey(Body):
+    role: str
+    rep_id: OptionalText = None
+    label: OptionalText = None
+
+
+class Revoke(Body):
+    reason: Text
+
+
+@router.post("/keys", status_code=201)
+def mint(body: MintKey, request: Request, rt: RuntimeDep, meta: MetaDep):
+    """A new key for `role` (rep, manager, finance, auditor, admin); rep and manager keys name
+    their `rep_id`. The answer's `key` is shown this once: only its SHA-256 digest is kept."""
+    request.state.secret_fields = ("key",)  # never remembered for Idempotency-Key replays
+    return answer(rt, rt.ledger.mint_key(meta, **body.model_dump()), 201)
+
+
+@router.get("/keys")
+def keys(request: Request, rt: RuntimeDep, include_revoked: bool = Query(False), min_position: MinPosition = None):
+    """Every key (without secrets): role, rep, label, when and by whom it was minted or revoked."""
+    await_position(request, ACCESS_KEYS.name, min_position)
+    with rt.db.read() as tx:
+        return Json({"items": list_keys(tx, include_revoked=include_revoked)})
+
+
+@router.post("/keys/{key_id}/revoke")
+def revoke(key_id: str, body: Revoke, rt: RuntimeDep, meta: MetaDep):
+    """The key stops working at once, for every process."""
+    return answer(rt, rt.ledger.revoke_key(meta, key_id, reason=body.reason))
+
+
+@router.get("/whoami")
+def whoami(access: AccessDep):
+    """The calling key's principal: role, rep and the actor name its commands are recorded under."""
+    return Json(access.principal.public())
