@@ -200,9 +200,12 @@ class Access:
         me = self.principal.rep_id or ""
         if self.role != MANAGER:
             return frozenset({me})
+        return frozenset(subtree(self.org, me, date.today()))
+
+    @cached_property
+    def org(self) -> OrgHistory:
         with self.rt.db.read() as tx:
-            org = OrgHistory(tx)
-        return frozenset(subtree(org, me, date.today()))
+            return OrgHistory(tx)
 
     def sees_rep(self, rep_id: str | None) -> bool:
         return self.reps is None or (rep_id is not None and rep_id in self.reps)
@@ -210,7 +213,9 @@ class Access:
     def sees_any(self, rep_ids: Iterable[str | None]) -> bool:
         return self.reps is None or any(r in self.reps for r in rep_ids if r)
 
-    def sees(self, record: Any) -> bool:
+    def sees(self, record: Any, *, change: bool = False) -> bool:
+        """May the caller see `record` (or, with `change`, act on it: a deal only through its
+        owner, not through a share of its credit)?"""
         if self.reps is None:
             return True
         if isinstance(record, Rep):
@@ -218,16 +223,16 @@ class Access:
         if isinstance(record, Customer):
             return record.owner_id in self.reps
         if isinstance(record, Deal):
-            return self.sees_any([record.owner_id, *(s["rep_id"] for s in record.splits)])
+            return self.sees_any([record.owner_id, *([] if change else (s["rep_id"] for s in record.splits))])
         if isinstance(record, Lead):  # unassigned leads wait in the pool, open to anyone who may claim them
             return record.assignee_id in self.reps or (record.assignee_id is None and record.status == "pool")
         return False
 
     # -- checks that raise ---------------------------------------------------------------------
-    def record(self, cls: type, record_id: str) -> Any:
+    def record(self, cls: type, record_id: str, *, change: bool = False) -> Any:
         """Load a record the caller may see; 404 (as if missing) otherwise."""
         found = self.rt.ledger.load(cls, record_id)
-        if not self.sees(found):
+        if not self.sees(found, change=change):
             kind = cls.__name__.lower()
             raise NotFound(f"no {kind} with id {record_id}", kind=kind, id=record_id)
         return found
@@ -244,8 +249,7 @@ class Access:
         scope = parse_scope(scope)
         if scope.startswith("rep:"):
             return self.rep(scope[4:], field)
-        with self.rt.db.read() as tx:
-            members = OrgHistory(tx).members(date.today(), scope)
+        members = self.org.members(date.today(), scope)
         if not members or not set(members) <= self.reps:
             raise NotFound(f"{field}: {scope} is not within your part of the organisation", field=field,
                            scope=scope)
@@ -257,9 +261,16 @@ class Access:
             return False
         return True
 
-    def only(self, role: str, message: str) -> None:
-        if self.role not in (role, ADMIN):
-            raise Forbidden(message, role=self.role)
+    def myself(self, rep_id: str, field: str) -> None:
+        """A rep or manager may put only their own name to an approval."""
+        if self._canonical(rep_id) != self.principal.rep_id:
+            raise Forbidden(f"{field} must be your own rep id", field=field, role=self.role)
+
+    def not_own(self, rep_id: str, what: str = "your own record") -> None:
+        """Managers act on the reps below them, never on themselves (no self-promotion, no
+        self-approved pay)."""
+        if self.role == MANAGER and self._canonical(rep_id) == self.principal.rep_id:
+            raise Forbidden(f"a manager may not change {what}; ask the manager above", role=self.role)
 
     def _canonical(self, rep_id: str) -> str:
         try:
@@ -301,7 +312,7 @@ def authorise(request: Request) -> Access:
             cls = RECORD_KINDS.get(name) or (name == "record_id" and next(
                 (c for prefix, c in RECORD_PREFIXES.items() if key.split(" ")[1].startswith(prefix)), None))
             if cls:
-                access.record(cls, value)
+                access.record(cls, value, change=request.method != "GET")
             elif name == "line_id":
                 access.rep(value.split("~")[1] if value.count("~") == 2 else None, "line_id")
                 if value.count("~") != 2:

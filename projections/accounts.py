@@ -3,8 +3,8 @@ receivables, credit exposure, the customer distribution and the dormancy check."
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Collection, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -199,15 +199,18 @@ def exposure(tx: Tx, customer_id: str) -> Decimal:
     return from_cents(sum(_exposure_cents(d) for d in _deals(tx, "WHERE customer_id = ?", (customer_id,))))
 
 
-def receivables(tx: Tx, *, period: Period, as_of: date, group_by: str = "rep") -> dict:
+def receivables(tx: Tx, *, period: Period, as_of: date, group_by: str = "rep",
+                owners: Collection[str] | None = None) -> dict:
     """Collection rate of the deals signed in the period, per owner or team (on the signing
-    date), and every receivable overdue at `as_of`."""
+    date), and every receivable overdue at `as_of`; with `owners`, only those reps' deals."""
     if group_by not in ("rep", "team"):
         raise InvalidInput("group_by must be rep or team", field="group_by")
     org = OrgHistory(tx)
     groups: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for d in _deals(tx, "WHERE status = 'won' AND signed_on >= ? AND signed_on <= ?",
                     (period.start.isoformat(), period.end.isoformat())):
+        if owners is not None and d["owner_id"] not in owners:
+            continue
         key = d["owner_id"] if group_by == "rep" else \
             (org.attrs(d["owner_id"], date.fromisoformat(d["signed_on"])) or {}).get("team", "unknown")
         g = groups[key]
@@ -225,20 +228,24 @@ def receivables(tx: Tx, *, period: Period, as_of: date, group_by: str = "rep") -
         rows.append(row)
     overdue = []
     for d in _deals(tx, "WHERE status = 'won' AND due_on < ? ORDER BY due_on, deal_id", (as_of.isoformat(),)):
-        if _receivable_cents(d) > 0:
+        if _receivable_cents(d) > 0 and (owners is None or d["owner_id"] in owners):
             overdue.append({**_deal_view(d), "customer_id": d["customer_id"],
                             "days_overdue": (as_of - date.fromisoformat(d["due_on"])).days})
     return {"period": period.label, "as_of": as_of, "group_by": group_by, "rows": rows, "overdue": overdue,
             "overdue_total": sum((o["receivable"] for o in overdue), Decimal("0.00"))}
 
 
-def distribution(tx: Tx) -> dict:
-    """Customers counted by grade, lifecycle state, region and classification."""
+def distribution(tx: Tx, owners: Collection[str] | None = None) -> dict:
+    """Customers counted by grade, lifecycle state, region and classification; with `owners`,
+    only the customers those reps own."""
     t = active_tables(tx, ACCOUNTS)
-    result: dict[str, Any] = {"total": tx.value(f"SELECT COUNT(*) FROM {t['customers']}")}
-    for column in ("grade", "lifecycle", "region", "classification"):
-        result[f"by_{column}"] = {(key or "unset"): n for key, n in tx.all(
-            f"SELECT {column}, COUNT(*) FROM {t['customers']} GROUP BY {column} ORDER BY {column}")}
+    columns = ("grade", "lifecycle", "region", "classification")
+    rows = tx.all(f"SELECT owner_id, {', '.join(columns)} FROM {t['customers']}")
+    rows = [row[1:] for row in rows if owners is None or row[0] in owners]
+    result: dict[str, Any] = {"total": len(rows)}
+    for i, column in enumerate(columns):
+        counts = Counter(row[i] or "unset" for row in rows)
+        result[f"by_{column}"] = dict(sorted(counts.items()))
     return result
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -197,12 +197,16 @@ def _public(row: dict) -> dict:
     return item
 
 
-def list_leads(tx: Tx, *, after: int = 0, limit: int = 50, pool: bool = False, **filters: str | None) -> dict:
-    """Leads in capture order with keyset paging (`next` is the cursor for the following page)."""
+def list_leads(tx: Tx, *, after: int = 0, limit: int = 50, pool: bool = False,
+               visible_to: Collection[str] | None = None, **filters: str | None) -> dict:
+    """Leads in capture order with keyset paging (`next` is the cursor for the following page).
+    With `visible_to`: only leads those reps hold, and those waiting in the pool."""
     t = active_tables(tx, LEADS)
     where, params = ["position > ?"], [after]
     if pool:
-        where.append("assignee_id IS NULL AND status = 'pool'")
+        where.append(POOLED)
+    if visible_to is not None:
+        where.append(f"({_member('assignee_id', visible_to, params)} OR {POOLED})")
     for column in ("assignee_id", "status", "grade", "region", "industry", "source", "product_line", "size_band"):
         if filters.get(column) is not None:
             where.append(f"{column} = ?")
@@ -213,6 +217,15 @@ def list_leads(tx: Tx, *, after: int = 0, limit: int = 50, pool: bool = False, *
     more = len(rows) > limit
     rows = rows[:limit]
     return {"items": [_public(r) for r in rows], "next": rows[-1]["position"] if more else None}
+
+
+POOLED = "(assignee_id IS NULL AND status = 'pool')"
+
+
+def _member(column: str, values: Collection[str], params: list) -> str:
+    """`column IN (?, ...)` for a set of values (always false for an empty set)."""
+    params.extend(sorted(values))
+    return f"{column} IN ({', '.join('?' * len(values))})" if values else "1 = 0"
 
 
 def queue(tx: Tx, rep_id: str, settings: dict, now: datetime) -> dict:
@@ -251,9 +264,10 @@ def _p90(values: list[Decimal]) -> Decimal | None:
     return sorted(values)[math.ceil(0.9 * len(values)) - 1] if values else None
 
 
-def sla_report(tx: Tx, *, period: Period, group_by: str = "rep") -> dict:
+def sla_report(tx: Tx, *, period: Period, group_by: str = "rep", reps: Collection[str] | None = None) -> dict:
     """First-response time (hours, median and p90) of assignments made in the period and the
-    SLA breaches falling due in it, per rep, team (on the assignment date) or grade."""
+    SLA breaches falling due in it, per rep, team (on the assignment date) or grade; with `reps`,
+    only those reps' assignments."""
     if group_by not in ("rep", "team", "grade"):
         raise InvalidInput("group_by must be rep, team or grade", field="group_by")
     t = active_tables(tx, LEADS)
@@ -272,6 +286,8 @@ def sla_report(tx: Tx, *, period: Period, group_by: str = "rep") -> dict:
     for rep_id, grade, assigned_at, first in tx.all(
             f"SELECT rep_id, grade, assigned_at, first_contact_at FROM {t['assignments']} "
             f"WHERE assigned_at >= ? AND assigned_at < ?", (start, end)):
+        if reps is not None and rep_id not in reps:
+            continue
         at = datetime.fromisoformat(assigned_at)
         g = groups[key(rep_id, grade, at.date())]
         g["assignments"] += 1
@@ -280,6 +296,8 @@ def sla_report(tx: Tx, *, period: Period, group_by: str = "rep") -> dict:
             g["hours"].append(_hours(datetime.fromisoformat(first) - at))
     for rep_id, grade, kind, due_at in tx.all(
             f"SELECT rep_id, grade, kind, due_at FROM {t['breaches']} WHERE due_at >= ? AND due_at < ?", (start, end)):
+        if reps is not None and rep_id not in reps:
+            continue
         groups[key(rep_id, grade, datetime.fromisoformat(due_at).date())][f"{kind}_breaches"] += 1
     rows = []
     for name, g in sorted(groups.items()):
@@ -292,14 +310,16 @@ def sla_report(tx: Tx, *, period: Period, group_by: str = "rep") -> dict:
     return {"period": period.label, "group_by": group_by, "rows": rows}
 
 
-def source_effectiveness(tx: Tx, *, period: Period) -> dict:
-    """Leads captured in the period per source and what became of them."""
+def source_effectiveness(tx: Tx, *, period: Period, reps: Collection[str] | None = None) -> dict:
+    """Leads captured in the period per source and what became of them; with `reps`, only the
+    leads those reps hold."""
     t = active_tables(tx, LEADS)
-    rows = []
+    rows, params = [], [period.start.isoformat(), period.end.isoformat()]
+    held = "" if reps is None else f" AND {_member('assignee_id', reps, params)}"
     for source, captured, qualified, converted, won, cents in tx.all(
             f"SELECT source, COUNT(*), SUM(qualified), SUM(converted), SUM(won_deals), SUM(won_cents) "
-            f"FROM {t['leads']} WHERE captured_on >= ? AND captured_on <= ? AND status NOT IN ('duplicate', 'merged') "
-            f"GROUP BY source ORDER BY source", (period.start.isoformat(), period.end.isoformat())):
+            f"FROM {t['leads']} WHERE captured_on >= ? AND captured_on <= ? AND status NOT IN ('duplicate', 'merged')"
+            f"{held} GROUP BY source ORDER BY source", params):
         rows.append({"source": source, "captured": captured, "qualified": qualified, "converted": converted,
                      "won_deals": won, "won_revenue": from_cents(cents),
                      "qualification_rate": fraction(qualified, captured), "conversion_rate": fraction(converted, captured),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -155,7 +155,8 @@ def _days(values: list[int]) -> dict[str, Any]:
 
 
 def pipeline_board(tx: Tx, *, currency: str = DEFAULT_CURRENCY, period: Period | None = None,
-                   **filters: str | None) -> dict[str, Any]:
+                   owners: Collection[str] | None = None, **filters: str | None) -> dict[str, Any]:
+    """The board over the deals matching `filters` (and owned by one of `owners`, when given)."""
     t = active_tables(tx, PIPELINE)
     where, params = ["d.currency = ?"], [currency]
     for key, column in FILTERS.items():
@@ -169,6 +170,8 @@ def pipeline_board(tx: Tx, *, currency: str = DEFAULT_CURRENCY, period: Period |
     deals = [dict(zip(DEAL_COLUMNS, row, strict=True)) for row in tx.all(
         f"SELECT {columns} FROM {t['deals']} d LEFT JOIN {t['reps']} r ON r.rep_id = d.owner_id "
         f"WHERE {' AND '.join(where)}", params)]
+    if owners is not None:
+        deals = [d for d in deals if d["owner_id"] in owners]
 
     open_by_stage = {stage: [0, 0, 0] for stage in OPEN_STAGES}
     won, lost = [0, 0, 0, 0], [0, 0]

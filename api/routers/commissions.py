@@ -11,8 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Response
 from pydantic import Field
 
+from api.access import MANAGER, AccessDep
 from api.deps import MetaDep, RuntimeDep, answer
 from api.encoding import Json
+from api.errors import Forbidden
 from api.models import Amount, Body, OptionalText, SaneDate, Text
 from api.runtime import Runtime
 from domain.commission.calc import Calculator, Line
@@ -39,7 +41,8 @@ class Adjustment(Body):
     kind: str = Field(examples=["adjustment", "deduction"])
     amount: Amount
     reason: Text
-    approver_id: Text
+    approver_id: OptionalText = Field(None, description="the approving manager or director; a manager's key "
+                                                        "approves in its own name")
 
 
 class Dispute(Body):
@@ -246,14 +249,25 @@ def close(period: str, rt: RuntimeDep, meta: MetaDep, body: Close | None = None)
 
 
 @router.post("/commissions/periods/{period}/adjustments", status_code=201)
-def adjust(period: str, body: Adjustment, rt: RuntimeDep, meta: MetaDep):
-    """A manual adjustment or a deduction (penalty), with a reason and a manager's approval."""
+def adjust(period: str, body: Adjustment, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
+    """A manual adjustment or a deduction (penalty), with a reason and a manager's approval.
+    Managers approve adjustments for the reps below them; deductions are posted by finance."""
+    if access.role == MANAGER:
+        if body.kind == "deduction":
+            raise Forbidden("deductions are posted by finance", role=access.role)
+        access.not_own(body.rep_id, "your own pay")
+        body.approver_id = body.approver_id or access.principal.rep_id
+        access.myself(body.approver_id, "approver_id")
+    access.rep(body.rep_id)
+    if not body.approver_id:
+        raise InvalidInput("approver_id is required: the manager or director approving this", field="approver_id")
     return answer(rt, rt.ledger.post_commission_adjustment(meta, period, **body.model_dump()), 201)
 
 
 @router.post("/commissions/periods/{period}/disputes", status_code=201)
-def dispute(period: str, body: Dispute, rt: RuntimeDep, meta: MetaDep):
-    """A rep disputes a line of their statement."""
+def dispute(period: str, body: Dispute, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
+    """A rep disputes a line of their statement (or their manager does for them)."""
+    access.rep(body.rep_id)
     rep = str(rt.ledger.load(Rep, body.rep_id).id)
     if not body.line_id.startswith(f"{month(period).label}~{rep}~"):
         raise InvalidInput("line_id is not a line of this rep's statement for this period", field="line_id")
@@ -267,7 +281,7 @@ def resolve(period: str, dispute_id: str, body: Resolution, rt: RuntimeDep, meta
 
 
 @router.post("/commissions/simulate")
-def simulate(body: Simulation, rt: RuntimeDep):
+def simulate(body: Simulation, rt: RuntimeDep):  # finance, auditors and admins: every rep's figures
     """What-if statements under a hypothetical plan over real history; writes nothing."""
     books = Statements(rt)
     period = month(body.period)

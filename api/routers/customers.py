@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import Field
 
+from api.access import AccessDep
 from api.deps import IfMatch, MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
 from api.history import aggregate_view, record_routes
@@ -97,16 +98,21 @@ class DormancyCheck(Body):
 
 
 @router.post("", status_code=201)
-def register_customer(body: RegisterCustomer, rt: RuntimeDep, meta: MetaDep):
+def register_customer(body: RegisterCustomer, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
+    """A new customer. Reps and managers register customers they (or someone below them) own;
+    without `owner_id` the customer is theirs."""
+    if not access.sees_everything:
+        body.owner_id = body.owner_id or access.principal.rep_id
+    access.rep(body.owner_id, "owner_id")
     return answer(rt, rt.ledger.register_customer(meta, **body.model_dump()), 201)
 
 
 @router.get("/distribution")
-def customer_distribution(request: Request, rt: RuntimeDep, min_position: MinPosition = None):
-    """Customers by grade, lifecycle state, region and classification."""
+def customer_distribution(request: Request, rt: RuntimeDep, access: AccessDep, min_position: MinPosition = None):
+    """Customers by grade, lifecycle state, region and classification (those the caller may see)."""
     await_position(request, "accounts", min_position)
     with rt.db.read() as tx:
-        return Json(distribution(tx))
+        return Json(distribution(tx, owners=access.reps))
 
 
 @router.post("/dormancy-check")
@@ -135,14 +141,17 @@ def credit(customer_id: str, body: Credit, rt: RuntimeDep, meta: MetaDep, versio
 
 
 @router.post("/{customer_id}/owner")
-def transfer_owner(customer_id: str, body: TransferOwner, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+def transfer_owner(customer_id: str, body: TransferOwner, rt: RuntimeDep, meta: MetaDep, version: IfMatch,
+                   access: AccessDep):
     """Hand the customer to another rep; commission credit already earned stays where it was."""
+    access.rep(body.owner_id, "owner_id")
     return answer(rt, rt.ledger.transfer_customer(meta, customer_id, **body.model_dump(), expected_version=version))
 
 
 @router.post("/{customer_id}/visits", status_code=201)
-def log_visit(customer_id: str, body: LogVisit, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+def log_visit(customer_id: str, body: LogVisit, rt: RuntimeDep, meta: MetaDep, version: IfMatch, access: AccessDep):
     """A visit, revisit or call by a rep (拜访/回访)."""
+    access.rep(body.rep_id)
     return answer(rt, rt.ledger.log_visit(meta, customer_id, **body.model_dump(), expected_version=version), 201)
 
 

@@ -5,10 +5,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import Field
 
+from api.access import AccessDep
 from api.deps import IfMatch, MetaDep, RuntimeDep, answer
 from api.encoding import Json
 from api.history import record_routes
 from api.models import Amount, Body, DateField, OptionalText, SaneDate, Text, Today
+from domain.customer import Customer
 from domain.deal import Deal
 from projections.accounts import exposure
 
@@ -103,9 +105,15 @@ class Policy(Body):
 
 
 @router.post("", status_code=201)
-def open_deal(body: OpenDeal, rt: RuntimeDep, meta: MetaDep):
+def open_deal(body: OpenDeal, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """Open a deal. If the customer has a credit limit and the deal would take its exposure (open
-    deals plus receivables) over it, 409 — unless `credit_override` names a manager and a reason."""
+    deals plus receivables) over it, 409 — unless `credit_override` names a manager and a reason.
+    Reps and managers open deals for customers and owners in their part of the tree; a manager
+    overrides credit in their own name."""
+    access.record(Customer, body.customer_id)
+    access.rep(body.owner_id, "owner_id")
+    if body.credit_override and not access.sees_everything:
+        access.myself(body.credit_override.manager_id, "credit_override.manager_id")
     rt.fresh("accounts")
     with rt.db.read() as tx:
         current = exposure(tx, body.customer_id)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
+from api.access import AccessDep
 from api.deps import IfMatch, MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
 from api.history import aggregate_history, record_routes
@@ -22,6 +23,7 @@ from api.models import (
     Text,
     Today,
 )
+from domain.customer import Customer
 from domain.lead import Lead
 from domain.rep import Rep
 from domain.values import Period
@@ -127,14 +129,15 @@ def capture_lead(body: CaptureLead, rt: RuntimeDep, meta: MetaDep):
 
 
 @router.get("")
-def leads(request: Request, rt: RuntimeDep, assignee_id: FilterText = None, status: FilterText = None,
+def leads(request: Request, rt: RuntimeDep, access: AccessDep, assignee_id: FilterText = None, status: FilterText = None,
           grade: FilterText = None, region: FilterText = None, source: FilterText = None,
           industry: FilterText = None, product_line: FilterText = None, after: Position = 0,
           limit: int = Query(50, ge=1, le=500), min_position: MinPosition = None):
-    """Leads in capture order; `next` is the cursor (pass it as `after`)."""
+    """Leads in capture order; `next` is the cursor (pass it as `after`). Reps and managers see
+    the leads they and the reps below them hold, and the pool."""
     await_position(request, "leads", min_position)
     with rt.db.read() as tx:
-        return Json(list_leads(tx, after=after, limit=limit, assignee_id=assignee_id, status=status, grade=grade,
+        return Json(list_leads(tx, after=after, limit=limit, visible_to=access.reps, assignee_id=assignee_id, status=status, grade=grade,
                                region=region, source=source, industry=industry, product_line=product_line))
 
 
@@ -162,19 +165,19 @@ def rep_queue(rep_id: str, request: Request, rt: RuntimeDep, as_of: SaneMoment |
 
 
 @router.get("/reports/sla")
-def sla(request: Request, rt: RuntimeDep, period: str, group_by: str = "rep", min_position: MinPosition = None):
+def sla(request: Request, rt: RuntimeDep, access: AccessDep, period: str, group_by: str = "rep", min_position: MinPosition = None):
     """First-response hours (median, p90) and breach counts per rep, team or grade."""
     await_position(request, ("leads", "org"), min_position)
     with rt.db.read() as tx:
-        return Json(sla_report(tx, period=Period.parse(period), group_by=group_by))
+        return Json(sla_report(tx, period=Period.parse(period), group_by=group_by, reps=access.reps))
 
 
 @router.get("/reports/sources")
-def sources(request: Request, rt: RuntimeDep, period: str, min_position: MinPosition = None):
+def sources(request: Request, rt: RuntimeDep, access: AccessDep, period: str, min_position: MinPosition = None):
     """Per source: leads captured in the period, qualified, converted, won revenue and rates."""
     await_position(request, "leads", min_position)
     with rt.db.read() as tx:
-        return Json(source_effectiveness(tx, period=Period.parse(period)))
+        return Json(source_effectiveness(tx, period=Period.parse(period), reps=access.reps))
 
 
 @router.get("/policy")
@@ -203,9 +206,11 @@ def score_lead(lead_id: str, body: ScoreLead, rt: RuntimeDep, meta: MetaDep, ver
 
 
 @router.post("/{lead_id}/assign")
-def assign_lead(lead_id: str, body: AssignLead, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+def assign_lead(lead_id: str, body: AssignLead, rt: RuntimeDep, meta: MetaDep, version: IfMatch,
+                access: AccessDep):
     """`{}` applies the rules (grade → level, least loaded, round-robin, caps); `rep_id` + `reason`
-    assigns by hand."""
+    assigns by hand (a manager, to someone in their part of the tree)."""
+    access.rep(body.rep_id)
     members = []
     if not body.rep_id:
         rt.fresh("org")
@@ -216,7 +221,9 @@ def assign_lead(lead_id: str, body: AssignLead, rt: RuntimeDep, meta: MetaDep, v
 
 
 @router.post("/{lead_id}/claim")
-def claim(lead_id: str, body: ClaimLead, rt: RuntimeDep, meta: MetaDep):
+def claim(lead_id: str, body: ClaimLead, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
+    """Take a lead from the pool (a rep for themselves, a manager for a rep below them)."""
+    access.rep(body.rep_id)
     return answer(rt, rt.ledger.claim_lead(meta, lead_id, rep_id=body.rep_id, claimed_at=body.claimed_at or _now()))
 
 
@@ -243,14 +250,17 @@ def disqualify(lead_id: str, body: Disqualify, rt: RuntimeDep, meta: MetaDep, ve
 
 
 @router.post("/{lead_id}/convert")
-def convert(lead_id: str, body: Convert, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+def convert(lead_id: str, body: Convert, rt: RuntimeDep, meta: MetaDep, version: IfMatch, access: AccessDep):
     """Create the customer (or link `customer_id`) and open a deal owned by the lead's rep."""
+    if body.customer_id:
+        access.record(Customer, body.customer_id)
     return answer(rt, rt.ledger.convert_lead(meta, lead_id, **body.model_dump(), expected_version=version))
 
 
 @router.post("/{lead_id}/merge")
-def merge(lead_id: str, body: Merge, rt: RuntimeDep, meta: MetaDep):
+def merge(lead_id: str, body: Merge, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """Fold this lead into `into`, which keeps any contact details it lacked."""
+    access.record(Lead, body.into)
     return answer(rt, rt.ledger.merge_leads(meta, lead_id, into=body.into, reason=body.reason))
 
 

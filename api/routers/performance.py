@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from api.access import AccessDep
 from api.deps import MinPosition, RuntimeDep, await_position
 from api.encoding import Json
 from api.models import SaneDate, SaneMoment
@@ -30,11 +31,13 @@ def org(request: Request, rt: RuntimeDep, as_of: SaneDate | None = None, min_pos
 
 
 @router.get("/kpis")
-def kpi_scorecard(request: Request, rt: RuntimeDep, period: str, scope: ScopeParam = "company",
+def kpi_scorecard(request: Request, rt: RuntimeDep, access: AccessDep, period: str, scope: ScopeParam = "company",
                   as_of: AsOfMoment = None, min_position: MinPosition = None):
     """Actual vs target and attainment for every metric, plus collection rate, visits per working
     day, active customers by grade and product mix. Facts count in the period of their business
-    date and in the team and region the rep belonged to on that date."""
+    date and in the team and region the rep belonged to on that date. Reps and managers ask for
+    scopes within their part of the tree."""
+    access.scope(scope)
     await_position(request, ("org", "kpi"), min_position)
     with rt.db.read() as tx:
         return Json(kpis(tx, scope=scope, period=Period.parse(period), as_of=as_of))

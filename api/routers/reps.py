@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.access import MANAGER, AccessDep
 from api.deps import IfMatch, MetaDep, RuntimeDep, answer
 from api.history import record_routes
 from api.models import Amount, Body, DateField, OptionalText, SaneDate, Text
@@ -48,27 +49,36 @@ class RepTarget(Body):
 
 
 @router.post("", status_code=201)
-def hire_rep(body: HireRep, rt: RuntimeDep, meta: MetaDep):
-    """Hire a rep (junior, mid, senior), a manager or a director."""
+def hire_rep(body: HireRep, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
+    """Hire a rep (junior, mid, senior), a manager or a director. A manager hires into their own
+    part of the tree (under themselves unless `manager_id` names someone below them)."""
+    if access.role == MANAGER:
+        body.manager_id = body.manager_id or access.principal.rep_id
+    access.rep(body.manager_id, "manager_id")
     return answer(rt, rt.ledger.hire_rep(meta, **body.model_dump()), 201)
 
 
 @router.post("/{rep_id}/level")
-def change_level(rep_id: str, body: ChangeLevel, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+def change_level(rep_id: str, body: ChangeLevel, rt: RuntimeDep, meta: MetaDep, version: IfMatch, access: AccessDep):
     """Promote or demote, effective from a business date (may be back-dated)."""
+    access.not_own(rep_id)
     return answer(rt, rt.ledger.change_rep_level(meta, rep_id, **body.model_dump(), expected_version=version))
 
 
 @router.post("/{rep_id}/transfer")
-def transfer(rep_id: str, body: Transfer, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+def transfer(rep_id: str, body: Transfer, rt: RuntimeDep, meta: MetaDep, version: IfMatch, access: AccessDep):
     """Move to another team, region or manager; omitted fields stay as they were."""
+    access.not_own(rep_id)
+    access.rep(body.manager_id, "manager_id")
     return answer(rt, rt.ledger.transfer_rep(meta, rep_id, **body.model_dump(), expected_version=version))
 
 
 @router.post("/{rep_id}/leave")
-def leave(rep_id: str, body: Leave, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+def leave(rep_id: str, body: Leave, rt: RuntimeDep, meta: MetaDep, version: IfMatch, access: AccessDep):
     """The rep leaves. Their customers and direct reports go to `reassign_to` in the same write;
     without it, 409 lists what must be reassigned first."""
+    access.not_own(rep_id)
+    access.rep(body.reassign_to, "reassign_to")
     rep = rt.ledger.load(Rep, rep_id)
     rt.fresh("org", "kpi")
     with rt.db.read() as tx:
@@ -77,8 +87,9 @@ def leave(rep_id: str, body: Leave, rt: RuntimeDep, meta: MetaDep, version: IfMa
 
 
 @router.post("/{rep_id}/targets", status_code=201)
-def set_rep_target(rep_id: str, body: RepTarget, rt: RuntimeDep, meta: MetaDep):
+def set_rep_target(rep_id: str, body: RepTarget, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """The rep's target for a period (YYYY-MM, YYYY-Qn, YYYY) and metric."""
+    access.not_own(rep_id)
     return answer(rt, rt.ledger.set_target(meta, scope=f"rep:{rep_id}", **body.model_dump()), 201)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import Field
 
+from api.access import AccessDep
 from api.deps import MetaDep, RuntimeDep, answer
 from api.encoding import Json
 from api.models import Amount, Body, OptionalText, Text
@@ -39,23 +40,28 @@ class Decompose(Body):
 
 
 @router.post("", status_code=201)
-def set_target(body: SetTarget, rt: RuntimeDep, meta: MetaDep):
+def set_target(body: SetTarget, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """Set one scope's target. Changing an existing one needs a reason; a decomposed target is
-    changed with a new decomposition so that children keep summing to their parent."""
+    changed with a new decomposition so that children keep summing to their parent. A manager
+    sets targets within their part of the tree, never their own."""
+    _within(access, body.scope)
     return answer(rt, rt.ledger.set_target(meta, **body.model_dump()), 201)
 
 
 @router.post("/decompose")
-def decompose(body: Decompose, rt: RuntimeDep, meta: MetaDep):
+def decompose(body: Decompose, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """Split a parent's target among its children (company -> region -> team -> rep); the
     children must sum exactly to the parent (409 otherwise)."""
+    for scope in (body.parent, *(c.scope for c in body.children)):
+        _within(access, scope)
     fields = body.model_dump()
     return answer(rt, rt.ledger.decompose_target(meta, **fields))
 
 
 @router.get("/{period}/{metric}")
-def target_sheet(period: str, metric: str, rt: RuntimeDep):
-    """Every scope's target for a period and metric, the decomposition tree and its history."""
+def target_sheet(period: str, metric: str, rt: RuntimeDep, access: AccessDep):
+    """Every scope's target for a period and metric, the decomposition tree and its history
+    (reps and managers: the scopes within their part of the tree)."""
     label, metric = Period.parse(period).label, Metric.parse(metric, "metric")
     try:
         sheet = rt.ledger.load(TargetSheet, sheet_id(label, metric))
@@ -66,7 +72,14 @@ def target_sheet(period: str, metric: str, rt: RuntimeDep):
                 **{k: v for k, v in vars(e).items() if k in ("scope", "value", "previous", "parent", "children",
                                                              "dropped", "reason")}}
                for e in rt.ledger.repository.event_store.get(sheet.id)]
+    seen = access.sees_scope
     return Json({"period": label, "metric": metric, "version": sheet.version,
-                 "targets": [{"scope": s, "value": v} for s, v in sorted(sheet.values.items())],
-                 "decompositions": [{"parent": p, "children": c} for p, c in sorted(sheet.children.items())],
-                 "history": history[1:]})
+                 "targets": [{"scope": s, "value": v} for s, v in sorted(sheet.values.items()) if seen(s)],
+                 "decompositions": [{"parent": p, "children": c} for p, c in sorted(sheet.children.items()) if seen(p)],
+                 "history": [h for h in history[1:] if seen(h.get("scope") or h.get("parent") or "company")]})
+
+
+def _within(access, scope: str) -> None:
+    access.scope(scope)
+    if scope.strip().startswith("rep:"):
+        access.not_own(scope.strip()[4:], "your own target")
