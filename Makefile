@@ -19,7 +19,7 @@ install: $(STAMP)
 ## Serve a populated demo on SQLite (./salesledger.db) at http://$(HOST):$(PORT) (docs at /docs)
 run: $(STAMP)
 	$(BIN)/salesledger demo --if-empty
-	$(BIN)/salesledger serve --host $(HOST) --port $(PORT)
+	$(BIN)/salesledger serve --host $(HOST) --port $(PORT) --demo-token
 
 ## The whole suite: SQLite always, PostgreSQL when reachable (REQUIRE_POSTGRES=1 makes it mandatory)
 test: $(STAMP)
@@ -34,4 +34,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/rebuild.py
 
 clean:
-	rm -rf $(VENV) salesledger.db salesledger.db-wal salesledger.db-shm salesledger.db.projectors.lock
+	rm -rf $(VENV) salesledger.db salesledger.db-wal salesledger.db-shm salesledger.db.projectors.lock .salesledger-admin-token

@@ -204,6 +204,7 @@ class Access:
 
     @cached_property
     def org(self) -> OrgHistory:
+        self.rt.fresh("org")  # a report moved under a manager a moment ago is already theirs
         with self.rt.db.read() as tx:
             return OrgHistory(tx)
 
@@ -308,6 +309,7 @@ def authorise(request: Request) -> Access:
     if principal.role not in RULES.get(key, ()):
         raise Forbidden(f"a {principal.role} key may not use {key}", role=principal.role)
     if not access.sees_everything:
+        access.reps  # noqa: B018 -- worked out now, before any handler opens a read transaction
         for name, value in request.path_params.items():
             cls = RECORD_KINDS.get(name) or (name == "record_id" and next(
                 (c for prefix, c in RECORD_PREFIXES.items() if key.split(" ")[1].startswith(prefix)), None))

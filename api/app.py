@@ -72,6 +72,27 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     errors.install(app)
     for module in (health, reps, customers, leads, deals, targets, reads, performance, commissions, metrics, events,
                    access_keys):
-        app.include_router(module.router)
+        app.include_router(module.router, responses={} if module is health else errors.ERROR_RESPONSES)
+    _document_bearer_auth(app)
     app.state.routes = check_rules(app)
     return app
+
+
+def _document_bearer_auth(app: FastAPI) -> None:
+    """Declare `Authorization: Bearer <key>` in the OpenAPI document (the docs' Authorize button)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
+            "type": "http", "scheme": "bearer",
+            "description": "SALESLEDGER_ADMIN_TOKEN or a key minted with POST /auth/keys"}
+        for path, operations in schema["paths"].items():
+            for operation in operations.values():
+                if path not in auth.PUBLIC_PATHS:
+                    operation["security"] = [{"bearer": []}]
+        return schema
+
+    app.openapi = openapi

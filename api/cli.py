@@ -19,6 +19,8 @@ customers_app = typer.Typer(help="Customer operations.", no_args_is_help=True)
 app.add_typer(customers_app, name="customers")
 events_app = typer.Typer(help="The event log.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
+keys_app = typer.Typer(help="API keys (for bootstrapping without SALESLEDGER_ADMIN_TOKEN).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 console = Console()
 
 
@@ -28,15 +30,69 @@ def _runtime(run_projectors: bool = False):
     return Runtime(Settings.from_env().database_url, run_projectors=run_projectors)
 
 
+DEMO_TOKEN_FILE = ".salesledger-admin-token"
+
+
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000,
-          no_projectors: bool = typer.Option(False, "--no-projectors", help="API only; run `salesledger project` elsewhere")):
+          no_projectors: bool = typer.Option(False, "--no-projectors", help="API only; run `salesledger project` elsewhere"),
+          demo_token: bool = typer.Option(False, "--demo-token",
+                                          help=f"without SALESLEDGER_ADMIN_TOKEN, use (or create) {DEMO_TOKEN_FILE}")):
     """Serve the HTTP API (with the projectors in-process unless --no-projectors)."""
     import uvicorn
 
     from api.app import create_app
     from api.settings import Settings
-    uvicorn.run(create_app(Settings.from_env(run_projectors=not no_projectors)), host=host, port=port)
+    settings = Settings.from_env(run_projectors=not no_projectors)
+    if settings.admin_token is None and demo_token:
+        settings = Settings.from_env(run_projectors=not no_projectors, admin_token=_demo_token())
+    if settings.admin_token:
+        shown = "localhost" if host in ("0.0.0.0", "::") else host
+        console.print(f"admin token: [bold]{settings.admin_token}[/bold]\ntry:\n  curl -H 'Authorization: Bearer "
+                      f"{settings.admin_token}' http://{shown}:{port}/pipeline", soft_wrap=True)
+    else:
+        console.print("[yellow]SALESLEDGER_ADMIN_TOKEN is not set: only keys minted with `salesledger keys mint` "
+                      "are accepted[/yellow]")
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+def _demo_token() -> str:
+    """The demo's admin token: kept in a file beside the database so it survives restarts."""
+    import os
+    import secrets
+    if not os.path.exists(DEMO_TOKEN_FILE):
+        fd = os.open(DEMO_TOKEN_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(24) + "\n")
+    with open(DEMO_TOKEN_FILE) as f:
+        return f.read().strip()
+
+
+@keys_app.command("mint")
+def keys_mint(role: str = typer.Option(..., help="rep, manager, finance, auditor or admin"),
+              rep_id: str = typer.Option(None, "--rep-id", help="the rep a rep or manager key acts as"),
+              label: str = typer.Option(None, help="who or what holds the key")):
+    """Mint a key and print it (shown once; only its digest is stored)."""
+    from domain.errors import DomainError
+    try:
+        written = _scheduled("keys-mint", "cli", lambda rt, meta: rt.ledger.mint_key(
+            meta, role=role, rep_id=rep_id, label=label))
+    except DomainError as e:
+        console.print(f"[red]{e.message}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"key {written.extra['key_id']} ({written.extra['role']}): {written.extra['key']}", soft_wrap=True)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, reason: str = typer.Option(..., help="why the key stops working")):
+    """Revoke a key; it stops working at once."""
+    from domain.errors import DomainError
+    try:
+        _scheduled("keys-revoke", "cli", lambda rt, meta: rt.ledger.revoke_key(meta, key_id, reason=reason))
+    except DomainError as e:
+        console.print(f"[red]{e.message}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"key {key_id} revoked")
 
 
 @app.command()

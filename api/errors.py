@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from psycopg import DataError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.encoding import Json
@@ -33,6 +34,26 @@ class NotCaughtUp(Exception):
     def __init__(self, projection: str, wanted: int, current: int) -> None:
         super().__init__(projection)
         self.projection, self.wanted, self.current = projection, wanted, current
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    """Every error: a machine-readable code, a message for people and structured details."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description} for status, description in (
+        (401, "no key, or an unknown or revoked one"), (403, "the caller's role may not do this"),
+        (404, "no such record, or not one the caller may see"), (409, "refused by a business rule or a conflict"),
+        (413, "the request body is too large"), (422, "invalid input"),
+        (503, "a read model has not caught up or has failed"))}
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:

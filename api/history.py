@@ -9,7 +9,7 @@ from fastapi import APIRouter
 
 from api.deps import MetaDep, RuntimeDep, answer
 from api.encoding import Json
-from api.models import AsOfParam, Body, Text, VersionParam
+from api.models import AsOfParam, Body, Receipt, Text, VersionParam
 from api.runtime import Runtime
 from domain.base import Entity
 from domain.errors import InvalidInput
@@ -54,7 +54,8 @@ def record_routes(router: APIRouter, cls: type[Entity], *, view: bool = True, fo
         forget.__doc__ = (f"Forget the personal data of this {kind} record (PIPL / GDPR): its key is destroyed, "
                           "names, phones, emails and WeChat ids read back as \"[erased]\" everywhere, history still "
                           "replays and every total stays the same.")
-        router.add_api_route("/{record_id}/forget", forget, methods=["POST"], name=f"forget_{kind}")
+        router.add_api_route("/{record_id}/forget", forget, methods=["POST"], name=f"forget_{kind}",
+                             response_model=Receipt)
 
     if view:
         def get(record_id: str, rt: RuntimeDep, version: VersionParam = None, as_of: AsOfParam = None) -> Json:

@@ -50,3 +50,13 @@ SaneMoment = Annotated[datetime, AfterValidator(_sane_moment)]  # naive input is
 AsOfParam = Annotated[SaneMoment | None, Query(description="the aggregate's state at this recording time (ISO)")]
 DateField = Annotated[SaneDate | None, Field(default=None, description="business date, YYYY-MM-DD")]
 Today = Annotated[SaneDate, Field(default_factory=date.today, description="business date, YYYY-MM-DD; defaults to today")]
+
+
+class Receipt(BaseModel):
+    """What every command answers: the record, its new version and the store position of the
+    last event written (pass it as `min_position` to read your own write). Commands add fields."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    version: int
+    position: int

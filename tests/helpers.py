@@ -31,3 +31,20 @@ def bearer(client, role: str, rep_id: str | None = None, label: str | None = Non
     minted = client.post("/auth/keys", json={"role": role, "rep_id": rep_id, "label": label or f"test {role}"})
     assert minted.status_code == 201, minted.text
     return {"Authorization": f"Bearer {minted.json()['key']}"}
+
+
+def every_stored_value(db):
+    """Every value of every table, as text and as bytes."""
+    with db.read() as tx:
+        if tx.kind == "sqlite":
+            tables = [t for (t,) in tx.all("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        else:
+            tables = [t for (t,) in tx.all("SELECT table_name FROM information_schema.tables "
+                                           "WHERE table_schema = 'public'")]
+        for table in tables:
+            for row in tx.all(f'SELECT * FROM "{table}"'):
+                for value in row:
+                    if isinstance(value, (bytes, bytearray, memoryview)):
+                        yield table, bytes(value)
+                    elif value is not None:
+                        yield table, str(value).encode("utf-8")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from api.access import AccessDep
 from api.deps import MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
-from api.models import Body, OptionalText, Text
+from api.models import Body, OptionalText, Receipt, Text
 from projections.access_keys import ACCESS_KEYS, list_keys
 
 router = APIRouter(prefix="/auth", tags=["access"])
@@ -24,7 +24,7 @@ class Revoke(Body):
     reason: Text
 
 
-@router.post("/keys", status_code=201)
+@router.post("/keys", status_code=201, response_model=Receipt)
 def mint(body: MintKey, request: Request, rt: RuntimeDep, meta: MetaDep):
     """A new key for `role` (rep, manager, finance, auditor, admin); rep and manager keys name
     their `rep_id`. The answer's `key` is shown this once: only its SHA-256 digest is kept."""
@@ -40,7 +40,7 @@ def keys(request: Request, rt: RuntimeDep, include_revoked: bool = Query(False),
         return Json({"items": list_keys(tx, include_revoked=include_revoked)})
 
 
-@router.post("/keys/{key_id}/revoke")
+@router.post("/keys/{key_id}/revoke", response_model=Receipt)
 def revoke(key_id: str, body: Revoke, rt: RuntimeDep, meta: MetaDep):
     """The key stops working at once, for every process."""
     return answer(rt, rt.ledger.revoke_key(meta, key_id, reason=body.reason))

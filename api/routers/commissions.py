@@ -15,7 +15,7 @@ from api.access import MANAGER, AccessDep
 from api.deps import MetaDep, RuntimeDep, answer
 from api.encoding import Json
 from api.errors import Forbidden
-from api.models import Amount, Body, OptionalText, SaneDate, Text
+from api.models import Amount, Body, OptionalText, Receipt, SaneDate, Text
 from api.runtime import Runtime
 from domain.commission.calc import Calculator, Line
 from domain.commission.period import CommissionPeriod, month
@@ -70,7 +70,7 @@ class Close(Body):
 
 
 # -- plans -------------------------------------------------------------------------------------------
-@router.post("/plans", status_code=201, tags=["plans"])
+@router.post("/plans", status_code=201, tags=["plans"], response_model=Receipt)
 def create_plan(body: dict[str, Any], rt: RuntimeDep, meta: MetaDep):
     """A plan: name, currency, period (month), effective_from, clawback_days and components
     (tiered_rate, override, rank_bonus, team_target_bonus). Answers version 1."""
@@ -78,7 +78,7 @@ def create_plan(body: dict[str, Any], rt: RuntimeDep, meta: MetaDep):
     return answer(rt, written, 201)
 
 
-@router.post("/plans/{plan_id}/versions", status_code=201, tags=["plans"])
+@router.post("/plans/{plan_id}/versions", status_code=201, tags=["plans"], response_model=Receipt)
 def add_version(plan_id: str, body: dict[str, Any], rt: RuntimeDep, meta: MetaDep):
     """A new version with a later effective_from; credits dated from then are paid under it."""
     return answer(rt, rt.ledger.add_plan_version(meta, plan_id, body), 201)
@@ -90,7 +90,7 @@ def get_plan(plan_id: str, rt: RuntimeDep):
     return Json({"id": str(plan.id), "version": len(plan.versions), "versions": plan.versions})
 
 
-@router.post("/reps/{rep_id}/plan", tags=["plans"])
+@router.post("/reps/{rep_id}/plan", tags=["plans"], response_model=Receipt)
 def assign_plan(rep_id: str, body: AssignPlan, rt: RuntimeDep, meta: MetaDep):
     """Put a rep on a plan from a date."""
     return answer(rt, rt.ledger.assign_plan(meta, rep_id, **body.model_dump()))
@@ -145,7 +145,9 @@ class Statements:
         return result
 
 
-@router.get("/commissions/statements/{rep_id}/{period}.csv")
+@router.get("/commissions/statements/{rep_id}/{period}.csv", response_class=Response,
+            responses={200: {"description": "the statement as CSV (UTF-8 with BOM, opens in Excel)",
+                             "content": {"text/csv": {"schema": {"type": "string"}}}}})
 def statement_csv(rep_id: str, period: str, rt: RuntimeDep):
     """The statement for finance: UTF-8 with a BOM so spreadsheets show Chinese names correctly."""
     statement = Statements(rt).statement(rep_id, period)
@@ -229,7 +231,7 @@ def explain(line_id: str, rt: RuntimeDep):
 
 
 # -- periods ----------------------------------------------------------------------------------------
-@router.post("/commissions/periods/{period}/close")
+@router.post("/commissions/periods/{period}/close", response_model=Receipt)
 def close(period: str, rt: RuntimeDep, meta: MetaDep, body: Close | None = None):
     """Freeze every statement of the month (rank and team bonuses settled now) as one event with
     a SHA-256 digest per statement. Later changes to the month become adjustments in the next
@@ -248,7 +250,7 @@ def close(period: str, rt: RuntimeDep, meta: MetaDep, body: Close | None = None)
     return answer(rt, written)
 
 
-@router.post("/commissions/periods/{period}/adjustments", status_code=201)
+@router.post("/commissions/periods/{period}/adjustments", status_code=201, response_model=Receipt)
 def adjust(period: str, body: Adjustment, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """A manual adjustment or a deduction (penalty), with a reason and a manager's approval.
     Managers approve adjustments for the reps below them; deductions are posted by finance."""
@@ -264,7 +266,7 @@ def adjust(period: str, body: Adjustment, rt: RuntimeDep, meta: MetaDep, access:
     return answer(rt, rt.ledger.post_commission_adjustment(meta, period, **body.model_dump()), 201)
 
 
-@router.post("/commissions/periods/{period}/disputes", status_code=201)
+@router.post("/commissions/periods/{period}/disputes", status_code=201, response_model=Receipt)
 def dispute(period: str, body: Dispute, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """A rep disputes a line of their statement (or their manager does for them)."""
     access.rep(body.rep_id)
@@ -274,7 +276,7 @@ def dispute(period: str, body: Dispute, rt: RuntimeDep, meta: MetaDep, access: A
     return answer(rt, rt.ledger.open_dispute(meta, period, rep_id=rep, line_id=body.line_id, reason=body.reason), 201)
 
 
-@router.post("/commissions/periods/{period}/disputes/{dispute_id}/resolve")
+@router.post("/commissions/periods/{period}/disputes/{dispute_id}/resolve", response_model=Receipt)
 def resolve(period: str, dispute_id: str, body: Resolution, rt: RuntimeDep, meta: MetaDep):
     """Accepted: an adjustment line (in this month, or `post_to` when it is closed); rejected: the reason."""
     return answer(rt, rt.ledger.resolve_dispute(meta, period, dispute_id, **body.model_dump()))

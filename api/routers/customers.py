@@ -12,7 +12,7 @@ from api.access import AccessDep
 from api.deps import IfMatch, MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
 from api.history import aggregate_view, record_routes
-from api.models import Amount, AsOfParam, Body, OptionalText, SaneMoment, Text, Today, VersionParam
+from api.models import Amount, AsOfParam, Body, OptionalText, Receipt, SaneMoment, Text, Today, VersionParam
 from domain.customer import Customer
 from projections.accounts import customer_accounts, distribution
 
@@ -97,7 +97,7 @@ class DormancyCheck(Body):
     as_of: Today
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=Receipt)
 def register_customer(body: RegisterCustomer, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """A new customer. Reps and managers register customers they (or someone below them) own;
     without `owner_id` the customer is theirs."""
@@ -122,25 +122,25 @@ def dormancy_check(body: DormancyCheck, rt: RuntimeDep, meta: MetaDep):
     return Json(rt.dormancy_check(meta, body.as_of))
 
 
-@router.post("/{customer_id}/grade")
+@router.post("/{customer_id}/grade", response_model=Receipt)
 def grade(customer_id: str, body: GradeCustomer, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Grade A, B or C by value and potential, with the reason."""
     return answer(rt, rt.ledger.grade_customer(meta, customer_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{customer_id}/classification")
+@router.post("/{customer_id}/classification", response_model=Receipt)
 def classify(customer_id: str, body: Classify, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Key, general or potential account."""
     return answer(rt, rt.ledger.classify_customer(meta, customer_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{customer_id}/credit")
+@router.post("/{customer_id}/credit", response_model=Receipt)
 def credit(customer_id: str, body: Credit, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """A credit rating (信用等级) with its limit and the evidence; new deals beyond the limit are refused."""
     return answer(rt, rt.ledger.rate_customer_credit(meta, customer_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{customer_id}/owner")
+@router.post("/{customer_id}/owner", response_model=Receipt)
 def transfer_owner(customer_id: str, body: TransferOwner, rt: RuntimeDep, meta: MetaDep, version: IfMatch,
                    access: AccessDep):
     """Hand the customer to another rep; commission credit already earned stays where it was."""
@@ -148,20 +148,20 @@ def transfer_owner(customer_id: str, body: TransferOwner, rt: RuntimeDep, meta: 
     return answer(rt, rt.ledger.transfer_customer(meta, customer_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{customer_id}/visits", status_code=201)
+@router.post("/{customer_id}/visits", status_code=201, response_model=Receipt)
 def log_visit(customer_id: str, body: LogVisit, rt: RuntimeDep, meta: MetaDep, version: IfMatch, access: AccessDep):
     """A visit, revisit or call by a rep (拜访/回访)."""
     access.rep(body.rep_id)
     return answer(rt, rt.ledger.log_visit(meta, customer_id, **body.model_dump(), expected_version=version), 201)
 
 
-@router.post("/{customer_id}/stakeholders", status_code=201)
+@router.post("/{customer_id}/stakeholders", status_code=201, response_model=Receipt)
 def add_stakeholder(customer_id: str, body: Stakeholder, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """A stakeholder (干系人) with a role; answers its `stakeholder_id`."""
     return answer(rt, rt.ledger.add_stakeholder(meta, customer_id, **body.model_dump(), expected_version=version), 201)
 
 
-@router.patch("/{customer_id}/stakeholders/{stakeholder_id}")
+@router.patch("/{customer_id}/stakeholders/{stakeholder_id}", response_model=Receipt)
 def update_stakeholder(customer_id: str, stakeholder_id: str, body: StakeholderChange, rt: RuntimeDep, meta: MetaDep,
                        version: IfMatch):
     """Change some details; the event records each change from and to."""
@@ -169,25 +169,25 @@ def update_stakeholder(customer_id: str, stakeholder_id: str, body: StakeholderC
                                                    expected_version=version))
 
 
-@router.post("/{customer_id}/stakeholders/{stakeholder_id}/remove")
+@router.post("/{customer_id}/stakeholders/{stakeholder_id}/remove", response_model=Receipt)
 def remove_stakeholder(customer_id: str, stakeholder_id: str, body: Removal, rt: RuntimeDep, meta: MetaDep,
                        version: IfMatch):
     return answer(rt, rt.ledger.remove_stakeholder(meta, customer_id, stakeholder_id, reason=body.reason,
                                                    expected_version=version))
 
 
-@router.post("/{customer_id}/feedback", status_code=201)
+@router.post("/{customer_id}/feedback", status_code=201, response_model=Receipt)
 def feedback(customer_id: str, body: Feedback, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Satisfaction feedback: 1–5 and a comment."""
     return answer(rt, rt.ledger.give_feedback(meta, customer_id, **body.model_dump(), expected_version=version), 201)
 
 
-@router.post("/{customer_id}/churn")
+@router.post("/{customer_id}/churn", response_model=Receipt)
 def churn(customer_id: str, body: Lifecycle, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(rt, rt.ledger.churn_customer(meta, customer_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{customer_id}/reactivate")
+@router.post("/{customer_id}/reactivate", response_model=Receipt)
 def reactivate(customer_id: str, body: Lifecycle, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """A dormant or churned customer becomes active again (a won deal does this by itself)."""
     return answer(rt, rt.ledger.reactivate_customer(meta, customer_id, **body.model_dump(), expected_version=version))

@@ -9,7 +9,7 @@ from api.access import AccessDep
 from api.deps import IfMatch, MetaDep, RuntimeDep, answer
 from api.encoding import Json
 from api.history import record_routes
-from api.models import Amount, Body, DateField, OptionalText, SaneDate, Text, Today
+from api.models import Amount, Body, DateField, OptionalText, Receipt, SaneDate, Text, Today
 from domain.customer import Customer
 from domain.deal import Deal
 from projections.accounts import exposure
@@ -104,7 +104,7 @@ class Policy(Body):
     reason: Text
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=Receipt)
 def open_deal(body: OpenDeal, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """Open a deal. If the customer has a credit limit and the deal would take its exposure (open
     deals plus receivables) over it, 409 — unless `credit_override` names a manager and a reason.
@@ -127,33 +127,33 @@ def get_policy(rt: RuntimeDep):
     return Json({"version": policy.version, "settings": policy.settings})
 
 
-@router.put("/policy")
+@router.put("/policy", response_model=Receipt)
 def put_policy(body: Policy, rt: RuntimeDep, meta: MetaDep):
     """A new version of the sales policy (partial settings are laid over the one in force)."""
     return answer(rt, rt.ledger.configure_sales_policy(meta, settings=body.settings, reason=body.reason))
 
 
-@router.post("/{deal_id}/stage")
+@router.post("/{deal_id}/stage", response_model=Receipt)
 def change_stage(deal_id: str, body: ChangeStage, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Move between initial_contact, needs_analysis, proposal and negotiation (back too)."""
     return answer(rt, rt.ledger.change_deal_stage(meta, deal_id, body.stage, changed_on=body.changed_on,
                                                   expected_version=version))
 
 
-@router.post("/{deal_id}/revise")
+@router.post("/{deal_id}/revise", response_model=Receipt)
 def revise(deal_id: str, body: Revise, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Revise the amount and/or expected close date, with a reason."""
     return answer(rt, rt.ledger.revise_deal(meta, deal_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{deal_id}/line-items")
+@router.post("/{deal_id}/line-items", response_model=Receipt)
 def line_items(deal_id: str, body: LineItems, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Product lines with amount and gross margin (replaces the list)."""
     items = [i.model_dump() for i in body.items]
     return answer(rt, rt.ledger.set_deal_line_items(meta, deal_id, items, expected_version=version))
 
 
-@router.post("/{deal_id}/splits")
+@router.post("/{deal_id}/splits", response_model=Receipt)
 def set_splits(deal_id: str, body: SetSplits, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Revenue credit shares between reps (must total exactly 1) and overlay credit for presales
     or a channel partner (recorded separately, not part of the 1)."""
@@ -162,22 +162,22 @@ def set_splits(deal_id: str, body: SetSplits, rt: RuntimeDep, meta: MetaDep, ver
     return answer(rt, rt.ledger.set_deal_splits(meta, deal_id, splits, overlays=overlays, expected_version=version))
 
 
-@router.post("/{deal_id}/win")
+@router.post("/{deal_id}/win", response_model=Receipt)
 def win(deal_id: str, body: WinDeal, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(rt, rt.ledger.win_deal(meta, deal_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{deal_id}/lose")
+@router.post("/{deal_id}/lose", response_model=Receipt)
 def lose(deal_id: str, body: LoseDeal, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(rt, rt.ledger.lose_deal(meta, deal_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{deal_id}/payments")
+@router.post("/{deal_id}/payments", response_model=Receipt)
 def receive_payment(deal_id: str, body: Payment, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(rt, rt.ledger.receive_payment(meta, deal_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{deal_id}/refunds")
+@router.post("/{deal_id}/refunds", response_model=Receipt)
 def refund(deal_id: str, body: Refund, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(rt, rt.ledger.refund_deal(meta, deal_id, **body.model_dump(), expected_version=version))
 

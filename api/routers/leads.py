@@ -19,6 +19,7 @@ from api.models import (
     FilterText,
     OptionalText,
     Position,
+    Receipt,
     SaneMoment,
     Text,
     Today,
@@ -118,7 +119,7 @@ class Policy(Body):
     reason: Text
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=Receipt)
 def capture_lead(body: CaptureLead, rt: RuntimeDep, meta: MetaDep):
     """Capture a lead. An open lead with the same normalised phone or email, or the same
     normalised company in the same region, makes this one a recorded duplicate (`duplicate_of`)."""
@@ -188,7 +189,7 @@ def get_policy(rt: RuntimeDep):
                  "settings": policy.settings})
 
 
-@router.put("/policy")
+@router.put("/policy", response_model=Receipt)
 def put_policy(body: Policy, rt: RuntimeDep, meta: MetaDep):
     """Replace the lead policy (a new version; a changed scoring part is a new scoring model)."""
     return answer(rt, rt.ledger.configure_lead_policy(meta, settings=body.settings, reason=body.reason))
@@ -200,12 +201,12 @@ def sla_check(body: SlaCheck, rt: RuntimeDep, meta: MetaDep):
     return Json(rt.sla_check(meta, body.as_of or _now()))
 
 
-@router.post("/{lead_id}/score")
+@router.post("/{lead_id}/score", response_model=Receipt)
 def score_lead(lead_id: str, body: ScoreLead, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(rt, rt.ledger.score_lead(meta, lead_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{lead_id}/assign")
+@router.post("/{lead_id}/assign", response_model=Receipt)
 def assign_lead(lead_id: str, body: AssignLead, rt: RuntimeDep, meta: MetaDep, version: IfMatch,
                 access: AccessDep):
     """`{}` applies the rules (grade → level, least loaded, round-robin, caps); `rep_id` + `reason`
@@ -220,36 +221,36 @@ def assign_lead(lead_id: str, body: AssignLead, rt: RuntimeDep, meta: MetaDep, v
                                             assigned_at=body.assigned_at or _now(), expected_version=version))
 
 
-@router.post("/{lead_id}/claim")
+@router.post("/{lead_id}/claim", response_model=Receipt)
 def claim(lead_id: str, body: ClaimLead, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """Take a lead from the pool (a rep for themselves, a manager for a rep below them)."""
     access.rep(body.rep_id)
     return answer(rt, rt.ledger.claim_lead(meta, lead_id, rep_id=body.rep_id, claimed_at=body.claimed_at or _now()))
 
 
-@router.post("/{lead_id}/return")
+@router.post("/{lead_id}/return", response_model=Receipt)
 def return_lead(lead_id: str, body: ReturnLead, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(rt, rt.ledger.return_lead(meta, lead_id, reason=body.reason,
                                             returned_at=body.returned_at or _now(), expected_version=version))
 
 
-@router.post("/{lead_id}/contacts", status_code=201)
+@router.post("/{lead_id}/contacts", status_code=201, response_model=Receipt)
 def contact(lead_id: str, body: Contact, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(rt, rt.ledger.log_lead_contact(meta, lead_id, **body.model_dump(), expected_version=version), 201)
 
 
-@router.post("/{lead_id}/qualify")
+@router.post("/{lead_id}/qualify", response_model=Receipt)
 def qualify(lead_id: str, body: Qualify, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(rt, rt.ledger.qualify_lead(meta, lead_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{lead_id}/disqualify")
+@router.post("/{lead_id}/disqualify", response_model=Receipt)
 def disqualify(lead_id: str, body: Disqualify, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """The reason must come from the policy's list (`GET /leads/policy`)."""
     return answer(rt, rt.ledger.disqualify_lead(meta, lead_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{lead_id}/convert")
+@router.post("/{lead_id}/convert", response_model=Receipt)
 def convert(lead_id: str, body: Convert, rt: RuntimeDep, meta: MetaDep, version: IfMatch, access: AccessDep):
     """Create the customer (or link `customer_id`) and open a deal owned by the lead's rep."""
     if body.customer_id:
@@ -257,7 +258,7 @@ def convert(lead_id: str, body: Convert, rt: RuntimeDep, meta: MetaDep, version:
     return answer(rt, rt.ledger.convert_lead(meta, lead_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{lead_id}/merge")
+@router.post("/{lead_id}/merge", response_model=Receipt)
 def merge(lead_id: str, body: Merge, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """Fold this lead into `into`, which keeps any contact details it lacked."""
     access.record(Lead, body.into)

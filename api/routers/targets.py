@@ -10,7 +10,7 @@ from pydantic import Field
 from api.access import AccessDep
 from api.deps import MetaDep, RuntimeDep, answer
 from api.encoding import Json
-from api.models import Amount, Body, OptionalText, Text
+from api.models import Amount, Body, OptionalText, Receipt, Text
 from domain.errors import NotFound
 from domain.target import TargetSheet, sheet_id
 from domain.values import Metric, Period
@@ -39,7 +39,7 @@ class Decompose(Body):
     reason: OptionalText = None
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=Receipt)
 def set_target(body: SetTarget, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """Set one scope's target. Changing an existing one needs a reason; a decomposed target is
     changed with a new decomposition so that children keep summing to their parent. A manager
@@ -48,7 +48,7 @@ def set_target(body: SetTarget, rt: RuntimeDep, meta: MetaDep, access: AccessDep
     return answer(rt, rt.ledger.set_target(meta, **body.model_dump()), 201)
 
 
-@router.post("/decompose")
+@router.post("/decompose", response_model=Receipt)
 def decompose(body: Decompose, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """Split a parent's target among its children (company -> region -> team -> rep); the
     children must sum exactly to the parent (409 otherwise)."""

@@ -4,29 +4,13 @@ of the erased bytes are left anywhere in the database."""
 
 from projections.engine import rebuild
 from tests.e2e.session import Session
+from tests.helpers import every_stored_value
 
 SECRETS = ["王小明", "13912345678", "wxm@example.com", "wxm_88", "李四", "13800000001", "lisi@example.com"]
 
 
-def every_stored_value(runtime):
-    """Every value of every table, as text and as bytes."""
-    with runtime.db.read() as tx:
-        if tx.kind == "sqlite":
-            tables = [t for (t,) in tx.all("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        else:
-            tables = [t for (t,) in tx.all("SELECT table_name FROM information_schema.tables "
-                                           "WHERE table_schema = 'public'")]
-        for table in tables:
-            for row in tx.all(f'SELECT * FROM "{table}"'):
-                for value in row:
-                    if isinstance(value, (bytes, bytearray, memoryview)):
-                        yield table, bytes(value)
-                    elif value is not None:
-                        yield table, str(value).encode("utf-8")
-
-
 def leaks(runtime):
-    return sorted({(table, secret) for table, blob in every_stored_value(runtime)
+    return sorted({(table, secret) for table, blob in every_stored_value(runtime.db)
                    for secret in SECRETS if secret.encode("utf-8") in blob})
 
 
