@@ -301,7 +301,7 @@ def authorise(request: Request) -> Access:
     """Run for every route: the role rule, then the visibility of records named in the path."""
     table = getattr(request.app.state, "routes", None) or check_rules(request.app)
     request.app.state.routes = table
-    key = table.key_for(request.method, request.url.path) or ""
+    key = table.key_for("GET" if request.method == "HEAD" else request.method, request.url.path) or ""
     if key in PUBLIC:
         return None  # type: ignore[return-value]
     principal: Principal = request.state.principal

@@ -335,12 +335,16 @@ class SalesLedger(LeadCommands, CommissionCommands, Application):
         return self._change(meta, AccessKey, key_id, None, lambda k: k.revoke(reason))
 
     def key_for(self, secret: str) -> AccessKey | None:
-        """The live key holding this secret, or None (unknown or revoked)."""
+        """The live key holding this secret, or None: unknown, revoked, or its rep has left."""
         try:
             key = self.repository.get(key_id_for(secret))
         except AggregateNotFoundError:
             return None
-        return key if isinstance(key, AccessKey) and not key.revoked else None
+        if not isinstance(key, AccessKey) or key.revoked:
+            return None
+        if key.rep_id and self.load(Rep, key.rep_id).status != "active":
+            return None
+        return key
 
     # -- forgetting personal data (crypto-shredding) ----------------------------------------------
     def forget(self, meta: Meta, cls: type[T], agg_id: str, *, reason: str) -> Written:

@@ -216,6 +216,12 @@ def test_keys_are_shown_once_listed_without_secrets_and_revoked_at_once(client, 
     assert revoked.status_code == 200
     assert client.get("/events", headers=auditor).status_code == 401
     assert client.post(f"/auth/keys/{key_id}/revoke", json={"reason": "again"}).status_code == 409
+    # a rep's keys stop working when they leave
+    assert client.get("/auth/whoami", headers=world["keys"]["R3"]).status_code == 200
+    left = client.post(f"/reps/{world['R3']}/leave", json={"effective_on": "2026-11-20", "reason": "离职",
+                                                            "reassign_to": world["N"]})
+    assert left.status_code == 200, left.text
+    assert client.get("/auth/whoami", headers=world["keys"]["R3"]).status_code == 401
     # keys are checked when minted
     assert client.post("/auth/keys", json={"role": "rep"}).status_code == 422
     assert client.post("/auth/keys", json={"role": "finance", "rep_id": world["R1"]}).status_code == 422
