@@ -1,6 +1,6 @@
-"""Property-based fuzzing of every route from the app's own OpenAPI schema, as an admin: whatever
-the input, no 5xx, and every answer has a documented status, content type and body shape. A few
-cases per operation here (FUZZ_EXAMPLES raises it; `make fuzz` runs more)."""
+"""Property-based fuzzing of every route from the app's own OpenAPI schema, as an admin, a manager
+and a rep: whatever the input, no 5xx, and every answer has a documented status, content type and
+body shape. A few cases per operation here (FUZZ_EXAMPLES raises it; `make fuzz` runs more)."""
 
 import os
 
@@ -15,6 +15,7 @@ from schemathesis.checks import (
 
 from domain.demo import load_demo
 from tests.conftest import ADMIN_TOKEN
+from tests.helpers import bearer
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
 EXPLORE = "FUZZ_EXAMPLES" in os.environ  # `make test` replays the same cases; `make fuzz` explores new ones
@@ -22,6 +23,11 @@ EXPLORE = "FUZZ_EXAMPLES" in os.environ  # `make test` replays the same cases; `
 
 def test_no_route_answers_a_server_error(client):
     load_demo(client.app.state.runtime.ledger, seed=2, reps=6, deals=20)
+    head = client.app.state.runtime.source.head()
+    nodes = client.get("/org", params={"min_position": head}).json()["nodes"]
+    callers = [{"Authorization": f"Bearer {ADMIN_TOKEN}"}] + [
+        bearer(client, role, next(n["rep_id"] for n in nodes if n["level"] == level))
+        for role, level in (("manager", "manager"), ("rep", "mid"))]
     schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 80
@@ -31,8 +37,8 @@ def test_no_route_answers_a_server_error(client):
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None,
                   derandomize=not EXPLORE)
         def fuzz(case):
-            case.call_and_validate(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-                                   checks=[not_a_server_error, status_code_conformance, content_type_conformance,
-                                           response_schema_conformance])
+            for headers in callers:  # the admin sees everything; a manager and a rep exercise the scoping
+                case.call_and_validate(headers=headers, checks=[not_a_server_error, status_code_conformance,
+                                                                content_type_conformance, response_schema_conformance])
 
         fuzz()
