@@ -82,3 +82,20 @@ def test_cli_backfill_export_and_dead_letters(database_url, tmp_path):
     assert "retried 0 parked events" in cli(database_url, "projections", "retry", "first_contact_lag").stdout
     listed = cli(database_url, "projections", "list").stdout
     assert "first_contact_lag" in listed and "park" in listed
+
+
+def test_cli_mints_and_revokes_keys_that_the_api_accepts(database_url):
+    """Bootstrapping without SALESLEDGER_ADMIN_TOKEN: a key minted on the command line opens the API."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    minted = cli(database_url, "keys", "mint", "--role", "admin", "--label", "运维")
+    key_id, secret = minted.stdout.split()[1], minted.stdout.split()[-1]
+    assert cli(database_url, "keys", "mint", "--role", "rep", check=False).returncode == 2  # a rep key needs a rep
+    with TestClient(create_app(Settings(database_url=database_url, admin_token=None))) as client:
+        headers = {"Authorization": f"Bearer {secret}"}
+        assert client.get("/auth/whoami", headers=headers).json()["actor"] == f"admin:key:{key_id}"
+        cli(database_url, "keys", "revoke", key_id, "--reason", "rotated")
+        assert client.get("/auth/whoami", headers=headers).status_code == 401
