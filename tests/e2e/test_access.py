@@ -228,3 +228,32 @@ def test_keys_are_shown_once_listed_without_secrets_and_revoked_at_once(client, 
     assert client.post("/auth/keys", json={"role": "manager", "rep_id": world["R1"]}).status_code == 409
     assert client.post("/auth/keys", json={"role": "root"}).status_code == 422
     assert client.post("/auth/keys", headers=world["keys"]["manager"], json={"role": "admin"}).status_code == 403
+
+
+def test_finance_runs_the_money_and_auditors_read_everything(client, world):
+    finance, auditor = world["keys"]["finance"], world["keys"]["auditor"]
+    won = client.post(f"/deals/{world['D1']}/win", headers=world["keys"]["rep"],
+                      json={"amount": "1000.00", "gross_margin": "300.00", "signed_on": "2026-11-03"})
+    assert won.status_code == 200, won.text
+    assigned = client.post(f"/reps/{world['R1']}/plan", headers=finance,
+                           json={"plan_id": world["plan"], "effective_from": "2026-01-01"})
+    assert assigned.status_code == 200, assigned.text
+    paid = client.post(f"/deals/{world['D1']}/payments", headers=finance,
+                       json={"amount": "400.00", "received_on": "2026-11-10"})
+    assert paid.status_code == 200, paid.text
+    assert client.get(f"/customers/{world['C3']}", headers=finance).status_code == 200
+    assert client.get("/leads", headers=finance).status_code == 403
+    statement = client.get(f"/commissions/statements/{world['R1']}/2026-11", headers=finance,
+                           params={"min_position": paid.json()["position"]}).json()
+    assert statement["total"] == "50.00"
+    line = statement["lines"][0]["id"]
+    assert client.get(f"/commissions/lines/{line}/explain", headers=auditor).status_code == 200
+    assert client.get(f"/commissions/lines/{line}/explain", headers=world["keys"]["R3"]).status_code == 404
+    closed = client.post("/commissions/periods/2026-11/close", headers=finance, json={})
+    assert closed.status_code == 200, closed.text
+    assert client.get(f"/commissions/statements/{world['R1']}/2026-11/verify", headers=auditor).json()["verified"]
+    actors = {e["actor"] for e in client.get("/events", headers=auditor, params={"after": won.json()["position"]}
+                                             ).json()["items"]}
+    assert actors == {f"finance:key:{client.get('/auth/whoami', headers=finance).json()['key_id']}"}
+    assert client.post(f"/deals/{world['D2']}/payments", headers=auditor,
+                       json={"amount": "1.00", "received_on": "2026-11-10"}).status_code == 403
