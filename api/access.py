@@ -183,6 +183,7 @@ class Access:
 
     def __init__(self, principal: Principal, rt: Runtime) -> None:
         self.principal, self.rt = principal, rt
+        self._ids: dict[str, str] = {}
 
     @property
     def role(self) -> str:
@@ -240,7 +241,7 @@ class Access:
 
     def rep(self, rep_id: str | None, field: str = "rep_id") -> None:
         """A rep named in a request must be one the caller may act for."""
-        if rep_id is not None and not self.sees_rep(self._canonical(rep_id)):
+        if rep_id is not None and not self.sees_rep(self.canonical(rep_id)):
             raise NotFound(f"{field}: no rep with id {rep_id}", field=field, id=rep_id)
 
     def scope(self, scope: str, field: str = "scope") -> None:
@@ -264,20 +265,23 @@ class Access:
 
     def myself(self, rep_id: str, field: str) -> None:
         """A rep or manager may put only their own name to an approval."""
-        if self._canonical(rep_id) != self.principal.rep_id:
+        if self.canonical(rep_id) != self.principal.rep_id:
             raise Forbidden(f"{field} must be your own rep id", field=field, role=self.role)
 
     def not_own(self, rep_id: str, what: str = "your own record") -> None:
         """Managers act on the reps below them, never on themselves (no self-promotion, no
         self-approved pay)."""
-        if self.role == MANAGER and self._canonical(rep_id) == self.principal.rep_id:
+        if self.role == MANAGER and self.canonical(rep_id) == self.principal.rep_id:
             raise Forbidden(f"a manager may not change {what}; ask the manager above", role=self.role)
 
-    def _canonical(self, rep_id: str) -> str:
-        try:
-            return str(self.rt.ledger.load(Rep, rep_id).id)
-        except NotFound:
-            return rep_id
+    def canonical(self, rep_id: str) -> str:
+        """The rep id as stored (ids may arrive in any UUID spelling); unknown ids as given."""
+        if rep_id not in self._ids:
+            try:
+                self._ids[rep_id] = str(self.rt.ledger.load(Rep, rep_id).id)
+            except NotFound:
+                self._ids[rep_id] = rep_id
+        return self._ids[rep_id]
 
 
 def subtree(org: OrgHistory, root: str, day: date) -> set[str]:
@@ -299,9 +303,7 @@ def subtree(org: OrgHistory, root: str, day: date) -> set[str]:
 
 def authorise(request: Request) -> Access:
     """Run for every route: the role rule, then the visibility of records named in the path."""
-    table = getattr(request.app.state, "routes", None) or check_rules(request.app)
-    request.app.state.routes = table
-    key = table.key_for("GET" if request.method == "HEAD" else request.method, request.url.path) or ""
+    key = request.app.state.routes.key_for("GET" if request.method == "HEAD" else request.method, request.url.path) or ""
     if key in PUBLIC:
         return None  # type: ignore[return-value]
     principal: Principal = request.state.principal
@@ -315,11 +317,10 @@ def authorise(request: Request) -> Access:
                 (c for prefix, c in RECORD_PREFIXES.items() if key.split(" ")[1].startswith(prefix)), None))
             if cls:
                 access.record(cls, value, change=request.method != "GET")
-            elif name == "line_id":
-                access.rep(value.split("~")[1] if value.count("~") == 2 else None, "line_id")
-                if value.count("~") != 2:
+            elif name == "line_id":  # "<period>~<rep id>~<line>": the statement's rep must be visible
+                parts = value.split("~")
+                if len(parts) != 3 or not access.sees_rep(access.canonical(parts[1])):
                     raise NotFound(f"no commission line {value}", kind="line", id=value)
-    request.state.access = access
     return access
 
 

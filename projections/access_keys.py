@@ -55,5 +55,6 @@ def list_keys(tx: Tx, *, include_revoked: bool = False) -> list[dict[str, Any]]:
     t = active_tables(tx, ACCESS_KEYS)
     where = "" if include_revoked else " WHERE revoked_at IS NULL"
     rows = tx.all(f"SELECT {', '.join(COLUMNS)} FROM {t['keys']}{where} ORDER BY position", ())
-    return [{k: v for k, v in zip(COLUMNS, row, strict=True) if k != "position"} | {"revoked": row[7] is not None}
-            for row in rows]
+    keys = [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+    return [{k: v for k, v in key.items() if k != "position"} | {"revoked": key["revoked_at"] is not None}
+            for key in keys]
