@@ -162,7 +162,7 @@ class RouteTable:
             pattern = re.compile("^" + "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts) + "$")
             self.routes += [(method.upper(), path, pattern) for method in operations]
 
-    def keys(self) -> list[str]:
+    def route_keys(self) -> list[str]:
         return [route_key(method, path) for method, path, _ in self.routes]
 
     def key_for(self, method: str, path: str) -> str | None:
@@ -172,7 +172,7 @@ class RouteTable:
 def check_rules(app: FastAPI) -> RouteTable:
     """Every route must have a rule: refuse to start otherwise."""
     table = RouteTable(app)
-    missing = [key for key in table.keys() if key not in RULES and key not in PUBLIC]
+    missing = [key for key in table.route_keys() if key not in RULES and key not in PUBLIC]
     if missing:
         raise RuntimeError(f"routes without an access rule: {', '.join(missing)}")
     return table
@@ -253,8 +253,7 @@ class Access:
             return self.rep(scope[4:], field)
         members = self.org.members(date.today(), scope)
         if not members or not set(members) <= self.reps:
-            raise NotFound(f"{field}: {scope} is not within your part of the organisation", field=field,
-                           scope=scope)
+            raise NotFound(f"{field}: {scope} is not within your part of the organisation", field=field, scope=scope)
 
     def sees_scope(self, scope: str) -> bool:
         try:
@@ -303,7 +302,9 @@ def subtree(org: OrgHistory, root: str, day: date) -> set[str]:
 
 def authorise(request: Request) -> Access:
     """Run for every route: the role rule, then the visibility of records named in the path."""
-    key = request.app.state.routes.key_for("GET" if request.method == "HEAD" else request.method, request.url.path) or ""
+    key = (
+        request.app.state.routes.key_for("GET" if request.method == "HEAD" else request.method, request.url.path) or ""
+    )
     if key in PUBLIC:
         return None  # type: ignore[return-value]
     principal: Principal = request.state.principal
@@ -313,8 +314,10 @@ def authorise(request: Request) -> Access:
     if not access.sees_everything:
         access.reps  # noqa: B018 -- worked out now, before any handler opens a read transaction
         for name, value in request.path_params.items():
-            cls = RECORD_KINDS.get(name) or (name == "record_id" and next(
-                (c for prefix, c in RECORD_PREFIXES.items() if key.split(" ")[1].startswith(prefix)), None))
+            cls = RECORD_KINDS.get(name) or (
+                name == "record_id"
+                and next((c for prefix, c in RECORD_PREFIXES.items() if key.split(" ")[1].startswith(prefix)), None)
+            )
             if cls:
                 access.record(cls, value, change=request.method != "GET")
             elif name == "line_id":  # "<period>~<rep id>~<line>": the statement's rep must be visible

@@ -48,9 +48,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         finally:
             rt.close()
 
-    app = FastAPI(title="salesledger", version="0.1.0", lifespan=lifespan, dependencies=[Depends(authorise)],
-                  description="Event-sourced sales organisation: leads, customers, deals, targets and "
-                              "commissions, with read models you can replay.")
+    app = FastAPI(
+        title="salesledger",
+        version="0.1.0",
+        lifespan=lifespan,
+        dependencies=[Depends(authorise)],
+        description="Event-sourced sales organisation: leads, customers, deals, targets and "
+        "commissions, with read models you can replay.",
+    )
     app.state.settings = settings
     if runtime is not None:
         app.state.runtime = runtime
@@ -62,16 +67,30 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def request_id(request: Request, call_next):
         length = request.headers.get("content-length")
         if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return Json(errors.error_body("payload_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes"),
-                        status_code=413)
+            return Json(
+                errors.error_body("payload_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes"),
+                status_code=413,
+            )
         request.state.request_id = request.headers.get("x-request-id") or new_request_id()
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
     errors.install(app)
-    for module in (health, reps, customers, leads, deals, targets, reads, performance, commissions, metrics, events,
-                   access_keys):
+    for module in (
+        health,
+        reps,
+        customers,
+        leads,
+        deals,
+        targets,
+        reads,
+        performance,
+        commissions,
+        metrics,
+        events,
+        access_keys,
+    ):
         app.include_router(module.router, responses={} if module is health else errors.ERROR_RESPONSES)
     _document_bearer_auth(app)
     app.state.routes = check_rules(app)
@@ -87,8 +106,10 @@ def _document_bearer_auth(app: FastAPI) -> None:
             return app.openapi_schema
         schema = build()
         schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
-            "type": "http", "scheme": "bearer",
-            "description": "SALESLEDGER_ADMIN_TOKEN or a key minted with POST /auth/keys"}
+            "type": "http",
+            "scheme": "bearer",
+            "description": "SALESLEDGER_ADMIN_TOKEN or a key minted with POST /auth/keys",
+        }
         for path, operations in schema["paths"].items():
             for operation in operations.values():
                 if path not in auth.PUBLIC_PATHS:

@@ -33,16 +33,22 @@ class Principal:
         return f"{self.role}:key:{self.key_id}" if self.key_id else f"{self.role}:token"
 
     def public(self) -> dict:
-        return {"role": self.role, "rep_id": self.rep_id, "key_id": self.key_id, "label": self.label,
-                "actor": self.actor}
+        return {
+            "role": self.role,
+            "rep_id": self.rep_id,
+            "key_id": self.key_id,
+            "label": self.label,
+            "actor": self.actor,
+        }
 
 
 ADMIN_TOKEN = Principal(role="admin", label="SALESLEDGER_ADMIN_TOKEN")
 
 
 def _unauthorized(message: str) -> Json:
-    return Json(error_body("unauthorized", message), status_code=401,
-                headers={"WWW-Authenticate": 'Bearer realm="salesledger"'})
+    return Json(
+        error_body("unauthorized", message), status_code=401, headers={"WWW-Authenticate": 'Bearer realm="salesledger"'}
+    )
 
 
 def principal_for(request: Request, secret: str) -> Principal | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from datetime import UTC
 
 import typer
 from rich.console import Console
@@ -27,6 +28,7 @@ console = Console()
 def _runtime(run_projectors: bool = False):
     from api.runtime import Runtime
     from api.settings import Settings
+
     return Runtime(Settings.from_env().database_url, run_projectors=run_projectors)
 
 
@@ -34,25 +36,35 @@ DEMO_TOKEN_FILE = ".salesledger-admin-token"
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000,
-          no_projectors: bool = typer.Option(False, "--no-projectors", help="API only; run `salesledger project` elsewhere"),
-          demo_token: bool = typer.Option(False, "--demo-token",
-                                          help=f"without SALESLEDGER_ADMIN_TOKEN, use (or create) {DEMO_TOKEN_FILE}")):
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    no_projectors: bool = typer.Option(False, "--no-projectors", help="API only; run `salesledger project` elsewhere"),
+    demo_token: bool = typer.Option(
+        False, "--demo-token", help=f"without SALESLEDGER_ADMIN_TOKEN, use (or create) {DEMO_TOKEN_FILE}"
+    ),
+):
     """Serve the HTTP API (with the projectors in-process unless --no-projectors)."""
     import uvicorn
 
     from api.app import create_app
     from api.settings import Settings
+
     settings = Settings.from_env(run_projectors=not no_projectors)
     if settings.admin_token is None and demo_token:
         settings = Settings.from_env(run_projectors=not no_projectors, admin_token=_demo_token())
     if settings.admin_token:
         shown = "localhost" if host in ("0.0.0.0", "::") else host
-        console.print(f"admin token: [bold]{settings.admin_token}[/bold]\ntry:\n  curl -H 'Authorization: Bearer "
-                      f"{settings.admin_token}' http://{shown}:{port}/pipeline", soft_wrap=True)
+        console.print(
+            f"admin token: [bold]{settings.admin_token}[/bold]\ntry:\n  curl -H 'Authorization: Bearer "
+            f"{settings.admin_token}' http://{shown}:{port}/pipeline",
+            soft_wrap=True,
+        )
     else:
-        console.print("[yellow]SALESLEDGER_ADMIN_TOKEN is not set: only keys minted with `salesledger keys mint` "
-                      "are accepted[/yellow]")
+        console.print(
+            "[yellow]SALESLEDGER_ADMIN_TOKEN is not set: only keys minted with `salesledger keys mint` "
+            "are accepted[/yellow]"
+        )
     uvicorn.run(create_app(settings), host=host, port=port)
 
 
@@ -60,6 +72,7 @@ def _demo_token() -> str:
     """The demo's admin token: kept in a file beside the database so it survives restarts."""
     import os
     import secrets
+
     if not os.path.exists(DEMO_TOKEN_FILE):
         fd = os.open(DEMO_TOKEN_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -69,14 +82,18 @@ def _demo_token() -> str:
 
 
 @keys_app.command("mint")
-def keys_mint(role: str = typer.Option(..., help="rep, manager, finance, auditor or admin"),
-              rep_id: str = typer.Option(None, "--rep-id", help="the rep a rep or manager key acts as"),
-              label: str = typer.Option(None, help="who or what holds the key")):
+def keys_mint(
+    role: str = typer.Option(..., help="rep, manager, finance, auditor or admin"),
+    rep_id: str = typer.Option(None, "--rep-id", help="the rep a rep or manager key acts as"),
+    label: str = typer.Option(None, help="who or what holds the key"),
+):
     """Mint a key and print it (shown once; only its digest is stored)."""
     from domain.errors import DomainError
+
     try:
-        written = _scheduled("keys-mint", "cli", lambda rt, meta: rt.ledger.mint_key(
-            meta, role=role, rep_id=rep_id, label=label))
+        written = _scheduled(
+            "keys-mint", "cli", lambda rt, meta: rt.ledger.mint_key(meta, role=role, rep_id=rep_id, label=label)
+        )
     except DomainError as e:
         console.print(f"[red]{e.message}[/red]")
         raise typer.Exit(2) from None
@@ -87,6 +104,7 @@ def keys_mint(role: str = typer.Option(..., help="rep, manager, finance, auditor
 def keys_revoke(key_id: str, reason: str = typer.Option(..., help="why the key stops working")):
     """Revoke a key; it stops working at once."""
     from domain.errors import DomainError
+
     try:
         _scheduled("keys-revoke", "cli", lambda rt, meta: rt.ledger.revoke_key(meta, key_id, reason=reason))
     except DomainError as e:
@@ -108,10 +126,15 @@ def project():
 
 
 @app.command()
-def demo(seed: int = 7, reps: int = 24, deals: int = 300,
-         if_empty: bool = typer.Option(False, "--if-empty", help="do nothing when the store already has events")):
+def demo(
+    seed: int = 7,
+    reps: int = 24,
+    deals: int = 300,
+    if_empty: bool = typer.Option(False, "--if-empty", help="do nothing when the store already has events"),
+):
     """Load a deterministic demo organisation (same seed and sizes -> same events)."""
     from domain.demo import load_demo
+
     rt = _runtime()
     try:
         if rt.source.head() > 0:
@@ -122,9 +145,11 @@ def demo(seed: int = 7, reps: int = 24, deals: int = 300,
             raise typer.Exit(1)
         started = time.monotonic()
         stats = load_demo(rt.ledger, seed=seed, reps=reps, deals=deals)
-        console.print(f"demo loaded: {stats.reps} reps, {stats.customers} customers, {stats.leads} leads, "
-                      f"{stats.deals} deals, {stats.events} events in {time.monotonic() - started:.1f}s "
-                      f"(head position {stats.last_position})")
+        console.print(
+            f"demo loaded: {stats.reps} reps, {stats.customers} customers, {stats.leads} leads, "
+            f"{stats.deals} deals, {stats.events} events in {time.monotonic() - started:.1f}s "
+            f"(head position {stats.last_position})"
+        )
     finally:
         rt.close()
 
@@ -133,6 +158,7 @@ def demo(seed: int = 7, reps: int = 24, deals: int = 300,
 def list_projections():
     """Names, versions, failure policy and the events each projection consumes (built-in and plug-in)."""
     from projections.catalog import discover
+
     table = Table("name", "version", "on error", "events")
     for p in discover():
         table.add_row(p.name, str(p.version), p.on_error, ", ".join(t.__qualname__.replace(".", "") for t in p.events))
@@ -143,14 +169,21 @@ def list_projections():
 def projections_status():
     """Position, head, lag, state and last error of every projection."""
     from projections.engine import prepare, status
+
     rt = _runtime()
     try:
         prepare(rt.db, rt.projections)
         table = Table("name", "position", "head", "lag", "state", "last error")
         for row in status(rt.db, rt.source, rt.projections):
             err = row["last_error"]
-            table.add_row(row["name"], str(row["position"]), str(row["head"]), str(row["lag"]), row["state"],
-                          "" if not err else f"{err['event_type']} @ {err['position']}: {err['message']}")
+            table.add_row(
+                row["name"],
+                str(row["position"]),
+                str(row["head"]),
+                str(row["lag"]),
+                row["state"],
+                "" if not err else f"{err['event_type']} @ {err['position']}: {err['message']}",
+            )
         console.print(table)
     finally:
         rt.close()
@@ -158,6 +191,7 @@ def projections_status():
 
 def _projection(name: str):
     from projections.catalog import by_name
+
     try:
         return by_name(name)
     except KeyError:
@@ -167,22 +201,38 @@ def _projection(name: str):
 
 def _progress_bar(title: str):
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
-                   TextColumn("{task.fields[rate]:,.0f} events/s"), TimeRemainingColumn(), console=console)
+
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]:,.0f} events/s"),
+        TimeRemainingColumn(),
+        console=console,
+    )
     task = bar.add_task(title, total=None, rate=0.0)
 
     def progress(p):
-        bar.update(task, completed=p.position, total=max(p.head, 1),
-                   rate=(p.position - p.start) / p.elapsed if p.elapsed else 0.0)
+        bar.update(
+            task,
+            completed=p.position,
+            total=max(p.head, 1),
+            rate=(p.position - p.start) / p.elapsed if p.elapsed else 0.0,
+        )
+
     return bar, progress
 
 
 @projections_app.command("rebuild")
-def rebuild(name: str, batch: int = typer.Option(5000, help="events per transaction"),
-            keep: bool = typer.Option(False, "--keep", help="keep the old generation's tables after the switch")):
+def rebuild(
+    name: str,
+    batch: int = typer.Option(5000, help="events per transaction"),
+    keep: bool = typer.Option(False, "--keep", help="keep the old generation's tables after the switch"),
+):
     """Replay one projection from position 0 into new tables, then switch to them (blue/green)."""
     from projections.engine import Busy
     from projections.engine import rebuild as run_rebuild
+
     projection = _projection(name)
     rt = _runtime()
     try:
@@ -194,26 +244,34 @@ def rebuild(name: str, batch: int = typer.Option(5000, help="events per transact
                 console.print(f"[red]{busy}[/red]")
                 raise typer.Exit(1) from None
         rate = done.position / done.elapsed if done.elapsed else 0.0
-        console.print(f"rebuilt {name}: replayed {done.position:,} store events ({done.events:,} consumed) "
-                      f"in {done.elapsed:.2f}s ({rate:,.0f} events/s)")
+        console.print(
+            f"rebuilt {name}: replayed {done.position:,} store events ({done.events:,} consumed) "
+            f"in {done.elapsed:.2f}s ({rate:,.0f} events/s)"
+        )
     finally:
         rt.close()
 
 
 @projections_app.command("backfill")
-def backfill(name: str, batch: int = typer.Option(5000, help="events per transaction"),
-             follow: bool = typer.Option(False, "--follow", help="then keep it live until interrupted")):
+def backfill(
+    name: str,
+    batch: int = typer.Option(5000, help="events per transaction"),
+    follow: bool = typer.Option(False, "--follow", help="then keep it live until interrupted"),
+):
     """Build a (new) projection over all history, resuming from its last committed position if an
     earlier backfill was interrupted; with --follow, keep it live afterwards."""
     from projections.engine import backfill as run_backfill
+
     projection = _projection(name)
     rt = _runtime()
     try:
         bar, progress = _progress_bar(f"backfill {name}")
         with bar:
             done = run_backfill(rt.db, rt.source, projection, progress=progress, limit=batch)
-        console.print(f"backfilled {name} to position {done.position:,} ({done.events:,} events applied "
-                      f"in {done.elapsed:.2f}s); the projector service keeps it live from here")
+        console.print(
+            f"backfilled {name} to position {done.position:,} ({done.events:,} events applied "
+            f"in {done.elapsed:.2f}s); the projector service keeps it live from here"
+        )
     finally:
         rt.close()
     if follow:
@@ -224,6 +282,7 @@ def backfill(name: str, batch: int = typer.Option(5000, help="events per transac
 def dead_letters(name: str):
     """Events a projection parked instead of stopping on them."""
     from projections.tracking import dead_letters as parked
+
     rt = _runtime()
     try:
         rt.start()
@@ -240,6 +299,7 @@ def dead_letters(name: str):
 def retry(name: str, position: int = typer.Option(None, help="one parked event (default: all)")):
     """Apply parked events again (after a fix); those that still fail stay parked."""
     from projections.engine import retry_parked
+
     projection = _projection(name)
     rt = _runtime()
     try:
@@ -247,8 +307,10 @@ def retry(name: str, position: int = typer.Option(None, help="one parked event (
         result = retry_parked(rt.db, rt.source, projection, position)
     finally:
         rt.close()
-    console.print(f"retried {len(result['retried'])} parked events: {len(result['resolved'])} applied, "
-                  f"{len(result['still_failing'])} still failing")
+    console.print(
+        f"retried {len(result['retried'])} parked events: {len(result['resolved'])} applied, "
+        f"{len(result['still_failing'])} still failing"
+    )
 
 
 def _moment(text: str | None, parse, default, what: str):
@@ -262,6 +324,7 @@ def _moment(text: str | None, parse, default, what: str):
 def _scheduled(job: str, when: object, run):
     """Run a scheduled check once, as actor `job`, with a correlation id naming the moment."""
     from domain.application import Meta
+
     rt = _runtime()
     try:
         rt.start()
@@ -273,12 +336,14 @@ def _scheduled(job: str, when: object, run):
 @leads_app.command("sla-check")
 def sla_check(as_of: str = typer.Option(None, "--as-of", help="ISO date-time (default: now)")):
     """Record follow-up SLA breaches due at --as-of and apply the policy's action (idempotent)."""
-    from datetime import datetime, timezone
-    moment = _moment(as_of, datetime.fromisoformat, lambda: datetime.now(timezone.utc), "date-time")
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    from datetime import datetime
+
+    moment = _moment(as_of, datetime.fromisoformat, lambda: datetime.now(UTC), "date-time")
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     result = _scheduled("sla-check", moment.isoformat(), lambda rt, meta: rt.sla_check(meta, moment))
-    console.print(f"checked {result['checked']} assigned leads at {moment.isoformat()}: "
-                  f"{len(result['breaches'])} new breaches")
+    console.print(
+        f"checked {result['checked']} assigned leads at {moment.isoformat()}: {len(result['breaches'])} new breaches"
+    )
     for b in result["breaches"]:
         console.print(f"  {b['lead_id']}  {b['kind']} due {b['due_at'].isoformat()}  -> {b['action']}")
 
@@ -287,6 +352,7 @@ def sla_check(as_of: str = typer.Option(None, "--as-of", help="ISO date-time (de
 def dormancy_check(as_of: str = typer.Option(None, "--as-of", help="ISO date (default: today)")):
     """Active customers with no activity for the sales policy's days become dormant (idempotent)."""
     from datetime import date
+
     day = _moment(as_of, date.fromisoformat, date.today, "date")
     result = _scheduled("dormancy-check", day, lambda rt, meta: rt.dormancy_check(meta, day))
     console.print(f"checked {result['checked']} quiet customers at {day}: {len(result['now_dormant'])} now dormant")
@@ -294,12 +360,13 @@ def dormancy_check(as_of: str = typer.Option(None, "--as-of", help="ISO date (de
 
 @events_app.command("export")
 def export_events(
-        since: str = typer.Option(None, "--from", help="recorded at or after (ISO date or date-time)"),
-        until: str = typer.Option(None, "--to", help="recorded before (ISO date or date-time)"),
-        event_type: str = typer.Option(None, "--type", help="e.g. DealWon"),
-        actor: str = typer.Option(None, "--actor"),
-        aggregate_id: str = typer.Option(None, "--aggregate-id"),
-        out: str = typer.Option("-", "--out", help="file to write (default: standard output)")):
+    since: str = typer.Option(None, "--from", help="recorded at or after (ISO date or date-time)"),
+    until: str = typer.Option(None, "--to", help="recorded before (ISO date or date-time)"),
+    event_type: str = typer.Option(None, "--type", help="e.g. DealWon"),
+    actor: str = typer.Option(None, "--actor"),
+    aggregate_id: str = typer.Option(None, "--aggregate-id"),
+    out: str = typer.Option("-", "--out", help="file to write (default: standard output)"),
+):
     """Export events as JSON Lines (one event with its metadata per line), in store order."""
     import sys
     from datetime import datetime
@@ -308,9 +375,10 @@ def export_events(
     from api.routers.events import event_filter
     from domain.errors import InvalidInput
     from projections.eventlog import browse, describe
+
     moments = [_moment(t, datetime.fromisoformat, lambda: None, "date-time") for t in (since, until)]
     rt = _runtime()
-    target = sys.stdout if out == "-" else open(out, "w", encoding="utf-8")
+    target = sys.stdout if out == "-" else open(out, "w", encoding="utf-8")  # noqa: SIM115 -- closed in finally
     count = 0
     try:
         wanted = event_filter(event_type, aggregate_id, actor, *moments)

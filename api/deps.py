@@ -23,8 +23,11 @@ def runtime(request: Request) -> Runtime:
 def command_meta(request: Request, x_correlation_id: Annotated[str | None, Header()] = None) -> Meta:
     """The caller's principal is the actor of every event the command records."""
     request_id = request.state.request_id
-    return Meta(actor=request.state.principal.actor, correlation_id=(x_correlation_id or request_id)[:200],
-                causation_id=request_id)
+    return Meta(
+        actor=request.state.principal.actor,
+        correlation_id=(x_correlation_id or request_id)[:200],
+        causation_id=request_id,
+    )
 
 
 def expected_version(if_match: Annotated[str | None, Header()] = None) -> int | None:
@@ -40,7 +43,10 @@ def expected_version(if_match: Annotated[str | None, Header()] = None) -> int | 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 MetaDep = Annotated[Meta, Depends(command_meta)]
 IfMatch = Annotated[int | None, Depends(expected_version)]
-MinPosition = Annotated[int | None, Query(ge=0, le=2**62, description="wait (up to 5 s) until the read model has processed this store position")]
+MinPosition = Annotated[
+    int | None,
+    Query(ge=0, le=2**62, description="wait (up to 5 s) until the read model has processed this store position"),
+]
 
 
 def new_request_id() -> str:
@@ -59,10 +65,12 @@ def await_position(request: Request, projections: str | tuple[str, ...], min_pos
         return
     head = runtime(request).source.head()
     if min_position > head:  # no command ever answered this position: waiting cannot help
-        raise InvalidInput(f"min_position {min_position} is beyond the newest event ({head})", field="min_position",
-                           head=head)
+        raise InvalidInput(
+            f"min_position {min_position} is beyond the newest event ({head})", field="min_position", head=head
+        )
     for name in (projections,) if isinstance(projections, str) else projections:
-        reached, current = wait_for(runtime(request).db, name, min_position,
-                                    timeout=request.app.state.settings.min_position_timeout)
+        reached, current = wait_for(
+            runtime(request).db, name, min_position, timeout=request.app.state.settings.min_position_timeout
+        )
         if not reached:
             raise NotCaughtUp(name, min_position, current)

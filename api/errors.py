@@ -18,7 +18,6 @@ from projections.engine import ProjectionFailed
 log = logging.getLogger("salesledger.api")
 
 
-
 class Forbidden(DomainError):
     """The caller's role may not do this (maps to 403)."""
 
@@ -49,11 +48,17 @@ class ErrorBody(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": description} for status, description in (
-        (401, "no key, or an unknown or revoked one"), (403, "the caller's role may not do this"),
-        (404, "no such record, or not one the caller may see"), (409, "refused by a business rule or a conflict"),
-        (413, "the request body is too large"), (422, "invalid input"),
-        (503, "a read model has not caught up or has failed"))}
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (401, "no key, or an unknown or revoked one"),
+        (403, "the caller's role may not do this"),
+        (404, "no such record, or not one the caller may see"),
+        (409, "refused by a business rule or a conflict"),
+        (413, "the request body is too large"),
+        (422, "invalid input"),
+        (503, "a read model has not caught up or has failed"),
+    )
+}
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -68,12 +73,20 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> Json:
-        problems = [{"field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "body",
-                     "message": "must not contain control characters" if e.get("type") == "string_pattern_mismatch"
-                     else e.get("msg", "invalid"), "type": e.get("type")} for e in exc.errors()]
+        problems = [
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "body",
+                "message": "must not contain control characters"
+                if e.get("type") == "string_pattern_mismatch"
+                else e.get("msg", "invalid"),
+                "type": e.get("type"),
+            }
+            for e in exc.errors()
+        ]
         first = problems[0] if problems else {"field": "body", "message": "invalid"}
-        return Json(error_body("invalid_input", f"{first['field']}: {first['message']}", {"errors": problems}),
-                    status_code=422)
+        return Json(
+            error_body("invalid_input", f"{first['field']}: {first['message']}", {"errors": problems}), status_code=422
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> Json:
@@ -82,26 +95,37 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(NotCaughtUp)
     async def not_caught_up(_: Request, exc: NotCaughtUp) -> Json:
-        return Json(error_body("not_caught_up",
-                               f"read model {exc.projection} has not reached position {exc.wanted} yet",
-                               {"projection": exc.projection, "min_position": exc.wanted, "position": exc.current}),
-                    status_code=503, headers={"Retry-After": "1"})
+        return Json(
+            error_body(
+                "not_caught_up",
+                f"read model {exc.projection} has not reached position {exc.wanted} yet",
+                {"projection": exc.projection, "min_position": exc.wanted, "position": exc.current},
+            ),
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(ProjectionFailed)
     async def projection_failed(_: Request, exc: ProjectionFailed) -> Json:
         record = exc.failure.record
-        return Json(error_body("projection_failed", str(exc),
-                               {"projection": exc.name, "position": record.position, "event_type": record.type}),
-                    status_code=503)
+        return Json(
+            error_body(
+                "projection_failed",
+                str(exc),
+                {"projection": exc.name, "position": record.position, "event_type": record.type},
+            ),
+            status_code=503,
+        )
 
     @app.exception_handler(DataError)
     async def database_refused(_: Request, exc: DataError) -> Json:
         """The database refused a value (e.g. a NUL character): bad input, not a server fault."""
-        return Json(error_body("invalid_input", "a value was refused by the database: " + str(exc).splitlines()[0]),
-                    status_code=422)
+        return Json(
+            error_body("invalid_input", "a value was refused by the database: " + str(exc).splitlines()[0]),
+            status_code=422,
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> Json:
         log.exception("unhandled error")
-        return Json(error_body("internal_error", "an unexpected error occurred; nothing was written"),
-                    status_code=500)
+        return Json(error_body("internal_error", "an unexpected error occurred; nothing was written"), status_code=500)

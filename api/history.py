@@ -3,7 +3,7 @@ history with metadata, and (for records holding personal data) forgetting."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
@@ -16,13 +16,12 @@ from domain.errors import InvalidInput
 from projections.eventlog import describe
 
 
-def aggregate_view(rt: Runtime, cls: type[Entity], agg_id: str, version: int | None,
-                   as_of: datetime | None) -> Json:
+def aggregate_view(rt: Runtime, cls: type[Entity], agg_id: str, version: int | None, as_of: datetime | None) -> Json:
     if version is not None and as_of is not None:
         raise InvalidInput("give version or as_of, not both", field="as_of")
     if as_of is not None:
         if as_of.tzinfo is None:
-            as_of = as_of.replace(tzinfo=timezone.utc)
+            as_of = as_of.replace(tzinfo=UTC)
         agg = rt.ledger.load_as_of(cls, agg_id, as_of)
     else:
         agg = rt.ledger.load(cls, agg_id, version=version)
@@ -48,16 +47,21 @@ def record_routes(router: APIRouter, cls: type[Entity], *, view: bool = True, fo
     router.add_api_route("/{record_id}/history", history, methods=["GET"], name=f"{kind}_history")
 
     if forgettable:
+
         def forget(record_id: str, body: Forget, rt: RuntimeDep, meta: MetaDep) -> Json:
             return answer(rt, rt.ledger.forget(meta, cls, record_id, reason=body.reason))
 
-        forget.__doc__ = (f"Forget the personal data of this {kind} record (PIPL / GDPR): its key is destroyed, "
-                          "names, phones, emails and WeChat ids read back as \"[erased]\" everywhere, history still "
-                          "replays and every total stays the same.")
-        router.add_api_route("/{record_id}/forget", forget, methods=["POST"], name=f"forget_{kind}",
-                             response_model=Receipt)
+        forget.__doc__ = (
+            f"Forget the personal data of this {kind} record (PIPL / GDPR): its key is destroyed, "
+            'names, phones, emails and WeChat ids read back as "[erased]" everywhere, history still '
+            "replays and every total stays the same."
+        )
+        router.add_api_route(
+            "/{record_id}/forget", forget, methods=["POST"], name=f"forget_{kind}", response_model=Receipt
+        )
 
     if view:
+
         def get(record_id: str, rt: RuntimeDep, version: VersionParam = None, as_of: AsOfParam = None) -> Json:
             return aggregate_view(rt, cls, record_id, version, as_of)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -44,26 +44,41 @@ async def middleware(request: Request, call_next):
     if request.method not in METHODS or not key:
         return await call_next(request)
     if len(key) > 200:
-        return Json(error_body("invalid_input", "Idempotency-Key is longer than 200 characters",
-                               {"field": "Idempotency-Key"}), status_code=422)
+        return Json(
+            error_body("invalid_input", "Idempotency-Key is longer than 200 characters", {"field": "Idempotency-Key"}),
+            status_code=422,
+        )
     db = request.app.state.runtime.db
     body = await request.body()
     digest = hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\n" + body).hexdigest()
     principal = _principal(request)
     deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
     while True:
-        seen = await run_in_threadpool(idempotency.claim, db, principal, key, digest, datetime.now(timezone.utc))
+        seen = await run_in_threadpool(idempotency.claim, db, principal, key, digest, datetime.now(UTC))
         if seen is None:
             break  # ours to answer
         if seen.request_hash != digest:
-            return Json(error_body("idempotency_key_reused", "this Idempotency-Key was used for a different request",
-                                   {"field": "Idempotency-Key"}), status_code=422)
+            return Json(
+                error_body(
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used for a different request",
+                    {"field": "Idempotency-Key"},
+                ),
+                status_code=422,
+            )
         if seen.status is not None:
-            return Response(seen.body, status_code=seen.status, media_type="application/json",
-                            headers={"Idempotent-Replayed": "true"})
+            return Response(
+                seen.body,
+                status_code=seen.status,
+                media_type="application/json",
+                headers={"Idempotent-Replayed": "true"},
+            )
         if asyncio.get_running_loop().time() > deadline:
-            return Json(error_body("idempotency_in_progress", "a request with this Idempotency-Key is still running"),
-                        status_code=409, headers={"Retry-After": "1"})
+            return Json(
+                error_body("idempotency_in_progress", "a request with this Idempotency-Key is still running"),
+                status_code=409,
+                headers={"Retry-After": "1"},
+            )
         await asyncio.sleep(0.05)
     try:
         response = await call_next(request)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import Query
@@ -12,8 +12,8 @@ from domain.values import EARLIEST, LATEST
 
 
 def _decimal_text(value: Any) -> Any:
-    if isinstance(value, bool) or isinstance(value, float):
-        raise ValueError("send decimals as strings, e.g. \"1100.00\" (floats lose cents)")
+    if isinstance(value, (bool, float)):
+        raise ValueError('send decimals as strings, e.g. "1100.00" (floats lose cents)')
     if isinstance(value, int):
         return str(value)
     return value
@@ -34,6 +34,8 @@ class Body(BaseModel):
 VersionParam = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="the aggregate's state at this version")]
 FilterText = Annotated[str | None, Query(max_length=200, pattern=NO_CONTROL)]
 Position = Annotated[int, Query(ge=0, le=2**62)]
+
+
 def _sane_date(value: date) -> date:
     if not EARLIEST <= value <= LATEST:
         raise ValueError(f"must be between {EARLIEST} and {LATEST}")
@@ -42,14 +44,16 @@ def _sane_date(value: date) -> date:
 
 def _sane_moment(value: datetime) -> datetime:
     _sane_date(value.date())
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 SaneDate = Annotated[date, AfterValidator(_sane_date)]
 SaneMoment = Annotated[datetime, AfterValidator(_sane_moment)]  # naive input is taken as UTC
 AsOfParam = Annotated[SaneMoment | None, Query(description="the aggregate's state at this recording time (ISO)")]
 DateField = Annotated[SaneDate | None, Field(default=None, description="business date, YYYY-MM-DD")]
-Today = Annotated[SaneDate, Field(default_factory=date.today, description="business date, YYYY-MM-DD; defaults to today")]
+Today = Annotated[
+    SaneDate, Field(default_factory=date.today, description="business date, YYYY-MM-DD; defaults to today")
+]
 
 
 class Receipt(BaseModel):

@@ -18,8 +18,9 @@ from projections.vault import PersonalAsCiphertext, Vault
 
 
 class Runtime:
-    def __init__(self, database_url: str, *, run_projectors: bool = False,
-                 projections: tuple[Projection, ...] | None = None) -> None:
+    def __init__(
+        self, database_url: str, *, run_projectors: bool = False, projections: tuple[Projection, ...] | None = None
+    ) -> None:
         url = DatabaseURL.parse(database_url)
         self.vault = Vault(url)
         self.ledger = SalesLedger(env=url.eventsourcing_env(), personal_data=PersonalAsCiphertext(self.vault))
@@ -47,8 +48,9 @@ class Runtime:
         with self.db.read() as tx:
             candidates = open_assigned(tx)
             members = roster(tx, as_of.date())
-        findings = [f for lead_id in candidates
-                    if (f := self.ledger.check_lead_sla(meta, lead_id, as_of=as_of, roster=members))]
+        findings = [
+            f for lead_id in candidates if (f := self.ledger.check_lead_sla(meta, lead_id, as_of=as_of, roster=members))
+        ]
         self.written()
         return {"as_of": as_of, "checked": len(candidates), "breaches": findings}
 
@@ -58,8 +60,11 @@ class Runtime:
         days = self.ledger.sales_policy().settings["dormant_after_days"]
         with self.db.read() as tx:
             candidates = dormancy_candidates(tx, as_of=as_of, days=days)
-        dormant = [{"customer_id": c, "last_activity_on": last, "position": position} for c, last in candidates
-                   if (position := self.ledger.mark_dormant(meta, c, as_of=as_of, last_activity=last))]
+        dormant = [
+            {"customer_id": c, "last_activity_on": last, "position": position}
+            for c, last in candidates
+            if (position := self.ledger.mark_dormant(meta, c, as_of=as_of, last_activity=last))
+        ]
         self.written()
         return {"as_of": as_of, "dormant_after_days": days, "checked": len(candidates), "now_dormant": dormant}
 

@@ -16,11 +16,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from api.app import create_app  # noqa: E402
-from api.settings import Settings  # noqa: E402
-from domain.demo import load_demo  # noqa: E402
+from api.app import create_app
+from api.settings import Settings
+from domain.demo import load_demo
 
 TOKEN = "bench-admin-token-0123456789"
 ROUTES = ("/pipeline", "/leads?limit=50", "/customers/distribution")
@@ -42,7 +42,9 @@ def main() -> None:
             callers = {"admin token": TOKEN}
             for role, rep_id in (("admin", None), ("manager", manager), ("rep", rep)):
                 callers[f"{role} key"] = client.post("/auth/keys", json={"role": role, "rep_id": rep_id}).json()["key"]
-            print(f"{len(nodes)} reps, {args.deals} deals; {args.requests} requests per caller over {', '.join(ROUTES)}")
+            print(
+                f"{len(nodes)} reps, {args.deals} deals; {args.requests} requests per caller over {', '.join(ROUTES)}"
+            )
             for name, secret in callers.items():
                 headers = {"Authorization": f"Bearer {secret}"}
                 timings = []
@@ -52,8 +54,10 @@ def main() -> None:
                     timings.append((time.perf_counter() - started) * 1000)
                     assert answer.status_code == 200, answer.text
                 timings.sort()
-                print(f"  {name:12} median {statistics.median(timings):6.2f} ms   "
-                      f"p95 {timings[int(len(timings) * 0.95) - 1]:6.2f} ms")
+                print(
+                    f"  {name:12} median {statistics.median(timings):6.2f} ms   "
+                    f"p95 {timings[int(len(timings) * 0.95) - 1]:6.2f} ms"
+                )
 
 
 if __name__ == "__main__":

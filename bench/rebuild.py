@@ -25,14 +25,16 @@ ADMIN = os.environ.get("SALESLEDGER_BENCH_POSTGRES", "postgresql://postgres@127.
 def salesledger(url: str, *args: str) -> tuple[float, str]:
     env = {**os.environ, "DATABASE_URL": url, "COLUMNS": "120"}
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=ROOT, env=env, check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
     return time.perf_counter() - started, done.stdout
 
 
 def head(url: str) -> int:
     sys.path.insert(0, ROOT)
     from api.runtime import Runtime
+
     rt = Runtime(url)
     try:
         return rt.source.head()
@@ -62,6 +64,7 @@ def main() -> None:
             run("sqlite", f"sqlite:///{tmp}/bench.db", args.deals, args.reps, args.repeat)
     if args.backend in ("postgres", "both"):
         import psycopg
+
         name = f"salesledger_bench_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(ADMIN, autocommit=True) as admin:
             admin.execute(f'CREATE DATABASE "{name}"')

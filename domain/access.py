@@ -57,8 +57,13 @@ class AccessKey(Entity):
             raise InvalidInput(f"a {role} key is not bound to a rep: leave rep_id out", field="rep_id")
         if not secret.startswith(SECRET_PREFIX) or len(secret) < 36:
             raise InvalidInput("a key secret must be long and random", field="key")
-        return cls(id=key_id_for(secret), role=role, rep_id=rep_id,
-                   label=optional_text(label, "label", max_length=200) or "", digest=secret_digest(secret))
+        return cls(
+            id=key_id_for(secret),
+            role=role,
+            rep_id=rep_id,
+            label=optional_text(label, "label", max_length=200) or "",
+            digest=secret_digest(secret),
+        )
 
     def revoke(self, reason: object) -> None:
         if self.revoked:

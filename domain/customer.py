@@ -40,8 +40,17 @@ class StakeholderRole(Choice):
 
 class Customer(Entity):
     @event("Registered")
-    def __init__(self, id: UUID, name: str, region: str, industry: str, owner_id: str | None,
-                 size_band: str | None, registered_on: date, lead_id: str | None = None) -> None:
+    def __init__(
+        self,
+        id: UUID,
+        name: str,
+        region: str,
+        industry: str,
+        owner_id: str | None,
+        size_band: str | None,
+        registered_on: date,
+        lead_id: str | None = None,
+    ) -> None:
         self.name = name
         self.region = region
         self.industry = industry
@@ -62,8 +71,18 @@ class Customer(Entity):
         self.visits: list[dict] = []
 
     @classmethod
-    def register(cls, id: UUID, *, name: str, region: str, industry: str, registered_on: date,
-                 owner_id: str | None = None, size_band: str | None = None, lead_id: str | None = None) -> Customer:
+    def register(
+        cls,
+        id: UUID,
+        *,
+        name: str,
+        region: str,
+        industry: str,
+        registered_on: date,
+        owner_id: str | None = None,
+        size_band: str | None = None,
+        lead_id: str | None = None,
+    ) -> Customer:
         return cls(
             id=id,
             name=required_text(name, "name", max_length=300),
@@ -93,28 +112,38 @@ class Customer(Entity):
         reason = required_text(reason, "reason")
         if owner_id == self.owner_id:
             raise Conflict("the customer already has this owner", code="owner_unchanged")
-        self._owner_transferred(from_owner=self.owner_id, to_owner=owner_id, reason=reason,
-                                effective_on=business_date(effective_on, "effective_on"))
+        self._owner_transferred(
+            from_owner=self.owner_id,
+            to_owner=owner_id,
+            reason=reason,
+            effective_on=business_date(effective_on, "effective_on"),
+        )
 
     @event("OwnerTransferred")
     def _owner_transferred(self, from_owner: str | None, to_owner: str, reason: str, effective_on: date) -> None:
         self.owner_id = to_owner
-        self.owner_history.append({"from": from_owner, "to": to_owner, "reason": reason,
-                                   "effective_on": effective_on})
+        self.owner_history.append({"from": from_owner, "to": to_owner, "reason": reason, "effective_on": effective_on})
 
-    def log_visit(self, *, rep_id: str, kind: str, occurred_at: datetime, notes: str | None = None,
-                  next_step: str | None = None) -> None:
+    def log_visit(
+        self, *, rep_id: str, kind: str, occurred_at: datetime, notes: str | None = None, next_step: str | None = None
+    ) -> None:
         if not isinstance(occurred_at, datetime):
             raise InvalidInput("occurred_at must be a date-time", field="occurred_at")
-        self._visit_logged(rep_id=required_text(rep_id, "rep_id"), kind=VisitKind.parse(kind, "kind"),
-                           occurred_at=occurred_at, notes=optional_text(notes, "notes"),
-                           next_step=optional_text(next_step, "next_step"))
+        self._visit_logged(
+            rep_id=required_text(rep_id, "rep_id"),
+            kind=VisitKind.parse(kind, "kind"),
+            occurred_at=occurred_at,
+            notes=optional_text(notes, "notes"),
+            next_step=optional_text(next_step, "next_step"),
+        )
 
     @event("VisitLogged")
-    def _visit_logged(self, rep_id: str, kind: str, occurred_at: datetime, notes: str | None,
-                      next_step: str | None) -> None:
-        self.visits.append({"rep_id": rep_id, "kind": kind, "occurred_at": occurred_at, "notes": notes,
-                            "next_step": next_step})
+    def _visit_logged(
+        self, rep_id: str, kind: str, occurred_at: datetime, notes: str | None, next_step: str | None
+    ) -> None:
+        self.visits.append(
+            {"rep_id": rep_id, "kind": kind, "occurred_at": occurred_at, "notes": notes, "next_step": next_step}
+        )
 
     def link_lead(self, *, lead_id: str) -> None:
         """A converted lead turned out to be this existing customer."""
@@ -142,8 +171,13 @@ class Customer(Entity):
         rating = CreditRating.parse(rating, "rating")
         limit = money(limit, field="limit", allow_zero=True)
         evidence = required_text(evidence, "evidence", max_length=2000)
-        self._credit_rated(rating=rating, limit=limit, evidence=evidence, rated_on=business_date(rated_on, "rated_on"),
-                           previous=self.credit)
+        self._credit_rated(
+            rating=rating,
+            limit=limit,
+            evidence=evidence,
+            rated_on=business_date(rated_on, "rated_on"),
+            previous=self.credit,
+        )
 
     @event("CreditRated")
     def _credit_rated(self, rating: str, limit: Decimal, evidence: str, rated_on: date, previous: dict | None) -> None:
@@ -151,24 +185,55 @@ class Customer(Entity):
         self.credit_history.append(self.credit)
 
     # -- stakeholders (干系人) -------------------------------------------------------------------
-    def add_stakeholder(self, *, stakeholder_id: str, name: str, role: str, title: str | None = None,
-                        phone: str | None = None, email: str | None = None, notes: str | None = None) -> None:
+    def add_stakeholder(
+        self,
+        *,
+        stakeholder_id: str,
+        name: str,
+        role: str,
+        title: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+        notes: str | None = None,
+    ) -> None:
         if stakeholder_id in self.stakeholders:
             raise Conflict("a stakeholder with this id exists", code="stakeholder_exists")
-        self._stakeholder_added(stakeholder_id=stakeholder_id, **_stakeholder(
-            str(self.id), name=name, role=role, title=title, phone=phone, email=email, notes=notes))
+        self._stakeholder_added(
+            stakeholder_id=stakeholder_id,
+            **_stakeholder(str(self.id), name=name, role=role, title=title, phone=phone, email=email, notes=notes),
+        )
 
     @event("StakeholderAdded")
-    def _stakeholder_added(self, stakeholder_id: str, name: str, role: str, title: str | None, phone: str | None,
-                           email: str | None, notes: str | None) -> None:
-        self.stakeholders[stakeholder_id] = {"stakeholder_id": stakeholder_id, "name": name, "role": role,
-                                             "title": title, "phone": phone, "email": email, "notes": notes}
+    def _stakeholder_added(
+        self,
+        stakeholder_id: str,
+        name: str,
+        role: str,
+        title: str | None,
+        phone: str | None,
+        email: str | None,
+        notes: str | None,
+    ) -> None:
+        self.stakeholders[stakeholder_id] = {
+            "stakeholder_id": stakeholder_id,
+            "name": name,
+            "role": role,
+            "title": title,
+            "phone": phone,
+            "email": email,
+            "notes": notes,
+        }
 
     def update_stakeholder(self, *, stakeholder_id: str, **fields: str | None) -> None:
         """Change some of a stakeholder's details; the event keeps what changed, from and to."""
         current = self._stakeholder(stakeholder_id)
-        merged = _stakeholder(str(self.id), **{k: current[k] if fields.get(k) is None else fields[k]
-                                               for k in ("name", "role", "title", "phone", "email", "notes")})
+        merged = _stakeholder(
+            str(self.id),
+            **{
+                k: current[k] if fields.get(k) is None else fields[k]
+                for k in ("name", "role", "title", "phone", "email", "notes")
+            },
+        )
         changes = {k: {"from": current[k], "to": v} for k, v in merged.items() if plain(current[k]) != plain(v)}
         if not changes:
             raise Conflict("the update changes nothing", code="stakeholder_unchanged")
@@ -191,15 +256,20 @@ class Customer(Entity):
         try:
             return self.stakeholders[stakeholder_id]
         except KeyError:
-            raise NotFound(f"no stakeholder {stakeholder_id} on this customer", kind="stakeholder",
-                           id=stakeholder_id) from None
+            raise NotFound(
+                f"no stakeholder {stakeholder_id} on this customer", kind="stakeholder", id=stakeholder_id
+            ) from None
 
     # -- feedback and lifecycle ----------------------------------------------------------------
     def give_feedback(self, *, score: int, comment: str | None, given_on: date, rep_id: str | None = None) -> None:
         if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
             raise InvalidInput("score must be a whole number from 1 to 5", field="score")
-        self._feedback_given(score=score, comment=optional_text(comment, "comment"),
-                             given_on=business_date(given_on, "given_on"), rep_id=rep_id)
+        self._feedback_given(
+            score=score,
+            comment=optional_text(comment, "comment"),
+            given_on=business_date(given_on, "given_on"),
+            rep_id=rep_id,
+        )
 
     @event("FeedbackGiven")
     def _feedback_given(self, score: int, comment: str | None, given_on: date, rep_id: str | None) -> None:
@@ -209,10 +279,14 @@ class Customer(Entity):
         """prospect → active (first won deal) → dormant (no activity) → churned; reactivation
         brings a dormant or churned customer back to active."""
         if self.lifecycle not in allowed_from:
-            raise Conflict(f"the customer is {self.lifecycle}; it cannot become {to} now", code="lifecycle",
-                           lifecycle=self.lifecycle)
-        self._lifecycle_changed(from_state=self.lifecycle, to_state=to, reason=required_text(reason, "reason"),
-                                on=business_date(on, "on"))
+            raise Conflict(
+                f"the customer is {self.lifecycle}; it cannot become {to} now",
+                code="lifecycle",
+                lifecycle=self.lifecycle,
+            )
+        self._lifecycle_changed(
+            from_state=self.lifecycle, to_state=to, reason=required_text(reason, "reason"), on=business_date(on, "on")
+        )
 
     @event("LifecycleChanged")
     def _lifecycle_changed(self, from_state: str, to_state: str, reason: str, on: date) -> None:
@@ -229,11 +303,15 @@ class Customer(Entity):
         self.forgotten = True
 
 
-def _stakeholder(subject: str, *, name: object, role: str, title: str | None, phone: object, email: object,
-                 notes: object) -> dict:
+def _stakeholder(
+    subject: str, *, name: object, role: str, title: str | None, phone: object, email: object, notes: object
+) -> dict:
     """A stakeholder's details; the people-identifying ones are the customer record's personal data."""
-    return {"name": personal(subject, required_text(plain(name), "name", max_length=200)),
-            "role": StakeholderRole.parse(role, "role"), "title": optional_text(title, "title", max_length=200),
-            "phone": personal(subject, optional_text(plain(phone), "phone", max_length=50)),
-            "email": personal(subject, optional_text(plain(email), "email", max_length=200)),
-            "notes": personal(subject, optional_text(plain(notes), "notes"))}
+    return {
+        "name": personal(subject, required_text(plain(name), "name", max_length=200)),
+        "role": StakeholderRole.parse(role, "role"),
+        "title": optional_text(title, "title", max_length=200),
+        "phone": personal(subject, optional_text(plain(phone), "phone", max_length=50)),
+        "email": personal(subject, optional_text(plain(email), "email", max_length=200)),
+        "notes": personal(subject, optional_text(plain(notes), "notes")),
+    }

@@ -30,10 +30,21 @@ class RefundKind(Choice):
 
 class Deal(Entity):
     @event("Opened")
-    def __init__(self, id: UUID, customer_id: str, owner_id: str, amount: Decimal, currency: str,
-                 product_line: str, title: str | None, expected_close: date | None, opened_on: date,
-                 lead_id: str | None = None, probability: Decimal | None = None,
-                 credit_override: dict | None = None) -> None:
+    def __init__(
+        self,
+        id: UUID,
+        customer_id: str,
+        owner_id: str,
+        amount: Decimal,
+        currency: str,
+        product_line: str,
+        title: str | None,
+        expected_close: date | None,
+        opened_on: date,
+        lead_id: str | None = None,
+        probability: Decimal | None = None,
+        credit_override: dict | None = None,
+    ) -> None:
         self.customer_id = customer_id
         self.owner_id = owner_id
         self.amount = amount
@@ -64,10 +75,22 @@ class Deal(Entity):
         self.refunds: list[dict] = []
 
     @classmethod
-    def open(cls, id: UUID, *, customer_id: str, owner_id: str, amount: object, product_line: str,
-             opened_on: date, currency_code: str | None = None, title: str | None = None,
-             expected_close: date | None = None, lead_id: str | None = None, probability: Decimal | None = None,
-             credit_override: dict | None = None) -> Deal:
+    def open(
+        cls,
+        id: UUID,
+        *,
+        customer_id: str,
+        owner_id: str,
+        amount: object,
+        product_line: str,
+        opened_on: date,
+        currency_code: str | None = None,
+        title: str | None = None,
+        expected_close: date | None = None,
+        lead_id: str | None = None,
+        probability: Decimal | None = None,
+        credit_override: dict | None = None,
+    ) -> Deal:
         """A new opportunity; the amount may be zero while it is still being estimated."""
         return cls(
             id=id,
@@ -113,13 +136,21 @@ class Deal(Entity):
     # -- guards --------------------------------------------------------------------------------
     def _require_open(self, action: str) -> None:
         if self.status != OPEN:
-            raise Conflict(f"cannot {action}: the deal is {self.status}", code="deal_closed",
-                           deal_id=str(self.id), status=self.status)
+            raise Conflict(
+                f"cannot {action}: the deal is {self.status}",
+                code="deal_closed",
+                deal_id=str(self.id),
+                status=self.status,
+            )
 
     def _require_won(self, action: str) -> None:
         if self.status != WON:
-            raise Conflict(f"cannot {action}: the deal is {self.status}, not won", code="deal_not_won",
-                           deal_id=str(self.id), status=self.status)
+            raise Conflict(
+                f"cannot {action}: the deal is {self.status}, not won",
+                code="deal_not_won",
+                deal_id=str(self.id),
+                status=self.status,
+            )
 
     # -- commands ------------------------------------------------------------------------------
     def change_stage(self, stage: str, *, changed_on: date | None = None, probability: Decimal | None = None) -> None:
@@ -129,13 +160,15 @@ class Deal(Entity):
         if to == self.stage:
             raise Conflict(f"the deal is already in stage {to}", code="stage_unchanged", stage=to)
         if changed_on < self.stage_history[-1]["on"]:
-            raise InvalidInput(f"changed_on is before the previous stage change ({self.stage_history[-1]['on']})",
-                               field="changed_on")
+            raise InvalidInput(
+                f"changed_on is before the previous stage change ({self.stage_history[-1]['on']})", field="changed_on"
+            )
         self._stage_changed(from_stage=self.stage, to_stage=to, changed_on=changed_on, probability=probability)
 
     @event("StageChanged")
-    def _stage_changed(self, from_stage: str, to_stage: str, changed_on: date | None = None,
-                       probability: Decimal | None = None) -> None:
+    def _stage_changed(
+        self, from_stage: str, to_stage: str, changed_on: date | None = None, probability: Decimal | None = None
+    ) -> None:
         self.stage = to_stage
         self.probability = probability
         self.stage_history.append({"from": from_stage, "to": to_stage, "on": changed_on or self.opened_on})
@@ -148,16 +181,33 @@ class Deal(Entity):
         self._require_open("revise the deal")
         if new_amount == self.amount and new_close == self.expected_close:
             raise Conflict("the revision changes nothing", code="revision_unchanged")
-        self._revised(from_amount=self.amount, to_amount=new_amount, from_expected_close=self.expected_close,
-                      to_expected_close=new_close, reason=reason)
+        self._revised(
+            from_amount=self.amount,
+            to_amount=new_amount,
+            from_expected_close=self.expected_close,
+            to_expected_close=new_close,
+            reason=reason,
+        )
 
     @event("Revised")
-    def _revised(self, from_amount: Decimal, to_amount: Decimal, from_expected_close: date | None,
-                 to_expected_close: date | None, reason: str) -> None:
+    def _revised(
+        self,
+        from_amount: Decimal,
+        to_amount: Decimal,
+        from_expected_close: date | None,
+        to_expected_close: date | None,
+        reason: str,
+    ) -> None:
         self.amount, self.expected_close = to_amount, to_expected_close
-        self.revisions.append({"from_amount": from_amount, "to_amount": to_amount,
-                               "from_expected_close": from_expected_close, "to_expected_close": to_expected_close,
-                               "reason": reason})
+        self.revisions.append(
+            {
+                "from_amount": from_amount,
+                "to_amount": to_amount,
+                "from_expected_close": from_expected_close,
+                "to_expected_close": to_expected_close,
+                "reason": reason,
+            }
+        )
 
     def set_line_items(self, items: list[dict]) -> None:
         """Product lines with amount and gross margin (replaces the previous list)."""
@@ -166,12 +216,23 @@ class Deal(Entity):
         parsed = []
         for i, item in enumerate(items):
             amount = money(item.get("amount"), field=f"line_items[{i}].amount", allow_zero=True)
-            margin = money(item.get("gross_margin", "0"), field=f"line_items[{i}].gross_margin", allow_zero=True,
-                           allow_negative=True)
+            margin = money(
+                item.get("gross_margin", "0"),
+                field=f"line_items[{i}].gross_margin",
+                allow_zero=True,
+                allow_negative=True,
+            )
             if margin > amount:
                 raise InvalidInput("a line's gross margin cannot exceed its amount", field=f"line_items[{i}]")
-            parsed.append({"product_line": required_text(item.get("product_line"), f"line_items[{i}].product_line",
-                                                         max_length=200), "amount": amount, "gross_margin": margin})
+            parsed.append(
+                {
+                    "product_line": required_text(
+                        item.get("product_line"), f"line_items[{i}].product_line", max_length=200
+                    ),
+                    "amount": amount,
+                    "gross_margin": margin,
+                }
+            )
         self._require_open("change the line items")
         self._line_items_set(items=parsed, total=sum((p["amount"] for p in parsed), Decimal("0.00")))
 
@@ -190,20 +251,36 @@ class Deal(Entity):
         self.splits = splits
         self.overlays = overlays or []
 
-    def win(self, *, amount: object, gross_margin: object, signed_on: date, contract_no: str | None = None,
-            payment_due_on: date | None = None, payment_terms_days: int = 30) -> None:
+    def win(
+        self,
+        *,
+        amount: object,
+        gross_margin: object,
+        signed_on: date,
+        contract_no: str | None = None,
+        payment_due_on: date | None = None,
+        payment_terms_days: int = 30,
+    ) -> None:
         signed = money(amount)
         margin = money(gross_margin, field="gross_margin", allow_zero=True, allow_negative=True)
         if margin > signed:
             raise InvalidInput("gross_margin cannot exceed the signed amount", field="gross_margin")
         signed_on = business_date(signed_on, "signed_on")
-        due = signed_on + timedelta(days=payment_terms_days) if payment_due_on is None \
+        due = (
+            signed_on + timedelta(days=payment_terms_days)
+            if payment_due_on is None
             else business_date(payment_due_on, "payment_due_on")
+        )
         if due < signed_on:
             raise InvalidInput("payment_due_on cannot be before signed_on", field="payment_due_on")
         self._require_open("win the deal")
-        self._won(amount=signed, gross_margin=margin, signed_on=signed_on,
-                  contract_no=optional_text(contract_no, "contract_no", max_length=100), payment_due_on=due)
+        self._won(
+            amount=signed,
+            gross_margin=margin,
+            signed_on=signed_on,
+            contract_no=optional_text(contract_no, "contract_no", max_length=100),
+            payment_due_on=due,
+        )
 
     class Won(Entity.Event):
         """A signed contract. Version 2 added `payment_due_on`; stored version-1 events are
@@ -221,8 +298,9 @@ class Deal(Entity):
             state["payment_due_on"] = state["signed_on"] + timedelta(days=30)
 
     @event(Won)
-    def _won(self, amount: Decimal, gross_margin: Decimal, signed_on: date, contract_no: str | None,
-             payment_due_on: date) -> None:
+    def _won(
+        self, amount: Decimal, gross_margin: Decimal, signed_on: date, contract_no: str | None, payment_due_on: date
+    ) -> None:
         self.status = WON
         self.signed_amount = amount
         self.gross_margin = gross_margin
@@ -231,20 +309,37 @@ class Deal(Entity):
         self.payment_due_on = payment_due_on
         self.probability = Decimal("1")
 
-    def lose(self, *, reason: str, allowed: list[str] | None = None, competitor: str | None = None,
-             notes: str | None = None, lost_on: date | None = None) -> None:
+    def lose(
+        self,
+        *,
+        reason: str,
+        allowed: list[str] | None = None,
+        competitor: str | None = None,
+        notes: str | None = None,
+        lost_on: date | None = None,
+    ) -> None:
         """`reason` should come from the policy's list; free text is kept too, classified as
         `reason_code: other` so that loss analytics stay comparable."""
         reason = required_text(reason, "reason")
         code = reason if allowed is None or reason in allowed else "other"
         self._require_open("lose the deal")
-        self._lost(reason=reason, competitor=optional_text(competitor, "competitor"),
-                   notes=optional_text(notes, "notes"), lost_on=None if lost_on is None else business_date(lost_on, "lost_on"),
-                   reason_code=code)
+        self._lost(
+            reason=reason,
+            competitor=optional_text(competitor, "competitor"),
+            notes=optional_text(notes, "notes"),
+            lost_on=None if lost_on is None else business_date(lost_on, "lost_on"),
+            reason_code=code,
+        )
 
     @event("Lost")
-    def _lost(self, reason: str, competitor: str | None, notes: str | None, lost_on: date | None = None,
-              reason_code: str | None = None) -> None:
+    def _lost(
+        self,
+        reason: str,
+        competitor: str | None,
+        notes: str | None,
+        lost_on: date | None = None,
+        reason_code: str | None = None,
+    ) -> None:
         self.status = LOST
         self.lost_reason = reason
         self.lost_reason_code = reason_code or reason
@@ -256,8 +351,12 @@ class Deal(Entity):
         received_on = business_date(received_on, "received_on")
         self._require_won("record a payment")
         if paid > self.receivable:
-            raise Conflict("payment exceeds the amount still receivable", code="overpayment",
-                           amount=str(paid), receivable=str(self.receivable))
+            raise Conflict(
+                "payment exceeds the amount still receivable",
+                code="overpayment",
+                amount=str(paid),
+                receivable=str(self.receivable),
+            )
         self._payment_received(amount=paid, received_on=received_on)
 
     @event("PaymentReceived")
@@ -323,6 +422,11 @@ def parse_overlays(overlays: list[dict]) -> list[dict]:
     parsed = []
     for i, overlay in enumerate(overlays):
         party = required_text(overlay.get("party"), f"overlays[{i}].party", max_length=200)
-        parsed.append({"party": party, "kind": OverlayKind.parse(overlay.get("kind"), f"overlays[{i}].kind"),
-                       "share": _share(overlay.get("share"), f"overlays[{i}].share")})
+        parsed.append(
+            {
+                "party": party,
+                "kind": OverlayKind.parse(overlay.get("kind"), f"overlays[{i}].kind"),
+                "share": _share(overlay.get("share"), f"overlays[{i}].share"),
+            }
+        )
     return parsed

@@ -23,7 +23,28 @@ from domain.values import OPEN_STAGES, LeadSource
 
 REGIONS = {"华东": "East", "华南": "South", "华北": "North", "西南": "Southwest"}
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-GIVEN = ["伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "霞", "平", "刚", "桂英"]
+GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "强",
+    "磊",
+    "军",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "娟",
+    "涛",
+    "明",
+    "超",
+    "霞",
+    "平",
+    "刚",
+    "桂英",
+]
 CITIES = ["上海", "杭州", "南京", "苏州", "广州", "深圳", "厦门", "北京", "天津", "青岛", "成都", "重庆", "昆明"]
 TRADES = ["精密", "智能", "新材料", "医疗", "物流", "电子", "环保", "食品", "汽车零部件", "软件"]
 INDUSTRIES = ["manufacturing", "healthcare", "logistics", "retail", "energy", "software", "education"]
@@ -71,22 +92,40 @@ class Demo:
             self.pending = []
 
     def build(self, reps: int, deals: int) -> DemoStats:
-        director = Rep.hire(self.uid("rep", 0), name=self.person(), level="director", team="销售总部",
-                            region="全国", hired_on=date(2020, 3, 1))
+        director = Rep.hire(
+            self.uid("rep", 0),
+            name=self.person(),
+            level="director",
+            team="销售总部",
+            region="全国",
+            hired_on=date(2020, 3, 1),
+        )
         self.save(director)
         staff: list[Rep] = []
         managers = {}
         for i, region in enumerate(REGIONS, start=1):
-            managers[region] = Rep.hire(self.uid("rep", i), name=self.person(), level="manager",
-                                        team=f"{region}销售中心", region=region, manager_id=str(director.id),
-                                        hired_on=date(2021, i, 1))
+            managers[region] = Rep.hire(
+                self.uid("rep", i),
+                name=self.person(),
+                level="manager",
+                team=f"{region}销售中心",
+                region=region,
+                manager_id=str(director.id),
+                hired_on=date(2021, i, 1),
+            )
             self.save(managers[region])
         levels = ["junior", "junior", "mid", "mid", "senior"]
         for n in range(max(reps, 1)):
             region = list(REGIONS)[n % len(REGIONS)]
-            rep = Rep.hire(self.uid("rep", 100 + n), name=self.person(), level=levels[n % len(levels)],
-                           team=f"{region}{'一二'[n // len(REGIONS) % 2]}组", region=region,
-                           manager_id=str(managers[region].id), hired_on=self.day(date(2022, 1, 1), 900))
+            rep = Rep.hire(
+                self.uid("rep", 100 + n),
+                name=self.person(),
+                level=levels[n % len(levels)],
+                team=f"{region}{'一二'[n // len(REGIONS) % 2]}组",
+                region=region,
+                manager_id=str(managers[region].id),
+                hired_on=self.day(date(2022, 1, 1), 900),
+            )
             staff.append(rep)
             self.save(rep)
         self.stats.reps = 1 + len(managers) + len(staff)
@@ -95,21 +134,33 @@ class Demo:
         for n in range(max(deals // 3, 1)):
             owner = self.rng.choice(staff)
             customer = Customer.register(
-                self.uid("customer", n), name=f"{self.rng.choice(CITIES)}{self.rng.choice(TRADES)}有限公司{n}",
-                region=owner.region, industry=self.rng.choice(INDUSTRIES), owner_id=str(owner.id),
-                size_band=self.rng.choice(SIZES), registered_on=self.day(START - timedelta(days=200), 200))
+                self.uid("customer", n),
+                name=f"{self.rng.choice(CITIES)}{self.rng.choice(TRADES)}有限公司{n}",
+                region=owner.region,
+                industry=self.rng.choice(INDUSTRIES),
+                owner_id=str(owner.id),
+                size_band=self.rng.choice(SIZES),
+                registered_on=self.day(START - timedelta(days=200), 200),
+            )
             if self.rng.random() < 0.6:
                 customer.grade_as(grade=self.rng.choice("AABBBCC"), reason="按价值与潜力分级")
-                customer.classify(classification=self.rng.choice(["key", "general", "general", "potential"]),
-                                  reason="年度客户分类")
+                customer.classify(
+                    classification=self.rng.choice(["key", "general", "general", "potential"]), reason="年度客户分类"
+                )
             if self.rng.random() < 0.5:
-                customer.add_stakeholder(stakeholder_id=self.uid("stakeholder", n).hex, name=self.person(),
-                                         role=self.rng.choice(["decision_maker", "influencer", "finance", "procurement"]),
-                                         title=self.rng.choice(["总经理", "采购经理", "财务总监", "IT主管"]))
+                customer.add_stakeholder(
+                    stakeholder_id=self.uid("stakeholder", n).hex,
+                    name=self.person(),
+                    role=self.rng.choice(["decision_maker", "influencer", "finance", "procurement"]),
+                    title=self.rng.choice(["总经理", "采购经理", "财务总监", "IT主管"]),
+                )
             if self.rng.random() < 0.3:
-                customer.rate_credit(rating=self.rng.choice(["AAA", "AA", "A", "BBB"]),
-                                     limit=Decimal(self.rng.choice([2_000_000, 5_000_000, 10_000_000])),
-                                     evidence="年度财报与付款记录", rated_on=START)
+                customer.rate_credit(
+                    rating=self.rng.choice(["AAA", "AA", "A", "BBB"]),
+                    limit=Decimal(self.rng.choice([2_000_000, 5_000_000, 10_000_000])),
+                    evidence="年度财报与付款记录",
+                    rated_on=START,
+                )
             customers.append(customer)
             self.save(customer)
         self.stats.customers = len(customers)
@@ -118,11 +169,16 @@ class Demo:
         for n in range(max(deals // 4, 1)):
             region = self.rng.choice(list(REGIONS))
             lead = Lead.capture(
-                self.uid("lead", n), company=f"{self.rng.choice(CITIES)}{self.rng.choice(TRADES)}科技{n}",
-                source=self.rng.choice(list(LeadSource)).value, region=region,
-                industry=self.rng.choice(INDUSTRIES), captured_on=self.day(START, SPAN_DAYS),
-                contact_name=self.person(), phone=f"1{self.rng.randint(3000000000, 9999999999)}",
-                product_line=self.rng.choice(PRODUCTS))
+                self.uid("lead", n),
+                company=f"{self.rng.choice(CITIES)}{self.rng.choice(TRADES)}科技{n}",
+                source=self.rng.choice(list(LeadSource)).value,
+                region=region,
+                industry=self.rng.choice(INDUSTRIES),
+                captured_on=self.day(START, SPAN_DAYS),
+                contact_name=self.person(),
+                phone=f"1{self.rng.randint(3000000000, 9999999999)}",
+                product_line=self.rng.choice(PRODUCTS),
+            )
             leads.append(lead)
         self.work_leads(leads, staff)
         self.stats.leads = len(leads)
@@ -131,40 +187,94 @@ class Demo:
             customer = self.rng.choice(customers)
             self.save(self.deal(n, customer, staff))
             if n % 3 == 0 and customer.owner_id:
-                customer.log_visit(rep_id=customer.owner_id, kind=self.rng.choice(["visit", "revisit", "call"]),
-                                   occurred_at=datetime.combine(self.day(START, SPAN_DAYS), time(10, 0),
-                                                                tzinfo=timezone(timedelta(hours=8))),
-                                   notes="拜访记录")
+                customer.log_visit(
+                    rep_id=customer.owner_id,
+                    kind=self.rng.choice(["visit", "revisit", "call"]),
+                    occurred_at=datetime.combine(
+                        self.day(START, SPAN_DAYS), time(10, 0), tzinfo=timezone(timedelta(hours=8))
+                    ),
+                    notes="拜访记录",
+                )
                 self.save(customer)
         self.stats.deals = deals
         self.careers(staff)
         self.save(None, force=True)
         self.targets(staff)
-        self.plans(staff, list(managers.values()) + [director])
+        self.plans(staff, [*list(managers.values()), director])
         return self.stats
 
     def plans(self, staff: list[Rep], leaders: list[Rep]) -> None:
         """The field plan (marginal tiers, top-10 and team bonuses) for reps; an override plan for leaders."""
         from domain.commission.plan import Plan
 
-        bonuses = [{"name": "top 10 bonus", "type": "rank_bonus", "metric": "revenue", "top": 10, "amount": "2000"},
-                   {"name": "team target bonus", "type": "team_target_bonus", "amount": "10000"}]
-        field = Plan.create(self.uid("plan", 1), {
-            "name": "Field sales 2026", "currency": "CNY", "period": "month", "effective_from": "2026-01-01",
-            "clawback_days": 180, "components": [
-                {"name": "base", "type": "tiered_rate", "basis": "revenue", "payable_on": "booking",
-                 "tier_mode": "marginal", "thresholds": "amount",
-                 "tiers": [{"up_to": "150000", "rate": "0.04"}, {"up_to": "250000", "rate": "0.06"},
-                           {"up_to": None, "rate": "0.08"}], "cap": None}, *bonuses]})
-        field.add_version({**field.versions[0], "effective_from": "2026-07-01", "components": [
-            {**field.versions[0]["components"][0], "tiers": [{"up_to": "150000", "rate": "0.045"},
-                                                              {"up_to": "250000", "rate": "0.065"},
-                                                              {"up_to": None, "rate": "0.085"}]}, *bonuses]})
-        leader = Plan.create(self.uid("plan", 2), {
-            "name": "Sales leadership 2026", "currency": "CNY", "period": "month", "effective_from": "2026-01-01",
-            "clawback_days": 180, "components": [
-                {"name": "manager override", "type": "override", "basis": "revenue", "rate": "0.03", "threshold": "0"},
-                {"name": "team target bonus", "type": "team_target_bonus", "amount": "10000"}]})
+        bonuses = [
+            {"name": "top 10 bonus", "type": "rank_bonus", "metric": "revenue", "top": 10, "amount": "2000"},
+            {"name": "team target bonus", "type": "team_target_bonus", "amount": "10000"},
+        ]
+        field = Plan.create(
+            self.uid("plan", 1),
+            {
+                "name": "Field sales 2026",
+                "currency": "CNY",
+                "period": "month",
+                "effective_from": "2026-01-01",
+                "clawback_days": 180,
+                "components": [
+                    {
+                        "name": "base",
+                        "type": "tiered_rate",
+                        "basis": "revenue",
+                        "payable_on": "booking",
+                        "tier_mode": "marginal",
+                        "thresholds": "amount",
+                        "tiers": [
+                            {"up_to": "150000", "rate": "0.04"},
+                            {"up_to": "250000", "rate": "0.06"},
+                            {"up_to": None, "rate": "0.08"},
+                        ],
+                        "cap": None,
+                    },
+                    *bonuses,
+                ],
+            },
+        )
+        field.add_version(
+            {
+                **field.versions[0],
+                "effective_from": "2026-07-01",
+                "components": [
+                    {
+                        **field.versions[0]["components"][0],
+                        "tiers": [
+                            {"up_to": "150000", "rate": "0.045"},
+                            {"up_to": "250000", "rate": "0.065"},
+                            {"up_to": None, "rate": "0.085"},
+                        ],
+                    },
+                    *bonuses,
+                ],
+            }
+        )
+        leader = Plan.create(
+            self.uid("plan", 2),
+            {
+                "name": "Sales leadership 2026",
+                "currency": "CNY",
+                "period": "month",
+                "effective_from": "2026-01-01",
+                "clawback_days": 180,
+                "components": [
+                    {
+                        "name": "manager override",
+                        "type": "override",
+                        "basis": "revenue",
+                        "rate": "0.03",
+                        "threshold": "0",
+                    },
+                    {"name": "team target bonus", "type": "team_target_bonus", "amount": "10000"},
+                ],
+            },
+        )
         self.save(field)
         self.save(leader)
         for rep in staff:
@@ -182,23 +292,39 @@ class Demo:
         for lead in leads:
             inputs = score_inputs(*(self.rng.randint(0, 5) for _ in range(3)))
             total, grade = score(settings, lead.source, inputs)
-            lead.rescore(inputs=inputs, source_weight=settings["scoring"]["source_weights"][lead.source],
-                         model_version=policy.model_version, policy_version=policy.label, score=total, grade=grade)
+            lead.rescore(
+                inputs=inputs,
+                source_weight=settings["scoring"]["source_weights"][lead.source],
+                model_version=policy.model_version,
+                policy_version=policy.label,
+                score=total,
+                grade=grade,
+            )
             if self.rng.random() < 0.7:
                 level = settings["grade_levels"][grade]
                 rule = matching_rule(settings, {"region": lead.region, "industry": lead.industry})
-                pool = {str(r.id): r for r in staff if r.level == level
-                        and eligible(rule, lead.region, {"team": r.team, "region": r.region})}
-                best, why = choose([Candidate(i, r.name, len(r.open_leads), settings["capacity"][level],
-                                              r.last_lead_taken_at) for i, r in pool.items()])
+                pool = {
+                    str(r.id): r
+                    for r in staff
+                    if r.level == level and eligible(rule, lead.region, {"team": r.team, "region": r.region})
+                }
+                best, why = choose(
+                    [
+                        Candidate(i, r.name, len(r.open_leads), settings["capacity"][level], r.last_lead_taken_at)
+                        for i, r in pool.items()
+                    ]
+                )
                 if best is not None:
                     at = datetime.combine(lead.captured_on, time(10, 0), tzinfo=timezone(timedelta(hours=8)))
                     lead.assign(rep_id=best.rep_id, kind="rules", assigned_at=at, why=why, rule=rule["name"])
                     pool[best.rep_id].take_lead(lead_id=str(lead.id), capacity=best.capacity, taken_at=at)
                     self.save(pool[best.rep_id])
                     if self.rng.random() < 0.75:
-                        lead.log_contact(channel=self.rng.choice(["call", "wechat", "visit", "email"]),
-                                         outcome="初步沟通", occurred_at=at + timedelta(hours=self.rng.randint(1, 60)))
+                        lead.log_contact(
+                            channel=self.rng.choice(["call", "wechat", "visit", "email"]),
+                            outcome="初步沟通",
+                            occurred_at=at + timedelta(hours=self.rng.randint(1, 60)),
+                        )
             self.save(lead)
 
     def careers(self, staff: list[Rep]) -> None:
@@ -212,8 +338,13 @@ class Demo:
             mover = staff[-1]
             regions = list(REGIONS)
             region = regions[(regions.index(mover.region) + 1) % len(regions)]
-            mover.transfer(team=f"{region}一组", region=region, manager_id=mover.manager_id,
-                           effective_from=date(2026, 7, 1), reason="支援新区域")
+            mover.transfer(
+                team=f"{region}一组",
+                region=region,
+                manager_id=mover.manager_id,
+                effective_from=date(2026, 7, 1),
+                reason="支援新区域",
+            )
             self.save(mover)
 
     def targets(self, staff: list[Rep]) -> None:
@@ -223,8 +354,9 @@ class Demo:
         yearly = TargetSheet.open(period="2026", metric="revenue")
         by_region = {region: Decimal(sum(1 for r in staff if r.region == region) * 1_800_000) for region in REGIONS}
         yearly.set(scope="company", value=sum(by_region.values()), reason=None)
-        yearly.decompose(parent="company", children=[{"scope": f"region:{r}", "value": v}
-                                                     for r, v in by_region.items()], reason=None)
+        yearly.decompose(
+            parent="company", children=[{"scope": f"region:{r}", "value": v} for r, v in by_region.items()], reason=None
+        )
         self.save(yearly)
         for month in range(1, 13):
             sheet = TargetSheet.open(period=f"2026-{month:02d}", metric="revenue")
@@ -239,22 +371,33 @@ class Demo:
         owner_id = customer.owner_id or str(rng.choice(staff).id)
         opened = self.day(START, SPAN_DAYS - 40)
         amount = Decimal(rng.randrange(20_000, 800_000, 500)).quantize(Decimal("0.01"))
-        deal = Deal.open(self.uid("deal", n), customer_id=str(customer.id), owner_id=owner_id, amount=amount,
-                         product_line=rng.choice(PRODUCTS), opened_on=opened,
-                         expected_close=opened + timedelta(days=rng.randint(30, 150)),
-                         title=f"{customer.name} {n}")
+        deal = Deal.open(
+            self.uid("deal", n),
+            customer_id=str(customer.id),
+            owner_id=owner_id,
+            amount=amount,
+            product_line=rng.choice(PRODUCTS),
+            opened_on=opened,
+            expected_close=opened + timedelta(days=rng.randint(30, 150)),
+            title=f"{customer.name} {n}",
+        )
         reached = rng.choices(range(len(OPEN_STAGES)), weights=[3, 3, 3, 4])[0]
-        for stage in OPEN_STAGES[1:reached + 1]:
+        for stage in OPEN_STAGES[1 : reached + 1]:
             deal.change_stage(stage)
         outcome = rng.random()
         if outcome < 0.45 and reached >= 2:
             signed = (amount * Decimal(rng.choice(["0.9", "0.95", "1", "1", "1.05"]))).quantize(Decimal("0.01"))
             signed_on = self.day(opened, 35)
-            deal.win(amount=signed, gross_margin=(signed * Decimal(rng.choice(["0.2", "0.3", "0.35", "0.4"]))).quantize(
-                Decimal("0.01")), signed_on=signed_on, contract_no=f"HT-2026-{n:06d}")
+            deal.win(
+                amount=signed,
+                gross_margin=(signed * Decimal(rng.choice(["0.2", "0.3", "0.35", "0.4"]))).quantize(Decimal("0.01")),
+                signed_on=signed_on,
+                contract_no=f"HT-2026-{n:06d}",
+            )
             if customer.lifecycle == "prospect":
-                customer.move_lifecycle(to="active", reason=f"first won deal {deal.id}", on=signed_on,
-                                        allowed_from=("prospect",))
+                customer.move_lifecycle(
+                    to="active", reason=f"first won deal {deal.id}", on=signed_on, allowed_from=("prospect",)
+                )
                 self.save(customer)
             remaining = signed
             for k in range(rng.randint(0, 3)):

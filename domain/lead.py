@@ -5,7 +5,7 @@ converted, merged — closed. Every event carries the inputs and reasons behind 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -36,13 +36,22 @@ def moment(value: object, field: str) -> datetime:
     if not isinstance(value, datetime):
         raise InvalidInput(f"{field} must be a date-time", field=field)
     sane_date(value.date(), field)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class Lead(Entity):
     @event("Captured")
-    def __init__(self, id: UUID, company: str, source: str, region: str, industry: str,
-                 contact: dict[str, str | None], captured_on: date, duplicate_of: str | None = None) -> None:
+    def __init__(
+        self,
+        id: UUID,
+        company: str,
+        source: str,
+        region: str,
+        industry: str,
+        contact: dict[str, str | None],
+        captured_on: date,
+        duplicate_of: str | None = None,
+    ) -> None:
         self.company = company
         self.source = source
         self.region = region
@@ -67,8 +76,18 @@ class Lead(Entity):
         self.merged_into: str | None = None
 
     @classmethod
-    def capture(cls, id: UUID, *, company: str, source: str, region: str, industry: str,
-                captured_on: date, duplicate_of: str | None = None, **contact: str | None) -> Lead:
+    def capture(
+        cls,
+        id: UUID,
+        *,
+        company: str,
+        source: str,
+        region: str,
+        industry: str,
+        captured_on: date,
+        duplicate_of: str | None = None,
+        **contact: str | None,
+    ) -> Lead:
         unknown = set(contact) - set(CONTACT_FIELDS)
         if unknown:
             raise TypeError(f"unknown lead fields: {sorted(unknown)}")
@@ -78,8 +97,12 @@ class Lead(Entity):
             source=LeadSource.parse(source, "source"),
             region=required_text(region, "region", max_length=200),
             industry=required_text(industry, "industry", max_length=200),
-            contact={k: personal(str(id), optional_text(contact.get(k), k)) if k in PERSONAL_FIELDS
-                     else optional_text(contact.get(k), k) for k in CONTACT_FIELDS},
+            contact={
+                k: personal(str(id), optional_text(contact.get(k), k))
+                if k in PERSONAL_FIELDS
+                else optional_text(contact.get(k), k)
+                for k in CONTACT_FIELDS
+            },
             captured_on=business_date(captured_on, "captured_on"),
             duplicate_of=duplicate_of,
         )
@@ -91,8 +114,12 @@ class Lead(Entity):
 
     def _require_open(self, action: str) -> None:
         if not self.is_open:
-            raise Conflict(f"cannot {action}: the lead is {self.status}", code="lead_closed",
-                           lead_id=str(self.id), status=self.status)
+            raise Conflict(
+                f"cannot {action}: the lead is {self.status}",
+                code="lead_closed",
+                lead_id=str(self.id),
+                status=self.status,
+            )
 
     def _require_assignee(self, action: str) -> str:
         self._require_open(action)
@@ -101,20 +128,54 @@ class Lead(Entity):
         return self.assignee_id
 
     # -- scoring -------------------------------------------------------------------------------
-    def rescore(self, *, inputs: dict[str, int], source_weight: Decimal, model_version: str, policy_version: str,
-                score: Decimal, grade: str) -> None:
+    def rescore(
+        self,
+        *,
+        inputs: dict[str, int],
+        source_weight: Decimal,
+        model_version: str,
+        policy_version: str,
+        score: Decimal,
+        grade: str,
+    ) -> None:
         self._require_open("score the lead")
-        self._scored(inputs=inputs, source=self.source, source_weight=source_weight, model_version=model_version,
-                     policy_version=policy_version, score=score, grade=grade, previous_grade=self.grade)
+        self._scored(
+            inputs=inputs,
+            source=self.source,
+            source_weight=source_weight,
+            model_version=model_version,
+            policy_version=policy_version,
+            score=score,
+            grade=grade,
+            previous_grade=self.grade,
+        )
 
     @event("Scored")
-    def _scored(self, inputs: dict, source: str, source_weight: Decimal, model_version: str, policy_version: str,
-                score: Decimal, grade: str, previous_grade: str | None) -> None:
+    def _scored(
+        self,
+        inputs: dict,
+        source: str,
+        source_weight: Decimal,
+        model_version: str,
+        policy_version: str,
+        score: Decimal,
+        grade: str,
+        previous_grade: str | None,
+    ) -> None:
         self.score, self.grade, self.model_version = score, grade, model_version
 
     # -- assignment ----------------------------------------------------------------------------
-    def assign(self, *, rep_id: str, kind: str, assigned_at: datetime, why: str, rule: str | None = None,
-               reason: str | None = None, cooldown_days: int = 0) -> None:
+    def assign(
+        self,
+        *,
+        rep_id: str,
+        kind: str,
+        assigned_at: datetime,
+        why: str,
+        rule: str | None = None,
+        reason: str | None = None,
+        cooldown_days: int = 0,
+    ) -> None:
         """kind: rules | manual | claim | breach_reassign | handover."""
         assigned_at = moment(assigned_at, "assigned_at")
         self._require_open("assign the lead")
@@ -124,19 +185,40 @@ class Lead(Entity):
             raise Conflict("the lead is already assigned to this rep", code="already_assigned", rep_id=rep_id)
         if kind == "claim":
             if self.assignee_id is not None:
-                raise Conflict("only leads in the pool can be claimed", code="not_in_pool",
-                               assignee_id=self.assignee_id)
+                raise Conflict(
+                    "only leads in the pool can be claimed", code="not_in_pool", assignee_id=self.assignee_id
+                )
             released = self.released.get(rep_id)
             if released is not None and assigned_at < released + timedelta(days=cooldown_days):
-                raise Conflict(f"this rep returned the lead on {released.date()}; it can be claimed again by them "
-                               f"from {(released + timedelta(days=cooldown_days)).date()}", code="cooldown",
-                               until=(released + timedelta(days=cooldown_days)).isoformat())
-        self._assigned(rep_id=rep_id, previous_rep_id=self.assignee_id, kind=kind, rule=rule, why=why,
-                       reason=reason, assigned_at=assigned_at, grade=self.grade)
+                raise Conflict(
+                    f"this rep returned the lead on {released.date()}; it can be claimed again by them "
+                    f"from {(released + timedelta(days=cooldown_days)).date()}",
+                    code="cooldown",
+                    until=(released + timedelta(days=cooldown_days)).isoformat(),
+                )
+        self._assigned(
+            rep_id=rep_id,
+            previous_rep_id=self.assignee_id,
+            kind=kind,
+            rule=rule,
+            why=why,
+            reason=reason,
+            assigned_at=assigned_at,
+            grade=self.grade,
+        )
 
     @event("Assigned")
-    def _assigned(self, rep_id: str, previous_rep_id: str | None, kind: str, rule: str | None, why: str,
-                  reason: str | None, assigned_at: datetime, grade: str | None) -> None:
+    def _assigned(
+        self,
+        rep_id: str,
+        previous_rep_id: str | None,
+        kind: str,
+        rule: str | None,
+        why: str,
+        reason: str | None,
+        assigned_at: datetime,
+        grade: str | None,
+    ) -> None:
         if previous_rep_id:
             self.released[previous_rep_id] = assigned_at
         self.assignee_id, self.assigned_at, self.rule = rep_id, assigned_at, rule
@@ -147,8 +229,12 @@ class Lead(Entity):
     def return_to_pool(self, *, reason: str, returned_at: datetime, kind: str = "returned") -> str:
         """Give the lead back to the pool (a rep's choice, or recycled by the SLA check)."""
         rep_id = self._require_assignee("return the lead")
-        self._returned(rep_id=rep_id, kind=kind, reason=required_text(reason, "reason"),
-                       returned_at=moment(returned_at, "returned_at"))
+        self._returned(
+            rep_id=rep_id,
+            kind=kind,
+            reason=required_text(reason, "reason"),
+            returned_at=moment(returned_at, "returned_at"),
+        )
         return rep_id
 
     @event("Returned")
@@ -164,15 +250,24 @@ class Lead(Entity):
         occurred_at = moment(occurred_at, "occurred_at")
         rep_id = self._require_assignee("log a contact")
         if occurred_at < self.assigned_at:
-            raise InvalidInput("occurred_at is before the lead was assigned to its current rep", field="occurred_at",
-                               assigned_at=self.assigned_at.isoformat())
-        self._contacted(rep_id=rep_id, channel=channel, outcome=outcome, notes=optional_text(notes, "notes"),
-                        occurred_at=occurred_at)
+            raise InvalidInput(
+                "occurred_at is before the lead was assigned to its current rep",
+                field="occurred_at",
+                assigned_at=self.assigned_at.isoformat(),
+            )
+        self._contacted(
+            rep_id=rep_id,
+            channel=channel,
+            outcome=outcome,
+            notes=optional_text(notes, "notes"),
+            occurred_at=occurred_at,
+        )
 
     @event("Contacted")
     def _contacted(self, rep_id: str, channel: str, outcome: str, notes: str | None, occurred_at: datetime) -> None:
-        self.contacts.append({"rep_id": rep_id, "channel": channel, "outcome": outcome, "notes": notes,
-                              "occurred_at": occurred_at})
+        self.contacts.append(
+            {"rep_id": rep_id, "channel": channel, "outcome": outcome, "notes": notes, "occurred_at": occurred_at}
+        )
         if self.first_contact_at is None or occurred_at < self.first_contact_at:
             self.first_contact_at = occurred_at
         if self.last_contact_at is None or occurred_at > self.last_contact_at:
@@ -182,26 +277,32 @@ class Lead(Entity):
         """What is due next for the current assignee (None when unassigned or closed)."""
         if not self.is_open or self.assignee_id is None:
             return None
-        return sla_due(settings, grade=self.grade, assigned_at=self.assigned_at,
-                       first_contact_at=self.first_contact_at, last_contact_at=self.last_contact_at)
+        return sla_due(
+            settings,
+            grade=self.grade,
+            assigned_at=self.assigned_at,
+            first_contact_at=self.first_contact_at,
+            last_contact_at=self.last_contact_at,
+        )
 
     def sla_breach(self, settings: dict[str, Any], as_of: datetime) -> tuple[str, datetime] | None:
         """The breach to record at `as_of`, unless it is not due yet or already recorded."""
         due = self.sla_due(settings)
         if due is None or as_of <= due[1]:
             return None
-        if any(b["kind"] == due[0] and b["due_at"] == due[1] and b["rep_id"] == self.assignee_id
-               for b in self.breaches):
+        if any(
+            b["kind"] == due[0] and b["due_at"] == due[1] and b["rep_id"] == self.assignee_id for b in self.breaches
+        ):
             return None
         return due
 
     def record_breach(self, *, kind: str, due_at: datetime, as_of: datetime, action: str) -> None:
-        self._breached(rep_id=self.assignee_id, kind=kind, due_at=due_at, as_of=as_of, grade=self.grade,
-                       action=action)
+        self._breached(rep_id=self.assignee_id, kind=kind, due_at=due_at, as_of=as_of, grade=self.grade, action=action)
 
     @event("SlaBreached")
-    def _breached(self, rep_id: str, kind: str, due_at: datetime, as_of: datetime, grade: str | None,
-                  action: str) -> None:
+    def _breached(
+        self, rep_id: str, kind: str, due_at: datetime, as_of: datetime, grade: str | None, action: str
+    ) -> None:
         self.breaches.append({"rep_id": rep_id, "kind": kind, "due_at": due_at, "as_of": as_of})
 
     # -- outcomes ------------------------------------------------------------------------------
@@ -220,8 +321,12 @@ class Lead(Entity):
             raise InvalidInput(f"reason must be one of: {', '.join(allowed)}", field="reason", value=reason)
         self._require_open("disqualify the lead")
         rep_id = self.assignee_id
-        self._disqualified(rep_id=rep_id, reason=reason, notes=optional_text(notes, "notes"),
-                           disqualified_on=business_date(disqualified_on, "disqualified_on"))
+        self._disqualified(
+            rep_id=rep_id,
+            reason=reason,
+            notes=optional_text(notes, "notes"),
+            disqualified_on=business_date(disqualified_on, "disqualified_on"),
+        )
         return rep_id
 
     @event("Disqualified")
@@ -230,8 +335,13 @@ class Lead(Entity):
 
     def convert(self, *, customer_id: str, deal_id: str, new_customer: bool, converted_on: date) -> str:
         rep_id = self._require_assignee("convert the lead")
-        self._converted(rep_id=rep_id, customer_id=customer_id, deal_id=deal_id, new_customer=new_customer,
-                        converted_on=business_date(converted_on, "converted_on"))
+        self._converted(
+            rep_id=rep_id,
+            customer_id=customer_id,
+            deal_id=deal_id,
+            new_customer=new_customer,
+            converted_on=business_date(converted_on, "converted_on"),
+        )
         return rep_id
 
     @event("Converted")
@@ -246,8 +356,11 @@ class Lead(Entity):
         if self.status not in (*OPEN_STATUSES, "duplicate"):
             raise Conflict(f"cannot merge: the lead is {self.status}", code="lead_closed")
         target._require_open("absorb another lead")
-        filled = {k: personal(str(target.id), v) if k in PERSONAL_FIELDS else v  # now the target's data
-                  for k, v in self.contact.items() if plain(v) and not plain(target.contact.get(k))}
+        filled = {
+            k: personal(str(target.id), v) if k in PERSONAL_FIELDS else v  # now the target's data
+            for k, v in self.contact.items()
+            if plain(v) and not plain(target.contact.get(k))
+        }
         rep_id = self.assignee_id
         self._merged(into=str(target.id), rep_id=rep_id, reason=reason)
         target._absorbed(lead_id=str(self.id), filled=filled, reason=reason)

@@ -25,8 +25,14 @@ BREACH_ACTIONS = ("record", "pool", "reassign")
 DEFAULT_POLICY: dict[str, Any] = {
     "scoring": {
         "weights": {"need_match": "0.40", "purchasing_power": "0.35", "decision_complexity": "0.25"},
-        "source_weights": {"referral": "1.20", "partner": "1.10", "trade_show": "1.00", "online": "0.90",
-                           "cold_call": "0.80", "other": "0.80"},
+        "source_weights": {
+            "referral": "1.20",
+            "partner": "1.10",
+            "trade_show": "1.00",
+            "online": "0.90",
+            "cold_call": "0.80",
+            "other": "0.80",
+        },
         "cutoffs": {"A": "75", "B": "50"},
     },
     "grade_levels": {"A": "senior", "B": "mid", "C": "junior"},
@@ -34,8 +40,14 @@ DEFAULT_POLICY: dict[str, Any] = {
     "capacity": {"junior": 30, "mid": 25, "senior": 20, "manager": 10, "director": 5},
     "sla": {"first_response_hours": {"A": 4, "B": 24, "C": 48}, "follow_up_days": 7, "on_breach": "pool"},
     "pool": {"cooldown_days": 14},
-    "disqualify_reasons": ["no_budget", "no_need", "unreachable", "competitor_locked", "not_decision_maker",
-                           "invalid_contact"],
+    "disqualify_reasons": [
+        "no_budget",
+        "no_need",
+        "unreachable",
+        "competitor_locked",
+        "not_decision_maker",
+        "invalid_contact",
+    ],
 }
 
 
@@ -66,12 +78,17 @@ def validate_policy(settings: Any, base: dict[str, Any] | None = None) -> dict[s
 
 def _validate(merged: dict[str, Any]) -> dict[str, Any]:
     scoring = merged["scoring"]
-    weights = {f: str(_decimal(scoring["weights"][f], f"scoring.weights.{f}", Decimal(0), Decimal(1)))
-               for f in FACTORS}
+    weights = {f: str(_decimal(scoring["weights"][f], f"scoring.weights.{f}", Decimal(0), Decimal(1))) for f in FACTORS}
     if sum(Decimal(w) for w in weights.values()) != 1:
         raise InvalidInput("scoring weights must total exactly 1", field="scoring.weights")
-    source_weights = {s.value: str(_decimal(scoring["source_weights"].get(s.value, "1"), f"scoring.source_weights.{s.value}",
-                                            Decimal(0), Decimal(5))) for s in LeadSource}
+    source_weights = {
+        s.value: str(
+            _decimal(
+                scoring["source_weights"].get(s.value, "1"), f"scoring.source_weights.{s.value}", Decimal(0), Decimal(5)
+            )
+        )
+        for s in LeadSource
+    }
     cut_a = _decimal(scoring["cutoffs"]["A"], "scoring.cutoffs.A", Decimal(0), Decimal(100))
     cut_b = _decimal(scoring["cutoffs"]["B"], "scoring.cutoffs.B", Decimal(0), Decimal(100))
     if cut_b >= cut_a:
@@ -84,13 +101,23 @@ def _validate(merged: dict[str, Any]) -> dict[str, Any]:
         known = {"name", "region", "industry", "size_band", "product_line", "team", "rep_region"}
         if set(rule) - known:
             raise InvalidInput(f"unknown rule fields: {sorted(set(rule) - known)}", field=f"rules[{i}]")
-        rules.append({"name": required_text(rule.get("name"), f"rules[{i}].name", max_length=100),
-                      **{k: (str(rule[k]).strip() or None) if rule.get(k) is not None else None
-                         for k in sorted(known - {"name"})}})
-    capacity = {lv.value: _whole(merged["capacity"].get(lv.value, 0), f"capacity.{lv.value}", 0, 100000) for lv in Level}
+        rules.append(
+            {
+                "name": required_text(rule.get("name"), f"rules[{i}].name", max_length=100),
+                **{
+                    k: (str(rule[k]).strip() or None) if rule.get(k) is not None else None
+                    for k in sorted(known - {"name"})
+                },
+            }
+        )
+    capacity = {
+        lv.value: _whole(merged["capacity"].get(lv.value, 0), f"capacity.{lv.value}", 0, 100000) for lv in Level
+    }
     sla = merged["sla"]
-    first = {g.value: _whole(sla["first_response_hours"].get(g.value), f"sla.first_response_hours.{g.value}", 1, 24 * 90)
-             for g in Grade}
+    first = {
+        g.value: _whole(sla["first_response_hours"].get(g.value), f"sla.first_response_hours.{g.value}", 1, 24 * 90)
+        for g in Grade
+    }
     on_breach = sla.get("on_breach", "pool")
     if on_breach not in BREACH_ACTIONS:
         raise InvalidInput(f"sla.on_breach must be one of {', '.join(BREACH_ACTIONS)}", field="sla.on_breach")
@@ -98,14 +125,19 @@ def _validate(merged: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(reasons, list) or not reasons:
         raise InvalidInput("disqualify_reasons must be a non-empty list", field="disqualify_reasons")
     return {
-        "scoring": {"weights": weights, "source_weights": source_weights,
-                    "cutoffs": {"A": str(cut_a), "B": str(cut_b)}},
+        "scoring": {
+            "weights": weights,
+            "source_weights": source_weights,
+            "cutoffs": {"A": str(cut_a), "B": str(cut_b)},
+        },
         "grade_levels": grade_levels,
         "rules": rules,
         "capacity": capacity,
-        "sla": {"first_response_hours": first,
-                "follow_up_days": _whole(sla.get("follow_up_days"), "sla.follow_up_days", 1, 365),
-                "on_breach": on_breach},
+        "sla": {
+            "first_response_hours": first,
+            "follow_up_days": _whole(sla.get("follow_up_days"), "sla.follow_up_days", 1, 365),
+            "on_breach": on_breach,
+        },
         "pool": {"cooldown_days": _whole(merged["pool"].get("cooldown_days"), "pool.cooldown_days", 0, 365)},
         "disqualify_reasons": [required_text(r, "disqualify_reasons", max_length=100) for r in reasons],
     }
@@ -125,8 +157,12 @@ class LeadPolicy(Entity):
         """The first configuration: `settings` laid over the built-in defaults."""
         settings = validate_policy(settings)
         default = validate_policy(DEFAULT_POLICY)
-        return cls(id=POLICY_ID, settings=settings, scoring_version=1 if settings["scoring"] == default["scoring"] else 2,
-                   reason=required_text(reason, "reason"))
+        return cls(
+            id=POLICY_ID,
+            settings=settings,
+            scoring_version=1 if settings["scoring"] == default["scoring"] else 2,
+            reason=required_text(reason, "reason"),
+        )
 
     def configure(self, settings: Any, reason: str) -> None:
         """A new version: `settings` laid over the policy in force."""
@@ -187,8 +223,9 @@ def score(settings: dict, source: str, inputs: dict[str, int]) -> tuple[Decimal,
 
 
 def score_inputs(need_match: Any, purchasing_power: Any, decision_complexity: Any) -> dict[str, int]:
-    return {f: _whole(v, f, 0, 5) for f, v in zip(FACTORS, (need_match, purchasing_power, decision_complexity),
-                                                  strict=True)}
+    return {
+        f: _whole(v, f, 0, 5) for f, v in zip(FACTORS, (need_match, purchasing_power, decision_complexity), strict=True)
+    }
 
 
 def matching_rule(settings: dict, lead: dict[str, Any]) -> dict[str, Any]:
@@ -197,8 +234,15 @@ def matching_rule(settings: dict, lead: dict[str, Any]) -> dict[str, Any]:
     for rule in settings["rules"]:
         if all(rule[k] is None or rule[k] == lead.get(k) for k in ("region", "industry", "size_band", "product_line")):
             return rule
-    return {"name": "default: reps of the lead's region", "region": None, "industry": None, "size_band": None,
-            "product_line": None, "team": None, "rep_region": lead.get("region")}
+    return {
+        "name": "default: reps of the lead's region",
+        "region": None,
+        "industry": None,
+        "size_band": None,
+        "product_line": None,
+        "team": None,
+        "rep_region": lead.get("region"),
+    }
 
 
 def eligible(rule: dict[str, Any], lead_region: str, member: dict[str, Any]) -> bool:
@@ -223,19 +267,38 @@ def choose(candidates: list[Candidate]) -> tuple[Candidate | None, str]:
     under = [c for c in candidates if c.open_leads < c.capacity]
     full = len(candidates) - len(under)
     if not under:
-        return None, f"all {len(candidates)} eligible reps are at their capacity cap" if candidates else "no eligible rep"
-    ordered = sorted(under, key=lambda c: (c.open_leads, c.last_taken_at is not None,
-                                           c.last_taken_at.isoformat() if c.last_taken_at else "", c.rep_id))
+        return (
+            None,
+            f"all {len(candidates)} eligible reps are at their capacity cap" if candidates else "no eligible rep",
+        )
+    ordered = sorted(
+        under,
+        key=lambda c: (
+            c.open_leads,
+            c.last_taken_at is not None,
+            c.last_taken_at.isoformat() if c.last_taken_at else "",
+            c.rep_id,
+        ),
+    )
     best = ordered[0]
     tied = [c for c in under if c.open_leads == best.open_leads]
-    why = (f"least loaded of {len(under)} eligible reps under cap ({best.open_leads} open leads"
-           + (f"; {full} at cap skipped" if full else "")
-           + (f"; round-robin among {len(tied)} tied: took a lead least recently" if len(tied) > 1 else "") + ")")
+    why = (
+        f"least loaded of {len(under)} eligible reps under cap ({best.open_leads} open leads"
+        + (f"; {full} at cap skipped" if full else "")
+        + (f"; round-robin among {len(tied)} tied: took a lead least recently" if len(tied) > 1 else "")
+        + ")"
+    )
     return best, why
 
 
-def sla_due(settings: dict, *, grade: str | None, assigned_at: datetime, first_contact_at: datetime | None,
-            last_contact_at: datetime | None) -> tuple[str, datetime]:
+def sla_due(
+    settings: dict,
+    *,
+    grade: str | None,
+    assigned_at: datetime,
+    first_contact_at: datetime | None,
+    last_contact_at: datetime | None,
+) -> tuple[str, datetime]:
     """What the assignee owes next: the first response within N hours (N per grade) of the
     assignment, then a follow-up at least every M days."""
     if first_contact_at is None:
@@ -245,8 +308,9 @@ def sla_due(settings: dict, *, grade: str | None, assigned_at: datetime, first_c
 
 
 # -- de-duplication keys -------------------------------------------------------------------------
-_COMPANY_NOISE = re.compile(r"(股份有限公司|有限责任公司|有限公司|集团|公司|co\.?,?|ltd\.?|inc\.?|llc|corp\.?|limited)",
-                            re.IGNORECASE)
+_COMPANY_NOISE = re.compile(
+    r"(股份有限公司|有限责任公司|有限公司|集团|公司|co\.?,?|ltd\.?|inc\.?|llc|corp\.?|limited)", re.IGNORECASE
+)
 
 
 def phone_key(phone: str | None) -> str | None:

@@ -46,30 +46,81 @@ class LeadCommands:
         return self._written(meta, policy, policy_version=policy.version, scoring_version=policy.scoring_version)
 
     # -- capture and scoring -------------------------------------------------------------------
-    def capture_lead(self, meta, *, company: str, source: str, region: str, industry: str, captured_on: date,
-                     duplicate_of: str | None = None, id=None, **contact: str | None):
+    def capture_lead(
+        self,
+        meta,
+        *,
+        company: str,
+        source: str,
+        region: str,
+        industry: str,
+        captured_on: date,
+        duplicate_of: str | None = None,
+        id=None,
+        **contact: str | None,
+    ):
         """Capture a lead; `duplicate_of` (found by the caller's de-duplication) links it to the
         open lead it repeats — it is recorded, never dropped."""
-        lead = Lead.capture(id or uuid4(), company=company, source=source, region=region, industry=industry,
-                            captured_on=captured_on, duplicate_of=duplicate_of, **contact)
+        lead = Lead.capture(
+            id or uuid4(),
+            company=company,
+            source=source,
+            region=region,
+            industry=industry,
+            captured_on=captured_on,
+            duplicate_of=duplicate_of,
+            **contact,
+        )
         return self._written(meta, lead, duplicate_of=lead.duplicate_of, status=lead.status)
 
-    def score_lead(self, meta, lead_id: str, *, need_match: Any, purchasing_power: Any, decision_complexity: Any,
-                   expected_version: int | None = None):
+    def score_lead(
+        self,
+        meta,
+        lead_id: str,
+        *,
+        need_match: Any,
+        purchasing_power: Any,
+        decision_complexity: Any,
+        expected_version: int | None = None,
+    ):
         policy = self.lead_policy()
         inputs = score_inputs(need_match, purchasing_power, decision_complexity)
         lead = self._expect(self.load(Lead, lead_id), expected_version)
         total, grade = score(policy.settings, lead.source, inputs)
-        lead.rescore(inputs=inputs, source_weight=policy.settings["scoring"]["source_weights"][lead.source],
-                     model_version=policy.model_version, policy_version=policy.label, score=total, grade=grade)
+        lead.rescore(
+            inputs=inputs,
+            source_weight=policy.settings["scoring"]["source_weights"][lead.source],
+            model_version=policy.model_version,
+            policy_version=policy.label,
+            score=total,
+            grade=grade,
+        )
         return self._written(meta, lead, score=total, grade=grade, model_version=policy.model_version)
 
     # -- assignment ----------------------------------------------------------------------------
-    def _give(self, lead: Lead, rep: Rep, *, kind: str, why: str, at: datetime, rule: str | None = None,
-              reason: str | None = None, capacity: int | None = None, cooldown_days: int = 0) -> list:
+    def _give(
+        self,
+        lead: Lead,
+        rep: Rep,
+        *,
+        kind: str,
+        why: str,
+        at: datetime,
+        rule: str | None = None,
+        reason: str | None = None,
+        capacity: int | None = None,
+        cooldown_days: int = 0,
+    ) -> list:
         previous = lead.assignee_id
-        lead.assign(rep_id=str(rep.id), kind=kind, assigned_at=at, why=why, rule=rule, reason=reason,
-                    cooldown_days=cooldown_days)
+        lead.assign(
+            rep_id=str(rep.id),
+            kind=kind,
+            assigned_at=at,
+            why=why,
+            rule=rule,
+            reason=reason,
+            cooldown_days=cooldown_days,
+        )
         rep.take_lead(lead_id=str(lead.id), capacity=capacity, taken_at=lead.assigned_at)
         changed = [lead, rep]
         if previous:
@@ -84,39 +135,74 @@ class LeadCommands:
         if lead.grade is None:
             raise Conflict("score the lead before assigning it by the rules", code="lead_unscored")
         level = settings["grade_levels"][lead.grade]
-        facts = {"region": lead.region, "industry": lead.industry, "size_band": lead.contact.get("size_band"),
-                 "product_line": lead.contact.get("product_line")}
+        facts = {
+            "region": lead.region,
+            "industry": lead.industry,
+            "size_band": lead.contact.get("size_band"),
+            "product_line": lead.contact.get("product_line"),
+        }
         rule = matching_rule(settings, facts)
         candidates = []
         for member in roster:
-            if member["level"] != level or member["rep_id"] in (exclude, lead.assignee_id) \
-                    or not eligible(rule, lead.region, member):
+            if (
+                member["level"] != level
+                or member["rep_id"] in (exclude, lead.assignee_id)
+                or not eligible(rule, lead.region, member)
+            ):
                 continue
             rep = self.load(Rep, member["rep_id"])
             if rep.status == "active":
-                candidates.append(Candidate(str(rep.id), rep.name, len(rep.open_leads), settings["capacity"][level],
-                                            rep.last_lead_taken_at))
+                candidates.append(
+                    Candidate(
+                        str(rep.id), rep.name, len(rep.open_leads), settings["capacity"][level], rep.last_lead_taken_at
+                    )
+                )
         best, why = choose(candidates)
         return rule, level, best, f"grade {lead.grade} -> {level} reps; rule '{rule['name']}': {why}"
 
-    def assign_lead(self, meta, lead_id: str, *, roster: list[dict], assigned_at: datetime, rep_id: str | None = None,
-                    reason: str | None = None, expected_version: int | None = None):
+    def assign_lead(
+        self,
+        meta,
+        lead_id: str,
+        *,
+        roster: list[dict],
+        assigned_at: datetime,
+        rep_id: str | None = None,
+        reason: str | None = None,
+        expected_version: int | None = None,
+    ):
         """By the rules (no rep_id) or by hand (rep_id and a reason)."""
         policy = self.lead_policy()
         lead = self._expect(self.load(Lead, lead_id), expected_version)
         assigned_at = moment(assigned_at, "assigned_at")
         if rep_id:
             rep = self._active_rep(rep_id, "rep_id")
-            changed = self._give(lead, rep, kind="manual", why="assigned by hand", at=assigned_at, reason=reason,
-                                 capacity=policy.settings["capacity"][rep.level])
+            changed = self._give(
+                lead,
+                rep,
+                kind="manual",
+                why="assigned by hand",
+                at=assigned_at,
+                reason=reason,
+                capacity=policy.settings["capacity"][rep.level],
+            )
             return self._written(meta, *changed, rep_id=str(rep.id), rule=None)
         lead._require_open("assign the lead")
         rule, level, best, why = self._by_rules(lead, roster, policy)
         if best is None:
-            raise Conflict(f"no {level} rep can take this lead: {why}", code="no_eligible_rep",
-                           rule=rule["name"], level=level)
-        changed = self._give(lead, self.load(Rep, best.rep_id), kind="rules", why=why, at=assigned_at,
-                             rule=rule["name"], reason=reason, capacity=best.capacity)
+            raise Conflict(
+                f"no {level} rep can take this lead: {why}", code="no_eligible_rep", rule=rule["name"], level=level
+            )
+        changed = self._give(
+            lead,
+            self.load(Rep, best.rep_id),
+            kind="rules",
+            why=why,
+            at=assigned_at,
+            rule=rule["name"],
+            reason=reason,
+            capacity=best.capacity,
+        )
         return self._written(meta, *changed, rep_id=best.rep_id, rule=rule["name"], why=why)
 
     def claim_lead(self, meta, lead_id: str, *, rep_id: str, claimed_at: datetime):
@@ -124,13 +210,20 @@ class LeadCommands:
         policy = self.lead_policy()
         lead = self.load(Lead, lead_id)
         rep = self._active_rep(rep_id, "rep_id")
-        changed = self._give(lead, rep, kind="claim", why="claimed from the pool", at=claimed_at,
-                             capacity=policy.settings["capacity"][rep.level],
-                             cooldown_days=policy.settings["pool"]["cooldown_days"])
+        changed = self._give(
+            lead,
+            rep,
+            kind="claim",
+            why="claimed from the pool",
+            at=claimed_at,
+            capacity=policy.settings["capacity"][rep.level],
+            cooldown_days=policy.settings["pool"]["cooldown_days"],
+        )
         return self._written(meta, *changed, rep_id=str(rep.id))
 
-    def return_lead(self, meta, lead_id: str, *, reason: str, returned_at: datetime,
-                    expected_version: int | None = None):
+    def return_lead(
+        self, meta, lead_id: str, *, reason: str, returned_at: datetime, expected_version: int | None = None
+    ):
         lead = self._expect(self.load(Lead, lead_id), expected_version)
         rep_id = lead.return_to_pool(reason=reason, returned_at=returned_at)
         rep = self.load(Rep, rep_id)
@@ -138,10 +231,24 @@ class LeadCommands:
         return self._written(meta, lead, rep, status=lead.status)
 
     # -- follow-up -----------------------------------------------------------------------------
-    def log_lead_contact(self, meta, lead_id: str, *, channel: str, outcome: str, occurred_at: datetime,
-                         notes: str | None = None, expected_version: int | None = None):
-        return self._change(meta, Lead, lead_id, expected_version, lambda lead: lead.log_contact(
-            channel=channel, outcome=outcome, occurred_at=occurred_at, notes=notes))
+    def log_lead_contact(
+        self,
+        meta,
+        lead_id: str,
+        *,
+        channel: str,
+        outcome: str,
+        occurred_at: datetime,
+        notes: str | None = None,
+        expected_version: int | None = None,
+    ):
+        return self._change(
+            meta,
+            Lead,
+            lead_id,
+            expected_version,
+            lambda lead: lead.log_contact(channel=channel, outcome=outcome, occurred_at=occurred_at, notes=notes),
+        )
 
     def check_lead_sla(self, meta, lead_id: str, *, as_of: datetime, roster: list[dict]) -> dict | None:
         """Record a due SLA breach on one lead and apply the policy's action; None if nothing is due
@@ -158,20 +265,29 @@ class LeadCommands:
         changed: list = [lead]
         outcome = "recorded"
         if action == "reassign":
-            rule, _, best, why = self._by_rules(lead, roster, policy, exclude=breached_rep) if lead.grade \
-                else (None, None, None, "")
+            rule, _, best, why = (
+                self._by_rules(lead, roster, policy, exclude=breached_rep) if lead.grade else (None, None, None, "")
+            )
             if best is not None:
                 lead.record_breach(kind=kind, due_at=due_at, as_of=as_of, action="reassign")
-                changed = self._give(lead, self.load(Rep, best.rep_id), kind="breach_reassign", why=why, at=as_of,
-                                     rule=rule["name"], reason=f"SLA breach: {kind} was due {due_at.isoformat()}",
-                                     capacity=best.capacity)
+                changed = self._give(
+                    lead,
+                    self.load(Rep, best.rep_id),
+                    kind="breach_reassign",
+                    why=why,
+                    at=as_of,
+                    rule=rule["name"],
+                    reason=f"SLA breach: {kind} was due {due_at.isoformat()}",
+                    capacity=best.capacity,
+                )
                 outcome = f"reassigned to {best.rep_id}"
             else:
                 action = "pool"  # nobody else can take it: recycle instead
         if action == "pool":
             lead.record_breach(kind=kind, due_at=due_at, as_of=as_of, action="pool")
-            lead.return_to_pool(reason=f"SLA breach: {kind} was due {due_at.isoformat()}", returned_at=as_of,
-                                kind="recycled")
+            lead.return_to_pool(
+                reason=f"SLA breach: {kind} was due {due_at.isoformat()}", returned_at=as_of, kind="recycled"
+            )
             rep = self.load(Rep, breached_rep)
             rep.release_lead(lead_id=str(lead.id), why="recycled after an SLA breach")
             changed.append(rep)
@@ -179,21 +295,38 @@ class LeadCommands:
         elif action == "record":
             lead.record_breach(kind=kind, due_at=due_at, as_of=as_of, action="record")
         position = self.record(meta, *changed)
-        return {"lead_id": str(lead.id), "rep_id": breached_rep, "kind": kind, "due_at": due_at,
-                "action": outcome, "position": position}
+        return {
+            "lead_id": str(lead.id),
+            "rep_id": breached_rep,
+            "kind": kind,
+            "due_at": due_at,
+            "action": outcome,
+            "position": position,
+        }
 
     # -- outcomes ------------------------------------------------------------------------------
-    def qualify_lead(self, meta, lead_id: str, *, qualified_on: date, notes: str | None = None,
-                     expected_version: int | None = None):
-        return self._change(meta, Lead, lead_id, expected_version,
-                            lambda lead: lead.qualify(notes=notes, qualified_on=qualified_on))
+    def qualify_lead(
+        self, meta, lead_id: str, *, qualified_on: date, notes: str | None = None, expected_version: int | None = None
+    ):
+        return self._change(
+            meta, Lead, lead_id, expected_version, lambda lead: lead.qualify(notes=notes, qualified_on=qualified_on)
+        )
 
-    def disqualify_lead(self, meta, lead_id: str, *, reason: str, disqualified_on: date, notes: str | None = None,
-                        expected_version: int | None = None):
+    def disqualify_lead(
+        self,
+        meta,
+        lead_id: str,
+        *,
+        reason: str,
+        disqualified_on: date,
+        notes: str | None = None,
+        expected_version: int | None = None,
+    ):
         policy = self.lead_policy()
         lead = self._expect(self.load(Lead, lead_id), expected_version)
-        rep_id = lead.disqualify(reason=reason, allowed=policy.settings["disqualify_reasons"], notes=notes,
-                                 disqualified_on=disqualified_on)
+        rep_id = lead.disqualify(
+            reason=reason, allowed=policy.settings["disqualify_reasons"], notes=notes, disqualified_on=disqualified_on
+        )
         changed: list = [lead]
         if rep_id:
             rep = self.load(Rep, rep_id)
@@ -201,9 +334,19 @@ class LeadCommands:
             changed.append(rep)
         return self._written(meta, *changed, status=lead.status)
 
-    def convert_lead(self, meta, lead_id: str, *, converted_on: date, customer_id: str | None = None,
-                     amount: object = "0.00", product_line: str | None = None, title: str | None = None,
-                     currency: str | None = None, expected_version: int | None = None):
+    def convert_lead(
+        self,
+        meta,
+        lead_id: str,
+        *,
+        converted_on: date,
+        customer_id: str | None = None,
+        amount: object = "0.00",
+        product_line: str | None = None,
+        title: str | None = None,
+        currency: str | None = None,
+        expected_version: int | None = None,
+    ):
         """Create the customer (or link an existing one) and open a deal owned by the lead's rep,
         recorded on all three in one write."""
         lead = self._expect(self.load(Lead, lead_id), expected_version)
@@ -216,15 +359,30 @@ class LeadCommands:
                 raise NotFound(f"customer_id: no customer with id {customer_id}", field="customer_id") from None
             customer.link_lead(lead_id=str(lead.id))
         else:
-            customer = Customer.register(uuid4(), name=lead.company, region=lead.region, industry=lead.industry,
-                                         registered_on=converted_on, owner_id=owner,
-                                         size_band=lead.contact.get("size_band"), lead_id=str(lead.id))
-        deal = Deal.open(uuid4(), customer_id=str(customer.id), owner_id=owner, amount=amount,
-                         product_line=product_line or lead.contact.get("product_line") or "unspecified",
-                         opened_on=converted_on, currency_code=currency, title=title or lead.company,
-                         lead_id=str(lead.id))
-        lead.convert(customer_id=str(customer.id), deal_id=str(deal.id), new_customer=not customer_id,
-                     converted_on=converted_on)
+            customer = Customer.register(
+                uuid4(),
+                name=lead.company,
+                region=lead.region,
+                industry=lead.industry,
+                registered_on=converted_on,
+                owner_id=owner,
+                size_band=lead.contact.get("size_band"),
+                lead_id=str(lead.id),
+            )
+        deal = Deal.open(
+            uuid4(),
+            customer_id=str(customer.id),
+            owner_id=owner,
+            amount=amount,
+            product_line=product_line or lead.contact.get("product_line") or "unspecified",
+            opened_on=converted_on,
+            currency_code=currency,
+            title=title or lead.company,
+            lead_id=str(lead.id),
+        )
+        lead.convert(
+            customer_id=str(customer.id), deal_id=str(deal.id), new_customer=not customer_id, converted_on=converted_on
+        )
         rep = self.load(Rep, owner)
         rep.release_lead(lead_id=str(lead.id), why="converted")
         written = self._written(meta, lead, customer, deal, rep, customer_id=str(customer.id), deal_id=str(deal.id))

@@ -41,20 +41,31 @@ def fold(timeline: list[dict[str, Any]], day: date | None = None) -> dict[str, A
 
 class Rep(Entity):
     @event("Hired")
-    def __init__(self, id: UUID, name: str, level: str, team: str, region: str,
-                 manager_id: str | None, hired_on: date | None) -> None:
+    def __init__(
+        self, id: UUID, name: str, level: str, team: str, region: str, manager_id: str | None, hired_on: date | None
+    ) -> None:
         self.name = name
         self.hired_on = hired_on
         self.open_leads: list[str] = []
         self.plans: list[dict] = []
         self.last_lead_taken_at: datetime | None = None
         self.timeline: list[dict[str, Any]] = []
-        self._change(hired_on or date.min, level=level, team=team, region=region, manager_id=manager_id,
-                     status="active")
+        self._change(
+            hired_on or date.min, level=level, team=team, region=region, manager_id=manager_id, status="active"
+        )
 
     @classmethod
-    def hire(cls, id: UUID, *, name: str, level: str, team: str, region: str,
-             manager_id: str | None = None, hired_on: date | None = None) -> Rep:
+    def hire(
+        cls,
+        id: UUID,
+        *,
+        name: str,
+        level: str,
+        team: str,
+        region: str,
+        manager_id: str | None = None,
+        hired_on: date | None = None,
+    ) -> Rep:
         return cls(
             id=id,
             name=required_text(name, "name", max_length=200),
@@ -96,28 +107,33 @@ class Rep(Entity):
         if before["level"] == to:
             raise Conflict(f"the rep is already {to} on {effective_from}", code="level_unchanged")
         direction = "promotion" if LEVEL_ORDER.index(to) > LEVEL_ORDER.index(before["level"]) else "demotion"
-        self._level_changed(from_level=before["level"], to_level=to, direction=direction,
-                            effective_from=effective_from, reason=reason)
+        self._level_changed(
+            from_level=before["level"], to_level=to, direction=direction, effective_from=effective_from, reason=reason
+        )
 
     @event("LevelChanged")
-    def _level_changed(self, from_level: str, to_level: str, direction: str, effective_from: date,
-                       reason: str) -> None:
+    def _level_changed(self, from_level: str, to_level: str, direction: str, effective_from: date, reason: str) -> None:
         self._change(effective_from, level=to_level)
 
-    def transfer(self, *, team: str, region: str, manager_id: str | None, effective_from: date,
-                 reason: str) -> None:
+    def transfer(self, *, team: str, region: str, manager_id: str | None, effective_from: date, reason: str) -> None:
         effective_from = self._effective(effective_from, "effective_from")
-        to = {"team": required_text(team, "team", max_length=200),
-              "region": required_text(region, "region", max_length=200),
-              "manager_id": optional_text(manager_id, "manager_id")}
+        to = {
+            "team": required_text(team, "team", max_length=200),
+            "region": required_text(region, "region", max_length=200),
+            "manager_id": optional_text(manager_id, "manager_id"),
+        }
         if to["manager_id"] == str(self.id):
             raise Conflict("a rep cannot manage themselves", code="manager_cycle")
         reason = required_text(reason, "reason")
         before = self.as_of(effective_from) or {}
         if all(before.get(k) == v for k, v in to.items()):
             raise Conflict("the transfer changes nothing", code="transfer_unchanged")
-        self._transferred(from_assignment={k: before.get(k) for k in to}, to_assignment=to,
-                          effective_from=effective_from, reason=reason)
+        self._transferred(
+            from_assignment={k: before.get(k) for k in to},
+            to_assignment=to,
+            effective_from=effective_from,
+            reason=reason,
+        )
 
     @event("Transferred")
     def _transferred(self, from_assignment: dict, to_assignment: dict, effective_from: date, reason: str) -> None:
@@ -136,8 +152,13 @@ class Rep(Entity):
         if self.status != "active":
             raise Conflict("the rep has left", code="rep_left", rep_id=str(self.id))
         if capacity is not None and len(self.open_leads) >= capacity:
-            raise Conflict(f"the rep is at their capacity cap ({capacity} open leads)", code="over_capacity",
-                           rep_id=str(self.id), capacity=capacity, open_leads=len(self.open_leads))
+            raise Conflict(
+                f"the rep is at their capacity cap ({capacity} open leads)",
+                code="over_capacity",
+                rep_id=str(self.id),
+                capacity=capacity,
+                open_leads=len(self.open_leads),
+            )
         self._lead_taken(lead_id=lead_id, taken_at=taken_at)
 
     @event("LeadTaken")
@@ -162,5 +183,6 @@ class Rep(Entity):
 
     @event("PlanAssigned")
     def _plan_assigned(self, plan_id: str, effective_from: date) -> None:
-        self.plans = sorted([*self.plans, {"plan_id": plan_id, "effective_from": effective_from}],
-                            key=lambda p: p["effective_from"])
+        self.plans = sorted(
+            [*self.plans, {"plan_id": plan_id, "effective_from": effective_from}], key=lambda p: p["effective_from"]
+        )

@@ -35,8 +35,10 @@ def validate_sales_policy(settings: Any, base: dict[str, Any] | None = None) -> 
         except (InvalidOperation, ValueError):
             p = Decimal(-1)
         if isinstance(raw, float) or not p.is_finite() or not 0 <= p <= 1:
-            raise InvalidInput(f"stage_probabilities.{stage} must be a decimal string from 0 to 1",
-                               field=f"stage_probabilities.{stage}")
+            raise InvalidInput(
+                f"stage_probabilities.{stage} must be a decimal string from 0 to 1",
+                field=f"stage_probabilities.{stage}",
+            )
         probabilities[stage] = str(p)
     reasons = merged["loss_reasons"]
     if not isinstance(reasons, list) or not reasons:
@@ -47,8 +49,11 @@ def validate_sales_policy(settings: Any, base: dict[str, Any] | None = None) -> 
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= high:
             raise InvalidInput(f"{key} must be a whole number of days from 1 to {high}", field=key)
         days[key] = value
-    return {"stage_probabilities": probabilities,
-            "loss_reasons": [required_text(r, "loss_reasons", max_length=100) for r in reasons], **days}
+    return {
+        "stage_probabilities": probabilities,
+        "loss_reasons": [required_text(r, "loss_reasons", max_length=100) for r in reasons],
+        **days,
+    }
 
 
 @dataclass(frozen=True)
@@ -75,8 +80,9 @@ class SalesPolicy(Entity):
         return cls(id=SALES_POLICY_ID, settings=validate_sales_policy(settings), reason=required_text(reason, "reason"))
 
     def configure(self, settings: Any, reason: str) -> None:
-        self._reconfigured(settings=validate_sales_policy(settings, base=self.settings),
-                           reason=required_text(reason, "reason"))
+        self._reconfigured(
+            settings=validate_sales_policy(settings, base=self.settings), reason=required_text(reason, "reason")
+        )
 
     @event("Reconfigured")
     def _reconfigured(self, settings: dict, reason: str) -> None:

@@ -77,28 +77,38 @@ class TargetSheet(Entity):
         reason = optional_text(reason, "reason")
         previous = self.values.get(scope)
         if previous == value:
-            raise Conflict(f"the {self.metric} target of {scope} for {self.period} is already {value}",
-                           code="target_unchanged")
+            raise Conflict(
+                f"the {self.metric} target of {scope} for {self.period} is already {value}", code="target_unchanged"
+            )
         if previous is not None and reason is None:
             raise InvalidInput("changing a target needs a reason", field="reason")
         if previous is not None and (self.parent_of(scope) or scope in self.children):
-            raise Conflict(f"{scope} is part of a decomposition: change it with a new decomposition so that "
-                           f"children keep summing to their parent", code="target_decomposed",
-                           parent=self.parent_of(scope), children=self.children.get(scope, []))
-        self._target_set(period=self.period, metric=self.metric, scope=scope, value=value, previous=previous,
-                         reason=reason)
+            raise Conflict(
+                f"{scope} is part of a decomposition: change it with a new decomposition so that "
+                f"children keep summing to their parent",
+                code="target_decomposed",
+                parent=self.parent_of(scope),
+                children=self.children.get(scope, []),
+            )
+        self._target_set(
+            period=self.period, metric=self.metric, scope=scope, value=value, previous=previous, reason=reason
+        )
 
     @event("TargetSet")
-    def _target_set(self, period: str, metric: str, scope: str, value: Decimal, previous: Decimal | None,
-                    reason: str | None) -> None:
+    def _target_set(
+        self, period: str, metric: str, scope: str, value: Decimal, previous: Decimal | None, reason: str | None
+    ) -> None:
         self.values[scope] = value
 
     def decompose(self, *, parent: str, children: list[dict], reason: str | None) -> None:
         parent = parse_scope(parent)
         reason = optional_text(reason, "reason")
         if parent not in self.values:
-            raise Conflict(f"{parent} has no {self.metric} target for {self.period} to decompose",
-                           code="target_missing", scope=parent)
+            raise Conflict(
+                f"{parent} has no {self.metric} target for {self.period} to decompose",
+                code="target_missing",
+                scope=parent,
+            )
         if scope_kind(parent) == "rep":
             raise InvalidInput("a rep's target cannot be decomposed further", field="parent")
         expected_kind = SCOPE_KINDS[SCOPE_KINDS.index(scope_kind(parent)) + 1]
@@ -117,24 +127,33 @@ class TargetSheet(Entity):
             seen.add(scope)
             value = parse_target_value(self.metric, child.get("value"))
             if scope in self.children and self.values.get(scope) != value:
-                raise Conflict(f"{scope} is itself decomposed; re-decompose it after changing its value",
-                               code="target_decomposed", scope=scope)
+                raise Conflict(
+                    f"{scope} is itself decomposed; re-decompose it after changing its value",
+                    code="target_decomposed",
+                    scope=scope,
+                )
             parsed.append({"scope": scope, "value": value, "previous": self.values.get(scope)})
         total = sum((c["value"] for c in parsed), Decimal(0))
         if total != self.values[parent]:
-            raise Conflict(f"children sum to {total}, not to {parent}'s target {self.values[parent]}",
-                           code="decomposition_mismatch", parent=parent, parent_value=str(self.values[parent]),
-                           children_sum=str(total))
+            raise Conflict(
+                f"children sum to {total}, not to {parent}'s target {self.values[parent]}",
+                code="decomposition_mismatch",
+                parent=parent,
+                parent_value=str(self.values[parent]),
+                children_sum=str(total),
+            )
         changes = parent in self.children or any(c["previous"] is not None for c in parsed)
         if changes and reason is None:
             raise InvalidInput("changing a decomposition needs a reason", field="reason")
         dropped = sorted(set(self.children.get(parent, [])) - seen)
-        self._decomposed(period=self.period, metric=self.metric, parent=parent, children=parsed, dropped=dropped,
-                         reason=reason)
+        self._decomposed(
+            period=self.period, metric=self.metric, parent=parent, children=parsed, dropped=dropped, reason=reason
+        )
 
     @event("Decomposed")
-    def _decomposed(self, period: str, metric: str, parent: str, children: list[dict], dropped: list[str],
-                    reason: str | None) -> None:
+    def _decomposed(
+        self, period: str, metric: str, parent: str, children: list[dict], dropped: list[str], reason: str | None
+    ) -> None:
         for scope in dropped:
             self.values.pop(scope, None)
         self.children[parent] = [c["scope"] for c in children]

@@ -20,10 +20,9 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tabs and newlines are fine in notes
 
 
-def money(value: object, *, field: str = "amount", allow_zero: bool = False,
-          allow_negative: bool = False) -> Decimal:
+def money(value: object, *, field: str = "amount", allow_zero: bool = False, allow_negative: bool = False) -> Decimal:
     """Parse an amount into a Decimal with exactly two places; refuse floats and sub-cent input."""
-    if isinstance(value, float) or isinstance(value, bool):
+    if isinstance(value, (float, bool)):
         raise InvalidInput(f"{field} must be a decimal string, not a float", field=field)
     try:
         amount = Decimal(str(value).strip())
@@ -87,7 +86,8 @@ class Choice(StrEnum):
         except ValueError:
             raise InvalidInput(
                 f"{field} must be one of: {', '.join(m.value for m in cls)}",
-                field=field, value=value,
+                field=field,
+                value=value,
             ) from None
 
 

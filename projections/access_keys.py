@@ -13,17 +13,31 @@ from projections.kpi import utc_text
 from projections.projection import Projection, Recorded, Rows
 from projections.tracking import active_tables
 
-COLUMNS = ("key_id", "position", "role", "rep_id", "label", "minted_at", "minted_by", "revoked_at", "revoked_by",
-           "revoke_reason")
+COLUMNS = (
+    "key_id",
+    "position",
+    "role",
+    "rep_id",
+    "label",
+    "minted_at",
+    "minted_by",
+    "revoked_at",
+    "revoked_by",
+    "revoke_reason",
+)
 
 
 class AccessKeys(Projection):
     name = "access_keys"
     version = 1
     events = (AccessKey.Minted, AccessKey.Revoked)
-    tables = {"keys": ["""CREATE TABLE IF NOT EXISTS {keys} (key_id TEXT PRIMARY KEY, position BIGINT NOT NULL,
+    tables = {
+        "keys": [
+            """CREATE TABLE IF NOT EXISTS {keys} (key_id TEXT PRIMARY KEY, position BIGINT NOT NULL,
                           role TEXT NOT NULL, rep_id TEXT, label TEXT NOT NULL, minted_at TEXT NOT NULL,
-                          minted_by TEXT, revoked_at TEXT, revoked_by TEXT, revoke_reason TEXT)"""]}
+                          minted_by TEXT, revoked_at TEXT, revoked_by TEXT, revoke_reason TEXT)"""
+        ]
+    }
 
     def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> Rows:
         rows = Rows(tx, tables["keys"], "key_id", COLUMNS)
@@ -35,9 +49,20 @@ class AccessKeys(Projection):
 
     def on_AccessKeyMinted(self, rows: Rows, r: Recorded) -> None:
         e = r.event
-        rows.put({"key_id": r.aggregate_id, "position": r.position, "role": e.role, "rep_id": e.rep_id,
-                  "label": e.label, "minted_at": utc_text(e.timestamp), "minted_by": _actor(e),
-                  "revoked_at": None, "revoked_by": None, "revoke_reason": None})
+        rows.put(
+            {
+                "key_id": r.aggregate_id,
+                "position": r.position,
+                "role": e.role,
+                "rep_id": e.rep_id,
+                "label": e.label,
+                "minted_at": utc_text(e.timestamp),
+                "minted_by": _actor(e),
+                "revoked_at": None,
+                "revoked_by": None,
+                "revoke_reason": None,
+            }
+        )
 
     def on_AccessKeyRevoked(self, rows: Rows, r: Recorded) -> None:
         e = r.event
@@ -56,5 +81,6 @@ def list_keys(tx: Tx, *, include_revoked: bool = False) -> list[dict[str, Any]]:
     where = "" if include_revoked else " WHERE revoked_at IS NULL"
     rows = tx.all(f"SELECT {', '.join(COLUMNS)} FROM {t['keys']}{where} ORDER BY position", ())
     keys = [dict(zip(COLUMNS, row, strict=True)) for row in rows]
-    return [{k: v for k, v in key.items() if k != "position"} | {"revoked": key["revoked_at"] is not None}
-            for key in keys]
+    return [
+        {k: v for k, v in key.items() if k != "position"} | {"revoked": key["revoked_at"] is not None} for key in keys
+    ]

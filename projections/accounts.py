@@ -19,11 +19,36 @@ from projections.org import OrgHistory
 from projections.projection import Projection, Recorded, Rows
 from projections.tracking import active_tables
 
-CUSTOMER_COLUMNS = ("customer_id", "name", "region", "industry", "owner_id", "grade", "classification", "lifecycle",
-                    "last_activity_on")
-DEAL_COLUMNS = ("deal_id", "customer_id", "owner_id", "title", "product_line", "currency", "status", "stage",
-                "opened_on", "amount_cents", "signed_cents", "margin_cents", "collected_cents", "refunded_cents",
-                "cancelled_cents", "signed_on", "due_on")
+CUSTOMER_COLUMNS = (
+    "customer_id",
+    "name",
+    "region",
+    "industry",
+    "owner_id",
+    "grade",
+    "classification",
+    "lifecycle",
+    "last_activity_on",
+)
+DEAL_COLUMNS = (
+    "deal_id",
+    "customer_id",
+    "owner_id",
+    "title",
+    "product_line",
+    "currency",
+    "status",
+    "stage",
+    "opened_on",
+    "amount_cents",
+    "signed_cents",
+    "margin_cents",
+    "collected_cents",
+    "refunded_cents",
+    "cancelled_cents",
+    "signed_on",
+    "due_on",
+)
 PAYMENT_COLUMNS = ("position", "deal_id", "customer_id", "amount_cents", "received_on")
 
 
@@ -34,33 +59,57 @@ def _later(current: str | None, day: date) -> str:
 class AccountsProjection(Projection):
     name = "accounts"
     version = 1
-    events = (Customer.Registered, Customer.Graded, Customer.Classified, Customer.OwnerTransferred,
-              Customer.LifecycleChanged, Customer.VisitLogged, Customer.FeedbackGiven, Deal.Opened, Deal.StageChanged,
-              Deal.Revised, Deal.Won, Deal.Lost, Deal.PaymentReceived, Deal.Refunded)
+    events = (
+        Customer.Registered,
+        Customer.Graded,
+        Customer.Classified,
+        Customer.OwnerTransferred,
+        Customer.LifecycleChanged,
+        Customer.VisitLogged,
+        Customer.FeedbackGiven,
+        Deal.Opened,
+        Deal.StageChanged,
+        Deal.Revised,
+        Deal.Won,
+        Deal.Lost,
+        Deal.PaymentReceived,
+        Deal.Refunded,
+    )
     tables = {
-        "customers": ["""CREATE TABLE IF NOT EXISTS {customers} (
+        "customers": [
+            """CREATE TABLE IF NOT EXISTS {customers} (
             customer_id TEXT PRIMARY KEY, name TEXT NOT NULL, region TEXT NOT NULL, industry TEXT NOT NULL,
-            owner_id TEXT, grade TEXT, classification TEXT, lifecycle TEXT NOT NULL, last_activity_on TEXT)"""],
-        "deals": ["""CREATE TABLE IF NOT EXISTS {deals} (
+            owner_id TEXT, grade TEXT, classification TEXT, lifecycle TEXT NOT NULL, last_activity_on TEXT)"""
+        ],
+        "deals": [
+            """CREATE TABLE IF NOT EXISTS {deals} (
             deal_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, owner_id TEXT NOT NULL, title TEXT,
             product_line TEXT NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL,
             opened_on TEXT NOT NULL, amount_cents BIGINT NOT NULL, signed_cents BIGINT NOT NULL,
             margin_cents BIGINT NOT NULL, collected_cents BIGINT NOT NULL, refunded_cents BIGINT NOT NULL,
             cancelled_cents BIGINT NOT NULL, signed_on TEXT, due_on TEXT)""",
-                  "CREATE INDEX IF NOT EXISTS {deals}_customer ON {deals} (customer_id)"],
-        "payments": ["""CREATE TABLE IF NOT EXISTS {payments} (
+            "CREATE INDEX IF NOT EXISTS {deals}_customer ON {deals} (customer_id)",
+        ],
+        "payments": [
+            """CREATE TABLE IF NOT EXISTS {payments} (
             position BIGINT PRIMARY KEY, deal_id TEXT NOT NULL, customer_id TEXT NOT NULL,
             amount_cents BIGINT NOT NULL, received_on TEXT NOT NULL)""",
-                     "CREATE INDEX IF NOT EXISTS {payments}_customer ON {payments} (customer_id)"],
+            "CREATE INDEX IF NOT EXISTS {payments}_customer ON {payments} (customer_id)",
+        ],
     }
 
     def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Rows]:
         customers = Rows(tx, tables["customers"], "customer_id", CUSTOMER_COLUMNS)
-        customers.load(r.aggregate_id for r in batch if r.type.startswith("Customer") and r.type != "CustomerRegistered")
+        customers.load(
+            r.aggregate_id for r in batch if r.type.startswith("Customer") and r.type != "CustomerRegistered"
+        )
         deals = Rows(tx, tables["deals"], "deal_id", DEAL_COLUMNS)
         deals.load(r.aggregate_id for r in batch if r.type.startswith("Deal") and r.type != "DealOpened")
-        return {"customers": customers, "deals": deals,
-                "payments": Rows(tx, tables["payments"], "position", PAYMENT_COLUMNS)}
+        return {
+            "customers": customers,
+            "deals": deals,
+            "payments": Rows(tx, tables["payments"], "position", PAYMENT_COLUMNS),
+        }
 
     def commit(self, tx: Tx, tables: dict[str, str], state: dict[str, Rows]) -> None:
         for rows in state.values():
@@ -73,9 +122,19 @@ class AccountsProjection(Projection):
 
     def on_CustomerRegistered(self, s, r: Recorded) -> None:
         e = r.event
-        s["customers"].put({"customer_id": r.aggregate_id, "name": e.name, "region": e.region, "industry": e.industry,
-                            "owner_id": e.owner_id, "grade": None, "classification": None, "lifecycle": "prospect",
-                            "last_activity_on": e.registered_on.isoformat()})
+        s["customers"].put(
+            {
+                "customer_id": r.aggregate_id,
+                "name": e.name,
+                "region": e.region,
+                "industry": e.industry,
+                "owner_id": e.owner_id,
+                "grade": None,
+                "classification": None,
+                "lifecycle": "prospect",
+                "last_activity_on": e.registered_on.isoformat(),
+            }
+        )
 
     def on_CustomerGraded(self, s, r: Recorded) -> None:
         s["customers"].update(r.aggregate_id, grade=r.event.to_grade)
@@ -99,12 +158,27 @@ class AccountsProjection(Projection):
 
     def on_DealOpened(self, s, r: Recorded) -> None:
         e = r.event
-        s["deals"].put({"deal_id": r.aggregate_id, "customer_id": e.customer_id, "owner_id": e.owner_id,
-                        "title": e.title, "product_line": e.product_line, "currency": e.currency, "status": "open",
-                        "stage": "initial_contact", "opened_on": e.opened_on.isoformat(),
-                        "amount_cents": to_cents(e.amount), "signed_cents": 0, "margin_cents": 0,
-                        "collected_cents": 0, "refunded_cents": 0, "cancelled_cents": 0, "signed_on": None,
-                        "due_on": None})
+        s["deals"].put(
+            {
+                "deal_id": r.aggregate_id,
+                "customer_id": e.customer_id,
+                "owner_id": e.owner_id,
+                "title": e.title,
+                "product_line": e.product_line,
+                "currency": e.currency,
+                "status": "open",
+                "stage": "initial_contact",
+                "opened_on": e.opened_on.isoformat(),
+                "amount_cents": to_cents(e.amount),
+                "signed_cents": 0,
+                "margin_cents": 0,
+                "collected_cents": 0,
+                "refunded_cents": 0,
+                "cancelled_cents": 0,
+                "signed_on": None,
+                "due_on": None,
+            }
+        )
         self._touch(s, e.customer_id, e.opened_on)
 
     def _deal(self, s, r: Recorded, **changes: Any) -> dict | None:
@@ -120,9 +194,15 @@ class AccountsProjection(Projection):
 
     def on_DealWon(self, s, r: Recorded) -> None:
         e = r.event
-        deal = self._deal(s, r, status="won", signed_cents=to_cents(e.amount), margin_cents=to_cents(e.gross_margin),
-                          signed_on=e.signed_on.isoformat(),
-                          due_on=(getattr(e, "payment_due_on", None) or e.signed_on).isoformat())
+        deal = self._deal(
+            s,
+            r,
+            status="won",
+            signed_cents=to_cents(e.amount),
+            margin_cents=to_cents(e.gross_margin),
+            signed_on=e.signed_on.isoformat(),
+            due_on=(getattr(e, "payment_due_on", None) or e.signed_on).isoformat(),
+        )
         if deal:
             self._touch(s, deal["customer_id"], e.signed_on)
 
@@ -135,8 +215,15 @@ class AccountsProjection(Projection):
             return
         cents = to_cents(r.event.amount)
         self._deal(s, r, collected_cents=deal["collected_cents"] + cents)
-        s["payments"].put({"position": r.position, "deal_id": r.aggregate_id, "customer_id": deal["customer_id"],
-                           "amount_cents": cents, "received_on": r.event.received_on.isoformat()})
+        s["payments"].put(
+            {
+                "position": r.position,
+                "deal_id": r.aggregate_id,
+                "customer_id": deal["customer_id"],
+                "amount_cents": cents,
+                "received_on": r.event.received_on.isoformat(),
+            }
+        )
         self._touch(s, deal["customer_id"], r.event.received_on)
 
     def on_DealRefunded(self, s, r: Recorded) -> None:
@@ -168,26 +255,47 @@ def _deals(tx: Tx, where: str = "", params: Sequence[Any] = ()) -> list[dict]:
 
 
 def _deal_view(d: dict) -> dict:
-    return {"deal_id": d["deal_id"], "title": d["title"], "owner_id": d["owner_id"], "product_line": d["product_line"],
-            "currency": d["currency"], "status": d["status"], "stage": d["stage"], "opened_on": d["opened_on"],
-            "amount": from_cents(d["amount_cents"]), "signed_amount": from_cents(d["signed_cents"]),
-            "gross_margin": from_cents(d["margin_cents"]), "signed_on": d["signed_on"], "payment_due_on": d["due_on"],
-            "collected": from_cents(d["collected_cents"]), "refunded": from_cents(d["refunded_cents"]),
-            "cancelled": from_cents(d["cancelled_cents"]), "receivable": from_cents(_receivable_cents(d))}
+    return {
+        "deal_id": d["deal_id"],
+        "title": d["title"],
+        "owner_id": d["owner_id"],
+        "product_line": d["product_line"],
+        "currency": d["currency"],
+        "status": d["status"],
+        "stage": d["stage"],
+        "opened_on": d["opened_on"],
+        "amount": from_cents(d["amount_cents"]),
+        "signed_amount": from_cents(d["signed_cents"]),
+        "gross_margin": from_cents(d["margin_cents"]),
+        "signed_on": d["signed_on"],
+        "payment_due_on": d["due_on"],
+        "collected": from_cents(d["collected_cents"]),
+        "refunded": from_cents(d["refunded_cents"]),
+        "cancelled": from_cents(d["cancelled_cents"]),
+        "receivable": from_cents(_receivable_cents(d)),
+    }
 
 
 def customer_accounts(tx: Tx, customer_id: str) -> dict:
     """The customer's deals and payments (for Customer 360)."""
     t = active_tables(tx, ACCOUNTS)
     deals = _deals(tx, "WHERE customer_id = ? ORDER BY opened_on, deal_id", (customer_id,))
-    payments = [{"deal_id": deal, "amount": from_cents(cents), "received_on": day, "position": pos}
-                for pos, deal, cents, day in tx.all(
-                    f"SELECT position, deal_id, amount_cents, received_on FROM {t['payments']} WHERE customer_id = ? "
-                    f"ORDER BY received_on, position", (customer_id,))]
+    payments = [
+        {"deal_id": deal, "amount": from_cents(cents), "received_on": day, "position": pos}
+        for pos, deal, cents, day in tx.all(
+            f"SELECT position, deal_id, amount_cents, received_on FROM {t['payments']} WHERE customer_id = ? "
+            f"ORDER BY received_on, position",
+            (customer_id,),
+        )
+    ]
     last = tx.value(f"SELECT last_activity_on FROM {t['customers']} WHERE customer_id = ?", (customer_id,))
-    return {"deals": [_deal_view(d) for d in deals], "payments": payments, "last_activity_on": last,
-            "exposure": from_cents(sum(_exposure_cents(d) for d in deals)),
-            "receivable": from_cents(sum(_receivable_cents(d) for d in deals))}
+    return {
+        "deals": [_deal_view(d) for d in deals],
+        "payments": payments,
+        "last_activity_on": last,
+        "exposure": from_cents(sum(_exposure_cents(d) for d in deals)),
+        "receivable": from_cents(sum(_receivable_cents(d) for d in deals)),
+    }
 
 
 def _exposure_cents(d: dict) -> int:
@@ -199,20 +307,27 @@ def exposure(tx: Tx, customer_id: str) -> Decimal:
     return from_cents(sum(_exposure_cents(d) for d in _deals(tx, "WHERE customer_id = ?", (customer_id,))))
 
 
-def receivables(tx: Tx, *, period: Period, as_of: date, group_by: str = "rep",
-                owners: Collection[str] | None = None) -> dict:
+def receivables(
+    tx: Tx, *, period: Period, as_of: date, group_by: str = "rep", owners: Collection[str] | None = None
+) -> dict:
     """Collection rate of the deals signed in the period, per owner or team (on the signing
     date), and every receivable overdue at `as_of`; with `owners`, only those reps' deals."""
     if group_by not in ("rep", "team"):
         raise InvalidInput("group_by must be rep or team", field="group_by")
     org = OrgHistory(tx)
     groups: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for d in _deals(tx, "WHERE status = 'won' AND signed_on >= ? AND signed_on <= ?",
-                    (period.start.isoformat(), period.end.isoformat())):
+    for d in _deals(
+        tx,
+        "WHERE status = 'won' AND signed_on >= ? AND signed_on <= ?",
+        (period.start.isoformat(), period.end.isoformat()),
+    ):
         if owners is not None and d["owner_id"] not in owners:
             continue
-        key = d["owner_id"] if group_by == "rep" else \
-            (org.attrs(d["owner_id"], date.fromisoformat(d["signed_on"])) or {}).get("team", "unknown")
+        key = (
+            d["owner_id"]
+            if group_by == "rep"
+            else (org.attrs(d["owner_id"], date.fromisoformat(d["signed_on"])) or {}).get("team", "unknown")
+        )
         g = groups[key]
         g[0] += 1
         g[1] += d["signed_cents"] - d["cancelled_cents"]
@@ -220,19 +335,35 @@ def receivables(tx: Tx, *, period: Period, as_of: date, group_by: str = "rep",
         g[3] += _receivable_cents(d)
     rows = []
     for key, (count, due, kept, open_cents) in sorted(groups.items()):
-        row = {group_by: key, "deals": count, "billed": from_cents(due), "collected": from_cents(kept),
-               "receivable": from_cents(open_cents),
-               "collection_rate": fraction(kept, due)}
+        row = {
+            group_by: key,
+            "deals": count,
+            "billed": from_cents(due),
+            "collected": from_cents(kept),
+            "receivable": from_cents(open_cents),
+            "collection_rate": fraction(kept, due),
+        }
         if group_by == "rep":
             row["name"] = org.names.get(key)
         rows.append(row)
     overdue = []
     for d in _deals(tx, "WHERE status = 'won' AND due_on < ? ORDER BY due_on, deal_id", (as_of.isoformat(),)):
         if _receivable_cents(d) > 0 and (owners is None or d["owner_id"] in owners):
-            overdue.append({**_deal_view(d), "customer_id": d["customer_id"],
-                            "days_overdue": (as_of - date.fromisoformat(d["due_on"])).days})
-    return {"period": period.label, "as_of": as_of, "group_by": group_by, "rows": rows, "overdue": overdue,
-            "overdue_total": sum((o["receivable"] for o in overdue), Decimal("0.00"))}
+            overdue.append(
+                {
+                    **_deal_view(d),
+                    "customer_id": d["customer_id"],
+                    "days_overdue": (as_of - date.fromisoformat(d["due_on"])).days,
+                }
+            )
+    return {
+        "period": period.label,
+        "as_of": as_of,
+        "group_by": group_by,
+        "rows": rows,
+        "overdue": overdue,
+        "overdue_total": sum((o["receivable"] for o in overdue), Decimal("0.00")),
+    }
 
 
 def distribution(tx: Tx, owners: Collection[str] | None = None) -> dict:
@@ -253,6 +384,11 @@ def dormancy_candidates(tx: Tx, *, as_of: date, days: int) -> list[tuple[str, da
     """Active customers with no recorded activity in the last `days` days."""
     t = active_tables(tx, ACCOUNTS)
     cutoff = (as_of - timedelta(days=days)).isoformat()
-    return [(c, None if last is None else date.fromisoformat(last)) for c, last in tx.all(
-        f"SELECT customer_id, last_activity_on FROM {t['customers']} WHERE lifecycle = 'active' "
-        f"AND (last_activity_on IS NULL OR last_activity_on <= ?) ORDER BY customer_id", (cutoff,))]
+    return [
+        (c, None if last is None else date.fromisoformat(last))
+        for c, last in tx.all(
+            f"SELECT customer_id, last_activity_on FROM {t['customers']} WHERE lifecycle = 'active' "
+            f"AND (last_activity_on IS NULL OR last_activity_on <= ?) ORDER BY customer_id",
+            (cutoff,),
+        )
+    ]

@@ -35,9 +35,17 @@ CLOSED_COLUMNS = ("period", "position", "as_of_position")
 
 def _source(r: Recorded) -> str:
     meta = getattr(r.event, "meta", None) or {}
-    return json.dumps({"type": r.type, "aggregate_id": r.aggregate_id, "version": r.event.originator_version,
-                       "position": r.position, "recorded_at": utc_text(r.event.timestamp),
-                       "actor": meta.get("actor")}, ensure_ascii=False)
+    return json.dumps(
+        {
+            "type": r.type,
+            "aggregate_id": r.aggregate_id,
+            "version": r.event.originator_version,
+            "position": r.position,
+            "recorded_at": utc_text(r.event.timestamp),
+            "actor": meta.get("actor"),
+        },
+        ensure_ascii=False,
+    )
 
 
 def _plan_body(body: dict) -> str:
@@ -47,43 +55,73 @@ def _plan_body(body: dict) -> str:
 class CommissionsProjection(Projection):
     name = "commissions"
     version = 1
-    events = (Deal.Opened, Deal.SplitsSet, Deal.Won, Deal.PaymentReceived, Deal.Refunded, Plan.Created,
-              Plan.Versioned, Rep.PlanAssigned, TargetSheet.TargetSet, TargetSheet.Decomposed, CommissionPeriod.Closed)
+    events = (
+        Deal.Opened,
+        Deal.SplitsSet,
+        Deal.Won,
+        Deal.PaymentReceived,
+        Deal.Refunded,
+        Plan.Created,
+        Plan.Versioned,
+        Rep.PlanAssigned,
+        TargetSheet.TargetSet,
+        TargetSheet.Decomposed,
+        CommissionPeriod.Closed,
+    )
     tables = {
-        "deals": ["CREATE TABLE IF NOT EXISTS {deals} (deal_id TEXT PRIMARY KEY, currency TEXT NOT NULL, "
-                  "splits TEXT NOT NULL)"],
-        "wins": ["""CREATE TABLE IF NOT EXISTS {wins} (deal_id TEXT PRIMARY KEY, position BIGINT NOT NULL,
+        "deals": [
+            "CREATE TABLE IF NOT EXISTS {deals} (deal_id TEXT PRIMARY KEY, currency TEXT NOT NULL, "
+            "splits TEXT NOT NULL)"
+        ],
+        "wins": [
+            """CREATE TABLE IF NOT EXISTS {wins} (deal_id TEXT PRIMARY KEY, position BIGINT NOT NULL,
                     signed_on TEXT NOT NULL, amount_cents BIGINT NOT NULL, margin_cents BIGINT NOT NULL,
-                    currency TEXT NOT NULL, splits TEXT NOT NULL, source TEXT NOT NULL)"""],
-        "moves": ["""CREATE TABLE IF NOT EXISTS {moves} (position BIGINT PRIMARY KEY, deal_id TEXT NOT NULL,
-                     day TEXT NOT NULL, amount_cents BIGINT NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL)"""],
-        "plans": ["""CREATE TABLE IF NOT EXISTS {plans} (plan_key TEXT PRIMARY KEY, position BIGINT NOT NULL,
-                     plan_id TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL)"""],
-        "assignments": ["""CREATE TABLE IF NOT EXISTS {assignments} (position BIGINT PRIMARY KEY, rep_id TEXT NOT NULL,
-                           plan_id TEXT NOT NULL, effective_from TEXT NOT NULL)"""],
-        "targets": ["""CREATE TABLE IF NOT EXISTS {targets} (target_id BIGINT PRIMARY KEY, position BIGINT NOT NULL,
-                       period TEXT NOT NULL, scope TEXT NOT NULL, value TEXT)"""],
-        "closed": ["""CREATE TABLE IF NOT EXISTS {closed} (period TEXT PRIMARY KEY, position BIGINT NOT NULL,
-                      as_of_position BIGINT NOT NULL)"""],
+                    currency TEXT NOT NULL, splits TEXT NOT NULL, source TEXT NOT NULL)"""
+        ],
+        "moves": [
+            """CREATE TABLE IF NOT EXISTS {moves} (position BIGINT PRIMARY KEY, deal_id TEXT NOT NULL,
+                     day TEXT NOT NULL, amount_cents BIGINT NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL)"""
+        ],
+        "plans": [
+            """CREATE TABLE IF NOT EXISTS {plans} (plan_key TEXT PRIMARY KEY, position BIGINT NOT NULL,
+                     plan_id TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL)"""
+        ],
+        "assignments": [
+            """CREATE TABLE IF NOT EXISTS {assignments} (position BIGINT PRIMARY KEY, rep_id TEXT NOT NULL,
+                           plan_id TEXT NOT NULL, effective_from TEXT NOT NULL)"""
+        ],
+        "targets": [
+            """CREATE TABLE IF NOT EXISTS {targets} (target_id BIGINT PRIMARY KEY, position BIGINT NOT NULL,
+                       period TEXT NOT NULL, scope TEXT NOT NULL, value TEXT)"""
+        ],
+        "closed": [
+            """CREATE TABLE IF NOT EXISTS {closed} (period TEXT PRIMARY KEY, position BIGINT NOT NULL,
+                      as_of_position BIGINT NOT NULL)"""
+        ],
     }
 
     def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Rows]:
         deals = Rows(tx, tables["deals"], "deal_id", DEAL_COLUMNS)
         deals.load(r.aggregate_id for r in batch if r.type in ("DealSplitsSet", "DealWon"))
         wins = Rows(tx, tables["wins"], "deal_id", WIN_COLUMNS)
-        return {"deals": deals, "wins": wins, "moves": Rows(tx, tables["moves"], "position", MOVE_COLUMNS),
-                "plans": Rows(tx, tables["plans"], "plan_key", PLAN_COLUMNS),
-                "assignments": Rows(tx, tables["assignments"], "position", ASSIGN_COLUMNS),
-                "targets": Rows(tx, tables["targets"], "target_id", TARGET_COLUMNS),
-                "closed": Rows(tx, tables["closed"], "period", CLOSED_COLUMNS)}
+        return {
+            "deals": deals,
+            "wins": wins,
+            "moves": Rows(tx, tables["moves"], "position", MOVE_COLUMNS),
+            "plans": Rows(tx, tables["plans"], "plan_key", PLAN_COLUMNS),
+            "assignments": Rows(tx, tables["assignments"], "position", ASSIGN_COLUMNS),
+            "targets": Rows(tx, tables["targets"], "target_id", TARGET_COLUMNS),
+            "closed": Rows(tx, tables["closed"], "period", CLOSED_COLUMNS),
+        }
 
     def commit(self, tx: Tx, tables: dict[str, str], state: dict[str, Rows]) -> None:
         for rows in state.values():
             rows.flush()
 
     def on_DealOpened(self, s, r: Recorded) -> None:
-        s["deals"].put({"deal_id": r.aggregate_id, "currency": r.event.currency,
-                        "splits": json.dumps([[r.event.owner_id, "1"]])})
+        s["deals"].put(
+            {"deal_id": r.aggregate_id, "currency": r.event.currency, "splits": json.dumps([[r.event.owner_id, "1"]])}
+        )
 
     def on_DealSplitsSet(self, s, r: Recorded) -> None:
         s["deals"].update(r.aggregate_id, splits=json.dumps([[x["rep_id"], str(x["share"])] for x in r.event.splits]))
@@ -93,35 +131,86 @@ class CommissionsProjection(Projection):
         if deal is None:
             return
         e = r.event
-        s["wins"].put({"deal_id": r.aggregate_id, "position": r.position, "signed_on": e.signed_on.isoformat(),
-                       "amount_cents": to_cents(e.amount), "margin_cents": to_cents(e.gross_margin),
-                       "currency": deal["currency"], "splits": deal["splits"], "source": _source(r)})
+        s["wins"].put(
+            {
+                "deal_id": r.aggregate_id,
+                "position": r.position,
+                "signed_on": e.signed_on.isoformat(),
+                "amount_cents": to_cents(e.amount),
+                "margin_cents": to_cents(e.gross_margin),
+                "currency": deal["currency"],
+                "splits": deal["splits"],
+                "source": _source(r),
+            }
+        )
 
     def on_DealPaymentReceived(self, s, r: Recorded) -> None:
-        s["moves"].put({"position": r.position, "deal_id": r.aggregate_id, "day": r.event.received_on.isoformat(),
-                        "amount_cents": to_cents(r.event.amount), "kind": "payment", "source": _source(r)})
+        s["moves"].put(
+            {
+                "position": r.position,
+                "deal_id": r.aggregate_id,
+                "day": r.event.received_on.isoformat(),
+                "amount_cents": to_cents(r.event.amount),
+                "kind": "payment",
+                "source": _source(r),
+            }
+        )
 
     def on_DealRefunded(self, s, r: Recorded) -> None:
-        s["moves"].put({"position": r.position, "deal_id": r.aggregate_id, "day": r.event.refunded_on.isoformat(),
-                        "amount_cents": to_cents(r.event.amount), "kind": getattr(r.event, "kind", "refund"),
-                        "source": _source(r)})
+        s["moves"].put(
+            {
+                "position": r.position,
+                "deal_id": r.aggregate_id,
+                "day": r.event.refunded_on.isoformat(),
+                "amount_cents": to_cents(r.event.amount),
+                "kind": getattr(r.event, "kind", "refund"),
+                "source": _source(r),
+            }
+        )
 
     def on_PlanCreated(self, s, r: Recorded) -> None:
-        s["plans"].put({"plan_key": f"{r.aggregate_id}|1", "position": r.position, "plan_id": r.aggregate_id,
-                        "version": 1, "body": _plan_body(r.event.body)})
+        s["plans"].put(
+            {
+                "plan_key": f"{r.aggregate_id}|1",
+                "position": r.position,
+                "plan_id": r.aggregate_id,
+                "version": 1,
+                "body": _plan_body(r.event.body),
+            }
+        )
 
     def on_PlanVersioned(self, s, r: Recorded) -> None:
-        s["plans"].put({"plan_key": f"{r.aggregate_id}|{r.event.version}", "position": r.position,
-                        "plan_id": r.aggregate_id, "version": r.event.version, "body": _plan_body(r.event.body)})
+        s["plans"].put(
+            {
+                "plan_key": f"{r.aggregate_id}|{r.event.version}",
+                "position": r.position,
+                "plan_id": r.aggregate_id,
+                "version": r.event.version,
+                "body": _plan_body(r.event.body),
+            }
+        )
 
     def on_RepPlanAssigned(self, s, r: Recorded) -> None:
-        s["assignments"].put({"position": r.position, "rep_id": r.aggregate_id, "plan_id": r.event.plan_id,
-                              "effective_from": r.event.effective_from.isoformat()})
+        s["assignments"].put(
+            {
+                "position": r.position,
+                "rep_id": r.aggregate_id,
+                "plan_id": r.event.plan_id,
+                "effective_from": r.event.effective_from.isoformat(),
+            }
+        )
 
     def _target(self, s, r: Recorded, seq: int, scope: str, value: Decimal | None) -> None:
         if r.event.metric == "revenue":
-            s["targets"].put({"target_id": r.position * 1000 + seq, "position": r.position, "period": r.event.period,
-                              "scope": scope, "value": None if value is None else str(value)})
+            s["targets"].put(
+                {
+                    "target_id": r.position * 1000 + seq,
+                    "position": r.position,
+                    "period": r.event.period,
+                    "scope": scope,
+                    "value": None if value is None else str(value),
+                }
+            )
 
     def on_TargetSheetTargetSet(self, s, r: Recorded) -> None:
         self._target(s, r, 0, r.event.scope, r.event.value)
@@ -150,37 +239,53 @@ class StoreInputs:
         self.until_position = until_position
         self.wins: dict[str, Win] = {}
         for deal_id, _, signed_on, amount, margin, currency, splits, source in tx.all(
-                f"SELECT {', '.join(WIN_COLUMNS)} FROM {t['wins']} WHERE position <= ?", (limit,)):
-            self.wins[deal_id] = Win(deal_id, date.fromisoformat(signed_on), from_cents(amount), from_cents(margin),
-                                     currency, tuple((rep, Decimal(share)) for rep, share in json.loads(splits)),
-                                     Source(**json.loads(source)))
-        self.movements = [Money(deal_id, date.fromisoformat(day), from_cents(amount), kind, Source(**json.loads(src)))
-                          for _, deal_id, day, amount, kind, src in tx.all(
-                              f"SELECT {', '.join(MOVE_COLUMNS)} FROM {t['moves']} WHERE position <= ? "
-                              f"ORDER BY day, position", (limit,))]
+            f"SELECT {', '.join(WIN_COLUMNS)} FROM {t['wins']} WHERE position <= ?", (limit,)
+        ):
+            self.wins[deal_id] = Win(
+                deal_id,
+                date.fromisoformat(signed_on),
+                from_cents(amount),
+                from_cents(margin),
+                currency,
+                tuple((rep, Decimal(share)) for rep, share in json.loads(splits)),
+                Source(**json.loads(source)),
+            )
+        self.movements = [
+            Money(deal_id, date.fromisoformat(day), from_cents(amount), kind, Source(**json.loads(src)))
+            for _, deal_id, day, amount, kind, src in tx.all(
+                f"SELECT {', '.join(MOVE_COLUMNS)} FROM {t['moves']} WHERE position <= ? ORDER BY day, position",
+                (limit,),
+            )
+        ]
         self.plans: dict[str, list[dict]] = {}
         for _, _, plan_id, version, body in tx.all(
-                f"SELECT {', '.join(PLAN_COLUMNS)} FROM {t['plans']} WHERE position <= ? ORDER BY version", (limit,)):
+            f"SELECT {', '.join(PLAN_COLUMNS)} FROM {t['plans']} WHERE position <= ? ORDER BY version", (limit,)
+        ):
             parsed = json.loads(body)
             parsed["effective_from"] = date.fromisoformat(parsed["effective_from"])
             self.plans.setdefault(plan_id, []).append({"version": version, **parsed})
         self.assignments: dict[str, list[tuple[date, str]]] = {}
         for _, rep_id, plan_id, effective in tx.all(
-                f"SELECT {', '.join(ASSIGN_COLUMNS)} FROM {t['assignments']} WHERE position <= ? ORDER BY position",
-                (limit,)):
+            f"SELECT {', '.join(ASSIGN_COLUMNS)} FROM {t['assignments']} WHERE position <= ? ORDER BY position",
+            (limit,),
+        ):
             self.assignments.setdefault(rep_id, []).append((date.fromisoformat(effective), plan_id))
         values: dict[tuple[str, str, str], Decimal] = {}
         for _, _, period, scope, value in tx.all(
-                f"SELECT {', '.join(TARGET_COLUMNS)} FROM {t['targets']} WHERE position <= ? ORDER BY target_id",
-                (limit,)):
+            f"SELECT {', '.join(TARGET_COLUMNS)} FROM {t['targets']} WHERE position <= ? ORDER BY target_id", (limit,)
+        ):
             if value is None:
                 values.pop((period, "revenue", scope), None)
             else:
                 values[(period, "revenue", scope)] = Decimal(value)
         self.targets = Targets(values=values)
         self.org = OrgHistory(tx, until_position)
-        self.closed = {period: (position, as_of) for period, position, as_of in tx.all(
-            f"SELECT {', '.join(CLOSED_COLUMNS)} FROM {t['closed']} WHERE position <= ?", (limit,))}
+        self.closed = {
+            period: (position, as_of)
+            for period, position, as_of in tx.all(
+                f"SELECT {', '.join(CLOSED_COLUMNS)} FROM {t['closed']} WHERE position <= ?", (limit,)
+            )
+        }
 
     def plan_for(self, rep_id: str, day: date) -> tuple[str, dict] | None:
         chosen = None

@@ -37,7 +37,7 @@ class DatabaseURL:
     def parse(cls, url: str | None) -> DatabaseURL:
         url = (url or DEFAULT_URL).strip()
         if url.startswith("sqlite:///"):
-            path = url[len("sqlite:///"):]
+            path = url[len("sqlite:///") :]
             if not path or path == ":memory:":
                 raise DatabaseURLError("sqlite URL needs a file path: sqlite:///path/to/file.db")
             return cls(kind="sqlite", path=path)
@@ -46,26 +46,43 @@ class DatabaseURL:
             dbname = parts.path.lstrip("/")
             if not dbname:
                 raise DatabaseURLError("postgresql URL needs a database name: postgresql://user:pw@host:port/db")
-            return cls(kind="postgres", host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
-                       user=unquote(parts.username or ""), password=unquote(parts.password or ""),
-                       dbname=unquote(dbname))
+            return cls(
+                kind="postgres",
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or 5432,
+                user=unquote(parts.username or ""),
+                password=unquote(parts.password or ""),
+                dbname=unquote(dbname),
+            )
         raise DatabaseURLError(f"unsupported DATABASE_URL {url!r}: use sqlite:///file.db or postgresql://…")
 
     def conninfo(self) -> str:
         from psycopg.conninfo import make_conninfo
-        return make_conninfo(host=self.host, port=self.port, user=self.user or None,
-                             password=self.password or None, dbname=self.dbname)
+
+        return make_conninfo(
+            host=self.host, port=self.port, user=self.user or None, password=self.password or None, dbname=self.dbname
+        )
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The eventsourcing library's own settings for this URL (users never set these)."""
         if self.kind == "sqlite":
-            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.path,
-                    "SQLITE_LOCK_TIMEOUT": "30"}
-        env = {"PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": self.dbname,
-               "POSTGRES_HOST": self.host, "POSTGRES_PORT": str(self.port),
-               "POSTGRES_USER": self.user, "POSTGRES_PASSWORD": self.password,
-               "POSTGRES_LOCK_TIMEOUT": "10", "POSTGRES_POOL_SIZE": "5", "POSTGRES_MAX_OVERFLOW": "10",
-               "POSTGRES_ENABLE_DB_FUNCTIONS": "n"}
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": self.path,
+                "SQLITE_LOCK_TIMEOUT": "30",
+            }
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.dbname,
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+            "POSTGRES_LOCK_TIMEOUT": "10",
+            "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_MAX_OVERFLOW": "10",
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+        }
         return env
 
 
@@ -120,8 +137,10 @@ class Database:
         self._pool = None
         if self.kind == "postgres":
             from psycopg_pool import ConnectionPool
-            self._pool = ConnectionPool(self.url.conninfo(), min_size=1, max_size=12, open=True,
-                                        kwargs={"autocommit": False}, timeout=30)
+
+            self._pool = ConnectionPool(
+                self.url.conninfo(), min_size=1, max_size=12, open=True, kwargs={"autocommit": False}, timeout=30
+            )
 
     # -- connections ---------------------------------------------------------------------------
     def _sqlite(self) -> sqlite3.Connection:
@@ -152,9 +171,8 @@ class Database:
             else:
                 conn.execute("COMMIT")
         else:
-            with self._pool.connection() as conn:
-                with conn.transaction():
-                    yield Tx(conn, "postgres")
+            with self._pool.connection() as conn, conn.transaction():
+                yield Tx(conn, "postgres")
 
     def read(self) -> Any:
         return self.transaction(write=False)
@@ -163,6 +181,7 @@ class Database:
     def session_connection(self) -> Iterator[Any]:
         """A dedicated PostgreSQL connection outside the pool (advisory locks, LISTEN)."""
         import psycopg
+
         conn = psycopg.connect(self.url.conninfo(), autocommit=True)
         try:
             yield conn

@@ -35,8 +35,17 @@ def prepare(db: Database, projections: Sequence[Projection]) -> None:
             tracking.register(tx, projection)
 
 
-def process(db: Database, source: EventSource, projection: Projection, generation: int, after: int,
-            *, limit: int = BATCH_SIZE, tx: Tx | None = None, live: bool = False) -> tuple[int, int]:
+def process(
+    db: Database,
+    source: EventSource,
+    projection: Projection,
+    generation: int,
+    after: int,
+    *,
+    limit: int = BATCH_SIZE,
+    tx: Tx | None = None,
+    live: bool = False,
+) -> tuple[int, int]:
     """Apply the events in positions (after, after + limit] to one generation; answer
     (new position, events applied).
 
@@ -108,9 +117,15 @@ class RebuildProgress:
     start: int = 0
 
 
-def rebuild(db: Database, source: EventSource, projection: Projection, *,
-            progress: Callable[[RebuildProgress], None] | None = None, limit: int = BATCH_SIZE,
-            keep: bool = False) -> RebuildProgress:
+def rebuild(
+    db: Database,
+    source: EventSource,
+    projection: Projection,
+    *,
+    progress: Callable[[RebuildProgress], None] | None = None,
+    limit: int = BATCH_SIZE,
+    keep: bool = False,
+) -> RebuildProgress:
     """Replay all history into a new generation of tables, then switch queries to it.
 
     The active tables keep answering until the switch, which applies the last events and
@@ -122,8 +137,14 @@ def rebuild(db: Database, source: EventSource, projection: Projection, *,
         return _rebuild(db, source, projection, progress, limit, keep)
 
 
-def _rebuild(db: Database, source: EventSource, projection: Projection,
-             progress: Callable[[RebuildProgress], None] | None, limit: int, keep: bool) -> RebuildProgress:
+def _rebuild(
+    db: Database,
+    source: EventSource,
+    projection: Projection,
+    progress: Callable[[RebuildProgress], None] | None,
+    limit: int,
+    keep: bool,
+) -> RebuildProgress:
     prepare(db, [projection])
     with db.transaction() as tx:
         reg = tracking.registration(tx, projection.name, lock=True)
@@ -131,8 +152,9 @@ def _rebuild(db: Database, source: EventSource, projection: Projection,
             tracking.drop_generation(tx, projection, reg.rebuilding_generation)
         generation = tracking.next_generation(tx, projection.name)
         tracking.create_generation(tx, projection, generation)
-        tx.execute("UPDATE projection_registry SET rebuilding_generation = ? WHERE name = ?",
-                   (generation, projection.name))
+        tx.execute(
+            "UPDATE projection_registry SET rebuilding_generation = ? WHERE name = ?", (generation, projection.name)
+        )
     started, position, events = time.monotonic(), 0, 0
     try:
         while True:
@@ -151,17 +173,21 @@ def _rebuild(db: Database, source: EventSource, projection: Projection,
                 if new == position:
                     break
                 position = new
-            tx.execute("UPDATE projection_registry SET active_generation = ?, rebuilding_generation = NULL, "
-                       "state = 'live', last_error = NULL, error_position = NULL, error_event_type = NULL, "
-                       "error_traceback = NULL WHERE name = ?", (generation, projection.name))
+            tx.execute(
+                "UPDATE projection_registry SET active_generation = ?, rebuilding_generation = NULL, "
+                "state = 'live', last_error = NULL, error_position = NULL, error_event_type = NULL, "
+                "error_traceback = NULL WHERE name = ?",
+                (generation, projection.name),
+            )
             if not keep:
                 tracking.drop_generation(tx, projection, reg.active_generation)
-            tx.execute("UPDATE projection_dead_letters SET status = 'rebuilt' WHERE name = ? AND status = 'parked'",
-                       (projection.name,))
+            tx.execute(
+                "UPDATE projection_dead_letters SET status = 'rebuilt' WHERE name = ? AND status = 'parked'",
+                (projection.name,),
+            )
     except BaseException:
         with db.transaction() as tx:
-            tx.execute("UPDATE projection_registry SET rebuilding_generation = NULL WHERE name = ?",
-                       (projection.name,))
+            tx.execute("UPDATE projection_registry SET rebuilding_generation = NULL WHERE name = ?", (projection.name,))
             tracking.drop_generation(tx, projection, generation)
         raise
     done = RebuildProgress(position, position, events, time.monotonic() - started)
@@ -170,8 +196,14 @@ def _rebuild(db: Database, source: EventSource, projection: Projection,
     return done
 
 
-def backfill(db: Database, source: EventSource, projection: Projection, *,
-             progress: Callable[[RebuildProgress], None] | None = None, limit: int = BATCH_SIZE) -> RebuildProgress:
+def backfill(
+    db: Database,
+    source: EventSource,
+    projection: Projection,
+    *,
+    progress: Callable[[RebuildProgress], None] | None = None,
+    limit: int = BATCH_SIZE,
+) -> RebuildProgress:
     """Build a projection's active tables up to the head from wherever they stand: a new
     projection starts at 0, an interrupted backfill resumes from its last committed batch."""
     prepare(db, [projection])
@@ -197,8 +229,11 @@ def retry_parked(db: Database, source: EventSource, projection: Projection, posi
     """Apply parked events to the active tables again, each in its own transaction; an event
     that still fails stays parked with its new error. (It is applied after later events were.)"""
     with db.read() as tx:
-        letters = [d for d in tracking.dead_letters(tx, projection.name)
-                   if d["status"] == "parked" and position in (None, d["position"])]
+        letters = [
+            d
+            for d in tracking.dead_letters(tx, projection.name)
+            if d["status"] == "parked" and position in (None, d["position"])
+        ]
     resolved, failing = [], []
     for letter in letters:
         [record] = source.read(letter["position"] - 1, 1)
@@ -210,8 +245,14 @@ def retry_parked(db: Database, source: EventSource, projection: Projection, posi
             resolved.append(record.position)
         except HandlerFailed as failure:
             with db.transaction() as tx:
-                tracking.park(tx, projection.name, record.position, record.type, repr(failure.error),
-                              "".join(traceback.format_exception(failure.error)))
+                tracking.park(
+                    tx,
+                    projection.name,
+                    record.position,
+                    record.type,
+                    repr(failure.error),
+                    "".join(traceback.format_exception(failure.error)),
+                )
             failing.append(record.position)
     return {"retried": [d["position"] for d in letters], "resolved": resolved, "still_failing": failing}
 
@@ -227,14 +268,26 @@ def status(db: Database, source: EventSource, projections: Sequence[Projection])
             if reg is not None and reg.rebuilding_generation is not None and state != "failed":
                 state = "rebuilding"
             parked = len(tracking.parked_positions(tx, projection.name))
-            row = {"name": projection.name, "version": projection.version, "position": position, "head": head,
-                   "lag": max(head - position, 0), "state": state, "last_error": None,
-                   "on_error": projection.on_error, "parked": parked}
+            row = {
+                "name": projection.name,
+                "version": projection.version,
+                "position": position,
+                "head": head,
+                "lag": max(head - position, 0),
+                "state": state,
+                "last_error": None,
+                "on_error": projection.on_error,
+                "parked": parked,
+            }
             if reg is not None and reg.rebuilding_generation is not None:
                 row["rebuild_position"] = tracking.position(tx, projection.name, reg.rebuilding_generation)
             if reg is not None and reg.state == "failed":
-                row["last_error"] = {"message": reg.last_error, "position": reg.error_position,
-                                     "event_type": reg.error_event_type, "traceback": reg.error_traceback}
+                row["last_error"] = {
+                    "message": reg.last_error,
+                    "position": reg.error_position,
+                    "event_type": reg.error_event_type,
+                    "traceback": reg.error_traceback,
+                }
             rows.append(row)
     return rows
 
@@ -288,8 +341,15 @@ def exclusive(db: Database, name: str) -> Iterator[bool]:
 class ProjectionEngine:
     """Runs each projection in its own thread until `stop()`."""
 
-    def __init__(self, db: Database, source: EventSource, projections: Sequence[Projection], *,
-                 poll_seconds: float = 0.1, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(
+        self,
+        db: Database,
+        source: EventSource,
+        projections: Sequence[Projection],
+        *,
+        poll_seconds: float = 0.1,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
         self.db, self.source, self.projections = db, source, tuple(projections)
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
@@ -323,8 +383,10 @@ class ProjectionEngine:
         while not self._stopping.is_set():
             with exclusive(self.db, "projectors") if self.db.kind == "sqlite" else nullcontext(True) as owner:
                 if owner:
-                    runners = [threading.Thread(target=self._run, args=(p,), name=f"projector-{p.name}",
-                                                daemon=True) for p in self.projections]
+                    runners = [
+                        threading.Thread(target=self._run, args=(p,), name=f"projector-{p.name}", daemon=True)
+                        for p in self.projections
+                    ]
                     for t in runners:
                         t.start()
                     for t in runners:
@@ -350,8 +412,11 @@ class ProjectionEngine:
         """On PostgreSQL one active runner per projection (advisory lock); others stand by."""
         wake = self._wake[projection.name]
         while not self._stopping.is_set():
-            with exclusive(self.db, f"projection.{projection.name}") if self.db.kind == "postgres" \
-                    else nullcontext(True) as owner:
+            with (
+                exclusive(self.db, f"projection.{projection.name}")
+                if self.db.kind == "postgres"
+                else nullcontext(True) as owner
+            ):
                 if owner:
                     self.running.add(projection.name)
                     try:
@@ -386,8 +451,9 @@ class ProjectionEngine:
                     reg = tracking.registration(tx, projection.name)
                     after = tracking.position(tx, projection.name, reg.active_generation)
                 wake.clear()
-                new, _ = process(self.db, self.source, projection, reg.active_generation, after,
-                                 limit=self.batch_size, live=True)
+                new, _ = process(
+                    self.db, self.source, projection, reg.active_generation, after, limit=self.batch_size, live=True
+                )
                 backoff = 0.5
                 if new == after:
                     if reg.state != "live":
@@ -398,11 +464,22 @@ class ProjectionEngine:
                 continue
             except HandlerFailed as failure:
                 if projection.on_error == "park":  # set the event aside, report it, carry on
-                    log.error("projection %s parked %s at %s: %r", projection.name, failure.record.type,
-                              failure.record.position, failure.error)
+                    log.error(
+                        "projection %s parked %s at %s: %r",
+                        projection.name,
+                        failure.record.type,
+                        failure.record.position,
+                        failure.error,
+                    )
                     with self.db.transaction() as tx:
-                        tracking.park(tx, projection.name, failure.record.position, failure.record.type,
-                                      repr(failure.error), "".join(traceback.format_exception(failure.error)))
+                        tracking.park(
+                            tx,
+                            projection.name,
+                            failure.record.position,
+                            failure.record.type,
+                            repr(failure.error),
+                            "".join(traceback.format_exception(failure.error)),
+                        )
                     continue
                 self._record_failure(projection, failure.error, failure.record.position, failure.record.type)
                 return
@@ -412,8 +489,9 @@ class ProjectionEngine:
                     return
                 backoff = min(backoff * 2, 10.0)
 
-    def _record_failure(self, projection: Projection, error: BaseException, position: int | None,
-                        event_type: str | None) -> None:
+    def _record_failure(
+        self, projection: Projection, error: BaseException, position: int | None, event_type: str | None
+    ) -> None:
         trace = "".join(traceback.format_exception(error))
         log.error("projection %s stopped at %s %s: %r", projection.name, event_type, position, error)
         with self.db.transaction() as tx:

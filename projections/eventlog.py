@@ -65,8 +65,16 @@ class EventFilter:
         return self.until is None or event.timestamp < self.until
 
 
-def browse(source: EventSource, db: Database, *, after: int, limit: int, wanted: EventFilter,
-           scan: int = 1000, max_scan: int = 100_000) -> tuple[list[Recorded], int | None]:
+def browse(
+    source: EventSource,
+    db: Database,
+    *,
+    after: int,
+    limit: int,
+    wanted: EventFilter,
+    scan: int = 1000,
+    max_scan: int = 100_000,
+) -> tuple[list[Recorded], int | None]:
     """Matching events in store order after `after`, and the cursor to continue from (None when
     the log is exhausted). Filters on actor and time are applied while scanning, so a page may
     stop early after `max_scan` events with a cursor to carry on."""

@@ -35,15 +35,21 @@ def claim(db: Database, principal: str, key: str, request_hash: str, now: dateti
     """Reserve the key for this request (answer None), or answer what is already remembered.
     An entry older than the retention period is forgotten first."""
     with db.transaction() as tx:
-        tx.execute("DELETE FROM idempotency_keys WHERE principal = ? AND idempotency_key = ? AND created_at < ?",
-                   (principal, key, (now - RETENTION).isoformat()))
-        inserted = tx.execute("INSERT INTO idempotency_keys (principal, idempotency_key, request_hash, created_at) "
-                              "VALUES (?, ?, ?, ?) ON CONFLICT (principal, idempotency_key) DO NOTHING",
-                              (principal, key, request_hash, now.isoformat()))
+        tx.execute(
+            "DELETE FROM idempotency_keys WHERE principal = ? AND idempotency_key = ? AND created_at < ?",
+            (principal, key, (now - RETENTION).isoformat()),
+        )
+        inserted = tx.execute(
+            "INSERT INTO idempotency_keys (principal, idempotency_key, request_hash, created_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (principal, idempotency_key) DO NOTHING",
+            (principal, key, request_hash, now.isoformat()),
+        )
         if inserted.rowcount == 1:
             return None
-        row = tx.one("SELECT request_hash, status, body FROM idempotency_keys WHERE principal = ? "
-                     "AND idempotency_key = ?", (principal, key))
+        row = tx.one(
+            "SELECT request_hash, status, body FROM idempotency_keys WHERE principal = ? AND idempotency_key = ?",
+            (principal, key),
+        )
     if row is None:  # forgotten in between: behave as "still running", the caller asks again
         return Remembered(request_hash, None, None)
     return Remembered(row[0], row[1], None if row[2] is None else bytes(row[2]))
@@ -51,12 +57,16 @@ def claim(db: Database, principal: str, key: str, request_hash: str, now: dateti
 
 def remember(db: Database, principal: str, key: str, status: int, body: bytes) -> None:
     with db.transaction() as tx:
-        tx.execute("UPDATE idempotency_keys SET status = ?, body = ? WHERE principal = ? AND idempotency_key = ?",
-                   (status, body, principal, key))
+        tx.execute(
+            "UPDATE idempotency_keys SET status = ?, body = ? WHERE principal = ? AND idempotency_key = ?",
+            (status, body, principal, key),
+        )
 
 
 def release(db: Database, principal: str, key: str) -> None:
     """The first request failed unexpectedly: let a retry run it again."""
     with db.transaction() as tx:
-        tx.execute("DELETE FROM idempotency_keys WHERE principal = ? AND idempotency_key = ? AND status IS NULL",
-                   (principal, key))
+        tx.execute(
+            "DELETE FROM idempotency_keys WHERE principal = ? AND idempotency_key = ? AND status IS NULL",
+            (principal, key),
+        )

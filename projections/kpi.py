@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,8 +21,18 @@ from projections.money import to_cents
 from projections.projection import Projection, Recorded, Rows
 
 # customer_id holds the fact's subject: the customer, or the lead for leads_contacted
-FACT_COLUMNS = ("fact_id", "position", "rep_id", "day", "recorded_at", "metric", "product_line", "customer_id",
-                "amount_cents", "qty")
+FACT_COLUMNS = (
+    "fact_id",
+    "position",
+    "rep_id",
+    "day",
+    "recorded_at",
+    "metric",
+    "product_line",
+    "customer_id",
+    "amount_cents",
+    "qty",
+)
 DEAL_COLUMNS = ("deal_id", "owner_id", "customer_id", "product_line", "splits")
 CUSTOMER_COLUMNS = ("customer_id", "owner_id", "grade", "first_won_on")
 TARGET_COLUMNS = ("target_key", "period", "metric", "scope", "value")
@@ -30,61 +40,113 @@ TARGET_COLUMNS = ("target_key", "period", "metric", "scope", "value")
 
 def utc_text(moment: datetime) -> str:
     """A fixed-width UTC timestamp, so text comparison is time comparison on every backend."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 class KpiProjection(Projection):
     name = "kpi"
     version = 1
-    events = (Deal.Opened, Deal.SplitsSet, Deal.Won, Deal.PaymentReceived, Customer.Registered,
-              Customer.Graded, Customer.OwnerTransferred, Customer.VisitLogged, TargetSheet.TargetSet,
-              TargetSheet.Decomposed, Lead.Contacted)
+    events = (
+        Deal.Opened,
+        Deal.SplitsSet,
+        Deal.Won,
+        Deal.PaymentReceived,
+        Customer.Registered,
+        Customer.Graded,
+        Customer.OwnerTransferred,
+        Customer.VisitLogged,
+        TargetSheet.TargetSet,
+        TargetSheet.Decomposed,
+        Lead.Contacted,
+    )
     tables = {
-        "facts": ["""CREATE TABLE IF NOT EXISTS {facts} (
+        "facts": [
+            """CREATE TABLE IF NOT EXISTS {facts} (
             fact_id BIGINT PRIMARY KEY, position BIGINT NOT NULL, rep_id TEXT NOT NULL, day TEXT NOT NULL,
             recorded_at TEXT NOT NULL, metric TEXT NOT NULL, product_line TEXT, customer_id TEXT,
             amount_cents BIGINT NOT NULL, qty INTEGER NOT NULL)""",
-                  "CREATE INDEX IF NOT EXISTS {facts}_day ON {facts} (day, metric)"],
-        "deals": ["""CREATE TABLE IF NOT EXISTS {deals} (
+            "CREATE INDEX IF NOT EXISTS {facts}_day ON {facts} (day, metric)",
+        ],
+        "deals": [
+            """CREATE TABLE IF NOT EXISTS {deals} (
             deal_id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, customer_id TEXT NOT NULL, product_line TEXT NOT NULL,
-            splits TEXT NOT NULL)"""],
-        "customers": ["""CREATE TABLE IF NOT EXISTS {customers} (
-            customer_id TEXT PRIMARY KEY, owner_id TEXT, grade TEXT, first_won_on TEXT)"""],
-        "targets": ["""CREATE TABLE IF NOT EXISTS {targets} (
+            splits TEXT NOT NULL)"""
+        ],
+        "customers": [
+            """CREATE TABLE IF NOT EXISTS {customers} (
+            customer_id TEXT PRIMARY KEY, owner_id TEXT, grade TEXT, first_won_on TEXT)"""
+        ],
+        "targets": [
+            """CREATE TABLE IF NOT EXISTS {targets} (
             target_key TEXT PRIMARY KEY, period TEXT NOT NULL, metric TEXT NOT NULL, scope TEXT NOT NULL,
-            value TEXT)"""],
+            value TEXT)"""
+        ],
     }
 
     def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Any]:
         deals = Rows(tx, tables["deals"], "deal_id", DEAL_COLUMNS)
         deals.load(r.aggregate_id for r in batch if r.type.startswith("Deal") and r.type != "DealOpened")
         customers = Rows(tx, tables["customers"], "customer_id", CUSTOMER_COLUMNS)
-        customers.load(r.aggregate_id for r in batch if r.type.startswith("Customer") and r.type != "CustomerRegistered")
-        return {"deals": deals, "customers": customers, "facts": Rows(tx, tables["facts"], "fact_id", FACT_COLUMNS),
-                "targets": Rows(tx, tables["targets"], "target_key", TARGET_COLUMNS)}
+        customers.load(
+            r.aggregate_id for r in batch if r.type.startswith("Customer") and r.type != "CustomerRegistered"
+        )
+        return {
+            "deals": deals,
+            "customers": customers,
+            "facts": Rows(tx, tables["facts"], "fact_id", FACT_COLUMNS),
+            "targets": Rows(tx, tables["targets"], "target_key", TARGET_COLUMNS),
+        }
 
     def commit(self, tx: Tx, tables: dict[str, str], state: dict[str, Rows]) -> None:
         for rows in state.values():
             rows.flush()
 
     @staticmethod
-    def _fact(s: dict[str, Rows], r: Recorded, seq: int, rep_id: str, day: Any, metric: str, *,
-              amount: Decimal | None = None, qty: int = 0, product_line: str | None = None,
-              customer_id: str | None = None) -> None:
-        s["facts"].put({"fact_id": r.position * 1000 + seq, "position": r.position, "rep_id": rep_id,
-                        "day": day.isoformat(), "recorded_at": utc_text(r.event.timestamp), "metric": metric,
-                        "product_line": product_line, "customer_id": customer_id,
-                        "amount_cents": 0 if amount is None else to_cents(amount), "qty": qty})
+    def _fact(
+        s: dict[str, Rows],
+        r: Recorded,
+        seq: int,
+        rep_id: str,
+        day: Any,
+        metric: str,
+        *,
+        amount: Decimal | None = None,
+        qty: int = 0,
+        product_line: str | None = None,
+        customer_id: str | None = None,
+    ) -> None:
+        s["facts"].put(
+            {
+                "fact_id": r.position * 1000 + seq,
+                "position": r.position,
+                "rep_id": rep_id,
+                "day": day.isoformat(),
+                "recorded_at": utc_text(r.event.timestamp),
+                "metric": metric,
+                "product_line": product_line,
+                "customer_id": customer_id,
+                "amount_cents": 0 if amount is None else to_cents(amount),
+                "qty": qty,
+            }
+        )
 
     def on_DealOpened(self, s, r: Recorded) -> None:
         e = r.event
-        s["deals"].put({"deal_id": r.aggregate_id, "owner_id": e.owner_id, "customer_id": e.customer_id,
-                        "product_line": e.product_line,
-                        "splits": json.dumps([{"rep_id": e.owner_id, "share": "1"}])})
+        s["deals"].put(
+            {
+                "deal_id": r.aggregate_id,
+                "owner_id": e.owner_id,
+                "customer_id": e.customer_id,
+                "product_line": e.product_line,
+                "splits": json.dumps([{"rep_id": e.owner_id, "share": "1"}]),
+            }
+        )
 
     def on_DealSplitsSet(self, s, r: Recorded) -> None:
-        s["deals"].update(r.aggregate_id, splits=json.dumps(
-            [{"rep_id": x["rep_id"], "share": str(x["share"])} for x in r.event.splits]))
+        s["deals"].update(
+            r.aggregate_id,
+            splits=json.dumps([{"rep_id": x["rep_id"], "share": str(x["share"])} for x in r.event.splits]),
+        )
 
     def on_DealWon(self, s, r: Recorded) -> None:
         deal = s["deals"].get(r.aggregate_id)
@@ -94,13 +156,33 @@ class KpiProjection(Projection):
         for split in json.loads(deal["splits"]):
             share = Decimal(split["share"])
             for metric, amount in (("revenue", e.amount), ("gross_margin", e.gross_margin)):
-                self._fact(s, r, seq, split["rep_id"], e.signed_on, metric, amount=amount * share,
-                           product_line=deal["product_line"], customer_id=deal["customer_id"])
+                self._fact(
+                    s,
+                    r,
+                    seq,
+                    split["rep_id"],
+                    e.signed_on,
+                    metric,
+                    amount=amount * share,
+                    product_line=deal["product_line"],
+                    customer_id=deal["customer_id"],
+                )
                 seq += 1
-        self._fact(s, r, seq, deal["owner_id"], e.signed_on, "contracts_signed", qty=1,
-                   product_line=deal["product_line"], customer_id=deal["customer_id"])
+        self._fact(
+            s,
+            r,
+            seq,
+            deal["owner_id"],
+            e.signed_on,
+            "contracts_signed",
+            qty=1,
+            product_line=deal["product_line"],
+            customer_id=deal["customer_id"],
+        )
         customer = s["customers"].get(deal["customer_id"])
-        if customer is not None and (customer["first_won_on"] is None or customer["first_won_on"] > e.signed_on.isoformat()):
+        if customer is not None and (
+            customer["first_won_on"] is None or customer["first_won_on"] > e.signed_on.isoformat()
+        ):
             s["customers"].update(deal["customer_id"], first_won_on=e.signed_on.isoformat())
 
     def on_DealPaymentReceived(self, s, r: Recorded) -> None:
@@ -108,14 +190,21 @@ class KpiProjection(Projection):
         if deal is None:
             return
         for seq, split in enumerate(json.loads(deal["splits"])):
-            self._fact(s, r, seq, split["rep_id"], r.event.received_on, "collections",
-                       amount=r.event.amount * Decimal(split["share"]), product_line=deal["product_line"],
-                       customer_id=deal["customer_id"])
+            self._fact(
+                s,
+                r,
+                seq,
+                split["rep_id"],
+                r.event.received_on,
+                "collections",
+                amount=r.event.amount * Decimal(split["share"]),
+                product_line=deal["product_line"],
+                customer_id=deal["customer_id"],
+            )
 
     def on_CustomerRegistered(self, s, r: Recorded) -> None:
         e = r.event
-        s["customers"].put({"customer_id": r.aggregate_id, "owner_id": e.owner_id, "grade": None,
-                            "first_won_on": None})
+        s["customers"].put({"customer_id": r.aggregate_id, "owner_id": e.owner_id, "grade": None, "first_won_on": None})
         if e.owner_id:
             self._fact(s, r, 0, e.owner_id, e.registered_on, "new_customers", qty=1, customer_id=r.aggregate_id)
 
@@ -136,8 +225,15 @@ class KpiProjection(Projection):
 
     def _target(self, s, r: Recorded, scope: str, value: Decimal | None) -> None:
         e = r.event
-        s["targets"].put({"target_key": f"{e.period}|{e.metric}|{scope}", "period": e.period, "metric": e.metric,
-                          "scope": scope, "value": None if value is None else str(value)})
+        s["targets"].put(
+            {
+                "target_key": f"{e.period}|{e.metric}|{scope}",
+                "period": e.period,
+                "metric": e.metric,
+                "scope": scope,
+                "value": None if value is None else str(value),
+            }
+        )
 
     def on_TargetSheetTargetSet(self, s, r: Recorded) -> None:
         self._target(s, r, r.event.scope, r.event.value)

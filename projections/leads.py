@@ -23,15 +23,57 @@ from projections.org import OrgHistory
 from projections.projection import Projection, Recorded, Rows
 from projections.tracking import active_tables
 
-LEAD_COLUMNS = ("lead_id", "position", "company", "company_key", "phone_key", "email_key", "region", "industry",
-                "size_band", "product_line", "source", "captured_on", "status", "grade", "score", "assignee_id",
-                "assigned_at", "first_contact_at", "last_contact_at", "duplicate_of", "customer_id", "deal_id",
-                "qualified", "converted", "won_deals", "won_cents", "current_assignment")
+LEAD_COLUMNS = (
+    "lead_id",
+    "position",
+    "company",
+    "company_key",
+    "phone_key",
+    "email_key",
+    "region",
+    "industry",
+    "size_band",
+    "product_line",
+    "source",
+    "captured_on",
+    "status",
+    "grade",
+    "score",
+    "assignee_id",
+    "assigned_at",
+    "first_contact_at",
+    "last_contact_at",
+    "duplicate_of",
+    "customer_id",
+    "deal_id",
+    "qualified",
+    "converted",
+    "won_deals",
+    "won_cents",
+    "current_assignment",
+)
 ASSIGNMENT_COLUMNS = ("assignment_id", "lead_id", "rep_id", "grade", "kind", "assigned_at", "first_contact_at")
 BREACH_COLUMNS = ("breach_id", "lead_id", "rep_id", "grade", "kind", "due_at", "as_of")
-PUBLIC = ("lead_id", "company", "region", "industry", "size_band", "product_line", "source", "captured_on", "status",
-          "grade", "score", "assignee_id", "assigned_at", "first_contact_at", "last_contact_at", "duplicate_of",
-          "customer_id", "deal_id")
+PUBLIC = (
+    "lead_id",
+    "company",
+    "region",
+    "industry",
+    "size_band",
+    "product_line",
+    "source",
+    "captured_on",
+    "status",
+    "grade",
+    "score",
+    "assignee_id",
+    "assigned_at",
+    "first_contact_at",
+    "last_contact_at",
+    "duplicate_of",
+    "customer_id",
+    "deal_id",
+)
 
 
 def _when(moment: datetime | None) -> str | None:
@@ -41,28 +83,47 @@ def _when(moment: datetime | None) -> str | None:
 class LeadsProjection(Projection):
     name = "leads"
     version = 1
-    events = (Lead.Captured, Lead.Scored, Lead.Assigned, Lead.Returned, Lead.Contacted, Lead.SlaBreached,
-              Lead.Qualified, Lead.Disqualified, Lead.Converted, Lead.MergedInto, Lead.Absorbed, Lead.Forgotten,
-              Deal.Opened, Deal.Won)
+    events = (
+        Lead.Captured,
+        Lead.Scored,
+        Lead.Assigned,
+        Lead.Returned,
+        Lead.Contacted,
+        Lead.SlaBreached,
+        Lead.Qualified,
+        Lead.Disqualified,
+        Lead.Converted,
+        Lead.MergedInto,
+        Lead.Absorbed,
+        Lead.Forgotten,
+        Deal.Opened,
+        Deal.Won,
+    )
     tables = {
-        "leads": ["""CREATE TABLE IF NOT EXISTS {leads} (
+        "leads": [
+            """CREATE TABLE IF NOT EXISTS {leads} (
             lead_id TEXT PRIMARY KEY, position BIGINT NOT NULL, company TEXT NOT NULL, company_key TEXT,
             phone_key TEXT, email_key TEXT, region TEXT NOT NULL, industry TEXT NOT NULL, size_band TEXT,
             product_line TEXT, source TEXT NOT NULL, captured_on TEXT NOT NULL, status TEXT NOT NULL, grade TEXT,
             score TEXT, assignee_id TEXT, assigned_at TEXT, first_contact_at TEXT, last_contact_at TEXT,
             duplicate_of TEXT, customer_id TEXT, deal_id TEXT, qualified INTEGER NOT NULL, converted INTEGER NOT NULL,
             won_deals INTEGER NOT NULL, won_cents BIGINT NOT NULL, current_assignment BIGINT)""",
-                  "CREATE INDEX IF NOT EXISTS {leads}_queue ON {leads} (assignee_id, status)",
-                  "CREATE INDEX IF NOT EXISTS {leads}_phone ON {leads} (phone_key)",
-                  "CREATE INDEX IF NOT EXISTS {leads}_email ON {leads} (email_key)",
-                  "CREATE INDEX IF NOT EXISTS {leads}_company ON {leads} (company_key, region)",
-                  "CREATE INDEX IF NOT EXISTS {leads}_position ON {leads} (position)"],
-        "assignments": ["""CREATE TABLE IF NOT EXISTS {assignments} (
+            "CREATE INDEX IF NOT EXISTS {leads}_queue ON {leads} (assignee_id, status)",
+            "CREATE INDEX IF NOT EXISTS {leads}_phone ON {leads} (phone_key)",
+            "CREATE INDEX IF NOT EXISTS {leads}_email ON {leads} (email_key)",
+            "CREATE INDEX IF NOT EXISTS {leads}_company ON {leads} (company_key, region)",
+            "CREATE INDEX IF NOT EXISTS {leads}_position ON {leads} (position)",
+        ],
+        "assignments": [
+            """CREATE TABLE IF NOT EXISTS {assignments} (
             assignment_id BIGINT PRIMARY KEY, lead_id TEXT NOT NULL, rep_id TEXT NOT NULL, grade TEXT,
-            kind TEXT NOT NULL, assigned_at TEXT NOT NULL, first_contact_at TEXT)"""],
-        "breaches": ["""CREATE TABLE IF NOT EXISTS {breaches} (
+            kind TEXT NOT NULL, assigned_at TEXT NOT NULL, first_contact_at TEXT)"""
+        ],
+        "breaches": [
+            """CREATE TABLE IF NOT EXISTS {breaches} (
             breach_id BIGINT PRIMARY KEY, lead_id TEXT NOT NULL, rep_id TEXT, grade TEXT, kind TEXT NOT NULL,
-            due_at TEXT NOT NULL, as_of TEXT NOT NULL)"""],
+            due_at TEXT NOT NULL, as_of TEXT NOT NULL)"""
+        ],
         "deals": ["""CREATE TABLE IF NOT EXISTS {deals} (deal_id TEXT PRIMARY KEY, lead_id TEXT NOT NULL)"""],
     }
 
@@ -72,8 +133,12 @@ class LeadsProjection(Projection):
         deals = Rows(tx, tables["deals"], "deal_id", ("deal_id", "lead_id"))
         deals.load(r.aggregate_id for r in batch if r.type == "DealWon")
         assignments = Rows(tx, tables["assignments"], "assignment_id", ASSIGNMENT_COLUMNS)
-        return {"leads": leads, "deals": deals, "assignments": assignments,
-                "breaches": Rows(tx, tables["breaches"], "breach_id", BREACH_COLUMNS)}
+        return {
+            "leads": leads,
+            "deals": deals,
+            "assignments": assignments,
+            "breaches": Rows(tx, tables["breaches"], "breach_id", BREACH_COLUMNS),
+        }
 
     def commit(self, tx: Tx, tables: dict[str, str], state: dict[str, Rows]) -> None:
         for rows in state.values():
@@ -81,15 +146,37 @@ class LeadsProjection(Projection):
 
     def on_LeadCaptured(self, s, r: Recorded) -> None:
         e = r.event
-        s["leads"].put({
-            "lead_id": r.aggregate_id, "position": r.position, "company": e.company, "company_key": company_key(e.company),
-            "phone_key": phone_key(plain(e.contact.get("phone"))), "email_key": email_key(plain(e.contact.get("email"))),
-            "region": e.region, "industry": e.industry, "size_band": e.contact.get("size_band"),
-            "product_line": e.contact.get("product_line"), "source": e.source, "captured_on": e.captured_on.isoformat(),
-            "status": "duplicate" if e.duplicate_of else "pool", "grade": None, "score": None, "assignee_id": None,
-            "assigned_at": None, "first_contact_at": None, "last_contact_at": None, "duplicate_of": e.duplicate_of,
-            "customer_id": None, "deal_id": None, "qualified": 0, "converted": 0, "won_deals": 0, "won_cents": 0,
-            "current_assignment": None})
+        s["leads"].put(
+            {
+                "lead_id": r.aggregate_id,
+                "position": r.position,
+                "company": e.company,
+                "company_key": company_key(e.company),
+                "phone_key": phone_key(plain(e.contact.get("phone"))),
+                "email_key": email_key(plain(e.contact.get("email"))),
+                "region": e.region,
+                "industry": e.industry,
+                "size_band": e.contact.get("size_band"),
+                "product_line": e.contact.get("product_line"),
+                "source": e.source,
+                "captured_on": e.captured_on.isoformat(),
+                "status": "duplicate" if e.duplicate_of else "pool",
+                "grade": None,
+                "score": None,
+                "assignee_id": None,
+                "assigned_at": None,
+                "first_contact_at": None,
+                "last_contact_at": None,
+                "duplicate_of": e.duplicate_of,
+                "customer_id": None,
+                "deal_id": None,
+                "qualified": 0,
+                "converted": 0,
+                "won_deals": 0,
+                "won_cents": 0,
+                "current_assignment": None,
+            }
+        )
 
     def on_LeadScored(self, s, r: Recorded) -> None:
         s["leads"].update(r.aggregate_id, grade=r.event.grade, score=str(r.event.score))
@@ -99,15 +186,35 @@ class LeadsProjection(Projection):
         if lead is None:
             return
         e = r.event
-        s["leads"].update(r.aggregate_id, assignee_id=e.rep_id, assigned_at=_when(e.assigned_at), first_contact_at=None,
-                          current_assignment=r.position, status="assigned" if lead["status"] == "pool" else lead["status"])
-        s["assignments"].put({"assignment_id": r.position, "lead_id": r.aggregate_id, "rep_id": e.rep_id,
-                              "grade": lead["grade"], "kind": e.kind, "assigned_at": _when(e.assigned_at),
-                              "first_contact_at": None})
+        s["leads"].update(
+            r.aggregate_id,
+            assignee_id=e.rep_id,
+            assigned_at=_when(e.assigned_at),
+            first_contact_at=None,
+            current_assignment=r.position,
+            status="assigned" if lead["status"] == "pool" else lead["status"],
+        )
+        s["assignments"].put(
+            {
+                "assignment_id": r.position,
+                "lead_id": r.aggregate_id,
+                "rep_id": e.rep_id,
+                "grade": lead["grade"],
+                "kind": e.kind,
+                "assigned_at": _when(e.assigned_at),
+                "first_contact_at": None,
+            }
+        )
 
     def on_LeadReturned(self, s, r: Recorded) -> None:
-        s["leads"].update(r.aggregate_id, assignee_id=None, assigned_at=None, first_contact_at=None,
-                          current_assignment=None, status="pool")
+        s["leads"].update(
+            r.aggregate_id,
+            assignee_id=None,
+            assigned_at=None,
+            first_contact_at=None,
+            current_assignment=None,
+            status="pool",
+        )
 
     def on_LeadContacted(self, s, r: Recorded) -> None:
         lead = s["leads"].get(r.aggregate_id)
@@ -119,13 +226,24 @@ class LeadsProjection(Projection):
         s["leads"].update(r.aggregate_id, first_contact_at=first, last_contact_at=last)
         if lead["current_assignment"] is not None:
             assignment = s["assignments"].get(lead["current_assignment"])
-            if assignment is not None and (assignment["first_contact_at"] is None or at < assignment["first_contact_at"]):
+            if assignment is not None and (
+                assignment["first_contact_at"] is None or at < assignment["first_contact_at"]
+            ):
                 s["assignments"].update(lead["current_assignment"], first_contact_at=at)
 
     def on_LeadSlaBreached(self, s, r: Recorded) -> None:
         e = r.event
-        s["breaches"].put({"breach_id": r.position, "lead_id": r.aggregate_id, "rep_id": e.rep_id, "grade": e.grade,
-                           "kind": e.kind, "due_at": _when(e.due_at), "as_of": _when(e.as_of)})
+        s["breaches"].put(
+            {
+                "breach_id": r.position,
+                "lead_id": r.aggregate_id,
+                "rep_id": e.rep_id,
+                "grade": e.grade,
+                "kind": e.kind,
+                "due_at": _when(e.due_at),
+                "as_of": _when(e.as_of),
+            }
+        )
 
     def on_LeadQualified(self, s, r: Recorded) -> None:
         s["leads"].update(r.aggregate_id, status="qualified", qualified=1)
@@ -135,18 +253,32 @@ class LeadsProjection(Projection):
 
     def on_LeadConverted(self, s, r: Recorded) -> None:
         e = r.event
-        s["leads"].update(r.aggregate_id, status="converted", qualified=1, converted=1, customer_id=e.customer_id,
-                          deal_id=e.deal_id, assignee_id=None, current_assignment=None)
+        s["leads"].update(
+            r.aggregate_id,
+            status="converted",
+            qualified=1,
+            converted=1,
+            customer_id=e.customer_id,
+            deal_id=e.deal_id,
+            assignee_id=None,
+            current_assignment=None,
+        )
 
     def on_LeadMergedInto(self, s, r: Recorded) -> None:
         s["leads"].update(r.aggregate_id, status="merged", assignee_id=None, current_assignment=None)
 
     def on_LeadAbsorbed(self, s, r: Recorded) -> None:
         filled = r.event.filled
-        changes = {k: v for k, v in {"phone_key": phone_key(plain(filled.get("phone"))),
-                                     "email_key": email_key(plain(filled.get("email"))),
-                                     "size_band": filled.get("size_band"),
-                                     "product_line": filled.get("product_line")}.items() if v}
+        changes = {
+            k: v
+            for k, v in {
+                "phone_key": phone_key(plain(filled.get("phone"))),
+                "email_key": email_key(plain(filled.get("email"))),
+                "size_band": filled.get("size_band"),
+                "product_line": filled.get("product_line"),
+            }.items()
+            if v
+        }
         s["leads"].update(r.aggregate_id, **changes)
 
     def on_LeadForgotten(self, s, r: Recorded) -> None:
@@ -162,8 +294,9 @@ class LeadsProjection(Projection):
         link = s["deals"].get(r.aggregate_id)
         lead = link and s["leads"].get(link["lead_id"])
         if lead:
-            s["leads"].update(lead["lead_id"], won_deals=lead["won_deals"] + 1,
-                              won_cents=lead["won_cents"] + to_cents(r.event.amount))
+            s["leads"].update(
+                lead["lead_id"], won_deals=lead["won_deals"] + 1, won_cents=lead["won_cents"] + to_cents(r.event.amount)
+            )
 
 
 LEADS = LeadsProjection()
@@ -187,8 +320,11 @@ def find_duplicate(tx: Tx, *, phone: str | None, email: str | None, company: str
         params += [company_key(company), region]
     if not clauses:
         return None
-    return tx.value(f"SELECT lead_id FROM {t['leads']} WHERE status IN ({marks}) AND ({' OR '.join(clauses)}) "
-                    f"ORDER BY position LIMIT 1", [*OPEN, *params])
+    return tx.value(
+        f"SELECT lead_id FROM {t['leads']} WHERE status IN ({marks}) AND ({' OR '.join(clauses)}) "
+        f"ORDER BY position LIMIT 1",
+        [*OPEN, *params],
+    )
 
 
 def _public(row: dict) -> dict:
@@ -197,8 +333,15 @@ def _public(row: dict) -> dict:
     return item
 
 
-def list_leads(tx: Tx, *, after: int = 0, limit: int = 50, pool: bool = False,
-               visible_to: Collection[str] | None = None, **filters: str | None) -> dict:
+def list_leads(
+    tx: Tx,
+    *,
+    after: int = 0,
+    limit: int = 50,
+    pool: bool = False,
+    visible_to: Collection[str] | None = None,
+    **filters: str | None,
+) -> dict:
     """Leads in capture order with keyset paging (`next` is the cursor for the following page).
     With `visible_to`: only leads those reps hold, and those waiting in the pool."""
     t = active_tables(tx, LEADS)
@@ -211,8 +354,10 @@ def list_leads(tx: Tx, *, after: int = 0, limit: int = 50, pool: bool = False,
         if filters.get(column) is not None:
             where.append(f"{column} = ?")
             params.append(filters[column])
-    rows = tx.all(f"SELECT {', '.join(LEAD_COLUMNS)} FROM {t['leads']} WHERE {' AND '.join(where)} "
-                  f"ORDER BY position LIMIT ?", [*params, limit + 1])
+    rows = tx.all(
+        f"SELECT {', '.join(LEAD_COLUMNS)} FROM {t['leads']} WHERE {' AND '.join(where)} ORDER BY position LIMIT ?",
+        [*params, limit + 1],
+    )
     rows = [dict(zip(LEAD_COLUMNS, r, strict=True)) for r in rows]
     more = len(rows) > limit
     rows = rows[:limit]
@@ -232,17 +377,31 @@ def queue(tx: Tx, rep_id: str, settings: dict, now: datetime) -> dict:
     """A rep's open leads, most urgent first: grade, age, what is due next and the SLA state."""
     t = active_tables(tx, LEADS)
     marks = ", ".join("?" * len(OPEN))
-    rows = [dict(zip(LEAD_COLUMNS, r, strict=True)) for r in
-            tx.all(f"SELECT {', '.join(LEAD_COLUMNS)} FROM {t['leads']} WHERE assignee_id = ? AND status IN ({marks})",
-                   [rep_id, *OPEN])]
+    rows = [
+        dict(zip(LEAD_COLUMNS, r, strict=True))
+        for r in tx.all(
+            f"SELECT {', '.join(LEAD_COLUMNS)} FROM {t['leads']} WHERE assignee_id = ? AND status IN ({marks})",
+            [rep_id, *OPEN],
+        )
+    ]
     items = []
     for row in rows:
-        kind, due = sla_due(settings, grade=row["grade"], assigned_at=datetime.fromisoformat(row["assigned_at"]),
-                            first_contact_at=row["first_contact_at"] and datetime.fromisoformat(row["first_contact_at"]),
-                            last_contact_at=row["last_contact_at"] and datetime.fromisoformat(row["last_contact_at"]))
+        kind, due = sla_due(
+            settings,
+            grade=row["grade"],
+            assigned_at=datetime.fromisoformat(row["assigned_at"]),
+            first_contact_at=row["first_contact_at"] and datetime.fromisoformat(row["first_contact_at"]),
+            last_contact_at=row["last_contact_at"] and datetime.fromisoformat(row["last_contact_at"]),
+        )
         state = "breached" if due < now else "due_soon" if due - now <= timedelta(hours=24) else "ok"
-        items.append({**_public(row), "age_days": (now.date() - date.fromisoformat(row["captured_on"])).days,
-                      "next_due": {"kind": kind, "at": due}, "sla_state": state})
+        items.append(
+            {
+                **_public(row),
+                "age_days": (now.date() - date.fromisoformat(row["captured_on"])).days,
+                "next_due": {"kind": kind, "at": due},
+                "sla_state": state,
+            }
+        )
     items.sort(key=lambda i: (i["next_due"]["at"], i["lead_id"]))
     return {"rep_id": rep_id, "as_of": now, "items": items}
 
@@ -273,8 +432,9 @@ def sla_report(tx: Tx, *, period: Period, group_by: str = "rep", reps: Collectio
     t = active_tables(tx, LEADS)
     org = OrgHistory(tx)
     start, end = period.start.isoformat(), (period.end + timedelta(days=1)).isoformat()
-    groups: dict[str, dict[str, Any]] = defaultdict(lambda: {"assignments": 0, "responded": 0, "hours": [],
-                                                             "first_response_breaches": 0, "follow_up_breaches": 0})
+    groups: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"assignments": 0, "responded": 0, "hours": [], "first_response_breaches": 0, "follow_up_breaches": 0}
+    )
 
     def key(rep_id: str | None, grade: str | None, day: date) -> str:
         if group_by == "grade":
@@ -284,8 +444,10 @@ def sla_report(tx: Tx, *, period: Period, group_by: str = "rep", reps: Collectio
         return rep_id or "unknown"
 
     for rep_id, grade, assigned_at, first in tx.all(
-            f"SELECT rep_id, grade, assigned_at, first_contact_at FROM {t['assignments']} "
-            f"WHERE assigned_at >= ? AND assigned_at < ?", (start, end)):
+        f"SELECT rep_id, grade, assigned_at, first_contact_at FROM {t['assignments']} "
+        f"WHERE assigned_at >= ? AND assigned_at < ?",
+        (start, end),
+    ):
         if reps is not None and rep_id not in reps:
             continue
         at = datetime.fromisoformat(assigned_at)
@@ -295,15 +457,22 @@ def sla_report(tx: Tx, *, period: Period, group_by: str = "rep", reps: Collectio
             g["responded"] += 1
             g["hours"].append(_hours(datetime.fromisoformat(first) - at))
     for rep_id, grade, kind, due_at in tx.all(
-            f"SELECT rep_id, grade, kind, due_at FROM {t['breaches']} WHERE due_at >= ? AND due_at < ?", (start, end)):
+        f"SELECT rep_id, grade, kind, due_at FROM {t['breaches']} WHERE due_at >= ? AND due_at < ?", (start, end)
+    ):
         if reps is not None and rep_id not in reps:
             continue
         groups[key(rep_id, grade, datetime.fromisoformat(due_at).date())][f"{kind}_breaches"] += 1
     rows = []
     for name, g in sorted(groups.items()):
-        row = {group_by: name, "assignments": g["assignments"], "responded": g["responded"],
-               "first_response_hours_median": _median(g["hours"]), "first_response_hours_p90": _p90(g["hours"]),
-               "first_response_breaches": g["first_response_breaches"], "follow_up_breaches": g["follow_up_breaches"]}
+        row = {
+            group_by: name,
+            "assignments": g["assignments"],
+            "responded": g["responded"],
+            "first_response_hours_median": _median(g["hours"]),
+            "first_response_hours_p90": _p90(g["hours"]),
+            "first_response_breaches": g["first_response_breaches"],
+            "follow_up_breaches": g["follow_up_breaches"],
+        }
         if group_by == "rep":
             row["name"] = org.names.get(name)
         rows.append(row)
@@ -317,13 +486,24 @@ def source_effectiveness(tx: Tx, *, period: Period, reps: Collection[str] | None
     rows, params = [], [period.start.isoformat(), period.end.isoformat()]
     held = "" if reps is None else f" AND {_member('assignee_id', reps, params)}"
     for source, captured, qualified, converted, won, cents in tx.all(
-            f"SELECT source, COUNT(*), SUM(qualified), SUM(converted), SUM(won_deals), SUM(won_cents) "
-            f"FROM {t['leads']} WHERE captured_on >= ? AND captured_on <= ? AND status NOT IN ('duplicate', 'merged')"
-            f"{held} GROUP BY source ORDER BY source", params):
-        rows.append({"source": source, "captured": captured, "qualified": qualified, "converted": converted,
-                     "won_deals": won, "won_revenue": from_cents(cents),
-                     "qualification_rate": fraction(qualified, captured), "conversion_rate": fraction(converted, captured),
-                     "win_rate": fraction(won, converted)})
+        f"SELECT source, COUNT(*), SUM(qualified), SUM(converted), SUM(won_deals), SUM(won_cents) "
+        f"FROM {t['leads']} WHERE captured_on >= ? AND captured_on <= ? AND status NOT IN ('duplicate', 'merged')"
+        f"{held} GROUP BY source ORDER BY source",
+        params,
+    ):
+        rows.append(
+            {
+                "source": source,
+                "captured": captured,
+                "qualified": qualified,
+                "converted": converted,
+                "won_deals": won,
+                "won_revenue": from_cents(cents),
+                "qualification_rate": fraction(qualified, captured),
+                "conversion_rate": fraction(converted, captured),
+                "win_rate": fraction(won, converted),
+            }
+        )
     return {"period": period.label, "sources": rows}
 
 
@@ -331,5 +511,10 @@ def open_assigned(tx: Tx) -> list[str]:
     """Ids of open, assigned leads: the candidates of an SLA check."""
     t = active_tables(tx, LEADS)
     marks = ", ".join("?" * len(OPEN))
-    return [lead for (lead,) in tx.all(f"SELECT lead_id FROM {t['leads']} WHERE assignee_id IS NOT NULL "
-                                       f"AND status IN ({marks}) ORDER BY position", list(OPEN))]
+    return [
+        lead
+        for (lead,) in tx.all(
+            f"SELECT lead_id FROM {t['leads']} WHERE assignee_id IS NOT NULL AND status IN ({marks}) ORDER BY position",
+            list(OPEN),
+        )
+    ]

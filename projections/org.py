@@ -14,8 +14,12 @@ from projections.projection import Projection, Recorded, Rows
 from projections.tracking import active_tables
 
 CHANGE_COLUMNS = ("position", "rep_id", "kind", "effective_from", "level", "team", "region", "manager_id", "status")
-KIND_FIELDS = {"hired": ("level", "team", "region", "manager_id", "status"), "level": ("level",),
-               "transfer": ("team", "region", "manager_id"), "left": ("status",)}
+KIND_FIELDS = {
+    "hired": ("level", "team", "region", "manager_id", "status"),
+    "level": ("level",),
+    "transfer": ("team", "region", "manager_id"),
+    "left": ("status",),
+}
 
 
 class OrgProjection(Projection):
@@ -23,17 +27,23 @@ class OrgProjection(Projection):
     version = 1
     events = (Rep.Hired, Rep.LevelChanged, Rep.Transferred, Rep.Left)
     tables = {
-        "members": ["""CREATE TABLE IF NOT EXISTS {members} (
-            rep_id TEXT PRIMARY KEY, name TEXT NOT NULL, hired_on TEXT)"""],
-        "changes": ["""CREATE TABLE IF NOT EXISTS {changes} (
+        "members": [
+            """CREATE TABLE IF NOT EXISTS {members} (
+            rep_id TEXT PRIMARY KEY, name TEXT NOT NULL, hired_on TEXT)"""
+        ],
+        "changes": [
+            """CREATE TABLE IF NOT EXISTS {changes} (
             position BIGINT PRIMARY KEY, rep_id TEXT NOT NULL, kind TEXT NOT NULL, effective_from TEXT NOT NULL,
             level TEXT, team TEXT, region TEXT, manager_id TEXT, status TEXT)""",
-                    "CREATE INDEX IF NOT EXISTS {changes}_rep ON {changes} (rep_id, effective_from)"],
+            "CREATE INDEX IF NOT EXISTS {changes}_rep ON {changes} (rep_id, effective_from)",
+        ],
     }
 
     def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Rows]:
-        return {"members": Rows(tx, tables["members"], "rep_id", ("rep_id", "name", "hired_on")),
-                "changes": Rows(tx, tables["changes"], "position", CHANGE_COLUMNS)}
+        return {
+            "members": Rows(tx, tables["members"], "rep_id", ("rep_id", "name", "hired_on")),
+            "changes": Rows(tx, tables["changes"], "position", CHANGE_COLUMNS),
+        }
 
     def commit(self, tx: Tx, tables: dict[str, str], state: dict[str, Rows]) -> None:
         for rows in state.values():
@@ -41,16 +51,27 @@ class OrgProjection(Projection):
 
     def _change(self, s: dict[str, Rows], r: Recorded, kind: str, effective_from: date, **fields: Any) -> None:
         row = dict.fromkeys(CHANGE_COLUMNS)
-        row.update(position=r.position, rep_id=r.aggregate_id, kind=kind, effective_from=effective_from.isoformat(),
-                   **fields)
+        row.update(
+            position=r.position, rep_id=r.aggregate_id, kind=kind, effective_from=effective_from.isoformat(), **fields
+        )
         s["changes"].put(row)
 
     def on_RepHired(self, s: dict[str, Rows], r: Recorded) -> None:
         e = r.event
-        s["members"].put({"rep_id": r.aggregate_id, "name": e.name,
-                          "hired_on": e.hired_on.isoformat() if e.hired_on else None})
-        self._change(s, r, "hired", e.hired_on or date.min, level=e.level, team=e.team, region=e.region,
-                     manager_id=e.manager_id, status="active")
+        s["members"].put(
+            {"rep_id": r.aggregate_id, "name": e.name, "hired_on": e.hired_on.isoformat() if e.hired_on else None}
+        )
+        self._change(
+            s,
+            r,
+            "hired",
+            e.hired_on or date.min,
+            level=e.level,
+            team=e.team,
+            region=e.region,
+            manager_id=e.manager_id,
+            status="active",
+        )
 
     def on_RepLevelChanged(self, s: dict[str, Rows], r: Recorded) -> None:
         self._change(s, r, "level", r.event.effective_from, level=r.event.to_level)
@@ -72,8 +93,11 @@ class OrgHistory:
         t = active_tables(tx, ORG)
         self.names = {rep_id: name for rep_id, name in tx.all(f"SELECT rep_id, name FROM {t['members']}")}
         self.timelines: dict[str, list[dict[str, Any]]] = {}
-        for row in tx.all(f"SELECT {', '.join(CHANGE_COLUMNS)} FROM {t['changes']} WHERE position <= ? "
-                          f"ORDER BY effective_from, position", (until_position or 2**62,)):
+        for row in tx.all(
+            f"SELECT {', '.join(CHANGE_COLUMNS)} FROM {t['changes']} WHERE position <= ? "
+            f"ORDER BY effective_from, position",
+            (until_position or 2**62,),
+        ):
             change = dict(zip(CHANGE_COLUMNS, row, strict=True))
             entry = {"effective_from": date.fromisoformat(change["effective_from"]), "seq": change["position"]}
             entry.update({k: change[k] for k in KIND_FIELDS[change["kind"]]})
@@ -85,7 +109,7 @@ class OrgHistory:
         timeline = self.timelines.get(rep_id)
         if not timeline:
             return None
-        return fold(timeline[:bisect_right(self._dates[rep_id], day)])
+        return fold(timeline[: bisect_right(self._dates[rep_id], day)])
 
     def members(self, day: date, scope: str = "company") -> list[str]:
         """Active reps on `day` within scope (company, region:X, team:Y, rep:ID)."""
@@ -104,8 +128,12 @@ class OrgHistory:
         if attrs is None or (active_only and attrs["status"] != "active"):
             return False
         kind, _, name = scope.partition(":")
-        return {"company": True, "region": attrs["region"] == name, "team": attrs["team"] == name,
-                "rep": rep_id == name}.get(kind, False)
+        return {
+            "company": True,
+            "region": attrs["region"] == name,
+            "team": attrs["team"] == name,
+            "rep": rep_id == name,
+        }.get(kind, False)
 
 
 def org_as_of(tx: Tx, day: date) -> dict[str, Any]:
@@ -113,9 +141,17 @@ def org_as_of(tx: Tx, day: date) -> dict[str, Any]:
     nodes = []
     for rep_id in history.members(day):
         attrs = history.attrs(rep_id, day)
-        nodes.append({"rep_id": rep_id, "name": history.names.get(rep_id), "level": attrs["level"],
-                      "manager_id": attrs["manager_id"], "team": attrs["team"], "region": attrs["region"],
-                      "duties": LEVEL_DUTIES[attrs["level"]]})
+        nodes.append(
+            {
+                "rep_id": rep_id,
+                "name": history.names.get(rep_id),
+                "level": attrs["level"],
+                "manager_id": attrs["manager_id"],
+                "team": attrs["team"],
+                "region": attrs["region"],
+                "duties": LEVEL_DUTIES[attrs["level"]],
+            }
+        )
     nodes.sort(key=lambda n: (LEVEL_ORDER_DESC.index(n["level"]), n["region"], n["team"], n["name"] or ""))
     return {"as_of": day, "nodes": nodes}
 

@@ -13,10 +13,16 @@ from projections.tracking import active_tables
 def open_work(tx: Tx, rep_id: str) -> dict[str, list[str]]:
     """Customers the rep owns now and reps who report to them now (active ones)."""
     t = active_tables(tx, KPI)
-    customers = [c for (c,) in tx.all(f"SELECT customer_id FROM {t['customers']} WHERE owner_id = ? "
-                                      f"ORDER BY customer_id", (rep_id,))]
+    customers = [
+        c
+        for (c,) in tx.all(
+            f"SELECT customer_id FROM {t['customers']} WHERE owner_id = ? ORDER BY customer_id", (rep_id,)
+        )
+    ]
     org = OrgHistory(tx)
-    reports = sorted(rep for rep in org.timelines
-                     if (attrs := org.attrs(rep, date.max)) and attrs["manager_id"] == rep_id
-                     and attrs["status"] == "active")
+    reports = sorted(
+        rep
+        for rep in org.timelines
+        if (attrs := org.attrs(rep, date.max)) and attrs["manager_id"] == rep_id and attrs["status"] == "active"
+    )
     return {"customers": customers, "reports": reports}

@@ -28,8 +28,12 @@ class Targets:
     def __init__(self, tx: Tx | None = None, values: dict[tuple[str, str, str], Decimal] | None = None) -> None:
         if values is None:
             t = active_tables(tx, KPI)
-            values = {(p, m, s): Decimal(v) for p, m, s, v in
-                      tx.all(f"SELECT period, metric, scope, value FROM {t['targets']} WHERE value IS NOT NULL")}
+            values = {
+                (p, m, s): Decimal(v)
+                for p, m, s, v in tx.all(
+                    f"SELECT period, metric, scope, value FROM {t['targets']} WHERE value IS NOT NULL"
+                )
+            }
         self.values = values
 
     def get(self, period: Period, metric: str, scope: str) -> tuple[Decimal | None, str | None]:
@@ -40,15 +44,19 @@ class Targets:
             value = self.values.get((larger.label, metric, scope))
             if value is not None:
                 share = value * period.months() / larger.months()
-                share = round_money(share) if metric in MONEY_METRICS else share.quantize(Decimal("0.01"), ROUND_HALF_UP)
+                share = (
+                    round_money(share) if metric in MONEY_METRICS else share.quantize(Decimal("0.01"), ROUND_HALF_UP)
+                )
                 return share, f"prorated from {larger.label}"
         return None, None
 
 
 def _facts(tx: Tx, period: Period, as_of: datetime | None, metrics: tuple[str, ...] = METRICS) -> list[tuple]:
     t = active_tables(tx, KPI)
-    sql = (f"SELECT rep_id, day, metric, product_line, amount_cents, qty, customer_id FROM {t['facts']} "
-           f"WHERE day >= ? AND day <= ? AND metric IN ({', '.join('?' * len(metrics))})")
+    sql = (
+        f"SELECT rep_id, day, metric, product_line, amount_cents, qty, customer_id FROM {t['facts']} "
+        f"WHERE day >= ? AND day <= ? AND metric IN ({', '.join('?' * len(metrics))})"
+    )
     params: list[Any] = [period.start.isoformat(), period.end.isoformat(), *metrics]
     if as_of is not None:
         sql += " AND recorded_at <= ?"
@@ -87,21 +95,32 @@ def kpis(tx: Tx, *, scope: str, period: Period, as_of: datetime | None = None) -
     for metric in METRICS:
         actual = _value(metric, cents[metric], qty[metric])
         target, source = targets.get(period, metric, scope)
-        rows.append({"metric": metric, "target": target, "actual": actual, "attainment": fraction(actual, target),
-                     "target_source": source})
+        rows.append(
+            {
+                "metric": metric,
+                "target": target,
+                "actual": actual,
+                "attainment": fraction(actual, target),
+                "target_source": source,
+            }
+        )
     revenue = from_cents(cents["revenue"])
     working_days = period.working_days()
     return {
-        "scope": scope, "period": period.label, "as_of": as_of, "metrics": rows,
+        "scope": scope,
+        "period": period.label,
+        "as_of": as_of,
+        "metrics": rows,
         "gross_margin_attainment": next(r["attainment"] for r in rows if r["metric"] == "gross_margin"),
         "collection_rate": fraction(from_cents(cents["collections"]), revenue),
         "visits_per_working_day": fraction(Decimal(qty["visits"]), Decimal(working_days)),
         "working_days": working_days,
         "members": len(org.members(period.end, scope)),
         "active_customers_by_grade": _active_customers(tx, org, scope, period),
-        "product_mix": [{"product_line": line, "revenue": from_cents(amount),
-                         "share": fraction(from_cents(amount), revenue)}
-                        for line, amount in sorted(mix.items(), key=lambda kv: (-kv[1], kv[0]))],
+        "product_mix": [
+            {"product_line": line, "revenue": from_cents(amount), "share": fraction(from_cents(amount), revenue)}
+            for line, amount in sorted(mix.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
     }
 
 
@@ -109,25 +128,34 @@ def _active_customers(tx: Tx, org: OrgHistory, scope: str, period: Period) -> di
     """Customers owned in scope at the period's end that had signed a first contract by then."""
     t = active_tables(tx, KPI)
     counts = {"A": 0, "B": 0, "C": 0, "ungraded": 0}
-    for owner, grade in tx.all(f"SELECT owner_id, grade FROM {t['customers']} "
-                               f"WHERE first_won_on IS NOT NULL AND first_won_on <= ?", (period.end.isoformat(),)):
+    for owner, grade in tx.all(
+        f"SELECT owner_id, grade FROM {t['customers']} WHERE first_won_on IS NOT NULL AND first_won_on <= ?",
+        (period.end.isoformat(),),
+    ):
         if owner and org.in_scope(owner, period.end, scope):
             counts[grade or "ungraded"] += 1
     return counts
 
 
-def _ranking(tx: Tx, org: OrgHistory, metric: str, period: Period, scope: str,
-             as_of: datetime | None) -> list[dict[str, Any]]:
+def _ranking(
+    tx: Tx, org: OrgHistory, metric: str, period: Period, scope: str, as_of: datetime | None
+) -> list[dict[str, Any]]:
     reference = min(period.end, as_of.date()) if as_of else period.end
-    members = [rep for rep in org.timelines if org.in_scope(rep, reference, scope)
-               and any((org.attrs(rep, d) or {}).get("status") == "active" for d in (period.start, reference))]
+    members = [
+        rep
+        for rep in org.timelines
+        if org.in_scope(rep, reference, scope)
+        and any((org.attrs(rep, d) or {}).get("status") == "active" for d in (period.start, reference))
+    ]
     totals = {rep: [0, 0] for rep in members}
     for rep, _, _, _, amount, count in _facts(tx, period, as_of, (metric,)):
         if rep in totals:
             totals[rep][0] += amount
             totals[rep][1] += count
-    rows = sorted(({"rep_id": rep, "name": org.names.get(rep) or "", "value": _value(metric, *totals[rep])}
-                   for rep in members), key=lambda r: (-r["value"], r["name"], r["rep_id"]))
+    rows = sorted(
+        ({"rep_id": rep, "name": org.names.get(rep) or "", "value": _value(metric, *totals[rep])} for rep in members),
+        key=lambda r: (-r["value"], r["name"], r["rep_id"]),
+    )
     rank, last = 0, None
     for row in rows:  # dense ranking: ties share a rank, listed by name
         if row["value"] != last:
@@ -138,8 +166,9 @@ def _ranking(tx: Tx, org: OrgHistory, metric: str, period: Period, scope: str,
     return rows
 
 
-def leaderboard(tx: Tx, *, metric: str, period: Period, scope: str = "company", limit: int = 10,
-                as_of: datetime | None = None) -> dict[str, Any]:
+def leaderboard(
+    tx: Tx, *, metric: str, period: Period, scope: str = "company", limit: int = 10, as_of: datetime | None = None
+) -> dict[str, Any]:
     metric = Metric.parse(metric, "metric")
     scope = parse_scope(scope)
     org = OrgHistory(tx)
@@ -153,6 +182,12 @@ def leaderboard(tx: Tx, *, metric: str, period: Period, scope: str = "company", 
         row["attainment"] = fraction(row["value"], target)
         row["previous_rank"] = before.get(row["rep_id"])
         row["rank_change"] = None if row["previous_rank"] is None else row["previous_rank"] - row["rank"]
-    return {"metric": metric, "period": period.label, "previous_period": period.previous().label, "scope": scope,
-            "as_of": as_of, "rows": shown,
-            "best": [r for r in shown if r["rank"] == 1 and r["value"]]}
+    return {
+        "metric": metric,
+        "period": period.label,
+        "previous_period": period.previous().label,
+        "scope": scope,
+        "as_of": as_of,
+        "rows": shown,
+        "best": [r for r in shown if r["rank"] == 1 and r["value"]],
+    }

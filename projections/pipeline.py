@@ -5,6 +5,7 @@ product line and the period in which deals were opened."""
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
@@ -20,9 +21,25 @@ from projections.money import fraction, from_cents, to_cents
 from projections.projection import Projection, Recorded, Rows
 from projections.tracking import active_tables
 
-DEAL_COLUMNS = ("deal_id", "owner_id", "product_line", "currency", "status", "stage", "probability", "amount_cents",
-                "weighted_cents", "signed_cents", "margin_cents", "refunded_cents", "opened_on", "expected_close",
-                "max_stage", "lost_reason", "last_position")
+DEAL_COLUMNS = (
+    "deal_id",
+    "owner_id",
+    "product_line",
+    "currency",
+    "status",
+    "stage",
+    "probability",
+    "amount_cents",
+    "weighted_cents",
+    "signed_cents",
+    "margin_cents",
+    "refunded_cents",
+    "opened_on",
+    "expected_close",
+    "max_stage",
+    "lost_reason",
+    "last_position",
+)
 REP_COLUMNS = ("rep_id", "name", "team", "region")
 STEP_COLUMNS = ("position", "deal_id", "from_stage", "to_stage", "on_day")
 
@@ -66,16 +83,26 @@ class PipelineProjection(Projection):
     def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Rows]:
         deals = Rows(tx, tables["deals"], "deal_id", DEAL_COLUMNS)
         deals.load(r.aggregate_id for r in batch if r.type.startswith("Deal") and r.type != "DealOpened")
-        return {"deals": deals, "reps": Rows(tx, tables["reps"], "rep_id", REP_COLUMNS),
-                "steps": Rows(tx, tables["steps"], "position", STEP_COLUMNS)}
+        return {
+            "deals": deals,
+            "reps": Rows(tx, tables["reps"], "rep_id", REP_COLUMNS),
+            "steps": Rows(tx, tables["steps"], "position", STEP_COLUMNS),
+        }
 
     def commit(self, tx: Tx, tables: dict[str, str], state: dict[str, Rows]) -> None:
         for rows in state.values():
             rows.flush()
 
     def _step(self, s, r: Recorded, from_stage: str | None, to_stage: str, day: date) -> None:
-        s["steps"].put({"position": r.position, "deal_id": r.aggregate_id, "from_stage": from_stage,
-                        "to_stage": to_stage, "on_day": day.isoformat()})
+        s["steps"].put(
+            {
+                "position": r.position,
+                "deal_id": r.aggregate_id,
+                "from_stage": from_stage,
+                "to_stage": to_stage,
+                "on_day": day.isoformat(),
+            }
+        )
 
     def on_RepHired(self, s, r: Recorded) -> None:
         e = r.event
@@ -84,13 +111,27 @@ class PipelineProjection(Projection):
     def on_DealOpened(self, s, r: Recorded) -> None:
         e, stage = r.event, OPEN_STAGES[0]
         amount, probability = to_cents(e.amount), _probability(r.event, stage)
-        s["deals"].put({
-            "deal_id": r.aggregate_id, "owner_id": e.owner_id, "product_line": e.product_line,
-            "currency": e.currency, "status": "open", "stage": stage, "probability": str(probability),
-            "amount_cents": amount, "weighted_cents": weighted_cents(amount, probability), "signed_cents": 0,
-            "margin_cents": 0, "refunded_cents": 0, "opened_on": e.opened_on.isoformat(),
-            "expected_close": e.expected_close.isoformat() if e.expected_close else None, "max_stage": 0,
-            "lost_reason": None, "last_position": r.position})
+        s["deals"].put(
+            {
+                "deal_id": r.aggregate_id,
+                "owner_id": e.owner_id,
+                "product_line": e.product_line,
+                "currency": e.currency,
+                "status": "open",
+                "stage": stage,
+                "probability": str(probability),
+                "amount_cents": amount,
+                "weighted_cents": weighted_cents(amount, probability),
+                "signed_cents": 0,
+                "margin_cents": 0,
+                "refunded_cents": 0,
+                "opened_on": e.opened_on.isoformat(),
+                "expected_close": e.expected_close.isoformat() if e.expected_close else None,
+                "max_stage": 0,
+                "lost_reason": None,
+                "last_position": r.position,
+            }
+        )
         self._step(s, r, None, stage, e.opened_on)
 
     def on_DealStageChanged(self, s, r: Recorded) -> None:
@@ -99,11 +140,17 @@ class PipelineProjection(Projection):
             return
         e = r.event
         probability = _probability(e, e.to_stage)
-        s["deals"].update(r.aggregate_id, stage=e.to_stage, probability=str(probability), last_position=r.position,
-                          weighted_cents=weighted_cents(deal["amount_cents"], probability),
-                          max_stage=max(deal["max_stage"], OPEN_STAGES.index(e.to_stage)))
-        self._step(s, r, e.from_stage, e.to_stage,
-                   getattr(e, "changed_on", None) or date.fromisoformat(deal["opened_on"]))
+        s["deals"].update(
+            r.aggregate_id,
+            stage=e.to_stage,
+            probability=str(probability),
+            last_position=r.position,
+            weighted_cents=weighted_cents(deal["amount_cents"], probability),
+            max_stage=max(deal["max_stage"], OPEN_STAGES.index(e.to_stage)),
+        )
+        self._step(
+            s, r, e.from_stage, e.to_stage, getattr(e, "changed_on", None) or date.fromisoformat(deal["opened_on"])
+        )
 
     def on_DealRevised(self, s, r: Recorded) -> None:
         deal = s["deals"].get(r.aggregate_id)
@@ -111,25 +158,39 @@ class PipelineProjection(Projection):
             return
         e = r.event
         amount = to_cents(e.to_amount)
-        s["deals"].update(r.aggregate_id, amount_cents=amount, last_position=r.position,
-                          expected_close=e.to_expected_close.isoformat() if e.to_expected_close else None,
-                          weighted_cents=weighted_cents(amount, Decimal(deal["probability"]))
-                          if deal["status"] == "open" else 0)
+        s["deals"].update(
+            r.aggregate_id,
+            amount_cents=amount,
+            last_position=r.position,
+            expected_close=e.to_expected_close.isoformat() if e.to_expected_close else None,
+            weighted_cents=weighted_cents(amount, Decimal(deal["probability"])) if deal["status"] == "open" else 0,
+        )
 
     def on_DealWon(self, s, r: Recorded) -> None:
         deal = s["deals"].get(r.aggregate_id)
         if deal is None:
             return
-        s["deals"].update(r.aggregate_id, status="won", weighted_cents=0, last_position=r.position,
-                          signed_cents=to_cents(r.event.amount), margin_cents=to_cents(r.event.gross_margin))
+        s["deals"].update(
+            r.aggregate_id,
+            status="won",
+            weighted_cents=0,
+            last_position=r.position,
+            signed_cents=to_cents(r.event.amount),
+            margin_cents=to_cents(r.event.gross_margin),
+        )
         self._step(s, r, deal["stage"], "won", r.event.signed_on)
 
     def on_DealLost(self, s, r: Recorded) -> None:
         deal = s["deals"].get(r.aggregate_id)
         if deal is None:
             return
-        s["deals"].update(r.aggregate_id, status="lost", weighted_cents=0, last_position=r.position,
-                          lost_reason=getattr(r.event, "reason_code", None) or r.event.reason)
+        s["deals"].update(
+            r.aggregate_id,
+            status="lost",
+            weighted_cents=0,
+            last_position=r.position,
+            lost_reason=getattr(r.event, "reason_code", None) or r.event.reason,
+        )
         lost_on = getattr(r.event, "lost_on", None)
         if lost_on:
             self._step(s, r, deal["stage"], "lost", lost_on)
@@ -137,8 +198,11 @@ class PipelineProjection(Projection):
     def on_DealRefunded(self, s, r: Recorded) -> None:
         deal = s["deals"].get(r.aggregate_id)
         if deal is not None:
-            s["deals"].update(r.aggregate_id, refunded_cents=deal["refunded_cents"] + to_cents(r.event.amount),
-                              last_position=r.position)
+            s["deals"].update(
+                r.aggregate_id,
+                refunded_cents=deal["refunded_cents"] + to_cents(r.event.amount),
+                last_position=r.position,
+            )
 
 
 PIPELINE = PipelineProjection()
@@ -154,8 +218,14 @@ def _days(values: list[int]) -> dict[str, Any]:
     return {"count": len(values), "mean_days": mean, "median_days": median}
 
 
-def pipeline_board(tx: Tx, *, currency: str = DEFAULT_CURRENCY, period: Period | None = None,
-                   owners: Collection[str] | None = None, **filters: str | None) -> dict[str, Any]:
+def pipeline_board(
+    tx: Tx,
+    *,
+    currency: str = DEFAULT_CURRENCY,
+    period: Period | None = None,
+    owners: Collection[str] | None = None,
+    **filters: str | None,
+) -> dict[str, Any]:
     """The board over the deals matching `filters` (and owned by one of `owners`, when given)."""
     t = active_tables(tx, PIPELINE)
     where, params = ["d.currency = ?"], [currency]
@@ -167,9 +237,14 @@ def pipeline_board(tx: Tx, *, currency: str = DEFAULT_CURRENCY, period: Period |
         where.append("d.opened_on >= ? AND d.opened_on <= ?")
         params += [period.start.isoformat(), period.end.isoformat()]
     columns = ", ".join(f"d.{c}" for c in DEAL_COLUMNS)
-    deals = [dict(zip(DEAL_COLUMNS, row, strict=True)) for row in tx.all(
-        f"SELECT {columns} FROM {t['deals']} d LEFT JOIN {t['reps']} r ON r.rep_id = d.owner_id "
-        f"WHERE {' AND '.join(where)}", params)]
+    deals = [
+        dict(zip(DEAL_COLUMNS, row, strict=True))
+        for row in tx.all(
+            f"SELECT {columns} FROM {t['deals']} d LEFT JOIN {t['reps']} r ON r.rep_id = d.owner_id "
+            f"WHERE {' AND '.join(where)}",
+            params,
+        )
+    ]
     if owners is not None:
         deals = [d for d in deals if d["owner_id"] in owners]
 
@@ -193,26 +268,45 @@ def pipeline_board(tx: Tx, *, currency: str = DEFAULT_CURRENCY, period: Period |
             lost = [lost[0] + 1, lost[1] + d["amount_cents"]]
             reasons[d["lost_reason"] or "unspecified"] += 1
 
-    stages = [{"stage": stage, "count": c, "amount": from_cents(a), "weighted_amount": from_cents(w),
-               "probability": DEFAULT_STAGE_PROBABILITIES[stage]} for stage, (c, a, w) in open_by_stage.items()]
+    stages = [
+        {
+            "stage": stage,
+            "count": c,
+            "amount": from_cents(a),
+            "weighted_amount": from_cents(w),
+            "probability": DEFAULT_STAGE_PROBABILITIES[stage],
+        }
+        for stage, (c, a, w) in open_by_stage.items()
+    ]
     return {
         "currency": currency,
         "period": period.label if period else None,
         "filters": {k: v for k, v in filters.items() if v is not None},
         "stages": stages,
-        "open": {"count": sum(s["count"] for s in stages),
-                 "amount": sum((s["amount"] for s in stages), Decimal("0.00")),
-                 "weighted_amount": sum((s["weighted_amount"] for s in stages), Decimal("0.00"))},
-        "won": {"count": won[0], "amount": from_cents(won[1]), "gross_margin": from_cents(won[2]),
-                "refunded": from_cents(won[3]), "net_amount": from_cents(won[1] - won[3])},
+        "open": {
+            "count": sum(s["count"] for s in stages),
+            "amount": sum((s["amount"] for s in stages), Decimal("0.00")),
+            "weighted_amount": sum((s["weighted_amount"] for s in stages), Decimal("0.00")),
+        },
+        "won": {
+            "count": won[0],
+            "amount": from_cents(won[1]),
+            "gross_margin": from_cents(won[2]),
+            "refunded": from_cents(won[3]),
+            "net_amount": from_cents(won[1] - won[3]),
+        },
         "lost": {"count": lost[0], "amount": from_cents(lost[1])},
         "win_rate": fraction(won[0], won[0] + lost[0]),
-        "loss_reasons": [{"reason": reason, "count": n, "share": fraction(n, lost[0])}
-                         for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))],
+        "loss_reasons": [
+            {"reason": reason, "count": n, "share": fraction(n, lost[0])}
+            for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
         "conversion": _conversion(deals),
         "velocity": _velocity(tx, t, [d["deal_id"] for d in deals]),
-        "forecast": [{"month": month, "count": c, "amount": from_cents(a), "weighted_amount": from_cents(w)}
-                     for month, (c, a, w) in sorted(forecast.items())],
+        "forecast": [
+            {"month": month, "count": c, "amount": from_cents(a), "weighted_amount": from_cents(w)}
+            for month, (c, a, w) in sorted(forecast.items())
+        ],
     }
 
 
@@ -223,8 +317,16 @@ def _conversion(deals: list[dict]) -> list[dict[str, Any]]:
     won = sum(1 for d in deals if d["status"] == "won")
     steps = [*OPEN_STAGES, "won"]
     counts = [*reached, won]
-    return [{"from": steps[i], "to": steps[i + 1], "reached_from": counts[i], "reached_to": counts[i + 1],
-             "rate": fraction(counts[i + 1], counts[i])} for i in range(len(OPEN_STAGES))]
+    return [
+        {
+            "from": steps[i],
+            "to": steps[i + 1],
+            "reached_from": counts[i],
+            "reached_to": counts[i + 1],
+            "rate": fraction(counts[i + 1], counts[i]),
+        }
+        for i in range(len(OPEN_STAGES))
+    ]
 
 
 def _velocity(tx: Tx, t: dict[str, str], deal_ids: list[str]) -> list[dict[str, Any]]:
@@ -232,12 +334,13 @@ def _velocity(tx: Tx, t: dict[str, str], deal_ids: list[str]) -> list[dict[str, 
     wanted = set(deal_ids)
     stays: dict[str, list[int]] = {stage: [] for stage in OPEN_STAGES}
     by_deal: dict[str, list[tuple]] = defaultdict(list)
-    for position, deal_id, _, to_stage, on_day in tx.all(
-            f"SELECT position, deal_id, from_stage, to_stage, on_day FROM {t['steps']} ORDER BY deal_id, position"):
+    for _position, deal_id, _, to_stage, on_day in tx.all(
+        f"SELECT position, deal_id, from_stage, to_stage, on_day FROM {t['steps']} ORDER BY deal_id, position"
+    ):
         if deal_id in wanted:
             by_deal[deal_id].append((to_stage, date.fromisoformat(on_day)))
     for steps in by_deal.values():
-        for (stage, entered), (_, left) in zip(steps, steps[1:], strict=False):
+        for (stage, entered), (_, left) in itertools.pairwise(steps):
             if stage in stays:
                 stays[stage].append((left - entered).days)
     return [{"stage": stage, **_days(values)} for stage, values in stays.items()]

@@ -106,10 +106,10 @@ class Rows:
         cols = ", ".join(self.columns)
         at = self.columns.index(self.key)
         for i in range(0, len(wanted), chunk):
-            part = wanted[i:i + chunk]
+            part = wanted[i : i + chunk]
             marks = ", ".join("?" * len(part))
             for row in self.tx.all(f"SELECT {cols} FROM {self.table} WHERE {self.key} IN ({marks})", part):
-                self._rows[row[at]] = dict(zip(self.columns, row))
+                self._rows[row[at]] = dict(zip(self.columns, row, strict=False))
         for k in wanted:
             self._rows.setdefault(k, None)
 
@@ -137,8 +137,7 @@ class Rows:
         cols = ", ".join(self.columns)
         marks = ", ".join("?" * len(self.columns))
         sets = ", ".join(f"{c} = excluded.{c}" for c in self.columns if c != self.key)
-        sql = (f"INSERT INTO {self.table} ({cols}) VALUES ({marks}) "
-               f"ON CONFLICT ({self.key}) DO UPDATE SET {sets}")
+        sql = f"INSERT INTO {self.table} ({cols}) VALUES ({marks}) ON CONFLICT ({self.key}) DO UPDATE SET {sets}"
         rows = [tuple(self._rows[k][c] for c in self.columns) for k in sorted(self._dirty)]
         self._dirty.clear()
         if self.tx.kind == "sqlite":  # in-process: executemany is already the fast path
@@ -151,5 +150,7 @@ class Rows:
         with self.tx.conn.cursor().copy(f"COPY {scratch} ({cols}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        self.tx.execute(f"INSERT INTO {self.table} ({cols}) SELECT {cols} FROM {scratch} "
-                        f"ON CONFLICT ({self.key}) DO UPDATE SET {sets}")
+        self.tx.execute(
+            f"INSERT INTO {self.table} ({cols}) SELECT {cols} FROM {scratch} "
+            f"ON CONFLICT ({self.key}) DO UPDATE SET {sets}"
+        )

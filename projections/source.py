@@ -32,8 +32,9 @@ class EventSource:
         to_event = self.mapper.to_domain_event
         return [Recorded(n.id, _type_name(n.topic), to_event(n), str(n.originator_id)) for n in notifications]
 
-    def query(self, db: Database, *, after: int, limit: int, topics: Sequence[str] = (),
-              aggregate_id: str | None = None) -> list[Recorded]:
+    def query(
+        self, db: Database, *, after: int, limit: int, topics: Sequence[str] = (), aggregate_id: str | None = None
+    ) -> list[Recorded]:
         """Like `read`, optionally for one aggregate only (an unknown id answers nothing)."""
         if aggregate_id is None:
             return self.read(after, limit, topics=topics)
@@ -49,10 +50,20 @@ class EventSource:
             where.append(f"topic IN ({', '.join('?' * len(topics))})")
             params += list(topics)
         with db.read() as tx:
-            rows = tx.all(f"SELECT {position}, originator_version, topic, state FROM {table} "
-                          f"WHERE {' AND '.join(where)} ORDER BY {position} LIMIT ?", [*params, limit])
+            rows = tx.all(
+                f"SELECT {position}, originator_version, topic, state FROM {table} "
+                f"WHERE {' AND '.join(where)} ORDER BY {position} LIMIT ?",
+                [*params, limit],
+            )
         to_event = self.mapper.to_domain_event
-        return [Recorded(pos, _type_name(topic), to_event(Notification(
-                    id=pos, originator_id=uid, originator_version=version, topic=topic, state=bytes(state))),
-                         str(uid))
-                for pos, version, topic, state in rows]
+        return [
+            Recorded(
+                pos,
+                _type_name(topic),
+                to_event(
+                    Notification(id=pos, originator_id=uid, originator_version=version, topic=topic, state=bytes(state))
+                ),
+                str(uid),
+            )
+            for pos, version, topic, state in rows
+        ]

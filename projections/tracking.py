@@ -59,8 +59,10 @@ class Registration:
     error_traceback: str | None
 
 
-_COLUMNS = ("name, version, active_generation, rebuilding_generation, state, last_error, "
-            "error_position, error_event_type, error_traceback")
+_COLUMNS = (
+    "name, version, active_generation, rebuilding_generation, state, last_error, "
+    "error_position, error_event_type, error_traceback"
+)
 
 
 def ensure_schema(tx: Tx) -> None:
@@ -69,8 +71,9 @@ def ensure_schema(tx: Tx) -> None:
 
 
 def registration(tx: Tx, name: str, *, lock: bool = False) -> Registration | None:
-    row = tx.one(f"SELECT {_COLUMNS} FROM projection_registry WHERE name = ?" + (tx.for_update if lock else ""),
-                 (name,))
+    row = tx.one(
+        f"SELECT {_COLUMNS} FROM projection_registry WHERE name = ?" + (tx.for_update if lock else ""), (name,)
+    )
     return None if row is None else Registration(*row)
 
 
@@ -84,13 +87,17 @@ def register(tx: Tx, projection: Projection) -> Registration:
     generation = 1 if reg is None else next_generation(tx, projection.name)
     create_generation(tx, projection, generation)
     if reg is None:
-        tx.execute("INSERT INTO projection_registry (name, version, active_generation, state) "
-                   "VALUES (?, ?, ?, 'catching_up')", (projection.name, projection.version, generation))
+        tx.execute(
+            "INSERT INTO projection_registry (name, version, active_generation, state) VALUES (?, ?, ?, 'catching_up')",
+            (projection.name, projection.version, generation),
+        )
     else:  # the projection's code changed: its new version starts from zero beside the old tables
-        tx.execute("UPDATE projection_registry SET version = ?, active_generation = ?, state = 'catching_up', "
-                   "rebuilding_generation = NULL, last_error = NULL, error_position = NULL, "
-                   "error_event_type = NULL, error_traceback = NULL WHERE name = ?",
-                   (projection.version, generation, projection.name))
+        tx.execute(
+            "UPDATE projection_registry SET version = ?, active_generation = ?, state = 'catching_up', "
+            "rebuilding_generation = NULL, last_error = NULL, error_position = NULL, "
+            "error_event_type = NULL, error_traceback = NULL WHERE name = ?",
+            (projection.version, generation, projection.name),
+        )
     return registration(tx, projection.name)
 
 
@@ -102,8 +109,9 @@ def create_generation(tx: Tx, projection: Projection, generation: int) -> None:
     drop_generation(tx, projection, generation)
     for stmt in projection.ddl(generation):
         tx.execute(stmt)
-    tx.execute("INSERT INTO projection_tracking (name, generation, position) VALUES (?, ?, 0)",
-               (projection.name, generation))
+    tx.execute(
+        "INSERT INTO projection_tracking (name, generation, position) VALUES (?, ?, 0)", (projection.name, generation)
+    )
 
 
 def drop_generation(tx: Tx, projection: Projection, generation: int) -> None:
@@ -121,56 +129,78 @@ def advance(tx: Tx, name: str, generation: int, expected: int, new: int) -> None
     """Compare-and-set the position; a repeated or out-of-order batch is refused."""
     if new <= expected:
         raise PositionConflict(f"{name}: new position {new} is not after {expected}")
-    cur = tx.execute("UPDATE projection_tracking SET position = ? WHERE name = ? AND generation = ? AND position = ?",
-                     (new, name, generation, expected))
+    cur = tx.execute(
+        "UPDATE projection_tracking SET position = ? WHERE name = ? AND generation = ? AND position = ?",
+        (new, name, generation, expected),
+    )
     if cur.rowcount != 1:
         raise PositionConflict(f"{name}: generation {generation} is no longer at position {expected}")
 
 
 def set_state(tx: Tx, name: str, state: str) -> None:
-    tx.execute("UPDATE projection_registry SET state = ?, last_error = NULL, error_position = NULL, "
-               "error_event_type = NULL, error_traceback = NULL WHERE name = ? AND state <> ?", (state, name, state))
+    tx.execute(
+        "UPDATE projection_registry SET state = ?, last_error = NULL, error_position = NULL, "
+        "error_event_type = NULL, error_traceback = NULL WHERE name = ? AND state <> ?",
+        (state, name, state),
+    )
 
 
 def set_failed(tx: Tx, name: str, error: str, position: int | None, event_type: str | None, traceback: str) -> None:
-    tx.execute("UPDATE projection_registry SET state = 'failed', last_error = ?, error_position = ?, "
-               "error_event_type = ?, error_traceback = ? WHERE name = ?",
-               (error, position, event_type, traceback, name))
+    tx.execute(
+        "UPDATE projection_registry SET state = 'failed', last_error = ?, error_position = ?, "
+        "error_event_type = ?, error_traceback = ? WHERE name = ?",
+        (error, position, event_type, traceback, name),
+    )
 
 
 def active_tables(tx: Tx, projection: Projection) -> dict[str, str]:
     """Table names of the generation that answers queries now."""
-    generation = tx.value("SELECT active_generation FROM projection_registry WHERE name = ? AND version = ?",
-                          (projection.name, projection.version))
+    generation = tx.value(
+        "SELECT active_generation FROM projection_registry WHERE name = ? AND version = ?",
+        (projection.name, projection.version),
+    )
     if generation is None:
         raise LookupError(f"projection {projection.name} v{projection.version} is not registered yet")
     return projection.table_names(int(generation))
 
 
 def active_position(tx: Tx, name: str) -> int | None:
-    value = tx.value("SELECT t.position FROM projection_registry r JOIN projection_tracking t "
-                     "ON t.name = r.name AND t.generation = r.active_generation WHERE r.name = ?", (name,))
+    value = tx.value(
+        "SELECT t.position FROM projection_registry r JOIN projection_tracking t "
+        "ON t.name = r.name AND t.generation = r.active_generation WHERE r.name = ?",
+        (name,),
+    )
     return None if value is None else int(value)
 
 
 # -- dead letters: events a projection with on_error = "park" set aside -----------------------------
 def park(tx: Tx, name: str, position: int, event_type: str, error: str, trace: str) -> None:
     tx.execute("DELETE FROM projection_dead_letters WHERE name = ? AND position = ?", (name, position))
-    tx.execute("INSERT INTO projection_dead_letters (name, position, event_type, error, error_traceback, status) "
-               "VALUES (?, ?, ?, ?, ?, 'parked')", (name, position, event_type, error, trace))
+    tx.execute(
+        "INSERT INTO projection_dead_letters (name, position, event_type, error, error_traceback, status) "
+        "VALUES (?, ?, ?, ?, ?, 'parked')",
+        (name, position, event_type, error, trace),
+    )
 
 
 def parked_positions(tx: Tx, name: str) -> set[int]:
-    return {int(p) for (p,) in tx.all("SELECT position FROM projection_dead_letters WHERE name = ? "
-                                      "AND status = 'parked'", (name,))}
+    return {
+        int(p)
+        for (p,) in tx.all("SELECT position FROM projection_dead_letters WHERE name = ? AND status = 'parked'", (name,))
+    }
 
 
 def dead_letters(tx: Tx, name: str) -> list[dict]:
     columns = ("position", "event_type", "error", "error_traceback", "status")
-    return [dict(zip(columns, row, strict=True)) for row in tx.all(
-        f"SELECT {', '.join(columns)} FROM projection_dead_letters WHERE name = ? ORDER BY position", (name,))]
+    return [
+        dict(zip(columns, row, strict=True))
+        for row in tx.all(
+            f"SELECT {', '.join(columns)} FROM projection_dead_letters WHERE name = ? ORDER BY position", (name,)
+        )
+    ]
 
 
 def resolve_dead_letter(tx: Tx, name: str, position: int) -> None:
-    tx.execute("UPDATE projection_dead_letters SET status = 'retried' WHERE name = ? AND position = ?",
-               (name, position))
+    tx.execute(
+        "UPDATE projection_dead_letters SET status = 'retried' WHERE name = ? AND position = ?", (name, position)
+    )

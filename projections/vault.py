@@ -38,8 +38,11 @@ class Vault:
             return hit[1]
         with self.db.transaction(write=create) as tx:
             if create:
-                tx.execute("INSERT INTO subject_keys (subject, key_bytes, forgotten) VALUES (?, ?, 0) "
-                           "ON CONFLICT (subject) DO NOTHING", (subject, AESGCM.generate_key(bit_length=256)))
+                tx.execute(
+                    "INSERT INTO subject_keys (subject, key_bytes, forgotten) VALUES (?, ?, 0) "
+                    "ON CONFLICT (subject) DO NOTHING",
+                    (subject, AESGCM.generate_key(bit_length=256)),
+                )
             row = tx.one("SELECT key_bytes FROM subject_keys WHERE subject = ?", (subject,))
         key = None if row is None or row[0] is None else bytes(row[0])
         with self._lock:
@@ -49,8 +52,11 @@ class Vault:
     def forget(self, subject: str) -> None:
         """Destroy the subject's key for good (a forgotten subject never gets a new one)."""
         with self.db.transaction() as tx:
-            tx.execute("INSERT INTO subject_keys (subject, key_bytes, forgotten) VALUES (?, NULL, 1) "
-                       "ON CONFLICT (subject) DO UPDATE SET key_bytes = NULL, forgotten = 1", (subject,))
+            tx.execute(
+                "INSERT INTO subject_keys (subject, key_bytes, forgotten) VALUES (?, NULL, 1) "
+                "ON CONFLICT (subject) DO UPDATE SET key_bytes = NULL, forgotten = 1",
+                (subject,),
+            )
         with self._lock:
             self._cache[subject] = (time.monotonic(), None)
 
@@ -77,13 +83,17 @@ class PersonalAsCiphertext(Transcoding):
             return {"subject": obj.subject, "nonce": None, "ciphertext": None}
         nonce = os.urandom(12)
         sealed = AESGCM(key).encrypt(nonce, obj.text.encode("utf-8"), obj.subject.encode("utf-8"))
-        return {"subject": obj.subject, "nonce": base64.b64encode(nonce).decode(),
-                "ciphertext": base64.b64encode(sealed).decode()}
+        return {
+            "subject": obj.subject,
+            "nonce": base64.b64encode(nonce).decode(),
+            "ciphertext": base64.b64encode(sealed).decode(),
+        }
 
     def decode(self, data: dict) -> Personal:
         key = self.vault.key(data["subject"], create=False) if data.get("ciphertext") else None
         if key is None:
             return Personal(data["subject"], None)
-        text = AESGCM(key).decrypt(base64.b64decode(data["nonce"]), base64.b64decode(data["ciphertext"]),
-                                   data["subject"].encode("utf-8"))
+        text = AESGCM(key).decrypt(
+            base64.b64decode(data["nonce"]), base64.b64decode(data["ciphertext"]), data["subject"].encode("utf-8")
+        )
         return Personal(data["subject"], text.decode("utf-8"))

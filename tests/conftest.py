@@ -20,6 +20,7 @@ REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 
 def _admin_connect():
     import psycopg
+
     return psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
 
 
@@ -50,6 +51,7 @@ def database_url(request, tmp_path):
         return
     url = request.getfixturevalue("postgres_database")
     import psycopg
+
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DROP SCHEMA public CASCADE")
         conn.execute("CREATE SCHEMA public")

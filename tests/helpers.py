@@ -9,14 +9,27 @@ from domain.application import Meta, SalesLedger
 META = Meta(actor="test", correlation_id="c-1", causation_id="r-1")
 
 
-def seed_deal(ledger: SalesLedger, *, amount: str = "100000.00", team: str = "华东一组", region: str = "华东",
-              product_line: str = "ERP") -> dict[str, str]:
+def seed_deal(
+    ledger: SalesLedger,
+    *,
+    amount: str = "100000.00",
+    team: str = "华东一组",
+    region: str = "华东",
+    product_line: str = "ERP",
+) -> dict[str, str]:
     """A rep, a customer and an open deal; answers their ids."""
     rep = ledger.hire_rep(META, name="王伟", level="senior", team=team, region=region).id
-    customer = ledger.register_customer(META, name="上海精密有限公司", region=region, industry="manufacturing",
-                                        registered_on=date(2026, 1, 5), owner_id=rep).id
-    deal = ledger.open_deal(META, customer_id=customer, owner_id=rep, amount=amount, product_line=product_line,
-                            opened_on=date(2026, 2, 1)).id
+    customer = ledger.register_customer(
+        META,
+        name="上海精密有限公司",
+        region=region,
+        industry="manufacturing",
+        registered_on=date(2026, 1, 5),
+        owner_id=rep,
+    ).id
+    deal = ledger.open_deal(
+        META, customer_id=customer, owner_id=rep, amount=amount, product_line=product_line, opened_on=date(2026, 2, 1)
+    ).id
     return {"rep": rep, "customer": customer, "deal": deal}
 
 
@@ -39,8 +52,9 @@ def every_stored_value(db):
         if tx.kind == "sqlite":
             tables = [t for (t,) in tx.all("SELECT name FROM sqlite_master WHERE type = 'table'")]
         else:
-            tables = [t for (t,) in tx.all("SELECT table_name FROM information_schema.tables "
-                                           "WHERE table_schema = 'public'")]
+            tables = [
+                t for (t,) in tx.all("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+            ]
         for table in tables:
             for row in tx.all(f'SELECT * FROM "{table}"'):
                 for value in row:

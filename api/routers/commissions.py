@@ -41,8 +41,9 @@ class Adjustment(Body):
     kind: str = Field(examples=["adjustment", "deduction"])
     amount: Amount
     reason: Text
-    approver_id: OptionalText = Field(None, description="the approving manager or director; a manager's key "
-                                                        "approves in its own name")
+    approver_id: OptionalText = Field(
+        None, description="the approving manager or director; a manager's key approves in its own name"
+    )
 
 
 class Dispute(Body):
@@ -123,8 +124,9 @@ class Statements:
         found = inputs.plan_for(rep_id, period.end)
         return found[1]["currency"] if found else "CNY"
 
-    def live(self, period: Period, *, settle: bool = False, inputs: StoreInputs | None = None) -> tuple[
-            StoreInputs, dict[str, list[Line]]]:
+    def live(
+        self, period: Period, *, settle: bool = False, inputs: StoreInputs | None = None
+    ) -> tuple[StoreInputs, dict[str, list[Line]]]:
         inputs = inputs or self.inputs()
         return inputs, statement_lines(inputs, self.ledger, period, inputs.closed, settle=settle)
 
@@ -133,21 +135,36 @@ class Statements:
         rep = str(self.rt.ledger.load(Rep, rep_id).id)
         ledger = self.ledger(period.label)
         if ledger.status == "closed":
-            kept = ledger.statements.get(rep) or {"rep_id": rep, "period": period.label, "currency": "CNY",
-                                                  "status": "closed", "total": Decimal("0.00"),
-                                                  "digest": render(rep, period.label, "CNY", "closed", [])["digest"],
-                                                  "lines": []}
-            return {**kept, "lines": [{k: v for k, v in line.items() if k not in ("key", "explain")}
-                                      for line in kept["lines"]], "closed_as_of_position": ledger.as_of_position}
+            kept = ledger.statements.get(rep) or {
+                "rep_id": rep,
+                "period": period.label,
+                "currency": "CNY",
+                "status": "closed",
+                "total": Decimal("0.00"),
+                "digest": render(rep, period.label, "CNY", "closed", [])["digest"],
+                "lines": [],
+            }
+            return {
+                **kept,
+                "lines": [{k: v for k, v in line.items() if k not in ("key", "explain")} for line in kept["lines"]],
+                "closed_as_of_position": ledger.as_of_position,
+            }
         inputs, lines = self.live(period)
         result = render(rep, period.label, self.currency(inputs, rep, period), "open", lines.get(rep, []))
         result["note"] = "open: live figures; rank and team-target bonuses are settled at close"
         return result
 
 
-@router.get("/commissions/statements/{rep_id}/{period}.csv", response_class=Response,
-            responses={200: {"description": "the statement as CSV (UTF-8 with BOM, opens in Excel)",
-                             "content": {"text/csv": {"schema": {"type": "string"}}}}})
+@router.get(
+    "/commissions/statements/{rep_id}/{period}.csv",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the statement as CSV (UTF-8 with BOM, opens in Excel)",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
 def statement_csv(rep_id: str, period: str, rt: RuntimeDep):
     """The statement for finance: UTF-8 with a BOM so spreadsheets show Chinese names correctly."""
     statement = Statements(rt).statement(rep_id, period)
@@ -157,12 +174,38 @@ def statement_csv(rep_id: str, period: str, rt: RuntimeDep):
     writer.writerow(["rep_id", "rep_name", "period", "currency", "status", *columns])
     name = rt.ledger.load(Rep, rep_id).name
     for line in statement["lines"]:
-        writer.writerow([statement["rep_id"], name, statement["period"], statement["currency"], statement["status"],
-                         *["" if line[c] is None else line[c] for c in columns]])
-    writer.writerow([statement["rep_id"], name, statement["period"], statement["currency"], statement["status"],
-                     "total", "", "", "", "", statement["total"], "", ""])
-    return Response(("\ufeff" + out.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="statement-{rep_id}-{period}.csv"'})
+        writer.writerow(
+            [
+                statement["rep_id"],
+                name,
+                statement["period"],
+                statement["currency"],
+                statement["status"],
+                *["" if line[c] is None else line[c] for c in columns],
+            ]
+        )
+    writer.writerow(
+        [
+            statement["rep_id"],
+            name,
+            statement["period"],
+            statement["currency"],
+            statement["status"],
+            "total",
+            "",
+            "",
+            "",
+            "",
+            statement["total"],
+            "",
+            "",
+        ]
+    )
+    return Response(
+        ("\ufeff" + out.getvalue()).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="statement-{rep_id}-{period}.csv"'},
+    )
 
 
 @router.get("/commissions/statements/{rep_id}/{period}/verify")
@@ -175,27 +218,47 @@ def verify(rep_id: str, period: str, rt: RuntimeDep):
     ledger = books.ledger(label)
     if ledger.status != "closed":
         raise InvalidInput(f"{label} is open: only closed statements can be verified", field="period")
-    kept = ledger.statements.get(rep, {"lines": [], "digest": render(rep, label, "CNY", "closed", [])["digest"],
-                                       "currency": "CNY"})
+    kept = ledger.statements.get(
+        rep, {"lines": [], "digest": render(rep, label, "CNY", "closed", [])["digest"], "currency": "CNY"}
+    )
     at_close = books.inputs(until_position=ledger.as_of_position)
-    recomputed = render(rep, label, kept["currency"], "closed",
-                        statement_lines(at_close, books.ledger, Period.parse(label), at_close.closed,
-                                        settle=True).get(rep, []))
+    recomputed = render(
+        rep,
+        label,
+        kept["currency"],
+        "closed",
+        statement_lines(at_close, books.ledger, Period.parse(label), at_close.closed, settle=True).get(rep, []),
+    )
     now_inputs = books.inputs()
     closed_before = {p: v for p, v in now_inputs.closed.items() if p != label}
-    now = render(rep, label, kept["currency"], "closed",
-                 statement_lines(now_inputs, books.ledger, Period.parse(label), closed_before, settle=True).get(rep, []))
-    return Json({"rep_id": rep, "period": label, "frozen_digest": kept["digest"],
-                 "recomputed_digest": recomputed["digest"], "verified": kept["digest"] == recomputed["digest"],
-                 "differences": _differences(kept["lines"], recomputed["lines"]),
-                 "changed_since_close": _differences(kept["lines"], now["lines"])})
+    now = render(
+        rep,
+        label,
+        kept["currency"],
+        "closed",
+        statement_lines(now_inputs, books.ledger, Period.parse(label), closed_before, settle=True).get(rep, []),
+    )
+    return Json(
+        {
+            "rep_id": rep,
+            "period": label,
+            "frozen_digest": kept["digest"],
+            "recomputed_digest": recomputed["digest"],
+            "verified": kept["digest"] == recomputed["digest"],
+            "differences": _differences(kept["lines"], recomputed["lines"]),
+            "changed_since_close": _differences(kept["lines"], now["lines"]),
+        }
+    )
 
 
 def _differences(frozen: list[dict], recomputed: list[dict]) -> list[dict]:
     was = {line["id"]: Decimal(str(line["amount"])) for line in frozen}
     now = {line["id"]: line["amount"] for line in recomputed}
-    return [{"line_id": i, "frozen": was.get(i), "recomputed": now.get(i)}
-            for i in sorted(set(was) | set(now)) if was.get(i) != now.get(i)]
+    return [
+        {"line_id": i, "frozen": was.get(i), "recomputed": now.get(i)}
+        for i in sorted(set(was) | set(now))
+        if was.get(i) != now.get(i)
+    ]
 
 
 @router.get("/commissions/statements/{rep_id}/{period}")
@@ -219,14 +282,22 @@ def explain(line_id: str, rt: RuntimeDep):
         lines = (ledger.statements.get(rep_id) or {}).get("lines", [])
         found = next((x for x in lines if x["id"] == line_id), None)
         if found:
-            return Json({"line": {k: v for k, v in found.items() if k not in ("key", "explain")},
-                         "rep_id": rep_id, "period": period.label, "status": "closed", **found["explain"]})
+            return Json(
+                {
+                    "line": {k: v for k, v in found.items() if k not in ("key", "explain")},
+                    "rep_id": rep_id,
+                    "period": period.label,
+                    "status": "closed",
+                    **found["explain"],
+                }
+            )
     else:
         _, lines = books.live(period)
         found = next((x for x in lines.get(rep_id, []) if x.id == line_id), None)
         if found:
-            return Json({"line": found.public(), "rep_id": rep_id, "period": period.label, "status": "open",
-                         **found.explain})
+            return Json(
+                {"line": found.public(), "rep_id": rep_id, "period": period.label, "status": "open", **found.explain}
+            )
     raise NotFound(f"no commission line {line_id}", kind="line", id=line_id)
 
 
@@ -243,10 +314,13 @@ def close(period: str, rt: RuntimeDep, meta: MetaDep, body: Close | None = None)
     inputs = books.inputs()
     lines = statement_lines(inputs, books.ledger, Period.parse(label), inputs.closed, settle=True)
     reps = set(lines) | {rep for rep in inputs.reps() if inputs.plan_for(rep, Period.parse(label).end)}
-    statements = {rep: frozen_statement(rep, label, books.currency(inputs, rep, Period.parse(label)),
-                                        lines.get(rep, [])) for rep in sorted(reps)}
-    written = rt.ledger.close_commission_period(meta, label, statements=statements,
-                                                as_of_position=inputs.until_position or 0)
+    statements = {
+        rep: frozen_statement(rep, label, books.currency(inputs, rep, Period.parse(label)), lines.get(rep, []))
+        for rep in sorted(reps)
+    }
+    written = rt.ledger.close_commission_period(
+        meta, label, statements=statements, as_of_position=inputs.until_position or 0
+    )
     return answer(rt, written)
 
 
@@ -291,5 +365,11 @@ def simulate(body: Simulation, rt: RuntimeDep):  # finance, auditors and admins:
     lines = Calculator(inputs).lines(period, settle=True)
     reps = body.rep_ids or sorted(lines)
     statements = [render(rep, period.label, inputs.body["currency"], "simulated", lines.get(rep, [])) for rep in reps]
-    return Json({"period": period.label, "plan": inputs.body, "statements": statements,
-                 "total": sum((s["total"] for s in statements), Decimal("0.00"))})
+    return Json(
+        {
+            "period": period.label,
+            "plan": inputs.body,
+            "statements": statements,
+            "total": sum((s["total"] for s in statements), Decimal("0.00")),
+        }
+    )

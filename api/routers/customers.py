@@ -141,8 +141,9 @@ def credit(customer_id: str, body: Credit, rt: RuntimeDep, meta: MetaDep, versio
 
 
 @router.post("/{customer_id}/owner", response_model=Receipt)
-def transfer_owner(customer_id: str, body: TransferOwner, rt: RuntimeDep, meta: MetaDep, version: IfMatch,
-                   access: AccessDep):
+def transfer_owner(
+    customer_id: str, body: TransferOwner, rt: RuntimeDep, meta: MetaDep, version: IfMatch, access: AccessDep
+):
     """Hand the customer to another rep; commission credit already earned stays where it was."""
     access.rep(body.owner_id, "owner_id")
     return answer(rt, rt.ledger.transfer_customer(meta, customer_id, **body.model_dump(), expected_version=version))
@@ -162,18 +163,24 @@ def add_stakeholder(customer_id: str, body: Stakeholder, rt: RuntimeDep, meta: M
 
 
 @router.patch("/{customer_id}/stakeholders/{stakeholder_id}", response_model=Receipt)
-def update_stakeholder(customer_id: str, stakeholder_id: str, body: StakeholderChange, rt: RuntimeDep, meta: MetaDep,
-                       version: IfMatch):
+def update_stakeholder(
+    customer_id: str, stakeholder_id: str, body: StakeholderChange, rt: RuntimeDep, meta: MetaDep, version: IfMatch
+):
     """Change some details; the event records each change from and to."""
-    return answer(rt, rt.ledger.update_stakeholder(meta, customer_id, stakeholder_id, **body.model_dump(),
-                                                   expected_version=version))
+    return answer(
+        rt,
+        rt.ledger.update_stakeholder(meta, customer_id, stakeholder_id, **body.model_dump(), expected_version=version),
+    )
 
 
 @router.post("/{customer_id}/stakeholders/{stakeholder_id}/remove", response_model=Receipt)
-def remove_stakeholder(customer_id: str, stakeholder_id: str, body: Removal, rt: RuntimeDep, meta: MetaDep,
-                       version: IfMatch):
-    return answer(rt, rt.ledger.remove_stakeholder(meta, customer_id, stakeholder_id, reason=body.reason,
-                                                   expected_version=version))
+def remove_stakeholder(
+    customer_id: str, stakeholder_id: str, body: Removal, rt: RuntimeDep, meta: MetaDep, version: IfMatch
+):
+    return answer(
+        rt,
+        rt.ledger.remove_stakeholder(meta, customer_id, stakeholder_id, reason=body.reason, expected_version=version),
+    )
 
 
 @router.post("/{customer_id}/feedback", status_code=201, response_model=Receipt)
@@ -197,8 +204,14 @@ record_routes(router, Customer, view=False, forgettable=True)
 
 
 @router.get("/{customer_id}")
-def get_customer(customer_id: str, request: Request, rt: RuntimeDep, version: VersionParam = None,
-                 as_of: AsOfParam = None, min_position: MinPosition = None):
+def get_customer(
+    customer_id: str,
+    request: Request,
+    rt: RuntimeDep,
+    version: VersionParam = None,
+    as_of: AsOfParam = None,
+    min_position: MinPosition = None,
+):
     """Customer 360: profile, grade, classification and credit history, stakeholders, visits,
     feedback, lifecycle, deals and payments — one call. With `version` or `as_of`: the customer
     record as it was then (without deals and payments)."""
@@ -211,5 +224,3 @@ def get_customer(customer_id: str, request: Request, rt: RuntimeDep, version: Ve
     view = customer.as_dict()
     view["stakeholders"] = list(view["stakeholders"].values())
     return Json({**view, **accounts}, headers={"ETag": f'"{customer.version}"'})
-
-

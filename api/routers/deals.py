@@ -95,8 +95,11 @@ class Refund(Body):
     amount: Amount
     refunded_on: SaneDate
     reason: Text
-    kind: str | None = Field(default=None, examples=["refund", "cancellation"],
-                             description="default: a refund of collected money if there is enough, else a cancellation")
+    kind: str | None = Field(
+        default=None,
+        examples=["refund", "cancellation"],
+        description="default: a refund of collected money if there is enough, else a cancellation",
+    )
 
 
 class Policy(Body):
@@ -136,8 +139,9 @@ def put_policy(body: Policy, rt: RuntimeDep, meta: MetaDep):
 @router.post("/{deal_id}/stage", response_model=Receipt)
 def change_stage(deal_id: str, body: ChangeStage, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Move between initial_contact, needs_analysis, proposal and negotiation (back too)."""
-    return answer(rt, rt.ledger.change_deal_stage(meta, deal_id, body.stage, changed_on=body.changed_on,
-                                                  expected_version=version))
+    return answer(
+        rt, rt.ledger.change_deal_stage(meta, deal_id, body.stage, changed_on=body.changed_on, expected_version=version)
+    )
 
 
 @router.post("/{deal_id}/revise", response_model=Receipt)

@@ -3,7 +3,7 @@ outcomes; queues and reports."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -35,7 +35,7 @@ router = APIRouter(prefix="/leads", tags=["leads"])
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 Moment = Annotated[SaneMoment | None, Field(default=None, description="ISO date-time; defaults to now")]
@@ -130,33 +130,79 @@ def capture_lead(body: CaptureLead, rt: RuntimeDep, meta: MetaDep):
 
 
 @router.get("")
-def leads(request: Request, rt: RuntimeDep, access: AccessDep, assignee_id: FilterText = None, status: FilterText = None,
-          grade: FilterText = None, region: FilterText = None, source: FilterText = None,
-          industry: FilterText = None, product_line: FilterText = None, after: Position = 0,
-          limit: int = Query(50, ge=1, le=500), min_position: MinPosition = None):
+def leads(
+    request: Request,
+    rt: RuntimeDep,
+    access: AccessDep,
+    assignee_id: FilterText = None,
+    status: FilterText = None,
+    grade: FilterText = None,
+    region: FilterText = None,
+    source: FilterText = None,
+    industry: FilterText = None,
+    product_line: FilterText = None,
+    after: Position = 0,
+    limit: int = Query(50, ge=1, le=500),
+    min_position: MinPosition = None,
+):
     """Leads in capture order; `next` is the cursor (pass it as `after`). Reps and managers see
     the leads they and the reps below them hold, and the pool."""
     await_position(request, "leads", min_position)
     with rt.db.read() as tx:
-        return Json(list_leads(tx, after=after, limit=limit, visible_to=access.reps, assignee_id=assignee_id, status=status, grade=grade,
-                               region=region, source=source, industry=industry, product_line=product_line))
+        return Json(
+            list_leads(
+                tx,
+                after=after,
+                limit=limit,
+                visible_to=access.reps,
+                assignee_id=assignee_id,
+                status=status,
+                grade=grade,
+                region=region,
+                source=source,
+                industry=industry,
+                product_line=product_line,
+            )
+        )
 
 
 @router.get("/pool")
-def pool(request: Request, rt: RuntimeDep, region: FilterText = None, industry: FilterText = None,
-         grade: FilterText = None, source: FilterText = None, product_line: FilterText = None,
-         size_band: FilterText = None, after: Position = 0, limit: int = Query(50, ge=1, le=500),
-         min_position: MinPosition = None):
+def pool(
+    request: Request,
+    rt: RuntimeDep,
+    region: FilterText = None,
+    industry: FilterText = None,
+    grade: FilterText = None,
+    source: FilterText = None,
+    product_line: FilterText = None,
+    size_band: FilterText = None,
+    after: Position = 0,
+    limit: int = Query(50, ge=1, le=500),
+    min_position: MinPosition = None,
+):
     """The pool (公海): open leads nobody holds, with filters."""
     await_position(request, "leads", min_position)
     with rt.db.read() as tx:
-        return Json(list_leads(tx, pool=True, after=after, limit=limit, region=region, industry=industry, grade=grade,
-                               source=source, product_line=product_line, size_band=size_band))
+        return Json(
+            list_leads(
+                tx,
+                pool=True,
+                after=after,
+                limit=limit,
+                region=region,
+                industry=industry,
+                grade=grade,
+                source=source,
+                product_line=product_line,
+                size_band=size_band,
+            )
+        )
 
 
 @router.get("/queue/{rep_id}")
-def rep_queue(rep_id: str, request: Request, rt: RuntimeDep, as_of: SaneMoment | None = None,
-              min_position: MinPosition = None):
+def rep_queue(
+    rep_id: str, request: Request, rt: RuntimeDep, as_of: SaneMoment | None = None, min_position: MinPosition = None
+):
     """A rep's open leads, most urgent first, with age, next follow-up due and SLA state."""
     await_position(request, "leads", min_position)
     rep = rt.ledger.load(Rep, rep_id)
@@ -166,7 +212,14 @@ def rep_queue(rep_id: str, request: Request, rt: RuntimeDep, as_of: SaneMoment |
 
 
 @router.get("/reports/sla")
-def sla(request: Request, rt: RuntimeDep, access: AccessDep, period: str, group_by: str = "rep", min_position: MinPosition = None):
+def sla(
+    request: Request,
+    rt: RuntimeDep,
+    access: AccessDep,
+    period: str,
+    group_by: str = "rep",
+    min_position: MinPosition = None,
+):
     """First-response hours (median, p90) and breach counts per rep, team or grade."""
     await_position(request, ("leads", "org"), min_position)
     with rt.db.read() as tx:
@@ -185,8 +238,14 @@ def sources(request: Request, rt: RuntimeDep, access: AccessDep, period: str, mi
 def get_policy(rt: RuntimeDep):
     """The lead policy in force: scoring model, grade→level map, rules, caps, SLA, pool, reasons."""
     policy = rt.ledger.lead_policy()
-    return Json({"version": policy.version, "label": policy.label, "model_version": policy.model_version,
-                 "settings": policy.settings})
+    return Json(
+        {
+            "version": policy.version,
+            "label": policy.label,
+            "model_version": policy.model_version,
+            "settings": policy.settings,
+        }
+    )
 
 
 @router.put("/policy", response_model=Receipt)
@@ -207,8 +266,7 @@ def score_lead(lead_id: str, body: ScoreLead, rt: RuntimeDep, meta: MetaDep, ver
 
 
 @router.post("/{lead_id}/assign", response_model=Receipt)
-def assign_lead(lead_id: str, body: AssignLead, rt: RuntimeDep, meta: MetaDep, version: IfMatch,
-                access: AccessDep):
+def assign_lead(lead_id: str, body: AssignLead, rt: RuntimeDep, meta: MetaDep, version: IfMatch, access: AccessDep):
     """`{}` applies the rules (grade → level, least loaded, round-robin, caps); `rep_id` + `reason`
     assigns by hand (a manager, to someone in their part of the tree)."""
     access.rep(body.rep_id)
@@ -217,8 +275,18 @@ def assign_lead(lead_id: str, body: AssignLead, rt: RuntimeDep, meta: MetaDep, v
         rt.fresh("org")
         with rt.db.read() as tx:
             members = roster(tx, date.today())
-    return answer(rt, rt.ledger.assign_lead(meta, lead_id, roster=members, rep_id=body.rep_id, reason=body.reason,
-                                            assigned_at=body.assigned_at or _now(), expected_version=version))
+    return answer(
+        rt,
+        rt.ledger.assign_lead(
+            meta,
+            lead_id,
+            roster=members,
+            rep_id=body.rep_id,
+            reason=body.reason,
+            assigned_at=body.assigned_at or _now(),
+            expected_version=version,
+        ),
+    )
 
 
 @router.post("/{lead_id}/claim", response_model=Receipt)
@@ -230,8 +298,12 @@ def claim(lead_id: str, body: ClaimLead, rt: RuntimeDep, meta: MetaDep, access: 
 
 @router.post("/{lead_id}/return", response_model=Receipt)
 def return_lead(lead_id: str, body: ReturnLead, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
-    return answer(rt, rt.ledger.return_lead(meta, lead_id, reason=body.reason,
-                                            returned_at=body.returned_at or _now(), expected_version=version))
+    return answer(
+        rt,
+        rt.ledger.return_lead(
+            meta, lead_id, reason=body.reason, returned_at=body.returned_at or _now(), expected_version=version
+        ),
+    )
 
 
 @router.post("/{lead_id}/contacts", status_code=201, response_model=Receipt)

@@ -15,8 +15,13 @@ router = APIRouter(prefix="/metrics", tags=["metrics"])
 @router.get("")
 def list_metrics(rt: RuntimeDep):
     """The projections that answer queries, with their documentation."""
-    return Json([{"name": p.name, "version": p.version, "description": (type(p).query.__doc__ or "").strip()}
-                 for p in rt.projections if p.queryable])
+    return Json(
+        [
+            {"name": p.name, "version": p.version, "description": (type(p).query.__doc__ or "").strip()}
+            for p in rt.projections
+            if p.queryable
+        ]
+    )
 
 
 @router.get("/{name}")

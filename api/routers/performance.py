@@ -17,8 +17,9 @@ from projections.performance import kpis, leaderboard
 
 router = APIRouter(tags=["organisation and performance"])
 
-ScopeParam = Annotated[str, Query(max_length=300, pattern=r"^[^\x00-\x1f\x7f]*$",
-                                  description="company, region:X, team:Y or rep:ID")]
+ScopeParam = Annotated[
+    str, Query(max_length=300, pattern=r"^[^\x00-\x1f\x7f]*$", description="company, region:X, team:Y or rep:ID")
+]
 AsOfMoment = Annotated[SaneMoment | None, Query(description="what was known then (recording time, ISO)")]
 
 
@@ -31,8 +32,15 @@ def org(request: Request, rt: RuntimeDep, as_of: SaneDate | None = None, min_pos
 
 
 @router.get("/kpis")
-def kpi_scorecard(request: Request, rt: RuntimeDep, access: AccessDep, period: str, scope: ScopeParam = "company",
-                  as_of: AsOfMoment = None, min_position: MinPosition = None):
+def kpi_scorecard(
+    request: Request,
+    rt: RuntimeDep,
+    access: AccessDep,
+    period: str,
+    scope: ScopeParam = "company",
+    as_of: AsOfMoment = None,
+    min_position: MinPosition = None,
+):
     """Actual vs target and attainment for every metric, plus collection rate, visits per working
     day, active customers by grade and product mix. Facts count in the period of their business
     date and in the team and region the rep belonged to on that date. Reps and managers ask for
@@ -44,13 +52,19 @@ def kpi_scorecard(request: Request, rt: RuntimeDep, access: AccessDep, period: s
 
 
 @router.get("/leaderboards/{metric}")
-def leaderboards(metric: str, request: Request, rt: RuntimeDep, period: str, scope: ScopeParam = "company",
-                 limit: int = Query(10, ge=1, le=1000), as_of: AsOfMoment = None,
-                 min_position: MinPosition = None):
+def leaderboards(
+    metric: str,
+    request: Request,
+    rt: RuntimeDep,
+    period: str,
+    scope: ScopeParam = "company",
+    limit: int = Query(10, ge=1, le=1000),
+    as_of: AsOfMoment = None,
+    min_position: MinPosition = None,
+):
     """Dense ranking (ties share a rank and are listed by name; everyone tied at the cut is
     shown), with attainment and the rank change against the previous period. `as_of` answers
     from what had been recorded by then."""
     await_position(request, ("org", "kpi"), min_position)
     with rt.db.read() as tx:
-        return Json(leaderboard(tx, metric=metric, period=Period.parse(period), scope=scope, limit=limit,
-                                as_of=as_of))
+        return Json(leaderboard(tx, metric=metric, period=Period.parse(period), scope=scope, limit=limit, as_of=as_of))

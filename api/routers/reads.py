@@ -22,19 +22,34 @@ router = APIRouter(tags=["read models"])
 
 
 @router.get("/pipeline")
-def pipeline(request: Request, rt: RuntimeDep, access: AccessDep, team: FilterText = None, region: FilterText = None,
-             owner_id: FilterText = None, product_line: FilterText = None, currency: str = Query("CNY", max_length=3),
-             period: str | None = Query(None, description="only deals opened in this period"),
-             min_position: MinPosition = None):
+def pipeline(
+    request: Request,
+    rt: RuntimeDep,
+    access: AccessDep,
+    team: FilterText = None,
+    region: FilterText = None,
+    owner_id: FilterText = None,
+    product_line: FilterText = None,
+    currency: str = Query("CNY", max_length=3),
+    period: str | None = Query(None, description="only deals opened in this period"),
+    min_position: MinPosition = None,
+):
     """Open deals per stage (count, amount, probability-weighted amount), won/lost totals, win
     rate, loss reasons, stage conversion, stage velocity and the weighted forecast by expected
     close month. `team` and `region` filter on the owning rep; `period` keeps deals opened in it.
     Reps and managers see the deals owned by themselves and the reps below them."""
     await_position(request, PIPELINE.name, min_position)
     with rt.db.read() as tx:
-        board = pipeline_board(tx, currency=parse_currency(currency), period=Period.parse(period) if period else None,
-                               team=team, region=region, owner_id=owner_id, product_line=product_line,
-                               owners=access.reps)
+        board = pipeline_board(
+            tx,
+            currency=parse_currency(currency),
+            period=Period.parse(period) if period else None,
+            team=team,
+            region=region,
+            owner_id=owner_id,
+            product_line=product_line,
+            owners=access.reps,
+        )
     return Json(board)
 
 
@@ -45,14 +60,24 @@ def projections(rt: RuntimeDep):
 
 
 @router.get("/receivables")
-def receivables_report(request: Request, rt: RuntimeDep, access: AccessDep, period: str, group_by: str = "rep",
-                       as_of: SaneDate | None = None, min_position: MinPosition = None):
+def receivables_report(
+    request: Request,
+    rt: RuntimeDep,
+    access: AccessDep,
+    period: str,
+    group_by: str = "rep",
+    as_of: SaneDate | None = None,
+    min_position: MinPosition = None,
+):
     """Collection rate (回款率) of deals signed in the period per owner or team, and every
     receivable overdue at `as_of` (default today)."""
     await_position(request, ("accounts", "org"), min_position)
     with rt.db.read() as tx:
-        return Json(receivables(tx, period=Period.parse(period), as_of=as_of or date.today(), group_by=group_by,
-                                owners=access.reps))
+        return Json(
+            receivables(
+                tx, period=Period.parse(period), as_of=as_of or date.today(), group_by=group_by, owners=access.reps
+            )
+        )
 
 
 @router.get("/projections/{name}/dead-letters")

@@ -67,16 +67,30 @@ def target_sheet(period: str, metric: str, rt: RuntimeDep, access: AccessDep):
         sheet = rt.ledger.load(TargetSheet, sheet_id(label, metric))
     except NotFound:
         raise NotFound(f"no {metric} targets for {label}", period=label, metric=metric) from None
-    history = [{"type": type(e).__qualname__.replace(".", ""), "recorded_at": e.timestamp,
-                "actor": (getattr(e, "meta", None) or {}).get("actor"),
-                **{k: v for k, v in vars(e).items() if k in ("scope", "value", "previous", "parent", "children",
-                                                             "dropped", "reason")}}
-               for e in rt.ledger.repository.event_store.get(sheet.id)]
+    history = [
+        {
+            "type": type(e).__qualname__.replace(".", ""),
+            "recorded_at": e.timestamp,
+            "actor": (getattr(e, "meta", None) or {}).get("actor"),
+            **{
+                k: v
+                for k, v in vars(e).items()
+                if k in ("scope", "value", "previous", "parent", "children", "dropped", "reason")
+            },
+        }
+        for e in rt.ledger.repository.event_store.get(sheet.id)
+    ]
     seen = access.sees_scope
-    return Json({"period": label, "metric": metric, "version": sheet.version,
-                 "targets": [{"scope": s, "value": v} for s, v in sorted(sheet.values.items()) if seen(s)],
-                 "decompositions": [{"parent": p, "children": c} for p, c in sorted(sheet.children.items()) if seen(p)],
-                 "history": [h for h in history[1:] if seen(h.get("scope") or h.get("parent") or "company")]})
+    return Json(
+        {
+            "period": label,
+            "metric": metric,
+            "version": sheet.version,
+            "targets": [{"scope": s, "value": v} for s, v in sorted(sheet.values.items()) if seen(s)],
+            "decompositions": [{"parent": p, "children": c} for p, c in sorted(sheet.children.items()) if seen(p)],
+            "history": [h for h in history[1:] if seen(h.get("scope") or h.get("parent") or "company")],
+        }
+    )
 
 
 def _within(access, scope: str) -> None:

@@ -32,8 +32,14 @@ class Source:
     actor: str | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "aggregate_id": self.aggregate_id, "version": self.version,
-                "position": self.position, "recorded_at": self.recorded_at, "actor": self.actor}
+        return {
+            "type": self.type,
+            "aggregate_id": self.aggregate_id,
+            "version": self.version,
+            "position": self.position,
+            "recorded_at": self.recorded_at,
+            "actor": self.actor,
+        }
 
 
 @dataclass(frozen=True)
@@ -89,9 +95,16 @@ class Line:
         return line_id(self.period, self.rep_id, self.key)
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "deal_id": self.deal_id, "component": self.component,
-                "basis_amount": self.basis_amount, "amount": self.amount, "plan_id": self.plan_id,
-                "plan_version": self.plan_version}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "deal_id": self.deal_id,
+            "component": self.component,
+            "basis_amount": self.basis_amount,
+            "amount": self.amount,
+            "plan_id": self.plan_id,
+            "plan_version": self.plan_version,
+        }
 
 
 def line_id(period: str, rep_id: str, key: str) -> str:
@@ -100,10 +113,16 @@ def line_id(period: str, rep_id: str, key: str) -> str:
 
 def digest(rep_id: str, period: str, currency: str, lines: list[dict[str, Any]]) -> str:
     """SHA-256 over a canonical serialisation: sorted keys, lines by id, decimals as strings."""
-    canonical = {"rep_id": rep_id, "period": period, "currency": currency,
-                 "lines": sorted(({k: (str(v) if isinstance(v, Decimal) else v) for k, v in line.items()}
-                                  for line in lines), key=lambda x: x["id"]),
-                 "total": str(sum((Decimal(str(line["amount"])) for line in lines), ZERO))}
+    canonical = {
+        "rep_id": rep_id,
+        "period": period,
+        "currency": currency,
+        "lines": sorted(
+            ({k: (str(v) if isinstance(v, Decimal) else v) for k, v in line.items()} for line in lines),
+            key=lambda x: x["id"],
+        ),
+        "total": str(sum((Decimal(str(line["amount"])) for line in lines), ZERO)),
+    }
     text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -125,8 +144,9 @@ def walk(tiers: list[tuple[Decimal, Decimal | None, Decimal]], start: Decimal, b
     for low, high, rate in tiers:
         lo, hi = max(low, start), end if high is None else min(high, end)
         if hi > lo:
-            slices.append({"band": {"above": low, "up_to": high}, "slice": hi - lo, "rate": rate,
-                           "amount": (hi - lo) * rate})
+            slices.append(
+                {"band": {"above": low, "up_to": high}, "slice": hi - lo, "rate": rate, "amount": (hi - lo) * rate}
+            )
     return slices
 
 
@@ -176,15 +196,24 @@ class Calculator:
         items = []
         for win in self.inputs.wins.values():
             if win.signed_on in period:
-                items += self._credit(win, win.signed_on, "booking", lambda share, w=win: (w.amount * share,
-                                                                                            w.margin * share), [win.source])
+                items += self._credit(
+                    win,
+                    win.signed_on,
+                    "booking",
+                    lambda share, w=win: (w.amount * share, w.margin * share),
+                    [win.source],
+                )
         for move in self.inputs.movements:
             win = self.inputs.wins.get(move.deal_id)
             if move.kind == "payment" and win and move.day in period and win.amount > 0:
                 ratio = move.amount / win.amount
-                items += self._credit(win, move.day, "collection",
-                                      lambda share, w=win, r=ratio: (w.amount * share * r, w.margin * share * r),
-                                      [win.source, move.source])
+                items += self._credit(
+                    win,
+                    move.day,
+                    "collection",
+                    lambda share, w=win, r=ratio: (w.amount * share * r, w.margin * share * r),
+                    [win.source, move.source],
+                )
         return sorted(items, key=lambda i: (i.day, i.sources[-1].position, i.rep_id, i.component["name"]))
 
     def _credit(self, win: Win, day: date, payable_on: str, basis_of, sources: list[Source]) -> list[_Item]:
@@ -200,8 +229,9 @@ class Calculator:
             for component in version["components"]:
                 if component["type"] == "tiered_rate" and component["payable_on"] == payable_on:
                     basis = revenue if component["basis"] == "revenue" else margin
-                    items.append(_Item(rep_id, win.deal_id, day, basis, share, plan_id, version, component, sources,
-                                       payable_on))
+                    items.append(
+                        _Item(rep_id, win.deal_id, day, basis, share, plan_id, version, component, sources, payable_on)
+                    )
         return items
 
     def _earned_lines(self, period: Period) -> dict[str, list[Line]]:
@@ -223,13 +253,21 @@ class Calculator:
         for n, item in enumerate(items):
             c = item.component
             scale = target if c["thresholds"] == "attainment" else None
-            explain = {"plan_id": item.plan_id, "plan_version": item.version["version"], "component": c,
-                       "basis": item.basis, "split_share": item.share, "payable_on": item.note,
-                       "accumulated_before": accumulated, "accumulated_after": accumulated + item.basis,
-                       "clawback_days": item.version["clawback_days"],
-                       "target": {"scope": f"rep:{rep_id}", "metric": "revenue", "value": target}
-                       if c["thresholds"] == "attainment" else None,
-                       "sources": [s.as_dict() for s in item.sources]}
+            explain = {
+                "plan_id": item.plan_id,
+                "plan_version": item.version["version"],
+                "component": c,
+                "basis": item.basis,
+                "split_share": item.share,
+                "payable_on": item.note,
+                "accumulated_before": accumulated,
+                "accumulated_after": accumulated + item.basis,
+                "clawback_days": item.version["clawback_days"],
+                "target": {"scope": f"rep:{rep_id}", "metric": "revenue", "value": target}
+                if c["thresholds"] == "attainment"
+                else None,
+                "sources": [s.as_dict() for s in item.sources],
+            }
             key = f"earned|{name}|{item.deal_id}|{item.note}|{item.sources[-1].position}"
             if c["thresholds"] == "attainment" and target is None:
                 explain["note"] = f"no revenue target for {period.label}: this component pays nothing"
@@ -247,20 +285,47 @@ class Calculator:
             amount = self._capped(c, paid, round_money(raw), explain)
             explain["tier_walk"] = walked
             explain["amount_before_rounding"] = raw
-            lines.append(Line(rep_id, period.label, "earned", name, item.deal_id, round_money(item.basis), amount,
-                              item.plan_id, item.version["version"], key, explain))
+            lines.append(
+                Line(
+                    rep_id,
+                    period.label,
+                    "earned",
+                    name,
+                    item.deal_id,
+                    round_money(item.basis),
+                    amount,
+                    item.plan_id,
+                    item.version["version"],
+                    key,
+                    explain,
+                )
+            )
             paid += amount
             accumulated += item.basis
             if c["tier_mode"] == "retroactive" and not (c["thresholds"] == "attainment" and target is None):
                 restated = self._capped(c, paid, round_money(accumulated * rate) - paid, {})
                 if restated != 0:
-                    lines.append(Line(rep_id, period.label, "adjustment", name, None, round_money(accumulated),
-                                      restated, item.plan_id, item.version["version"],
-                                      f"retro|{name}|{item.sources[-1].position}|{n}",
-                                      {**explain, "note": f"retroactive restatement: the period total "
-                                                          f"{accumulated} now pays {rate} on everything",
-                                       "restates": [x.id for x in lines if x.kind == "earned"],
-                                       "amount_before_rounding": accumulated * rate - paid}))
+                    lines.append(
+                        Line(
+                            rep_id,
+                            period.label,
+                            "adjustment",
+                            name,
+                            None,
+                            round_money(accumulated),
+                            restated,
+                            item.plan_id,
+                            item.version["version"],
+                            f"retro|{name}|{item.sources[-1].position}|{n}",
+                            {
+                                **explain,
+                                "note": f"retroactive restatement: the period total "
+                                f"{accumulated} now pays {rate} on everything",
+                                "restates": [x.id for x in lines if x.kind == "earned"],
+                                "amount_before_rounding": accumulated * rate - paid,
+                            },
+                        )
+                    )
                     paid += restated
         return lines
 
@@ -280,12 +345,23 @@ class Calculator:
             win = self.inputs.wins.get(move.deal_id)
             if move.kind == "payment" or move.day not in period or win is None or win.amount <= 0:
                 continue
-            origins = [Period.month_of(win.signed_on)] + sorted({Period.month_of(m.day) for m in self.inputs.movements
-                                                                if m.deal_id == win.deal_id and m.kind == "payment"
-                                                                and m.day <= move.day})
+            origins = [
+                Period.month_of(win.signed_on),
+                *sorted(
+                    {
+                        Period.month_of(m.day)
+                        for m in self.inputs.movements
+                        if m.deal_id == win.deal_id and m.kind == "payment" and m.day <= move.day
+                    }
+                ),
+            ]
             for rep_id, share in win.splits:
-                originals = [line for p in dict.fromkeys(origins) for line in self._earned_lines(p).get(rep_id, [])
-                             if line.deal_id == win.deal_id and line.kind == "earned"]
+                originals = [
+                    line
+                    for p in dict.fromkeys(origins)
+                    for line in self._earned_lines(p).get(rep_id, [])
+                    if line.deal_id == win.deal_id and line.kind == "earned"
+                ]
                 by_component: dict[str, list[Line]] = defaultdict(list)
                 for line in originals:
                     payable_on = line.explain["payable_on"]
@@ -306,22 +382,47 @@ class Calculator:
                     factor = Decimal(1) if component["basis"] == "revenue" else win.margin / win.amount
                     basis = move.amount * share * factor
                     amount = -round_money(basis * rate)
-                    lines.append(Line(rep_id, period.label, "clawback", name, win.deal_id, round_money(basis), amount,
-                                      first.plan_id, first.plan_version,
-                                      f"clawback|{name}|{win.deal_id}|{move.source.position}",
-                                      {"plan_id": first.plan_id, "plan_version": first.plan_version,
-                                       "component": component, "basis": basis, "split_share": share,
-                                       "rate_originally_paid": rate, "reverses": [x.id for x in paid_lines],
-                                       "days_after_signing": (move.day - win.signed_on).days,
-                                       "clawback_days": days, "refund_kind": move.kind,
-                                       "sources": [win.source.as_dict(), move.source.as_dict()],
-                                       "amount_before_rounding": -(basis * rate)}))
+                    lines.append(
+                        Line(
+                            rep_id,
+                            period.label,
+                            "clawback",
+                            name,
+                            win.deal_id,
+                            round_money(basis),
+                            amount,
+                            first.plan_id,
+                            first.plan_version,
+                            f"clawback|{name}|{win.deal_id}|{move.source.position}",
+                            {
+                                "plan_id": first.plan_id,
+                                "plan_version": first.plan_version,
+                                "component": component,
+                                "basis": basis,
+                                "split_share": share,
+                                "rate_originally_paid": rate,
+                                "reverses": [x.id for x in paid_lines],
+                                "days_after_signing": (move.day - win.signed_on).days,
+                                "clawback_days": days,
+                                "refund_kind": move.kind,
+                                "sources": [win.source.as_dict(), move.source.as_dict()],
+                                "amount_before_rounding": -(basis * rate),
+                            },
+                        )
+                    )
         return lines
 
     # -- overrides -------------------------------------------------------------------------------
     def _overrides(self, period: Period) -> list[Line]:
-        credits = sorted(((win.signed_on, win.source.position, rep_id, share, win) for win in self.inputs.wins.values()
-                          if win.signed_on in period for rep_id, share in win.splits), key=lambda c: (c[0], c[1], c[2]))
+        credits = sorted(
+            (
+                (win.signed_on, win.source.position, rep_id, share, win)
+                for win in self.inputs.wins.values()
+                if win.signed_on in period
+                for rep_id, share in win.splits
+            ),
+            key=lambda c: (c[0], c[1], c[2]),
+        )
         accumulated: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
         lines = []
         for day, position, rep_id, share, win in credits:
@@ -339,15 +440,40 @@ class Calculator:
                     above = max(before + credit, threshold) - max(before, threshold)
                     accumulated[(manager, c["name"])] = before + credit
                     raw = above * Decimal(c["rate"])
-                    lines.append(Line(manager, period.label, "override", c["name"], win.deal_id, round_money(credit),
-                                      round_money(raw), plan_id, version["version"],
-                                      f"override|{c['name']}|{win.deal_id}|{rep_id}|{position}",
-                                      {"plan_id": plan_id, "plan_version": version["version"], "component": c,
-                                       "basis": credit, "credited_rep": rep_id, "split_share": share,
-                                       "accumulated_before": before, "accumulated_after": before + credit,
-                                       "tier_walk": [{"band": {"above": threshold, "up_to": None}, "slice": above,
-                                                      "rate": Decimal(c["rate"]), "amount": raw}],
-                                       "sources": [win.source.as_dict()], "amount_before_rounding": raw}))
+                    lines.append(
+                        Line(
+                            manager,
+                            period.label,
+                            "override",
+                            c["name"],
+                            win.deal_id,
+                            round_money(credit),
+                            round_money(raw),
+                            plan_id,
+                            version["version"],
+                            f"override|{c['name']}|{win.deal_id}|{rep_id}|{position}",
+                            {
+                                "plan_id": plan_id,
+                                "plan_version": version["version"],
+                                "component": c,
+                                "basis": credit,
+                                "credited_rep": rep_id,
+                                "split_share": share,
+                                "accumulated_before": before,
+                                "accumulated_after": before + credit,
+                                "tier_walk": [
+                                    {
+                                        "band": {"above": threshold, "up_to": None},
+                                        "slice": above,
+                                        "rate": Decimal(c["rate"]),
+                                        "amount": raw,
+                                    }
+                                ],
+                                "sources": [win.source.as_dict()],
+                                "amount_before_rounding": raw,
+                            },
+                        )
+                    )
         return [line for line in lines if line.amount != 0 or line.basis_amount != 0]
 
     # -- bonuses (settled at close) --------------------------------------------------------------
@@ -365,12 +491,20 @@ class Calculator:
                     teams[team] += win.amount * share
         lines = []
         plans = {rep: self.inputs.plan_for(rep, period.end) for rep in self.inputs.reps()}
-        rank_components = {(c["name"], c["metric"], c["top"], c["amount"], plan_id, v["version"])
-                           for rep, found in plans.items() if found for plan_id, v in [found]
-                           for c in v["components"] if c["type"] == "rank_bonus"}
+        rank_components = {
+            (c["name"], c["metric"], c["top"], c["amount"], plan_id, v["version"])
+            for rep, found in plans.items()
+            if found
+            for plan_id, v in [found]
+            for c in v["components"]
+            if c["type"] == "rank_bonus"
+        }
         for name, metric, top, amount, plan_id, version in sorted(rank_components):
-            eligible = [rep for rep, found in plans.items() if found and found[0] == plan_id
-                        and found[1]["version"] == version and credited[rep][metric] > 0]
+            eligible = [
+                rep
+                for rep, found in plans.items()
+                if found and found[0] == plan_id and found[1]["version"] == version and credited[rep][metric] > 0
+            ]
             ordered = sorted(eligible, key=lambda r: (-credited[r][metric], self.inputs.name(r), r))
             if not ordered:
                 continue
@@ -379,13 +513,35 @@ class Calculator:
             for rep in ordered:
                 if credited[rep][metric] >= cut:
                     rank = values.index(credited[rep][metric]) + 1
-                    lines.append(Line(rep, period.label, "bonus", name, None, round_money(credited[rep][metric]),
-                                      Decimal(amount), plan_id, version, f"rank|{name}|{period.label}",
-                                      {"plan_id": plan_id, "plan_version": version,
-                                       "component": {"name": name, "type": "rank_bonus", "metric": metric, "top": top,
-                                                     "amount": amount},
-                                       "metric_value": credited[rep][metric], "rank": rank,
-                                       "cut_value": cut, "note": "dense rank; everyone tied at the cut included"}))
+                    lines.append(
+                        Line(
+                            rep,
+                            period.label,
+                            "bonus",
+                            name,
+                            None,
+                            round_money(credited[rep][metric]),
+                            Decimal(amount),
+                            plan_id,
+                            version,
+                            f"rank|{name}|{period.label}",
+                            {
+                                "plan_id": plan_id,
+                                "plan_version": version,
+                                "component": {
+                                    "name": name,
+                                    "type": "rank_bonus",
+                                    "metric": metric,
+                                    "top": top,
+                                    "amount": amount,
+                                },
+                                "metric_value": credited[rep][metric],
+                                "rank": rank,
+                                "cut_value": cut,
+                                "note": "dense rank; everyone tied at the cut included",
+                            },
+                        )
+                    )
         for rep, found in sorted(plans.items()):
             if not found:
                 continue
@@ -399,11 +555,28 @@ class Calculator:
                     target = self.inputs.target(f"team:{t}", period)
                     if target is None or teams[t] < target:
                         continue
-                    lines.append(Line(rep, period.label, "bonus", c["name"], None, round_money(teams[t]),
-                                      Decimal(c["amount"]), plan_id, version["version"], f"team|{c['name']}|{t}",
-                                      {"plan_id": plan_id, "plan_version": version["version"], "component": c,
-                                       "team": t, "team_revenue": teams[t],
-                                       "target": {"scope": f"team:{t}", "metric": "revenue", "value": target}}))
+                    lines.append(
+                        Line(
+                            rep,
+                            period.label,
+                            "bonus",
+                            c["name"],
+                            None,
+                            round_money(teams[t]),
+                            Decimal(c["amount"]),
+                            plan_id,
+                            version["version"],
+                            f"team|{c['name']}|{t}",
+                            {
+                                "plan_id": plan_id,
+                                "plan_version": version["version"],
+                                "component": c,
+                                "team": t,
+                                "team_revenue": teams[t],
+                                "target": {"scope": f"team:{t}", "metric": "revenue", "value": target},
+                            },
+                        )
+                    )
         return lines
 
     def _team_managers(self, team: str, day: date) -> set[str]:

@@ -42,35 +42,79 @@ class CommissionPeriod(Entity):
 
     def _require_open(self, action: str) -> None:
         if self.status != "open":
-            raise Conflict(f"cannot {action}: {self.period} is closed; post it to an open period",
-                           code="period_closed", period=self.period)
+            raise Conflict(
+                f"cannot {action}: {self.period} is closed; post it to an open period",
+                code="period_closed",
+                period=self.period,
+            )
 
-    def post_adjustment(self, *, adjustment_id: str, rep_id: str, kind: str, amount: object, reason: str,
-                        approver_id: str, dispute_id: str | None = None, corrects_line: str | None = None) -> None:
+    def post_adjustment(
+        self,
+        *,
+        adjustment_id: str,
+        rep_id: str,
+        kind: str,
+        amount: object,
+        reason: str,
+        approver_id: str,
+        dispute_id: str | None = None,
+        corrects_line: str | None = None,
+    ) -> None:
         """A manual adjustment (positive) or deduction (a penalty, 惩罚: entered positive, paid negative)."""
         if kind not in ("adjustment", "deduction"):
             raise InvalidInput("kind must be adjustment or deduction", field="kind")
         value = money(amount, allow_negative=kind == "adjustment")
         self._require_open("post an adjustment")
-        self._adjusted(adjustment_id=adjustment_id, rep_id=rep_id, kind=kind,
-                       amount=-value if kind == "deduction" else value, reason=required_text(reason, "reason"),
-                       approver_id=approver_id, dispute_id=dispute_id, corrects_line=corrects_line)
+        self._adjusted(
+            adjustment_id=adjustment_id,
+            rep_id=rep_id,
+            kind=kind,
+            amount=-value if kind == "deduction" else value,
+            reason=required_text(reason, "reason"),
+            approver_id=approver_id,
+            dispute_id=dispute_id,
+            corrects_line=corrects_line,
+        )
 
     @event("AdjustmentPosted")
-    def _adjusted(self, adjustment_id: str, rep_id: str, kind: str, amount: Decimal, reason: str, approver_id: str,
-                  dispute_id: str | None, corrects_line: str | None) -> None:
-        self.adjustments.append({"adjustment_id": adjustment_id, "rep_id": rep_id, "kind": kind, "amount": amount,
-                                 "reason": reason, "approver_id": approver_id, "dispute_id": dispute_id,
-                                 "corrects_line": corrects_line})
+    def _adjusted(
+        self,
+        adjustment_id: str,
+        rep_id: str,
+        kind: str,
+        amount: Decimal,
+        reason: str,
+        approver_id: str,
+        dispute_id: str | None,
+        corrects_line: str | None,
+    ) -> None:
+        self.adjustments.append(
+            {
+                "adjustment_id": adjustment_id,
+                "rep_id": rep_id,
+                "kind": kind,
+                "amount": amount,
+                "reason": reason,
+                "approver_id": approver_id,
+                "dispute_id": dispute_id,
+                "corrects_line": corrects_line,
+            }
+        )
 
     def open_dispute(self, *, dispute_id: str, rep_id: str, line_id: str, reason: str) -> None:
-        self._dispute_opened(dispute_id=dispute_id, rep_id=rep_id, line_id=line_id,
-                             reason=required_text(reason, "reason"))
+        self._dispute_opened(
+            dispute_id=dispute_id, rep_id=rep_id, line_id=line_id, reason=required_text(reason, "reason")
+        )
 
     @event("DisputeOpened")
     def _dispute_opened(self, dispute_id: str, rep_id: str, line_id: str, reason: str) -> None:
-        self.disputes[dispute_id] = {"dispute_id": dispute_id, "rep_id": rep_id, "line_id": line_id, "reason": reason,
-                                     "status": "open"}
+        self.disputes[dispute_id] = {
+            "dispute_id": dispute_id,
+            "rep_id": rep_id,
+            "line_id": line_id,
+            "reason": reason,
+            "status": "open",
+        }
 
     def dispute(self, dispute_id: str) -> dict:
         try:
@@ -78,19 +122,26 @@ class CommissionPeriod(Entity):
         except KeyError:
             raise NotFound(f"no dispute {dispute_id} in {self.period}", kind="dispute", id=dispute_id) from None
 
-    def resolve_dispute(self, *, dispute_id: str, outcome: str, reason: str, resolver_id: str,
-                        amount: Decimal | None = None) -> None:
+    def resolve_dispute(
+        self, *, dispute_id: str, outcome: str, reason: str, resolver_id: str, amount: Decimal | None = None
+    ) -> None:
         dispute = self.dispute(dispute_id)
         if dispute["status"] != "open":
             raise Conflict("the dispute is already resolved", code="dispute_resolved")
         if outcome not in ("accepted", "rejected"):
             raise InvalidInput("outcome must be accepted or rejected", field="outcome")
-        self._dispute_resolved(dispute_id=dispute_id, outcome=outcome, reason=required_text(reason, "reason"),
-                               resolver_id=resolver_id, amount=amount)
+        self._dispute_resolved(
+            dispute_id=dispute_id,
+            outcome=outcome,
+            reason=required_text(reason, "reason"),
+            resolver_id=resolver_id,
+            amount=amount,
+        )
 
     @event("DisputeResolved")
-    def _dispute_resolved(self, dispute_id: str, outcome: str, reason: str, resolver_id: str,
-                          amount: Decimal | None) -> None:
+    def _dispute_resolved(
+        self, dispute_id: str, outcome: str, reason: str, resolver_id: str, amount: Decimal | None
+    ) -> None:
         self.disputes[dispute_id].update(status=outcome, resolution=reason, resolver_id=resolver_id, amount=amount)
 
     def close(self, *, statements: dict[str, dict[str, Any]], as_of_position: int) -> None:

@@ -42,8 +42,9 @@ def validate_component(raw: Any, i: int) -> dict[str, Any]:
     if kind == "tiered_rate":
         out["basis"] = _choice(raw.get("basis", "revenue"), ("revenue", "gross_margin"), f"{where}.basis")
         out["payable_on"] = _choice(raw.get("payable_on", "booking"), ("booking", "collection"), f"{where}.payable_on")
-        out["tier_mode"] = _choice(raw.get("tier_mode", "marginal"), ("marginal", "retroactive", "per_transaction"),
-                                   f"{where}.tier_mode")
+        out["tier_mode"] = _choice(
+            raw.get("tier_mode", "marginal"), ("marginal", "retroactive", "per_transaction"), f"{where}.tier_mode"
+        )
         out["thresholds"] = _choice(raw.get("thresholds", "amount"), ("amount", "attainment"), f"{where}.thresholds")
         tiers = raw.get("tiers")
         if not isinstance(tiers, list) or not tiers:
@@ -60,8 +61,12 @@ def validate_component(raw: Any, i: int) -> dict[str, Any]:
                 if bound <= last:
                     raise InvalidInput("tier bounds must increase", field=f"{where}.tiers[{j}].up_to")
                 last = bound
-            parsed.append({"up_to": None if bound is None else str(bound),
-                           "rate": str(_rate(tier.get("rate"), f"{where}.tiers[{j}].rate"))})
+            parsed.append(
+                {
+                    "up_to": None if bound is None else str(bound),
+                    "rate": str(_rate(tier.get("rate"), f"{where}.tiers[{j}].rate")),
+                }
+            )
         if parsed[-1]["up_to"] is not None:
             raise InvalidInput("the last tier must be open-ended (up_to null)", field=f"{where}.tiers")
         out["tiers"] = parsed
@@ -104,8 +109,14 @@ def validate_plan(body: Any) -> dict[str, Any]:
     names = [c["name"] for c in parsed]
     if len(set(names)) != len(names):
         raise InvalidInput("component names must be distinct", field="components")
-    return {"name": required_text(body.get("name"), "name", max_length=200), "currency": currency(body.get("currency")),
-            "period": "month", "effective_from": effective, "clawback_days": days, "components": parsed}
+    return {
+        "name": required_text(body.get("name"), "name", max_length=200),
+        "currency": currency(body.get("currency")),
+        "period": "month",
+        "effective_from": effective,
+        "clawback_days": days,
+        "components": parsed,
+    }
 
 
 class Plan(Entity):
@@ -121,8 +132,11 @@ class Plan(Entity):
         parsed = validate_plan(body)
         latest = self.versions[-1]
         if parsed["effective_from"] <= latest["effective_from"]:
-            raise Conflict(f"a new version must take effect after {latest['effective_from']}",
-                           code="effective_from_not_later", latest=latest["effective_from"].isoformat())
+            raise Conflict(
+                f"a new version must take effect after {latest['effective_from']}",
+                code="effective_from_not_later",
+                latest=latest["effective_from"].isoformat(),
+            )
         if parsed["currency"] != latest["currency"]:
             raise Conflict("a plan keeps its currency across versions", code="currency_changed")
         version = len(self.versions) + 1
@@ -140,5 +154,3 @@ class Plan(Entity):
             if version["effective_from"] <= day:
                 current = version
         return current
-
-

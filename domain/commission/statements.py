@@ -20,18 +20,36 @@ LedgerOf = Callable[[str], CommissionPeriod]
 
 
 def manual_lines(ledger: CommissionPeriod) -> list[Line]:
-    return [Line(a["rep_id"], ledger.period, a["kind"], None, None, ZERO, a["amount"], None, None,
-                 f"manual|{a['adjustment_id']}",
-                 {"reason": a["reason"], "approver_id": a["approver_id"], "dispute_id": a["dispute_id"],
-                  "corrects_line": a["corrects_line"]}) for a in ledger.adjustments]
+    return [
+        Line(
+            a["rep_id"],
+            ledger.period,
+            a["kind"],
+            None,
+            None,
+            ZERO,
+            a["amount"],
+            None,
+            None,
+            f"manual|{a['adjustment_id']}",
+            {
+                "reason": a["reason"],
+                "approver_id": a["approver_id"],
+                "dispute_id": a["dispute_id"],
+                "corrects_line": a["corrects_line"],
+            },
+        )
+        for a in ledger.adjustments
+    ]
 
 
 def _next(period: Period) -> Period:
     return Period.month_of(period.end + timedelta(days=1))
 
 
-def base_lines(inputs: Inputs, ledger_of: LedgerOf, period: Period, *, settle: bool,
-               calculator: Calculator | None = None) -> dict[str, list[Line]]:
+def base_lines(
+    inputs: Inputs, ledger_of: LedgerOf, period: Period, *, settle: bool, calculator: Calculator | None = None
+) -> dict[str, list[Line]]:
     """Computed and manual lines of a month, before corrections of earlier closed months."""
     lines = (calculator or Calculator(inputs)).lines(period, settle=settle)
     for line in manual_lines(ledger_of(period.label)):
@@ -39,8 +57,9 @@ def base_lines(inputs: Inputs, ledger_of: LedgerOf, period: Period, *, settle: b
     return lines
 
 
-def corrections(inputs: Inputs, ledger_of: LedgerOf, period: Period, closed: dict[str, Any],
-                calculator: Calculator) -> dict[str, list[Line]]:
+def corrections(
+    inputs: Inputs, ledger_of: LedgerOf, period: Period, closed: dict[str, Any], calculator: Calculator
+) -> dict[str, list[Line]]:
     """Adjustment lines in `period` for every closed month whose first open successor it is."""
     out: dict[str, list[Line]] = defaultdict(list)
     for label in sorted(closed):
@@ -63,8 +82,11 @@ def corrections(inputs: Inputs, ledger_of: LedgerOf, period: Period, closed: dic
                         if corrects.get("period") == label:
                             already[(rep, corrects["key"])] += Decimal(str(line["amount"]))
         for rep in sorted(set(frozen) | set(now)):
-            was = {line["key"]: line for line in frozen.get(rep, {}).get("lines", [])
-                   if not (line.get("explain") or {}).get("corrects")}
+            was = {
+                line["key"]: line
+                for line in frozen.get(rep, {}).get("lines", [])
+                if not (line.get("explain") or {}).get("corrects")
+            }
             should = {line.key: line for line in now.get(rep, [])}
             for key in sorted(set(was) | set(should)):
                 before = Decimal(str(was[key]["amount"])) if key in was else ZERO
@@ -73,20 +95,38 @@ def corrections(inputs: Inputs, ledger_of: LedgerOf, period: Period, closed: dic
                 if delta == 0:
                     continue
                 model = should.get(key)
-                out[rep].append(Line(
-                    rep, period.label, "adjustment", model.component if model else was[key]["component"],
-                    model.deal_id if model else was[key]["deal_id"], ZERO, delta,
-                    model.plan_id if model else was[key]["plan_id"],
-                    model.plan_version if model else was[key]["plan_version"], f"correct|{label}|{key}",
-                    {"corrects": {"period": label, "key": key, "line_id": was[key]["id"] if key in was else None},
-                     "closed_amount": before, "recomputed_amount": after, "already_corrected": already[(rep, key)],
-                     "note": f"{label} is closed: the difference is paid in {period.label}",
-                     "sources": (model.explain.get("sources") if model else None) or []}))
+                out[rep].append(
+                    Line(
+                        rep,
+                        period.label,
+                        "adjustment",
+                        model.component if model else was[key]["component"],
+                        model.deal_id if model else was[key]["deal_id"],
+                        ZERO,
+                        delta,
+                        model.plan_id if model else was[key]["plan_id"],
+                        model.plan_version if model else was[key]["plan_version"],
+                        f"correct|{label}|{key}",
+                        {
+                            "corrects": {
+                                "period": label,
+                                "key": key,
+                                "line_id": was[key]["id"] if key in was else None,
+                            },
+                            "closed_amount": before,
+                            "recomputed_amount": after,
+                            "already_corrected": already[(rep, key)],
+                            "note": f"{label} is closed: the difference is paid in {period.label}",
+                            "sources": (model.explain.get("sources") if model else None) or [],
+                        },
+                    )
+                )
     return out
 
 
-def statement_lines(inputs: Inputs, ledger_of: LedgerOf, period: Period, closed: dict[str, Any], *,
-                    settle: bool) -> dict[str, list[Line]]:
+def statement_lines(
+    inputs: Inputs, ledger_of: LedgerOf, period: Period, closed: dict[str, Any], *, settle: bool
+) -> dict[str, list[Line]]:
     calculator = Calculator(inputs)
     lines = base_lines(inputs, ledger_of, period, settle=settle, calculator=calculator)
     for rep, extra in corrections(inputs, ledger_of, period, closed, calculator).items():
@@ -96,9 +136,15 @@ def statement_lines(inputs: Inputs, ledger_of: LedgerOf, period: Period, closed:
 
 def render(rep_id: str, period: str, currency: str, status: str, lines: list[Line]) -> dict[str, Any]:
     public = sorted((line.public() for line in lines), key=lambda x: x["id"])
-    return {"rep_id": rep_id, "period": period, "currency": currency, "status": status,
-            "total": sum((x["amount"] for x in public), ZERO), "digest": digest(rep_id, period, currency, public),
-            "lines": public}
+    return {
+        "rep_id": rep_id,
+        "period": period,
+        "currency": currency,
+        "status": status,
+        "total": sum((x["amount"] for x in public), ZERO),
+        "digest": digest(rep_id, period, currency, public),
+        "lines": public,
+    }
 
 
 def frozen(line: Line) -> dict[str, Any]:
@@ -110,4 +156,3 @@ def frozen_statement(rep_id: str, period: str, currency: str, lines: list[Line])
     statement = render(rep_id, period, currency, "closed", lines)
     statement["lines"] = [frozen(line) for line in sorted(lines, key=lambda x: x.id)]
     return statement
-

@@ -25,8 +25,12 @@ class FirstContactLag(Projection):
     version = 1
     on_error = "park"  # not financial: a bad event is parked and the metric carries on
     events = (Lead.Captured, Lead.Contacted)
-    tables = {"leads": ["""CREATE TABLE IF NOT EXISTS {leads} (lead_id TEXT PRIMARY KEY, source TEXT NOT NULL,
-                           captured_on TEXT NOT NULL, first_contact_on TEXT)"""]}
+    tables = {
+        "leads": [
+            """CREATE TABLE IF NOT EXISTS {leads} (lead_id TEXT PRIMARY KEY, source TEXT NOT NULL,
+                           captured_on TEXT NOT NULL, first_contact_on TEXT)"""
+        ]
+    }
 
     def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> Rows:
         rows = Rows(tx, tables["leads"], "lead_id", COLUMNS)
@@ -37,8 +41,14 @@ class FirstContactLag(Projection):
         rows.flush()
 
     def on_LeadCaptured(self, rows: Rows, r: Recorded) -> None:
-        rows.put({"lead_id": r.aggregate_id, "source": r.event.source,
-                  "captured_on": r.event.captured_on.isoformat(), "first_contact_on": None})
+        rows.put(
+            {
+                "lead_id": r.aggregate_id,
+                "source": r.event.source,
+                "captured_on": r.event.captured_on.isoformat(),
+                "first_contact_on": None,
+            }
+        )
 
     def on_LeadContacted(self, rows: Rows, r: Recorded) -> None:
         lead = rows.get(r.aggregate_id)
@@ -52,16 +62,31 @@ class FirstContactLag(Projection):
         where, args = "", []
         if params.get("period"):
             period = Period.parse(params["period"])
-            where, args = "WHERE captured_on >= ? AND captured_on <= ?", [period.start.isoformat(), period.end.isoformat()]
+            where, args = (
+                "WHERE captured_on >= ? AND captured_on <= ?",
+                [period.start.isoformat(), period.end.isoformat()],
+            )
         groups: dict[tuple[str, str], list] = defaultdict(lambda: [0, []])
         for source, captured, contacted in tx.all(
-                f"SELECT source, captured_on, first_contact_on FROM {tables['leads']} {where}", args):
+            f"SELECT source, captured_on, first_contact_on FROM {tables['leads']} {where}", args
+        ):
             group = groups[(captured[:7], source)]
             group[0] += 1
             if contacted:
                 group[1].append((date.fromisoformat(contacted) - date.fromisoformat(captured)).days)
-        return {"metric": self.name, "period": params.get("period"), "rows": [
-            {"month": month, "source": source, "captured": captured, "contacted": len(days),
-             "median_days_to_first_contact": None if not days else
-             Decimal(str(statistics.median(days))).quantize(Decimal("0.01"), ROUND_HALF_UP)}
-            for (month, source), (captured, days) in sorted(groups.items())]}
+        return {
+            "metric": self.name,
+            "period": params.get("period"),
+            "rows": [
+                {
+                    "month": month,
+                    "source": source,
+                    "captured": captured,
+                    "contacted": len(days),
+                    "median_days_to_first_contact": None
+                    if not days
+                    else Decimal(str(statistics.median(days))).quantize(Decimal("0.01"), ROUND_HALF_UP),
+                }
+                for (month, source), (captured, days) in sorted(groups.items())
+            ],
+        }

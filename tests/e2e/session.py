@@ -20,8 +20,17 @@ class Session:
         return answer.json()
 
     def rep(self, name, level, team="华东一组", region="华东", manager_id=None, hired_on=None):
-        return self.post("/reps", {"name": name, "level": level, "team": team, "region": region,
-                                   "manager_id": manager_id, "hired_on": hired_on})["id"]
+        return self.post(
+            "/reps",
+            {
+                "name": name,
+                "level": level,
+                "team": team,
+                "region": region,
+                "manager_id": manager_id,
+                "hired_on": hired_on,
+            },
+        )["id"]
 
     def lead(self, company, **extra):
         body = {"company": company, "source": "trade_show", "region": "华东", "industry": "manufacturing", **extra}

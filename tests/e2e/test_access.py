@@ -20,36 +20,74 @@ def world(client):
     director = s.rep("总监", "director", team="总部", region="全国")
     m = s.rep("经理甲", "manager", manager_id=director)
     n = s.rep("经理乙", "manager", team="华南一组", region="华南", manager_id=director)
-    reps = {"R1": s.rep("代表一", "mid", manager_id=m), "R2": s.rep("代表二", "mid", manager_id=m),
-            "R3": s.rep("代表三", "mid", team="华南一组", region="华南", manager_id=n)}
+    reps = {
+        "R1": s.rep("代表一", "mid", manager_id=m),
+        "R2": s.rep("代表二", "mid", manager_id=m),
+        "R3": s.rep("代表三", "mid", team="华南一组", region="华南", manager_id=n),
+    }
     w = {"M": m, "N": n, "director": director, **reps}
     for name, rep in reps.items():
-        customer = s.post("/customers", {"name": f"客户{name}", "region": "华东", "industry": "制造",
-                                         "owner_id": rep})["id"]
-        deal = s.post("/deals", {"customer_id": customer, "owner_id": rep, "amount": "1000.00",
-                                 "product_line": "ERP"})["id"]
+        customer = s.post("/customers", {"name": f"客户{name}", "region": "华东", "industry": "制造", "owner_id": rep})[
+            "id"
+        ]
+        deal = s.post("/deals", {"customer_id": customer, "owner_id": rep, "amount": "1000.00", "product_line": "ERP"})[
+            "id"
+        ]
         lead = s.lead(f"线索公司{name}", phone=f"1380000000{name[-1]}")["id"]
         s.post(f"/leads/{lead}/assign", {"rep_id": rep, "reason": "test"})
         w |= {f"C{name[-1]}": customer, f"D{name[-1]}": deal, f"L{name[-1]}": lead}
     w["pool_lead"] = s.lead("公海公司", phone="13900000009")["id"]
-    w["plan"] = s.post("/plans", {"name": "P", "currency": "CNY", "period": "month", "effective_from": "2026-01-01",
-                                  "clawback_days": 180, "components": [
-                                      {"name": "base", "type": "tiered_rate", "basis": "revenue",
-                                       "payable_on": "booking", "tier_mode": "marginal", "thresholds": "amount",
-                                       "tiers": [{"up_to": None, "rate": "0.05"}], "cap": None}]})["id"]
-    w["keys"] = {"rep": bearer(client, "rep", reps["R1"]), "manager": bearer(client, "manager", m),
-                 "finance": bearer(client, "finance"), "auditor": bearer(client, "auditor"),
-                 "admin": bearer(client, "admin"), "director": bearer(client, "manager", director),
-                 "R3": bearer(client, "rep", reps["R3"])}
+    w["plan"] = s.post(
+        "/plans",
+        {
+            "name": "P",
+            "currency": "CNY",
+            "period": "month",
+            "effective_from": "2026-01-01",
+            "clawback_days": 180,
+            "components": [
+                {
+                    "name": "base",
+                    "type": "tiered_rate",
+                    "basis": "revenue",
+                    "payable_on": "booking",
+                    "tier_mode": "marginal",
+                    "thresholds": "amount",
+                    "tiers": [{"up_to": None, "rate": "0.05"}],
+                    "cap": None,
+                }
+            ],
+        },
+    )["id"]
+    w["keys"] = {
+        "rep": bearer(client, "rep", reps["R1"]),
+        "manager": bearer(client, "manager", m),
+        "finance": bearer(client, "finance"),
+        "auditor": bearer(client, "auditor"),
+        "admin": bearer(client, "admin"),
+        "director": bearer(client, "manager", director),
+        "R3": bearer(client, "rep", reps["R3"]),
+    }
     w["session"] = s
     return w
 
 
 def _fill(path: str, w: dict) -> str:
     """A concrete path for a route template, naming records of rep R1 (the rep key's own)."""
-    values = {"rep_id": w["R1"], "customer_id": w["C1"], "deal_id": w["D1"], "lead_id": w["L1"], "plan_id": w["plan"],
-              "period": "2026-11", "metric": "revenue", "name": "pipeline", "line_id": f"2026-11~{w['R1']}~x",
-              "stakeholder_id": "s-1", "dispute_id": "d-1", "key_id": "00000000-0000-0000-0000-000000000000"}
+    values = {
+        "rep_id": w["R1"],
+        "customer_id": w["C1"],
+        "deal_id": w["D1"],
+        "lead_id": w["L1"],
+        "plan_id": w["plan"],
+        "period": "2026-11",
+        "metric": "revenue",
+        "name": "pipeline",
+        "line_id": f"2026-11~{w['R1']}~x",
+        "stakeholder_id": "s-1",
+        "dispute_id": "d-1",
+        "key_id": "00000000-0000-0000-0000-000000000000",
+    }
     by_prefix = {"/reps/": "R1", "/customers/": "C1", "/leads/": "L1", "/deals/": "D1"}
 
     def value(match: re.Match) -> str:
@@ -63,7 +101,7 @@ def _fill(path: str, w: dict) -> str:
 
 def test_every_route_has_a_rule_and_every_rule_a_route(client):
     table = RouteTable(client.app)
-    keys = set(table.keys())
+    keys = set(table.route_keys())
     assert keys - set(RULES) == set(PUBLIC)
     assert set(RULES) - keys == set()
     for key in keys:  # the matcher finds each route again from a concrete path
@@ -77,12 +115,13 @@ def test_role_by_route_matrix(client, world):
     table = RouteTable(client.app)
     head = client.get("/events", params={"limit": 1000}).json()["items"][-1]["position"]
     refused = 0
-    for key in table.keys():
+    for key in table.route_keys():
         method, template = key.split(" ", 1)
         path = _fill(template, world)
         for role in ROLES:
-            answer = client.request(method, path, headers=world["keys"][role],
-                                    json={} if method in ("POST", "PUT", "PATCH") else None)
+            answer = client.request(
+                method, path, headers=world["keys"][role], json={} if method in ("POST", "PUT", "PATCH") else None
+            )
             assert answer.status_code != 500, (key, role, answer.text)
             if key in PUBLIC:
                 assert answer.status_code == 200
@@ -114,13 +153,27 @@ def test_authentication(client, world):
 def test_reps_see_their_own_records_only(client, world):
     rep, other = world["keys"]["rep"], world["keys"]["R3"]
     get = lambda path, headers=rep, **params: client.get(path, headers=headers, params=params)  # noqa: E731
-    for path in (f"/customers/{world['C1']}", f"/deals/{world['D1']}", f"/leads/{world['L1']}",
-                 f"/reps/{world['R1']}", f"/deals/{world['D1']}/history", f"/leads/queue/{world['R1']}",
-                 f"/commissions/statements/{world['R1']}/2026-11", f"/leads/{world['pool_lead']}"):
+    for path in (
+        f"/customers/{world['C1']}",
+        f"/deals/{world['D1']}",
+        f"/leads/{world['L1']}",
+        f"/reps/{world['R1']}",
+        f"/deals/{world['D1']}/history",
+        f"/leads/queue/{world['R1']}",
+        f"/commissions/statements/{world['R1']}/2026-11",
+        f"/leads/{world['pool_lead']}",
+    ):
         assert get(path).status_code == 200, path
-    for path in (f"/customers/{world['C2']}", f"/deals/{world['D2']}", f"/leads/{world['L2']}",
-                 f"/reps/{world['R2']}", f"/customers/{world['C2']}/history", f"/leads/queue/{world['R2']}",
-                 f"/commissions/statements/{world['R2']}/2026-11", f"/reps/{world['M']}"):
+    for path in (
+        f"/customers/{world['C2']}",
+        f"/deals/{world['D2']}",
+        f"/leads/{world['L2']}",
+        f"/reps/{world['R2']}",
+        f"/customers/{world['C2']}/history",
+        f"/leads/queue/{world['R2']}",
+        f"/commissions/statements/{world['R2']}/2026-11",
+        f"/reps/{world['M']}",
+    ):
         answer = get(path)
         assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found", path
     # another's record looks exactly like a missing one
@@ -137,11 +190,22 @@ def test_reps_see_their_own_records_only(client, world):
     assert get("/kpis", period="2026-11", scope=f"rep:{world['R2']}").status_code == 404
     # writing on another's records, or in another's name
     assert client.post(f"/deals/{world['D2']}/stage", headers=rep, json={"stage": "proposal"}).status_code == 404
-    assert client.post("/deals", headers=rep, json={"customer_id": world["C1"], "owner_id": world["R2"],
-                                                    "amount": "1.00", "product_line": "ERP"}).status_code == 404
-    assert client.post(f"/customers/{world['C1']}/visits", headers=rep,
-                       json={"rep_id": world["R2"], "kind": "visit", "occurred_at": "2026-11-02T10:00:00"}
-                       ).status_code == 404
+    assert (
+        client.post(
+            "/deals",
+            headers=rep,
+            json={"customer_id": world["C1"], "owner_id": world["R2"], "amount": "1.00", "product_line": "ERP"},
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            f"/customers/{world['C1']}/visits",
+            headers=rep,
+            json={"rep_id": world["R2"], "kind": "visit", "occurred_at": "2026-11-02T10:00:00"},
+        ).status_code
+        == 404
+    )
     # and their own work goes through, recorded under their name
     moved = client.post(f"/deals/{world['D1']}/stage", headers=rep, json={"stage": "proposal"})
     assert moved.status_code == 200
@@ -165,61 +229,109 @@ def test_managers_see_their_subtree(client, world):
         assert client.get(f"/{kind}/{world[record]}", headers=director).status_code == 200, record
     leads = {i["lead_id"] for i in client.get("/leads", headers=manager).json()["items"]}
     assert leads == {world["L1"], world["L2"], world["pool_lead"]}
-    assert client.get("/kpis", headers=manager, params={"period": "2026-11", "scope": "team:华东一组"}).status_code == 200
+    assert (
+        client.get("/kpis", headers=manager, params={"period": "2026-11", "scope": "team:华东一组"}).status_code == 200
+    )
     assert client.get("/kpis", headers=manager, params={"period": "2026-11", "scope": "company"}).status_code == 404
     assert client.get("/kpis", headers=director, params={"period": "2026-11", "scope": "company"}).status_code == 200
     # a manager acts below themselves, never on themselves
-    assert client.post(f"/reps/{world['R1']}/targets", headers=manager,
-                       json={"period": "2026-11", "metric": "revenue", "value": "1000.00"}).status_code == 201
-    assert client.post(f"/reps/{world['M']}/targets", headers=manager,
-                       json={"period": "2026-11", "metric": "revenue", "value": "1.00"}).status_code == 403
-    assert client.post(f"/reps/{world['R3']}/targets", headers=manager,
-                       json={"period": "2026-11", "metric": "revenue", "value": "1.00"}).status_code == 404
+    assert (
+        client.post(
+            f"/reps/{world['R1']}/targets",
+            headers=manager,
+            json={"period": "2026-11", "metric": "revenue", "value": "1000.00"},
+        ).status_code
+        == 201
+    )
+    assert (
+        client.post(
+            f"/reps/{world['M']}/targets",
+            headers=manager,
+            json={"period": "2026-11", "metric": "revenue", "value": "1.00"},
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            f"/reps/{world['R3']}/targets",
+            headers=manager,
+            json={"period": "2026-11", "metric": "revenue", "value": "1.00"},
+        ).status_code
+        == 404
+    )
     sheet = client.get("/targets/2026-11/revenue", headers=world["keys"]["R3"]).json()
     assert sheet["targets"] == [] and sheet["history"] == []
     # adjustments: a manager approves for their team in their own name; deductions are finance's
     body = {"rep_id": world["R1"], "kind": "adjustment", "amount": "100.00", "reason": "展会补贴"}
     adjusted = client.post("/commissions/periods/2026-11/adjustments", headers=manager, json=body)
     assert adjusted.status_code == 201, adjusted.text
-    assert client.post("/commissions/periods/2026-11/adjustments", headers=manager,
-                       json={**body, "rep_id": world["R3"]}).status_code == 404
-    assert client.post("/commissions/periods/2026-11/adjustments", headers=manager,
-                       json={**body, "kind": "deduction"}).status_code == 403
-    assert client.post("/commissions/periods/2026-11/adjustments", headers=manager,
-                       json={**body, "approver_id": world["director"]}).status_code == 403
-    assert client.post("/commissions/periods/2026-11/adjustments", headers=world["keys"]["finance"],
-                       json={**body, "kind": "deduction", "approver_id": world["M"]}).status_code == 201
+    assert (
+        client.post(
+            "/commissions/periods/2026-11/adjustments", headers=manager, json={**body, "rep_id": world["R3"]}
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            "/commissions/periods/2026-11/adjustments", headers=manager, json={**body, "kind": "deduction"}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            "/commissions/periods/2026-11/adjustments", headers=manager, json={**body, "approver_id": world["director"]}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            "/commissions/periods/2026-11/adjustments",
+            headers=world["keys"]["finance"],
+            json={**body, "kind": "deduction", "approver_id": world["M"]},
+        ).status_code
+        == 201
+    )
     lines = client.get(f"/commissions/statements/{world['R1']}/2026-11", headers=world["keys"]["rep"]).json()["lines"]
     assert sorted(line["kind"] for line in lines) == ["adjustment", "deduction"]
 
 
 def test_keys_are_shown_once_listed_without_secrets_and_revoked_at_once(client, world):
-    minted = client.post("/auth/keys", json={"role": "auditor", "label": "外审 2026"},
-                         headers={"Idempotency-Key": "mint-1"})
+    minted = client.post(
+        "/auth/keys", json={"role": "auditor", "label": "外审 2026"}, headers={"Idempotency-Key": "mint-1"}
+    )
     assert minted.status_code == 201
     secret, key_id = minted.json()["key"], minted.json()["key_id"]
-    replay = client.post("/auth/keys", json={"role": "auditor", "label": "外审 2026"},
-                         headers={"Idempotency-Key": "mint-1"})
+    replay = client.post(
+        "/auth/keys", json={"role": "auditor", "label": "外审 2026"}, headers={"Idempotency-Key": "mint-1"}
+    )
     assert replay.json()["key_id"] == key_id and replay.json()["key"] == "[shown once]"
     auditor = {"Authorization": f"Bearer {secret}"}
     assert client.get("/events", headers=auditor).status_code == 200
-    assert client.post("/reps", headers=auditor, json={"name": "x", "level": "mid", "team": "t",
-                                                       "region": "r"}).status_code == 403
+    assert (
+        client.post(
+            "/reps", headers=auditor, json={"name": "x", "level": "mid", "team": "t", "region": "r"}
+        ).status_code
+        == 403
+    )
     listed = client.get("/auth/keys", params={"min_position": minted.json()["position"]}).json()["items"]
     mine = next(k for k in listed if k["key_id"] == key_id)
-    assert (mine["role"], mine["label"], mine["minted_by"], mine["revoked"]) == ("auditor", "外审 2026",
-                                                                                  "admin:token", False)
+    assert (mine["role"], mine["label"], mine["minted_by"], mine["revoked"]) == (
+        "auditor",
+        "外审 2026",
+        "admin:token",
+        False,
+    )
     # the secret is nowhere in the database: not in events, read models or the idempotency table
-    assert not [table for table, value in every_stored_value(client.app.state.runtime.db)
-                if secret.encode() in value]
+    assert not [table for table, value in every_stored_value(client.app.state.runtime.db) if secret.encode() in value]
     revoked = client.post(f"/auth/keys/{key_id}/revoke", json={"reason": "engagement over"})
     assert revoked.status_code == 200
     assert client.get("/events", headers=auditor).status_code == 401
     assert client.post(f"/auth/keys/{key_id}/revoke", json={"reason": "again"}).status_code == 409
     # a rep's keys stop working when they leave
     assert client.get("/auth/whoami", headers=world["keys"]["R3"]).status_code == 200
-    left = client.post(f"/reps/{world['R3']}/leave", json={"effective_on": "2026-11-20", "reason": "离职",
-                                                            "reassign_to": world["N"]})
+    left = client.post(
+        f"/reps/{world['R3']}/leave", json={"effective_on": "2026-11-20", "reason": "离职", "reassign_to": world["N"]}
+    )
     assert left.status_code == 200, left.text
     assert client.get("/auth/whoami", headers=world["keys"]["R3"]).status_code == 401
     # keys are checked when minted
@@ -232,19 +344,27 @@ def test_keys_are_shown_once_listed_without_secrets_and_revoked_at_once(client, 
 
 def test_finance_runs_the_money_and_auditors_read_everything(client, world):
     finance, auditor = world["keys"]["finance"], world["keys"]["auditor"]
-    won = client.post(f"/deals/{world['D1']}/win", headers=world["keys"]["rep"],
-                      json={"amount": "1000.00", "gross_margin": "300.00", "signed_on": "2026-11-03"})
+    won = client.post(
+        f"/deals/{world['D1']}/win",
+        headers=world["keys"]["rep"],
+        json={"amount": "1000.00", "gross_margin": "300.00", "signed_on": "2026-11-03"},
+    )
     assert won.status_code == 200, won.text
-    assigned = client.post(f"/reps/{world['R1']}/plan", headers=finance,
-                           json={"plan_id": world["plan"], "effective_from": "2026-01-01"})
+    assigned = client.post(
+        f"/reps/{world['R1']}/plan", headers=finance, json={"plan_id": world["plan"], "effective_from": "2026-01-01"}
+    )
     assert assigned.status_code == 200, assigned.text
-    paid = client.post(f"/deals/{world['D1']}/payments", headers=finance,
-                       json={"amount": "400.00", "received_on": "2026-11-10"})
+    paid = client.post(
+        f"/deals/{world['D1']}/payments", headers=finance, json={"amount": "400.00", "received_on": "2026-11-10"}
+    )
     assert paid.status_code == 200, paid.text
     assert client.get(f"/customers/{world['C3']}", headers=finance).status_code == 200
     assert client.get("/leads", headers=finance).status_code == 403
-    statement = client.get(f"/commissions/statements/{world['R1']}/2026-11", headers=finance,
-                           params={"min_position": paid.json()["position"]}).json()
+    statement = client.get(
+        f"/commissions/statements/{world['R1']}/2026-11",
+        headers=finance,
+        params={"min_position": paid.json()["position"]},
+    ).json()
     assert statement["total"] == "50.00"
     line = statement["lines"][0]["id"]
     assert client.get(f"/commissions/lines/{line}/explain", headers=auditor).status_code == 200
@@ -252,8 +372,14 @@ def test_finance_runs_the_money_and_auditors_read_everything(client, world):
     closed = client.post("/commissions/periods/2026-11/close", headers=finance, json={})
     assert closed.status_code == 200, closed.text
     assert client.get(f"/commissions/statements/{world['R1']}/2026-11/verify", headers=auditor).json()["verified"]
-    actors = {e["actor"] for e in client.get("/events", headers=auditor, params={"after": won.json()["position"]}
-                                             ).json()["items"]}
+    actors = {
+        e["actor"]
+        for e in client.get("/events", headers=auditor, params={"after": won.json()["position"]}).json()["items"]
+    }
     assert actors == {f"finance:key:{client.get('/auth/whoami', headers=finance).json()['key_id']}"}
-    assert client.post(f"/deals/{world['D2']}/payments", headers=auditor,
-                       json={"amount": "1.00", "received_on": "2026-11-10"}).status_code == 403
+    assert (
+        client.post(
+            f"/deals/{world['D2']}/payments", headers=auditor, json={"amount": "1.00", "received_on": "2026-11-10"}
+        ).status_code
+        == 403
+    )

@@ -1,6 +1,7 @@
 """The HTTP API through the real FastAPI app, on each backend, projectors in-process."""
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
 
 import pytest
 
@@ -14,10 +15,20 @@ def head(client) -> int:
 
 def make_deal(client, amount="120000.00", team="华东一组", region="华东"):
     rep = client.post("/reps", json={"name": "李娜", "level": "senior", "team": team, "region": region}).json()
-    customer = client.post("/customers", json={"name": "杭州智能有限公司", "region": region,
-                                               "industry": "manufacturing", "owner_id": rep["id"]}).json()
-    deal = client.post("/deals", json={"customer_id": customer["id"], "owner_id": rep["id"], "amount": amount,
-                                       "product_line": "ERP", "title": "二期项目"})
+    customer = client.post(
+        "/customers",
+        json={"name": "杭州智能有限公司", "region": region, "industry": "manufacturing", "owner_id": rep["id"]},
+    ).json()
+    deal = client.post(
+        "/deals",
+        json={
+            "customer_id": customer["id"],
+            "owner_id": rep["id"],
+            "amount": amount,
+            "product_line": "ERP",
+            "title": "二期项目",
+        },
+    )
     assert deal.status_code == 201
     return rep, customer, deal.json()
 
@@ -27,17 +38,24 @@ def test_health(client):
 
 
 def test_commands_answer_id_version_position_and_reads_can_wait_for_them(client):
-    rep, customer, deal = make_deal(client)
+    _rep, _customer, deal = make_deal(client)
     assert {"id", "version", "position"} <= deal.keys() and deal["version"] == 1
     moved = client.post(f"/deals/{deal['id']}/stage", json={"stage": "negotiation"}).json()
     assert moved["version"] == 2 and moved["position"] == deal["position"] + 1
     board = client.get("/pipeline", params={"min_position": moved["position"]})
     assert board.status_code == 200
     negotiation = next(s for s in board.json()["stages"] if s["stage"] == "negotiation")
-    assert negotiation == {"stage": "negotiation", "count": 1, "amount": "120000.00",
-                           "weighted_amount": "90000.00", "probability": "0.75"}
-    won = client.post(f"/deals/{deal['id']}/win", json={"amount": "118000.00", "gross_margin": "35400.00",
-                                                        "signed_on": "2026-11-02", "contract_no": "HT-9"}).json()
+    assert negotiation == {
+        "stage": "negotiation",
+        "count": 1,
+        "amount": "120000.00",
+        "weighted_amount": "90000.00",
+        "probability": "0.75",
+    }
+    won = client.post(
+        f"/deals/{deal['id']}/win",
+        json={"amount": "118000.00", "gross_margin": "35400.00", "signed_on": "2026-11-02", "contract_no": "HT-9"},
+    ).json()
     paid = client.post(f"/deals/{deal['id']}/payments", json={"amount": "18000.00", "received_on": "2026-11-20"})
     assert paid.status_code == 200
     board = client.get("/pipeline", params={"min_position": won["position"], "team": "华东一组"}).json()
@@ -55,15 +73,18 @@ def test_min_position_answers_503_when_the_read_model_is_behind(make_client):
     assert answer.json()["error"]["details"]["position"] < deal["position"]
 
 
-@pytest.mark.parametrize("path, body", [
-    ("/reps", {"name": "x", "level": "intern", "team": "t", "region": "r"}),
-    ("/reps", {"name": "", "level": "junior", "team": "t", "region": "r"}),
-    ("/reps", {"level": "junior", "team": "t", "region": "r"}),
-    ("/reps", {"name": "x", "level": "junior", "team": "t", "region": "r", "hired_on": "2026-02-30"}),
-    ("/reps", {"name": "x", "level": "junior", "team": "t", "region": "r", "unknown": 1}),
-    ("/leads", {"company": "某公司", "source": "billboard", "region": "华东", "industry": "retail"}),
-    ("/customers", {"name": "某公司", "region": "华东"}),
-])
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/reps", {"name": "x", "level": "intern", "team": "t", "region": "r"}),
+        ("/reps", {"name": "", "level": "junior", "team": "t", "region": "r"}),
+        ("/reps", {"level": "junior", "team": "t", "region": "r"}),
+        ("/reps", {"name": "x", "level": "junior", "team": "t", "region": "r", "hired_on": "2026-02-30"}),
+        ("/reps", {"name": "x", "level": "junior", "team": "t", "region": "r", "unknown": 1}),
+        ("/leads", {"company": "某公司", "source": "billboard", "region": "华东", "industry": "retail"}),
+        ("/customers", {"name": "某公司", "region": "华东"}),
+    ],
+)
 def test_bad_input_is_422_with_a_json_error_and_writes_nothing(client, path, body):
     before = head(client)
     answer = client.post(path, json=body)
@@ -77,7 +98,11 @@ def test_bad_deal_commands(client):
     _, customer, deal = make_deal(client)
     before = head(client)
     cases = [
-        ("/deals", {"customer_id": customer["id"], "owner_id": deal["id"], "amount": "10.00", "product_line": "BI"}, 404),
+        (
+            "/deals",
+            {"customer_id": customer["id"], "owner_id": deal["id"], "amount": "10.00", "product_line": "BI"},
+            404,
+        ),
         ("/deals", {"customer_id": customer["id"], "owner_id": "x", "amount": 10.5, "product_line": "BI"}, 422),
         (f"/deals/{deal['id']}/stage", {"stage": "won"}, 422),
         (f"/deals/{deal['id']}/stage", {"stage": "initial_contact"}, 409),
@@ -89,8 +114,11 @@ def test_bad_deal_commands(client):
         (f"/deals/{deal['id']}/stage", "not json", 422),
     ]
     for path, body, status in cases:
-        answer = client.post(path, json=body) if not isinstance(body, str) else client.post(
-            path, content=body, headers={"content-type": "application/json"})
+        answer = (
+            client.post(path, json=body)
+            if not isinstance(body, str)
+            else client.post(path, content=body, headers={"content-type": "application/json"})
+        )
         assert answer.status_code == status, (path, body, answer.text)
         assert set(answer.json()["error"]) == {"code", "message", "details"}
     assert head(client) == before
@@ -114,8 +142,9 @@ def test_concurrent_writers_without_if_match_never_lose_an_event(client):
     _, _, deal = make_deal(client)
 
     def pay(i):
-        return client.post(f"/deals/{deal['id']}/stage",
-                           json={"stage": ["needs_analysis", "proposal"][i % 2]}).status_code
+        return client.post(
+            f"/deals/{deal['id']}/stage", json={"stage": ["needs_analysis", "proposal"][i % 2]}
+        ).status_code
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         codes = list(pool.map(pay, range(12)))
@@ -127,9 +156,18 @@ def test_concurrent_writers_without_if_match_never_lose_an_event(client):
 
 def test_chinese_text_round_trips_through_commands_events_and_reads(client):
     rep = client.post("/reps", json={"name": "欧阳娜娜", "level": "mid", "team": "西南一组", "region": "西南"}).json()
-    lead = client.post("/leads", json={"company": "成都新材料科技有限公司", "source": "trade_show", "region": "西南",
-                                       "industry": "新材料", "contact_name": "张伟", "wechat_id": "zhang_伟",
-                                       "notes": "展会上留的名片；需要报价"}).json()
+    lead = client.post(
+        "/leads",
+        json={
+            "company": "成都新材料科技有限公司",
+            "source": "trade_show",
+            "region": "西南",
+            "industry": "新材料",
+            "contact_name": "张伟",
+            "wechat_id": "zhang_伟",
+            "notes": "展会上留的名片；需要报价",
+        },
+    ).json()
     assert lead["duplicate_of"] is None
     assert client.get(f"/reps/{rep['id']}").json()["name"] == "欧阳娜娜"
     view = client.get(f"/leads/{lead['id']}").json()
@@ -149,15 +187,26 @@ def test_events_paging_filters_and_metadata(client):
     won = client.get("/events", params={"type": "RepHired"}).json()["items"]
     assert [e["aggregate_id"] for e in won] == [rep["id"]]
     manager = client.post("/reps", json={"name": "经理", "level": "manager", "team": "T", "region": "R"}).json()["id"]
-    client.post(f"/reps/{rep['id']}/transfer", json={"manager_id": manager, "effective_from": "2026-01-01",
-                                                       "reason": "reorg"})
-    tagged = client.post(f"/deals/{deal['id']}/stage", json={"stage": "proposal"},
-                         headers={**bearer(client, "manager", manager), "X-Actor": "someone else",
-                                  "X-Request-ID": "req-42", "X-Correlation-ID": "flow-1"})
+    client.post(
+        f"/reps/{rep['id']}/transfer", json={"manager_id": manager, "effective_from": "2026-01-01", "reason": "reorg"}
+    )
+    tagged = client.post(
+        f"/deals/{deal['id']}/stage",
+        json={"stage": "proposal"},
+        headers={
+            **bearer(client, "manager", manager),
+            "X-Actor": "someone else",
+            "X-Request-ID": "req-42",
+            "X-Correlation-ID": "flow-1",
+        },
+    )
     assert tagged.headers["X-Request-ID"] == "req-42"
     [event] = client.get("/events", params={"after": tagged.json()["position"] - 1}).json()["items"]
-    assert (event["actor"], event["causation_id"], event["correlation_id"]) == (f"manager:{manager}", "req-42",
-                                                                                "flow-1")
+    assert (event["actor"], event["causation_id"], event["correlation_id"]) == (
+        f"manager:{manager}",
+        "req-42",
+        "flow-1",
+    )
     assert client.get("/events", params={"type": "Nope"}).status_code == 422
 
 
@@ -189,15 +238,18 @@ def test_projections_status(client):
         assert row["lag"] == 0 and row["state"] == "live" and row["last_error"] is None
 
 
-@pytest.mark.parametrize("path, params", [
-    ("/pipeline", {"team": "a\x00b"}),
-    ("/pipeline", {"currency": "yuan"}),
-    ("/events", {"after": 2**70}),
-    ("/events", {"limit": 0}),
-    ("/deals/00000000-0000-0000-0000-000000000000", {"version": 2**40}),
-    ("/deals/00000000-0000-0000-0000-000000000000", {"as_of": "yesterday"}),
-    ("/pipeline", {"min_position": -1}),
-])
+@pytest.mark.parametrize(
+    "path, params",
+    [
+        ("/pipeline", {"team": "a\x00b"}),
+        ("/pipeline", {"currency": "yuan"}),
+        ("/events", {"after": 2**70}),
+        ("/events", {"limit": 0}),
+        ("/deals/00000000-0000-0000-0000-000000000000", {"version": 2**40}),
+        ("/deals/00000000-0000-0000-0000-000000000000", {"as_of": "yesterday"}),
+        ("/pipeline", {"min_position": -1}),
+    ],
+)
 def test_bad_query_parameters_are_422_not_500(client, path, params):
     answer = client.get(path, params=params)
     assert answer.status_code == 422, answer.text
@@ -207,22 +259,24 @@ def test_bad_query_parameters_are_422_not_500(client, path, params):
 def test_absurd_amounts_are_refused(client):
     _, customer, deal = make_deal(client)
     for amount in ["1e400", "99999999999999999999", "NaN", "1,000.00"]:
-        answer = client.post("/deals", json={"customer_id": customer["id"], "owner_id": deal["id"], "amount": amount,
-                                             "product_line": "ERP"})
+        answer = client.post(
+            "/deals",
+            json={"customer_id": customer["id"], "owner_id": deal["id"], "amount": amount, "product_line": "ERP"},
+        )
         assert answer.status_code in (404, 422) and answer.status_code != 500
-        won = client.post(f"/deals/{deal['id']}/win", json={"amount": amount, "gross_margin": "0",
-                                                            "signed_on": "2026-11-01"})
+        won = client.post(
+            f"/deals/{deal['id']}/win", json={"amount": amount, "gross_margin": "0", "signed_on": "2026-11-01"}
+        )
         assert won.status_code == 422, won.text
-
 
 
 def test_event_browser_filters_by_actor_and_time_and_aggregates_have_histories(client):
     import time
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     rep, _, deal = make_deal(client)
     time.sleep(0.02)
-    middle = datetime.now(timezone.utc).isoformat()
+    middle = datetime.now(UTC).isoformat()
     time.sleep(0.02)
     client.post(f"/deals/{deal['id']}/stage", json={"stage": "proposal"}, headers=bearer(client, "rep", rep["id"]))
     client.post(f"/deals/{deal['id']}/stage", json={"stage": "negotiation"})

@@ -9,13 +9,28 @@ from tests.e2e.session import Session
 
 
 def tiered(mode="marginal", tiers=(("150000", "0.04"), ("250000", "0.06"), (None, "0.08")), **extra):
-    return {"name": "base", "type": "tiered_rate", "basis": "revenue", "payable_on": "booking", "tier_mode": mode,
-            "thresholds": "amount", "tiers": [{"up_to": u, "rate": r} for u, r in tiers], "cap": None, **extra}
+    return {
+        "name": "base",
+        "type": "tiered_rate",
+        "basis": "revenue",
+        "payable_on": "booking",
+        "tier_mode": mode,
+        "thresholds": "amount",
+        "tiers": [{"up_to": u, "rate": r} for u, r in tiers],
+        "cap": None,
+        **extra,
+    }
 
 
 def plan(*components, effective_from="2026-01-01", clawback_days=180):
-    return {"name": "Field sales 2026", "currency": "CNY", "period": "month", "effective_from": effective_from,
-            "clawback_days": clawback_days, "components": list(components)}
+    return {
+        "name": "Field sales 2026",
+        "currency": "CNY",
+        "period": "month",
+        "effective_from": effective_from,
+        "clawback_days": clawback_days,
+        "components": list(components),
+    }
 
 
 class Books(Session):
@@ -31,8 +46,9 @@ class Books(Session):
     def win(self, owner, amount, signed_on, splits=None, margin=None):
         if self.customer is None:
             self.customer = self.post("/customers", {"name": "佣金客户", "region": "华东", "industry": "retail"})["id"]
-        deal = self.post("/deals", {"customer_id": self.customer, "owner_id": owner, "amount": amount,
-                                    "product_line": "ERP"})["id"]
+        deal = self.post(
+            "/deals", {"customer_id": self.customer, "owner_id": owner, "amount": amount, "product_line": "ERP"}
+        )["id"]
         if splits:
             self.post(f"/deals/{deal}/splits", {"splits": splits})
         self.post(f"/deals/{deal}/win", {"amount": amount, "gross_margin": margin or "0.00", "signed_on": signed_on})
@@ -88,8 +104,9 @@ def test_worked_example_retroactive_tiers(books):
 
 def test_worked_example_attainment_accelerator(books):
     rep = books.rep("加速", "senior")
-    accelerator = tiered(thresholds="attainment", tiers=(("1.00", "0.06"), ("1.25", "0.08"), ("1.50", "0.10"),
-                                                         (None, "0.12")))
+    accelerator = tiered(
+        thresholds="attainment", tiers=(("1.00", "0.06"), ("1.25", "0.08"), ("1.50", "0.10"), (None, "0.12"))
+    )
     books.on_plan(rep, plan(accelerator))
     books.post(f"/reps/{rep}/targets", {"period": "2026-11", "metric": "revenue", "value": "375000.00"})
     deal = books.win(rep, "500000.00", "2026-11-05")
@@ -123,7 +140,10 @@ def test_the_version_in_force_on_the_business_date_pays(books):
     plan_id = books.on_plan(rep, plan(tiered(tiers=((None, "0.03"),))))
     later = books.post(f"/plans/{plan_id}/versions", plan(tiered(tiers=((None, "0.05"),)), effective_from="2026-11-15"))
     assert later["version"] == 2
-    assert books.client.post(f"/plans/{plan_id}/versions", json=plan(tiered(), effective_from="2026-11-01")).status_code == 409
+    assert (
+        books.client.post(f"/plans/{plan_id}/versions", json=plan(tiered(), effective_from="2026-11-01")).status_code
+        == 409
+    )
     before = books.win(rep, "10000.00", "2026-11-14")
     after = books.win(rep, "10000.00", "2026-11-15")
     lines = books.lines(rep, "2026-11")
@@ -139,8 +159,10 @@ def test_collection_pays_pro_rata_in_the_payments_month_and_clawback_uses_the_ra
     books.post(f"/deals/{deal}/payments", {"amount": "40000.00", "received_on": "2026-11-05"})
     [line] = books.lines(rep, "2026-11")
     assert (line["basis_amount"], line["amount"]) == ("40000.00", "2000.00")
-    books.post(f"/plans/{plan_id}/versions", plan(tiered(payable_on="collection", tiers=((None, "0.09"),)),
-                                                  effective_from="2026-12-01", clawback_days=90))
+    books.post(
+        f"/plans/{plan_id}/versions",
+        plan(tiered(payable_on="collection", tiers=((None, "0.09"),)), effective_from="2026-12-01", clawback_days=90),
+    )
     books.post(f"/deals/{deal}/refunds", {"amount": "10000.00", "refunded_on": "2026-12-10", "reason": "退货"})
     [clawback] = books.lines(rep, "2026-12", "clawback")
     assert clawback["amount"] == "-500.00"  # at the 5% originally paid, not today's 9%
@@ -155,13 +177,19 @@ def test_override_rank_bonus_and_team_target_bonus(books):
     a = books.rep("Amy", "senior", team="华东一组", manager_id=manager)
     b = books.rep("Bob", "senior", team="华东一组", manager_id=manager)
     c = books.rep("Cat", "senior", team="华东二组")
-    bonus = [{"name": "top 2", "type": "rank_bonus", "metric": "revenue", "top": 2, "amount": "2000"},
-             {"name": "team", "type": "team_target_bonus", "amount": "10000"}]
+    bonus = [
+        {"name": "top 2", "type": "rank_bonus", "metric": "revenue", "top": 2, "amount": "2000"},
+        {"name": "team", "type": "team_target_bonus", "amount": "10000"},
+    ]
     rep_plan = plan(tiered(tiers=((None, "0.01"),)), *bonus)
     for rep in (a, b, c):
         books.on_plan(rep, rep_plan)
-    books.on_plan(manager, plan({"name": "override", "type": "override", "basis": "revenue", "rate": "0.03",
-                                 "threshold": "50000"}, *bonus))
+    books.on_plan(
+        manager,
+        plan(
+            {"name": "override", "type": "override", "basis": "revenue", "rate": "0.03", "threshold": "50000"}, *bonus
+        ),
+    )
     books.post("/targets", {"scope": "team:华东一组", "period": "2026-11", "metric": "revenue", "value": "120000.00"})
     first = books.win(a, "40000.00", "2026-11-02")
     second = books.win(b, "60000.00", "2026-11-03")
@@ -203,7 +231,8 @@ def test_close_freezes_and_later_facts_become_adjustments_in_the_next_open_month
     [clawback] = books.lines(rep, "2026-11", "clawback")
     assert clawback["amount"] == "-20.00"
     assert books.client.get(f"/commissions/lines/{clawback['id']}/explain").json()["reverses"] == [
-        next(x["id"] for x in frozen["lines"] if x["deal_id"] == deal)]
+        next(x["id"] for x in frozen["lines"] if x["deal_id"] == deal)
+    ]
 
     check = books.client.get(f"/commissions/statements/{rep}/2026-10/verify").json()
     assert check["verified"] and check["frozen_digest"] == check["recomputed_digest"]
@@ -218,21 +247,35 @@ def test_adjustments_deductions_and_disputes(books):
     books.on_plan(rep, plan(tiered(tiers=((None, "0.10"),))))
     deal = books.win(rep, "1000.00", "2026-11-02")
     [line] = books.lines(rep, "2026-11")
-    books.post("/commissions/periods/2026-11/adjustments", {"rep_id": rep, "kind": "deduction", "amount": "30.00",
-                                                            "reason": "违规报销（惩罚）", "approver_id": manager})
-    books.post("/commissions/periods/2026-11/adjustments", {"rep_id": rep, "kind": "adjustment", "amount": "5.00",
-                                                            "reason": "补发", "approver_id": rep}, status=(409,))
-    opened = books.post("/commissions/periods/2026-11/disputes", {"rep_id": rep, "line_id": line["id"],
-                                                                  "reason": "应按新合同金额"})
-    books.post(f"/commissions/periods/2026-11/disputes/{opened['dispute_id']}/resolve",
-               {"outcome": "accepted", "reason": "合同已更正", "resolver_id": manager, "amount": "12.50"})
+    books.post(
+        "/commissions/periods/2026-11/adjustments",
+        {"rep_id": rep, "kind": "deduction", "amount": "30.00", "reason": "违规报销（惩罚）", "approver_id": manager},
+    )
+    books.post(
+        "/commissions/periods/2026-11/adjustments",
+        {"rep_id": rep, "kind": "adjustment", "amount": "5.00", "reason": "补发", "approver_id": rep},
+        status=(409,),
+    )
+    opened = books.post(
+        "/commissions/periods/2026-11/disputes", {"rep_id": rep, "line_id": line["id"], "reason": "应按新合同金额"}
+    )
+    books.post(
+        f"/commissions/periods/2026-11/disputes/{opened['dispute_id']}/resolve",
+        {"outcome": "accepted", "reason": "合同已更正", "resolver_id": manager, "amount": "12.50"},
+    )
     statement = books.statement(rep, "2026-11")
     assert sorted((x["kind"], x["amount"]) for x in statement["lines"]) == [
-        ("adjustment", "12.50"), ("deduction", "-30.00"), ("earned", "100.00")]
+        ("adjustment", "12.50"),
+        ("deduction", "-30.00"),
+        ("earned", "100.00"),
+    ]
     assert statement["total"] == "82.50"
     books.post("/commissions/periods/2026-11/close", {})
-    books.post("/commissions/periods/2026-11/adjustments", {"rep_id": rep, "kind": "adjustment", "amount": "1.00",
-                                                            "reason": "x", "approver_id": manager}, status=(409,))
+    books.post(
+        "/commissions/periods/2026-11/adjustments",
+        {"rep_id": rep, "kind": "adjustment", "amount": "1.00", "reason": "x", "approver_id": manager},
+        status=(409,),
+    )
     assert deal
 
 
@@ -241,8 +284,9 @@ def test_simulate_writes_nothing_and_csv_has_a_bom(books):
     books.on_plan(rep, plan(tiered(tiers=((None, "0.02"),))))
     books.win(rep, "100000.00", "2026-11-02")
     before = books.client.get("/events", params={"after": 0, "limit": 1000}).json()["items"][-1]["position"]
-    what_if = books.client.post("/commissions/simulate", json={"plan": plan(tiered()), "period": "2026-11",
-                                                               "rep_ids": [rep]}).json()
+    what_if = books.client.post(
+        "/commissions/simulate", json={"plan": plan(tiered()), "period": "2026-11", "rep_ids": [rep]}
+    ).json()
     assert what_if["statements"][0]["total"] == "4000.00" and what_if["statements"][0]["status"] == "simulated"
     assert books.client.get("/events", params={"after": before}).json()["items"] == []
     assert books.statement(rep, "2026-11")["total"] == "2000.00"
@@ -251,14 +295,17 @@ def test_simulate_writes_nothing_and_csv_has_a_bom(books):
     assert csv.headers["content-type"].startswith("text/csv")
 
 
-@pytest.mark.parametrize("body", [
-    plan(tiered(tiers=(("100", "0.1"), ("50", "0.2"), (None, "0.3")))),
-    plan(tiered(tiers=(("100", "0.1"),))),
-    plan(tiered(tier_mode="sideways")),
-    plan(tiered(tiers=((None, 0.05),))),
-    {**plan(tiered()), "period": "week"},
-    {**plan(tiered()), "components": []},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        plan(tiered(tiers=(("100", "0.1"), ("50", "0.2"), (None, "0.3")))),
+        plan(tiered(tiers=(("100", "0.1"),))),
+        plan(tiered(tier_mode="sideways")),
+        plan(tiered(tiers=((None, 0.05),))),
+        {**plan(tiered()), "period": "week"},
+        {**plan(tiered()), "components": []},
+    ],
+)
 def test_bad_plans_are_422(books, body):
     assert books.client.post("/plans", json=body).status_code == 422
 
@@ -275,9 +322,12 @@ def test_a_rebuild_reproduces_every_statement_digest(books, client):
     frozen = {rep: books.statement(rep, "2026-11")["digest"] for rep in reps}
     from projections.catalog import by_name
     from projections.engine import rebuild
+
     rt = client.app.state.runtime
     rebuild(rt.db, rt.source, by_name("commissions"))
     rebuild(rt.db, rt.source, by_name("org"))
     for rep in reps:
         assert books.client.get(f"/commissions/statements/{rep}/2026-12").json()["digest"] == before[rep]
-        assert books.client.get(f"/commissions/statements/{rep}/2026-11/verify").json()["recomputed_digest"] == frozen[rep]
+        assert (
+            books.client.get(f"/commissions/statements/{rep}/2026-11/verify").json()["recomputed_digest"] == frozen[rep]
+        )

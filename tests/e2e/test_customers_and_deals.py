@@ -23,17 +23,35 @@ def test_journey_from_lead_to_refund(desk):
     desk.post(f"/leads/{lead['id']}/assign", {"rep_id": senior, "reason": "重点客户"})
     converted = desk.post(f"/leads/{lead['id']}/convert", {"amount": "300000.00", "converted_on": "2026-03-02"})
     deal, customer = converted["deal_id"], converted["customer_id"]
-    for stage, day in [("needs_analysis", "2026-03-06"), ("proposal", "2026-03-16"), ("needs_analysis", "2026-03-20"),
-                       ("proposal", "2026-03-26"), ("negotiation", "2026-04-05")]:
+    for stage, day in [
+        ("needs_analysis", "2026-03-06"),
+        ("proposal", "2026-03-16"),
+        ("needs_analysis", "2026-03-20"),
+        ("proposal", "2026-03-26"),
+        ("negotiation", "2026-04-05"),
+    ]:
         desk.post(f"/deals/{deal}/stage", {"stage": stage, "changed_on": day})
     desk.post(f"/deals/{deal}/revise", {"amount": "320000.00", "expected_close": "2026-04-30", "reason": "增加模块"})
-    desk.post(f"/deals/{deal}/line-items", {"items": [
-        {"product_line": "IoT", "amount": "250000.00", "gross_margin": "90000.00"},
-        {"product_line": "BI", "amount": "70000.00", "gross_margin": "20000.00"}]})
-    desk.post(f"/deals/{deal}/splits", {"splits": [{"rep_id": senior, "share": "0.7"}, {"rep_id": helper, "share": "0.3"}],
-                                        "overlays": [{"party": "华东渠道伙伴", "kind": "channel_partner", "share": "0.1"}]})
-    desk.post(f"/deals/{deal}/win", {"amount": "320000.00", "gross_margin": "110000.00", "signed_on": "2026-04-10",
-                                     "contract_no": "HT-2026-0410"})
+    desk.post(
+        f"/deals/{deal}/line-items",
+        {
+            "items": [
+                {"product_line": "IoT", "amount": "250000.00", "gross_margin": "90000.00"},
+                {"product_line": "BI", "amount": "70000.00", "gross_margin": "20000.00"},
+            ]
+        },
+    )
+    desk.post(
+        f"/deals/{deal}/splits",
+        {
+            "splits": [{"rep_id": senior, "share": "0.7"}, {"rep_id": helper, "share": "0.3"}],
+            "overlays": [{"party": "华东渠道伙伴", "kind": "channel_partner", "share": "0.1"}],
+        },
+    )
+    desk.post(
+        f"/deals/{deal}/win",
+        {"amount": "320000.00", "gross_margin": "110000.00", "signed_on": "2026-04-10", "contract_no": "HT-2026-0410"},
+    )
     desk.post(f"/deals/{deal}/payments", {"amount": "100000.00", "received_on": "2026-05-01"})
     desk.post(f"/deals/{deal}/payments", {"amount": "150000.00", "received_on": "2026-06-01"})
     desk.post(f"/deals/{deal}/refunds", {"amount": "20000.00", "refunded_on": "2026-06-15", "reason": "部分退货"})
@@ -41,13 +59,23 @@ def test_journey_from_lead_to_refund(desk):
     view = desk.get(f"/customers/{customer}")
     assert view["lifecycle"] == "active" and view["lead_ids"] == [lead["id"]]
     [d] = view["deals"]
-    assert (d["signed_amount"], d["collected"], d["refunded"], d["receivable"]) == \
-        ("320000.00", "250000.00", "20000.00", "90000.00")
+    assert (d["signed_amount"], d["collected"], d["refunded"], d["receivable"]) == (
+        "320000.00",
+        "250000.00",
+        "20000.00",
+        "90000.00",
+    )
     assert [p["amount"] for p in view["payments"]] == ["100000.00", "150000.00"]
     assert view["lifecycle_history"][0]["to"] == "active"
     state = desk.client.get(f"/deals/{deal}").json()
-    assert [h["to"] for h in state["stage_history"]] == ["initial_contact", "needs_analysis", "proposal", "needs_analysis",
-                                                         "proposal", "negotiation"]
+    assert [h["to"] for h in state["stage_history"]] == [
+        "initial_contact",
+        "needs_analysis",
+        "proposal",
+        "needs_analysis",
+        "proposal",
+        "negotiation",
+    ]
     assert state["overlays"][0]["share"] == "0.1" and state["payment_due_on"] == "2026-05-10"
     events = [e["type"] for e in desk.get("/events", aggregate_id=deal)["items"]]
     assert events.count("DealStageChanged") == 5 and events[-1] == "DealRefunded"
@@ -63,8 +91,12 @@ def test_journey_from_lead_to_refund(desk):
 
     rates = desk.get("/receivables", period="2026-Q2", as_of="2026-06-30")
     [row] = rates["rows"]
-    assert (row["rep"], row["billed"], row["collected"], row["collection_rate"]) == \
-        (senior, "320000.00", "230000.00", "0.7188")
+    assert (row["rep"], row["billed"], row["collected"], row["collection_rate"]) == (
+        senior,
+        "320000.00",
+        "230000.00",
+        "0.7188",
+    )
     assert [o["deal_id"] for o in rates["overdue"]] == [deal] and rates["overdue"][0]["days_overdue"] == 51
     kpi = desk.get("/kpis", scope=f"rep:{helper}", period="2026-04")
     assert next(m for m in kpi["metrics"] if m["metric"] == "revenue")["actual"] == "96000.00"
@@ -72,11 +104,22 @@ def test_journey_from_lead_to_refund(desk):
 
 def test_pipeline_forecast_conversion_and_loss_reasons(desk):
     rep = desk.rep("预测", "senior")
-    customer = desk.post("/customers", {"name": "预测客户", "region": "华东", "industry": "retail", "owner_id": rep})["id"]
+    customer = desk.post("/customers", {"name": "预测客户", "region": "华东", "industry": "retail", "owner_id": rep})[
+        "id"
+    ]
 
     def deal(amount, close, stages=(), outcome=None):
-        d = desk.post("/deals", {"customer_id": customer, "owner_id": rep, "amount": amount, "product_line": "ERP",
-                                 "expected_close": close, "opened_on": "2026-05-01"})["id"]
+        d = desk.post(
+            "/deals",
+            {
+                "customer_id": customer,
+                "owner_id": rep,
+                "amount": amount,
+                "product_line": "ERP",
+                "expected_close": close,
+                "opened_on": "2026-05-01",
+            },
+        )["id"]
         for stage in stages:
             desk.post(f"/deals/{d}/stage", {"stage": stage, "changed_on": "2026-05-10"})
         if outcome == "won":
@@ -85,8 +128,8 @@ def test_pipeline_forecast_conversion_and_loss_reasons(desk):
             desk.post(f"/deals/{d}/lose", {"reason": outcome, "competitor": "竞品A", "lost_on": "2026-05-21"})
         return d
 
-    deal("100000.00", "2026-06-15")                                        # initial 10%
-    deal("200000.00", "2026-06-30", ["needs_analysis", "proposal"])        # proposal 50%
+    deal("100000.00", "2026-06-15")  # initial 10%
+    deal("200000.00", "2026-06-30", ["needs_analysis", "proposal"])  # proposal 50%
     deal("40000.00", "2026-07-10", ["needs_analysis", "proposal", "negotiation"])  # negotiation 75%
     deal("50000.00", None, ["needs_analysis"], outcome="price")
     deal("60000.00", None, ["needs_analysis", "proposal", "negotiation"], outcome="won")
@@ -95,17 +138,21 @@ def test_pipeline_forecast_conversion_and_loss_reasons(desk):
     board = desk.get("/pipeline", owner_id=rep)
     assert board["forecast"] == [
         {"month": "2026-06", "count": 2, "amount": "300000.00", "weighted_amount": "110000.00"},
-        {"month": "2026-07", "count": 1, "amount": "40000.00", "weighted_amount": "30000.00"}]
+        {"month": "2026-07", "count": 1, "amount": "40000.00", "weighted_amount": "30000.00"},
+    ]
     assert board["win_rate"] == "0.2500"
-    assert board["loss_reasons"] == [{"reason": "price", "count": 2, "share": "0.6667"},
-                                     {"reason": "competitor", "count": 1, "share": "0.3333"}]
+    assert board["loss_reasons"] == [
+        {"reason": "price", "count": 2, "share": "0.6667"},
+        {"reason": "competitor", "count": 1, "share": "0.3333"},
+    ]
     conversion = {(c["from"], c["to"]): (c["reached_from"], c["reached_to"], c["rate"]) for c in board["conversion"]}
     assert conversion[("initial_contact", "needs_analysis")] == (7, 5, "0.7143")
     assert conversion[("needs_analysis", "proposal")] == (5, 4, "0.8000")
     assert conversion[("proposal", "negotiation")] == (4, 2, "0.5000")
     assert conversion[("negotiation", "won")] == (2, 1, "0.5000")
-    desk.client.put("/deals/policy", json={"settings": {"stage_probabilities": {"proposal": "0.60"}},
-                                           "reason": "历史赢率更高"})
+    desk.client.put(
+        "/deals/policy", json={"settings": {"stage_probabilities": {"proposal": "0.60"}}, "reason": "历史赢率更高"}
+    )
     later = deal("10000.00", "2026-08-01", ["needs_analysis", "proposal"])
     board = desk.get("/pipeline", owner_id=rep)
     august = next(f for f in board["forecast"] if f["month"] == "2026-08")
@@ -117,22 +164,43 @@ def test_pipeline_forecast_conversion_and_loss_reasons(desk):
 def test_credit_limit_refuses_then_a_manager_overrides(desk):
     rep = desk.rep("销售", "senior")
     manager = desk.rep("经理", "manager")
-    customer = desk.post("/customers", {"name": "信用客户", "region": "华东", "industry": "retail", "owner_id": rep})["id"]
-    desk.post(f"/customers/{customer}/credit", {"rating": "BBB", "limit": "100000.00", "evidence": "审计报表 2025",
-                                                "rated_on": "2026-01-10"})
+    customer = desk.post("/customers", {"name": "信用客户", "region": "华东", "industry": "retail", "owner_id": rep})[
+        "id"
+    ]
+    desk.post(
+        f"/customers/{customer}/credit",
+        {"rating": "BBB", "limit": "100000.00", "evidence": "审计报表 2025", "rated_on": "2026-01-10"},
+    )
     desk.post("/deals", {"customer_id": customer, "owner_id": rep, "amount": "80000.00", "product_line": "ERP"})
     before = head(desk)
-    refused = desk.post("/deals", {"customer_id": customer, "owner_id": rep, "amount": "30000.00",
-                                   "product_line": "BI"}, status=(409,))
+    refused = desk.post(
+        "/deals", {"customer_id": customer, "owner_id": rep, "amount": "30000.00", "product_line": "BI"}, status=(409,)
+    )
     assert refused["error"]["code"] == "credit_limit_exceeded"
     assert refused["error"]["details"]["exposure"] == "80000.00"
-    not_manager = desk.post("/deals", {"customer_id": customer, "owner_id": rep, "amount": "30000.00",
-                                       "product_line": "BI", "credit_override": {"manager_id": rep, "reason": "x"}},
-                            status=(409,))
+    not_manager = desk.post(
+        "/deals",
+        {
+            "customer_id": customer,
+            "owner_id": rep,
+            "amount": "30000.00",
+            "product_line": "BI",
+            "credit_override": {"manager_id": rep, "reason": "x"},
+        },
+        status=(409,),
+    )
     assert not_manager["error"]["code"] == "override_not_allowed"
     assert head(desk) == before
-    ok = desk.post("/deals", {"customer_id": customer, "owner_id": rep, "amount": "30000.00", "product_line": "BI",
-                              "credit_override": {"manager_id": manager, "reason": "战略合作，总经理批准"}})
+    ok = desk.post(
+        "/deals",
+        {
+            "customer_id": customer,
+            "owner_id": rep,
+            "amount": "30000.00",
+            "product_line": "BI",
+            "credit_override": {"manager_id": manager, "reason": "战略合作，总经理批准"},
+        },
+    )
     override = desk.client.get(f"/deals/{ok['id']}").json()["credit_override"]
     assert (override["manager_id"], override["limit"], override["exposure"]) == (manager, "100000.00", "80000.00")
     history = desk.get(f"/customers/{customer}")["credit_history"]
@@ -141,9 +209,19 @@ def test_credit_limit_refuses_then_a_manager_overrides(desk):
 
 def test_stakeholders_feedback_distribution_and_lifecycle(desk):
     rep = desk.rep("客户经理", "senior")
-    customer = desk.post("/customers", {"name": "生命周期客户", "region": "华南", "industry": "energy", "owner_id": rep,
-                                        "registered_on": "2026-01-05"})["id"]
-    added = desk.post(f"/customers/{customer}/stakeholders", {"name": "赵总", "role": "decision_maker", "title": "总经理"})
+    customer = desk.post(
+        "/customers",
+        {
+            "name": "生命周期客户",
+            "region": "华南",
+            "industry": "energy",
+            "owner_id": rep,
+            "registered_on": "2026-01-05",
+        },
+    )["id"]
+    added = desk.post(
+        f"/customers/{customer}/stakeholders", {"name": "赵总", "role": "decision_maker", "title": "总经理"}
+    )
     sid = added["stakeholder_id"]
     desk.post(f"/customers/{customer}/stakeholders", {"name": "钱工", "role": "user"})
     desk.client.patch(f"/customers/{customer}/stakeholders/{sid}", json={"title": "董事长"})
@@ -155,15 +233,25 @@ def test_stakeholders_feedback_distribution_and_lifecycle(desk):
     assert desk.client.post(f"/customers/{customer}/feedback", json={"score": 6}).status_code == 422
     desk.post(f"/customers/{customer}/classification", {"classification": "key", "reason": "年采购额大"})
     desk.post(f"/customers/{customer}/grade", {"grade": "A", "reason": "价值高"})
-    updates = [e for e in desk.get("/events", aggregate_id=customer)["items"] if e["type"] == "CustomerStakeholderUpdated"]
+    updates = [
+        e for e in desk.get("/events", aggregate_id=customer)["items"] if e["type"] == "CustomerStakeholderUpdated"
+    ]
     assert updates[0]["data"]["changes"] == {"title": {"from": "总经理", "to": "董事长"}}
 
     view = desk.get(f"/customers/{customer}")
     assert {s["name"]: s["title"] for s in view["stakeholders"]} == {"赵总": "董事长", "钱工": None}
     assert view["feedback"][0]["score"] == 4 and view["classification"] == "key"
 
-    deal = desk.post("/deals", {"customer_id": customer, "owner_id": rep, "amount": "1000.00", "product_line": "IoT",
-                                "opened_on": "2026-02-10"})["id"]
+    deal = desk.post(
+        "/deals",
+        {
+            "customer_id": customer,
+            "owner_id": rep,
+            "amount": "1000.00",
+            "product_line": "IoT",
+            "opened_on": "2026-02-10",
+        },
+    )["id"]
     desk.post(f"/deals/{deal}/win", {"amount": "1000.00", "gross_margin": "100.00", "signed_on": "2026-02-20"})
     quiet = desk.post("/customers/dormancy-check", {"as_of": "2026-04-01"})
     assert quiet["now_dormant"] == []
@@ -176,7 +264,11 @@ def test_stakeholders_feedback_distribution_and_lifecycle(desk):
     again = desk.post("/deals", {"customer_id": customer, "owner_id": rep, "amount": "500.00", "product_line": "IoT"})
     desk.post(f"/deals/{again['id']}/win", {"amount": "500.00", "gross_margin": "50.00", "signed_on": "2026-06-10"})
     history = desk.client.get(f"/customers/{customer}").json()["lifecycle_history"]
-    assert [(h["from"], h["to"]) for h in history] == [("prospect", "active"), ("active", "dormant"), ("dormant", "active")]
+    assert [(h["from"], h["to"]) for h in history] == [
+        ("prospect", "active"),
+        ("active", "dormant"),
+        ("dormant", "active"),
+    ]
     desk.post(f"/customers/{customer}/churn", {"reason": "转向竞品", "on": "2026-09-01"})
     desk.post(f"/customers/{customer}/churn", {"reason": "again", "on": "2026-09-02"}, status=(409,))
     desk.post(f"/customers/{customer}/reactivate", {"reason": "重新合作", "on": "2026-10-01"})
@@ -184,15 +276,22 @@ def test_stakeholders_feedback_distribution_and_lifecycle(desk):
 
 def test_refusals_write_nothing(desk):
     rep = desk.rep("甲", "senior")
-    customer = desk.post("/customers", {"name": "拒绝客户", "region": "华东", "industry": "retail", "owner_id": rep})["id"]
-    deal = desk.post("/deals", {"customer_id": customer, "owner_id": rep, "amount": "1000.00", "product_line": "ERP"})["id"]
+    customer = desk.post("/customers", {"name": "拒绝客户", "region": "华东", "industry": "retail", "owner_id": rep})[
+        "id"
+    ]
+    deal = desk.post("/deals", {"customer_id": customer, "owner_id": rep, "amount": "1000.00", "product_line": "ERP"})[
+        "id"
+    ]
     desk.post(f"/deals/{deal}/win", {"amount": "1000.00", "gross_margin": "100.00", "signed_on": "2026-05-01"})
     desk.post(f"/deals/{deal}/payments", {"amount": "600.00", "received_on": "2026-05-10"})
     before = head(desk)
     cases = [
         (f"/deals/{deal}/payments", {"amount": "400.01", "received_on": "2026-05-11"}, 409),
-        (f"/deals/{deal}/refunds", {"amount": "600.01", "refunded_on": "2026-05-12", "reason": "x", "kind": "refund"},
-         409),
+        (
+            f"/deals/{deal}/refunds",
+            {"amount": "600.01", "refunded_on": "2026-05-12", "reason": "x", "kind": "refund"},
+            409,
+        ),
         (f"/deals/{deal}/refunds", {"amount": "1000.01", "refunded_on": "2026-05-12", "reason": "x"}, 409),
         (f"/deals/{deal}/refunds", {"amount": "1.00", "refunded_on": "2026-05-12", "reason": "x", "kind": "gift"}, 422),
         (f"/deals/{deal}/splits", {"splits": [{"rep_id": rep, "share": "0.5"}]}, 422),
@@ -203,13 +302,19 @@ def test_refusals_write_nothing(desk):
     ]
     for path, body, status in cases:
         desk.post(path, body, status=(status,))
-    other = desk.post("/deals", {"customer_id": customer, "owner_id": rep, "amount": "10.00", "product_line": "ERP"})["id"]
+    other = desk.post("/deals", {"customer_id": customer, "owner_id": rep, "amount": "10.00", "product_line": "ERP"})[
+        "id"
+    ]
     before = head(desk)
-    desk.post(f"/deals/{other}/splits", {"splits": [{"rep_id": rep, "share": "0.6"}, {"rep_id": rep, "share": "0.4"}]},
-              status=(422,))
+    desk.post(
+        f"/deals/{other}/splits",
+        {"splits": [{"rep_id": rep, "share": "0.6"}, {"rep_id": rep, "share": "0.4"}]},
+        status=(422,),
+    )
     assert head(desk) == before
     free_text = desk.post(f"/deals/{other}/lose", {"reason": "客户内部重组，项目取消"})
     assert desk.client.get(f"/deals/{other}").json()["lost_reason_code"] == "other" and free_text["version"] == 2
-    policy = desk.client.put("/deals/policy", json={"settings": {"stage_probabilities": {"proposal": "1.5"}},
-                                                    "reason": "x"})
+    policy = desk.client.put(
+        "/deals/policy", json={"settings": {"stage_probabilities": {"proposal": "1.5"}}, "reason": "x"}
+    )
     assert policy.status_code == 422

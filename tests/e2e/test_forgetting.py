@@ -10,33 +10,64 @@ SECRETS = ["王小明", "13912345678", "wxm@example.com", "wxm_88", "李四", "1
 
 
 def leaks(runtime):
-    return sorted({(table, secret) for table, blob in every_stored_value(runtime.db)
-                   for secret in SECRETS if secret.encode("utf-8") in blob})
+    return sorted(
+        {
+            (table, secret)
+            for table, blob in every_stored_value(runtime.db)
+            for secret in SECRETS
+            if secret.encode("utf-8") in blob
+        }
+    )
 
 
 def totals(s: Session, rep):
     board = s.get("/pipeline")
     kpi = s.get("/kpis", scope=f"rep:{rep}", period="2026-11")
-    return (board["won"], board["open"], [m["actual"] for m in kpi["metrics"]],
-            s.client.get(f"/commissions/statements/{rep}/2026-11").json()["total"])
+    return (
+        board["won"],
+        board["open"],
+        [m["actual"] for m in kpi["metrics"]],
+        s.client.get(f"/commissions/statements/{rep}/2026-11").json()["total"],
+    )
 
 
 def test_forget_a_lead_and_a_customer(client):
     s = Session(client)
     runtime = client.app.state.runtime
     rep = s.rep("保密", "senior")
-    plan = s.post("/plans", {"name": "p", "currency": "CNY", "effective_from": "2026-01-01", "clawback_days": 30,
-                             "components": [{"name": "base", "type": "tiered_rate",
-                                             "tiers": [{"up_to": None, "rate": "0.05"}]}]})["id"]
+    plan = s.post(
+        "/plans",
+        {
+            "name": "p",
+            "currency": "CNY",
+            "effective_from": "2026-01-01",
+            "clawback_days": 30,
+            "components": [{"name": "base", "type": "tiered_rate", "tiers": [{"up_to": None, "rate": "0.05"}]}],
+        },
+    )["id"]
     s.post(f"/reps/{rep}/plan", {"plan_id": plan, "effective_from": "2026-01-01"})
-    lead = s.lead("隐私科技有限公司", contact_name="王小明", phone="13912345678", email="wxm@example.com",
-                  wechat_id="wxm_88", captured_on="2026-11-01")["id"]
+    lead = s.lead(
+        "隐私科技有限公司",
+        contact_name="王小明",
+        phone="13912345678",
+        email="wxm@example.com",
+        wechat_id="wxm_88",
+        captured_on="2026-11-01",
+    )["id"]
     s.post(f"/leads/{lead}/claim", {"rep_id": rep, "claimed_at": "2026-11-01T02:00:00Z"})
     s.post(f"/leads/{lead}/contacts", {"channel": "call", "outcome": "ok", "occurred_at": "2026-11-02T02:00:00Z"})
     converted = s.post(f"/leads/{lead}/convert", {"amount": "50000.00", "converted_on": "2026-11-03"})
     customer, deal = converted["customer_id"], converted["deal_id"]
-    s.post(f"/customers/{customer}/stakeholders", {"name": "李四", "role": "decision_maker", "phone": "13800000001",
-                                                   "email": "lisi@example.com", "title": "采购总监"})
+    s.post(
+        f"/customers/{customer}/stakeholders",
+        {
+            "name": "李四",
+            "role": "decision_maker",
+            "phone": "13800000001",
+            "email": "lisi@example.com",
+            "title": "采购总监",
+        },
+    )
     s.post(f"/deals/{deal}/win", {"amount": "50000.00", "gross_margin": "20000.00", "signed_on": "2026-11-10"})
     s.post(f"/deals/{deal}/payments", {"amount": "20000.00", "received_on": "2026-11-20"})
 

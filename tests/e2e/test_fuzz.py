@@ -27,18 +27,32 @@ def test_no_route_answers_a_server_error(client):
     nodes = client.get("/org", params={"min_position": head}).json()["nodes"]
     callers = [{"Authorization": f"Bearer {ADMIN_TOKEN}"}] + [
         bearer(client, role, next(n["rep_id"] for n in nodes if n["level"] == level))
-        for role, level in (("manager", "manager"), ("rep", "mid"))]
+        for role, level in (("manager", "manager"), ("rep", "mid"))
+    ]
     schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 80
 
     for operation in operations:
+
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None,
-                  derandomize=not EXPLORE)
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            derandomize=not EXPLORE,
+        )
         def fuzz(case):
             for headers in callers:  # the admin sees everything; a manager and a rep exercise the scoping
-                case.call_and_validate(headers=headers, checks=[not_a_server_error, status_code_conformance,
-                                                                content_type_conformance, response_schema_conformance])
+                case.call_and_validate(
+                    headers=headers,
+                    checks=[
+                        not_a_server_error,
+                        status_code_conformance,
+                        content_type_conformance,
+                        response_schema_conformance,
+                    ],
+                )
 
         fuzz()

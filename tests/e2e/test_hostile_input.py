@@ -20,7 +20,10 @@ def test_a_retry_with_the_same_key_answers_the_original_and_writes_nothing(clien
     fresh = client.post("/reps", json=body, headers={"Idempotency-Key": "k-2"})
     assert fresh.json()["id"] != first.json()["id"]
     refused = client.post("/reps", json={**body, "level": "boss"}, headers={"Idempotency-Key": "k-3"})
-    assert client.post("/reps", json={**body, "level": "boss"}, headers={"Idempotency-Key": "k-3"}).json() == refused.json()
+    assert (
+        client.post("/reps", json={**body, "level": "boss"}, headers={"Idempotency-Key": "k-3"}).json()
+        == refused.json()
+    )
 
 
 def test_concurrent_duplicates_write_once(client):

@@ -24,8 +24,10 @@ def test_the_whole_journey(desk):
     [item] = queue["items"]
     assert (item["next_due"]["kind"], item["sla_state"]) == ("first_response", "due_soon")
     assert item["next_due"]["at"] == "2026-11-02T05:00:00+00:00"  # 4 hours for grade A
-    desk.post(f"/leads/{lead['id']}/contacts", {"channel": "call", "outcome": "约了拜访",
-                                                "occurred_at": "2026-11-02T11:30:00+08:00"})
+    desk.post(
+        f"/leads/{lead['id']}/contacts",
+        {"channel": "call", "outcome": "约了拜访", "occurred_at": "2026-11-02T11:30:00+08:00"},
+    )
 
     check = desk.post("/leads/sla-check", {"as_of": "2026-11-20T00:00:00Z"})  # follow-up was due 11-09
     [breach] = check["breaches"]
@@ -34,30 +36,64 @@ def test_the_whole_journey(desk):
     pool = desk.get("/leads/pool", region="华东")["items"]
     assert [p["lead_id"] for p in pool] == [lead["id"]]
 
-    cooldown = desk.post(f"/leads/{lead['id']}/claim", {"rep_id": holder, "claimed_at": "2026-11-21T00:00:00Z"},
-                         status=(409,))
+    cooldown = desk.post(
+        f"/leads/{lead['id']}/claim", {"rep_id": holder, "claimed_at": "2026-11-21T00:00:00Z"}, status=(409,)
+    )
     assert cooldown["error"]["code"] == "cooldown"
     other = next(r for r in seniors if r != holder)
     desk.post(f"/leads/{lead['id']}/claim", {"rep_id": other, "claimed_at": "2026-11-21T00:00:00Z"})
-    desk.post(f"/leads/{lead['id']}/contacts", {"channel": "visit", "outcome": "需求明确",
-                                                "occurred_at": "2026-11-21T03:00:00Z"})
+    desk.post(
+        f"/leads/{lead['id']}/contacts",
+        {"channel": "visit", "outcome": "需求明确", "occurred_at": "2026-11-21T03:00:00Z"},
+    )
     desk.post(f"/leads/{lead['id']}/qualify", {"notes": "预算已批"})
     converted = desk.post(f"/leads/{lead['id']}/convert", {"amount": "260000.00", "converted_on": "2026-11-22"})
     customer = desk.client.get(f"/customers/{converted['customer_id']}").json()
     deal = desk.client.get(f"/deals/{converted['deal_id']}").json()
-    assert (customer["name"], customer["owner_id"], customer["lead_ids"]) == ("杭州智能装备有限公司", other, [lead["id"]])
-    assert (deal["owner_id"], deal["amount"], deal["lead_id"], deal["product_line"]) == (other, "260000.00", lead["id"], "ERP")
+    assert (customer["name"], customer["owner_id"], customer["lead_ids"]) == (
+        "杭州智能装备有限公司",
+        other,
+        [lead["id"]],
+    )
+    assert (deal["owner_id"], deal["amount"], deal["lead_id"], deal["product_line"]) == (
+        other,
+        "260000.00",
+        lead["id"],
+        "ERP",
+    )
     assert desk.client.get(f"/reps/{other}").json()["open_leads"] == []
-    desk.post(f"/deals/{converted['deal_id']}/win", {"amount": "250000.00", "gross_margin": "80000.00",
-                                                     "signed_on": "2026-11-28"})
+    desk.post(
+        f"/deals/{converted['deal_id']}/win",
+        {"amount": "250000.00", "gross_margin": "80000.00", "signed_on": "2026-11-28"},
+    )
 
     timeline = [e["type"] for e in desk.get(f"/leads/{lead['id']}/timeline")["events"]]
-    assert timeline == ["LeadCaptured", "LeadScored", "LeadAssigned", "LeadContacted", "LeadSlaBreached",
-                        "LeadReturned", "LeadAssigned", "LeadContacted", "LeadQualified", "LeadConverted"]
+    assert timeline == [
+        "LeadCaptured",
+        "LeadScored",
+        "LeadAssigned",
+        "LeadContacted",
+        "LeadSlaBreached",
+        "LeadReturned",
+        "LeadAssigned",
+        "LeadContacted",
+        "LeadQualified",
+        "LeadConverted",
+    ]
     sources = desk.get("/leads/reports/sources", period="2026-11")["sources"]
-    assert sources == [{"source": "trade_show", "captured": 1, "qualified": 1, "converted": 1, "won_deals": 1,
-                        "won_revenue": "250000.00", "qualification_rate": "1.0000", "conversion_rate": "1.0000",
-                        "win_rate": "1.0000"}]
+    assert sources == [
+        {
+            "source": "trade_show",
+            "captured": 1,
+            "qualified": 1,
+            "converted": 1,
+            "won_deals": 1,
+            "won_revenue": "250000.00",
+            "qualification_rate": "1.0000",
+            "conversion_rate": "1.0000",
+            "win_rate": "1.0000",
+        }
+    ]
     report = {r["rep"]: r for r in desk.get("/leads/reports/sla", period="2026-11")["rows"]}
     assert report[holder]["first_response_hours_median"] == "2.50"
     assert report[holder]["follow_up_breaches"] == 1
@@ -87,9 +123,13 @@ def test_duplicates_are_recorded_linked_and_mergeable(desk):
 
 
 def test_capacity_round_robin_and_manual_assignment(desk):
-    desk.client.put("/leads/policy", json={"settings": {"capacity": {"junior": 1, "mid": 2, "senior": 2,
-                                                                     "manager": 0, "director": 0}},
-                                           "reason": "试点小容量"})
+    desk.client.put(
+        "/leads/policy",
+        json={
+            "settings": {"capacity": {"junior": 1, "mid": 2, "senior": 2, "manager": 0, "director": 0}},
+            "reason": "试点小容量",
+        },
+    )
     a, b = desk.rep("中一", "mid"), desk.rep("中二", "mid")
     owners = []
     for i in range(4):
@@ -120,10 +160,17 @@ def test_refusals_write_nothing(desk):
     cases = [
         (f"/leads/{lead['id']}/score", {"need_match": 6, "purchasing_power": 1, "decision_complexity": 1}, 422),
         (f"/leads/{lead['id']}/assign", {}, 409),  # not scored yet
-        (f"/leads/{lead['id']}/contacts", {"channel": "call", "outcome": "x", "occurred_at": "2026-11-01T00:00:00Z"}, 409),
+        (
+            f"/leads/{lead['id']}/contacts",
+            {"channel": "call", "outcome": "x", "occurred_at": "2026-11-01T00:00:00Z"},
+            409,
+        ),
         (f"/leads/{lead['id']}/claim", {"rep_id": "00000000-0000-0000-0000-000000000000"}, 404),
-        ("/leads/00000000-0000-0000-0000-000000000000/score",
-         {"need_match": 1, "purchasing_power": 1, "decision_complexity": 1}, 404),
+        (
+            "/leads/00000000-0000-0000-0000-000000000000/score",
+            {"need_match": 1, "purchasing_power": 1, "decision_complexity": 1},
+            404,
+        ),
         (f"/leads/{lead['id']}/disqualify", {"reason": "讨厌"}, 422),
         (f"/leads/{lead['id']}/convert", {}, 409),
         ("/leads", {"company": "x", "source": "billboard", "region": "华东", "industry": "retail"}, 422),
@@ -144,9 +191,15 @@ def test_refusals_write_nothing(desk):
 
 
 def test_breach_policy_reassign_moves_the_lead_to_another_rep(desk):
-    desk.client.put("/leads/policy", json={"settings": {"sla": {"first_response_hours": {"A": 1, "B": 2, "C": 3},
-                                                                "follow_up_days": 7, "on_breach": "reassign"}},
-                                           "reason": "严格跟进"})
+    desk.client.put(
+        "/leads/policy",
+        json={
+            "settings": {
+                "sla": {"first_response_hours": {"A": 1, "B": 2, "C": 3}, "follow_up_days": 7, "on_breach": "reassign"}
+            },
+            "reason": "严格跟进",
+        },
+    )
     a, b = desk.rep("初一", "junior"), desk.rep("初二", "junior")
     lead = desk.lead("慢响应公司")
     desk.post(f"/leads/{lead['id']}/score", {"need_match": 1, "purchasing_power": 1, "decision_complexity": 4})

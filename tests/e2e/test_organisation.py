@@ -1,7 +1,7 @@
 """Organisation, targets, KPIs and leaderboards through the HTTP API, on each backend."""
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -15,13 +15,22 @@ class Org(Session):
         return super().rep(name, level, team, region, manager_id, hired_on)
 
     def customer(self, owner, name="客户", region="华东", registered_on="2026-11-03"):
-        return self.post("/customers", {"name": name, "region": region, "industry": "manufacturing",
-                                        "owner_id": owner, "registered_on": registered_on})["id"]
+        return self.post(
+            "/customers",
+            {
+                "name": name,
+                "region": region,
+                "industry": "manufacturing",
+                "owner_id": owner,
+                "registered_on": registered_on,
+            },
+        )["id"]
 
     def won_deal(self, owner, amount, margin, signed_on, product_line="ERP", splits=None, customer=None):
         customer = customer or self.customer(owner)
-        deal = self.post("/deals", {"customer_id": customer, "owner_id": owner, "amount": amount,
-                                    "product_line": product_line})["id"]
+        deal = self.post(
+            "/deals", {"customer_id": customer, "owner_id": owner, "amount": amount, "product_line": product_line}
+        )["id"]
         if splits:
             self.post(f"/deals/{deal}/splits", {"splits": splits})
         self.post(f"/deals/{deal}/win", {"amount": amount, "gross_margin": margin, "signed_on": signed_on})
@@ -45,16 +54,30 @@ def metric(scorecard, name):
 
 def test_org_tree_as_of_across_promotions_and_transfers(org):
     org.post(f"/reps/{org.b}/level", {"level": "senior", "effective_from": "2026-07-01", "reason": "年度晋升"})
-    org.post(f"/reps/{org.b}/transfer", {"team": "华南一组", "region": "华南", "manager_id": org.director,
-                                         "effective_from": "2026-09-01", "reason": "支援华南"})
+    org.post(
+        f"/reps/{org.b}/transfer",
+        {
+            "team": "华南一组",
+            "region": "华南",
+            "manager_id": org.director,
+            "effective_from": "2026-09-01",
+            "reason": "支援华南",
+        },
+    )
     org.post(f"/reps/{org.c}/level", {"level": "mid", "effective_from": "2026-03-01", "reason": "promotion"})
 
     def node(as_of, rep):
         return next(n for n in org.get("/org", as_of=as_of)["nodes"] if n["rep_id"] == rep)
 
-    assert node("2026-06-30", org.b) == {"rep_id": org.b, "name": "Bo 博", "level": "mid", "manager_id": org.manager,
-                                            "team": "华东一组", "region": "华东",
-                                            "duties": "in-depth conversations and needs analysis"}
+    assert node("2026-06-30", org.b) == {
+        "rep_id": org.b,
+        "name": "Bo 博",
+        "level": "mid",
+        "manager_id": org.manager,
+        "team": "华东一组",
+        "region": "华东",
+        "duties": "in-depth conversations and needs analysis",
+    }
     assert (node("2026-07-01", org.b)["level"], node("2026-07-01", org.b)["team"]) == ("senior", "华东一组")
     assert (node("2026-09-01", org.b)["team"], node("2026-09-01", org.b)["manager_id"]) == ("华南一组", org.director)
     assert node("2026-02-28", org.c)["level"] == "junior" and node("2026-03-01", org.c)["level"] == "mid"
@@ -63,10 +86,17 @@ def test_org_tree_as_of_across_promotions_and_transfers(org):
     org.post(f"/reps/{org.a}/level", {"level": "manager", "effective_from": "2026-01-01", "reason": "backfill"})
     assert node("2026-02-01", org.a)["level"] == "manager"
     # refused changes
-    assert org.post(f"/reps/{org.manager}/transfer", {"manager_id": org.a, "effective_from": "2026-10-01",
-                                                      "reason": "cycle"}, status=(409,))["error"]["code"] == "manager_cycle"
-    assert org.post(f"/reps/{org.a}/level", {"level": "wizard", "effective_from": "2026-10-01", "reason": "x"},
-                    status=(422,))
+    assert (
+        org.post(
+            f"/reps/{org.manager}/transfer",
+            {"manager_id": org.a, "effective_from": "2026-10-01", "reason": "cycle"},
+            status=(409,),
+        )["error"]["code"]
+        == "manager_cycle"
+    )
+    assert org.post(
+        f"/reps/{org.a}/level", {"level": "wizard", "effective_from": "2026-10-01", "reason": "x"}, status=(422,)
+    )
 
 
 def test_leaving_needs_open_work_reassigned(org):
@@ -84,33 +114,70 @@ def test_leaving_needs_open_work_reassigned(org):
 
 def test_decomposition_through_the_api(org):
     org.post("/targets", {"scope": "company", "period": "2026", "metric": "revenue", "value": "1200000.00"})
-    mismatch = org.post("/targets/decompose", {"period": "2026", "metric": "revenue", "parent": "company",
-                                               "children": [{"scope": "region:华东", "value": "700000"},
-                                                            {"scope": "region:华南", "value": "400000"}]},
-                        status=(409,))
+    mismatch = org.post(
+        "/targets/decompose",
+        {
+            "period": "2026",
+            "metric": "revenue",
+            "parent": "company",
+            "children": [{"scope": "region:华东", "value": "700000"}, {"scope": "region:华南", "value": "400000"}],
+        },
+        status=(409,),
+    )
     assert mismatch["error"]["code"] == "decomposition_mismatch"
-    org.post("/targets/decompose", {"period": "2026", "metric": "revenue", "parent": "company",
-                                    "children": [{"scope": "region:华东", "value": "800000"},
-                                                 {"scope": "region:华南", "value": "400000"}]})
-    org.post("/targets/decompose", {"period": "2026", "metric": "revenue", "parent": "region:华东",
-                                    "children": [{"scope": "team:华东一组", "value": "800000"}]})
-    missing = org.post("/targets/decompose", {"period": "2026", "metric": "revenue", "parent": "team:华北一组",
-                                              "children": [{"scope": f"rep:{org.a}", "value": "1"}]}, status=(409,))
+    org.post(
+        "/targets/decompose",
+        {
+            "period": "2026",
+            "metric": "revenue",
+            "parent": "company",
+            "children": [{"scope": "region:华东", "value": "800000"}, {"scope": "region:华南", "value": "400000"}],
+        },
+    )
+    org.post(
+        "/targets/decompose",
+        {
+            "period": "2026",
+            "metric": "revenue",
+            "parent": "region:华东",
+            "children": [{"scope": "team:华东一组", "value": "800000"}],
+        },
+    )
+    missing = org.post(
+        "/targets/decompose",
+        {
+            "period": "2026",
+            "metric": "revenue",
+            "parent": "team:华北一组",
+            "children": [{"scope": f"rep:{org.a}", "value": "1"}],
+        },
+        status=(409,),
+    )
     assert missing["error"]["code"] == "target_missing"
     sheet = org.client.get("/targets/2026/revenue").json()
     assert {t["scope"]: t["value"] for t in sheet["targets"]} == {
-        "company": "1200000.00", "region:华东": "800000.00", "region:华南": "400000.00", "team:华东一组": "800000.00"}
-    assert [h["type"] for h in sheet["history"]] == ["TargetSheetTargetSet", "TargetSheetDecomposed",
-                                                     "TargetSheetDecomposed"]
-    assert org.post(f"/reps/{org.a}/targets", {"period": "2026-11", "metric": "revenue", "value": 1.5},
-                    status=(422,))
-    assert org.post(f"/reps/{org.a}/targets", {"period": "2026-11", "metric": "smiles", "value": "1"},
-                    status=(422,))
+        "company": "1200000.00",
+        "region:华东": "800000.00",
+        "region:华南": "400000.00",
+        "team:华东一组": "800000.00",
+    }
+    assert [h["type"] for h in sheet["history"]] == [
+        "TargetSheetTargetSet",
+        "TargetSheetDecomposed",
+        "TargetSheetDecomposed",
+    ]
+    assert org.post(f"/reps/{org.a}/targets", {"period": "2026-11", "metric": "revenue", "value": 1.5}, status=(422,))
+    assert org.post(f"/reps/{org.a}/targets", {"period": "2026-11", "metric": "smiles", "value": "1"}, status=(422,))
 
 
 def test_kpis_against_hand_computed_figures(org):
-    d = org.won_deal(org.a, "100000.00", "30000.00", "2026-11-05",
-                     splits=[{"rep_id": org.a, "share": "0.6"}, {"rep_id": org.b, "share": "0.4"}])
+    d = org.won_deal(
+        org.a,
+        "100000.00",
+        "30000.00",
+        "2026-11-05",
+        splits=[{"rep_id": org.a, "share": "0.6"}, {"rep_id": org.b, "share": "0.4"}],
+    )
     org.post(f"/deals/{d}/payments", {"amount": "40000.00", "received_on": "2026-11-20"})
     org.won_deal(org.c, "50000.00", "10000.00", "2026-10-30", product_line="BI")
     customer = org.customer(org.a, registered_on="2026-11-10")
@@ -122,8 +189,13 @@ def test_kpis_against_hand_computed_figures(org):
     org.post("/targets", {"scope": "company", "period": "2026", "metric": "revenue", "value": "1200000.00"})
 
     rep_a = org.get("/kpis", scope=f"rep:{org.a}", period="2026-11")
-    assert metric(rep_a, "revenue") == {"metric": "revenue", "target": "100000.00", "actual": "60000.00",
-                                        "attainment": "0.6000", "target_source": "set"}
+    assert metric(rep_a, "revenue") == {
+        "metric": "revenue",
+        "target": "100000.00",
+        "actual": "60000.00",
+        "attainment": "0.6000",
+        "target_source": "set",
+    }
     assert metric(rep_a, "gross_margin")["actual"] == "18000.00" and metric(rep_a, "gross_margin")["target"] is None
     assert metric(rep_a, "contracts_signed")["actual"] == 1
     assert metric(rep_a, "collections")["actual"] == "24000.00"
@@ -134,8 +206,13 @@ def test_kpis_against_hand_computed_figures(org):
     assert rep_a["active_customers_by_grade"] == {"A": 0, "B": 0, "C": 0, "ungraded": 1}
 
     team = org.get("/kpis", scope="team:华东一组", period="2026-11")
-    assert metric(team, "revenue") == {"metric": "revenue", "target": "100000.00", "actual": "100000.00",
-                                           "attainment": "1.0000", "target_source": "prorated from 2026-Q4"}
+    assert metric(team, "revenue") == {
+        "metric": "revenue",
+        "target": "100000.00",
+        "actual": "100000.00",
+        "attainment": "1.0000",
+        "target_source": "prorated from 2026-Q4",
+    }
     assert metric(team, "contracts_signed")["actual"] == 1 and team["members"] == 3
     company = org.get("/kpis", scope="company", period="2026-11")
     assert (metric(company, "revenue")["actual"], metric(company, "revenue")["target"]) == ("100000.00", "100000.00")
@@ -159,8 +236,10 @@ def test_a_back_dated_deal_lands_in_its_business_period(org):
 
 
 def test_facts_follow_the_team_a_rep_was_in_on_the_business_date(org):
-    org.post(f"/reps/{org.b}/transfer", {"team": "华南一组", "region": "华南", "effective_from": "2026-11-15",
-                                         "reason": "支援华南"})
+    org.post(
+        f"/reps/{org.b}/transfer",
+        {"team": "华南一组", "region": "华南", "effective_from": "2026-11-15", "reason": "支援华南"},
+    )
     org.won_deal(org.b, "1000.00", "100.00", "2026-11-14")
     org.won_deal(org.b, "2000.00", "200.00", "2026-11-15")
     east = org.get("/kpis", scope="team:华东一组", period="2026-11")
@@ -196,7 +275,7 @@ def test_leaderboard_dense_ranks_ties_by_name_and_rank_change(org):
 def test_a_leaderboard_as_of_a_past_moment_uses_only_what_was_recorded_then(org):
     org.won_deal(org.b, "30000.00", "1.00", "2026-11-04")
     time.sleep(0.05)
-    then = datetime.now(timezone.utc)
+    then = datetime.now(UTC)
     time.sleep(0.05)
     org.won_deal(org.a, "90000.00", "1.00", "2026-11-02")  # recorded later, signed earlier
     now = org.get("/leaderboards/revenue", period="2026-11")["rows"]
@@ -205,13 +284,16 @@ def test_a_leaderboard_as_of_a_past_moment_uses_only_what_was_recorded_then(org)
     assert past[0]["rep_id"] == org.b and next(r for r in past if r["rep_id"] == org.a)["value"] == "0.00"
 
 
-@pytest.mark.parametrize("path, params", [
-    ("/kpis", {"period": "2026-13"}),
-    ("/kpis", {"period": "2026-11", "scope": "galaxy"}),
-    ("/leaderboards/smiles", {"period": "2026-11"}),
-    ("/leaderboards/revenue", {"period": "2026-11", "limit": 0}),
-    ("/org", {"as_of": "yesterday"}),
-])
+@pytest.mark.parametrize(
+    "path, params",
+    [
+        ("/kpis", {"period": "2026-13"}),
+        ("/kpis", {"period": "2026-11", "scope": "galaxy"}),
+        ("/leaderboards/smiles", {"period": "2026-11"}),
+        ("/leaderboards/revenue", {"period": "2026-11", "limit": 0}),
+        ("/org", {"as_of": "yesterday"}),
+    ],
+)
 def test_bad_performance_queries_are_422(client, path, params):
     answer = client.get(path, params=params)
     assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid_input"

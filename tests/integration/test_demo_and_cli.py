@@ -13,14 +13,17 @@ from projections.tracking import registration
 
 def event_stream(source):
     """Everything about each event except its recording time."""
-    return [(r.position, r.type, r.aggregate_id, {k: v for k, v in vars(r.event).items() if k != "timestamp"})
-            for r in source.read(0, 10**6)]
+    return [
+        (r.position, r.type, r.aggregate_id, {k: v for k, v in vars(r.event).items() if k != "timestamp"})
+        for r in source.read(0, 10**6)
+    ]
 
 
 def cli(database_url, *args, check=True):
     env = {**os.environ, "DATABASE_URL": database_url}
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True,
-                          check=check, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True, check=check, timeout=300
+    )
 
 
 def test_same_seed_and_sizes_give_the_same_events(runtime, tmp_path):
@@ -33,8 +36,16 @@ def test_same_seed_and_sizes_give_the_same_events(runtime, tmp_path):
     finally:
         other.close()
     types = {t for _, t, _, _ in event_stream(runtime.source)}
-    assert {"RepHired", "CustomerRegistered", "LeadCaptured", "DealOpened", "DealStageChanged", "DealWon",
-            "DealLost", "DealPaymentReceived"} <= types
+    assert {
+        "RepHired",
+        "CustomerRegistered",
+        "LeadCaptured",
+        "DealOpened",
+        "DealStageChanged",
+        "DealWon",
+        "DealLost",
+        "DealPaymentReceived",
+    } <= types
 
 
 def test_cli_demo_then_rebuild_then_status(database_url):
@@ -50,6 +61,7 @@ def test_cli_demo_then_rebuild_then_status(database_url):
     assert "pipeline" in listed and "live" in listed
 
     from api.runtime import Runtime
+
     rt = Runtime(database_url).start()
     try:
         row = next(r for r in status(rt.db, rt.source, rt.projections) if r["name"] == "pipeline")

@@ -42,9 +42,8 @@ def test_out_of_order_position_is_refused(runtime):
     with runtime.db.transaction() as tx:
         tracking.advance(tx, PIPELINE.name, generation, 0, 3)
     for expected, new in [(3, 3), (3, 2), (0, 4)]:
-        with pytest.raises(tracking.PositionConflict):
-            with runtime.db.transaction() as tx:
-                tracking.advance(tx, PIPELINE.name, generation, expected, new)
+        with pytest.raises(tracking.PositionConflict), runtime.db.transaction() as tx:
+            tracking.advance(tx, PIPELINE.name, generation, expected, new)
     assert active(runtime) == (generation, 3)
 
 
@@ -97,8 +96,9 @@ def test_a_failing_handler_stops_only_its_own_projection(runtime):
     engine.start()
     try:
         ids = seed_deal(runtime.ledger)
-        won = runtime.ledger.win_deal(META, ids["deal"], amount="500.00", gross_margin="50.00",
-                                      signed_on=date(2026, 4, 1))
+        won = runtime.ledger.win_deal(
+            META, ids["deal"], amount="500.00", gross_margin="50.00", signed_on=date(2026, 4, 1)
+        )
         seed_deal(runtime.ledger)
         engine.poke()
         assert wait_for(runtime.db, PIPELINE.name, runtime.source.head())[0]
@@ -174,14 +174,20 @@ def test_pipeline_amounts_weights_and_filters(runtime):
     ledger.lose_deal(META, lost["deal"], reason="price")
     won = seed_deal(ledger, amount="80000.00")
     ledger.win_deal(META, won["deal"], amount="78000.00", gross_margin="20000.00", signed_on=date(2026, 5, 5))
-    ledger.refund_deal(META, won["deal"], amount="8000.00", refunded_on=date(2026, 6, 1), reason="退货",
-                       kind="cancellation")
+    ledger.refund_deal(
+        META, won["deal"], amount="8000.00", refunded_on=date(2026, 6, 1), reason="退货", kind="cancellation"
+    )
     generation, start = active(runtime)
     process(runtime.db, runtime.source, PIPELINE, generation, start)
 
     everything = board(runtime)
     stages = {s["stage"]: s for s in everything["stages"]}
-    assert [s["stage"] for s in everything["stages"]] == ["initial_contact", "needs_analysis", "proposal", "negotiation"]
+    assert [s["stage"] for s in everything["stages"]] == [
+        "initial_contact",
+        "needs_analysis",
+        "proposal",
+        "negotiation",
+    ]
     assert (stages["initial_contact"]["count"], str(stages["initial_contact"]["amount"])) == (1, "100000.00")
     assert str(stages["initial_contact"]["weighted_amount"]) == "10000.00"
     assert str(stages["proposal"]["weighted_amount"]) == "16666.67"  # 33333.33 x 0.50, half up

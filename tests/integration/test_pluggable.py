@@ -26,8 +26,10 @@ def test_projections_come_from_built_ins_entry_points_and_configuration():
     with pytest.raises(ProjectionConfigError):
         discover(config="tests.integration.test_pluggable")
     with pytest.raises(ProjectionConfigError):
-        discover(config="tests.integration.test_pluggable:test_projections_come_from_built_ins_entry_points_and_"
-                        "configuration")
+        discover(
+            config="tests.integration.test_pluggable:test_projections_come_from_built_ins_entry_points_and_"
+            "configuration"
+        )
     assert isinstance(by_name("first_contact_lag"), FirstContactLag)
 
 
@@ -62,15 +64,26 @@ def test_backfill_a_new_metric_over_a_demo_history_equals_a_direct_computation(r
 
 def test_the_metric_is_served_over_http(client):
     rep = client.post("/reps", json={"name": "初级", "level": "junior", "team": "t", "region": "华东"}).json()["id"]
-    lead = client.post("/leads", json={"company": "度量公司", "source": "online", "region": "华东",
-                                       "industry": "retail", "captured_on": "2026-11-02"}).json()["id"]
+    lead = client.post(
+        "/leads",
+        json={
+            "company": "度量公司",
+            "source": "online",
+            "region": "华东",
+            "industry": "retail",
+            "captured_on": "2026-11-02",
+        },
+    ).json()["id"]
     client.post(f"/leads/{lead}/claim", json={"rep_id": rep, "claimed_at": "2026-11-02T01:00:00Z"})
-    contact = client.post(f"/leads/{lead}/contacts", json={"channel": "call", "outcome": "ok",
-                                                           "occurred_at": "2026-11-05T02:00:00Z"}).json()
+    contact = client.post(
+        f"/leads/{lead}/contacts", json={"channel": "call", "outcome": "ok", "occurred_at": "2026-11-05T02:00:00Z"}
+    ).json()
     listed = client.get("/metrics").json()
     assert [m["name"] for m in listed] == ["first_contact_lag"] and "median days" in listed[0]["description"]
-    answer = client.get("/metrics/first_contact_lag", params={"period": "2026-11",
-                                                              "min_position": contact["position"]}).json()
-    assert answer["rows"] == [{"month": "2026-11", "source": "online", "captured": 1, "contacted": 1,
-                               "median_days_to_first_contact": "3.00"}]
+    answer = client.get(
+        "/metrics/first_contact_lag", params={"period": "2026-11", "min_position": contact["position"]}
+    ).json()
+    assert answer["rows"] == [
+        {"month": "2026-11", "source": "online", "captured": 1, "contacted": 1, "median_days_to_first_contact": "3.00"}
+    ]
     assert client.get("/metrics/pipeline").status_code == 404

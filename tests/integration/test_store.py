@@ -1,6 +1,6 @@
 """The write side on a real store: atomic commands, optimistic concurrency, metadata, history."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -39,8 +39,14 @@ def test_stale_expected_version_is_refused_and_writes_nothing(runtime):
 def test_events_carry_metadata_business_dates_and_chinese_text(runtime):
     ledger = runtime.ledger
     ids = seed_deal(ledger, team="华南二组", region="华南")
-    written = ledger.win_deal(META, ids["deal"], amount="98000.50", gross_margin="30000.00",
-                              signed_on=date(2025, 12, 30), contract_no="合同-2025-001")
+    written = ledger.win_deal(
+        META,
+        ids["deal"],
+        amount="98000.50",
+        gross_margin="30000.00",
+        signed_on=date(2025, 12, 30),
+        contract_no="合同-2025-001",
+    )
     won, activated = runtime.source.read(written.position - 2, 10)  # one write: the win and the customer's activation
     event = won.event
     assert (won.type, activated.type) == ("DealWon", "CustomerLifecycleChanged")
@@ -56,7 +62,7 @@ def test_history_by_version_and_by_time(runtime):
     ledger = runtime.ledger
     ids = seed_deal(ledger)
     ledger.change_deal_stage(META, ids["deal"], "proposal")
-    between = datetime.now(timezone.utc)
+    between = datetime.now(UTC)
     ledger.change_deal_stage(META, ids["deal"], "negotiation")
     assert ledger.load(Deal, ids["deal"], version=2).stage == "proposal"
     assert ledger.load_as_of(Deal, ids["deal"], between).stage == "proposal"
@@ -71,7 +77,13 @@ def test_references_must_exist_and_be_of_the_right_kind(runtime):
     ledger = runtime.ledger
     ids = seed_deal(ledger)
     with pytest.raises(NotFound):
-        ledger.open_deal(META, customer_id=ids["rep"], owner_id=ids["rep"], amount="10.00", product_line="ERP",
-                         opened_on=date(2026, 1, 1))
+        ledger.open_deal(
+            META,
+            customer_id=ids["rep"],
+            owner_id=ids["rep"],
+            amount="10.00",
+            product_line="ERP",
+            opened_on=date(2026, 1, 1),
+        )
     with pytest.raises(NotFound):
         ledger.load(Rep, ids["deal"])

@@ -21,8 +21,9 @@ def test_a_stored_v1_event_upcasts_and_replays(runtime):
     ids = seed_deal(runtime.ledger, amount="1000.00")
     state = json.dumps(FIXTURE["state"], ensure_ascii=False).encode("utf-8")
     deal_id = UUID(ids["deal"])
-    runtime.ledger.recorder.insert_events([StoredEvent(originator_id=deal_id, originator_version=2,
-                                                       topic=FIXTURE["topic"], state=state)])
+    runtime.ledger.recorder.insert_events(
+        [StoredEvent(originator_id=deal_id, originator_version=2, topic=FIXTURE["topic"], state=state)]
+    )
     deal = runtime.ledger.load(Deal, deal_id)
     assert (deal.status, deal.signed_on, deal.payment_due_on) == ("won", date(2026, 3, 1), date(2026, 3, 31))
     runtime.ledger.receive_payment(META, ids["deal"], amount="400.00", received_on=date(2026, 3, 20))

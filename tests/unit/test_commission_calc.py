@@ -10,10 +10,26 @@ from domain.commission.calc import Calculator, Money, Source, Win, bands, digest
 from domain.commission.plan import validate_plan
 from domain.values import Period
 
-PLAN = validate_plan({"name": "p", "currency": "CNY", "effective_from": "2026-01-01", "clawback_days": 90,
-                      "components": [{"name": "base", "type": "tiered_rate", "tier_mode": "marginal",
-                                      "tiers": [{"up_to": "100", "rate": "0.10"}, {"up_to": "200", "rate": "0.20"},
-                                                {"up_to": None, "rate": "0.30"}]}]})
+PLAN = validate_plan(
+    {
+        "name": "p",
+        "currency": "CNY",
+        "effective_from": "2026-01-01",
+        "clawback_days": 90,
+        "components": [
+            {
+                "name": "base",
+                "type": "tiered_rate",
+                "tier_mode": "marginal",
+                "tiers": [
+                    {"up_to": "100", "rate": "0.10"},
+                    {"up_to": "200", "rate": "0.20"},
+                    {"up_to": None, "rate": "0.30"},
+                ],
+            }
+        ],
+    }
+)
 TIERS = bands(PLAN["components"][0], None)
 
 
@@ -53,8 +69,16 @@ def source(n):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(1, 28), st.decimals(min_value=1, max_value=500, places=2),
-                          st.sampled_from(["a", "b", "ab"])), min_size=1, max_size=12), st.randoms())
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 28), st.decimals(min_value=1, max_value=500, places=2), st.sampled_from(["a", "b", "ab"])
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.randoms(),
+)
 def test_statements_do_not_depend_on_input_order(deals, rnd):
     wins = []
     for n, (day, amount, who) in enumerate(deals, start=1):
@@ -70,7 +94,7 @@ def test_statements_do_not_depend_on_input_order(deals, rnd):
     rnd.shuffle(shuffled)
     assert digests(wins) == digests(shuffled)
     lines = Calculator(Fake(wins, [])).lines(period, settle=False)
-    for rep, rep_lines in lines.items():
+    for _rep, rep_lines in lines.items():
         basis = sum(x.explain["basis"] for x in rep_lines)
         total = sum(x.amount for x in rep_lines)
         expected = sum(s["amount"] for s in walk(TIERS, Decimal(0), basis))

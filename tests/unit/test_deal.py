@@ -11,8 +11,9 @@ from domain.errors import Conflict, InvalidInput
 
 
 def new_deal(amount="100000.00") -> Deal:
-    return Deal.open(uuid4(), customer_id="c", owner_id="r", amount=amount, product_line="ERP",
-                     opened_on=date(2026, 3, 1))
+    return Deal.open(
+        uuid4(), customer_id="c", owner_id="r", amount=amount, product_line="ERP", opened_on=date(2026, 3, 1)
+    )
 
 
 def event_types(deal: Deal) -> list[str]:
@@ -24,7 +25,10 @@ def test_stage_changes_record_from_and_to_and_may_move_back():
     deal.change_stage("proposal")
     deal.change_stage("needs_analysis")
     events = deal.collect_events()[1:]
-    assert [(e.from_stage, e.to_stage) for e in events] == [("initial_contact", "proposal"), ("proposal", "needs_analysis")]
+    assert [(e.from_stage, e.to_stage) for e in events] == [
+        ("initial_contact", "proposal"),
+        ("proposal", "needs_analysis"),
+    ]
 
 
 def test_refused_commands_trigger_no_event():
@@ -82,12 +86,18 @@ def test_revisions_line_items_and_overlays():
     deal.revise(amount="120000.00", expected_close=date(2026, 6, 30), reason="扩大范围")
     with pytest.raises(Conflict):
         deal.revise(amount="120000.00", reason="same")
-    deal.set_line_items([{"product_line": "ERP", "amount": "100000.00", "gross_margin": "30000.00"},
-                         {"product_line": "BI", "amount": "20000.00", "gross_margin": "8000.00"}])
+    deal.set_line_items(
+        [
+            {"product_line": "ERP", "amount": "100000.00", "gross_margin": "30000.00"},
+            {"product_line": "BI", "amount": "20000.00", "gross_margin": "8000.00"},
+        ]
+    )
     with pytest.raises(InvalidInput):
         deal.set_line_items([{"product_line": "ERP", "amount": "10.00", "gross_margin": "11.00"}])
-    deal.set_splits([{"rep_id": "a", "share": "0.7"}, {"rep_id": "b", "share": "0.3"}],
-                    overlays=[{"party": "渠道伙伴甲", "kind": "channel_partner", "share": "0.1"}])
+    deal.set_splits(
+        [{"rep_id": "a", "share": "0.7"}, {"rep_id": "b", "share": "0.3"}],
+        overlays=[{"party": "渠道伙伴甲", "kind": "channel_partner", "share": "0.1"}],
+    )
     assert deal.overlays[0]["share"] == Decimal("0.1") and sum(s["share"] for s in deal.splits) == 1
     with pytest.raises(InvalidInput):
         deal.set_splits([{"rep_id": "a", "share": "1"}], overlays=[{"party": "x", "kind": "reseller", "share": "0.1"}])
@@ -101,18 +111,24 @@ def test_stage_history_records_dates_and_steps_back():
     with pytest.raises(InvalidInput):
         deal.change_stage("negotiation", changed_on=date(2026, 3, 7))
     assert [(h["from"], h["to"]) for h in deal.stage_history] == [
-        (None, "initial_contact"), ("initial_contact", "proposal"), ("proposal", "needs_analysis")]
+        (None, "initial_contact"),
+        ("initial_contact", "proposal"),
+        ("proposal", "needs_analysis"),
+    ]
     deal.lose(reason="客户换了供应商", allowed=["price"])
     assert (deal.lost_reason, deal.lost_reason_code) == ("客户换了供应商", "other")
 
 
-@pytest.mark.parametrize("splits", [
-    [{"rep_id": "a", "share": "0.5"}, {"rep_id": "b", "share": "0.4"}],
-    [{"rep_id": "a", "share": "0.5"}, {"rep_id": "a", "share": "0.5"}],
-    [{"rep_id": "a", "share": 0.5}, {"rep_id": "b", "share": "0.5"}],
-    [{"rep_id": "a", "share": "1.2"}, {"rep_id": "b", "share": "-0.2"}],
-    [],
-])
+@pytest.mark.parametrize(
+    "splits",
+    [
+        [{"rep_id": "a", "share": "0.5"}, {"rep_id": "b", "share": "0.4"}],
+        [{"rep_id": "a", "share": "0.5"}, {"rep_id": "a", "share": "0.5"}],
+        [{"rep_id": "a", "share": 0.5}, {"rep_id": "b", "share": "0.5"}],
+        [{"rep_id": "a", "share": "1.2"}, {"rep_id": "b", "share": "-0.2"}],
+        [],
+    ],
+)
 def test_splits_must_be_distinct_reps_totalling_exactly_one(splits):
     deal = new_deal()
     with pytest.raises(InvalidInput):
@@ -121,5 +137,7 @@ def test_splits_must_be_distinct_reps_totalling_exactly_one(splits):
 
 def test_splits_in_thirds_need_exact_decimals():
     deal = new_deal()
-    deal.set_splits([{"rep_id": "a", "share": "0.34"}, {"rep_id": "b", "share": "0.33"}, {"rep_id": "c", "share": "0.33"}])
+    deal.set_splits(
+        [{"rep_id": "a", "share": "0.34"}, {"rep_id": "b", "share": "0.33"}, {"rep_id": "c", "share": "0.33"}]
+    )
     assert [s["share"] for s in deal.splits] == [Decimal("0.34"), Decimal("0.33"), Decimal("0.33")]

@@ -1,6 +1,6 @@
 """Lead scoring, assignment choice, de-duplication keys and the lead lifecycle, without storage."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
 
@@ -24,17 +24,20 @@ from domain.lead_policy import (
 )
 
 POLICY = validate_policy(DEFAULT_POLICY)
-T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("source, inputs, expected", [
-    ("trade_show", (5, 5, 0), ("100.00", "A")),
-    ("trade_show", (0, 0, 5), ("0.00", "C")),
-    ("referral", (5, 5, 0), ("100.00", "A")),  # capped at 100
-    ("trade_show", (3, 3, 2), ("60.00", "B")),  # 0.4*60 + 0.35*60 + 0.25*60
-    ("cold_call", (4, 4, 1), ("64.00", "B")),  # 80 x 0.8
-    ("online", (5, 5, 0), ("90.00", "A")),
-])
+@pytest.mark.parametrize(
+    "source, inputs, expected",
+    [
+        ("trade_show", (5, 5, 0), ("100.00", "A")),
+        ("trade_show", (0, 0, 5), ("0.00", "C")),
+        ("referral", (5, 5, 0), ("100.00", "A")),  # capped at 100
+        ("trade_show", (3, 3, 2), ("60.00", "B")),  # 0.4*60 + 0.35*60 + 0.25*60
+        ("cold_call", (4, 4, 1), ("64.00", "B")),  # 80 x 0.8
+        ("online", (5, 5, 0), ("90.00", "A")),
+    ],
+)
 def test_scores_and_grades(source, inputs, expected):
     total, grade = score(POLICY, source, score_inputs(*inputs))
     assert (str(total), grade) == expected
@@ -47,7 +50,9 @@ def test_a_simpler_decision_chain_scores_higher():
 
 
 def test_grade_cut_offs_are_inclusive():
-    custom = validate_policy({**DEFAULT_POLICY, "scoring": {**DEFAULT_POLICY["scoring"], "cutoffs": {"A": "60", "B": "40"}}})
+    custom = validate_policy(
+        {**DEFAULT_POLICY, "scoring": {**DEFAULT_POLICY["scoring"], "cutoffs": {"A": "60", "B": "40"}}}
+    )
     assert score(custom, "trade_show", score_inputs(3, 3, 2)) == (Decimal("60.00"), "A")
     assert score(custom, "trade_show", score_inputs(2, 2, 3)) == (Decimal("40.00"), "B")
 
@@ -58,15 +63,22 @@ def test_score_inputs_are_whole_numbers_0_to_5(bad):
         score_inputs(*bad)
 
 
-@pytest.mark.parametrize("change", [
-    {"scoring": {**DEFAULT_POLICY["scoring"], "weights": {"need_match": "0.5", "purchasing_power": "0.5",
-                                                          "decision_complexity": "0.5"}}},
-    {"scoring": {**DEFAULT_POLICY["scoring"], "cutoffs": {"A": "40", "B": "50"}}},
-    {"grade_levels": {"A": "boss", "B": "mid", "C": "junior"}},
-    {"sla": {**DEFAULT_POLICY["sla"], "on_breach": "shrug"}},
-    {"rules": [{"name": "x", "colour": "red"}]},
-    {"surprise": 1},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {
+            "scoring": {
+                **DEFAULT_POLICY["scoring"],
+                "weights": {"need_match": "0.5", "purchasing_power": "0.5", "decision_complexity": "0.5"},
+            }
+        },
+        {"scoring": {**DEFAULT_POLICY["scoring"], "cutoffs": {"A": "40", "B": "50"}}},
+        {"grade_levels": {"A": "boss", "B": "mid", "C": "junior"}},
+        {"sla": {**DEFAULT_POLICY["sla"], "on_breach": "shrug"}},
+        {"rules": [{"name": "x", "colour": "red"}]},
+        {"surprise": 1},
+    ],
+)
 def test_policy_validation(change):
     with pytest.raises(InvalidInput):
         validate_policy({**DEFAULT_POLICY, **change})
@@ -111,9 +123,15 @@ def test_assignment_never_exceeds_caps_and_spreads_evenly(caps, leads):
 
 
 def test_rules_match_in_order_and_default_to_the_leads_region():
-    policy = validate_policy({**DEFAULT_POLICY, "rules": [
-        {"name": "华东制造", "region": "华东", "industry": "manufacturing", "team": "华东一组"},
-        {"name": "华东其他", "region": "华东"}]})
+    policy = validate_policy(
+        {
+            **DEFAULT_POLICY,
+            "rules": [
+                {"name": "华东制造", "region": "华东", "industry": "manufacturing", "team": "华东一组"},
+                {"name": "华东其他", "region": "华东"},
+            ],
+        }
+    )
     assert matching_rule(policy, {"region": "华东", "industry": "manufacturing"})["name"] == "华东制造"
     assert matching_rule(policy, {"region": "华东", "industry": "retail"})["name"] == "华东其他"
     assert matching_rule(policy, {"region": "华南", "industry": "retail"})["rep_region"] == "华南"
@@ -128,8 +146,9 @@ def test_deduplication_keys_normalise():
 
 
 def lead() -> Lead:
-    return Lead.capture(uuid4(), company="某公司", source="online", region="华东", industry="retail",
-                        captured_on=date(2026, 11, 1))
+    return Lead.capture(
+        uuid4(), company="某公司", source="online", region="华东", industry="retail", captured_on=date(2026, 11, 1)
+    )
 
 
 def test_lead_lifecycle_rules():
@@ -156,7 +175,11 @@ def test_lead_lifecycle_rules():
     assert cooling.value.code == "cooldown"
     x.assign(rep_id="r2", kind="claim", assigned_at=T0 + timedelta(days=10), why="claim", cooldown_days=14)
     with pytest.raises(InvalidInput):
-        x.disqualify(reason="bored", allowed=POLICY["disqualify_reasons"], notes=None, disqualified_on=date(2026, 12, 1))
-    x.disqualify(reason="no_budget", allowed=POLICY["disqualify_reasons"], notes=None, disqualified_on=date(2026, 12, 1))
+        x.disqualify(
+            reason="bored", allowed=POLICY["disqualify_reasons"], notes=None, disqualified_on=date(2026, 12, 1)
+        )
+    x.disqualify(
+        reason="no_budget", allowed=POLICY["disqualify_reasons"], notes=None, disqualified_on=date(2026, 12, 1)
+    )
     with pytest.raises(Conflict):
         x.qualify(notes=None, qualified_on=date(2026, 12, 2))

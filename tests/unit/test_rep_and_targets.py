@@ -19,7 +19,9 @@ def rep() -> Rep:
 def test_back_dated_changes_fold_by_effective_date():
     r = rep()
     r.transfer(team="华南一组", region="华南", manager_id=None, effective_from=date(2026, 6, 1), reason="re-org")
-    r.change_level(level="mid", effective_from=date(2026, 3, 1), reason="promotion")  # recorded later, effective earlier
+    r.change_level(
+        level="mid", effective_from=date(2026, 3, 1), reason="promotion"
+    )  # recorded later, effective earlier
     assert r.as_of(date(2026, 2, 28))["level"] == "junior"
     assert (r.as_of(date(2026, 5, 31))["level"], r.as_of(date(2026, 5, 31))["team"]) == ("mid", "华东一组")
     assert (r.level, r.team, r.region) == ("mid", "华南一组", "华南")
@@ -54,22 +56,37 @@ def test_decomposition_children_must_sum_to_parent():
     s = sheet()
     s.set(scope="company", value="1000000.00", reason=None)
     with pytest.raises(Conflict) as mismatch:
-        s.decompose(parent="company", children=[{"scope": "region:华东", "value": "600000"},
-                                                {"scope": "region:华南", "value": "300000"}], reason=None)
+        s.decompose(
+            parent="company",
+            children=[{"scope": "region:华东", "value": "600000"}, {"scope": "region:华南", "value": "300000"}],
+            reason=None,
+        )
     assert mismatch.value.code == "decomposition_mismatch" and mismatch.value.details["children_sum"] == "900000.00"
     with pytest.raises(InvalidInput):
         s.decompose(parent="company", children=[{"scope": "team:华东一组", "value": "1000000"}], reason=None)
-    s.decompose(parent="company", children=[{"scope": "region:华东", "value": "600000"},
-                                            {"scope": "region:华南", "value": "400000"}], reason=None)
+    s.decompose(
+        parent="company",
+        children=[{"scope": "region:华东", "value": "600000"}, {"scope": "region:华南", "value": "400000"}],
+        reason=None,
+    )
     assert s.values["region:华东"] == Decimal("600000.00")
     with pytest.raises(Conflict):  # a decomposed child changes only through a new decomposition
         s.set(scope="region:华东", value="700000", reason="more")
     with pytest.raises(InvalidInput):  # changing a decomposition needs a reason
-        s.decompose(parent="company", children=[{"scope": "region:华东", "value": "500000"},
-                                                {"scope": "region:华南", "value": "500000"}], reason=None)
-    s.decompose(parent="company", children=[{"scope": "region:华东", "value": "500000"},
-                                            {"scope": "region:华南", "value": "300000"},
-                                            {"scope": "region:华北", "value": "200000"}], reason="new centre")
+        s.decompose(
+            parent="company",
+            children=[{"scope": "region:华东", "value": "500000"}, {"scope": "region:华南", "value": "500000"}],
+            reason=None,
+        )
+    s.decompose(
+        parent="company",
+        children=[
+            {"scope": "region:华东", "value": "500000"},
+            {"scope": "region:华南", "value": "300000"},
+            {"scope": "region:华北", "value": "200000"},
+        ],
+        reason="new centre",
+    )
     assert set(s.children["company"]) == {"region:华北", "region:华东", "region:华南"}
 
 
@@ -81,7 +98,7 @@ def test_target_values_and_edit_reasons():
     with pytest.raises(InvalidInput):
         counts.set(scope="rep:x", value="12", reason=None)
     counts.set(scope="rep:x", value="12", reason="new product")
-    [_, first, edit] = counts.collect_events()
+    [_, _first, edit] = counts.collect_events()
     assert (edit.previous, edit.value, edit.reason) == (Decimal(10), Decimal(12), "new product")
     with pytest.raises(InvalidInput):
         sheet("revenue").set(scope="everyone", value="1", reason=None)

@@ -9,7 +9,9 @@ from domain.errors import InvalidInput
 from domain.values import Period, money, round_money
 
 
-@pytest.mark.parametrize("text, expected", [("1100", "1100.00"), ("1100.5", "1100.50"), (" 0.01 ", "0.01"), (25, "25.00")])
+@pytest.mark.parametrize(
+    "text, expected", [("1100", "1100.00"), ("1100.5", "1100.50"), (" 0.01 ", "0.01"), (25, "25.00")]
+)
 def test_money_parses_to_two_places(text, expected):
     assert str(money(text)) == expected
 
@@ -25,7 +27,7 @@ def test_zero_and_negative_only_when_allowed():
     assert money("-3.10", allow_negative=True) == Decimal("-3.10")
 
 
-@given(st.decimals(min_value=-10**9, max_value=10**9, places=4, allow_nan=False, allow_infinity=False))
+@given(st.decimals(min_value=-(10**9), max_value=10**9, places=4, allow_nan=False, allow_infinity=False))
 def test_round_money_is_half_up_to_the_cent(value):
     rounded = round_money(value)
     assert rounded.as_tuple().exponent == -2
@@ -34,12 +36,15 @@ def test_round_money_is_half_up_to_the_cent(value):
         assert abs(rounded) > abs(value)  # ties go away from zero
 
 
-@pytest.mark.parametrize("label, start, end, kind", [
-    ("2026-11", date(2026, 11, 1), date(2026, 11, 30), "month"),
-    ("2024-02", date(2024, 2, 1), date(2024, 2, 29), "month"),
-    ("2026-Q4", date(2026, 10, 1), date(2026, 12, 31), "quarter"),
-    ("2026", date(2026, 1, 1), date(2026, 12, 31), "year"),
-])
+@pytest.mark.parametrize(
+    "label, start, end, kind",
+    [
+        ("2026-11", date(2026, 11, 1), date(2026, 11, 30), "month"),
+        ("2024-02", date(2024, 2, 1), date(2024, 2, 29), "month"),
+        ("2026-Q4", date(2026, 10, 1), date(2026, 12, 31), "quarter"),
+        ("2026", date(2026, 1, 1), date(2026, 12, 31), "year"),
+    ],
+)
 def test_period_parse(label, start, end, kind):
     period = Period.parse(label)
     assert (period.start, period.end, period.kind, str(period)) == (start, end, kind, label)
@@ -69,10 +74,12 @@ def test_money_either_parses_to_cents_or_refuses_cleanly(value):
 @pytest.mark.parametrize("text", ["a\x00b", "\x1b[31mred", "x\x7f"])
 def test_text_with_control_characters_is_refused(text):
     from domain.values import required_text
+
     with pytest.raises(InvalidInput):
         required_text(text, "name")
 
 
 def test_text_keeps_chinese_newlines_and_tabs():
     from domain.values import required_text
+
     assert required_text("  展会名片\n\t需要报价 ", "notes") == "展会名片\n\t需要报价"
