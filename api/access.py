@@ -22,13 +22,13 @@ from fastapi import Depends, FastAPI, Request
 
 from api.auth import Principal
 from api.errors import Forbidden
-from api.runtime import Runtime
 from domain.customer import Customer
 from domain.deal import Deal
 from domain.errors import NotFound
 from domain.lead import Lead
 from domain.rep import Rep
 from domain.target import parse_scope
+from infrastructure.runtime import Runtime
 from projections.org import OrgHistory
 
 REP, MANAGER, FINANCE, AUDITOR, ADMIN = "rep", "manager", "finance", "auditor", "admin"
@@ -233,7 +233,7 @@ class Access:
     # -- checks that raise ---------------------------------------------------------------------
     def record(self, cls: type, record_id: str, *, change: bool = False) -> Any:
         """Load a record the caller may see; 404 (as if missing) otherwise."""
-        found = self.rt.ledger.load(cls, record_id)
+        found = self.rt.ledger.store.load(cls, record_id)
         if not self.sees(found, change=change):
             kind = cls.__name__.lower()
             raise NotFound(f"no {kind} with id {record_id}", kind=kind, id=record_id)
@@ -277,7 +277,7 @@ class Access:
         """The rep id as stored (ids may arrive in any UUID spelling); unknown ids as given."""
         if rep_id not in self._ids:
             try:
-                self._ids[rep_id] = str(self.rt.ledger.load(Rep, rep_id).id)
+                self._ids[rep_id] = str(self.rt.ledger.store.load(Rep, rep_id).id)
             except NotFound:
                 self._ids[rep_id] = rep_id
         return self._ids[rep_id]

@@ -25,8 +25,8 @@ from api.routers import (
     reps,
     targets,
 )
-from api.runtime import Runtime
-from api.settings import Settings
+from infrastructure.runtime import Runtime
+from infrastructure.settings import Settings
 
 MAX_BODY_BYTES = 1_048_576
 

@@ -55,7 +55,7 @@ def principal_for(request: Request, secret: str) -> Principal | None:
     admin_token = request.app.state.settings.admin_token
     if admin_token and hmac.compare_digest(secret.encode(), admin_token.encode()):
         return ADMIN_TOKEN
-    key = request.app.state.runtime.ledger.key_for(secret)
+    key = request.app.state.runtime.ledger.access.key_for(secret)
     if key is None:
         return None
     return Principal(role=key.role, rep_id=key.rep_id, key_id=str(key.id), label=key.label)

@@ -26,8 +26,8 @@ console = Console()
 
 
 def _runtime(run_projectors: bool = False):
-    from api.runtime import Runtime
-    from api.settings import Settings
+    from infrastructure.runtime import Runtime
+    from infrastructure.settings import Settings
 
     return Runtime(Settings.from_env().database_url, run_projectors=run_projectors)
 
@@ -48,7 +48,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
-    from api.settings import Settings
+    from infrastructure.settings import Settings
 
     settings = Settings.from_env(run_projectors=not no_projectors)
     if settings.admin_token is None and demo_token:
@@ -92,7 +92,7 @@ def keys_mint(
 
     try:
         written = _scheduled(
-            "keys-mint", "cli", lambda rt, meta: rt.ledger.mint_key(meta, role=role, rep_id=rep_id, label=label)
+            "keys-mint", "cli", lambda rt, meta: rt.ledger.access.mint_key(meta, role=role, rep_id=rep_id, label=label)
         )
     except DomainError as e:
         console.print(f"[red]{e.message}[/red]")
@@ -106,7 +106,7 @@ def keys_revoke(key_id: str, reason: str = typer.Option(..., help="why the key s
     from domain.errors import DomainError
 
     try:
-        _scheduled("keys-revoke", "cli", lambda rt, meta: rt.ledger.revoke_key(meta, key_id, reason=reason))
+        _scheduled("keys-revoke", "cli", lambda rt, meta: rt.ledger.access.revoke_key(meta, key_id, reason=reason))
     except DomainError as e:
         console.print(f"[red]{e.message}[/red]")
         raise typer.Exit(2) from None
@@ -133,7 +133,7 @@ def demo(
     if_empty: bool = typer.Option(False, "--if-empty", help="do nothing when the store already has events"),
 ):
     """Load a deterministic demo organisation (same seed and sizes -> same events)."""
-    from domain.demo import load_demo
+    from application.demo import load_demo
 
     rt = _runtime()
     try:
@@ -157,7 +157,7 @@ def demo(
 @projections_app.command("list")
 def list_projections():
     """Names, versions, failure policy and the events each projection consumes (built-in and plug-in)."""
-    from projections.catalog import discover
+    from projections.engine.catalog import discover
 
     table = Table("name", "version", "on error", "events")
     for p in discover():
@@ -168,7 +168,7 @@ def list_projections():
 @projections_app.command("status")
 def projections_status():
     """Position, head, lag, state and last error of every projection."""
-    from projections.engine import prepare, status
+    from projections.engine.runner import prepare, status
 
     rt = _runtime()
     try:
@@ -190,7 +190,7 @@ def projections_status():
 
 
 def _projection(name: str):
-    from projections.catalog import by_name
+    from projections.engine.catalog import by_name
 
     try:
         return by_name(name)
@@ -230,8 +230,8 @@ def rebuild(
     keep: bool = typer.Option(False, "--keep", help="keep the old generation's tables after the switch"),
 ):
     """Replay one projection from position 0 into new tables, then switch to them (blue/green)."""
-    from projections.engine import Busy
-    from projections.engine import rebuild as run_rebuild
+    from projections.engine.runner import Busy
+    from projections.engine.runner import rebuild as run_rebuild
 
     projection = _projection(name)
     rt = _runtime()
@@ -260,7 +260,7 @@ def backfill(
 ):
     """Build a (new) projection over all history, resuming from its last committed position if an
     earlier backfill was interrupted; with --follow, keep it live afterwards."""
-    from projections.engine import backfill as run_backfill
+    from projections.engine.runner import backfill as run_backfill
 
     projection = _projection(name)
     rt = _runtime()
@@ -281,7 +281,7 @@ def backfill(
 @projections_app.command("dead-letters")
 def dead_letters(name: str):
     """Events a projection parked instead of stopping on them."""
-    from projections.tracking import dead_letters as parked
+    from projections.engine.tracking import dead_letters as parked
 
     rt = _runtime()
     try:
@@ -298,7 +298,7 @@ def dead_letters(name: str):
 @projections_app.command("retry")
 def retry(name: str, position: int = typer.Option(None, help="one parked event (default: all)")):
     """Apply parked events again (after a fix); those that still fail stay parked."""
-    from projections.engine import retry_parked
+    from projections.engine.runner import retry_parked
 
     projection = _projection(name)
     rt = _runtime()
@@ -323,7 +323,7 @@ def _moment(text: str | None, parse, default, what: str):
 
 def _scheduled(job: str, when: object, run):
     """Run a scheduled check once, as actor `job`, with a correlation id naming the moment."""
-    from domain.application import Meta
+    from domain.base import Meta
 
     rt = _runtime()
     try:

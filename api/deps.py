@@ -10,10 +10,11 @@ from fastapi import Depends, Header, Query, Request
 
 from api.encoding import Json
 from api.errors import NotCaughtUp
-from api.runtime import Runtime
-from domain.application import Meta, Written
+from application.base import Written
+from domain.base import Meta
 from domain.errors import InvalidInput
-from projections.engine import wait_for
+from infrastructure.runtime import Runtime
+from projections.engine.runner import wait_for
 
 
 def runtime(request: Request) -> Runtime:

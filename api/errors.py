@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.encoding import Json
 from domain.errors import Conflict, DomainError, InvalidInput, NotFound
-from projections.engine import ProjectionFailed
+from projections.engine.runner import ProjectionFailed
 
 log = logging.getLogger("salesledger.api")
 

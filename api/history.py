@@ -10,9 +10,9 @@ from fastapi import APIRouter
 from api.deps import MetaDep, RuntimeDep, answer
 from api.encoding import Json
 from api.models import AsOfParam, Body, Receipt, Text, VersionParam
-from api.runtime import Runtime
 from domain.base import Entity
 from domain.errors import InvalidInput
+from infrastructure.runtime import Runtime
 from projections.eventlog import describe
 
 
@@ -22,15 +22,15 @@ def aggregate_view(rt: Runtime, cls: type[Entity], agg_id: str, version: int | N
     if as_of is not None:
         if as_of.tzinfo is None:
             as_of = as_of.replace(tzinfo=UTC)
-        agg = rt.ledger.load_as_of(cls, agg_id, as_of)
+        agg = rt.ledger.store.load_as_of(cls, agg_id, as_of)
     else:
-        agg = rt.ledger.load(cls, agg_id, version=version)
+        agg = rt.ledger.store.load(cls, agg_id, version=version)
     return Json(agg.as_dict(), headers={"ETag": f'"{agg.version}"'})
 
 
 def aggregate_history(rt: Runtime, cls: type[Entity], agg_id: str) -> Json:
     """Every event of one aggregate, in order, with its metadata."""
-    agg = rt.ledger.load(cls, agg_id)
+    agg = rt.ledger.store.load(cls, agg_id)
     records = rt.source.query(rt.db, after=0, limit=1_000_000, aggregate_id=str(agg.id))
     return Json({"id": str(agg.id), "version": agg.version, "events": [describe(r) for r in records]})
 
@@ -49,7 +49,7 @@ def record_routes(router: APIRouter, cls: type[Entity], *, view: bool = True, fo
     if forgettable:
 
         def forget(record_id: str, body: Forget, rt: RuntimeDep, meta: MetaDep) -> Json:
-            return answer(rt, rt.ledger.forget(meta, cls, record_id, reason=body.reason))
+            return answer(rt, rt.ledger.privacy.forget(meta, cls, record_id, reason=body.reason))
 
         forget.__doc__ = (
             f"Forget the personal data of this {kind} record (PIPL / GDPR): its key is destroyed, "

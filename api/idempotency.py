@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.encoding import Json
 from api.errors import error_body
-from projections import idempotency
+from infrastructure import idempotency
 
 METHODS = ("POST", "PUT", "PATCH")
 WAIT_SECONDS = 10.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -9,6 +10,15 @@ from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidInput
 from domain.values import sane_date
+
+
+@dataclass(frozen=True)
+class Meta:
+    """Who asked for a change, and in answer to which request: stamped on every event recorded."""
+
+    actor: str = "system"
+    correlation_id: str = ""
+    causation_id: str = ""
 
 
 class Entity(Aggregate):

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from domain.access import AccessKey
-from projections.database import Tx
+from infrastructure.database import Tx
+from projections.engine.projection import Projection, Recorded, Rows
+from projections.engine.tracking import active_tables
 from projections.kpi import utc_text
-from projections.projection import Projection, Recorded, Rows
-from projections.tracking import active_tables
 
 COLUMNS = (
     "key_id",

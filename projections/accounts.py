@@ -13,11 +13,11 @@ from domain.customer import Customer
 from domain.deal import Deal
 from domain.errors import InvalidInput
 from domain.values import Period
-from projections.database import Tx
+from infrastructure.database import Tx
+from projections.engine.projection import Projection, Recorded, Rows
+from projections.engine.tracking import active_tables
 from projections.money import fraction, from_cents, to_cents
 from projections.org import OrgHistory
-from projections.projection import Projection, Recorded, Rows
-from projections.tracking import active_tables
 
 CUSTOMER_COLUMNS = (
     "customer_id",

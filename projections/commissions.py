@@ -16,13 +16,13 @@ from domain.deal import Deal
 from domain.rep import Rep
 from domain.target import TargetSheet
 from domain.values import Period
-from projections.database import Tx
+from infrastructure.database import Tx
+from projections.engine.projection import Projection, Recorded, Rows
+from projections.engine.tracking import active_tables
 from projections.kpi import utc_text
 from projections.money import from_cents, to_cents
 from projections.org import OrgHistory
 from projections.performance import Targets
-from projections.projection import Projection, Recorded, Rows
-from projections.tracking import active_tables
 
 WIN_COLUMNS = ("deal_id", "position", "signed_on", "amount_cents", "margin_cents", "currency", "splits", "source")
 DEAL_COLUMNS = ("deal_id", "currency", "splits")

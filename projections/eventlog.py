@@ -9,10 +9,10 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
-from domain.application import AGGREGATES
-from projections.database import Database
-from projections.projection import Recorded, type_name
-from projections.source import EventSource
+from infrastructure.database import Database
+from infrastructure.eventsource import EventSource
+from infrastructure.store import AGGREGATES
+from projections.engine.projection import Recorded, type_name
 
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic", "meta"}
 

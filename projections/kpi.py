@@ -16,9 +16,9 @@ from domain.customer import Customer
 from domain.deal import Deal
 from domain.lead import Lead
 from domain.target import TargetSheet
-from projections.database import Tx
+from infrastructure.database import Tx
+from projections.engine.projection import Projection, Recorded, Rows
 from projections.money import to_cents
-from projections.projection import Projection, Recorded, Rows
 
 # customer_id holds the fact's subject: the customer, or the lead for leads_contacted
 FACT_COLUMNS = (

@@ -16,12 +16,12 @@ from domain.lead import OPEN_STATUSES, Lead
 from domain.lead_policy import company_key, email_key, phone_key, sla_due
 from domain.personal import plain
 from domain.values import Period
-from projections.database import Tx
+from infrastructure.database import Tx
+from projections.engine.projection import Projection, Recorded, Rows
+from projections.engine.tracking import active_tables
 from projections.kpi import utc_text
 from projections.money import fraction, from_cents, to_cents
 from projections.org import OrgHistory
-from projections.projection import Projection, Recorded, Rows
-from projections.tracking import active_tables
 
 LEAD_COLUMNS = (
     "lead_id",

@@ -9,9 +9,9 @@ from datetime import date
 from typing import Any
 
 from domain.rep import LEVEL_DUTIES, Rep, fold
-from projections.database import Tx
-from projections.projection import Projection, Recorded, Rows
-from projections.tracking import active_tables
+from infrastructure.database import Tx
+from projections.engine.projection import Projection, Recorded, Rows
+from projections.engine.tracking import active_tables
 
 CHANGE_COLUMNS = ("position", "rep_id", "kind", "effective_from", "level", "team", "region", "manager_id", "status")
 KIND_FIELDS = {

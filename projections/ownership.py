@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from projections.database import Tx
+from infrastructure.database import Tx
+from projections.engine.tracking import active_tables
 from projections.kpi import KPI
 from projections.org import OrgHistory
-from projections.tracking import active_tables
 
 
 def open_work(tx: Tx, rep_id: str) -> dict[str, list[str]]:

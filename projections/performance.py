@@ -11,11 +11,11 @@ from typing import Any
 from domain.errors import NotFound
 from domain.target import parse_scope
 from domain.values import MONEY_METRICS, Metric, Period, round_money
-from projections.database import Tx
+from infrastructure.database import Tx
+from projections.engine.tracking import active_tables
 from projections.kpi import KPI, utc_text
 from projections.money import fraction, from_cents
 from projections.org import OrgHistory
-from projections.tracking import active_tables
 
 METRICS = tuple(m.value for m in Metric)
 DISTINCT_SUBJECTS = frozenset({"leads_contacted"})  # metrics that count distinct subjects, not events

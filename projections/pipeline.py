@@ -16,10 +16,10 @@ from typing import Any
 from domain.deal import Deal
 from domain.rep import Rep
 from domain.values import DEFAULT_CURRENCY, DEFAULT_STAGE_PROBABILITIES, OPEN_STAGES, Period
-from projections.database import Tx
+from infrastructure.database import Tx
+from projections.engine.projection import Projection, Recorded, Rows
+from projections.engine.tracking import active_tables
 from projections.money import fraction, from_cents, to_cents
-from projections.projection import Projection, Recorded, Rows
-from projections.tracking import active_tables
 
 DEAL_COLUMNS = (
     "deal_id",

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from api.runtime import Runtime
+from infrastructure.runtime import Runtime
 
 ADMIN_URL = os.environ.get("SALESLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
@@ -75,7 +75,7 @@ def make_client(database_url):
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from api.settings import Settings
+    from infrastructure.settings import Settings
 
     clients = []
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from domain.application import Meta, SalesLedger
+from application import SalesLedger
+from domain.base import Meta
 
 META = Meta(actor="test", correlation_id="c-1", causation_id="r-1")
 
@@ -18,8 +19,8 @@ def seed_deal(
     product_line: str = "ERP",
 ) -> dict[str, str]:
     """A rep, a customer and an open deal; answers their ids."""
-    rep = ledger.hire_rep(META, name="王伟", level="senior", team=team, region=region).id
-    customer = ledger.register_customer(
+    rep = ledger.org.hire_rep(META, name="王伟", level="senior", team=team, region=region).id
+    customer = ledger.customers.register_customer(
         META,
         name="上海精密有限公司",
         region=region,
@@ -27,7 +28,7 @@ def seed_deal(
         registered_on=date(2026, 1, 5),
         owner_id=rep,
     ).id
-    deal = ledger.open_deal(
+    deal = ledger.deals.open_deal(
         META, customer_id=customer, owner_id=rep, amount=amount, product_line=product_line, opened_on=date(2026, 2, 1)
     ).id
     return {"rep": rep, "customer": customer, "deal": deal}

@@ -29,7 +29,7 @@ def mint(body: MintKey, request: Request, rt: RuntimeDep, meta: MetaDep):
     """A new key for `role` (rep, manager, finance, auditor, admin); rep and manager keys name
     their `rep_id`. The answer's `key` is shown this once: only its SHA-256 digest is kept."""
     request.state.secret_fields = ("key",)  # never remembered for Idempotency-Key replays
-    return answer(rt, rt.ledger.mint_key(meta, **body.model_dump()), 201)
+    return answer(rt, rt.ledger.access.mint_key(meta, **body.model_dump()), 201)
 
 
 @router.get("/keys")
@@ -43,7 +43,7 @@ def keys(request: Request, rt: RuntimeDep, include_revoked: bool = Query(False),
 @router.post("/keys/{key_id}/revoke", response_model=Receipt)
 def revoke(key_id: str, body: Revoke, rt: RuntimeDep, meta: MetaDep):
     """The key stops working at once, for every process."""
-    return answer(rt, rt.ledger.revoke_key(meta, key_id, reason=body.reason))
+    return answer(rt, rt.ledger.access.revoke_key(meta, key_id, reason=body.reason))
 
 
 @router.get("/whoami")

@@ -16,7 +16,6 @@ from api.deps import MetaDep, RuntimeDep, answer
 from api.encoding import Json
 from api.errors import Forbidden
 from api.models import Amount, Body, OptionalText, Receipt, SaneDate, Text
-from api.runtime import Runtime
 from domain.commission.calc import Calculator, Line
 from domain.commission.period import CommissionPeriod, month
 from domain.commission.plan import Plan
@@ -24,8 +23,9 @@ from domain.commission.statements import frozen_statement, render, statement_lin
 from domain.errors import Conflict, InvalidInput, NotFound
 from domain.rep import Rep
 from domain.values import Period
+from infrastructure.runtime import Runtime
 from projections.commissions import HypotheticalPlan, StoreInputs
-from projections.tracking import active_position
+from projections.engine.tracking import active_position
 
 router = APIRouter(tags=["commissions"])
 NEEDS = ("commissions", "org")
@@ -75,26 +75,26 @@ class Close(Body):
 def create_plan(body: dict[str, Any], rt: RuntimeDep, meta: MetaDep):
     """A plan: name, currency, period (month), effective_from, clawback_days and components
     (tiered_rate, override, rank_bonus, team_target_bonus). Answers version 1."""
-    written = rt.ledger.create_plan(meta, body)
+    written = rt.ledger.commissions.create_plan(meta, body)
     return answer(rt, written, 201)
 
 
 @router.post("/plans/{plan_id}/versions", status_code=201, tags=["plans"], response_model=Receipt)
 def add_version(plan_id: str, body: dict[str, Any], rt: RuntimeDep, meta: MetaDep):
     """A new version with a later effective_from; credits dated from then are paid under it."""
-    return answer(rt, rt.ledger.add_plan_version(meta, plan_id, body), 201)
+    return answer(rt, rt.ledger.commissions.add_plan_version(meta, plan_id, body), 201)
 
 
 @router.get("/plans/{plan_id}", tags=["plans"])
 def get_plan(plan_id: str, rt: RuntimeDep):
-    plan = rt.ledger.load(Plan, plan_id)
+    plan = rt.ledger.store.load(Plan, plan_id)
     return Json({"id": str(plan.id), "version": len(plan.versions), "versions": plan.versions})
 
 
 @router.post("/reps/{rep_id}/plan", tags=["plans"], response_model=Receipt)
 def assign_plan(rep_id: str, body: AssignPlan, rt: RuntimeDep, meta: MetaDep):
     """Put a rep on a plan from a date."""
-    return answer(rt, rt.ledger.assign_plan(meta, rep_id, **body.model_dump()))
+    return answer(rt, rt.ledger.commissions.assign_plan(meta, rep_id, **body.model_dump()))
 
 
 # -- statements ----------------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ class Statements:
 
     def ledger(self, label: str) -> CommissionPeriod:
         if label not in self._ledgers:
-            self._ledgers[label] = self.rt.ledger.commission_period(label)
+            self._ledgers[label] = self.rt.ledger.commissions.commission_period(label)
         return self._ledgers[label]
 
     def inputs(self, until_position: int | None = None, plan: dict | None = None, rep_ids=None) -> StoreInputs:
@@ -132,7 +132,7 @@ class Statements:
 
     def statement(self, rep_id: str, label: str) -> dict[str, Any]:
         period = month(label)
-        rep = str(self.rt.ledger.load(Rep, rep_id).id)
+        rep = str(self.rt.ledger.store.load(Rep, rep_id).id)
         ledger = self.ledger(period.label)
         if ledger.status == "closed":
             kept = ledger.statements.get(rep) or {
@@ -172,7 +172,7 @@ def statement_csv(rep_id: str, period: str, rt: RuntimeDep):
     writer = csv.writer(out)
     columns = ["id", "kind", "deal_id", "component", "basis_amount", "amount", "plan_id", "plan_version"]
     writer.writerow(["rep_id", "rep_name", "period", "currency", "status", *columns])
-    name = rt.ledger.load(Rep, rep_id).name
+    name = rt.ledger.store.load(Rep, rep_id).name
     for line in statement["lines"]:
         writer.writerow(
             [
@@ -214,7 +214,7 @@ def verify(rep_id: str, period: str, rt: RuntimeDep):
     also list what history has changed since (paid as adjustments in the next open month)."""
     books = Statements(rt)
     label = month(period).label
-    rep = str(rt.ledger.load(Rep, rep_id).id)
+    rep = str(rt.ledger.store.load(Rep, rep_id).id)
     ledger = books.ledger(label)
     if ledger.status != "closed":
         raise InvalidInput(f"{label} is open: only closed statements can be verified", field="period")
@@ -318,7 +318,7 @@ def close(period: str, rt: RuntimeDep, meta: MetaDep, body: Close | None = None)
         rep: frozen_statement(rep, label, books.currency(inputs, rep, Period.parse(label)), lines.get(rep, []))
         for rep in sorted(reps)
     }
-    written = rt.ledger.close_commission_period(
+    written = rt.ledger.commissions.close_commission_period(
         meta, label, statements=statements, as_of_position=inputs.until_position or 0
     )
     return answer(rt, written)
@@ -337,23 +337,25 @@ def adjust(period: str, body: Adjustment, rt: RuntimeDep, meta: MetaDep, access:
     access.rep(body.rep_id)
     if not body.approver_id:
         raise InvalidInput("approver_id is required: the manager or director approving this", field="approver_id")
-    return answer(rt, rt.ledger.post_commission_adjustment(meta, period, **body.model_dump()), 201)
+    return answer(rt, rt.ledger.commissions.post_commission_adjustment(meta, period, **body.model_dump()), 201)
 
 
 @router.post("/commissions/periods/{period}/disputes", status_code=201, response_model=Receipt)
 def dispute(period: str, body: Dispute, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """A rep disputes a line of their statement (or their manager does for them)."""
     access.rep(body.rep_id)
-    rep = str(rt.ledger.load(Rep, body.rep_id).id)
+    rep = str(rt.ledger.store.load(Rep, body.rep_id).id)
     if not body.line_id.startswith(f"{month(period).label}~{rep}~"):
         raise InvalidInput("line_id is not a line of this rep's statement for this period", field="line_id")
-    return answer(rt, rt.ledger.open_dispute(meta, period, rep_id=rep, line_id=body.line_id, reason=body.reason), 201)
+    return answer(
+        rt, rt.ledger.commissions.open_dispute(meta, period, rep_id=rep, line_id=body.line_id, reason=body.reason), 201
+    )
 
 
 @router.post("/commissions/periods/{period}/disputes/{dispute_id}/resolve", response_model=Receipt)
 def resolve(period: str, dispute_id: str, body: Resolution, rt: RuntimeDep, meta: MetaDep):
     """Accepted: an adjustment line (in this month, or `post_to` when it is closed); rejected: the reason."""
-    return answer(rt, rt.ledger.resolve_dispute(meta, period, dispute_id, **body.model_dump()))
+    return answer(rt, rt.ledger.commissions.resolve_dispute(meta, period, dispute_id, **body.model_dump()))
 
 
 @router.post("/commissions/simulate")

@@ -104,7 +104,7 @@ def register_customer(body: RegisterCustomer, rt: RuntimeDep, meta: MetaDep, acc
     if not access.sees_everything:
         body.owner_id = body.owner_id or access.principal.rep_id
     access.rep(body.owner_id, "owner_id")
-    return answer(rt, rt.ledger.register_customer(meta, **body.model_dump()), 201)
+    return answer(rt, rt.ledger.customers.register_customer(meta, **body.model_dump()), 201)
 
 
 @router.get("/distribution")
@@ -125,19 +125,25 @@ def dormancy_check(body: DormancyCheck, rt: RuntimeDep, meta: MetaDep):
 @router.post("/{customer_id}/grade", response_model=Receipt)
 def grade(customer_id: str, body: GradeCustomer, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Grade A, B or C by value and potential, with the reason."""
-    return answer(rt, rt.ledger.grade_customer(meta, customer_id, **body.model_dump(), expected_version=version))
+    return answer(
+        rt, rt.ledger.customers.grade_customer(meta, customer_id, **body.model_dump(), expected_version=version)
+    )
 
 
 @router.post("/{customer_id}/classification", response_model=Receipt)
 def classify(customer_id: str, body: Classify, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Key, general or potential account."""
-    return answer(rt, rt.ledger.classify_customer(meta, customer_id, **body.model_dump(), expected_version=version))
+    return answer(
+        rt, rt.ledger.customers.classify_customer(meta, customer_id, **body.model_dump(), expected_version=version)
+    )
 
 
 @router.post("/{customer_id}/credit", response_model=Receipt)
 def credit(customer_id: str, body: Credit, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """A credit rating (信用等级) with its limit and the evidence; new deals beyond the limit are refused."""
-    return answer(rt, rt.ledger.rate_customer_credit(meta, customer_id, **body.model_dump(), expected_version=version))
+    return answer(
+        rt, rt.ledger.customers.rate_customer_credit(meta, customer_id, **body.model_dump(), expected_version=version)
+    )
 
 
 @router.post("/{customer_id}/owner", response_model=Receipt)
@@ -146,20 +152,26 @@ def transfer_owner(
 ):
     """Hand the customer to another rep; commission credit already earned stays where it was."""
     access.rep(body.owner_id, "owner_id")
-    return answer(rt, rt.ledger.transfer_customer(meta, customer_id, **body.model_dump(), expected_version=version))
+    return answer(
+        rt, rt.ledger.customers.transfer_customer(meta, customer_id, **body.model_dump(), expected_version=version)
+    )
 
 
 @router.post("/{customer_id}/visits", status_code=201, response_model=Receipt)
 def log_visit(customer_id: str, body: LogVisit, rt: RuntimeDep, meta: MetaDep, version: IfMatch, access: AccessDep):
     """A visit, revisit or call by a rep (拜访/回访)."""
     access.rep(body.rep_id)
-    return answer(rt, rt.ledger.log_visit(meta, customer_id, **body.model_dump(), expected_version=version), 201)
+    return answer(
+        rt, rt.ledger.customers.log_visit(meta, customer_id, **body.model_dump(), expected_version=version), 201
+    )
 
 
 @router.post("/{customer_id}/stakeholders", status_code=201, response_model=Receipt)
 def add_stakeholder(customer_id: str, body: Stakeholder, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """A stakeholder (干系人) with a role; answers its `stakeholder_id`."""
-    return answer(rt, rt.ledger.add_stakeholder(meta, customer_id, **body.model_dump(), expected_version=version), 201)
+    return answer(
+        rt, rt.ledger.customers.add_stakeholder(meta, customer_id, **body.model_dump(), expected_version=version), 201
+    )
 
 
 @router.patch("/{customer_id}/stakeholders/{stakeholder_id}", response_model=Receipt)
@@ -169,7 +181,9 @@ def update_stakeholder(
     """Change some details; the event records each change from and to."""
     return answer(
         rt,
-        rt.ledger.update_stakeholder(meta, customer_id, stakeholder_id, **body.model_dump(), expected_version=version),
+        rt.ledger.customers.update_stakeholder(
+            meta, customer_id, stakeholder_id, **body.model_dump(), expected_version=version
+        ),
     )
 
 
@@ -179,25 +193,33 @@ def remove_stakeholder(
 ):
     return answer(
         rt,
-        rt.ledger.remove_stakeholder(meta, customer_id, stakeholder_id, reason=body.reason, expected_version=version),
+        rt.ledger.customers.remove_stakeholder(
+            meta, customer_id, stakeholder_id, reason=body.reason, expected_version=version
+        ),
     )
 
 
 @router.post("/{customer_id}/feedback", status_code=201, response_model=Receipt)
 def feedback(customer_id: str, body: Feedback, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Satisfaction feedback: 1–5 and a comment."""
-    return answer(rt, rt.ledger.give_feedback(meta, customer_id, **body.model_dump(), expected_version=version), 201)
+    return answer(
+        rt, rt.ledger.customers.give_feedback(meta, customer_id, **body.model_dump(), expected_version=version), 201
+    )
 
 
 @router.post("/{customer_id}/churn", response_model=Receipt)
 def churn(customer_id: str, body: Lifecycle, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
-    return answer(rt, rt.ledger.churn_customer(meta, customer_id, **body.model_dump(), expected_version=version))
+    return answer(
+        rt, rt.ledger.customers.churn_customer(meta, customer_id, **body.model_dump(), expected_version=version)
+    )
 
 
 @router.post("/{customer_id}/reactivate", response_model=Receipt)
 def reactivate(customer_id: str, body: Lifecycle, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """A dormant or churned customer becomes active again (a won deal does this by itself)."""
-    return answer(rt, rt.ledger.reactivate_customer(meta, customer_id, **body.model_dump(), expected_version=version))
+    return answer(
+        rt, rt.ledger.customers.reactivate_customer(meta, customer_id, **body.model_dump(), expected_version=version)
+    )
 
 
 record_routes(router, Customer, view=False, forgettable=True)
@@ -217,7 +239,7 @@ def get_customer(
     record as it was then (without deals and payments)."""
     if version is not None or as_of is not None:
         return aggregate_view(rt, Customer, customer_id, version, as_of)
-    customer = rt.ledger.load(Customer, customer_id)
+    customer = rt.ledger.store.load(Customer, customer_id)
     await_position(request, "accounts", min_position)
     with rt.db.read() as tx:
         accounts = customer_accounts(tx, str(customer.id))

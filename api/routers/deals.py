@@ -120,41 +120,44 @@ def open_deal(body: OpenDeal, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     rt.fresh("accounts")
     with rt.db.read() as tx:
         current = exposure(tx, body.customer_id)
-    return answer(rt, rt.ledger.open_deal(meta, **body.model_dump(), exposure=current), 201)
+    return answer(rt, rt.ledger.deals.open_deal(meta, **body.model_dump(), exposure=current), 201)
 
 
 @router.get("/policy")
 def get_policy(rt: RuntimeDep):
     """The sales policy in force: stage probabilities, loss reasons, payment terms, dormancy."""
-    policy = rt.ledger.sales_policy()
+    policy = rt.ledger.deals.sales_policy()
     return Json({"version": policy.version, "settings": policy.settings})
 
 
 @router.put("/policy", response_model=Receipt)
 def put_policy(body: Policy, rt: RuntimeDep, meta: MetaDep):
     """A new version of the sales policy (partial settings are laid over the one in force)."""
-    return answer(rt, rt.ledger.configure_sales_policy(meta, settings=body.settings, reason=body.reason))
+    return answer(rt, rt.ledger.deals.configure_sales_policy(meta, settings=body.settings, reason=body.reason))
 
 
 @router.post("/{deal_id}/stage", response_model=Receipt)
 def change_stage(deal_id: str, body: ChangeStage, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Move between initial_contact, needs_analysis, proposal and negotiation (back too)."""
     return answer(
-        rt, rt.ledger.change_deal_stage(meta, deal_id, body.stage, changed_on=body.changed_on, expected_version=version)
+        rt,
+        rt.ledger.deals.change_deal_stage(
+            meta, deal_id, body.stage, changed_on=body.changed_on, expected_version=version
+        ),
     )
 
 
 @router.post("/{deal_id}/revise", response_model=Receipt)
 def revise(deal_id: str, body: Revise, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Revise the amount and/or expected close date, with a reason."""
-    return answer(rt, rt.ledger.revise_deal(meta, deal_id, **body.model_dump(), expected_version=version))
+    return answer(rt, rt.ledger.deals.revise_deal(meta, deal_id, **body.model_dump(), expected_version=version))
 
 
 @router.post("/{deal_id}/line-items", response_model=Receipt)
 def line_items(deal_id: str, body: LineItems, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Product lines with amount and gross margin (replaces the list)."""
     items = [i.model_dump() for i in body.items]
-    return answer(rt, rt.ledger.set_deal_line_items(meta, deal_id, items, expected_version=version))
+    return answer(rt, rt.ledger.deals.set_deal_line_items(meta, deal_id, items, expected_version=version))
 
 
 @router.post("/{deal_id}/splits", response_model=Receipt)
@@ -163,27 +166,29 @@ def set_splits(deal_id: str, body: SetSplits, rt: RuntimeDep, meta: MetaDep, ver
     or a channel partner (recorded separately, not part of the 1)."""
     splits = [s.model_dump() for s in body.splits]
     overlays = [o.model_dump() for o in body.overlays]
-    return answer(rt, rt.ledger.set_deal_splits(meta, deal_id, splits, overlays=overlays, expected_version=version))
+    return answer(
+        rt, rt.ledger.deals.set_deal_splits(meta, deal_id, splits, overlays=overlays, expected_version=version)
+    )
 
 
 @router.post("/{deal_id}/win", response_model=Receipt)
 def win(deal_id: str, body: WinDeal, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
-    return answer(rt, rt.ledger.win_deal(meta, deal_id, **body.model_dump(), expected_version=version))
+    return answer(rt, rt.ledger.deals.win_deal(meta, deal_id, **body.model_dump(), expected_version=version))
 
 
 @router.post("/{deal_id}/lose", response_model=Receipt)
 def lose(deal_id: str, body: LoseDeal, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
-    return answer(rt, rt.ledger.lose_deal(meta, deal_id, **body.model_dump(), expected_version=version))
+    return answer(rt, rt.ledger.deals.lose_deal(meta, deal_id, **body.model_dump(), expected_version=version))
 
 
 @router.post("/{deal_id}/payments", response_model=Receipt)
 def receive_payment(deal_id: str, body: Payment, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
-    return answer(rt, rt.ledger.receive_payment(meta, deal_id, **body.model_dump(), expected_version=version))
+    return answer(rt, rt.ledger.deals.receive_payment(meta, deal_id, **body.model_dump(), expected_version=version))
 
 
 @router.post("/{deal_id}/refunds", response_model=Receipt)
 def refund(deal_id: str, body: Refund, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
-    return answer(rt, rt.ledger.refund_deal(meta, deal_id, **body.model_dump(), expected_version=version))
+    return answer(rt, rt.ledger.deals.refund_deal(meta, deal_id, **body.model_dump(), expected_version=version))
 
 
 record_routes(router, Deal)

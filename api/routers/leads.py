@@ -126,7 +126,7 @@ def capture_lead(body: CaptureLead, rt: RuntimeDep, meta: MetaDep):
     rt.fresh("leads")
     with rt.db.read() as tx:
         duplicate = find_duplicate(tx, phone=body.phone, email=body.email, company=body.company, region=body.region)
-    return answer(rt, rt.ledger.capture_lead(meta, **body.model_dump(), duplicate_of=duplicate), 201)
+    return answer(rt, rt.ledger.leads.capture_lead(meta, **body.model_dump(), duplicate_of=duplicate), 201)
 
 
 @router.get("")
@@ -205,10 +205,10 @@ def rep_queue(
 ):
     """A rep's open leads, most urgent first, with age, next follow-up due and SLA state."""
     await_position(request, "leads", min_position)
-    rep = rt.ledger.load(Rep, rep_id)
+    rep = rt.ledger.store.load(Rep, rep_id)
     now = as_of or _now()  # SaneMoment: naive input is already UTC
     with rt.db.read() as tx:
-        return Json(queue(tx, str(rep.id), rt.ledger.lead_policy().settings, now))
+        return Json(queue(tx, str(rep.id), rt.ledger.leads.lead_policy().settings, now))
 
 
 @router.get("/reports/sla")
@@ -237,7 +237,7 @@ def sources(request: Request, rt: RuntimeDep, access: AccessDep, period: str, mi
 @router.get("/policy")
 def get_policy(rt: RuntimeDep):
     """The lead policy in force: scoring model, grade→level map, rules, caps, SLA, pool, reasons."""
-    policy = rt.ledger.lead_policy()
+    policy = rt.ledger.leads.lead_policy()
     return Json(
         {
             "version": policy.version,
@@ -251,7 +251,7 @@ def get_policy(rt: RuntimeDep):
 @router.put("/policy", response_model=Receipt)
 def put_policy(body: Policy, rt: RuntimeDep, meta: MetaDep):
     """Replace the lead policy (a new version; a changed scoring part is a new scoring model)."""
-    return answer(rt, rt.ledger.configure_lead_policy(meta, settings=body.settings, reason=body.reason))
+    return answer(rt, rt.ledger.leads.configure_lead_policy(meta, settings=body.settings, reason=body.reason))
 
 
 @router.post("/sla-check")
@@ -262,7 +262,7 @@ def sla_check(body: SlaCheck, rt: RuntimeDep, meta: MetaDep):
 
 @router.post("/{lead_id}/score", response_model=Receipt)
 def score_lead(lead_id: str, body: ScoreLead, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
-    return answer(rt, rt.ledger.score_lead(meta, lead_id, **body.model_dump(), expected_version=version))
+    return answer(rt, rt.ledger.leads.score_lead(meta, lead_id, **body.model_dump(), expected_version=version))
 
 
 @router.post("/{lead_id}/assign", response_model=Receipt)
@@ -277,7 +277,7 @@ def assign_lead(lead_id: str, body: AssignLead, rt: RuntimeDep, meta: MetaDep, v
             members = roster(tx, date.today())
     return answer(
         rt,
-        rt.ledger.assign_lead(
+        rt.ledger.leads.assign_lead(
             meta,
             lead_id,
             roster=members,
@@ -293,14 +293,16 @@ def assign_lead(lead_id: str, body: AssignLead, rt: RuntimeDep, meta: MetaDep, v
 def claim(lead_id: str, body: ClaimLead, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """Take a lead from the pool (a rep for themselves, a manager for a rep below them)."""
     access.rep(body.rep_id)
-    return answer(rt, rt.ledger.claim_lead(meta, lead_id, rep_id=body.rep_id, claimed_at=body.claimed_at or _now()))
+    return answer(
+        rt, rt.ledger.leads.claim_lead(meta, lead_id, rep_id=body.rep_id, claimed_at=body.claimed_at or _now())
+    )
 
 
 @router.post("/{lead_id}/return", response_model=Receipt)
 def return_lead(lead_id: str, body: ReturnLead, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(
         rt,
-        rt.ledger.return_lead(
+        rt.ledger.leads.return_lead(
             meta, lead_id, reason=body.reason, returned_at=body.returned_at or _now(), expected_version=version
         ),
     )
@@ -308,18 +310,20 @@ def return_lead(lead_id: str, body: ReturnLead, rt: RuntimeDep, meta: MetaDep, v
 
 @router.post("/{lead_id}/contacts", status_code=201, response_model=Receipt)
 def contact(lead_id: str, body: Contact, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
-    return answer(rt, rt.ledger.log_lead_contact(meta, lead_id, **body.model_dump(), expected_version=version), 201)
+    return answer(
+        rt, rt.ledger.leads.log_lead_contact(meta, lead_id, **body.model_dump(), expected_version=version), 201
+    )
 
 
 @router.post("/{lead_id}/qualify", response_model=Receipt)
 def qualify(lead_id: str, body: Qualify, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
-    return answer(rt, rt.ledger.qualify_lead(meta, lead_id, **body.model_dump(), expected_version=version))
+    return answer(rt, rt.ledger.leads.qualify_lead(meta, lead_id, **body.model_dump(), expected_version=version))
 
 
 @router.post("/{lead_id}/disqualify", response_model=Receipt)
 def disqualify(lead_id: str, body: Disqualify, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """The reason must come from the policy's list (`GET /leads/policy`)."""
-    return answer(rt, rt.ledger.disqualify_lead(meta, lead_id, **body.model_dump(), expected_version=version))
+    return answer(rt, rt.ledger.leads.disqualify_lead(meta, lead_id, **body.model_dump(), expected_version=version))
 
 
 @router.post("/{lead_id}/convert", response_model=Receipt)
@@ -327,14 +331,14 @@ def convert(lead_id: str, body: Convert, rt: RuntimeDep, meta: MetaDep, version:
     """Create the customer (or link `customer_id`) and open a deal owned by the lead's rep."""
     if body.customer_id:
         access.record(Customer, body.customer_id)
-    return answer(rt, rt.ledger.convert_lead(meta, lead_id, **body.model_dump(), expected_version=version))
+    return answer(rt, rt.ledger.leads.convert_lead(meta, lead_id, **body.model_dump(), expected_version=version))
 
 
 @router.post("/{lead_id}/merge", response_model=Receipt)
 def merge(lead_id: str, body: Merge, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """Fold this lead into `into`, which keeps any contact details it lacked."""
     access.record(Lead, body.into)
-    return answer(rt, rt.ledger.merge_leads(meta, lead_id, into=body.into, reason=body.reason))
+    return answer(rt, rt.ledger.leads.merge_leads(meta, lead_id, into=body.into, reason=body.reason))
 
 
 @router.get("/{lead_id}/timeline")

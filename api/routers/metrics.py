@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from api.deps import MinPosition, RuntimeDep, await_position
 from api.encoding import Json
 from domain.errors import NotFound
-from projections.tracking import active_tables
+from projections.engine.tracking import active_tables
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 

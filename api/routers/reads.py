@@ -14,9 +14,9 @@ from domain.errors import NotFound
 from domain.values import Period
 from domain.values import currency as parse_currency
 from projections.accounts import receivables
-from projections.engine import retry_parked, status
+from projections.engine.runner import retry_parked, status
+from projections.engine.tracking import dead_letters
 from projections.pipeline import PIPELINE, pipeline_board
-from projections.tracking import dead_letters
 
 router = APIRouter(tags=["read models"])
 

@@ -55,14 +55,14 @@ def hire_rep(body: HireRep, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     if access.role == MANAGER:
         body.manager_id = body.manager_id or access.principal.rep_id
     access.rep(body.manager_id, "manager_id")
-    return answer(rt, rt.ledger.hire_rep(meta, **body.model_dump()), 201)
+    return answer(rt, rt.ledger.org.hire_rep(meta, **body.model_dump()), 201)
 
 
 @router.post("/{rep_id}/level", response_model=Receipt)
 def change_level(rep_id: str, body: ChangeLevel, rt: RuntimeDep, meta: MetaDep, version: IfMatch, access: AccessDep):
     """Promote or demote, effective from a business date (may be back-dated)."""
     access.not_own(rep_id)
-    return answer(rt, rt.ledger.change_rep_level(meta, rep_id, **body.model_dump(), expected_version=version))
+    return answer(rt, rt.ledger.org.change_rep_level(meta, rep_id, **body.model_dump(), expected_version=version))
 
 
 @router.post("/{rep_id}/transfer", response_model=Receipt)
@@ -70,7 +70,7 @@ def transfer(rep_id: str, body: Transfer, rt: RuntimeDep, meta: MetaDep, version
     """Move to another team, region or manager; omitted fields stay as they were."""
     access.not_own(rep_id)
     access.rep(body.manager_id, "manager_id")
-    return answer(rt, rt.ledger.transfer_rep(meta, rep_id, **body.model_dump(), expected_version=version))
+    return answer(rt, rt.ledger.org.transfer_rep(meta, rep_id, **body.model_dump(), expected_version=version))
 
 
 @router.post("/{rep_id}/leave", response_model=Receipt)
@@ -79,18 +79,18 @@ def leave(rep_id: str, body: Leave, rt: RuntimeDep, meta: MetaDep, version: IfMa
     without it, 409 lists what must be reassigned first."""
     access.not_own(rep_id)
     access.rep(body.reassign_to, "reassign_to")
-    rep = rt.ledger.load(Rep, rep_id)
+    rep = rt.ledger.store.load(Rep, rep_id)
     rt.fresh("org", "kpi")
     with rt.db.read() as tx:
         work = open_work(tx, str(rep.id))
-    return answer(rt, rt.ledger.rep_leaves(meta, rep_id, **body.model_dump(), **work, expected_version=version))
+    return answer(rt, rt.ledger.org.rep_leaves(meta, rep_id, **body.model_dump(), **work, expected_version=version))
 
 
 @router.post("/{rep_id}/targets", status_code=201, response_model=Receipt)
 def set_rep_target(rep_id: str, body: RepTarget, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """The rep's target for a period (YYYY-MM, YYYY-Qn, YYYY) and metric."""
     access.not_own(rep_id)
-    return answer(rt, rt.ledger.set_target(meta, scope=f"rep:{rep_id}", **body.model_dump()), 201)
+    return answer(rt, rt.ledger.targets.set_target(meta, scope=f"rep:{rep_id}", **body.model_dump()), 201)
 
 
 record_routes(router, Rep)

@@ -45,7 +45,7 @@ def set_target(body: SetTarget, rt: RuntimeDep, meta: MetaDep, access: AccessDep
     changed with a new decomposition so that children keep summing to their parent. A manager
     sets targets within their part of the tree, never their own."""
     _within(access, body.scope)
-    return answer(rt, rt.ledger.set_target(meta, **body.model_dump()), 201)
+    return answer(rt, rt.ledger.targets.set_target(meta, **body.model_dump()), 201)
 
 
 @router.post("/decompose", response_model=Receipt)
@@ -55,7 +55,7 @@ def decompose(body: Decompose, rt: RuntimeDep, meta: MetaDep, access: AccessDep)
     for scope in (body.parent, *(c.scope for c in body.children)):
         _within(access, scope)
     fields = body.model_dump()
-    return answer(rt, rt.ledger.decompose_target(meta, **fields))
+    return answer(rt, rt.ledger.targets.decompose_target(meta, **fields))
 
 
 @router.get("/{period}/{metric}")
@@ -64,7 +64,7 @@ def target_sheet(period: str, metric: str, rt: RuntimeDep, access: AccessDep):
     (reps and managers: the scopes within their part of the tree)."""
     label, metric = Period.parse(period).label, Metric.parse(metric, "metric")
     try:
-        sheet = rt.ledger.load(TargetSheet, sheet_id(label, metric))
+        sheet = rt.ledger.store.load(TargetSheet, sheet_id(label, metric))
     except NotFound:
         raise NotFound(f"no {metric} targets for {label}", period=label, metric=metric) from None
     history = [
@@ -78,7 +78,7 @@ def target_sheet(period: str, metric: str, rt: RuntimeDep, access: AccessDep):
                 if k in ("scope", "value", "previous", "parent", "children", "dropped", "reason")
             },
         }
-        for e in rt.ledger.repository.event_store.get(sheet.id)
+        for e in rt.ledger.store.repository.event_store.get(sheet.id)
     ]
     seen = access.sees_scope
     return Json(

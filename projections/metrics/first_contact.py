@@ -14,8 +14,8 @@ from typing import Any
 
 from domain.lead import Lead
 from domain.values import Period
-from projections.database import Tx
-from projections.projection import Projection, Recorded, Rows
+from infrastructure.database import Tx
+from projections.engine.projection import Projection, Recorded, Rows
 
 COLUMNS = ("lead_id", "source", "captured_on", "first_contact_on")
 

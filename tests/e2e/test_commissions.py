@@ -320,8 +320,8 @@ def test_a_rebuild_reproduces_every_statement_digest(books, client):
     books.post("/commissions/periods/2026-11/close", {})
     before = {rep: books.client.get(f"/commissions/statements/{rep}/2026-12").json()["digest"] for rep in reps}
     frozen = {rep: books.statement(rep, "2026-11")["digest"] for rep in reps}
-    from projections.catalog import by_name
-    from projections.engine import rebuild
+    from projections.engine.catalog import by_name
+    from projections.engine.runner import rebuild
 
     rt = client.app.state.runtime
     rebuild(rt.db, rt.source, by_name("commissions"))

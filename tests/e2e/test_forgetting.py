@@ -2,7 +2,7 @@
 read back as "[erased]" everywhere, history still replays, every total stays the same, and none
 of the erased bytes are left anywhere in the database."""
 
-from projections.engine import rebuild
+from projections.engine.runner import rebuild
 from tests.e2e.session import Session
 from tests.helpers import every_stored_value
 
@@ -73,7 +73,7 @@ def test_forget_a_lead_and_a_customer(client):
 
     assert client.get(f"/leads/{lead}").json()["contact"]["phone"] == "13912345678"  # readable until forgotten
     with runtime.db.read() as tx:
-        table = runtime.ledger.recorder.events_table_name
+        table = runtime.ledger.store.recorder.events_table_name
         raw = b"".join(bytes(state) for (state,) in tx.all(f"SELECT state FROM {table}"))
     assert not any(secret.encode("utf-8") in raw for secret in SECRETS)  # events hold ciphertext only
     before = totals(s, rep)

@@ -13,7 +13,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from domain.demo import load_demo
+from application.demo import load_demo
 from tests.conftest import ADMIN_TOKEN
 from tests.helpers import bearer
 

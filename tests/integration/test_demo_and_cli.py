@@ -4,11 +4,11 @@ import os
 import subprocess
 import sys
 
-from api.runtime import Runtime
-from domain.demo import load_demo
-from projections.engine import status
+from application.demo import load_demo
+from infrastructure.runtime import Runtime
+from projections.engine.runner import status
+from projections.engine.tracking import registration
 from projections.pipeline import pipeline_board
-from projections.tracking import registration
 
 
 def event_stream(source):
@@ -60,7 +60,7 @@ def test_cli_demo_then_rebuild_then_status(database_url):
     listed = cli(database_url, "projections", "status").stdout
     assert "pipeline" in listed and "live" in listed
 
-    from api.runtime import Runtime
+    from infrastructure.runtime import Runtime
 
     rt = Runtime(database_url).start()
     try:
@@ -101,7 +101,7 @@ def test_cli_mints_and_revokes_keys_that_the_api_accepts(database_url):
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from api.settings import Settings
+    from infrastructure.settings import Settings
 
     minted = cli(database_url, "keys", "mint", "--role", "admin", "--label", "运维")
     key_id, secret = minted.stdout.split()[1], minted.stdout.split()[-1]

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from projections import tracking
-from projections.engine import ProjectionEngine, prepare, process, rebuild, status, wait_for
+from projections.engine import tracking
+from projections.engine.runner import ProjectionEngine, prepare, process, rebuild, status, wait_for
 from projections.pipeline import PIPELINE, PipelineProjection, pipeline_board
 from tests.helpers import META, seed_deal, table_rows
 
@@ -59,9 +59,9 @@ def test_crash_mid_batch_then_restart_equals_a_clean_rebuild(runtime):
     ledger = runtime.ledger
     for i in range(6):
         ids = seed_deal(ledger, amount=f"{1000 * (i + 1)}.00")
-        ledger.change_deal_stage(META, ids["deal"], "proposal")
+        ledger.deals.change_deal_stage(META, ids["deal"], "proposal")
         if i % 2:
-            ledger.win_deal(META, ids["deal"], amount="900.00", gross_margin="100.00", signed_on=date(2026, 3, 1))
+            ledger.deals.win_deal(META, ids["deal"], amount="900.00", gross_margin="100.00", signed_on=date(2026, 3, 1))
     generation, start = active(runtime)
     process(runtime.db, runtime.source, PIPELINE, generation, start, limit=7)  # a first committed batch
     _, after_first = active(runtime)
@@ -96,7 +96,7 @@ def test_a_failing_handler_stops_only_its_own_projection(runtime):
     engine.start()
     try:
         ids = seed_deal(runtime.ledger)
-        won = runtime.ledger.win_deal(
+        won = runtime.ledger.deals.win_deal(
             META, ids["deal"], amount="500.00", gross_margin="50.00", signed_on=date(2026, 4, 1)
         )
         seed_deal(runtime.ledger)
@@ -132,7 +132,7 @@ def test_rebuild_while_serving_keeps_answering_and_switches_when_caught_up(runti
     def keep_writing():
         while not stop.is_set():
             ids = seed_deal(ledger)
-            ledger.change_deal_stage(META, ids["deal"], "negotiation")
+            ledger.deals.change_deal_stage(META, ids["deal"], "negotiation")
             engine.poke()
 
     def watch(progress):
@@ -169,12 +169,12 @@ def test_pipeline_amounts_weights_and_filters(runtime):
     ledger = runtime.ledger
     east = seed_deal(ledger, amount="100000.00", team="华东一组", region="华东", product_line="ERP")
     south = seed_deal(ledger, amount="33333.33", team="华南一组", region="华南", product_line="BI")
-    ledger.change_deal_stage(META, south["deal"], "proposal")
+    ledger.deals.change_deal_stage(META, south["deal"], "proposal")
     lost = seed_deal(ledger, amount="5000.00")
-    ledger.lose_deal(META, lost["deal"], reason="price")
+    ledger.deals.lose_deal(META, lost["deal"], reason="price")
     won = seed_deal(ledger, amount="80000.00")
-    ledger.win_deal(META, won["deal"], amount="78000.00", gross_margin="20000.00", signed_on=date(2026, 5, 5))
-    ledger.refund_deal(
+    ledger.deals.win_deal(META, won["deal"], amount="78000.00", gross_margin="20000.00", signed_on=date(2026, 5, 5))
+    ledger.deals.refund_deal(
         META, won["deal"], amount="8000.00", refunded_on=date(2026, 6, 1), reason="退货", kind="cancellation"
     )
     generation, start = active(runtime)
@@ -254,7 +254,7 @@ def test_one_active_runner_per_projection_and_a_standby_takes_over(runtime):
 
 def test_projectors_in_another_process_notice_new_events_without_a_poke(runtime, database_url):
     """PostgreSQL wakes runners by LISTEN/NOTIFY; SQLite polls (here every 50 ms)."""
-    from api.runtime import Runtime
+    from infrastructure.runtime import Runtime
 
     poll = 30.0 if runtime.db.kind == "postgres" else 0.05
     engine = ProjectionEngine(runtime.db, runtime.source, [PIPELINE], poll_seconds=poll)
@@ -273,7 +273,7 @@ def test_projectors_in_another_process_notice_new_events_without_a_poke(runtime,
 
 
 def test_one_rebuild_at_a_time_and_a_crashed_rebuild_is_cleaned_up(runtime):
-    from projections.engine import Busy, exclusive
+    from projections.engine.runner import Busy, exclusive
 
     seed_deal(runtime.ledger)
     with exclusive(runtime.db, "rebuild.pipeline") as got:
@@ -306,8 +306,8 @@ class PickyLeads(PipelineProjection):
 
 
 def test_a_parking_projection_sets_bad_events_aside_and_retries_them(runtime):
-    from projections.engine import retry_parked
-    from projections.tracking import dead_letters
+    from projections.engine.runner import retry_parked
+    from projections.engine.tracking import dead_letters
 
     picky = PickyLeads()
     PickyLeads.broken = True
@@ -315,7 +315,9 @@ def test_a_parking_projection_sets_bad_events_aside_and_retries_them(runtime):
     engine.start()
     try:
         ids = seed_deal(runtime.ledger)
-        runtime.ledger.win_deal(META, ids["deal"], amount="500.00", gross_margin="50.00", signed_on=date(2026, 4, 1))
+        runtime.ledger.deals.win_deal(
+            META, ids["deal"], amount="500.00", gross_margin="50.00", signed_on=date(2026, 4, 1)
+        )
         seed_deal(runtime.ledger)
         engine.poke()
         assert wait_for(runtime.db, "picky", runtime.source.head())[0]  # carried on past the bad event
@@ -339,7 +341,7 @@ def test_a_parking_projection_sets_bad_events_aside_and_retries_them(runtime):
 
 
 def test_backfill_resumes_after_an_interruption(runtime):
-    from projections.engine import backfill
+    from projections.engine.runner import backfill
 
     for _ in range(8):
         seed_deal(runtime.ledger)

@@ -6,12 +6,12 @@ from collections import defaultdict
 
 import pytest
 
-from domain.demo import load_demo
-from projections.catalog import ProjectionConfigError, by_name, discover
-from projections.engine import backfill
+from application.demo import load_demo
+from projections.engine.catalog import ProjectionConfigError, by_name, discover
+from projections.engine.runner import backfill
+from projections.engine.tracking import active_tables
 from projections.metrics.first_contact import FirstContactLag
 from projections.pipeline import PipelineProjection
-from projections.tracking import active_tables
 
 
 class Doubled(PipelineProjection):

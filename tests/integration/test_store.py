@@ -13,16 +13,16 @@ from tests.helpers import META, seed_deal
 def test_two_writers_one_conflict_no_lost_event(runtime):
     ledger = runtime.ledger
     ids = seed_deal(ledger)
-    first = ledger.load(Deal, ids["deal"])
-    second = ledger.load(Deal, ids["deal"])
+    first = ledger.store.load(Deal, ids["deal"])
+    second = ledger.store.load(Deal, ids["deal"])
     first.change_stage("proposal")
     second.change_stage("negotiation")
-    ledger.record(META, first)
+    ledger.store.record(META, first)
     with pytest.raises(VersionConflict):
-        ledger.record(META, second)
-    deal = ledger.load(Deal, ids["deal"])
+        ledger.store.record(META, second)
+    deal = ledger.store.load(Deal, ids["deal"])
     assert (deal.version, deal.stage) == (2, "proposal")
-    stored = list(ledger.repository.event_store.get(deal.id))
+    stored = list(ledger.store.repository.event_store.get(deal.id))
     assert [type(e).__name__ for e in stored] == ["Opened", "StageChanged"]
 
 
@@ -30,16 +30,16 @@ def test_stale_expected_version_is_refused_and_writes_nothing(runtime):
     ledger = runtime.ledger
     ids = seed_deal(ledger)
     head = runtime.source.head()
-    ledger.change_deal_stage(META, ids["deal"], "proposal", expected_version=1)
+    ledger.deals.change_deal_stage(META, ids["deal"], "proposal", expected_version=1)
     with pytest.raises(VersionConflict):
-        ledger.change_deal_stage(META, ids["deal"], "negotiation", expected_version=1)
+        ledger.deals.change_deal_stage(META, ids["deal"], "negotiation", expected_version=1)
     assert runtime.source.head() == head + 1
 
 
 def test_events_carry_metadata_business_dates_and_chinese_text(runtime):
     ledger = runtime.ledger
     ids = seed_deal(ledger, team="华南二组", region="华南")
-    written = ledger.win_deal(
+    written = ledger.deals.win_deal(
         META,
         ids["deal"],
         amount="98000.50",
@@ -54,30 +54,30 @@ def test_events_carry_metadata_business_dates_and_chinese_text(runtime):
     assert event.meta == {"actor": "test", "correlation_id": "c-1", "causation_id": "r-1"}
     assert event.signed_on == date(2025, 12, 30)  # back-dated business date, distinct from recording time
     assert str(event.amount) == "98000.50" and event.contract_no == "合同-2025-001"
-    rep = ledger.load(Rep, ids["rep"])
+    rep = ledger.store.load(Rep, ids["rep"])
     assert (rep.name, rep.team, rep.region) == ("王伟", "华南二组", "华南")
 
 
 def test_history_by_version_and_by_time(runtime):
     ledger = runtime.ledger
     ids = seed_deal(ledger)
-    ledger.change_deal_stage(META, ids["deal"], "proposal")
+    ledger.deals.change_deal_stage(META, ids["deal"], "proposal")
     between = datetime.now(UTC)
-    ledger.change_deal_stage(META, ids["deal"], "negotiation")
-    assert ledger.load(Deal, ids["deal"], version=2).stage == "proposal"
-    assert ledger.load_as_of(Deal, ids["deal"], between).stage == "proposal"
-    assert ledger.load(Deal, ids["deal"]).stage == "negotiation"
+    ledger.deals.change_deal_stage(META, ids["deal"], "negotiation")
+    assert ledger.store.load(Deal, ids["deal"], version=2).stage == "proposal"
+    assert ledger.store.load_as_of(Deal, ids["deal"], between).stage == "proposal"
+    assert ledger.store.load(Deal, ids["deal"]).stage == "negotiation"
     with pytest.raises(NotFound):
-        ledger.load(Deal, ids["deal"], version=9)
+        ledger.store.load(Deal, ids["deal"], version=9)
     with pytest.raises(NotFound):
-        ledger.load_as_of(Deal, ids["deal"], between - timedelta(days=1))
+        ledger.store.load_as_of(Deal, ids["deal"], between - timedelta(days=1))
 
 
 def test_references_must_exist_and_be_of_the_right_kind(runtime):
     ledger = runtime.ledger
     ids = seed_deal(ledger)
     with pytest.raises(NotFound):
-        ledger.open_deal(
+        ledger.deals.open_deal(
             META,
             customer_id=ids["rep"],
             owner_id=ids["rep"],
@@ -86,4 +86,4 @@ def test_references_must_exist_and_be_of_the_right_kind(runtime):
             opened_on=date(2026, 1, 1),
         )
     with pytest.raises(NotFound):
-        ledger.load(Rep, ids["deal"])
+        ledger.store.load(Rep, ids["deal"])

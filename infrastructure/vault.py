@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Transcoding
 
 from domain.personal import Personal
-from projections.database import Database, DatabaseURL
+from infrastructure.database import Database, DatabaseURL
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS subject_keys (
     subject TEXT PRIMARY KEY,

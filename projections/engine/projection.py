@@ -11,7 +11,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from eventsourcing.utils import get_topic
 
-from projections.database import Tx
+from infrastructure.database import Tx
 
 
 class Recorded(NamedTuple):

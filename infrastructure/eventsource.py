@@ -9,8 +9,8 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
-from projections.database import Database
-from projections.projection import Recorded, type_name
+from infrastructure.database import Database
+from projections.engine.projection import Recorded, type_name
 
 _type_name = lru_cache(maxsize=None)(type_name)
 

@@ -1,20 +1,24 @@
-"""Commission commands of the application service (mixed into SalesLedger)."""
+"""Commission plans, plan assignments, and the commission period: adjustments, disputes, close."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 from uuid import uuid4
 
+from application.base import UseCases
+from domain.base import Entity
 from domain.commission.period import CommissionPeriod, month, period_id
 from domain.commission.plan import Plan
 from domain.errors import Conflict, NotFound
 from domain.rep import Rep
 from domain.values import money
 
+T = TypeVar("T", bound=Entity)
 
-class CommissionCommands:
-    """Needs the host's `load`, `_written`, `_change` and `_active_rep`."""
+
+class Commissions(UseCases):
+    """Commission plans, plan assignments, and the commission period: adjustments, disputes, close."""
 
     def create_plan(self, meta, body: Any, *, id=None):
         plan = Plan.create(id or uuid4(), body)

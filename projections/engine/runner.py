@@ -15,10 +15,11 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from projections import idempotency, tracking
-from projections.database import Database, Tx
-from projections.projection import HandlerFailed, Projection
-from projections.source import EventSource
+from infrastructure import idempotency
+from infrastructure.database import Database, Tx
+from infrastructure.eventsource import EventSource
+from projections.engine import tracking
+from projections.engine.projection import HandlerFailed, Projection
 
 log = logging.getLogger("salesledger.projections")
 

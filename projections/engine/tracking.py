@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from projections.database import Tx
-from projections.projection import Projection
+from infrastructure.database import Tx
+from projections.engine.projection import Projection
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS projection_registry (

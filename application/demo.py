@@ -13,7 +13,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from domain.application import Meta, SalesLedger
+from application import SalesLedger
+from domain.base import Meta
 from domain.customer import Customer
 from domain.deal import Deal
 from domain.lead import Lead
@@ -88,7 +89,7 @@ class Demo:
         if self.pending and (force or len(self.pending) >= self.chunk):
             unique = list({id(a): a for a in self.pending}.values())
             self.stats.events += sum(len(a.pending_events) for a in unique)
-            self.stats.last_position = self.ledger.record(self.meta, *unique)
+            self.stats.last_position = self.ledger.store.record(self.meta, *unique)
             self.pending = []
 
     def build(self, reps: int, deals: int) -> DemoStats:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from projections.database import Database, Tx
+from infrastructure.database import Database, Tx
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS idempotency_keys (
     principal TEXT NOT NULL,

@@ -11,11 +11,11 @@ from importlib.metadata import entry_points
 from projections.access_keys import ACCESS_KEYS
 from projections.accounts import ACCOUNTS
 from projections.commissions import COMMISSIONS
+from projections.engine.projection import Projection
 from projections.kpi import KPI
 from projections.leads import LEADS
 from projections.org import ORG
 from projections.pipeline import PIPELINE
-from projections.projection import Projection
 
 BUILT_IN: tuple[Projection, ...] = (PIPELINE, ORG, KPI, LEADS, ACCOUNTS, COMMISSIONS, ACCESS_KEYS)
 ENTRY_POINT_GROUP = "salesledger.projections"

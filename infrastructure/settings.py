@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from projections.database import DEFAULT_URL
+from infrastructure.database import DEFAULT_URL
 
 
 @dataclass(frozen=True)

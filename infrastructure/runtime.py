@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from domain.application import Meta, SalesLedger
+from application import SalesLedger
+from domain.base import Meta
+from infrastructure.database import Database, DatabaseURL
+from infrastructure.eventsource import EventSource
+from infrastructure.store import EventStore
+from infrastructure.vault import PersonalAsCiphertext, Vault
 from projections.accounts import dormancy_candidates
-from projections.catalog import discover
-from projections.database import Database, DatabaseURL
-from projections.engine import ProjectionEngine, catch_up, prepare
+from projections.engine.catalog import discover
+from projections.engine.projection import Projection
+from projections.engine.runner import ProjectionEngine, catch_up, prepare
 from projections.leads import open_assigned
 from projections.org import roster
-from projections.projection import Projection
-from projections.source import EventSource
-from projections.vault import PersonalAsCiphertext, Vault
 
 
 class Runtime:
@@ -23,9 +25,10 @@ class Runtime:
     ) -> None:
         url = DatabaseURL.parse(database_url)
         self.vault = Vault(url)
-        self.ledger = SalesLedger(env=url.eventsourcing_env(), personal_data=PersonalAsCiphertext(self.vault))
+        self.store = EventStore(env=url.eventsourcing_env(), personal_data=PersonalAsCiphertext(self.vault))
+        self.ledger = SalesLedger(self.store)
         self.db = Database(url)
-        self.source = EventSource(self.ledger)
+        self.source = EventSource(self.store)
         self.projections = discover() if projections is None else projections
         self.engine = ProjectionEngine(self.db, self.source, self.projections) if run_projectors else None
 
@@ -49,7 +52,9 @@ class Runtime:
             candidates = open_assigned(tx)
             members = roster(tx, as_of.date())
         findings = [
-            f for lead_id in candidates if (f := self.ledger.check_lead_sla(meta, lead_id, as_of=as_of, roster=members))
+            f
+            for lead_id in candidates
+            if (f := self.ledger.leads.check_lead_sla(meta, lead_id, as_of=as_of, roster=members))
         ]
         self.written()
         return {"as_of": as_of, "checked": len(candidates), "breaches": findings}
@@ -57,13 +62,13 @@ class Runtime:
     def dormancy_check(self, meta: Meta, as_of: date) -> dict:
         """Active customers without activity for the policy's days become dormant (idempotent)."""
         self.fresh("accounts")
-        days = self.ledger.sales_policy().settings["dormant_after_days"]
+        days = self.ledger.deals.sales_policy().settings["dormant_after_days"]
         with self.db.read() as tx:
             candidates = dormancy_candidates(tx, as_of=as_of, days=days)
         dormant = [
             {"customer_id": c, "last_activity_on": last, "position": position}
             for c, last in candidates
-            if (position := self.ledger.mark_dormant(meta, c, as_of=as_of, last_activity=last))
+            if (position := self.ledger.customers.mark_dormant(meta, c, as_of=as_of, last_activity=last))
         ]
         self.written()
         return {"as_of": as_of, "dormant_after_days": days, "checked": len(candidates), "now_dormant": dormant}

@@ -1,4 +1,4 @@
-"""Lead commands of the application service (mixed into SalesLedger).
+"""Leads: capture, scoring, assignment by rules, the pool, follow-up, SLA checks and conversion.
 
 Assignment touches two aggregates atomically: the Lead (who has it, by which rule, why) and
 the Rep (their open leads), so capacity caps hold even when assignments race."""
@@ -6,9 +6,11 @@ the Rep (their open leads), so capacity caps hold even when assignments race."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import uuid4
 
+from application.base import UseCases
+from domain.base import Entity
 from domain.customer import Customer
 from domain.deal import Deal
 from domain.errors import Conflict, NotFound
@@ -26,16 +28,11 @@ from domain.lead_policy import (
 )
 from domain.rep import Rep
 
+T = TypeVar("T", bound=Entity)
 
-class LeadCommands:
-    """Needs the host's `load`, `record`, `_written`, `_change` and `_active_rep`."""
 
-    # -- policy --------------------------------------------------------------------------------
-    def lead_policy(self) -> PolicyView:
-        try:
-            return self.load(LeadPolicy, POLICY_ID).view()
-        except NotFound:
-            return PolicyView.default()
+class Leads(UseCases):
+    """Leads: capture, scoring, assignment by rules, the pool, follow-up, SLA checks and conversion."""
 
     def configure_lead_policy(self, meta, *, settings: dict, reason: str):
         try:
@@ -45,7 +42,6 @@ class LeadCommands:
             policy = LeadPolicy.configure_first(settings, reason)
         return self._written(meta, policy, policy_version=policy.version, scoring_version=policy.scoring_version)
 
-    # -- capture and scoring -------------------------------------------------------------------
     def capture_lead(
         self,
         meta,
@@ -97,7 +93,6 @@ class LeadCommands:
         )
         return self._written(meta, lead, score=total, grade=grade, model_version=policy.model_version)
 
-    # -- assignment ----------------------------------------------------------------------------
     def _give(
         self,
         lead: Lead,
@@ -230,7 +225,6 @@ class LeadCommands:
         rep.release_lead(lead_id=str(lead.id), why="returned to the pool")
         return self._written(meta, lead, rep, status=lead.status)
 
-    # -- follow-up -----------------------------------------------------------------------------
     def log_lead_contact(
         self,
         meta,
@@ -304,7 +298,6 @@ class LeadCommands:
             "position": position,
         }
 
-    # -- outcomes ------------------------------------------------------------------------------
     def qualify_lead(
         self, meta, lead_id: str, *, qualified_on: date, notes: str | None = None, expected_version: int | None = None
     ):

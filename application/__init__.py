@@ -1,0 +1,34 @@
+"""The application layer: use cases grouped by bounded context, sharing one event store.
+
+HTTP routers and the CLI call these; nothing here knows HTTP, and nothing in domain/ knows the store.
+"""
+
+from __future__ import annotations
+
+from application.access import AccessKeys
+from application.commissions import Commissions
+from application.customers import Customers
+from application.deals import Deals
+from application.leads import Leads
+from application.org import Org
+from application.privacy import Privacy
+from application.targets import Targets
+from infrastructure.store import EventStore
+
+
+class SalesLedger:
+    """Every context's use cases over one event store (`ledger.org.hire_rep(...)`, ...)."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.org = Org(store)
+        self.targets = Targets(store)
+        self.customers = Customers(store)
+        self.deals = Deals(store)
+        self.leads = Leads(store)
+        self.commissions = Commissions(store)
+        self.access = AccessKeys(store)
+        self.privacy = Privacy(store)
+
+    def close(self) -> None:
+        self.store.close()

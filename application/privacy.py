@@ -1,0 +1,28 @@
+"""Forgetting a record's personal data by destroying its key (crypto-shredding)."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from application.base import UseCases, Written
+from domain.base import Entity, Meta
+from domain.errors import Conflict
+
+T = TypeVar("T", bound=Entity)
+
+
+class Privacy(UseCases):
+    """Forgetting a record's personal data by destroying its key (crypto-shredding)."""
+
+    def forget(self, meta: Meta, cls: type[T], agg_id: str, *, reason: str) -> Written:
+        """Record that a lead or customer record's personal data is to be forgotten, then destroy
+        its key: the data is unreadable everywhere from then on, and history still replays."""
+        if self.store.personal_data is None:
+            raise Conflict("this store keeps no personal-data keys", code="no_key_vault")
+        agg = self.load(cls, agg_id)
+        if getattr(agg, "forgotten", False):
+            raise Conflict("already forgotten", code="already_forgotten")
+        agg.forget(reason=reason)
+        written = self._written(meta, agg)
+        self.store.personal_data.forget(str(agg.id))
+        return written

@@ -1,0 +1,1 @@
+"""Infrastructure: database, event store, key vault, idempotency storage, settings and wiring."""

@@ -1,0 +1,132 @@
+"""The event store: the `eventsourcing` application that records and loads aggregates.
+
+It knows persistence (transcodings, the encrypted personal-data transcoding, optimistic
+concurrency) and nothing about use cases. Every recorded event carries the command's metadata.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+
+from domain.access import AccessKey
+from domain.base import Entity, Meta
+from domain.commission.period import CommissionPeriod
+from domain.commission.plan import Plan
+from domain.customer import Customer
+from domain.deal import Deal
+from domain.errors import NotFound, VersionConflict
+from domain.lead import Lead
+from domain.lead_policy import LeadPolicy
+from domain.rep import Rep
+from domain.sales_policy import SalesPolicy
+from domain.target import TargetSheet
+
+T = TypeVar("T", bound=Entity)
+
+AGGREGATES: dict[str, type[Entity]] = {
+    "rep": Rep,
+    "customer": Customer,
+    "lead": Lead,
+    "deal": Deal,
+    "target_sheet": TargetSheet,
+    "lead_policy": LeadPolicy,
+    "sales_policy": SalesPolicy,
+    "plan": Plan,
+    "commission_period": CommissionPeriod,
+    "access_key": AccessKey,
+}
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+def parse_id(value: object, kind: str) -> UUID:
+    try:
+        return value if isinstance(value, UUID) else UUID(str(value))
+    except ValueError:
+        raise NotFound(f"no {kind} with id {value}", kind=kind, id=str(value)) from None
+
+
+class EventStore(Application):
+    name = "SalesLedger"
+
+    def __init__(self, env: dict[str, str] | None = None, *, personal_data: Transcoding | None = None) -> None:
+        """`personal_data` is the transcoding that stores Personal values (encrypted per data
+        subject); without one, recording personal data is refused."""
+        self.personal_data = personal_data
+        super().__init__(env=env)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+        if self.personal_data is not None:
+            transcoder.register(self.personal_data)
+
+    def record(self, meta: Meta, *aggregates: Aggregate) -> int:
+        """Atomically append the pending events of `aggregates`; answer the last store position."""
+        events = [e for agg in aggregates for e in agg.collect_events()]
+        stamp = asdict(meta)
+        for e in events:
+            object.__setattr__(e, "meta", stamp)
+        try:
+            recordings = self.save(*events)
+        except IntegrityError:
+            raise VersionConflict(
+                "another writer changed this aggregate concurrently; reload and retry",
+                ids=sorted({str(e.originator_id) for e in events}),
+            ) from None
+        return recordings[-1].notification.id if recordings else self.recorder.max_notification_id() or 0
+
+    def load(self, cls: type[T], agg_id: object, version: int | None = None) -> T:
+        kind = cls.__name__.lower()
+        uid = parse_id(agg_id, kind)
+        try:
+            agg = self.repository.get(uid, version=version)
+        except AggregateNotFoundError:
+            raise NotFound(
+                f"no {kind} with id {agg_id}" + ("" if version is None else f" at version {version}"),
+                kind=kind,
+                id=str(agg_id),
+            ) from None
+        if not isinstance(agg, cls):
+            raise NotFound(f"no {kind} with id {agg_id}", kind=kind, id=str(agg_id))
+        if version is not None and agg.version != version:
+            raise NotFound(
+                f"{kind} {agg_id} has no version {version} (latest is {agg.version})",
+                kind=kind,
+                id=str(agg_id),
+                version=version,
+                latest=agg.version,
+            )
+        return agg
+
+    def load_as_of(self, cls: type[T], agg_id: object, as_of: datetime) -> T:
+        """The aggregate as it stood at `as_of` (recording time): replay its events up to then."""
+        uid = parse_id(agg_id, cls.__name__.lower())
+        last = None
+        for e in self.repository.event_store.get(uid):
+            if e.timestamp > as_of:
+                break
+            last = e.originator_version
+        if last is None:
+            raise NotFound(
+                f"no {cls.__name__.lower()} with id {agg_id} at {as_of.isoformat()}",
+                kind=cls.__name__.lower(),
+                id=str(agg_id),
+            )
+        return self.load(cls, uid, version=last)

@@ -1,0 +1,1 @@
+"""The projection engine: runner, batching, checkpoints, rebuilds."""
