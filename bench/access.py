@@ -19,8 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
-from domain.demo import load_demo
+from application.demo import load_demo
+from infrastructure.settings import Settings
 
 TOKEN = "bench-admin-token-0123456789"
 ROUTES = ("/pipeline", "/leads?limit=50", "/customers/distribution")

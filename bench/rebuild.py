@@ -33,7 +33,7 @@ def salesledger(url: str, *args: str) -> tuple[float, str]:
 
 def head(url: str) -> int:
     sys.path.insert(0, ROOT)
-    from api.runtime import Runtime
+    from infrastructure.runtime import Runtime
 
     rt = Runtime(url)
     try:
