@@ -25,6 +25,7 @@ from api.routers import (
     reps,
     targets,
 )
+from application import clock
 from infrastructure.runtime import Runtime
 from infrastructure.settings import Settings
 
@@ -34,6 +35,7 @@ MAX_BODY_BYTES = 1_048_576
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     """Build the app. Pass `runtime` to share one already started (tests, embedding)."""
     settings = settings or Settings.from_env()
+    clock.configure(settings.timezone)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

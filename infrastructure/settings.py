@@ -1,25 +1,55 @@
-"""All configuration, read from the environment in one place."""
+"""All configuration in one pydantic-settings class, read from the environment.
+
+| variable | field |
+|---|---|
+| `DATABASE_URL` | `database_url` |
+| `SALESLEDGER_ADMIN_TOKEN` | `admin_token` |
+| `SALESLEDGER_TIMEZONE` | `timezone` (the organisation's date: period close, "today") |
+| `SALESLEDGER_PROJECTIONS` | `projections` (extra projections, `module:Class,…`) |
+| `SALESLEDGER_MIN_POSITION_TIMEOUT` | `min_position_timeout` (seconds a query waits for `min_position`) |
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infrastructure.database import DEFAULT_URL
 
 
-@dataclass(frozen=True)
-class Settings:
-    database_url: str = DEFAULT_URL
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SALESLEDGER_", frozen=True, extra="ignore")
+
+    database_url: str = Field(DEFAULT_URL, validation_alias=AliasChoices("DATABASE_URL", "database_url"))
     admin_token: str | None = None
+    timezone: str = "Asia/Shanghai"
+    projections: str = ""
     run_projectors: bool = True
-    min_position_timeout: float = 5.0  # seconds a query waits for `min_position`
+    min_position_timeout: float = 5.0
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _default_url(cls, value: Any) -> Any:
+        return value or DEFAULT_URL
+
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return value or None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
+        return value
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
-        values = {
-            "database_url": os.environ.get("DATABASE_URL") or DEFAULT_URL,
-            "admin_token": os.environ.get("SALESLEDGER_ADMIN_TOKEN") or None,
-        }
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        """The environment's settings, with explicit (non-None) overrides."""
+        return cls(**{k: v for k, v in overrides.items() if v is not None})
