@@ -9,7 +9,7 @@ from typing import Any
 
 from domain.access import AccessKey
 from infrastructure.database import Tx
-from projections.engine.projection import Projection, Recorded, Rows
+from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
 from projections.kpi import utc_text
 
@@ -30,7 +30,6 @@ COLUMNS = (
 class AccessKeys(Projection):
     name = "access_keys"
     version = 1
-    events = (AccessKey.Minted, AccessKey.Revoked)
     tables = {
         "keys": [
             """CREATE TABLE IF NOT EXISTS {keys} (key_id TEXT PRIMARY KEY, position BIGINT NOT NULL,
@@ -44,10 +43,8 @@ class AccessKeys(Projection):
         rows.load(r.aggregate_id for r in batch)
         return rows
 
-    def commit(self, tx: Tx, tables: dict[str, str], rows: Rows) -> None:
-        rows.flush()
-
-    def on_AccessKeyMinted(self, rows: Rows, r: Recorded) -> None:
+    @handles(AccessKey.Minted)
+    def access_key_minted(self, rows: Rows, r: Recorded) -> None:
         e = r.event
         rows.put(
             {
@@ -64,7 +61,8 @@ class AccessKeys(Projection):
             }
         )
 
-    def on_AccessKeyRevoked(self, rows: Rows, r: Recorded) -> None:
+    @handles(AccessKey.Revoked)
+    def access_key_revoked(self, rows: Rows, r: Recorded) -> None:
         e = r.event
         rows.update(r.aggregate_id, revoked_at=utc_text(e.timestamp), revoked_by=_actor(e), revoke_reason=e.reason)
 

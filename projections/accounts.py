@@ -14,7 +14,7 @@ from domain.deal import Deal
 from domain.errors import InvalidInput
 from domain.values import Period
 from infrastructure.database import Tx
-from projections.engine.projection import Projection, Recorded, Rows
+from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
 from projections.money import fraction, from_cents, to_cents
 from projections.org import OrgHistory
@@ -59,22 +59,6 @@ def _later(current: str | None, day: date) -> str:
 class AccountsProjection(Projection):
     name = "accounts"
     version = 1
-    events = (
-        Customer.Registered,
-        Customer.Graded,
-        Customer.Classified,
-        Customer.OwnerTransferred,
-        Customer.LifecycleChanged,
-        Customer.VisitLogged,
-        Customer.FeedbackGiven,
-        Deal.Opened,
-        Deal.StageChanged,
-        Deal.Revised,
-        Deal.Won,
-        Deal.Lost,
-        Deal.PaymentReceived,
-        Deal.Refunded,
-    )
     tables = {
         "customers": [
             """CREATE TABLE IF NOT EXISTS {customers} (
@@ -111,16 +95,13 @@ class AccountsProjection(Projection):
             "payments": Rows(tx, tables["payments"], "position", PAYMENT_COLUMNS),
         }
 
-    def commit(self, tx: Tx, tables: dict[str, str], state: dict[str, Rows]) -> None:
-        for rows in state.values():
-            rows.flush()
-
     def _touch(self, s, customer_id: str | None, day: date) -> None:
         row = customer_id and s["customers"].get(customer_id)
         if row:
             s["customers"].update(customer_id, last_activity_on=_later(row["last_activity_on"], day))
 
-    def on_CustomerRegistered(self, s, r: Recorded) -> None:
+    @handles(Customer.Registered)
+    def customer_registered(self, s, r: Recorded) -> None:
         e = r.event
         s["customers"].put(
             {
@@ -136,27 +117,34 @@ class AccountsProjection(Projection):
             }
         )
 
-    def on_CustomerGraded(self, s, r: Recorded) -> None:
+    @handles(Customer.Graded)
+    def customer_graded(self, s, r: Recorded) -> None:
         s["customers"].update(r.aggregate_id, grade=r.event.to_grade)
 
-    def on_CustomerClassified(self, s, r: Recorded) -> None:
+    @handles(Customer.Classified)
+    def customer_classified(self, s, r: Recorded) -> None:
         s["customers"].update(r.aggregate_id, classification=r.event.to_classification)
 
-    def on_CustomerOwnerTransferred(self, s, r: Recorded) -> None:
+    @handles(Customer.OwnerTransferred)
+    def customer_owner_transferred(self, s, r: Recorded) -> None:
         s["customers"].update(r.aggregate_id, owner_id=r.event.to_owner)
 
-    def on_CustomerLifecycleChanged(self, s, r: Recorded) -> None:
+    @handles(Customer.LifecycleChanged)
+    def customer_lifecycle_changed(self, s, r: Recorded) -> None:
         s["customers"].update(r.aggregate_id, lifecycle=r.event.to_state)
         if r.event.to_state == "active":
             self._touch(s, r.aggregate_id, r.event.on)
 
-    def on_CustomerVisitLogged(self, s, r: Recorded) -> None:
+    @handles(Customer.VisitLogged)
+    def customer_visit_logged(self, s, r: Recorded) -> None:
         self._touch(s, r.aggregate_id, r.event.occurred_at.date())
 
-    def on_CustomerFeedbackGiven(self, s, r: Recorded) -> None:
+    @handles(Customer.FeedbackGiven)
+    def customer_feedback_given(self, s, r: Recorded) -> None:
         self._touch(s, r.aggregate_id, r.event.given_on)
 
-    def on_DealOpened(self, s, r: Recorded) -> None:
+    @handles(Deal.Opened)
+    def deal_opened(self, s, r: Recorded) -> None:
         e = r.event
         s["deals"].put(
             {
@@ -184,15 +172,18 @@ class AccountsProjection(Projection):
     def _deal(self, s, r: Recorded, **changes: Any) -> dict | None:
         return s["deals"].update(r.aggregate_id, **changes)
 
-    def on_DealStageChanged(self, s, r: Recorded) -> None:
+    @handles(Deal.StageChanged)
+    def deal_stage_changed(self, s, r: Recorded) -> None:
         deal = self._deal(s, r, stage=r.event.to_stage)
         if deal and getattr(r.event, "changed_on", None):
             self._touch(s, deal["customer_id"], r.event.changed_on)
 
-    def on_DealRevised(self, s, r: Recorded) -> None:
+    @handles(Deal.Revised)
+    def deal_revised(self, s, r: Recorded) -> None:
         self._deal(s, r, amount_cents=to_cents(r.event.to_amount))
 
-    def on_DealWon(self, s, r: Recorded) -> None:
+    @handles(Deal.Won)
+    def deal_won(self, s, r: Recorded) -> None:
         e = r.event
         deal = self._deal(
             s,
@@ -206,10 +197,12 @@ class AccountsProjection(Projection):
         if deal:
             self._touch(s, deal["customer_id"], e.signed_on)
 
-    def on_DealLost(self, s, r: Recorded) -> None:
+    @handles(Deal.Lost)
+    def deal_lost(self, s, r: Recorded) -> None:
         self._deal(s, r, status="lost")
 
-    def on_DealPaymentReceived(self, s, r: Recorded) -> None:
+    @handles(Deal.PaymentReceived)
+    def deal_payment_received(self, s, r: Recorded) -> None:
         deal = s["deals"].get(r.aggregate_id)
         if deal is None:
             return
@@ -226,7 +219,8 @@ class AccountsProjection(Projection):
         )
         self._touch(s, deal["customer_id"], r.event.received_on)
 
-    def on_DealRefunded(self, s, r: Recorded) -> None:
+    @handles(Deal.Refunded)
+    def deal_refunded(self, s, r: Recorded) -> None:
         deal = s["deals"].get(r.aggregate_id)
         if deal is None:
             return

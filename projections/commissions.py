@@ -17,7 +17,7 @@ from domain.rep import Rep
 from domain.target import TargetSheet
 from domain.values import Period
 from infrastructure.database import Tx
-from projections.engine.projection import Projection, Recorded, Rows
+from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
 from projections.kpi import utc_text
 from projections.money import from_cents, to_cents
@@ -55,19 +55,6 @@ def _plan_body(body: dict) -> str:
 class CommissionsProjection(Projection):
     name = "commissions"
     version = 1
-    events = (
-        Deal.Opened,
-        Deal.SplitsSet,
-        Deal.Won,
-        Deal.PaymentReceived,
-        Deal.Refunded,
-        Plan.Created,
-        Plan.Versioned,
-        Rep.PlanAssigned,
-        TargetSheet.TargetSet,
-        TargetSheet.Decomposed,
-        CommissionPeriod.Closed,
-    )
     tables = {
         "deals": [
             "CREATE TABLE IF NOT EXISTS {deals} (deal_id TEXT PRIMARY KEY, currency TEXT NOT NULL, "
@@ -114,19 +101,18 @@ class CommissionsProjection(Projection):
             "closed": Rows(tx, tables["closed"], "period", CLOSED_COLUMNS),
         }
 
-    def commit(self, tx: Tx, tables: dict[str, str], state: dict[str, Rows]) -> None:
-        for rows in state.values():
-            rows.flush()
-
-    def on_DealOpened(self, s, r: Recorded) -> None:
+    @handles(Deal.Opened)
+    def deal_opened(self, s, r: Recorded) -> None:
         s["deals"].put(
             {"deal_id": r.aggregate_id, "currency": r.event.currency, "splits": json.dumps([[r.event.owner_id, "1"]])}
         )
 
-    def on_DealSplitsSet(self, s, r: Recorded) -> None:
+    @handles(Deal.SplitsSet)
+    def deal_splits_set(self, s, r: Recorded) -> None:
         s["deals"].update(r.aggregate_id, splits=json.dumps([[x["rep_id"], str(x["share"])] for x in r.event.splits]))
 
-    def on_DealWon(self, s, r: Recorded) -> None:
+    @handles(Deal.Won)
+    def deal_won(self, s, r: Recorded) -> None:
         deal = s["deals"].get(r.aggregate_id)
         if deal is None:
             return
@@ -144,7 +130,8 @@ class CommissionsProjection(Projection):
             }
         )
 
-    def on_DealPaymentReceived(self, s, r: Recorded) -> None:
+    @handles(Deal.PaymentReceived)
+    def deal_payment_received(self, s, r: Recorded) -> None:
         s["moves"].put(
             {
                 "position": r.position,
@@ -156,7 +143,8 @@ class CommissionsProjection(Projection):
             }
         )
 
-    def on_DealRefunded(self, s, r: Recorded) -> None:
+    @handles(Deal.Refunded)
+    def deal_refunded(self, s, r: Recorded) -> None:
         s["moves"].put(
             {
                 "position": r.position,
@@ -168,7 +156,8 @@ class CommissionsProjection(Projection):
             }
         )
 
-    def on_PlanCreated(self, s, r: Recorded) -> None:
+    @handles(Plan.Created)
+    def plan_created(self, s, r: Recorded) -> None:
         s["plans"].put(
             {
                 "plan_key": f"{r.aggregate_id}|1",
@@ -179,7 +168,8 @@ class CommissionsProjection(Projection):
             }
         )
 
-    def on_PlanVersioned(self, s, r: Recorded) -> None:
+    @handles(Plan.Versioned)
+    def plan_versioned(self, s, r: Recorded) -> None:
         s["plans"].put(
             {
                 "plan_key": f"{r.aggregate_id}|{r.event.version}",
@@ -190,7 +180,8 @@ class CommissionsProjection(Projection):
             }
         )
 
-    def on_RepPlanAssigned(self, s, r: Recorded) -> None:
+    @handles(Rep.PlanAssigned)
+    def rep_plan_assigned(self, s, r: Recorded) -> None:
         s["assignments"].put(
             {
                 "position": r.position,
@@ -212,16 +203,19 @@ class CommissionsProjection(Projection):
                 }
             )
 
-    def on_TargetSheetTargetSet(self, s, r: Recorded) -> None:
+    @handles(TargetSheet.TargetSet)
+    def target_sheet_target_set(self, s, r: Recorded) -> None:
         self._target(s, r, 0, r.event.scope, r.event.value)
 
-    def on_TargetSheetDecomposed(self, s, r: Recorded) -> None:
+    @handles(TargetSheet.Decomposed)
+    def target_sheet_decomposed(self, s, r: Recorded) -> None:
         for seq, child in enumerate(r.event.children):
             self._target(s, r, seq, child["scope"], child["value"])
         for seq, scope in enumerate(r.event.dropped, start=len(r.event.children)):
             self._target(s, r, seq, scope, None)
 
-    def on_CommissionPeriodClosed(self, s, r: Recorded) -> None:
+    @handles(CommissionPeriod.Closed)
+    def commission_period_closed(self, s, r: Recorded) -> None:
         s["closed"].put({"period": r.event.period, "position": r.position, "as_of_position": r.event.as_of_position})
 
 

@@ -17,7 +17,7 @@ from domain.deal import Deal
 from domain.lead import Lead
 from domain.target import TargetSheet
 from infrastructure.database import Tx
-from projections.engine.projection import Projection, Recorded, Rows
+from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.money import to_cents
 
 # customer_id holds the fact's subject: the customer, or the lead for leads_contacted
@@ -46,19 +46,6 @@ def utc_text(moment: datetime) -> str:
 class KpiProjection(Projection):
     name = "kpi"
     version = 1
-    events = (
-        Deal.Opened,
-        Deal.SplitsSet,
-        Deal.Won,
-        Deal.PaymentReceived,
-        Customer.Registered,
-        Customer.Graded,
-        Customer.OwnerTransferred,
-        Customer.VisitLogged,
-        TargetSheet.TargetSet,
-        TargetSheet.Decomposed,
-        Lead.Contacted,
-    )
     tables = {
         "facts": [
             """CREATE TABLE IF NOT EXISTS {facts} (
@@ -97,10 +84,6 @@ class KpiProjection(Projection):
             "targets": Rows(tx, tables["targets"], "target_key", TARGET_COLUMNS),
         }
 
-    def commit(self, tx: Tx, tables: dict[str, str], state: dict[str, Rows]) -> None:
-        for rows in state.values():
-            rows.flush()
-
     @staticmethod
     def _fact(
         s: dict[str, Rows],
@@ -130,7 +113,8 @@ class KpiProjection(Projection):
             }
         )
 
-    def on_DealOpened(self, s, r: Recorded) -> None:
+    @handles(Deal.Opened)
+    def deal_opened(self, s, r: Recorded) -> None:
         e = r.event
         s["deals"].put(
             {
@@ -142,13 +126,15 @@ class KpiProjection(Projection):
             }
         )
 
-    def on_DealSplitsSet(self, s, r: Recorded) -> None:
+    @handles(Deal.SplitsSet)
+    def deal_splits_set(self, s, r: Recorded) -> None:
         s["deals"].update(
             r.aggregate_id,
             splits=json.dumps([{"rep_id": x["rep_id"], "share": str(x["share"])} for x in r.event.splits]),
         )
 
-    def on_DealWon(self, s, r: Recorded) -> None:
+    @handles(Deal.Won)
+    def deal_won(self, s, r: Recorded) -> None:
         deal = s["deals"].get(r.aggregate_id)
         if deal is None:
             return
@@ -185,7 +171,8 @@ class KpiProjection(Projection):
         ):
             s["customers"].update(deal["customer_id"], first_won_on=e.signed_on.isoformat())
 
-    def on_DealPaymentReceived(self, s, r: Recorded) -> None:
+    @handles(Deal.PaymentReceived)
+    def deal_payment_received(self, s, r: Recorded) -> None:
         deal = s["deals"].get(r.aggregate_id)
         if deal is None:
             return
@@ -202,23 +189,28 @@ class KpiProjection(Projection):
                 customer_id=deal["customer_id"],
             )
 
-    def on_CustomerRegistered(self, s, r: Recorded) -> None:
+    @handles(Customer.Registered)
+    def customer_registered(self, s, r: Recorded) -> None:
         e = r.event
         s["customers"].put({"customer_id": r.aggregate_id, "owner_id": e.owner_id, "grade": None, "first_won_on": None})
         if e.owner_id:
             self._fact(s, r, 0, e.owner_id, e.registered_on, "new_customers", qty=1, customer_id=r.aggregate_id)
 
-    def on_CustomerGraded(self, s, r: Recorded) -> None:
+    @handles(Customer.Graded)
+    def customer_graded(self, s, r: Recorded) -> None:
         s["customers"].update(r.aggregate_id, grade=r.event.to_grade)
 
-    def on_CustomerOwnerTransferred(self, s, r: Recorded) -> None:
+    @handles(Customer.OwnerTransferred)
+    def customer_owner_transferred(self, s, r: Recorded) -> None:
         s["customers"].update(r.aggregate_id, owner_id=r.event.to_owner)
 
-    def on_CustomerVisitLogged(self, s, r: Recorded) -> None:
+    @handles(Customer.VisitLogged)
+    def customer_visit_logged(self, s, r: Recorded) -> None:
         e = r.event
         self._fact(s, r, 0, e.rep_id, e.occurred_at.date(), "visits", qty=1, customer_id=r.aggregate_id)
 
-    def on_LeadContacted(self, s, r: Recorded) -> None:
+    @handles(Lead.Contacted)
+    def lead_contacted(self, s, r: Recorded) -> None:
         """One fact per contact; KPIs count distinct leads (the subject) per rep and period."""
         e = r.event
         self._fact(s, r, 0, e.rep_id, e.occurred_at.date(), "leads_contacted", qty=1, customer_id=r.aggregate_id)
@@ -235,10 +227,12 @@ class KpiProjection(Projection):
             }
         )
 
-    def on_TargetSheetTargetSet(self, s, r: Recorded) -> None:
+    @handles(TargetSheet.TargetSet)
+    def target_sheet_target_set(self, s, r: Recorded) -> None:
         self._target(s, r, r.event.scope, r.event.value)
 
-    def on_TargetSheetDecomposed(self, s, r: Recorded) -> None:
+    @handles(TargetSheet.Decomposed)
+    def target_sheet_decomposed(self, s, r: Recorded) -> None:
         for child in r.event.children:
             self._target(s, r, child["scope"], child["value"])
         for scope in r.event.dropped:

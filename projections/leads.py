@@ -17,7 +17,7 @@ from domain.lead_policy import company_key, email_key, phone_key, sla_due
 from domain.personal import plain
 from domain.values import Period
 from infrastructure.database import Tx
-from projections.engine.projection import Projection, Recorded, Rows
+from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
 from projections.kpi import utc_text
 from projections.money import fraction, from_cents, to_cents
@@ -83,22 +83,6 @@ def _when(moment: datetime | None) -> str | None:
 class LeadsProjection(Projection):
     name = "leads"
     version = 1
-    events = (
-        Lead.Captured,
-        Lead.Scored,
-        Lead.Assigned,
-        Lead.Returned,
-        Lead.Contacted,
-        Lead.SlaBreached,
-        Lead.Qualified,
-        Lead.Disqualified,
-        Lead.Converted,
-        Lead.MergedInto,
-        Lead.Absorbed,
-        Lead.Forgotten,
-        Deal.Opened,
-        Deal.Won,
-    )
     tables = {
         "leads": [
             """CREATE TABLE IF NOT EXISTS {leads} (
@@ -140,11 +124,8 @@ class LeadsProjection(Projection):
             "breaches": Rows(tx, tables["breaches"], "breach_id", BREACH_COLUMNS),
         }
 
-    def commit(self, tx: Tx, tables: dict[str, str], state: dict[str, Rows]) -> None:
-        for rows in state.values():
-            rows.flush()
-
-    def on_LeadCaptured(self, s, r: Recorded) -> None:
+    @handles(Lead.Captured)
+    def lead_captured(self, s, r: Recorded) -> None:
         e = r.event
         s["leads"].put(
             {
@@ -178,10 +159,12 @@ class LeadsProjection(Projection):
             }
         )
 
-    def on_LeadScored(self, s, r: Recorded) -> None:
+    @handles(Lead.Scored)
+    def lead_scored(self, s, r: Recorded) -> None:
         s["leads"].update(r.aggregate_id, grade=r.event.grade, score=str(r.event.score))
 
-    def on_LeadAssigned(self, s, r: Recorded) -> None:
+    @handles(Lead.Assigned)
+    def lead_assigned(self, s, r: Recorded) -> None:
         lead = s["leads"].get(r.aggregate_id)
         if lead is None:
             return
@@ -206,7 +189,8 @@ class LeadsProjection(Projection):
             }
         )
 
-    def on_LeadReturned(self, s, r: Recorded) -> None:
+    @handles(Lead.Returned)
+    def lead_returned(self, s, r: Recorded) -> None:
         s["leads"].update(
             r.aggregate_id,
             assignee_id=None,
@@ -216,7 +200,8 @@ class LeadsProjection(Projection):
             status="pool",
         )
 
-    def on_LeadContacted(self, s, r: Recorded) -> None:
+    @handles(Lead.Contacted)
+    def lead_contacted(self, s, r: Recorded) -> None:
         lead = s["leads"].get(r.aggregate_id)
         if lead is None:
             return
@@ -231,7 +216,8 @@ class LeadsProjection(Projection):
             ):
                 s["assignments"].update(lead["current_assignment"], first_contact_at=at)
 
-    def on_LeadSlaBreached(self, s, r: Recorded) -> None:
+    @handles(Lead.SlaBreached)
+    def lead_sla_breached(self, s, r: Recorded) -> None:
         e = r.event
         s["breaches"].put(
             {
@@ -245,13 +231,16 @@ class LeadsProjection(Projection):
             }
         )
 
-    def on_LeadQualified(self, s, r: Recorded) -> None:
+    @handles(Lead.Qualified)
+    def lead_qualified(self, s, r: Recorded) -> None:
         s["leads"].update(r.aggregate_id, status="qualified", qualified=1)
 
-    def on_LeadDisqualified(self, s, r: Recorded) -> None:
+    @handles(Lead.Disqualified)
+    def lead_disqualified(self, s, r: Recorded) -> None:
         s["leads"].update(r.aggregate_id, status="disqualified", assignee_id=None, current_assignment=None)
 
-    def on_LeadConverted(self, s, r: Recorded) -> None:
+    @handles(Lead.Converted)
+    def lead_converted(self, s, r: Recorded) -> None:
         e = r.event
         s["leads"].update(
             r.aggregate_id,
@@ -264,10 +253,12 @@ class LeadsProjection(Projection):
             current_assignment=None,
         )
 
-    def on_LeadMergedInto(self, s, r: Recorded) -> None:
+    @handles(Lead.MergedInto)
+    def lead_merged_into(self, s, r: Recorded) -> None:
         s["leads"].update(r.aggregate_id, status="merged", assignee_id=None, current_assignment=None)
 
-    def on_LeadAbsorbed(self, s, r: Recorded) -> None:
+    @handles(Lead.Absorbed)
+    def lead_absorbed(self, s, r: Recorded) -> None:
         filled = r.event.filled
         changes = {
             k: v
@@ -281,16 +272,19 @@ class LeadsProjection(Projection):
         }
         s["leads"].update(r.aggregate_id, **changes)
 
-    def on_LeadForgotten(self, s, r: Recorded) -> None:
+    @handles(Lead.Forgotten)
+    def lead_forgotten(self, s, r: Recorded) -> None:
         """Nothing derived from the subject's personal data stays in the read model."""
         s["leads"].update(r.aggregate_id, phone_key=None, email_key=None)
 
-    def on_DealOpened(self, s, r: Recorded) -> None:
+    @handles(Deal.Opened)
+    def deal_opened(self, s, r: Recorded) -> None:
         lead_id = getattr(r.event, "lead_id", None)
         if lead_id:
             s["deals"].put({"deal_id": r.aggregate_id, "lead_id": lead_id})
 
-    def on_DealWon(self, s, r: Recorded) -> None:
+    @handles(Deal.Won)
+    def deal_won(self, s, r: Recorded) -> None:
         link = s["deals"].get(r.aggregate_id)
         lead = link and s["leads"].get(link["lead_id"])
         if lead:

@@ -10,7 +10,7 @@ from typing import Any
 
 from domain.rep import LEVEL_DUTIES, Rep, fold
 from infrastructure.database import Tx
-from projections.engine.projection import Projection, Recorded, Rows
+from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
 
 CHANGE_COLUMNS = ("position", "rep_id", "kind", "effective_from", "level", "team", "region", "manager_id", "status")
@@ -25,7 +25,6 @@ KIND_FIELDS = {
 class OrgProjection(Projection):
     name = "org"
     version = 1
-    events = (Rep.Hired, Rep.LevelChanged, Rep.Transferred, Rep.Left)
     tables = {
         "members": [
             """CREATE TABLE IF NOT EXISTS {members} (
@@ -45,10 +44,6 @@ class OrgProjection(Projection):
             "changes": Rows(tx, tables["changes"], "position", CHANGE_COLUMNS),
         }
 
-    def commit(self, tx: Tx, tables: dict[str, str], state: dict[str, Rows]) -> None:
-        for rows in state.values():
-            rows.flush()
-
     def _change(self, s: dict[str, Rows], r: Recorded, kind: str, effective_from: date, **fields: Any) -> None:
         row = dict.fromkeys(CHANGE_COLUMNS)
         row.update(
@@ -56,7 +51,8 @@ class OrgProjection(Projection):
         )
         s["changes"].put(row)
 
-    def on_RepHired(self, s: dict[str, Rows], r: Recorded) -> None:
+    @handles(Rep.Hired)
+    def rep_hired(self, s: dict[str, Rows], r: Recorded) -> None:
         e = r.event
         s["members"].put(
             {"rep_id": r.aggregate_id, "name": e.name, "hired_on": e.hired_on.isoformat() if e.hired_on else None}
@@ -73,13 +69,16 @@ class OrgProjection(Projection):
             status="active",
         )
 
-    def on_RepLevelChanged(self, s: dict[str, Rows], r: Recorded) -> None:
+    @handles(Rep.LevelChanged)
+    def rep_level_changed(self, s: dict[str, Rows], r: Recorded) -> None:
         self._change(s, r, "level", r.event.effective_from, level=r.event.to_level)
 
-    def on_RepTransferred(self, s: dict[str, Rows], r: Recorded) -> None:
+    @handles(Rep.Transferred)
+    def rep_transferred(self, s: dict[str, Rows], r: Recorded) -> None:
         self._change(s, r, "transfer", r.event.effective_from, **r.event.to_assignment)
 
-    def on_RepLeft(self, s: dict[str, Rows], r: Recorded) -> None:
+    @handles(Rep.Left)
+    def rep_left(self, s: dict[str, Rows], r: Recorded) -> None:
         self._change(s, r, "left", r.event.effective_on, status="left")
 
 

@@ -17,7 +17,7 @@ from domain.deal import Deal
 from domain.rep import Rep
 from domain.values import DEFAULT_CURRENCY, DEFAULT_STAGE_PROBABILITIES, OPEN_STAGES, Period
 from infrastructure.database import Tx
-from projections.engine.projection import Projection, Recorded, Rows
+from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
 from projections.money import fraction, from_cents, to_cents
 
@@ -57,7 +57,6 @@ def _probability(event: Any, stage: str) -> Decimal:
 class PipelineProjection(Projection):
     name = "pipeline"
     version = 2
-    events = (Rep.Hired, Deal.Opened, Deal.StageChanged, Deal.Revised, Deal.Won, Deal.Lost, Deal.Refunded)
     tables = {
         "deals": [
             """CREATE TABLE IF NOT EXISTS {deals} (
@@ -89,10 +88,6 @@ class PipelineProjection(Projection):
             "steps": Rows(tx, tables["steps"], "position", STEP_COLUMNS),
         }
 
-    def commit(self, tx: Tx, tables: dict[str, str], state: dict[str, Rows]) -> None:
-        for rows in state.values():
-            rows.flush()
-
     def _step(self, s, r: Recorded, from_stage: str | None, to_stage: str, day: date) -> None:
         s["steps"].put(
             {
@@ -104,11 +99,13 @@ class PipelineProjection(Projection):
             }
         )
 
-    def on_RepHired(self, s, r: Recorded) -> None:
+    @handles(Rep.Hired)
+    def rep_hired(self, s, r: Recorded) -> None:
         e = r.event
         s["reps"].put({"rep_id": r.aggregate_id, "name": e.name, "team": e.team, "region": e.region})
 
-    def on_DealOpened(self, s, r: Recorded) -> None:
+    @handles(Deal.Opened)
+    def deal_opened(self, s, r: Recorded) -> None:
         e, stage = r.event, OPEN_STAGES[0]
         amount, probability = to_cents(e.amount), _probability(r.event, stage)
         s["deals"].put(
@@ -134,7 +131,8 @@ class PipelineProjection(Projection):
         )
         self._step(s, r, None, stage, e.opened_on)
 
-    def on_DealStageChanged(self, s, r: Recorded) -> None:
+    @handles(Deal.StageChanged)
+    def deal_stage_changed(self, s, r: Recorded) -> None:
         deal = s["deals"].get(r.aggregate_id)
         if deal is None:
             return
@@ -152,7 +150,8 @@ class PipelineProjection(Projection):
             s, r, e.from_stage, e.to_stage, getattr(e, "changed_on", None) or date.fromisoformat(deal["opened_on"])
         )
 
-    def on_DealRevised(self, s, r: Recorded) -> None:
+    @handles(Deal.Revised)
+    def deal_revised(self, s, r: Recorded) -> None:
         deal = s["deals"].get(r.aggregate_id)
         if deal is None:
             return
@@ -166,7 +165,8 @@ class PipelineProjection(Projection):
             weighted_cents=weighted_cents(amount, Decimal(deal["probability"])) if deal["status"] == "open" else 0,
         )
 
-    def on_DealWon(self, s, r: Recorded) -> None:
+    @handles(Deal.Won)
+    def deal_won(self, s, r: Recorded) -> None:
         deal = s["deals"].get(r.aggregate_id)
         if deal is None:
             return
@@ -180,7 +180,8 @@ class PipelineProjection(Projection):
         )
         self._step(s, r, deal["stage"], "won", r.event.signed_on)
 
-    def on_DealLost(self, s, r: Recorded) -> None:
+    @handles(Deal.Lost)
+    def deal_lost(self, s, r: Recorded) -> None:
         deal = s["deals"].get(r.aggregate_id)
         if deal is None:
             return
@@ -195,7 +196,8 @@ class PipelineProjection(Projection):
         if lost_on:
             self._step(s, r, deal["stage"], "lost", lost_on)
 
-    def on_DealRefunded(self, s, r: Recorded) -> None:
+    @handles(Deal.Refunded)
+    def deal_refunded(self, s, r: Recorded) -> None:
         deal = s["deals"].get(r.aggregate_id)
         if deal is not None:
             s["deals"].update(

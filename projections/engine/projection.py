@@ -6,8 +6,8 @@ commit, read the wall clock or depend on anything but the events and its own tab
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar, NamedTuple
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from eventsourcing.utils import get_topic
 
@@ -33,14 +33,32 @@ class HandlerFailed(Exception):
         self.error = error
 
 
+H = TypeVar("H", bound=Callable[..., Any])
+
+
+def handles(*event_classes: type) -> Callable[[H], H]:
+    """Register a projection method as the handler of these event classes."""
+
+    def register(method: H) -> H:
+        method.handled_events = (*getattr(method, "handled_events", ()), *event_classes)  # type: ignore[attr-defined]
+        return method
+
+    return register
+
+
 def type_name(topic: str) -> str:
     """'domain.deal:Deal.Won' -> 'DealWon'."""
     return topic.rsplit(":", 1)[-1].replace(".", "")
 
 
 class Projection:
-    """Subclass with `name`, `version`, `events`, `tables` and `on_<EventType>` handlers.
+    """Subclass with `name`, `version`, `tables` and handlers registered by event class:
 
+        @handles(Deal.Won)
+        def won(self, state, r: Recorded) -> None: ...
+
+    The events a projection consumes are the classes its handlers are registered for (plus any
+    listed in `events`). A subclass may override a handler by defining a method of the same name.
     `tables` maps a logical table name to its DDL, written with `{name}` placeholders for
     every table of the projection (for example `CREATE TABLE {deals} (...)`). Bump `version`
     when the tables or the meaning of the handlers change: the new version is built beside
@@ -52,6 +70,16 @@ class Projection:
     on_error: ClassVar[str] = "stop"  # live failures: "stop" the projection, or "park" the event and go on
     events: ClassVar[tuple[type, ...]] = ()
     tables: ClassVar[dict[str, list[str]]] = {}
+    handlers: ClassVar[dict[type, str]] = {}  # event class -> handler method name
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table = dict(cls.handlers)
+        for attr, value in vars(cls).items():
+            for event_class in getattr(value, "handled_events", ()):
+                table[event_class] = attr
+        cls.handlers = table
+        cls.events = tuple(dict.fromkeys([*cls.events, *table]))
 
     @property
     def topics(self) -> list[str]:
@@ -68,9 +96,10 @@ class Projection:
         """Apply a batch. The default loads state, dispatches per event and writes back."""
         state = self.begin(tx, tables, batch)
         for record in batch:
-            handler = getattr(self, f"on_{record.type}", None)
-            if handler is None:
+            name = self.handlers.get(type(record.event))
+            if name is None:
                 continue
+            handler = getattr(self, name)
             try:
                 handler(state, record)
             except Exception as e:
@@ -89,7 +118,10 @@ class Projection:
         return None
 
     def commit(self, tx: Tx, tables: dict[str, str], state: Any) -> None:
-        pass
+        """Write back what `begin` loaded: every `Rows` in the state (a `Rows` or a dict of them)."""
+        for rows in state.values() if isinstance(state, dict) else (state,):
+            if isinstance(rows, Rows):
+                rows.flush()
 
 
 class Rows:

@@ -15,7 +15,7 @@ from typing import Any
 from domain.lead import Lead
 from domain.values import Period
 from infrastructure.database import Tx
-from projections.engine.projection import Projection, Recorded, Rows
+from projections.engine.projection import Projection, Recorded, Rows, handles
 
 COLUMNS = ("lead_id", "source", "captured_on", "first_contact_on")
 
@@ -24,7 +24,6 @@ class FirstContactLag(Projection):
     name = "first_contact_lag"
     version = 1
     on_error = "park"  # not financial: a bad event is parked and the metric carries on
-    events = (Lead.Captured, Lead.Contacted)
     tables = {
         "leads": [
             """CREATE TABLE IF NOT EXISTS {leads} (lead_id TEXT PRIMARY KEY, source TEXT NOT NULL,
@@ -37,10 +36,8 @@ class FirstContactLag(Projection):
         rows.load(r.aggregate_id for r in batch if r.type == "LeadContacted")
         return rows
 
-    def commit(self, tx: Tx, tables: dict[str, str], rows: Rows) -> None:
-        rows.flush()
-
-    def on_LeadCaptured(self, rows: Rows, r: Recorded) -> None:
+    @handles(Lead.Captured)
+    def lead_captured(self, rows: Rows, r: Recorded) -> None:
         rows.put(
             {
                 "lead_id": r.aggregate_id,
@@ -50,7 +47,8 @@ class FirstContactLag(Projection):
             }
         )
 
-    def on_LeadContacted(self, rows: Rows, r: Recorded) -> None:
+    @handles(Lead.Contacted)
+    def lead_contacted(self, rows: Rows, r: Recorded) -> None:
         lead = rows.get(r.aggregate_id)
         day = r.event.occurred_at.date().isoformat()
         if lead is not None and (lead["first_contact_on"] is None or day < lead["first_contact_on"]):

@@ -86,7 +86,7 @@ def test_crash_mid_batch_then_restart_equals_a_clean_rebuild(runtime):
 class BrokenOnWin(PipelineProjection):
     name = "broken"
 
-    def on_DealWon(self, state, record):
+    def deal_won(self, state, record):
         raise ValueError("cannot handle wins")
 
 
@@ -299,10 +299,10 @@ class PickyLeads(PipelineProjection):
     on_error = "park"
     broken = True
 
-    def on_DealWon(self, state, record):
+    def deal_won(self, state, record):
         if PickyLeads.broken:
             raise ValueError("wins are not understood yet")
-        super().on_DealWon(state, record)
+        super().deal_won(state, record)
 
 
 def test_a_parking_projection_sets_bad_events_aside_and_retries_them(runtime):
