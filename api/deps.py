@@ -7,6 +7,8 @@ import uuid
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from api.encoding import Json
 from api.errors import NotCaughtUp
@@ -75,3 +77,36 @@ def await_position(request: Request, projections: str | tuple[str, ...], min_pos
         )
         if not reached:
             raise NotCaughtUp(name, min_position, current)
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+_declared: dict[int, frozenset[str]] = {}
+OPEN_QUERY = "x-open-query"  # `openapi_extra={OPEN_QUERY: True}`: the route takes any query parameter
+
+
+def reject_unknown_query_params(request: Request) -> None:
+    """A query parameter the route does not declare is a mistake (`?correlation=` filtering
+    nothing), not something to ignore: 422 naming it."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    if (route.openapi_extra or {}).get(OPEN_QUERY):  # the route hands its query on (metric projections)
+        return
+    known = _declared.get(id(route))
+    if known is None:
+        known = _declared[id(route)] = frozenset(_query_names(route.dependant))
+    unknown = sorted(set(request.query_params.keys()) - known)
+    if unknown:
+        raise InvalidInput(
+            f"unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}"
+            f" (this route takes: {', '.join(sorted(known)) or 'none'})",
+            field=unknown[0],
+            unknown=unknown,
+            allowed=sorted(known),
+        )

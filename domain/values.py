@@ -92,11 +92,52 @@ class Choice(StrEnum):
 
 
 class Level(Choice):
+    """The levels of the sales organisation, lowest first: the one definition of level, their
+    order (promotion goes up it) and their duties (层级销售)."""
+
     JUNIOR = "junior"
     MID = "mid"
     SENIOR = "senior"
     MANAGER = "manager"
     DIRECTOR = "director"
+
+    @property
+    def rank(self) -> int:
+        """0 for junior up to 4 for director."""
+        return list(Level).index(self)
+
+    @property
+    def duties(self) -> str:
+        return LEVEL_DUTIES[self]
+
+
+LEVEL_DUTIES: dict[str, str] = {
+    Level.JUNIOR: "first contact and information gathering",
+    Level.MID: "in-depth conversations and needs analysis",
+    Level.SENIOR: "contract signing and key-account relationships",
+    Level.MANAGER: "runs a team: coaching, approvals, team targets",
+    Level.DIRECTOR: "runs the sales organisation and its regional centres",
+}
+
+
+def can_manage(level: str | None) -> bool:
+    """Managers and directors lead others: only a rep at one of these levels may be someone's
+    manager, hold a manager's key or approve for their reports."""
+    return level in (Level.MANAGER, Level.DIRECTOR)
+
+
+class Role(Choice):
+    """What an API key may do: a rep or manager (bound to a rep of the org tree), finance, an
+    auditor or an administrator."""
+
+    REP = "rep"
+    MANAGER = "manager"
+    FINANCE = "finance"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+SELLING_LEVELS = (Level.JUNIOR.value, Level.MID.value, Level.SENIOR.value)  # ranked on leaderboards by default
 
 
 class Grade(Choice):

@@ -55,10 +55,14 @@ class EventFilter:
     actor: str | None = None
     since: datetime | None = None  # recorded at or after
     until: datetime | None = None  # recorded before
+    correlation_id: str | None = None
 
     def matches(self, record: Recorded) -> bool:
         event = record.event
-        if self.actor is not None and (getattr(event, "meta", None) or {}).get("actor") != self.actor:
+        meta = getattr(event, "meta", None) or {}
+        if self.actor is not None and meta.get("actor") != self.actor:
+            return False
+        if self.correlation_id is not None and meta.get("correlation_id") != self.correlation_id:
             return False
         if self.since is not None and event.timestamp < self.since:
             return False

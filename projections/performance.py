@@ -4,14 +4,17 @@ and period, computed from KPI facts and the organisation as it was on each fact'
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from domain.errors import NotFound
+from domain.rep import LEVEL_ORDER
 from domain.target import parse_scope
-from domain.values import MONEY_METRICS, Metric, Period, round_money
+from domain.values import MONEY_METRICS, SELLING_LEVELS, Metric, Period, round_money
 from infrastructure.database import Tx
+from projections.accounts import scope_collection_rate
 from projections.engine.tracking import active_tables
 from projections.kpi import KPI, utc_text
 from projections.money import fraction, from_cents
@@ -112,7 +115,7 @@ def kpis(tx: Tx, *, scope: str, period: Period, as_of: datetime | None = None) -
         "as_of": as_of,
         "metrics": rows,
         "gross_margin_attainment": next(r["attainment"] for r in rows if r["metric"] == "gross_margin"),
-        "collection_rate": fraction(from_cents(cents["collections"]), revenue),
+        "collection_rate": scope_collection_rate(tx, period=period, scope=scope, org=org),  # as GET /receivables
         "visits_per_working_day": fraction(Decimal(qty["visits"]), Decimal(working_days)),
         "working_days": working_days,
         "members": len(org.members(period.end, scope)),
@@ -138,13 +141,20 @@ def _active_customers(tx: Tx, org: OrgHistory, scope: str, period: Period) -> di
 
 
 def _ranking(
-    tx: Tx, org: OrgHistory, metric: str, period: Period, scope: str, as_of: datetime | None
+    tx: Tx,
+    org: OrgHistory,
+    metric: str,
+    period: Period,
+    scope: str,
+    as_of: datetime | None,
+    levels: Collection[str] = SELLING_LEVELS,
 ) -> list[dict[str, Any]]:
     reference = min(period.end, as_of.date()) if as_of else period.end
     members = [
         rep
         for rep in org.timelines
         if org.in_scope(rep, reference, scope)
+        and (org.attrs(rep, reference) or {}).get("level") in levels
         and any((org.attrs(rep, d) or {}).get("status") == "active" for d in (period.start, reference))
     ]
     totals = {rep: [0, 0] for rep in members}
@@ -167,16 +177,27 @@ def _ranking(
 
 
 def leaderboard(
-    tx: Tx, *, metric: str, period: Period, scope: str = "company", limit: int = 10, as_of: datetime | None = None
+    tx: Tx,
+    *,
+    metric: str,
+    period: Period,
+    scope: str = "company",
+    limit: int = 10,
+    as_of: datetime | None = None,
+    levels: Collection[str] = SELLING_LEVELS,
 ) -> dict[str, Any]:
+    """Reps (junior, mid and senior unless `levels` says otherwise) ranked densely by `metric`.
+
+    At most `limit` rows, except that everyone tied with the last row shown is shown too — unless
+    that tie is at zero: reps with nothing to their name are not placed beyond `limit`."""
     metric = Metric.parse(metric, "metric")
     scope = parse_scope(scope)
     org = OrgHistory(tx)
-    rows = _ranking(tx, org, metric, period, scope, as_of)
-    before = {r["rep_id"]: r["rank"] for r in _ranking(tx, org, metric, period.previous(), scope, as_of)}
+    rows = _ranking(tx, org, metric, period, scope, as_of, levels)
+    before = {r["rep_id"]: r["rank"] for r in _ranking(tx, org, metric, period.previous(), scope, as_of, levels)}
     targets = Targets(tx)
     cut = rows[min(limit, len(rows)) - 1]["rank"] if rows else 0
-    shown = [r for r in rows if r["rank"] <= cut]  # everyone tied at the cut is included
+    shown = [r for i, r in enumerate(rows) if r["rank"] <= cut and (i < limit or r["value"])]
     for row in shown:
         target, _ = targets.get(period, metric, f"rep:{row['rep_id']}")
         row["attainment"] = fraction(row["value"], target)
@@ -188,6 +209,7 @@ def leaderboard(
         "previous_period": period.previous().label,
         "scope": scope,
         "as_of": as_of,
+        "levels": sorted(levels, key=LEVEL_ORDER.index),
         "rows": shown,
         "best": [r for r in shown if r["rank"] == 1 and r["value"]],
     }

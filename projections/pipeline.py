@@ -14,12 +14,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from domain.deal import Deal
-from domain.rep import Rep
 from domain.values import DEFAULT_CURRENCY, DEFAULT_STAGE_PROBABILITIES, OPEN_STAGES, Period
 from infrastructure.database import Tx
 from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
 from projections.money import fraction, from_cents, to_cents
+from projections.org import OrgHistory
 
 DEAL_COLUMNS = (
     "deal_id",
@@ -39,8 +39,8 @@ DEAL_COLUMNS = (
     "max_stage",
     "lost_reason",
     "last_position",
+    "closed_on",
 )
-REP_COLUMNS = ("rep_id", "name", "team", "region")
 STEP_COLUMNS = ("position", "deal_id", "from_stage", "to_stage", "on_day")
 
 
@@ -56,7 +56,7 @@ def _probability(event: Any, stage: str) -> Decimal:
 
 class PipelineProjection(Projection):
     name = "pipeline"
-    version = 2
+    version = 3
     tables = {
         "deals": [
             """CREATE TABLE IF NOT EXISTS {deals} (
@@ -64,12 +64,9 @@ class PipelineProjection(Projection):
                 currency TEXT NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL, probability TEXT NOT NULL,
                 amount_cents BIGINT NOT NULL, weighted_cents BIGINT NOT NULL, signed_cents BIGINT NOT NULL,
                 margin_cents BIGINT NOT NULL, refunded_cents BIGINT NOT NULL, opened_on TEXT NOT NULL,
-                expected_close TEXT, max_stage INTEGER NOT NULL, lost_reason TEXT, last_position BIGINT NOT NULL)""",
+                expected_close TEXT, max_stage INTEGER NOT NULL, lost_reason TEXT, last_position BIGINT NOT NULL,
+                closed_on TEXT)""",
             "CREATE INDEX IF NOT EXISTS {deals}_owner ON {deals} (owner_id)",
-        ],
-        "reps": [
-            """CREATE TABLE IF NOT EXISTS {reps} (
-                rep_id TEXT PRIMARY KEY, name TEXT NOT NULL, team TEXT NOT NULL, region TEXT NOT NULL)""",
         ],
         "steps": [
             """CREATE TABLE IF NOT EXISTS {steps} (
@@ -84,7 +81,6 @@ class PipelineProjection(Projection):
         deals.load(r.aggregate_id for r in batch if r.type.startswith("Deal") and r.type != "DealOpened")
         return {
             "deals": deals,
-            "reps": Rows(tx, tables["reps"], "rep_id", REP_COLUMNS),
             "steps": Rows(tx, tables["steps"], "position", STEP_COLUMNS),
         }
 
@@ -98,11 +94,6 @@ class PipelineProjection(Projection):
                 "on_day": day.isoformat(),
             }
         )
-
-    @handles(Rep.Hired)
-    def rep_hired(self, s, r: Recorded) -> None:
-        e = r.event
-        s["reps"].put({"rep_id": r.aggregate_id, "name": e.name, "team": e.team, "region": e.region})
 
     @handles(Deal.Opened)
     def deal_opened(self, s, r: Recorded) -> None:
@@ -127,6 +118,7 @@ class PipelineProjection(Projection):
                 "max_stage": 0,
                 "lost_reason": None,
                 "last_position": r.position,
+                "closed_on": None,
             }
         )
         self._step(s, r, None, stage, e.opened_on)
@@ -177,6 +169,7 @@ class PipelineProjection(Projection):
             last_position=r.position,
             signed_cents=to_cents(r.event.amount),
             margin_cents=to_cents(r.event.gross_margin),
+            closed_on=r.event.signed_on.isoformat(),
         )
         self._step(s, r, deal["stage"], "won", r.event.signed_on)
 
@@ -194,6 +187,8 @@ class PipelineProjection(Projection):
         )
         lost_on = getattr(r.event, "lost_on", None)
         if lost_on:
+            s["deals"].update(r.aggregate_id, closed_on=lost_on.isoformat())
+        if lost_on:
             self._step(s, r, deal["stage"], "lost", lost_on)
 
     @handles(Deal.Refunded)
@@ -209,7 +204,8 @@ class PipelineProjection(Projection):
 
 PIPELINE = PipelineProjection()
 
-FILTERS = {"team": "r.team", "region": "r.region", "owner_id": "d.owner_id", "product_line": "d.product_line"}
+FILTERS = {"owner_id": "owner_id", "product_line": "product_line"}
+ORG_FILTERS = ("team", "region")  # answered from the org timeline, as of each deal's date
 
 
 def _days(values: list[int]) -> dict[str, Any]:
@@ -226,29 +222,33 @@ def pipeline_board(
     currency: str = DEFAULT_CURRENCY,
     period: Period | None = None,
     owners: Collection[str] | None = None,
+    as_of: date,
     **filters: str | None,
 ) -> dict[str, Any]:
-    """The board over the deals matching `filters` (and owned by one of `owners`, when given)."""
+    """The board over the deals matching `filters` (and owned by one of `owners`, when given).
+
+    `team` and `region` are the owner's on each deal's own date, from the org timeline: the
+    signing date of a won deal, the loss date of a lost one, `as_of` for a deal still open. A rep
+    who moved teams leaves their open deals with the new team and their past wins with the old."""
     t = active_tables(tx, PIPELINE)
-    where, params = ["d.currency = ?"], [currency]
+    where, params = ["currency = ?"], [currency]
     for key, column in FILTERS.items():
         if filters.get(key) is not None:
             where.append(f"{column} = ?")
             params.append(filters[key])
     if period is not None:
-        where.append("d.opened_on >= ? AND d.opened_on <= ?")
+        where.append("opened_on >= ? AND opened_on <= ?")
         params += [period.start.isoformat(), period.end.isoformat()]
-    columns = ", ".join(f"d.{c}" for c in DEAL_COLUMNS)
     deals = [
         dict(zip(DEAL_COLUMNS, row, strict=True))
-        for row in tx.all(
-            f"SELECT {columns} FROM {t['deals']} d LEFT JOIN {t['reps']} r ON r.rep_id = d.owner_id "
-            f"WHERE {' AND '.join(where)}",
-            params,
-        )
+        for row in tx.all(f"SELECT {', '.join(DEAL_COLUMNS)} FROM {t['deals']} WHERE {' AND '.join(where)}", params)
     ]
     if owners is not None:
         deals = [d for d in deals if d["owner_id"] in owners]
+    scopes = [f"{key}:{filters[key]}" for key in ORG_FILTERS if filters.get(key) is not None]
+    if scopes:
+        org = OrgHistory(tx)
+        deals = [d for d in deals if all(org.in_scope(d["owner_id"], _deal_day(d, as_of), s) for s in scopes)]
 
     open_by_stage = {stage: [0, 0, 0] for stage in OPEN_STAGES}
     won, lost = [0, 0, 0, 0], [0, 0]
@@ -310,6 +310,12 @@ def pipeline_board(
             for month, (c, a, w) in sorted(forecast.items())
         ],
     }
+
+
+def _deal_day(deal: dict[str, Any], as_of: date) -> date:
+    """The business date on which a deal's owner is placed in the organisation."""
+    closed = deal["closed_on"] if deal["status"] != "open" else None
+    return date.fromisoformat(closed) if closed else as_of
 
 
 def _conversion(deals: list[dict]) -> list[dict[str, Any]]:

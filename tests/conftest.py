@@ -66,6 +66,8 @@ def runtime(database_url):
     rt.close()
 
 
+from tests.kit import kit  # noqa: E402, F401 -- the given/when/then fixture, on every backend
+
 ADMIN_TOKEN = "test-admin-token-0123456789"
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from api.deps import MinPosition, RuntimeDep, await_position
+from api.access import EVERYONE, OVERSIGHT, Allow
+from api.deps import OPEN_QUERY, MinPosition, RuntimeDep, await_position
 from api.encoding import Json
 from domain.errors import NotFound
 from projections.engine.tracking import active_tables
@@ -12,7 +13,7 @@ from projections.engine.tracking import active_tables
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 
 
-@router.get("")
+@router.get("", dependencies=[Allow(EVERYONE)])
 def list_metrics(rt: RuntimeDep):
     """The projections that answer queries, with their documentation."""
     return Json(
@@ -24,7 +25,7 @@ def list_metrics(rt: RuntimeDep):
     )
 
 
-@router.get("/{name}")
+@router.get("/{name}", dependencies=[Allow(OVERSIGHT)], openapi_extra={OPEN_QUERY: True})
 def metric(name: str, request: Request, rt: RuntimeDep, min_position: MinPosition = None):
     """Ask a metric projection; query parameters other than `min_position` are passed to it."""
     projection = next((p for p in rt.projections if p.name == name and p.queryable), None)

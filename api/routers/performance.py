@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from api.access import AccessDep
+from api.access import EVERYONE, AccessDep, Allow
 from api.deps import MinPosition, RuntimeDep, await_position
 from api.encoding import Json
 from api.models import SaneDate, SaneMoment
-from domain.values import Period
+from domain.values import SELLING_LEVELS, Level, Period
 from projections.org import org_as_of
 from projections.performance import kpis, leaderboard
 
@@ -23,7 +23,7 @@ ScopeParam = Annotated[
 AsOfMoment = Annotated[SaneMoment | None, Query(description="what was known then (recording time, ISO)")]
 
 
-@router.get("/org")
+@router.get("/org", dependencies=[Allow(EVERYONE)])
 def org(request: Request, rt: RuntimeDep, as_of: SaneDate | None = None, min_position: MinPosition = None):
     """The hierarchy on a date (default today): director -> managers -> reps, with level duties."""
     await_position(request, "org", min_position)
@@ -31,7 +31,7 @@ def org(request: Request, rt: RuntimeDep, as_of: SaneDate | None = None, min_pos
         return Json(org_as_of(tx, as_of or date.today()))
 
 
-@router.get("/kpis")
+@router.get("/kpis", dependencies=[Allow(EVERYONE)])
 def kpi_scorecard(
     request: Request,
     rt: RuntimeDep,
@@ -46,12 +46,12 @@ def kpi_scorecard(
     date and in the team and region the rep belonged to on that date. Reps and managers ask for
     scopes within their part of the tree."""
     access.scope(scope)
-    await_position(request, ("org", "kpi"), min_position)
+    await_position(request, ("org", "kpi", "accounts"), min_position)
     with rt.db.read() as tx:
         return Json(kpis(tx, scope=scope, period=Period.parse(period), as_of=as_of))
 
 
-@router.get("/leaderboards/{metric}")
+@router.get("/leaderboards/{metric}", dependencies=[Allow(EVERYONE)])
 def leaderboards(
     metric: str,
     request: Request,
@@ -59,12 +59,21 @@ def leaderboards(
     period: str,
     scope: ScopeParam = "company",
     limit: int = Query(10, ge=1, le=1000),
+    levels: str | None = Query(
+        None, max_length=100, description="levels to rank, comma-separated (default junior,mid,senior)"
+    ),
     as_of: AsOfMoment = None,
     min_position: MinPosition = None,
 ):
-    """Dense ranking (ties share a rank and are listed by name; everyone tied at the cut is
-    shown), with attainment and the rank change against the previous period. `as_of` answers
-    from what had been recorded by then."""
+    """Dense ranking of reps (junior, mid and senior unless `levels` says otherwise): ties share a
+    rank and are listed by name. At most `limit` rows, plus everyone tied with the last row shown
+    (a tie at zero is not extended). With attainment and the rank change against the previous
+    period. `as_of` answers from what had been recorded by then."""
+    ranked = SELLING_LEVELS if levels is None else tuple(Level.parse(v.strip(), "levels") for v in levels.split(","))
     await_position(request, ("org", "kpi"), min_position)
     with rt.db.read() as tx:
-        return Json(leaderboard(tx, metric=metric, period=Period.parse(period), scope=scope, limit=limit, as_of=as_of))
+        return Json(
+            leaderboard(
+                tx, metric=metric, period=Period.parse(period), scope=scope, limit=limit, as_of=as_of, levels=ranked
+            )
+        )

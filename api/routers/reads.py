@@ -6,10 +6,11 @@ from datetime import date
 
 from fastapi import APIRouter, Query, Request
 
-from api.access import AccessDep
+from api.access import EVERYONE, OPERATIONS, OVERSIGHT, AccessDep, Allow
 from api.deps import MinPosition, RuntimeDep, await_position
 from api.encoding import Json
 from api.models import FilterText, SaneDate
+from application import clock
 from domain.errors import NotFound
 from domain.values import Period
 from domain.values import currency as parse_currency
@@ -21,7 +22,7 @@ from projections.pipeline import PIPELINE, pipeline_board
 router = APIRouter(tags=["read models"])
 
 
-@router.get("/pipeline")
+@router.get("/pipeline", dependencies=[Allow(EVERYONE)])
 def pipeline(
     request: Request,
     rt: RuntimeDep,
@@ -32,13 +33,17 @@ def pipeline(
     product_line: FilterText = None,
     currency: str = Query("CNY", max_length=3),
     period: str | None = Query(None, description="only deals opened in this period"),
+    as_of: SaneDate | None = Query(
+        None, description="place open deals' owners in the org as of this date (default today)"
+    ),
     min_position: MinPosition = None,
 ):
     """Open deals per stage (count, amount, probability-weighted amount), won/lost totals, win
     rate, loss reasons, stage conversion, stage velocity and the weighted forecast by expected
-    close month. `team` and `region` filter on the owning rep; `period` keeps deals opened in it.
+    close month. `team` and `region` filter on the owner's team and region on each deal's date (signed
+    or lost; `as_of`, default today, for open deals), from the org timeline; `period` keeps deals opened in it.
     Reps and managers see the deals owned by themselves and the reps below them."""
-    await_position(request, PIPELINE.name, min_position)
+    await_position(request, (PIPELINE.name, "org"), min_position)
     with rt.db.read() as tx:
         board = pipeline_board(
             tx,
@@ -49,17 +54,18 @@ def pipeline(
             owner_id=owner_id,
             product_line=product_line,
             owners=access.reps,
+            as_of=as_of or clock.today(),
         )
     return Json(board)
 
 
-@router.get("/projections")
+@router.get("/projections", dependencies=[Allow(EVERYONE)])
 def projections(rt: RuntimeDep):
     """Per projection: position, store head, lag in events, state and the last error."""
     return Json(status(rt.db, rt.source, rt.projections))
 
 
-@router.get("/receivables")
+@router.get("/receivables", dependencies=[Allow(EVERYONE)])
 def receivables_report(
     request: Request,
     rt: RuntimeDep,
@@ -80,7 +86,7 @@ def receivables_report(
         )
 
 
-@router.get("/projections/{name}/dead-letters")
+@router.get("/projections/{name}/dead-letters", dependencies=[Allow(OVERSIGHT)])
 def projection_dead_letters(name: str, rt: RuntimeDep):
     """Events a projection (with on_error = park) set aside: position, type, error, traceback, status."""
     if name not in {p.name for p in rt.projections}:
@@ -89,7 +95,7 @@ def projection_dead_letters(name: str, rt: RuntimeDep):
         return Json({"projection": name, "items": dead_letters(tx, name)})
 
 
-@router.post("/projections/{name}/dead-letters/retry")
+@router.post("/projections/{name}/dead-letters/retry", dependencies=[Allow(OPERATIONS)])
 def retry_dead_letters(name: str, rt: RuntimeDep, position: int | None = Query(None, ge=1)):
     """Apply parked events again (after a fix is deployed); those still failing stay parked."""
     projection = next((p for p in rt.projections if p.name == name), None)

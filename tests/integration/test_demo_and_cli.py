@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from datetime import date
 
 from application.demo import load_demo
 from infrastructure.runtime import Runtime
@@ -67,7 +68,7 @@ def test_cli_demo_then_rebuild_then_status(database_url):
         row = next(r for r in status(rt.db, rt.source, rt.projections) if r["name"] == "pipeline")
         assert row["lag"] == 0 and row["position"] == rt.source.head()
         with rt.db.read() as tx:
-            board = pipeline_board(tx)
+            board = pipeline_board(tx, as_of=date(2026, 12, 31))
             assert registration(tx, "pipeline").active_generation == 2
         opened = sum(1 for r in rt.source.read(0, 10**6) if r.type == "DealOpened")
         total = board["open"]["count"] + board["won"]["count"] + board["lost"]["count"]
