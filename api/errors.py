@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.encoding import Json
 from domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from domain.values import DECIMAL_PATTERN
 from projections.engine.runner import ProjectionFailed
 
 log = logging.getLogger("salesledger.api")
@@ -65,6 +66,13 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+def _pattern_message(error: dict[str, Any]) -> str:
+    """Say which rule a field broke instead of echoing a regular expression."""
+    if (error.get("ctx") or {}).get("pattern") == DECIMAL_PATTERN:
+        return 'must be a decimal number in ASCII digits, e.g. "1100.00"'
+    return "must not contain control, bidi-control or zero-width characters"
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> Json:
@@ -76,7 +84,7 @@ def install(app: FastAPI) -> None:
         problems = [
             {
                 "field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "body",
-                "message": "must not contain control characters"
+                "message": _pattern_message(e)
                 if e.get("type") == "string_pattern_mismatch"
                 else e.get("msg", "invalid"),
                 "type": e.get("type"),

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from domain.values import EARLIEST, LATEST
+from domain.values import CONTROL_CHARACTERS, DECIMAL_PATTERN, EARLIEST, INVISIBLE_CHARACTERS, LATEST
 
 
 def _decimal_text(value: Any) -> Any:
@@ -19,8 +19,12 @@ def _decimal_text(value: Any) -> Any:
     return value
 
 
-Amount = Annotated[str, BeforeValidator(_decimal_text), Field(examples=["1100.00"], max_length=40)]
-NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # tabs and newlines are fine
+# Decimal amounts, shares and counts: ASCII digits only (the rule of domain.values.decimal_number).
+Amount = Annotated[
+    str, BeforeValidator(_decimal_text), Field(examples=["1100.00"], max_length=40, pattern=DECIMAL_PATTERN)
+]
+# No control characters (tabs and newlines are fine), no bidi controls, no zero-width characters.
+NO_CONTROL = f"^[^{CONTROL_CHARACTERS}{INVISIBLE_CHARACTERS}]*$"
 Text = Annotated[str, Field(min_length=1, max_length=500, pattern=NO_CONTROL)]
 OptionalText = Annotated[str | None, Field(default=None, max_length=2000, pattern=NO_CONTROL)]
 

@@ -17,18 +17,47 @@ EARLIEST, LATEST = date(1970, 1, 1), date(2100, 12, 31)  # business dates outsid
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("1000000000000000")  # 10^15: far beyond any deal, well inside exact arithmetic
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tabs and newlines are fine in notes
+# Characters refused in every text field (as regex class ranges, shared with the API's field
+# types): control characters (tabs and newlines are fine in notes), and invisible formatting
+# that makes text display other than it reads: bidi embeddings, overrides and isolates
+# (U+202A-U+202E, U+2066-U+2069), zero-width space, non-joiner and joiner (U+200B-U+200D) and
+# the zero-width no-break space (U+FEFF).
+CONTROL_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+INVISIBLE_CHARACTERS = r"\u200b-\u200d\u202a-\u202e\u2066-\u2069\ufeff"
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
+_INVISIBLE = re.compile(f"[{INVISIBLE_CHARACTERS}]")
+# A decimal number as clients must write it: ASCII digits, an optional sign and fraction; no
+# exponent, no digit separators, no other scripts' digits (Decimal() would take ٣ or ３).
+DECIMAL_PATTERN = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
+_DECIMAL = re.compile(DECIMAL_PATTERN)
+
+
+def decimal_number(value: object, field: str) -> Decimal:
+    """The one parser of decimal input: a Decimal, an int, or text of ASCII digits with an
+    optional sign and fraction. Floats (inexact), exponents and non-ASCII digits are refused."""
+    if isinstance(value, (float, bool)):
+        raise InvalidInput(f"{field} must be a decimal string, not a float", field=field)
+    if isinstance(value, (Decimal, int)):
+        number = Decimal(value)
+    else:
+        text = str(value).strip()
+        if not _DECIMAL.match(text):
+            raise InvalidInput(
+                f'{field} must be a decimal number in ASCII digits, e.g. "1100.00"', field=field, value=str(value)
+            )
+        try:
+            number = Decimal(text)
+        except (InvalidOperation, ValueError):  # pragma: no cover -- the pattern admits only valid numbers
+            raise InvalidInput(f"{field} is not a decimal number", field=field, value=str(value)) from None
+    if not number.is_finite():
+        raise InvalidInput(f"{field} must be a finite number", field=field, value=str(value))
+    return number
 
 
 def money(value: object, *, field: str = "amount", allow_zero: bool = False, allow_negative: bool = False) -> Decimal:
     """Parse an amount into a Decimal with exactly two places; refuse floats and sub-cent input."""
-    if isinstance(value, (float, bool)):
-        raise InvalidInput(f"{field} must be a decimal string, not a float", field=field)
-    try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise InvalidInput(f"{field} is not a decimal number", field=field, value=str(value)) from None
-    if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
+    amount = decimal_number(value, field)
+    if abs(amount) >= MAX_AMOUNT:
         raise InvalidInput(f"{field} must be a finite amount below {MAX_AMOUNT:,}", field=field, value=str(value))
     if amount != amount.quantize(CENT):
         raise InvalidInput(f"{field} has more than two decimal places", field=field, value=str(value))
@@ -65,6 +94,8 @@ def required_text(value: object, field: str, *, max_length: int = 500) -> str:
     text = unicodedata.normalize("NFC", value.strip())  # one spelling for the same characters
     if _CONTROL.search(text):
         raise InvalidInput(f"{field} contains control characters", field=field)
+    if _INVISIBLE.search(text):
+        raise InvalidInput(f"{field} contains bidi-control or zero-width characters", field=field)
     if len(text) > max_length:
         raise InvalidInput(f"{field} is longer than {max_length} characters", field=field)
     return text

@@ -4,7 +4,7 @@ version in force on its business date for the rep credited."""
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -12,17 +12,14 @@ from eventsourcing.domain import event
 
 from domain.base import Entity
 from domain.errors import Conflict, InvalidInput
-from domain.values import currency, money, required_text, sane_date
+from domain.values import currency, decimal_number, money, required_text, sane_date
 
 COMPONENT_TYPES = ("tiered_rate", "override", "rank_bonus", "team_target_bonus")
 
 
 def _rate(value: Any, field: str, high: Decimal = Decimal(1)) -> Decimal:
-    try:
-        rate = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise InvalidInput(f"{field} must be a decimal string", field=field) from None
-    if isinstance(value, (float, bool)) or not rate.is_finite() or not 0 <= rate <= high:
+    rate = decimal_number(value, field)
+    if not 0 <= rate <= high:
         raise InvalidInput(f"{field} must be a decimal string from 0 to {high}", field=field)
     return rate
 

@@ -52,3 +52,45 @@ def test_text_is_stored_in_one_unicode_normal_form(client):
     decomposed = unicodedata.normalize("NFD", "Café Zoë 客户")
     rep = client.post("/reps", json={"name": decomposed, "level": "junior", "team": "t", "region": "华东"}).json()
     assert client.get(f"/reps/{rep['id']}").json()["name"] == unicodedata.normalize("NFC", decomposed)
+
+
+def refused_field(answer):
+    """The 422's named fields (from a request model's check or from the domain's)."""
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "invalid_input"
+    return [e["field"] for e in error["details"].get("errors", [])] or [error["details"].get("field")]
+
+
+ARABIC_INDIC_100 = "\u0661\u0660\u0660.\u0660\u0660"  # ١٠٠.٠٠
+FULL_WIDTH_100 = "\uff11\uff10\uff10"  # １００
+BIDI_AND_ZERO_WIDTH = ["\u202e", "\u202a", "\u202d", "\u2066", "\u2069", "\u200b", "\u200c", "\u200d", "\ufeff"]
+
+
+def test_money_takes_ascii_digits_only(client):
+    rep = client.post("/reps", json={"name": "数字", "level": "senior", "team": "t", "region": "华东"}).json()
+    customer = client.post("/customers", json={"name": "数字客户", "region": "华东", "industry": "retail"}).json()
+    body = {"customer_id": customer["id"], "owner_id": rep["id"], "product_line": "ERP"}
+    head = customer["position"]
+    for digits in (ARABIC_INDIC_100, FULL_WIDTH_100, "1e3", "1_000"):
+        assert refused_field(client.post("/deals", json={**body, "amount": digits})) == ["amount"]
+    deal = client.post("/deals", json={**body, "amount": "100.00"}).json()
+    assert client.get(f"/deals/{deal['id']}").json()["amount"] == "100.00"
+    for digits in (ARABIC_INDIC_100, FULL_WIDTH_100):
+        answer = client.post(f"/deals/{deal['id']}/payments", json={"amount": digits, "received_on": "2026-03-01"})
+        assert refused_field(answer) == ["amount"]
+        split = {"splits": [{"rep_id": rep["id"], "share": "\uff11"}]}
+        assert refused_field(client.post(f"/deals/{deal['id']}/splits", json=split)) == ["splits.0.share"]
+    assert [e["type"] for e in events_after(client, head)] == ["DealOpened"]
+
+
+def test_names_and_identifiers_refuse_bidi_controls_and_zero_width_characters(client):
+    for mark in BIDI_AND_ZERO_WIDTH:
+        answer = client.post("/reps", json={"name": f"王{mark}伟", "level": "junior", "team": "t", "region": "华东"})
+        assert refused_field(answer) == ["name"], repr(mark)
+        answer = client.post("/customers", json={"name": "客户", "region": f"华{mark}东", "industry": "retail"})
+        assert refused_field(answer) == ["region"], repr(mark)
+        assert refused_field(client.get("/leads", params={"region": f"华{mark}东"})) == ["region"]
+    assert events_after(client, 0) == []
+    ok = client.post("/reps", json={"name": "王伟 (Wang)", "level": "junior", "team": "t", "region": "华东"})
+    assert ok.status_code == 201  # ordinary punctuation and scripts are untouched

@@ -83,3 +83,21 @@ def test_text_keeps_chinese_newlines_and_tabs():
     from domain.values import required_text
 
     assert required_text("  展会名片\n\t需要报价 ", "notes") == "展会名片\n\t需要报价"
+
+
+@pytest.mark.parametrize(
+    "digits", ["\u0661\u0660\u0660", "\u06f1\u06f0\u06f0", "\uff11\uff10\uff10", "1e2", "1_00", "𝟙𝟘𝟘"]
+)
+def test_money_refuses_digits_other_than_ascii(digits):
+    with pytest.raises(InvalidInput) as refused:
+        money(digits, field="gross_margin")
+    assert refused.value.details["field"] == "gross_margin"
+
+
+@pytest.mark.parametrize("mark", ["\u202a", "\u202e", "\u2066", "\u2069", "\u200b", "\u200d", "\ufeff"])
+def test_text_with_bidi_controls_or_zero_width_characters_is_refused(mark):
+    from domain.values import required_text
+
+    with pytest.raises(InvalidInput) as refused:
+        required_text(f"abc{mark}def", "company")
+    assert refused.value.details["field"] == "company"
