@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from application import SalesLedger
+from application.directory import OrgDirectory
 from domain.base import Meta
 from infrastructure.database import Database, DatabaseURL
 from infrastructure.eventsource import EventSource
@@ -29,6 +30,7 @@ class Runtime:
         self.ledger = SalesLedger(self.store)
         self.db = Database(url)
         self.source = EventSource(self.store)
+        self.directory = OrgDirectory(self.source)  # the org tree for access decisions, kept current
         self.projections = discover() if projections is None else projections
         self.engine = ProjectionEngine(self.db, self.source, self.projections) if run_projectors else None
 
