@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 
 from api import auth, errors, idempotency
-from api.access import authorise, check_rules
+from api.access import require_policies
 from api.deps import new_request_id
 from api.encoding import Json
 from api.routers import (
@@ -54,7 +54,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         title="salesledger",
         version="0.1.0",
         lifespan=lifespan,
-        dependencies=[Depends(authorise)],
         description="Event-sourced sales organisation: leads, customers, deals, targets and "
         "commissions, with read models you can replay.",
     )
@@ -95,7 +94,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     ):
         app.include_router(module.router, responses={} if module is health else errors.ERROR_RESPONSES)
     _document_bearer_auth(app)
-    app.state.routes = check_rules(app)
+    require_policies(app)  # every route declares who may call it: refuse to start otherwise
     return app
 
 

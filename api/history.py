@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, params
 
 from api.deps import MetaDep, RuntimeDep, answer
 from api.encoding import Json
@@ -35,8 +35,16 @@ def aggregate_history(rt: Runtime, cls: type[Entity], agg_id: str) -> Json:
     return Json({"id": str(agg.id), "version": agg.version, "events": [describe(r) for r in records]})
 
 
-def record_routes(router: APIRouter, cls: type[Entity], *, view: bool = True, forgettable: bool = False) -> None:
-    """Register `GET /{id}/history`, optionally `POST /{id}/forget` and `GET /{id}` on `router`.
+def record_routes(
+    router: APIRouter,
+    cls: type[Entity],
+    *,
+    read: params.Depends,
+    forget: params.Depends | None = None,
+    view: bool = True,
+) -> None:
+    """Register `GET /{id}/history`, `GET /{id}` (unless not `view`) under the access policy
+    `read` and, for records holding personal data, `POST /{id}/forget` under `forget`.
     Call it after the router's other `/{id}/…` routes and before any own `GET /{id}`."""
     kind = cls.__name__.lower()
 
@@ -44,20 +52,25 @@ def record_routes(router: APIRouter, cls: type[Entity], *, view: bool = True, fo
         return aggregate_history(rt, cls, record_id)
 
     history.__doc__ = f"Every event of this {kind}, in order, with actor, correlation and causation ids."
-    router.add_api_route("/{record_id}/history", history, methods=["GET"], name=f"{kind}_history")
+    router.add_api_route("/{record_id}/history", history, methods=["GET"], name=f"{kind}_history", dependencies=[read])
 
-    if forgettable:
+    if forget is not None:
 
-        def forget(record_id: str, body: Forget, rt: RuntimeDep, meta: MetaDep) -> Json:
+        def forget_record(record_id: str, body: Forget, rt: RuntimeDep, meta: MetaDep) -> Json:
             return answer(rt, rt.ledger.privacy.forget(meta, cls, record_id, reason=body.reason))
 
-        forget.__doc__ = (
+        forget_record.__doc__ = (
             f"Forget the personal data of this {kind} record (PIPL / GDPR): its key is destroyed, "
             'names, phones, emails and WeChat ids read back as "[erased]" everywhere, history still '
             "replays and every total stays the same."
         )
         router.add_api_route(
-            "/{record_id}/forget", forget, methods=["POST"], name=f"forget_{kind}", response_model=Receipt
+            "/{record_id}/forget",
+            forget_record,
+            methods=["POST"],
+            name=f"forget_{kind}",
+            response_model=Receipt,
+            dependencies=[forget],
         )
 
     if view:
@@ -66,7 +79,7 @@ def record_routes(router: APIRouter, cls: type[Entity], *, view: bool = True, fo
             return aggregate_view(rt, cls, record_id, version, as_of)
 
         get.__doc__ = f"The {kind} now, or at `version` / `as_of` (recording time)."
-        router.add_api_route("/{record_id}", get, methods=["GET"], name=f"get_{kind}")
+        router.add_api_route("/{record_id}", get, methods=["GET"], name=f"get_{kind}", dependencies=[read])
 
 
 class Forget(Body):

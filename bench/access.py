@@ -1,6 +1,7 @@
 """What access control costs per request: the same reads as the admin token (no key lookup,
 no filtering), a minted admin key (one key lookup), a manager key (key lookup + the subtree from
-the org read model) and a rep key, over the demo organisation on SQLite.
+the cached org directory, kept current from the Rep events) and a rep key, over the demo
+organisation on SQLite.
 
     .venv/bin/python bench/access.py [--requests 300] [--reps 200] [--deals 3000]
 """

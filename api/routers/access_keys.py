@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
 
-from api.access import AccessDep
+from api.access import EVERYONE, OPERATIONS, AccessDep, Allow
 from api.deps import MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
 from api.models import Body, OptionalText, Receipt, Text
@@ -24,7 +24,7 @@ class Revoke(Body):
     reason: Text
 
 
-@router.post("/keys", status_code=201, response_model=Receipt)
+@router.post("/keys", dependencies=[Allow(OPERATIONS)], status_code=201, response_model=Receipt)
 def mint(body: MintKey, request: Request, rt: RuntimeDep, meta: MetaDep):
     """A new key for `role` (rep, manager, finance, auditor, admin); rep and manager keys name
     their `rep_id`. The answer's `key` is shown this once: only its SHA-256 digest is kept."""
@@ -32,7 +32,7 @@ def mint(body: MintKey, request: Request, rt: RuntimeDep, meta: MetaDep):
     return answer(rt, rt.ledger.access.mint_key(meta, **body.model_dump()), 201)
 
 
-@router.get("/keys")
+@router.get("/keys", dependencies=[Allow(OPERATIONS)])
 def keys(request: Request, rt: RuntimeDep, include_revoked: bool = Query(False), min_position: MinPosition = None):
     """Every key (without secrets): role, rep, label, when and by whom it was minted or revoked."""
     await_position(request, ACCESS_KEYS.name, min_position)
@@ -40,13 +40,13 @@ def keys(request: Request, rt: RuntimeDep, include_revoked: bool = Query(False),
         return Json({"items": list_keys(tx, include_revoked=include_revoked)})
 
 
-@router.post("/keys/{key_id}/revoke", response_model=Receipt)
+@router.post("/keys/{key_id}/revoke", dependencies=[Allow(OPERATIONS)], response_model=Receipt)
 def revoke(key_id: str, body: Revoke, rt: RuntimeDep, meta: MetaDep):
     """The key stops working at once, for every process."""
     return answer(rt, rt.ledger.access.revoke_key(meta, key_id, reason=body.reason))
 
 
-@router.get("/whoami")
+@router.get("/whoami", dependencies=[Allow(EVERYONE)])
 def whoami(access: AccessDep):
     """The calling key's principal: role, rep and the actor name its commands are recorded under."""
     return Json(access.principal.public())

@@ -11,7 +11,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Response
 from pydantic import Field
 
-from api.access import MANAGER, AccessDep
+from api.access import (
+    ADMIN,
+    AUDITOR,
+    EVERYONE,
+    FIELD_WORK,
+    FINANCE,
+    MANAGER,
+    MONEY,
+    AccessDep,
+    Allow,
+    CommissionLine,
+    Record,
+)
 from api.deps import MetaDep, RuntimeDep, answer
 from api.encoding import Json
 from api.errors import Forbidden
@@ -71,7 +83,7 @@ class Close(Body):
 
 
 # -- plans -------------------------------------------------------------------------------------------
-@router.post("/plans", status_code=201, tags=["plans"], response_model=Receipt)
+@router.post("/plans", dependencies=[Allow(MONEY)], status_code=201, tags=["plans"], response_model=Receipt)
 def create_plan(body: dict[str, Any], rt: RuntimeDep, meta: MetaDep):
     """A plan: name, currency, period (month), effective_from, clawback_days and components
     (tiered_rate, override, rank_bonus, team_target_bonus). Answers version 1."""
@@ -79,19 +91,23 @@ def create_plan(body: dict[str, Any], rt: RuntimeDep, meta: MetaDep):
     return answer(rt, written, 201)
 
 
-@router.post("/plans/{plan_id}/versions", status_code=201, tags=["plans"], response_model=Receipt)
+@router.post(
+    "/plans/{plan_id}/versions", dependencies=[Allow(MONEY)], status_code=201, tags=["plans"], response_model=Receipt
+)
 def add_version(plan_id: str, body: dict[str, Any], rt: RuntimeDep, meta: MetaDep):
     """A new version with a later effective_from; credits dated from then are paid under it."""
     return answer(rt, rt.ledger.commissions.add_plan_version(meta, plan_id, body), 201)
 
 
-@router.get("/plans/{plan_id}", tags=["plans"])
+@router.get("/plans/{plan_id}", dependencies=[Allow(EVERYONE)], tags=["plans"])
 def get_plan(plan_id: str, rt: RuntimeDep):
     plan = rt.ledger.store.load(Plan, plan_id)
     return Json({"id": str(plan.id), "version": len(plan.versions), "versions": plan.versions})
 
 
-@router.post("/reps/{rep_id}/plan", tags=["plans"], response_model=Receipt)
+@router.post(
+    "/reps/{rep_id}/plan", dependencies=[Allow(MONEY, scope=Record(Rep))], tags=["plans"], response_model=Receipt
+)
 def assign_plan(rep_id: str, body: AssignPlan, rt: RuntimeDep, meta: MetaDep):
     """Put a rep on a plan from a date."""
     return answer(rt, rt.ledger.commissions.assign_plan(meta, rep_id, **body.model_dump()))
@@ -157,6 +173,7 @@ class Statements:
 
 @router.get(
     "/commissions/statements/{rep_id}/{period}.csv",
+    dependencies=[Allow(EVERYONE, scope=Record(Rep))],
     response_class=Response,
     responses={
         200: {
@@ -208,7 +225,7 @@ def statement_csv(rep_id: str, period: str, rt: RuntimeDep):
     )
 
 
-@router.get("/commissions/statements/{rep_id}/{period}/verify")
+@router.get("/commissions/statements/{rep_id}/{period}/verify", dependencies=[Allow(EVERYONE, scope=Record(Rep))])
 def verify(rep_id: str, period: str, rt: RuntimeDep):
     """Recompute a closed statement from history as it stood at the close and compare digests;
     also list what history has changed since (paid as adjustments in the next open month)."""
@@ -261,13 +278,13 @@ def _differences(frozen: list[dict], recomputed: list[dict]) -> list[dict]:
     ]
 
 
-@router.get("/commissions/statements/{rep_id}/{period}")
+@router.get("/commissions/statements/{rep_id}/{period}", dependencies=[Allow(EVERYONE, scope=Record(Rep))])
 def statement(rep_id: str, period: str, rt: RuntimeDep):
     """A rep's statement for a month: live while open, frozen once closed."""
     return Json(Statements(rt).statement(rep_id, period))
 
 
-@router.get("/commissions/lines/{line_id}/explain")
+@router.get("/commissions/lines/{line_id}/explain", dependencies=[Allow(EVERYONE, scope=CommissionLine())])
 def explain(line_id: str, rt: RuntimeDep):
     """Where a line's money came from: plan, version, component, basis before/after, tier walk,
     target, split share and the source events with their store positions."""
@@ -302,7 +319,7 @@ def explain(line_id: str, rt: RuntimeDep):
 
 
 # -- periods ----------------------------------------------------------------------------------------
-@router.post("/commissions/periods/{period}/close", response_model=Receipt)
+@router.post("/commissions/periods/{period}/close", dependencies=[Allow(MONEY)], response_model=Receipt)
 def close(period: str, rt: RuntimeDep, meta: MetaDep, body: Close | None = None):
     """Freeze every statement of the month (rank and team bonuses settled now) as one event with
     a SHA-256 digest per statement. Later changes to the month become adjustments in the next
@@ -324,7 +341,12 @@ def close(period: str, rt: RuntimeDep, meta: MetaDep, body: Close | None = None)
     return answer(rt, written)
 
 
-@router.post("/commissions/periods/{period}/adjustments", status_code=201, response_model=Receipt)
+@router.post(
+    "/commissions/periods/{period}/adjustments",
+    dependencies=[Allow(MANAGER, FINANCE, ADMIN)],
+    status_code=201,
+    response_model=Receipt,
+)
 def adjust(period: str, body: Adjustment, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """A manual adjustment or a deduction (penalty), with a reason and a manager's approval.
     Managers approve adjustments for the reps below them; deductions are posted by finance."""
@@ -340,7 +362,9 @@ def adjust(period: str, body: Adjustment, rt: RuntimeDep, meta: MetaDep, access:
     return answer(rt, rt.ledger.commissions.post_commission_adjustment(meta, period, **body.model_dump()), 201)
 
 
-@router.post("/commissions/periods/{period}/disputes", status_code=201, response_model=Receipt)
+@router.post(
+    "/commissions/periods/{period}/disputes", dependencies=[Allow(FIELD_WORK)], status_code=201, response_model=Receipt
+)
 def dispute(period: str, body: Dispute, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """A rep disputes a line of their statement (or their manager does for them)."""
     access.rep(body.rep_id)
@@ -352,13 +376,15 @@ def dispute(period: str, body: Dispute, rt: RuntimeDep, meta: MetaDep, access: A
     )
 
 
-@router.post("/commissions/periods/{period}/disputes/{dispute_id}/resolve", response_model=Receipt)
+@router.post(
+    "/commissions/periods/{period}/disputes/{dispute_id}/resolve", dependencies=[Allow(MONEY)], response_model=Receipt
+)
 def resolve(period: str, dispute_id: str, body: Resolution, rt: RuntimeDep, meta: MetaDep):
     """Accepted: an adjustment line (in this month, or `post_to` when it is closed); rejected: the reason."""
     return answer(rt, rt.ledger.commissions.resolve_dispute(meta, period, dispute_id, **body.model_dump()))
 
 
-@router.post("/commissions/simulate")
+@router.post("/commissions/simulate", dependencies=[Allow(FINANCE, AUDITOR, ADMIN)])
 def simulate(body: Simulation, rt: RuntimeDep):  # finance, auditors and admins: every rep's figures
     """What-if statements under a hypothetical plan over real history; writes nothing."""
     books = Statements(rt)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import Field
 
-from api.access import AccessDep
+from api.access import EVERYONE, FIELD_WORK, MANAGEMENT, MONEY, OPERATIONS, AccessDep, Allow, Record
 from api.deps import IfMatch, MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
 from api.history import aggregate_view, record_routes
@@ -97,7 +97,7 @@ class DormancyCheck(Body):
     as_of: Today
 
 
-@router.post("", status_code=201, response_model=Receipt)
+@router.post("", dependencies=[Allow(FIELD_WORK)], status_code=201, response_model=Receipt)
 def register_customer(body: RegisterCustomer, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """A new customer. Reps and managers register customers they (or someone below them) own;
     without `owner_id` the customer is theirs."""
@@ -107,7 +107,7 @@ def register_customer(body: RegisterCustomer, rt: RuntimeDep, meta: MetaDep, acc
     return answer(rt, rt.ledger.customers.register_customer(meta, **body.model_dump()), 201)
 
 
-@router.get("/distribution")
+@router.get("/distribution", dependencies=[Allow(EVERYONE)])
 def customer_distribution(request: Request, rt: RuntimeDep, access: AccessDep, min_position: MinPosition = None):
     """Customers by grade, lifecycle state, region and classification (those the caller may see)."""
     await_position(request, "accounts", min_position)
@@ -115,14 +115,14 @@ def customer_distribution(request: Request, rt: RuntimeDep, access: AccessDep, m
         return Json(distribution(tx, owners=access.reps))
 
 
-@router.post("/dormancy-check")
+@router.post("/dormancy-check", dependencies=[Allow(OPERATIONS)])
 def dormancy_check(body: DormancyCheck, rt: RuntimeDep, meta: MetaDep):
     """Active customers with no activity for the sales policy's `dormant_after_days` become
     dormant. Idempotent; also `salesledger customers dormancy-check`."""
     return Json(rt.dormancy_check(meta, body.as_of))
 
 
-@router.post("/{customer_id}/grade", response_model=Receipt)
+@router.post("/{customer_id}/grade", dependencies=[Allow(MANAGEMENT, scope=Record(Customer))], response_model=Receipt)
 def grade(customer_id: str, body: GradeCustomer, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Grade A, B or C by value and potential, with the reason."""
     return answer(
@@ -130,7 +130,9 @@ def grade(customer_id: str, body: GradeCustomer, rt: RuntimeDep, meta: MetaDep, 
     )
 
 
-@router.post("/{customer_id}/classification", response_model=Receipt)
+@router.post(
+    "/{customer_id}/classification", dependencies=[Allow(MANAGEMENT, scope=Record(Customer))], response_model=Receipt
+)
 def classify(customer_id: str, body: Classify, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Key, general or potential account."""
     return answer(
@@ -138,7 +140,7 @@ def classify(customer_id: str, body: Classify, rt: RuntimeDep, meta: MetaDep, ve
     )
 
 
-@router.post("/{customer_id}/credit", response_model=Receipt)
+@router.post("/{customer_id}/credit", dependencies=[Allow(MONEY, scope=Record(Customer))], response_model=Receipt)
 def credit(customer_id: str, body: Credit, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """A credit rating (信用等级) with its limit and the evidence; new deals beyond the limit are refused."""
     return answer(
@@ -146,7 +148,7 @@ def credit(customer_id: str, body: Credit, rt: RuntimeDep, meta: MetaDep, versio
     )
 
 
-@router.post("/{customer_id}/owner", response_model=Receipt)
+@router.post("/{customer_id}/owner", dependencies=[Allow(MANAGEMENT, scope=Record(Customer))], response_model=Receipt)
 def transfer_owner(
     customer_id: str, body: TransferOwner, rt: RuntimeDep, meta: MetaDep, version: IfMatch, access: AccessDep
 ):
@@ -157,7 +159,12 @@ def transfer_owner(
     )
 
 
-@router.post("/{customer_id}/visits", status_code=201, response_model=Receipt)
+@router.post(
+    "/{customer_id}/visits",
+    dependencies=[Allow(FIELD_WORK, scope=Record(Customer))],
+    status_code=201,
+    response_model=Receipt,
+)
 def log_visit(customer_id: str, body: LogVisit, rt: RuntimeDep, meta: MetaDep, version: IfMatch, access: AccessDep):
     """A visit, revisit or call by a rep (拜访/回访)."""
     access.rep(body.rep_id)
@@ -166,7 +173,12 @@ def log_visit(customer_id: str, body: LogVisit, rt: RuntimeDep, meta: MetaDep, v
     )
 
 
-@router.post("/{customer_id}/stakeholders", status_code=201, response_model=Receipt)
+@router.post(
+    "/{customer_id}/stakeholders",
+    dependencies=[Allow(FIELD_WORK, scope=Record(Customer))],
+    status_code=201,
+    response_model=Receipt,
+)
 def add_stakeholder(customer_id: str, body: Stakeholder, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """A stakeholder (干系人) with a role; answers its `stakeholder_id`."""
     return answer(
@@ -174,7 +186,11 @@ def add_stakeholder(customer_id: str, body: Stakeholder, rt: RuntimeDep, meta: M
     )
 
 
-@router.patch("/{customer_id}/stakeholders/{stakeholder_id}", response_model=Receipt)
+@router.patch(
+    "/{customer_id}/stakeholders/{stakeholder_id}",
+    dependencies=[Allow(FIELD_WORK, scope=Record(Customer))],
+    response_model=Receipt,
+)
 def update_stakeholder(
     customer_id: str, stakeholder_id: str, body: StakeholderChange, rt: RuntimeDep, meta: MetaDep, version: IfMatch
 ):
@@ -187,7 +203,11 @@ def update_stakeholder(
     )
 
 
-@router.post("/{customer_id}/stakeholders/{stakeholder_id}/remove", response_model=Receipt)
+@router.post(
+    "/{customer_id}/stakeholders/{stakeholder_id}/remove",
+    dependencies=[Allow(FIELD_WORK, scope=Record(Customer))],
+    response_model=Receipt,
+)
 def remove_stakeholder(
     customer_id: str, stakeholder_id: str, body: Removal, rt: RuntimeDep, meta: MetaDep, version: IfMatch
 ):
@@ -199,7 +219,12 @@ def remove_stakeholder(
     )
 
 
-@router.post("/{customer_id}/feedback", status_code=201, response_model=Receipt)
+@router.post(
+    "/{customer_id}/feedback",
+    dependencies=[Allow(FIELD_WORK, scope=Record(Customer))],
+    status_code=201,
+    response_model=Receipt,
+)
 def feedback(customer_id: str, body: Feedback, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Satisfaction feedback: 1–5 and a comment."""
     return answer(
@@ -207,14 +232,16 @@ def feedback(customer_id: str, body: Feedback, rt: RuntimeDep, meta: MetaDep, ve
     )
 
 
-@router.post("/{customer_id}/churn", response_model=Receipt)
+@router.post("/{customer_id}/churn", dependencies=[Allow(MANAGEMENT, scope=Record(Customer))], response_model=Receipt)
 def churn(customer_id: str, body: Lifecycle, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(
         rt, rt.ledger.customers.churn_customer(meta, customer_id, **body.model_dump(), expected_version=version)
     )
 
 
-@router.post("/{customer_id}/reactivate", response_model=Receipt)
+@router.post(
+    "/{customer_id}/reactivate", dependencies=[Allow(MANAGEMENT, scope=Record(Customer))], response_model=Receipt
+)
 def reactivate(customer_id: str, body: Lifecycle, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """A dormant or churned customer becomes active again (a won deal does this by itself)."""
     return answer(
@@ -222,10 +249,16 @@ def reactivate(customer_id: str, body: Lifecycle, rt: RuntimeDep, meta: MetaDep,
     )
 
 
-record_routes(router, Customer, view=False, forgettable=True)
+record_routes(
+    router,
+    Customer,
+    read=Allow(EVERYONE, scope=Record(Customer, "record_id")),
+    forget=Allow(OPERATIONS, scope=Record(Customer, "record_id")),
+    view=False,
+)
 
 
-@router.get("/{customer_id}")
+@router.get("/{customer_id}", dependencies=[Allow(EVERYONE, scope=Record(Customer))])
 def get_customer(
     customer_id: str,
     request: Request,

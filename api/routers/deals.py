@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import Field
 
-from api.access import AccessDep
+from api.access import EVERYONE, FIELD_WORK, MANAGEMENT, MONEY, OPERATIONS, AccessDep, Allow, Record
 from api.deps import IfMatch, MetaDep, RuntimeDep, answer
 from api.encoding import Json
 from api.history import record_routes
@@ -107,7 +107,7 @@ class Policy(Body):
     reason: Text
 
 
-@router.post("", status_code=201, response_model=Receipt)
+@router.post("", dependencies=[Allow(FIELD_WORK)], status_code=201, response_model=Receipt)
 def open_deal(body: OpenDeal, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """Open a deal. If the customer has a credit limit and the deal would take its exposure (open
     deals plus receivables) over it, 409 — unless `credit_override` names a manager and a reason.
@@ -123,20 +123,20 @@ def open_deal(body: OpenDeal, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     return answer(rt, rt.ledger.deals.open_deal(meta, **body.model_dump(), exposure=current), 201)
 
 
-@router.get("/policy")
+@router.get("/policy", dependencies=[Allow(EVERYONE)])
 def get_policy(rt: RuntimeDep):
     """The sales policy in force: stage probabilities, loss reasons, payment terms, dormancy."""
     policy = rt.ledger.deals.sales_policy()
     return Json({"version": policy.version, "settings": policy.settings})
 
 
-@router.put("/policy", response_model=Receipt)
+@router.put("/policy", dependencies=[Allow(OPERATIONS)], response_model=Receipt)
 def put_policy(body: Policy, rt: RuntimeDep, meta: MetaDep):
     """A new version of the sales policy (partial settings are laid over the one in force)."""
     return answer(rt, rt.ledger.deals.configure_sales_policy(meta, settings=body.settings, reason=body.reason))
 
 
-@router.post("/{deal_id}/stage", response_model=Receipt)
+@router.post("/{deal_id}/stage", dependencies=[Allow(FIELD_WORK, scope=Record(Deal))], response_model=Receipt)
 def change_stage(deal_id: str, body: ChangeStage, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Move between initial_contact, needs_analysis, proposal and negotiation (back too)."""
     return answer(
@@ -147,20 +147,20 @@ def change_stage(deal_id: str, body: ChangeStage, rt: RuntimeDep, meta: MetaDep,
     )
 
 
-@router.post("/{deal_id}/revise", response_model=Receipt)
+@router.post("/{deal_id}/revise", dependencies=[Allow(FIELD_WORK, scope=Record(Deal))], response_model=Receipt)
 def revise(deal_id: str, body: Revise, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Revise the amount and/or expected close date, with a reason."""
     return answer(rt, rt.ledger.deals.revise_deal(meta, deal_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{deal_id}/line-items", response_model=Receipt)
+@router.post("/{deal_id}/line-items", dependencies=[Allow(FIELD_WORK, scope=Record(Deal))], response_model=Receipt)
 def line_items(deal_id: str, body: LineItems, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Product lines with amount and gross margin (replaces the list)."""
     items = [i.model_dump() for i in body.items]
     return answer(rt, rt.ledger.deals.set_deal_line_items(meta, deal_id, items, expected_version=version))
 
 
-@router.post("/{deal_id}/splits", response_model=Receipt)
+@router.post("/{deal_id}/splits", dependencies=[Allow(MANAGEMENT, scope=Record(Deal))], response_model=Receipt)
 def set_splits(deal_id: str, body: SetSplits, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Revenue credit shares between reps (must total exactly 1) and overlay credit for presales
     or a channel partner (recorded separately, not part of the 1)."""
@@ -171,24 +171,24 @@ def set_splits(deal_id: str, body: SetSplits, rt: RuntimeDep, meta: MetaDep, ver
     )
 
 
-@router.post("/{deal_id}/win", response_model=Receipt)
+@router.post("/{deal_id}/win", dependencies=[Allow(FIELD_WORK, scope=Record(Deal))], response_model=Receipt)
 def win(deal_id: str, body: WinDeal, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(rt, rt.ledger.deals.win_deal(meta, deal_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{deal_id}/lose", response_model=Receipt)
+@router.post("/{deal_id}/lose", dependencies=[Allow(FIELD_WORK, scope=Record(Deal))], response_model=Receipt)
 def lose(deal_id: str, body: LoseDeal, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(rt, rt.ledger.deals.lose_deal(meta, deal_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{deal_id}/payments", response_model=Receipt)
+@router.post("/{deal_id}/payments", dependencies=[Allow(MONEY, scope=Record(Deal))], response_model=Receipt)
 def receive_payment(deal_id: str, body: Payment, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(rt, rt.ledger.deals.receive_payment(meta, deal_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{deal_id}/refunds", response_model=Receipt)
+@router.post("/{deal_id}/refunds", dependencies=[Allow(MONEY, scope=Record(Deal))], response_model=Receipt)
 def refund(deal_id: str, body: Refund, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(rt, rt.ledger.deals.refund_deal(meta, deal_id, **body.model_dump(), expected_version=version))
 
 
-record_routes(router, Deal)
+record_routes(router, Deal, read=Allow(EVERYONE, scope=Record(Deal, "record_id")))

@@ -9,7 +9,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
-from api.access import AccessDep
+from api.access import (
+    ADMIN,
+    AUDITOR,
+    EVERYONE,
+    FIELD_WORK,
+    LEAD_READERS,
+    MANAGEMENT,
+    MANAGER,
+    OPERATIONS,
+    AccessDep,
+    Allow,
+    Record,
+)
 from api.deps import IfMatch, MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
 from api.history import aggregate_history, record_routes
@@ -119,7 +131,7 @@ class Policy(Body):
     reason: Text
 
 
-@router.post("", status_code=201, response_model=Receipt)
+@router.post("", dependencies=[Allow(FIELD_WORK)], status_code=201, response_model=Receipt)
 def capture_lead(body: CaptureLead, rt: RuntimeDep, meta: MetaDep):
     """Capture a lead. An open lead with the same normalised phone or email, or the same
     normalised company in the same region, makes this one a recorded duplicate (`duplicate_of`)."""
@@ -129,7 +141,7 @@ def capture_lead(body: CaptureLead, rt: RuntimeDep, meta: MetaDep):
     return answer(rt, rt.ledger.leads.capture_lead(meta, **body.model_dump(), duplicate_of=duplicate), 201)
 
 
-@router.get("")
+@router.get("", dependencies=[Allow(LEAD_READERS)])
 def leads(
     request: Request,
     rt: RuntimeDep,
@@ -166,7 +178,7 @@ def leads(
         )
 
 
-@router.get("/pool")
+@router.get("/pool", dependencies=[Allow(LEAD_READERS)])
 def pool(
     request: Request,
     rt: RuntimeDep,
@@ -199,7 +211,7 @@ def pool(
         )
 
 
-@router.get("/queue/{rep_id}")
+@router.get("/queue/{rep_id}", dependencies=[Allow(LEAD_READERS, scope=Record(Rep))])
 def rep_queue(
     rep_id: str, request: Request, rt: RuntimeDep, as_of: SaneMoment | None = None, min_position: MinPosition = None
 ):
@@ -211,7 +223,7 @@ def rep_queue(
         return Json(queue(tx, str(rep.id), rt.ledger.leads.lead_policy().settings, now))
 
 
-@router.get("/reports/sla")
+@router.get("/reports/sla", dependencies=[Allow(MANAGER, AUDITOR, ADMIN)])
 def sla(
     request: Request,
     rt: RuntimeDep,
@@ -226,7 +238,7 @@ def sla(
         return Json(sla_report(tx, period=Period.parse(period), group_by=group_by, reps=access.reps))
 
 
-@router.get("/reports/sources")
+@router.get("/reports/sources", dependencies=[Allow(MANAGER, AUDITOR, ADMIN)])
 def sources(request: Request, rt: RuntimeDep, access: AccessDep, period: str, min_position: MinPosition = None):
     """Per source: leads captured in the period, qualified, converted, won revenue and rates."""
     await_position(request, "leads", min_position)
@@ -234,7 +246,7 @@ def sources(request: Request, rt: RuntimeDep, access: AccessDep, period: str, mi
         return Json(source_effectiveness(tx, period=Period.parse(period), reps=access.reps))
 
 
-@router.get("/policy")
+@router.get("/policy", dependencies=[Allow(EVERYONE)])
 def get_policy(rt: RuntimeDep):
     """The lead policy in force: scoring model, grade→level map, rules, caps, SLA, pool, reasons."""
     policy = rt.ledger.leads.lead_policy()
@@ -248,24 +260,24 @@ def get_policy(rt: RuntimeDep):
     )
 
 
-@router.put("/policy", response_model=Receipt)
+@router.put("/policy", dependencies=[Allow(OPERATIONS)], response_model=Receipt)
 def put_policy(body: Policy, rt: RuntimeDep, meta: MetaDep):
     """Replace the lead policy (a new version; a changed scoring part is a new scoring model)."""
     return answer(rt, rt.ledger.leads.configure_lead_policy(meta, settings=body.settings, reason=body.reason))
 
 
-@router.post("/sla-check")
+@router.post("/sla-check", dependencies=[Allow(OPERATIONS)])
 def sla_check(body: SlaCheck, rt: RuntimeDep, meta: MetaDep):
     """Record SLA breaches due at `as_of` and apply the policy's action. Idempotent."""
     return Json(rt.sla_check(meta, body.as_of or _now()))
 
 
-@router.post("/{lead_id}/score", response_model=Receipt)
+@router.post("/{lead_id}/score", dependencies=[Allow(FIELD_WORK, scope=Record(Lead))], response_model=Receipt)
 def score_lead(lead_id: str, body: ScoreLead, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(rt, rt.ledger.leads.score_lead(meta, lead_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{lead_id}/assign", response_model=Receipt)
+@router.post("/{lead_id}/assign", dependencies=[Allow(MANAGEMENT, scope=Record(Lead))], response_model=Receipt)
 def assign_lead(lead_id: str, body: AssignLead, rt: RuntimeDep, meta: MetaDep, version: IfMatch, access: AccessDep):
     """`{}` applies the rules (grade → level, least loaded, round-robin, caps); `rep_id` + `reason`
     assigns by hand (a manager, to someone in their part of the tree)."""
@@ -289,7 +301,7 @@ def assign_lead(lead_id: str, body: AssignLead, rt: RuntimeDep, meta: MetaDep, v
     )
 
 
-@router.post("/{lead_id}/claim", response_model=Receipt)
+@router.post("/{lead_id}/claim", dependencies=[Allow(FIELD_WORK, scope=Record(Lead))], response_model=Receipt)
 def claim(lead_id: str, body: ClaimLead, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """Take a lead from the pool (a rep for themselves, a manager for a rep below them)."""
     access.rep(body.rep_id)
@@ -298,7 +310,7 @@ def claim(lead_id: str, body: ClaimLead, rt: RuntimeDep, meta: MetaDep, access: 
     )
 
 
-@router.post("/{lead_id}/return", response_model=Receipt)
+@router.post("/{lead_id}/return", dependencies=[Allow(FIELD_WORK, scope=Record(Lead))], response_model=Receipt)
 def return_lead(lead_id: str, body: ReturnLead, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(
         rt,
@@ -308,25 +320,27 @@ def return_lead(lead_id: str, body: ReturnLead, rt: RuntimeDep, meta: MetaDep, v
     )
 
 
-@router.post("/{lead_id}/contacts", status_code=201, response_model=Receipt)
+@router.post(
+    "/{lead_id}/contacts", dependencies=[Allow(FIELD_WORK, scope=Record(Lead))], status_code=201, response_model=Receipt
+)
 def contact(lead_id: str, body: Contact, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(
         rt, rt.ledger.leads.log_lead_contact(meta, lead_id, **body.model_dump(), expected_version=version), 201
     )
 
 
-@router.post("/{lead_id}/qualify", response_model=Receipt)
+@router.post("/{lead_id}/qualify", dependencies=[Allow(FIELD_WORK, scope=Record(Lead))], response_model=Receipt)
 def qualify(lead_id: str, body: Qualify, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(rt, rt.ledger.leads.qualify_lead(meta, lead_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{lead_id}/disqualify", response_model=Receipt)
+@router.post("/{lead_id}/disqualify", dependencies=[Allow(FIELD_WORK, scope=Record(Lead))], response_model=Receipt)
 def disqualify(lead_id: str, body: Disqualify, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """The reason must come from the policy's list (`GET /leads/policy`)."""
     return answer(rt, rt.ledger.leads.disqualify_lead(meta, lead_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{lead_id}/convert", response_model=Receipt)
+@router.post("/{lead_id}/convert", dependencies=[Allow(FIELD_WORK, scope=Record(Lead))], response_model=Receipt)
 def convert(lead_id: str, body: Convert, rt: RuntimeDep, meta: MetaDep, version: IfMatch, access: AccessDep):
     """Create the customer (or link `customer_id`) and open a deal owned by the lead's rep."""
     if body.customer_id:
@@ -334,17 +348,22 @@ def convert(lead_id: str, body: Convert, rt: RuntimeDep, meta: MetaDep, version:
     return answer(rt, rt.ledger.leads.convert_lead(meta, lead_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{lead_id}/merge", response_model=Receipt)
+@router.post("/{lead_id}/merge", dependencies=[Allow(MANAGEMENT, scope=Record(Lead))], response_model=Receipt)
 def merge(lead_id: str, body: Merge, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """Fold this lead into `into`, which keeps any contact details it lacked."""
     access.record(Lead, body.into)
     return answer(rt, rt.ledger.leads.merge_leads(meta, lead_id, into=body.into, reason=body.reason))
 
 
-@router.get("/{lead_id}/timeline")
+@router.get("/{lead_id}/timeline", dependencies=[Allow(LEAD_READERS, scope=Record(Lead))])
 def timeline(lead_id: str, rt: RuntimeDep):
     """The lead's full timeline (the same as its history)."""
     return aggregate_history(rt, Lead, lead_id)
 
 
-record_routes(router, Lead, forgettable=True)
+record_routes(
+    router,
+    Lead,
+    read=Allow(LEAD_READERS, scope=Record(Lead, "record_id")),
+    forget=Allow(OPERATIONS, scope=Record(Lead, "record_id")),
+)

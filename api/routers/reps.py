@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.access import MANAGER, AccessDep
+from api.access import EVERYONE, MANAGEMENT, MANAGER, AccessDep, Allow, Record
 from api.deps import IfMatch, MetaDep, RuntimeDep, answer
 from api.history import record_routes
 from api.models import Amount, Body, DateField, OptionalText, Receipt, SaneDate, Text
@@ -48,7 +48,7 @@ class RepTarget(Body):
     reason: OptionalText = None
 
 
-@router.post("", status_code=201, response_model=Receipt)
+@router.post("", dependencies=[Allow(MANAGEMENT)], status_code=201, response_model=Receipt)
 def hire_rep(body: HireRep, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """Hire a rep (junior, mid, senior), a manager or a director. A manager hires into their own
     part of the tree (under themselves unless `manager_id` names someone below them)."""
@@ -58,14 +58,14 @@ def hire_rep(body: HireRep, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     return answer(rt, rt.ledger.org.hire_rep(meta, **body.model_dump()), 201)
 
 
-@router.post("/{rep_id}/level", response_model=Receipt)
+@router.post("/{rep_id}/level", dependencies=[Allow(MANAGEMENT, scope=Record(Rep))], response_model=Receipt)
 def change_level(rep_id: str, body: ChangeLevel, rt: RuntimeDep, meta: MetaDep, version: IfMatch, access: AccessDep):
     """Promote or demote, effective from a business date (may be back-dated)."""
     access.not_own(rep_id)
     return answer(rt, rt.ledger.org.change_rep_level(meta, rep_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{rep_id}/transfer", response_model=Receipt)
+@router.post("/{rep_id}/transfer", dependencies=[Allow(MANAGEMENT, scope=Record(Rep))], response_model=Receipt)
 def transfer(rep_id: str, body: Transfer, rt: RuntimeDep, meta: MetaDep, version: IfMatch, access: AccessDep):
     """Move to another team, region or manager; omitted fields stay as they were."""
     access.not_own(rep_id)
@@ -73,7 +73,7 @@ def transfer(rep_id: str, body: Transfer, rt: RuntimeDep, meta: MetaDep, version
     return answer(rt, rt.ledger.org.transfer_rep(meta, rep_id, **body.model_dump(), expected_version=version))
 
 
-@router.post("/{rep_id}/leave", response_model=Receipt)
+@router.post("/{rep_id}/leave", dependencies=[Allow(MANAGEMENT, scope=Record(Rep))], response_model=Receipt)
 def leave(rep_id: str, body: Leave, rt: RuntimeDep, meta: MetaDep, version: IfMatch, access: AccessDep):
     """The rep leaves. Their customers and direct reports go to `reassign_to` in the same write;
     without it, 409 lists what must be reassigned first."""
@@ -86,11 +86,13 @@ def leave(rep_id: str, body: Leave, rt: RuntimeDep, meta: MetaDep, version: IfMa
     return answer(rt, rt.ledger.org.rep_leaves(meta, rep_id, **body.model_dump(), **work, expected_version=version))
 
 
-@router.post("/{rep_id}/targets", status_code=201, response_model=Receipt)
+@router.post(
+    "/{rep_id}/targets", dependencies=[Allow(MANAGEMENT, scope=Record(Rep))], status_code=201, response_model=Receipt
+)
 def set_rep_target(rep_id: str, body: RepTarget, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """The rep's target for a period (YYYY-MM, YYYY-Qn, YYYY) and metric."""
     access.not_own(rep_id)
     return answer(rt, rt.ledger.targets.set_target(meta, scope=f"rep:{rep_id}", **body.model_dump()), 201)
 
 
-record_routes(router, Rep)
+record_routes(router, Rep, read=Allow(EVERYONE, scope=Record(Rep, "record_id")))

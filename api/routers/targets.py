@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import Field
 
-from api.access import AccessDep
+from api.access import EVERYONE, MANAGEMENT, AccessDep, Allow
 from api.deps import MetaDep, RuntimeDep, answer
 from api.encoding import Json
 from api.models import Amount, Body, OptionalText, Receipt, Text
@@ -39,7 +39,7 @@ class Decompose(Body):
     reason: OptionalText = None
 
 
-@router.post("", status_code=201, response_model=Receipt)
+@router.post("", dependencies=[Allow(MANAGEMENT)], status_code=201, response_model=Receipt)
 def set_target(body: SetTarget, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """Set one scope's target. Changing an existing one needs a reason; a decomposed target is
     changed with a new decomposition so that children keep summing to their parent. A manager
@@ -48,7 +48,7 @@ def set_target(body: SetTarget, rt: RuntimeDep, meta: MetaDep, access: AccessDep
     return answer(rt, rt.ledger.targets.set_target(meta, **body.model_dump()), 201)
 
 
-@router.post("/decompose", response_model=Receipt)
+@router.post("/decompose", dependencies=[Allow(MANAGEMENT)], response_model=Receipt)
 def decompose(body: Decompose, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """Split a parent's target among its children (company -> region -> team -> rep); the
     children must sum exactly to the parent (409 otherwise)."""
@@ -58,7 +58,7 @@ def decompose(body: Decompose, rt: RuntimeDep, meta: MetaDep, access: AccessDep)
     return answer(rt, rt.ledger.targets.decompose_target(meta, **fields))
 
 
-@router.get("/{period}/{metric}")
+@router.get("/{period}/{metric}", dependencies=[Allow(EVERYONE)])
 def target_sheet(period: str, metric: str, rt: RuntimeDep, access: AccessDep):
     """Every scope's target for a period and metric, the decomposition tree and its history
     (reps and managers: the scopes within their part of the tree)."""
