@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from eventsourcing.application import AggregateNotFoundError
 
+from application import clock
 from application.base import UseCases, Written
 from domain.access import SECRET_PREFIX, AccessKey, Role, key_id_for
 from domain.base import Entity, Meta
@@ -42,13 +43,14 @@ class AccessKeys(UseCases):
         return self._change(meta, AccessKey, key_id, None, lambda k: k.revoke(reason))
 
     def key_for(self, secret: str) -> AccessKey | None:
-        """The live key holding this secret, or None: unknown, revoked, or its rep has left."""
+        """The live key holding this secret, or None: unknown, revoked, or its rep has left by the
+        organisation's today (a leave recorded ahead of its date stops the key on that date)."""
         try:
             key = self.store.repository.get(key_id_for(secret))
         except AggregateNotFoundError:
             return None
         if not isinstance(key, AccessKey) or key.revoked:
             return None
-        if key.rep_id and self.load(Rep, key.rep_id).status != "active":
+        if key.rep_id and self.load(Rep, key.rep_id).has_left(clock.today()):
             return None
         return key

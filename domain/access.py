@@ -14,16 +14,7 @@ from eventsourcing.domain import event
 
 from domain.base import Entity
 from domain.errors import Conflict, InvalidInput
-from domain.values import Choice, optional_text, required_text
-
-
-class Role(Choice):
-    REP = "rep"
-    MANAGER = "manager"
-    FINANCE = "finance"
-    AUDITOR = "auditor"
-    ADMIN = "admin"
-
+from domain.values import Role, optional_text, required_text
 
 ROLES_FOR_A_REP = frozenset({Role.REP.value, Role.MANAGER.value})  # keys bound to a rep of the org tree
 SECRET_PREFIX = "slk_"

@@ -14,19 +14,10 @@ from eventsourcing.domain import event
 
 from domain.base import Entity, business_date
 from domain.errors import Conflict, InvalidInput
-from domain.values import Level, optional_text, required_text
+from domain.values import Level, can_manage, optional_text, required_text
 
-LEVEL_ORDER = ("junior", "mid", "senior", "manager", "director")
 ORG_FIELDS = ("level", "team", "region", "manager_id", "status")
-
-# Level duties (from the domain notes): data shown in the org view and used by lead assignment.
-LEVEL_DUTIES = {
-    "junior": "first contact and information gathering",
-    "mid": "in-depth conversations and needs analysis",
-    "senior": "contract signing and key-account relationships",
-    "manager": "runs a team: coaching, approvals, team targets",
-    "director": "runs the sales organisation and its regional centres",
-}
+LEVEL_ORDER: tuple[str, ...] = tuple(level.value for level in Level)  # Level's own order, lowest first
 
 
 def fold(timeline: list[dict[str, Any]], day: date | None = None) -> dict[str, Any] | None:
@@ -85,9 +76,32 @@ class Rep(Entity):
     def as_of(self, day: date) -> dict[str, Any] | None:
         return fold(self.timeline, day)
 
+    def has_left(self, day: date) -> bool:
+        """Whether the rep's leaving has taken effect by `day` (a leave may be recorded ahead)."""
+        return any(c.get("status") == "left" and c["effective_from"] <= day for c in self.timeline)
+
+    def may_manage(self, day: date, field: str = "manager_id") -> None:
+        """Refuse (409 `manager_not_allowed`) unless this rep is a manager or director, in post,
+        on `day`: only they may have someone report to them from that day."""
+        then = self.as_of(day)
+        if then is None or then["status"] != "active" or not can_manage(then["level"]):
+            why = (
+                f"was not yet hired on {day}"
+                if then is None
+                else ("had left by then" if then["status"] != "active" else f"is {then['level']} on {day}")
+            )
+            raise Conflict(
+                f"{field}: only a manager or director can be someone's manager; rep {self.id} {why}",
+                code="manager_not_allowed",
+                field=field,
+                manager_id=str(self.id),
+                level=None if then is None else then["level"],
+                on=day,
+            )
+
     def as_dict(self) -> dict[str, Any]:
         state = super().as_dict()
-        state["duties"] = LEVEL_DUTIES[self.level]
+        state["duties"] = Level(self.level).duties
         return state
 
     def _effective(self, effective_from: date, field: str) -> date:
@@ -106,7 +120,7 @@ class Rep(Entity):
         before = self.as_of(effective_from) or {"level": self.level}
         if before["level"] == to:
             raise Conflict(f"the rep is already {to} on {effective_from}", code="level_unchanged")
-        direction = "promotion" if LEVEL_ORDER.index(to) > LEVEL_ORDER.index(before["level"]) else "demotion"
+        direction = "promotion" if Level(to).rank > Level(before["level"]).rank else "demotion"
         self._level_changed(
             from_level=before["level"], to_level=to, direction=direction, effective_from=effective_from, reason=reason
         )

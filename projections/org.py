@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from domain.rep import LEVEL_DUTIES, Rep, fold
+from domain.rep import Rep, fold
+from domain.values import Level
 from infrastructure.database import Tx
 from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
@@ -148,17 +149,25 @@ def org_as_of(tx: Tx, day: date) -> dict[str, Any]:
                 "manager_id": attrs["manager_id"],
                 "team": attrs["team"],
                 "region": attrs["region"],
-                "duties": LEVEL_DUTIES[attrs["level"]],
+                "duties": Level(attrs["level"]).duties,
             }
         )
-    nodes.sort(key=lambda n: (LEVEL_ORDER_DESC.index(n["level"]), n["region"], n["team"], n["name"] or ""))
+    nodes.sort(key=lambda n: (-Level(n["level"]).rank, n["region"], n["team"], n["name"] or ""))
     return {"as_of": day, "nodes": nodes}
-
-
-LEVEL_ORDER_DESC = ("director", "manager", "senior", "mid", "junior")
 
 
 def roster(tx: Tx, day: date) -> list[dict[str, Any]]:
     """Active members on `day` with their level, team and region (for lead assignment)."""
     history = OrgHistory(tx)
     return [{"rep_id": rep, "name": history.names.get(rep), **history.attrs(rep, day)} for rep in history.members(day)]
+
+
+def direct_reports(tx: Tx, manager_id: str) -> list[str]:
+    """Active reps whose manager is `manager_id` once every recorded change has taken effect
+    (the reports a leaving manager must hand over), sorted by id."""
+    history = OrgHistory(tx)
+    return sorted(
+        rep
+        for rep in history.timelines
+        if (attrs := history.attrs(rep, date.max)) and attrs["manager_id"] == manager_id and attrs["status"] == "active"
+    )

@@ -301,3 +301,27 @@ def test_bad_performance_queries_are_422(client, path, params):
 
 def test_unknown_rep_scope_is_404(client):
     assert client.get("/kpis", params={"period": "2026-11", "scope": "rep:nobody"}).status_code == 404
+
+
+def test_a_future_dated_leave_stops_the_reps_key_on_its_date(org):
+    from application import clock
+    from tests.helpers import bearer
+
+    key = bearer(org.client, "rep", org.c)
+    assert org.client.get("/auth/whoami", headers=key).status_code == 200
+    org.post(f"/reps/{org.c}/leave", {"effective_on": "2026-12-15", "reason": "合同到期"})
+    try:
+        clock.set_today(datetime(2026, 12, 14).date())
+        assert org.client.get("/auth/whoami", headers=key).status_code == 200  # still working the notice
+        clock.set_today(datetime(2026, 12, 15).date())
+        assert org.client.get("/auth/whoami", headers=key).status_code == 401
+        clock.set_today(datetime(2027, 1, 4).date())
+        assert org.client.get("/auth/whoami", headers=key).status_code == 401
+    finally:
+        clock.set_today(None)
+
+
+def test_the_org_view_lists_levels_from_the_top(org):
+    nodes = org.get("/org", as_of="2026-01-01")["nodes"]
+    assert [n["level"] for n in nodes] == ["director", "manager", "senior", "mid", "junior"]
+    assert nodes[-1]["duties"] == "first contact and information gathering"

@@ -9,7 +9,7 @@ import pytest
 from domain.errors import Conflict, InvalidInput
 from domain.rep import Rep
 from domain.target import TargetSheet
-from domain.values import Period
+from domain.values import LEVEL_DUTIES, Level, Period, can_manage
 
 
 def rep() -> Rep:
@@ -50,6 +50,41 @@ def test_level_change_rules():
 
 def sheet(metric="revenue", period="2026") -> TargetSheet:
     return TargetSheet.open(period=period, metric=metric)
+
+
+def test_levels_have_one_definition_with_their_order_and_duties():
+    assert [level.value for level in Level] == ["junior", "mid", "senior", "manager", "director"]
+    assert [Level(v).rank for v in ("junior", "director")] == [0, 4]
+    assert set(LEVEL_DUTIES) == set(Level) and rep().as_dict()["duties"] == Level.JUNIOR.duties
+    assert [v for v in Level if can_manage(v)] == ["manager", "director"] and not can_manage(None)
+
+
+def test_only_a_manager_or_director_in_post_on_the_day_may_manage():
+    r = rep()
+    with pytest.raises(Conflict) as refused:
+        r.may_manage(date(2026, 1, 1))
+    assert (refused.value.code, refused.value.details["field"], refused.value.details["level"]) == (
+        "manager_not_allowed",
+        "manager_id",
+        "junior",
+    )
+    r.change_level(level="manager", effective_from=date(2026, 3, 1), reason="promotion")
+    r.leave(effective_on=date(2026, 9, 1), reason="离职")
+    with pytest.raises(Conflict):
+        r.may_manage(date(2026, 2, 28))  # still junior then
+    r.may_manage(date(2026, 3, 1))
+    with pytest.raises(Conflict) as refused:
+        r.may_manage(date(2024, 12, 31), "reassign_to")  # not yet hired
+    assert refused.value.details == {**refused.value.details, "field": "reassign_to", "level": None}
+    with pytest.raises(Conflict):
+        r.may_manage(date(2026, 9, 1))  # left by then
+
+
+def test_a_leave_takes_effect_on_its_date():
+    r = rep()
+    r.leave(effective_on=date(2026, 12, 15), reason="合同到期")
+    assert r.status == "left"  # the latest state, once every recorded change has taken effect
+    assert not r.has_left(date(2026, 12, 14)) and r.has_left(date(2026, 12, 15))
 
 
 def test_decomposition_children_must_sum_to_parent():
