@@ -14,7 +14,6 @@ from domain.commission.period import CommissionPeriod
 from domain.commission.plan import Plan, validate_plan
 from domain.deal import Deal
 from domain.rep import Rep
-from domain.target import TargetSheet
 from domain.values import Period
 from infrastructure.database import Tx
 from projections.engine.projection import Projection, Recorded, Rows, handles
@@ -22,14 +21,13 @@ from projections.engine.tracking import active_tables
 from projections.kpi import utc_text
 from projections.money import from_cents, to_cents
 from projections.org import OrgHistory
-from projections.performance import Targets
+from projections.targets import targets_in_force
 
 WIN_COLUMNS = ("deal_id", "position", "signed_on", "amount_cents", "margin_cents", "currency", "splits", "source")
 DEAL_COLUMNS = ("deal_id", "currency", "splits")
 MOVE_COLUMNS = ("position", "deal_id", "day", "amount_cents", "kind", "source")
 PLAN_COLUMNS = ("plan_key", "position", "plan_id", "version", "body")
 ASSIGN_COLUMNS = ("position", "rep_id", "plan_id", "effective_from")
-TARGET_COLUMNS = ("target_id", "position", "period", "scope", "value")
 CLOSED_COLUMNS = ("period", "position", "as_of_position")
 
 
@@ -77,10 +75,6 @@ class CommissionsProjection(Projection):
             """CREATE TABLE IF NOT EXISTS {assignments} (position BIGINT PRIMARY KEY, rep_id TEXT NOT NULL,
                            plan_id TEXT NOT NULL, effective_from TEXT NOT NULL)"""
         ],
-        "targets": [
-            """CREATE TABLE IF NOT EXISTS {targets} (target_id BIGINT PRIMARY KEY, position BIGINT NOT NULL,
-                       period TEXT NOT NULL, scope TEXT NOT NULL, value TEXT)"""
-        ],
         "closed": [
             """CREATE TABLE IF NOT EXISTS {closed} (period TEXT PRIMARY KEY, position BIGINT NOT NULL,
                       as_of_position BIGINT NOT NULL)"""
@@ -97,7 +91,6 @@ class CommissionsProjection(Projection):
             "moves": Rows(tx, tables["moves"], "position", MOVE_COLUMNS),
             "plans": Rows(tx, tables["plans"], "plan_key", PLAN_COLUMNS),
             "assignments": Rows(tx, tables["assignments"], "position", ASSIGN_COLUMNS),
-            "targets": Rows(tx, tables["targets"], "target_id", TARGET_COLUMNS),
             "closed": Rows(tx, tables["closed"], "period", CLOSED_COLUMNS),
         }
 
@@ -191,29 +184,6 @@ class CommissionsProjection(Projection):
             }
         )
 
-    def _target(self, s, r: Recorded, seq: int, scope: str, value: Decimal | None) -> None:
-        if r.event.metric == "revenue":
-            s["targets"].put(
-                {
-                    "target_id": r.position * 1000 + seq,
-                    "position": r.position,
-                    "period": r.event.period,
-                    "scope": scope,
-                    "value": None if value is None else str(value),
-                }
-            )
-
-    @handles(TargetSheet.TargetSet)
-    def target_sheet_target_set(self, s, r: Recorded) -> None:
-        self._target(s, r, 0, r.event.scope, r.event.value)
-
-    @handles(TargetSheet.Decomposed)
-    def target_sheet_decomposed(self, s, r: Recorded) -> None:
-        for seq, child in enumerate(r.event.children):
-            self._target(s, r, seq, child["scope"], child["value"])
-        for seq, scope in enumerate(r.event.dropped, start=len(r.event.children)):
-            self._target(s, r, seq, scope, None)
-
     @handles(CommissionPeriod.Closed)
     def commission_period_closed(self, s, r: Recorded) -> None:
         s["closed"].put({"period": r.event.period, "position": r.position, "as_of_position": r.event.as_of_position})
@@ -264,15 +234,7 @@ class StoreInputs:
             (limit,),
         ):
             self.assignments.setdefault(rep_id, []).append((date.fromisoformat(effective), plan_id))
-        values: dict[tuple[str, str, str], Decimal] = {}
-        for _, _, period, scope, value in tx.all(
-            f"SELECT {', '.join(TARGET_COLUMNS)} FROM {t['targets']} WHERE position <= ? ORDER BY target_id", (limit,)
-        ):
-            if value is None:
-                values.pop((period, "revenue", scope), None)
-            else:
-                values[(period, "revenue", scope)] = Decimal(value)
-        self.targets = Targets(values=values)
+        self.targets = targets_in_force(tx, metric="revenue", until_position=limit)
         self.org = OrgHistory(tx, until_position)
         self.closed = {
             period: (position, as_of)

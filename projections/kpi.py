@@ -1,4 +1,4 @@
-"""KPI facts: every measurable thing a rep did, dated by its business date, plus the targets.
+"""KPI facts: every measurable thing a rep did, dated by its business date (targets: projections.targets).
 
 One fact per credited rep per event (a split deal credits each rep share x amount). KPIs and
 leaderboards for any scope and period are sums over facts, the scope decided by the rep's
@@ -15,7 +15,6 @@ from typing import Any
 from domain.customer import Customer
 from domain.deal import Deal
 from domain.lead import Lead
-from domain.target import TargetSheet
 from infrastructure.database import Tx
 from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.money import to_cents
@@ -35,7 +34,6 @@ FACT_COLUMNS = (
 )
 DEAL_COLUMNS = ("deal_id", "owner_id", "customer_id", "product_line", "splits")
 CUSTOMER_COLUMNS = ("customer_id", "owner_id", "grade", "first_won_on")
-TARGET_COLUMNS = ("target_key", "period", "metric", "scope", "value")
 
 
 def utc_text(moment: datetime) -> str:
@@ -63,11 +61,6 @@ class KpiProjection(Projection):
             """CREATE TABLE IF NOT EXISTS {customers} (
             customer_id TEXT PRIMARY KEY, owner_id TEXT, grade TEXT, first_won_on TEXT)"""
         ],
-        "targets": [
-            """CREATE TABLE IF NOT EXISTS {targets} (
-            target_key TEXT PRIMARY KEY, period TEXT NOT NULL, metric TEXT NOT NULL, scope TEXT NOT NULL,
-            value TEXT)"""
-        ],
     }
 
     def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Any]:
@@ -81,7 +74,6 @@ class KpiProjection(Projection):
             "deals": deals,
             "customers": customers,
             "facts": Rows(tx, tables["facts"], "fact_id", FACT_COLUMNS),
-            "targets": Rows(tx, tables["targets"], "target_key", TARGET_COLUMNS),
         }
 
     @staticmethod
@@ -214,29 +206,6 @@ class KpiProjection(Projection):
         """One fact per contact; KPIs count distinct leads (the subject) per rep and period."""
         e = r.event
         self._fact(s, r, 0, e.rep_id, e.occurred_at.date(), "leads_contacted", qty=1, customer_id=r.aggregate_id)
-
-    def _target(self, s, r: Recorded, scope: str, value: Decimal | None) -> None:
-        e = r.event
-        s["targets"].put(
-            {
-                "target_key": f"{e.period}|{e.metric}|{scope}",
-                "period": e.period,
-                "metric": e.metric,
-                "scope": scope,
-                "value": None if value is None else str(value),
-            }
-        )
-
-    @handles(TargetSheet.TargetSet)
-    def target_sheet_target_set(self, s, r: Recorded) -> None:
-        self._target(s, r, r.event.scope, r.event.value)
-
-    @handles(TargetSheet.Decomposed)
-    def target_sheet_decomposed(self, s, r: Recorded) -> None:
-        for child in r.event.children:
-            self._target(s, r, child["scope"], child["value"])
-        for scope in r.event.dropped:
-            self._target(s, r, scope, None)
 
 
 KPI = KpiProjection()

@@ -6,52 +6,23 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from domain.errors import NotFound
 from domain.rep import LEVEL_ORDER
 from domain.target import parse_scope
-from domain.values import MONEY_METRICS, SELLING_LEVELS, Metric, Period, round_money
+from domain.values import MONEY_METRICS, SELLING_LEVELS, Metric, Period
 from infrastructure.database import Tx
 from projections.accounts import scope_collection_rate
 from projections.engine.tracking import active_tables
 from projections.kpi import KPI, utc_text
 from projections.money import fraction, from_cents
 from projections.org import OrgHistory
+from projections.targets import targets_in_force
 
 METRICS = tuple(m.value for m in Metric)
 DISTINCT_SUBJECTS = frozenset({"leads_contacted"})  # metrics that count distinct subjects, not events
-
-
-class Targets:
-    """Targets by (period, metric, scope); a month without its own target is prorated from its
-    quarter or year (a quarter from its year), and says so."""
-
-    def __init__(self, tx: Tx | None = None, values: dict[tuple[str, str, str], Decimal] | None = None) -> None:
-        if values is None:
-            t = active_tables(tx, KPI)
-            values = {
-                (p, m, s): Decimal(v)
-                for p, m, s, v in tx.all(
-                    f"SELECT period, metric, scope, value FROM {t['targets']} WHERE value IS NOT NULL"
-                )
-            }
-        self.values = values
-
-    def get(self, period: Period, metric: str, scope: str) -> tuple[Decimal | None, str | None]:
-        value = self.values.get((period.label, metric, scope))
-        if value is not None:
-            return value, "set"
-        for larger in period.enclosing():
-            value = self.values.get((larger.label, metric, scope))
-            if value is not None:
-                share = value * period.months() / larger.months()
-                share = (
-                    round_money(share) if metric in MONEY_METRICS else share.quantize(Decimal("0.01"), ROUND_HALF_UP)
-                )
-                return share, f"prorated from {larger.label}"
-        return None, None
 
 
 def _facts(tx: Tx, period: Period, as_of: datetime | None, metrics: tuple[str, ...] = METRICS) -> list[tuple]:
@@ -93,7 +64,7 @@ def kpis(tx: Tx, *, scope: str, period: Period, as_of: datetime | None = None) -
         qty[metric] += count
         if metric == "revenue":
             mix[line] += amount
-    targets = Targets(tx)
+    targets = targets_in_force(tx)
     rows = []
     for metric in METRICS:
         actual = _value(metric, cents[metric], qty[metric])
@@ -195,7 +166,7 @@ def leaderboard(
     org = OrgHistory(tx)
     rows = _ranking(tx, org, metric, period, scope, as_of, levels)
     before = {r["rep_id"]: r["rank"] for r in _ranking(tx, org, metric, period.previous(), scope, as_of, levels)}
-    targets = Targets(tx)
+    targets = targets_in_force(tx, metric=metric)
     cut = rows[min(limit, len(rows)) - 1]["rank"] if rows else 0
     shown = [r for i, r in enumerate(rows) if r["rank"] <= cut and (i < limit or r["value"])]
     for row in shown:

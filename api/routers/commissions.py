@@ -40,7 +40,7 @@ from projections.commissions import HypotheticalPlan, StoreInputs
 from projections.engine.tracking import active_position
 
 router = APIRouter(tags=["commissions"])
-NEEDS = ("commissions", "org")
+NEEDS = ("commissions", "org", "targets")
 
 
 class AssignPlan(Body):

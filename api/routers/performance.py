@@ -46,7 +46,7 @@ def kpi_scorecard(
     date and in the team and region the rep belonged to on that date. Reps and managers ask for
     scopes within their part of the tree."""
     access.scope(scope)
-    await_position(request, ("org", "kpi", "accounts"), min_position)
+    await_position(request, ("org", "kpi", "accounts", "targets"), min_position)
     with rt.db.read() as tx:
         return Json(kpis(tx, scope=scope, period=Period.parse(period), as_of=as_of))
 
@@ -70,7 +70,7 @@ def leaderboards(
     (a tie at zero is not extended). With attainment and the rank change against the previous
     period. `as_of` answers from what had been recorded by then."""
     ranked = SELLING_LEVELS if levels is None else tuple(Level.parse(v.strip(), "levels") for v in levels.split(","))
-    await_position(request, ("org", "kpi"), min_position)
+    await_position(request, ("org", "kpi", "targets"), min_position)
     with rt.db.read() as tx:
         return Json(
             leaderboard(

@@ -16,8 +16,9 @@ from projections.kpi import KPI
 from projections.leads import LEADS
 from projections.org import ORG
 from projections.pipeline import PIPELINE
+from projections.targets import TARGETS
 
-BUILT_IN: tuple[Projection, ...] = (PIPELINE, ORG, KPI, LEADS, ACCOUNTS, COMMISSIONS, ACCESS_KEYS)
+BUILT_IN: tuple[Projection, ...] = (PIPELINE, ORG, KPI, LEADS, ACCOUNTS, COMMISSIONS, ACCESS_KEYS, TARGETS)
 ENTRY_POINT_GROUP = "salesledger.projections"
 
 

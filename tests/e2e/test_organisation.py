@@ -325,3 +325,23 @@ def test_the_org_view_lists_levels_from_the_top(org):
     nodes = org.get("/org", as_of="2026-01-01")["nodes"]
     assert [n["level"] for n in nodes] == ["director", "manager", "senior", "mid", "junior"]
     assert nodes[-1]["duties"] == "first contact and information gathering"
+
+
+def test_a_target_is_recorded_in_one_place_whichever_route_sets_it(org):
+    org.post(f"/reps/{org.a}/targets", {"period": "2026-11", "metric": "revenue", "value": "90000.00"})
+    same = org.post(
+        "/targets", {"scope": f"rep:{org.a}", "period": "2026-11", "metric": "revenue", "value": "90000.00"}, (409,)
+    )
+    assert same["error"]["code"] == "target_unchanged"
+    org.post(
+        "/targets",
+        {"scope": f"rep:{org.a}", "period": "2026-11", "metric": "revenue", "value": "95000.00", "reason": "调整"},
+    )
+    sheet = org.client.get("/targets/2026-11/revenue").json()
+    assert sheet["targets"] == [{"scope": f"rep:{org.a}", "value": "95000.00"}]
+    assert [(h["type"], h["value"], h["previous"]) for h in sheet["history"]] == [
+        ("TargetSheetTargetSet", "90000.00", None),
+        ("TargetSheetTargetSet", "95000.00", "90000.00"),
+    ]
+    kpi = metric(org.get("/kpis", scope=f"rep:{org.a}", period="2026-11"), "revenue")
+    assert (kpi["target"], kpi["target_source"]) == ("95000.00", "set")
