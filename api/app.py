@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from api import auth, errors, idempotency
 from api.access import require_policies
 from api.deps import new_request_id
-from api.encoding import Json
+from api.limits import MAX_BODY_BYTES, BodyLimit
 from api.routers import (
     access_keys,
     commissions,
@@ -28,8 +28,6 @@ from api.routers import (
 from application import clock
 from infrastructure.runtime import Runtime
 from infrastructure.settings import Settings
-
-MAX_BODY_BYTES = 1_048_576
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -66,17 +64,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return Json(
-                errors.error_body("payload_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes"),
-                status_code=413,
-            )
         request.state.request_id = request.headers.get("x-request-id") or new_request_id()
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)  # outermost: counts the body as it streams in
     errors.install(app)
     for module in (
         health,

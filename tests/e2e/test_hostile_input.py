@@ -94,3 +94,68 @@ def test_names_and_identifiers_refuse_bidi_controls_and_zero_width_characters(cl
     assert events_after(client, 0) == []
     ok = client.post("/reps", json={"name": "王伟 (Wang)", "level": "junior", "team": "t", "region": "华东"})
     assert ok.status_code == 201  # ordinary punctuation and scripts are untouched
+
+
+def test_a_chunked_body_over_the_limit_is_refused(client):
+    """No Content-Length (chunked transfer encoding): the limit holds on the streamed body."""
+
+    def ten_megabytes():
+        yield b'{"name": "'
+        for _ in range(160):
+            yield b"x" * 65_536
+        yield b'", "level": "junior", "team": "t", "region": "r"}'
+
+    for headers in (
+        {"content-type": "application/json"},
+        {"content-type": "application/json", "Idempotency-Key": "big"},
+    ):
+        answer = client.post("/reps", content=ten_megabytes(), headers=headers)
+        assert "content-length" not in answer.request.headers
+        assert answer.request.headers["transfer-encoding"] == "chunked"
+        assert answer.status_code == 413, answer.text
+        assert answer.json()["error"]["code"] == "payload_too_large"
+    assert events_after(client, 0) == []
+    parts = [b'{"name": "n", "level": "junior", ', b'"team": "t", "region": "r"}']
+    small = client.post("/reps", content=iter(parts), headers={"content-type": "application/json"})
+    assert small.status_code == 201  # a chunked body under the limit is served as usual
+
+
+def test_the_body_limit_stops_reading_a_stream_at_the_limit(client):
+    """Straight through the ASGI app: an endless streamed body is read only up to the limit."""
+    import anyio
+
+    from api.limits import MAX_BODY_BYTES
+
+    chunk, pulled, sent = b"x" * 65_536, [], []
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/reps",
+        "raw_path": b"/reps",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"transfer-encoding", b"chunked"),
+            (b"authorization", client.headers["authorization"].encode()),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+
+    async def receive():
+        pulled.append(len(chunk))
+        assert sum(pulled) < 20 * MAX_BODY_BYTES, "the app kept reading past the limit"
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    async def send(message):
+        sent.append(message)
+
+    anyio.run(client.app, scope, receive, send)
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 413
+    assert sum(pulled) <= MAX_BODY_BYTES + len(chunk)
