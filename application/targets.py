@@ -2,15 +2,49 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
 
 from application.base import UseCases, Written
 from domain.base import Entity, Meta
 from domain.errors import NotFound
 from domain.rep import Rep
 from domain.target import TargetSheet, parse_scope, sheet_id
+from domain.values import Metric, Period
 
 T = TypeVar("T", bound=Entity)
+
+HISTORY_FIELDS = ("scope", "value", "previous", "parent", "children", "dropped", "reason")
+
+
+@dataclass(frozen=True)
+class TargetChange:
+    """One change of a target sheet: `TargetSheetTargetSet` or `TargetSheetDecomposed`, who made
+    it, when, and its fields (scope, value, previous, parent, children, dropped, reason)."""
+
+    type: str
+    recorded_at: datetime
+    actor: str | None
+    fields: dict[str, Any]
+
+    @property
+    def scope(self) -> str:
+        """The scope the change is about: the target's scope, or the decomposed parent."""
+        return self.fields.get("scope") or self.fields.get("parent") or "company"
+
+
+@dataclass(frozen=True)
+class TargetSheetView:
+    """Every scope's target for a period and metric, the decomposition tree and its history."""
+
+    period: str
+    metric: str
+    version: int
+    targets: dict[str, Decimal]
+    decompositions: dict[str, list[str]]
+    history: list[TargetChange]
 
 
 class Targets(UseCases):
@@ -37,6 +71,32 @@ class Targets(UseCases):
         sheet.set(scope=scope, value=value, reason=reason)
         return self._written(
             meta, sheet, period=sheet.period, metric=sheet.metric, scope=scope, value=sheet.values[scope]
+        )
+
+    def sheet(self, period: str, metric: str) -> TargetSheetView:
+        """The sheet of one period and metric (404 when nothing was ever set there)."""
+        label, metric = Period.parse(period).label, Metric.parse(metric, "metric")
+        try:
+            sheet = self.load(TargetSheet, sheet_id(label, metric))
+        except NotFound:
+            raise NotFound(f"no {metric} targets for {label}", period=label, metric=metric) from None
+        events = list(self.store.repository.event_store.get(sheet.id))[1:]  # after SheetOpened
+        history = [
+            TargetChange(
+                type=type(e).__qualname__.replace(".", ""),
+                recorded_at=e.timestamp,
+                actor=(getattr(e, "meta", None) or {}).get("actor"),
+                fields={k: v for k, v in vars(e).items() if k in HISTORY_FIELDS},
+            )
+            for e in events
+        ]
+        return TargetSheetView(
+            period=label,
+            metric=metric,
+            version=sheet.version,
+            targets=dict(sorted(sheet.values.items())),
+            decompositions=dict(sorted(sheet.children.items())),
+            history=history,
         )
 
     def decompose_target(

@@ -11,9 +11,6 @@ from api.access import EVERYONE, MANAGEMENT, AccessDep, Allow
 from api.deps import MetaDep, RuntimeDep, answer
 from api.encoding import Json
 from api.models import Amount, Body, OptionalText, Receipt, Text
-from domain.errors import NotFound
-from domain.target import TargetSheet, sheet_id
-from domain.values import Metric, Period
 
 router = APIRouter(prefix="/targets", tags=["targets"])
 
@@ -62,33 +59,20 @@ def decompose(body: Decompose, rt: RuntimeDep, meta: MetaDep, access: AccessDep)
 def target_sheet(period: str, metric: str, rt: RuntimeDep, access: AccessDep):
     """Every scope's target for a period and metric, the decomposition tree and its history
     (reps and managers: the scopes within their part of the tree)."""
-    label, metric = Period.parse(period).label, Metric.parse(metric, "metric")
-    try:
-        sheet = rt.ledger.store.load(TargetSheet, sheet_id(label, metric))
-    except NotFound:
-        raise NotFound(f"no {metric} targets for {label}", period=label, metric=metric) from None
-    history = [
-        {
-            "type": type(e).__qualname__.replace(".", ""),
-            "recorded_at": e.timestamp,
-            "actor": (getattr(e, "meta", None) or {}).get("actor"),
-            **{
-                k: v
-                for k, v in vars(e).items()
-                if k in ("scope", "value", "previous", "parent", "children", "dropped", "reason")
-            },
-        }
-        for e in rt.ledger.store.repository.event_store.get(sheet.id)
-    ]
+    sheet = rt.ledger.targets.sheet(period, metric)
     seen = access.sees_scope
     return Json(
         {
-            "period": label,
-            "metric": metric,
+            "period": sheet.period,
+            "metric": sheet.metric,
             "version": sheet.version,
-            "targets": [{"scope": s, "value": v} for s, v in sorted(sheet.values.items()) if seen(s)],
-            "decompositions": [{"parent": p, "children": c} for p, c in sorted(sheet.children.items()) if seen(p)],
-            "history": [h for h in history[1:] if seen(h.get("scope") or h.get("parent") or "company")],
+            "targets": [{"scope": s, "value": v} for s, v in sheet.targets.items() if seen(s)],
+            "decompositions": [{"parent": p, "children": c} for p, c in sheet.decompositions.items() if seen(p)],
+            "history": [
+                {"type": h.type, "recorded_at": h.recorded_at, "actor": h.actor, **h.fields}
+                for h in sheet.history
+                if seen(h.scope)
+            ],
         }
     )
 
