@@ -1,13 +1,22 @@
 """`Idempotency-Key` on POST, PUT and PATCH: the same key and request within 24 hours answers the
 original response (with `Idempotent-Replayed: true`) and writes nothing; the same key with a
-different request is 422; a retry racing the first waits for its answer. Keys are per caller,
-and secrets in an answer (a minted API key) are not kept for replays."""
+different request is 422; a retry racing the first waits for its answer. Keys are per caller
+(the API key that authenticated the request), and secrets in an answer (a minted API key) are
+not kept for replays.
+
+The first request holds its claim as a lease (`SALESLEDGER_IDEMPOTENCY_LEASE` seconds, renewed
+while it runs): when its process dies mid-request, a retry takes the claim over once the lease
+has run out and runs the command, instead of being told "in progress" for a day."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
+import logging
+import time
+import uuid
 from datetime import UTC, datetime
 
 from fastapi import Request
@@ -18,14 +27,35 @@ from api.encoding import Json
 from api.errors import error_body
 from infrastructure import idempotency
 
+log = logging.getLogger("salesledger.api")
+
 METHODS = ("POST", "PUT", "PATCH")
 WAIT_SECONDS = 10.0
 
 
 def _principal(request: Request) -> str:
-    """Keys are scoped to the caller: the credentials they sent (hashed), or anonymous."""
-    credentials = request.headers.get("authorization", "")
-    return hashlib.sha256(credentials.encode()).hexdigest()[:32] if credentials else "anonymous"
+    """Keys are scoped to the caller as authentication resolved it: the API key's id (however its
+    header was written, and never shared by two keys), the configured admin token, or anonymous."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        return "anonymous"
+    return f"key:{principal.key_id}" if principal.key_id else f"token:{principal.role}"
+
+
+async def _keep_leased(db, principal: str, key: str, owner: str, lease: float) -> None:
+    """Renew the claim while the request runs (a third of the lease apart)."""
+    while True:
+        await asyncio.sleep(lease / 3)
+        try:
+            held = await run_in_threadpool(
+                idempotency.renew, db, principal, key, owner=owner, lease_until=time.time() + lease
+            )
+        except Exception:  # the database is away: the next beat tries again
+            log.warning("could not renew the lease of Idempotency-Key %r", key, exc_info=True)
+            continue
+        if not held:
+            log.warning("the claim of Idempotency-Key %r was taken over while its request ran", key)
+            return
 
 
 def _without_secrets(payload: bytes, fields: tuple[str, ...]) -> bytes:
@@ -52,9 +82,22 @@ async def middleware(request: Request, call_next):
     body = await request.body()
     digest = hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\n" + body).hexdigest()
     principal = _principal(request)
+    lease = request.app.state.settings.idempotency_lease
+    owner = uuid.uuid4().hex
     deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
     while True:
-        seen = await run_in_threadpool(idempotency.claim, db, principal, key, digest, datetime.now(UTC))
+        clock = time.time()
+        seen = await run_in_threadpool(
+            idempotency.claim,
+            db,
+            principal,
+            key,
+            digest,
+            datetime.now(UTC),
+            owner=owner,
+            lease_until=clock + lease,
+            clock=clock,
+        )
         if seen is None:
             break  # ours to answer
         if seen.request_hash != digest:
@@ -80,16 +123,21 @@ async def middleware(request: Request, call_next):
                 headers={"Retry-After": "1"},
             )
         await asyncio.sleep(0.05)
+    heartbeat = asyncio.create_task(_keep_leased(db, principal, key, owner, lease))
     try:
         response = await call_next(request)
         payload = b"".join([chunk async for chunk in response.body_iterator])
     except BaseException:
-        await run_in_threadpool(idempotency.release, db, principal, key)
+        await run_in_threadpool(idempotency.release, db, principal, key, owner=owner)
         raise
+    finally:
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
     if response.status_code >= 500:
-        await run_in_threadpool(idempotency.release, db, principal, key)
+        await run_in_threadpool(idempotency.release, db, principal, key, owner=owner)
     else:
         kept = _without_secrets(payload, getattr(request.state, "secret_fields", ()))
-        await run_in_threadpool(idempotency.remember, db, principal, key, response.status_code, kept)
+        await run_in_threadpool(idempotency.remember, db, principal, key, response.status_code, kept, owner=owner)
     headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
     return Response(payload, status_code=response.status_code, headers=headers, media_type=response.media_type)

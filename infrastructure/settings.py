@@ -7,6 +7,7 @@
 | `SALESLEDGER_TIMEZONE` | `timezone` (the organisation's date: period close, "today") |
 | `SALESLEDGER_PROJECTIONS` | `projections` (extra projections, `module:Class,…`) |
 | `SALESLEDGER_MIN_POSITION_TIMEOUT` | `min_position_timeout` (seconds a query waits for `min_position`) |
+| `SALESLEDGER_IDEMPOTENCY_LEASE` | `idempotency_lease` (seconds an `Idempotency-Key` claim outlives a dead request) |
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Settings(BaseSettings):
     projections: str = ""
     run_projectors: bool = True
     min_position_timeout: float = 5.0
+    idempotency_lease: float = Field(5.0, gt=0, le=3600)
 
     @field_validator("database_url", mode="before")
     @classmethod
