@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install bench fuzz clean
+.PHONY: run test lint install bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,15 @@ run: $(STAMP)
 	$(BIN)/salesledger demo --if-empty
 	$(BIN)/salesledger serve --host $(HOST) --port $(PORT) --demo-token
 
-## The whole suite: SQLite always, PostgreSQL when reachable (REQUIRE_POSTGRES=1 makes it mandatory)
-test: $(STAMP)
+## Lint, format and type checks, then the whole suite: SQLite always, PostgreSQL when reachable
+## (REQUIRE_POSTGRES=1 makes it mandatory)
+test: $(STAMP) lint
 	$(BIN)/pytest
+
+## ruff (lint and format) over everything; mypy, strict on domain/ and application/
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## Fuzz every route from the OpenAPI schema with many more cases than `make test` runs
 fuzz: $(STAMP)
