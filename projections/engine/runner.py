@@ -24,6 +24,8 @@ from projections.engine.projection import HandlerFailed, Projection
 log = logging.getLogger("salesledger.projections")
 
 BATCH_SIZE = 5000
+STANDBY_SECONDS = 2.0  # how often a standby runner tries for the lock
+STANDBY_AFTER_LOSS_SECONDS = 5.0  # a runner that lost its lock lets the standbys go first
 
 
 def prepare(db: Database, projections: Sequence[Projection]) -> None:
@@ -46,12 +48,15 @@ def process(
     limit: int = BATCH_SIZE,
     tx: Tx | None = None,
     live: bool = False,
+    still_owner: Callable[[], bool] | None = None,
 ) -> tuple[int, int]:
     """Apply the events in positions (after, after + limit] to one generation; answer
     (new position, events applied).
 
     The read-model writes and the new position commit together. With `live`, the batch is
-    refused if that generation stopped being the active one while it was read."""
+    refused if that generation stopped being the active one while it was read; with
+    `still_owner`, if the caller stopped being the active runner (checked last, just before
+    the commit; the position compare-and-set covers the instant after)."""
     head = source.head()
     if head <= after:
         return after, 0
@@ -75,6 +80,8 @@ def process(
         tracking.advance(tx, projection.name, generation, after, new)
         if live:
             tracking.set_state(tx, projection.name, "live" if new == head else "catching_up")
+        if still_owner is not None and not still_owner():
+            raise tracking.PositionConflict(f"{projection.name}: this runner no longer holds the projection")
 
     if tx is not None:
         write(tx)
@@ -311,32 +318,97 @@ class Busy(Exception):
     """Another process holds the lock this operation needs (for example a rebuild in progress)."""
 
 
-@contextmanager
-def exclusive(db: Database, name: str) -> Iterator[bool]:
-    """Try a cross-process lock named `name`; yield whether it was obtained.
+class Hold:
+    """A cross-process lock as this process holds it: truthy when it was obtained; `lost` is set
+    once it no longer holds it (its PostgreSQL session died, or its heartbeat went silent)."""
 
-    PostgreSQL: a session advisory lock on a dedicated connection. SQLite: an flock on a
-    file beside the database."""
+    def __init__(self, got: bool) -> None:
+        self.got = got
+        self.lost = threading.Event()
+        self._last_ok = time.monotonic()
+        self._silence: float | None = None
+
+    def __bool__(self) -> bool:
+        return self.got
+
+    @property
+    def held(self) -> bool:
+        """Still ours: obtained, not lost, and the last heartbeat is recent."""
+        if not self.got or self.lost.is_set():
+            return False
+        if self._silence is not None and time.monotonic() - self._last_ok > self._silence:
+            self.lost.set()  # a heartbeat stuck on a dead network counts as a lost lock
+            return False
+        return True
+
+
+LOCK_HEARTBEAT_SECONDS = 0.5  # how often a held advisory lock's session is checked
+
+
+@contextmanager
+def exclusive(db: Database, name: str, *, heartbeat: float | None = None) -> Iterator[Hold]:
+    """Try a cross-process lock named `name`; yield a `Hold`, truthy when it was obtained.
+
+    PostgreSQL: a session advisory lock on a dedicated connection; the lock lasts as long as
+    that session. With `heartbeat` (seconds), the session is checked that often and the hold
+    is marked lost as soon as the session is gone (a terminated backend, a dropped network):
+    whoever relies on the lock must then stop. SQLite: an flock on a file beside the
+    database, which lasts as long as this process."""
     if db.kind == "sqlite":
         with open(f"{os.path.abspath(db.url.path)}.{name}.lock", "a+") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                yield False
+                yield Hold(False)
                 return
             try:
-                yield True
+                yield Hold(True)
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
         return
     key = zlib.crc32(f"salesledger.{name}".encode())
     with db.session_connection() as conn:
-        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]
+        hold = Hold(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0])
+        stop = threading.Event()
+        watcher = None
+        if hold and heartbeat:
+            hold._silence = 4 * heartbeat
+            watcher = threading.Thread(
+                target=_watch_session, args=(conn, hold, heartbeat, stop), name=f"lock-{name}", daemon=True
+            )
+            watcher.start()
         try:
-            yield got
+            yield hold
         finally:
-            if got:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            stop.set()
+            if watcher is not None:
+                watcher.join(4 * heartbeat)
+            if hold and not hold.lost.is_set():
+                try:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                except Exception:  # the session is gone, and its lock with it
+                    log.warning("advisory lock %s: session lost while releasing", name)
+
+
+def _watch_session(conn: Any, hold: Hold, every: float, stop: threading.Event) -> None:
+    while not stop.wait(every):
+        try:
+            conn.execute("SELECT 1")
+        except Exception:
+            log.warning("advisory lock session lost: the lock is no longer held")
+            hold.lost.set()
+            return
+        hold._last_ok = time.monotonic()
+
+
+def _idle(wake: threading.Event, seconds: float, on: Callable[[], bool]) -> None:
+    """Wait up to `seconds` for `wake`, looking at `on()` at least every lock heartbeat."""
+    deadline = time.monotonic() + seconds
+    while on() and not wake.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        wake.wait(min(left, LOCK_HEARTBEAT_SECONDS))
 
 
 class ProjectionEngine:
@@ -382,7 +454,7 @@ class ProjectionEngine:
     def _supervise(self) -> None:
         """On SQLite one process owns all projectors; stand by while another does."""
         while not self._stopping.is_set():
-            with exclusive(self.db, "projectors") if self.db.kind == "sqlite" else nullcontext(True) as owner:
+            with exclusive(self.db, "projectors") if self.db.kind == "sqlite" else nullcontext(Hold(True)) as owner:
                 if owner:
                     runners = [
                         threading.Thread(target=self._run, args=(p,), name=f"projector-{p.name}", daemon=True)
@@ -410,57 +482,78 @@ class ProjectionEngine:
                 self._stopping.wait(1.0)
 
     def _run(self, projection: Projection) -> None:
-        """On PostgreSQL one active runner per projection (advisory lock); others stand by."""
+        """On PostgreSQL one active runner per projection (advisory lock); others stand by. A
+        runner whose lock session dies stands down at once and stands by again, giving the
+        other runners the first chance to take over."""
         wake = self._wake[projection.name]
         while not self._stopping.is_set():
-            with (
-                exclusive(self.db, f"projection.{projection.name}")
-                if self.db.kind == "postgres"
-                else nullcontext(True) as owner
-            ):
-                if owner:
-                    self.running.add(projection.name)
-                    try:
-                        self._serve(projection, wake)
-                    finally:
-                        self.running.discard(projection.name)
-                    return
-            self._stopping.wait(2.0)
+            pause = STANDBY_SECONDS
+            try:
+                with (
+                    exclusive(self.db, f"projection.{projection.name}", heartbeat=LOCK_HEARTBEAT_SECONDS)
+                    if self.db.kind == "postgres"
+                    else nullcontext(Hold(True)) as hold
+                ):
+                    if hold:
+                        self.running.add(projection.name)
+                        try:
+                            self._serve(projection, wake, hold)
+                        finally:
+                            self.running.discard(projection.name)
+                        if self._stopping.is_set():
+                            return
+                        pause = STANDBY_AFTER_LOSS_SECONDS
+                        log.warning("projection %s: lost its lock; standing down", projection.name)
+            except Exception:  # the database is away: stand by and try again
+                log.exception("projection %s: runner interrupted; standing by", projection.name)
+            self._stopping.wait(pause)
 
-    def _serve(self, projection: Projection, wake: threading.Event) -> None:
-        """Follow live; after a failure, wait until a rebuild or restart clears it."""
-        while not self._stopping.is_set():
+    def _serve(self, projection: Projection, wake: threading.Event, hold: Hold) -> None:
+        """Follow live; after a failure, wait until a rebuild or restart clears it. Returns
+        when stopped or when the lock is lost."""
+
+        def on() -> bool:
+            return not self._stopping.is_set() and hold.held
+
+        while on():
             with self.db.transaction() as tx:
                 reg = tracking.register(tx, projection)
                 if reg.state == "failed":
                     tracking.set_state(tx, projection.name, "catching_up")
-            self._follow(projection, wake)
-            while not self._stopping.is_set():
-                wake.wait(2.0)
+            self._follow(projection, wake, on)
+            while on():
+                wake.wait(LOCK_HEARTBEAT_SECONDS)
                 wake.clear()
                 with self.db.read() as tx:
                     reg = tracking.registration(tx, projection.name)
                 if reg is not None and reg.state != "failed":
                     break
 
-    def _follow(self, projection: Projection, wake: threading.Event) -> None:
-        """Process batches until stopped or a handler fails."""
+    def _follow(self, projection: Projection, wake: threading.Event, on: Callable[[], bool]) -> None:
+        """Process batches while `on()` (not stopped, lock held) or until a handler fails."""
         backoff = 0.5
-        while not self._stopping.is_set():
+        while on():
             try:
                 with self.db.read() as tx:
                     reg = tracking.registration(tx, projection.name)
                     after = tracking.position(tx, projection.name, reg.active_generation)
                 wake.clear()
                 new, _ = process(
-                    self.db, self.source, projection, reg.active_generation, after, limit=self.batch_size, live=True
+                    self.db,
+                    self.source,
+                    projection,
+                    reg.active_generation,
+                    after,
+                    limit=self.batch_size,
+                    live=True,
+                    still_owner=on,
                 )
                 backoff = 0.5
                 if new == after:
                     if reg.state != "live":
                         with self.db.transaction() as tx:
                             tracking.set_state(tx, projection.name, "live")
-                    wake.wait(self.poll_seconds)
+                    _idle(wake, self.poll_seconds, on)
             except tracking.PositionConflict:
                 continue
             except HandlerFailed as failure:
@@ -486,8 +579,7 @@ class ProjectionEngine:
                 return
             except Exception:  # storage trouble: keep the projection, retry with backoff
                 log.exception("projection %s: batch failed; retrying", projection.name)
-                if self._stopping.wait(backoff):
-                    return
+                _idle(self._stopping, backoff, on)
                 backoff = min(backoff * 2, 10.0)
 
     def _record_failure(
