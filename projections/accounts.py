@@ -12,11 +12,12 @@ from typing import Any
 from domain.customer import Customer
 from domain.deal import Deal
 from domain.errors import InvalidInput
+from domain.receivables import billed, collection_rate, kept, receivable
 from domain.values import Period
 from infrastructure.database import Tx
 from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
-from projections.money import fraction, from_cents, to_cents
+from projections.money import from_cents, to_cents
 from projections.org import OrgHistory
 
 CUSTOMER_COLUMNS = (
@@ -236,10 +237,10 @@ ACCOUNTS = AccountsProjection()
 
 # -- queries ---------------------------------------------------------------------------------------
 def _receivable_cents(d: dict) -> int:
-    """Signed, less cancellations, less the cash kept (collected minus refunds paid back)."""
+    """What is still owed on a won deal (domain.receivables.receivable), in cents."""
     if d["status"] != "won":
         return 0
-    return max(d["signed_cents"] - d["cancelled_cents"] - (d["collected_cents"] - d["refunded_cents"]), 0)
+    return receivable(d["signed_cents"], d["cancelled_cents"], d["collected_cents"], d["refunded_cents"])
 
 
 def _deals(tx: Tx, where: str = "", params: Sequence[Any] = ()) -> list[dict]:
@@ -310,11 +311,7 @@ def receivables(
         raise InvalidInput("group_by must be rep or team", field="group_by")
     org = OrgHistory(tx)
     groups: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for d in _deals(
-        tx,
-        "WHERE status = 'won' AND signed_on >= ? AND signed_on <= ?",
-        (period.start.isoformat(), period.end.isoformat()),
-    ):
+    for d in _signed_in(tx, period):
         if owners is not None and d["owner_id"] not in owners:
             continue
         key = (
@@ -324,18 +321,18 @@ def receivables(
         )
         g = groups[key]
         g[0] += 1
-        g[1] += d["signed_cents"] - d["cancelled_cents"]
-        g[2] += d["collected_cents"] - d["refunded_cents"]
+        g[1] += billed(d["signed_cents"], d["cancelled_cents"])
+        g[2] += kept(d["collected_cents"], d["refunded_cents"])
         g[3] += _receivable_cents(d)
     rows = []
-    for key, (count, due, kept, open_cents) in sorted(groups.items()):
+    for key, (count, due, cash, open_cents) in sorted(groups.items()):
         row = {
             group_by: key,
             "deals": count,
             "billed": from_cents(due),
-            "collected": from_cents(kept),
+            "collected": from_cents(cash),
             "receivable": from_cents(open_cents),
-            "collection_rate": fraction(kept, due),
+            "collection_rate": collection_rate(cash, due),
         }
         if group_by == "rep":
             row["name"] = org.names.get(key)
@@ -358,6 +355,27 @@ def receivables(
         "overdue": overdue,
         "overdue_total": sum((o["receivable"] for o in overdue), Decimal("0.00")),
     }
+
+
+def _signed_in(tx: Tx, period: Period) -> list[dict]:
+    return _deals(
+        tx,
+        "WHERE status = 'won' AND signed_on >= ? AND signed_on <= ?",
+        (period.start.isoformat(), period.end.isoformat()),
+    )
+
+
+def scope_collection_rate(tx: Tx, *, period: Period, scope: str, org: OrgHistory | None = None) -> Decimal | None:
+    """The collection rate (domain.receivables.collection_rate) of the deals signed in `period`
+    whose owner was in `scope` (company, region:X, team:Y, rep:ID) on the signing date: the same
+    figure as the matching `receivables` row."""
+    org = org or OrgHistory(tx)
+    due = cash = 0
+    for d in _signed_in(tx, period):
+        if org.in_scope(d["owner_id"], date.fromisoformat(d["signed_on"]), scope):
+            due += billed(d["signed_cents"], d["cancelled_cents"])
+            cash += kept(d["collected_cents"], d["refunded_cents"])
+    return collection_rate(cash, due)
 
 
 def distribution(tx: Tx, owners: Collection[str] | None = None) -> dict:
