@@ -12,6 +12,7 @@ from application.deals import Deals
 from application.leads import Leads
 from application.org import Org
 from application.privacy import Privacy
+from application.reads import ReadModels
 from application.targets import Targets
 from infrastructure.store import EventStore
 
@@ -19,12 +20,13 @@ from infrastructure.store import EventStore
 class SalesLedger:
     """Every context's use cases over one event store (`ledger.org.hire_rep(...)`, ...)."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, reads: ReadModels) -> None:
         self.store = store
+        self.reads = reads
         self.org = Org(store)
         self.targets = Targets(store)
         self.customers = Customers(store)
-        self.deals = Deals(store)
+        self.deals = Deals(store, reads)
         self.leads = Leads(store)
         self.commissions = Commissions(store)
         self.access = AccessKeys(store)

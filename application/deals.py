@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import TypeVar
 from uuid import UUID, uuid4
 
+from application import clock
 from application.base import UseCases, Written
+from application.reads import ReadModels
 from domain.base import Entity, Meta
 from domain.customer import Customer
 from domain.deal import Deal, parse_splits
 from domain.errors import Conflict, NotFound
+from domain.rep import Rep
 from domain.sales_policy import SALES_POLICY_ID, SalesPolicy
 from domain.values import OPEN_STAGES, Stage, money, required_text
+from infrastructure.store import EventStore
+from projections.accounts import exposure
 
 T = TypeVar("T", bound=Entity)
 
 
 class Deals(UseCases):
     """Deals from opening to win or loss, money collected and refunded, and the sales policy."""
+
+    def __init__(self, store: EventStore, reads: ReadModels) -> None:
+        super().__init__(store)
+        self.reads = reads
 
     def configure_sales_policy(self, meta: Meta, *, settings: dict, reason: str) -> Written:
         try:
@@ -37,17 +47,19 @@ class Deals(UseCases):
         owner_id: str,
         amount: object,
         product_line: str,
-        opened_on: date,
+        opened_on: date | None = None,
         currency: str | None = None,
         title: str | None = None,
         expected_close: date | None = None,
-        exposure: Decimal | None = None,
         credit_override: dict | None = None,
         id: UUID | None = None,
     ) -> Written:
-        """Open a deal. A customer with a credit limit refuses a deal that would take its exposure
-        (open deal amounts plus receivables, given by the caller) over the limit, unless a manager
-        overrides with a reason; the override is recorded on the deal."""
+        """Open a deal (on `opened_on`, or today in the organisation's time zone).
+
+        A customer with a credit limit refuses a deal that would take its exposure (open deal
+        amounts plus receivables, read from the accounts read model made current first) over the
+        limit, unless a manager or director above the owner (as of the opening date) overrides
+        with a reason; the override is recorded on the deal."""
         try:
             customer = self.load(Customer, customer_id)
         except NotFound:
@@ -55,9 +67,9 @@ class Deals(UseCases):
                 f"customer_id: no customer with id {customer_id}", field="customer_id", id=str(customer_id)
             ) from None
         owner = self._active_rep(owner_id, "owner_id")
-        override = self._credit_check(
-            customer, money(amount, allow_zero=True), exposure or Decimal("0.00"), credit_override
-        )
+        stated = opened_on is not None
+        day = opened_on if opened_on is not None else clock.today()
+        override = self._credit_check(customer, owner, day, money(amount, allow_zero=True), credit_override)
         policy = self.sales_policy()
         deal = Deal.open(
             id or uuid4(),
@@ -65,45 +77,74 @@ class Deals(UseCases):
             owner_id=str(owner.id),
             amount=amount,
             product_line=product_line,
-            opened_on=opened_on,
+            opened_on=day,
             currency_code=currency,
             title=title,
             expected_close=expected_close,
             probability=policy.probability(Stage.INITIAL_CONTACT),
             credit_override=override,
+            opened_on_stated=stated,
         )
         return self._written(meta, deal)
 
+    def customer_exposure(self, customer_id: str) -> Decimal:
+        """Open deal amounts plus receivables of a customer, as of every event stored so far."""
+        with self.reads.current("accounts") as tx:
+            return exposure(tx, customer_id)
+
     def _credit_check(
-        self, customer: Customer, amount: Decimal, exposure: Decimal, override: dict | None
+        self, customer: Customer, owner: Rep, opened_on: date, amount: Decimal, override: dict | None
     ) -> dict | None:
-        if customer.credit is None or exposure + amount <= customer.credit["limit"]:
+        if customer.credit is None:
+            return None
+        current = self.customer_exposure(str(customer.id))
+        if current + amount <= customer.credit["limit"]:
             return None
         details = {
             "limit": str(customer.credit["limit"]),
-            "exposure": str(exposure),
+            "exposure": str(current),
             "amount": str(amount),
             "rating": customer.credit["rating"],
         }
         if not override:
             raise Conflict(
-                f"the deal would take the customer's exposure to {exposure + amount}, over its credit "
-                f"limit of {customer.credit['limit']}; a manager may override with a reason",
+                f"the deal would take the customer's exposure to {current + amount}, over its credit "
+                f"limit of {customer.credit['limit']}; a manager above the owner may override with a reason",
                 code="credit_limit_exceeded",
                 **details,
             )
         manager = self._active_rep(override.get("manager_id"), "credit_override.manager_id")
-        if manager.level not in ("manager", "director"):
+        chain = self._managers_above(owner, opened_on)
+        if chain.get(str(manager.id)) not in ("manager", "director"):
             raise Conflict(
-                "only a manager or director can override a credit limit",
+                "only a manager in the owner's line of management, or a director above them, "
+                f"can override a credit limit (as of {opened_on})",
                 code="override_not_allowed",
+                field="credit_override.manager_id",
+                manager_id=str(manager.id),
+                owner_id=str(owner.id),
                 level=manager.level,
+                managers_above_owner=list(chain),
             )
         return {
             "manager_id": str(manager.id),
             "reason": required_text(override.get("reason"), "credit_override.reason"),
             **details,
         }
+
+    def _managers_above(self, rep: Rep, day: date) -> dict[str, str | None]:
+        """The rep's manager, their manager and so on, on `day`, each with their level then."""
+        chain: dict[str, str | None] = {}
+        current = (rep.as_of(day) or {}).get("manager_id")
+        while current and current not in chain and current != str(rep.id):
+            try:
+                above = self.load(Rep, current)
+            except NotFound:
+                break
+            attrs = above.as_of(day) or {}
+            chain[str(above.id)] = attrs.get("level")
+            current = attrs.get("manager_id")
+        return chain
 
     def change_deal_stage(
         self,
@@ -114,15 +155,19 @@ class Deals(UseCases):
         changed_on: date | None = None,
         expected_version: int | None = None,
     ) -> Written:
+        """Move the deal to another open stage on `changed_on` (default: today in the
+        organisation's time zone); the answer states the date used."""
+        day = changed_on if changed_on is not None else clock.today()
         policy = self.sales_policy()
         probability = policy.probability(stage) if stage in OPEN_STAGES else None
-        return self._change(
+        written = self._change(
             meta,
             Deal,
             deal_id,
             expected_version,
-            lambda d: d.change_stage(stage, changed_on=changed_on, probability=probability),
+            lambda d: d.change_stage(stage, changed_on=day, probability=probability),
         )
+        return replace(written, extra={**written.extra, "changed_on": day})
 
     def revise_deal(
         self,
@@ -204,14 +249,18 @@ class Deals(UseCases):
         lost_on: date | None = None,
         expected_version: int | None = None,
     ) -> Written:
+        """Lose the deal on `lost_on` (default: today in the organisation's time zone); the
+        answer states the date used."""
+        day = lost_on if lost_on is not None else clock.today()
         allowed = self.sales_policy().settings["loss_reasons"]
-        return self._change(
+        written = self._change(
             meta,
             Deal,
             deal_id,
             expected_version,
-            lambda d: d.lose(reason=reason, allowed=allowed, competitor=competitor, notes=notes, lost_on=lost_on),
+            lambda d: d.lose(reason=reason, allowed=allowed, competitor=competitor, notes=notes, lost_on=day),
         )
+        return replace(written, extra={**written.extra, "lost_on": day})
 
     def receive_payment(
         self, meta: Meta, deal_id: str, *, amount: object, received_on: date, expected_version: int | None = None

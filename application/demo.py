@@ -384,7 +384,7 @@ class Demo:
         )
         reached = rng.choices(range(len(OPEN_STAGES)), weights=[3, 3, 3, 4])[0]
         for stage in OPEN_STAGES[1 : reached + 1]:
-            deal.change_stage(stage)
+            deal.change_stage(stage, changed_on=opened)
         outcome = rng.random()
         if outcome < 0.45 and reached >= 2:
             signed = (amount * Decimal(rng.choice(["0.9", "0.95", "1", "1", "1.05"]))).quantize(Decimal("0.01"))

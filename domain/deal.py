@@ -4,6 +4,7 @@ policy and are recorded in the events that applied them."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,6 +14,7 @@ from eventsourcing.domain import event
 
 from domain.base import Entity, business_date
 from domain.errors import Conflict, InvalidInput
+from domain.receivables import kept, receivable
 from domain.values import Choice, Stage, currency, money, optional_text, required_text
 
 OPEN, WON, LOST = "open", "won", "lost"
@@ -44,6 +46,7 @@ class Deal(Entity):
         lead_id: str | None = None,
         probability: Decimal | None = None,
         credit_override: dict | None = None,
+        opened_on_stated: bool = False,
     ) -> None:
         self.customer_id = customer_id
         self.owner_id = owner_id
@@ -53,6 +56,9 @@ class Deal(Entity):
         self.title = title
         self.expected_close = expected_close
         self.opened_on = opened_on
+        # False when the opening date was not given and the recording date stood in for it (and in
+        # events recorded before the distinction): later facts may then be dated before it.
+        self.opened_on_stated = opened_on_stated
         self.lead_id = lead_id
         self.stage = Stage.INITIAL_CONTACT.value
         self.probability = probability
@@ -69,6 +75,7 @@ class Deal(Entity):
         self.payment_due_on: date | None = None
         self.contract_no: str | None = None
         self.lost_reason: str | None = None
+        self.lost_on: date | None = None
         self.lost_reason_code: str | None = None
         self.competitor: str | None = None
         self.payments: list[dict] = []
@@ -90,8 +97,12 @@ class Deal(Entity):
         lead_id: str | None = None,
         probability: Decimal | None = None,
         credit_override: dict | None = None,
+        opened_on_stated: bool = False,
     ) -> Deal:
-        """A new opportunity; the amount may be zero while it is still being estimated."""
+        """A new opportunity; the amount may be zero while it is still being estimated.
+
+        `opened_on_stated`: the opening date is a known business date (not the recording date
+        standing in for it); a win or loss dated before a stated opening date is refused."""
         return cls(
             id=id,
             customer_id=required_text(customer_id, "customer_id"),
@@ -105,6 +116,7 @@ class Deal(Entity):
             lead_id=lead_id,
             probability=probability,
             credit_override=credit_override,
+            opened_on_stated=opened_on_stated,
         )
 
     # -- derived state -------------------------------------------------------------------------
@@ -122,11 +134,10 @@ class Deal(Entity):
 
     @property
     def receivable(self) -> Decimal:
-        """What the customer still owes: signed, less cancellations, less net cash received."""
+        """What the customer still owes (domain.receivables): signed, less cancellations, less net cash received."""
         if self.signed_amount is None:
             return Decimal("0.00")
-        cash_back = self.refunded - self.cancelled
-        return max(self.signed_amount - self.cancelled - (self.collected - cash_back), Decimal("0.00"))
+        return receivable(self.signed_amount, self.cancelled, self.collected, self.refunded - self.cancelled)
 
     def as_dict(self) -> dict:
         state = super().as_dict()
@@ -152,10 +163,20 @@ class Deal(Entity):
                 status=self.status,
             )
 
+    def _not_before_opening(self, day: date, field: str) -> None:
+        """An outcome cannot precede a stated opening date (it would give negative stage durations)."""
+        if self.opened_on_stated and day < self.opened_on:
+            raise InvalidInput(
+                f"{field} ({day}) is before the deal opened ({self.opened_on})",
+                field=field,
+                opened_on=self.opened_on.isoformat(),
+            )
+
     # -- commands ------------------------------------------------------------------------------
-    def change_stage(self, stage: str, *, changed_on: date | None = None, probability: Decimal | None = None) -> None:
+    def change_stage(self, stage: str, *, changed_on: date, probability: Decimal | None = None) -> None:
+        """Move to another open stage on `changed_on` (the caller decides the date: the domain has no clock)."""
         to = Stage.parse(stage, "stage")
-        changed_on = self.opened_on if changed_on is None else business_date(changed_on, "changed_on")
+        changed_on = business_date(changed_on, "changed_on")
         self._require_open("change the stage")
         if to == self.stage:
             raise Conflict(f"the deal is already in stage {to}", code="stage_unchanged", stage=to)
@@ -171,6 +192,7 @@ class Deal(Entity):
     ) -> None:
         self.stage = to_stage
         self.probability = probability
+        # events recorded before the date was required carry none: they took the opening date
         self.stage_history.append({"from": from_stage, "to": to_stage, "on": changed_on or self.opened_on})
 
     def revise(self, *, reason: str, amount: object | None = None, expected_close: date | None = None) -> None:
@@ -266,6 +288,7 @@ class Deal(Entity):
         if margin > signed:
             raise InvalidInput("gross_margin cannot exceed the signed amount", field="gross_margin")
         signed_on = business_date(signed_on, "signed_on")
+        self._not_before_opening(signed_on, "signed_on")
         due = (
             signed_on + timedelta(days=payment_terms_days)
             if payment_due_on is None
@@ -322,12 +345,15 @@ class Deal(Entity):
         `reason_code: other` so that loss analytics stay comparable."""
         reason = required_text(reason, "reason")
         code = reason if allowed is None or reason in allowed else "other"
+        if lost_on is not None:
+            lost_on = business_date(lost_on, "lost_on")
+            self._not_before_opening(lost_on, "lost_on")
         self._require_open("lose the deal")
         self._lost(
             reason=reason,
             competitor=optional_text(competitor, "competitor"),
             notes=optional_text(notes, "notes"),
-            lost_on=None if lost_on is None else business_date(lost_on, "lost_on"),
+            lost_on=lost_on,
             reason_code=code,
         )
 
@@ -341,6 +367,7 @@ class Deal(Entity):
         reason_code: str | None = None,
     ) -> None:
         self.status = LOST
+        self.lost_on = lost_on
         self.lost_reason = reason
         self.lost_reason_code = reason_code or reason
         self.competitor = competitor
@@ -371,11 +398,12 @@ class Deal(Entity):
         refunded_on = business_date(refunded_on, "refunded_on")
         reason = required_text(reason, "reason")
         self._require_won("record a refund")
+        cash = kept(self.collected, self.refunded - self.cancelled)
         if kind is None:
-            kind = "refund" if value <= self.collected - (self.refunded - self.cancelled) else "cancellation"
+            kind = "refund" if value <= cash else "cancellation"
         kind = RefundKind.parse(kind, "kind")
         if kind == "refund":
-            room = self.collected - (self.refunded - self.cancelled)
+            room = cash
             what = "refunds would exceed the money collected"
         else:
             room = self.receivable
@@ -405,6 +433,8 @@ def parse_splits(splits: list[dict]) -> list[dict]:
         raise InvalidInput("splits must be a non-empty list", field="splits")
     parsed, seen = [], set()
     for i, split in enumerate(splits):
+        if not isinstance(split, dict):
+            raise InvalidInput("each split is an object {rep_id, share}", field=f"splits[{i}]")
         rep_id = required_text(split.get("rep_id"), f"splits[{i}].rep_id")
         share = _share(split.get("share"), f"splits[{i}].share")
         if rep_id in seen:
@@ -415,6 +445,16 @@ def parse_splits(splits: list[dict]) -> list[dict]:
     if total != 1:
         raise InvalidInput("split shares must total exactly 1", field="splits", total=str(total))
     return parsed
+
+
+def dump_splits(splits: list[dict]) -> str:
+    """Splits as stored in read models: the contract's shape, `[{"rep_id", "share"}]`, shares as strings."""
+    return json.dumps([{"rep_id": s["rep_id"], "share": str(s["share"])} for s in splits], ensure_ascii=False)
+
+
+def load_splits(text: str) -> list[dict]:
+    """Stored splits back as `{"rep_id", "share": Decimal}`, read by the one parser (`parse_splits`)."""
+    return parse_splits(json.loads(text))
 
 
 def parse_overlays(overlays: list[dict]) -> list[dict]:

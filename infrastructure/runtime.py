@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from application import SalesLedger
 from application.directory import OrgDirectory
+from application.reads import ReadModels
 from domain.base import Meta
 from infrastructure.database import Database, DatabaseURL
 from infrastructure.eventsource import EventSource
@@ -27,8 +28,8 @@ class Runtime:
         url = DatabaseURL.parse(database_url)
         self.vault = Vault(url)
         self.store = EventStore(env=url.eventsourcing_env(), personal_data=PersonalAsCiphertext(self.vault))
-        self.ledger = SalesLedger(self.store)
         self.db = Database(url)
+        self.ledger = SalesLedger(self.store, ReadModels(self.db, self.fresh))
         self.source = EventSource(self.store)
         self.directory = OrgDirectory(self.source)  # the org tree for access decisions, kept current
         self.projections = discover() if projections is None else projections

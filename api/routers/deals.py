@@ -9,12 +9,15 @@ from api.access import EVERYONE, FIELD_WORK, MANAGEMENT, MONEY, OPERATIONS, Acce
 from api.deps import IfMatch, MetaDep, RuntimeDep, answer
 from api.encoding import Json
 from api.history import record_routes
-from api.models import Amount, Body, DateField, OptionalText, Receipt, SaneDate, Text, Today
+from api.models import Amount, Body, DateField, OptionalText, Receipt, SaneDate, Text
 from domain.customer import Customer
 from domain.deal import Deal
-from projections.accounts import exposure
 
 router = APIRouter(prefix="/deals", tags=["deals"])
+OrTodayDate = Annotated[
+    SaneDate | None,
+    Field(default=None, description="business date, YYYY-MM-DD; default today in the organisation's time zone"),
+]
 
 
 class CreditOverride(Body):
@@ -30,13 +33,13 @@ class OpenDeal(Body):
     currency: str | None = Field(default=None, max_length=3, examples=["CNY"])
     title: OptionalText = None
     expected_close: DateField = None
-    opened_on: Today
+    opened_on: OrTodayDate = None
     credit_override: CreditOverride | None = None
 
 
 class ChangeStage(Body):
     stage: str
-    changed_on: DateField = None
+    changed_on: OrTodayDate = None
 
 
 class Revise(Body):
@@ -83,7 +86,7 @@ class LoseDeal(Body):
     reason: Text
     competitor: OptionalText = None
     notes: OptionalText = None
-    lost_on: DateField = None
+    lost_on: OrTodayDate = None
 
 
 class Payment(Body):
@@ -110,17 +113,15 @@ class Policy(Body):
 @router.post("", dependencies=[Allow(FIELD_WORK)], status_code=201, response_model=Receipt)
 def open_deal(body: OpenDeal, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """Open a deal. If the customer has a credit limit and the deal would take its exposure (open
-    deals plus receivables) over it, 409 — unless `credit_override` names a manager and a reason.
+    deals plus receivables) over it, 409 — unless `credit_override` names a manager in the owner's
+    line of management (or a director above them) on the opening date, and a reason.
     Reps and managers open deals for customers and owners in their part of the tree; a manager
     overrides credit in their own name."""
     access.record(Customer, body.customer_id)
     access.rep(body.owner_id, "owner_id")
     if body.credit_override and not access.sees_everything:
         access.myself(body.credit_override.manager_id, "credit_override.manager_id")
-    rt.fresh("accounts")
-    with rt.db.read() as tx:
-        current = exposure(tx, body.customer_id)
-    return answer(rt, rt.ledger.deals.open_deal(meta, **body.model_dump(), exposure=current), 201)
+    return answer(rt, rt.ledger.deals.open_deal(meta, **body.model_dump()), 201)
 
 
 @router.get("/policy", dependencies=[Allow(EVERYONE)])

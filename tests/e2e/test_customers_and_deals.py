@@ -1,6 +1,8 @@
 """Customers and deals over HTTP on each backend: the full journey, pipeline analytics,
 receivables, credit limits, stakeholders, lifecycle and refusals."""
 
+from datetime import date
+
 import pytest
 
 from tests.e2e.session import Session
@@ -161,9 +163,11 @@ def test_pipeline_forecast_conversion_and_loss_reasons(desk):
     assert board["forecast"][0]["weighted_amount"] == "110000.00"  # earlier events keep their probabilities
 
 
-def test_credit_limit_refuses_then_a_manager_overrides(desk):
-    rep = desk.rep("销售", "senior")
-    manager = desk.rep("经理", "manager")
+def test_credit_limit_refuses_then_a_manager_above_the_owner_overrides(desk):
+    director = desk.rep("总监", "director", "销售总部", "全国", hired_on="2025-01-01")
+    manager = desk.rep("经理", "manager", manager_id=director, hired_on="2025-01-01")
+    other_manager = desk.rep("别组经理", "manager", "华东二组", manager_id=director, hired_on="2025-01-01")
+    rep = desk.rep("销售", "senior", manager_id=manager, hired_on="2025-01-01")
     customer = desk.post("/customers", {"name": "信用客户", "region": "华东", "industry": "retail", "owner_id": rep})[
         "id"
     ]
@@ -178,33 +182,178 @@ def test_credit_limit_refuses_then_a_manager_overrides(desk):
     )
     assert refused["error"]["code"] == "credit_limit_exceeded"
     assert refused["error"]["details"]["exposure"] == "80000.00"
-    not_manager = desk.post(
-        "/deals",
-        {
+
+    def override(by, opened_on="2026-06-01"):
+        return {
             "customer_id": customer,
             "owner_id": rep,
             "amount": "30000.00",
             "product_line": "BI",
-            "credit_override": {"manager_id": rep, "reason": "x"},
-        },
-        status=(409,),
-    )
-    assert not_manager["error"]["code"] == "override_not_allowed"
+            "opened_on": opened_on,
+            "credit_override": {"manager_id": by, "reason": "战略合作，总经理批准"},
+        }
+
+    for outsider in (rep, other_manager):  # the owner themselves; a manager of another team
+        not_allowed = desk.post("/deals", override(outsider), status=(409,))["error"]
+        assert not_allowed["code"] == "override_not_allowed"
+        assert not_allowed["details"]["field"] == "credit_override.manager_id"
+        assert not_allowed["details"]["managers_above_owner"] == [manager, director]
     assert head(desk) == before
-    ok = desk.post(
-        "/deals",
-        {
-            "customer_id": customer,
-            "owner_id": rep,
-            "amount": "30000.00",
-            "product_line": "BI",
-            "credit_override": {"manager_id": manager, "reason": "战略合作，总经理批准"},
-        },
-    )
-    override = desk.client.get(f"/deals/{ok['id']}").json()["credit_override"]
-    assert (override["manager_id"], override["limit"], override["exposure"]) == (manager, "100000.00", "80000.00")
+    ok = desk.post("/deals", override(manager))
+    deal = desk.client.get(f"/deals/{ok['id']}").json()
+    assert (deal["credit_override"]["manager_id"], deal["credit_override"]["limit"]) == (manager, "100000.00")
+    assert deal["credit_override"]["exposure"] == "80000.00"
+    assert desk.post("/deals", override(director))["id"]  # a director above the owner's manager
     history = desk.get(f"/customers/{customer}")["credit_history"]
     assert history[0]["evidence"] == "审计报表 2025"
+
+    # the owner's line of management on the opening date decides: after a transfer to the other
+    # team, the old manager can no longer override for deals opened from then on
+    desk.post(
+        f"/reps/{rep}/transfer",
+        {
+            "team": "华东二组",
+            "region": "华东",
+            "manager_id": other_manager,
+            "effective_from": "2026-07-01",
+            "reason": "调组",
+        },
+    )
+    assert desk.post("/deals", override(manager, "2026-06-30"))["id"]
+    moved = desk.post("/deals", override(manager, "2026-07-01"), status=(409,))["error"]
+    assert moved["code"] == "override_not_allowed"
+    assert desk.post("/deals", override(other_manager, "2026-07-01"))["id"]
+
+
+@pytest.fixture
+def today():
+    """The organisation's date pinned to 2026-06-15 for the test."""
+    from application import clock
+
+    clock.set_today(date(2026, 6, 15))
+    yield date(2026, 6, 15)
+    clock.set_today(None)
+
+
+def open_deal(desk, **extra):
+    rep = desk.rep("日期", "senior", hired_on="2025-01-01")
+    customer = desk.post("/customers", {"name": "日期客户", "region": "华东", "industry": "retail", "owner_id": rep})
+    body = {"customer_id": customer["id"], "owner_id": rep, "amount": "1000.00", "product_line": "ERP", **extra}
+    return rep, customer["id"], desk.post("/deals", body)["id"]
+
+
+def test_a_stage_change_without_a_date_happens_today_and_says_so(desk, today):
+    _, _, deal = open_deal(desk, opened_on="2026-06-01")
+    moved = desk.post(f"/deals/{deal}/stage", {"stage": "proposal"})
+    assert moved["changed_on"] == "2026-06-15"  # not the opening date
+    dated = desk.post(f"/deals/{deal}/stage", {"stage": "negotiation", "changed_on": "2026-06-20"})
+    assert dated["changed_on"] == "2026-06-20"
+    state = desk.client.get(f"/deals/{deal}").json()
+    assert [(h["to"], h["on"]) for h in state["stage_history"]] == [
+        ("initial_contact", "2026-06-01"),
+        ("proposal", "2026-06-15"),
+        ("negotiation", "2026-06-20"),
+    ]
+    events = desk.client.get("/events", params={"aggregate_id": deal}).json()["items"]
+    changes = [e["data"] for e in events if e["type"] == "DealStageChanged"]
+    assert [c["changed_on"] for c in changes] == ["2026-06-15", "2026-06-20"]  # the event carries the date
+    _, _, undated = open_deal(desk)
+    assert desk.client.get(f"/deals/{undated}").json()["opened_on"] == "2026-06-15"
+    desk.post(f"/deals/{undated}/stage", {"stage": "proposal", "changed_on": "2026-06-14"}, status=(422,))
+
+
+def test_a_win_or_loss_before_the_deal_opened_is_refused(desk):
+    rep, _, deal = open_deal(desk, opened_on="2026-05-10")
+    desk.post(f"/deals/{deal}/stage", {"stage": "proposal", "changed_on": "2026-05-12"})
+    before = head(desk)
+    early = desk.post(
+        f"/deals/{deal}/win", {"amount": "1000.00", "gross_margin": "100.00", "signed_on": "2026-05-09"}, status=(422,)
+    )["error"]
+    assert (early["code"], early["details"]["field"], early["details"]["opened_on"]) == (
+        "invalid_input",
+        "signed_on",
+        "2026-05-10",
+    )
+    lost = desk.post(f"/deals/{deal}/lose", {"reason": "price", "lost_on": "2026-05-01"}, status=(422,))["error"]
+    assert lost["details"]["field"] == "lost_on"
+    assert head(desk) == before  # nothing written
+    desk.post(f"/deals/{deal}/win", {"amount": "1000.00", "gross_margin": "100.00", "signed_on": "2026-05-20"})
+    velocity = {v["stage"]: v for v in desk.get("/pipeline", owner_id=rep)["velocity"]}
+    assert velocity["initial_contact"]["mean_days"] == "2.00" and velocity["proposal"]["mean_days"] == "8.00"
+
+
+def test_lost_on_is_shown_on_the_deal(desk, today):
+    _, _, dated = open_deal(desk, opened_on="2026-06-01")
+    answer = desk.post(f"/deals/{dated}/lose", {"reason": "price", "lost_on": "2026-06-03"})
+    assert answer["lost_on"] == "2026-06-03"
+    assert desk.client.get(f"/deals/{dated}").json()["lost_on"] == "2026-06-03"
+    _, _, undated = open_deal(desk, opened_on="2026-06-01")
+    assert desk.post(f"/deals/{undated}/lose", {"reason": "price"})["lost_on"] == "2026-06-15"
+    state = desk.client.get(f"/deals/{undated}").json()
+    assert (state["status"], state["lost_on"]) == ("lost", "2026-06-15")
+
+
+def test_kpis_and_receivables_give_one_collection_rate(desk):
+    manager = desk.rep("回款经理", "manager", hired_on="2025-01-01")
+    a = desk.rep("回款甲", "senior", manager_id=manager, hired_on="2025-01-01")
+    b = desk.rep("回款乙", "mid", manager_id=manager, hired_on="2025-01-01")
+    c = desk.rep("回款丙", "senior", "华南一组", "华南", hired_on="2025-01-01")
+    customer = desk.post("/customers", {"name": "回款客户", "region": "华东", "industry": "retail"})["id"]
+
+    def won(owner, amount, signed_on, splits=None):
+        deal = desk.post(
+            "/deals",
+            {
+                "customer_id": customer,
+                "owner_id": owner,
+                "amount": amount,
+                "product_line": "ERP",
+                "opened_on": "2026-03-01",
+            },
+        )["id"]
+        if splits:
+            desk.post(f"/deals/{deal}/splits", {"splits": splits})
+        desk.post(f"/deals/{deal}/win", {"amount": amount, "gross_margin": "1.00", "signed_on": signed_on})
+        return deal
+
+    def paid(deal, amount, on):
+        desk.post(f"/deals/{deal}/payments", {"amount": amount, "received_on": on})
+
+    march = won(a, "30000.00", "2026-03-20")  # signed before the period: its cash in April does not count
+    paid(march, "30000.00", "2026-04-05")
+    shared = won(a, "100000.00", "2026-04-10", splits=[{"rep_id": a, "share": "0.6"}, {"rep_id": b, "share": "0.4"}])
+    paid(shared, "60000.00", "2026-04-20")
+    desk.post(f"/deals/{shared}/refunds", {"amount": "10000.00", "refunded_on": "2026-05-05", "reason": "退货"})
+    cut = won(a, "50000.00", "2026-05-02")
+    desk.post(
+        f"/deals/{cut}/refunds",
+        {"amount": "10000.00", "refunded_on": "2026-05-03", "reason": "取消一期", "kind": "cancellation"},
+    )
+    paid(cut, "20000.00", "2026-05-20")
+    late = won(b, "40000.00", "2026-04-15")
+    paid(late, "40000.00", "2026-07-01")  # collected after the quarter: it still counts for the deals signed in it
+    won(c, "30000.00", "2026-06-01")
+
+    # a: (60,000 - 10,000 + 20,000) / (100,000 + 50,000 - 10,000) = 70,000 / 140,000
+    # b: 40,000 / 40,000; team 华东一组: 110,000 / 180,000; company: 110,000 / 210,000
+    expected = {f"rep:{a}": "0.5000", f"rep:{b}": "1.0000", f"rep:{c}": "0.0000"}
+    expected.update({"team:华东一组": "0.6111", "team:华南一组": "0.0000", "company": "0.5238"})
+    kpis = {scope: desk.get("/kpis", scope=scope, period="2026-Q2")["collection_rate"] for scope in expected}
+    assert kpis == expected
+    by_rep = {r["rep"]: r for r in desk.get("/receivables", period="2026-Q2", as_of="2026-07-31")["rows"]}
+    assert {f"rep:{rep}": row["collection_rate"] for rep, row in by_rep.items()} == {
+        k: v for k, v in expected.items() if k.startswith("rep:")
+    }
+    assert (by_rep[a]["billed"], by_rep[a]["collected"], by_rep[a]["receivable"]) == (
+        "140000.00",
+        "70000.00",
+        "70000.00",
+    )
+    by_team = {
+        r["team"]: r["collection_rate"] for r in desk.get("/receivables", period="2026-Q2", group_by="team")["rows"]
+    }
+    assert by_team == {"华东一组": "0.6111", "华南一组": "0.0000"}
+    assert desk.get("/kpis", scope=f"rep:{a}", period="2026-01")["collection_rate"] is None  # nothing signed
 
 
 def test_stakeholders_feedback_distribution_and_lifecycle(desk):

@@ -15,8 +15,8 @@ def test_two_writers_one_conflict_no_lost_event(runtime):
     ids = seed_deal(ledger)
     first = ledger.store.load(Deal, ids["deal"])
     second = ledger.store.load(Deal, ids["deal"])
-    first.change_stage("proposal")
-    second.change_stage("negotiation")
+    first.change_stage("proposal", changed_on=date(2026, 2, 2))
+    second.change_stage("negotiation", changed_on=date(2026, 2, 2))
     ledger.store.record(META, first)
     with pytest.raises(VersionConflict):
         ledger.store.record(META, second)
@@ -44,16 +44,16 @@ def test_events_carry_metadata_business_dates_and_chinese_text(runtime):
         ids["deal"],
         amount="98000.50",
         gross_margin="30000.00",
-        signed_on=date(2025, 12, 30),
-        contract_no="合同-2025-001",
+        signed_on=date(2026, 2, 27),
+        contract_no="合同-2026-001",
     )
     won, activated = runtime.source.read(written.position - 2, 10)  # one write: the win and the customer's activation
     event = won.event
     assert (won.type, activated.type) == ("DealWon", "CustomerLifecycleChanged")
     assert activated.position == written.position and activated.event.to_state == "active"
     assert event.meta == {"actor": "test", "correlation_id": "c-1", "causation_id": "r-1"}
-    assert event.signed_on == date(2025, 12, 30)  # back-dated business date, distinct from recording time
-    assert str(event.amount) == "98000.50" and event.contract_no == "合同-2025-001"
+    assert event.signed_on == date(2026, 2, 27)  # back-dated business date, distinct from recording time
+    assert str(event.amount) == "98000.50" and event.contract_no == "合同-2026-001"
     rep = ledger.store.load(Rep, ids["rep"])
     assert (rep.name, rep.team, rep.region) == ("王伟", "华南二组", "华南")
 

@@ -1,18 +1,26 @@
 """Deal rules, on the aggregate alone (no storage)."""
 
+import json
 from datetime import date
 from decimal import Decimal
 from uuid import uuid4
 
 import pytest
 
-from domain.deal import Deal
+from domain.deal import Deal, dump_splits, load_splits
 from domain.errors import Conflict, InvalidInput
+from domain.receivables import billed, collection_rate, kept, receivable
 
 
-def new_deal(amount="100000.00") -> Deal:
+def new_deal(amount="100000.00", *, stated=False) -> Deal:
     return Deal.open(
-        uuid4(), customer_id="c", owner_id="r", amount=amount, product_line="ERP", opened_on=date(2026, 3, 1)
+        uuid4(),
+        customer_id="c",
+        owner_id="r",
+        amount=amount,
+        product_line="ERP",
+        opened_on=date(2026, 3, 1),
+        opened_on_stated=stated,
     )
 
 
@@ -22,8 +30,8 @@ def event_types(deal: Deal) -> list[str]:
 
 def test_stage_changes_record_from_and_to_and_may_move_back():
     deal = new_deal()
-    deal.change_stage("proposal")
-    deal.change_stage("needs_analysis")
+    deal.change_stage("proposal", changed_on=date(2026, 3, 2))
+    deal.change_stage("needs_analysis", changed_on=date(2026, 3, 2))
     events = deal.collect_events()[1:]
     assert [(e.from_stage, e.to_stage) for e in events] == [
         ("initial_contact", "proposal"),
@@ -35,9 +43,9 @@ def test_refused_commands_trigger_no_event():
     deal = new_deal()
     deal.collect_events()
     with pytest.raises(InvalidInput):
-        deal.change_stage("won")
+        deal.change_stage("won", changed_on=date(2026, 3, 2))
     with pytest.raises(Conflict):
-        deal.change_stage("initial_contact")
+        deal.change_stage("initial_contact", changed_on=date(2026, 3, 2))
     with pytest.raises(InvalidInput):
         deal.win(amount="100", gross_margin="150", signed_on=date(2026, 3, 2))
     with pytest.raises(Conflict):
@@ -56,7 +64,7 @@ def test_win_then_payments_cannot_exceed_signed_amount():
     deal.receive_payment(amount="400.00", received_on=date(2026, 4, 2))
     assert deal.collected == Decimal("1000.00") and deal.receivable == Decimal("0.00")
     with pytest.raises(Conflict):
-        deal.change_stage("proposal")
+        deal.change_stage("proposal", changed_on=date(2026, 4, 3))
 
 
 def test_refunds_pay_back_cash_and_cancellations_reduce_what_is_owed():
@@ -115,8 +123,62 @@ def test_stage_history_records_dates_and_steps_back():
         ("initial_contact", "proposal"),
         ("proposal", "needs_analysis"),
     ]
-    deal.lose(reason="客户换了供应商", allowed=["price"])
+    deal.lose(reason="客户换了供应商", allowed=["price"], lost_on=date(2026, 3, 20))
     assert (deal.lost_reason, deal.lost_reason_code) == ("客户换了供应商", "other")
+    assert deal.lost_on == date(2026, 3, 20) and deal.as_dict()["lost_on"] == date(2026, 3, 20)
+
+
+def test_a_stage_change_needs_its_date():
+    with pytest.raises(TypeError):
+        new_deal().change_stage("proposal")  # the domain has no clock: the caller says when
+
+
+def test_an_outcome_before_a_stated_opening_date_is_refused():
+    deal = new_deal(stated=True)
+    deal.collect_events()
+    with pytest.raises(InvalidInput) as early_win:
+        deal.win(amount="100.00", gross_margin="10.00", signed_on=date(2026, 2, 28))
+    assert early_win.value.details == {"field": "signed_on", "opened_on": "2026-03-01"}
+    with pytest.raises(InvalidInput) as early_loss:
+        deal.lose(reason="price", lost_on=date(2026, 2, 28))
+    assert early_loss.value.details["field"] == "lost_on"
+    assert deal.collect_events() == []
+    deal.win(amount="100.00", gross_margin="10.00", signed_on=date(2026, 3, 1))  # the opening day itself is fine
+    assert deal.signed_on == date(2026, 3, 1)
+
+
+def test_an_unstated_opening_date_does_not_bound_a_back_dated_win():
+    deal = new_deal()  # opened_on was the recording date standing in for an unknown one
+    deal.win(amount="100.00", gross_margin="10.00", signed_on=date(2026, 2, 1))
+    assert deal.status == "won"
+
+
+def test_stored_splits_have_the_contract_shape_and_one_parser():
+    stored = dump_splits([{"rep_id": "甲", "share": Decimal("0.7")}, {"rep_id": "b", "share": "0.3"}])
+    assert json.loads(stored) == [{"rep_id": "甲", "share": "0.7"}, {"rep_id": "b", "share": "0.3"}]
+    assert load_splits(stored) == [{"rep_id": "甲", "share": Decimal("0.7")}, {"rep_id": "b", "share": Decimal("0.3")}]
+    with pytest.raises(InvalidInput):
+        load_splits('[["a", "1"]]')  # the old list-of-pairs shape is not read any more
+
+
+@pytest.mark.parametrize(
+    ("signed", "cancelled", "collected", "refunded", "owed"),
+    [
+        (Decimal("1000.00"), Decimal("0.00"), Decimal("600.00"), Decimal("0.00"), Decimal("400.00")),
+        (Decimal("1000.00"), Decimal("200.00"), Decimal("600.00"), Decimal("250.00"), Decimal("450.00")),
+        (Decimal("1000.00"), Decimal("0.00"), Decimal("1000.00"), Decimal("0.00"), Decimal("0.00")),
+        (100_000, 20_000, 90_000, 0, 0),  # integer cents work too; never below zero
+    ],
+)
+def test_one_receivable_formula(signed, cancelled, collected, refunded, owed):
+    assert receivable(signed, cancelled, collected, refunded) == owed
+
+
+def test_collection_rate_is_cash_kept_over_billed():
+    # signed 320000, refunded 20000 of 250000 collected: 230000 / 320000
+    assert collection_rate(kept(25_000_000, 2_000_000), billed(32_000_000, 0)) == Decimal("0.7188")
+    assert collection_rate(Decimal("0.00"), Decimal("0.00")) is None
+    assert collection_rate(1, 3) == Decimal("0.3333")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,36 @@
+"""How use cases consult read models: a read transaction on the read-model database, after
+catching the named read models up to the store head, so that a use case relies on every event
+written before it (a customer's credit exposure, the statements a close freezes).
+
+Use cases read through the narrow query functions of each read-model module
+(`projections.accounts.exposure(tx, ...)`, `projections.commissions.statement_inputs(tx, ...)`);
+they never write read-model tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from infrastructure.database import Database, Tx
+
+
+class ReadModels:
+    """The read-model database as the use cases see it."""
+
+    def __init__(self, db: Database, catch_up: Callable[..., None]) -> None:
+        self.db = db
+        self._catch_up = catch_up
+
+    @contextmanager
+    def current(self, *names: str) -> Iterator[Tx]:
+        """A read transaction in which the named read models have processed every stored event."""
+        self._catch_up(*names)
+        with self.db.read() as tx:
+            yield tx
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A read transaction on the read models as they are (possibly behind the store)."""
+        with self.db.read() as tx:
+            yield tx
