@@ -28,7 +28,7 @@ class SalesLedger:
         self.customers = Customers(store)
         self.deals = Deals(store, reads)
         self.leads = Leads(store)
-        self.commissions = Commissions(store)
+        self.commissions = Commissions(store, reads)
         self.access = AccessKeys(store)
         self.privacy = Privacy(store)
 

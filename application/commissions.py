@@ -1,36 +1,227 @@
-"""Commission plans, plan assignments, and the commission period: adjustments, disputes, close."""
+"""Commissions: plans and plan assignments; statements (live for open months, frozen for closed
+ones), their CSV rows, explain, verify and simulate; adjustments, disputes and the period close.
+
+Statements are computed by the pure calculator (domain.commission) from the commissions and org
+read models (projections.commissions.statement_inputs), made current first.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, TypeVar
+from decimal import Decimal
+from typing import Any
 from uuid import uuid4
 
-from application.base import UseCases
-from domain.base import Entity
+from application.base import UseCases, Written
+from application.reads import ReadModels
+from domain.base import Meta
+from domain.commission.calc import Calculator, Line
 from domain.commission.period import CommissionPeriod, month, period_id
 from domain.commission.plan import Plan
-from domain.errors import Conflict, NotFound
+from domain.commission.statements import (
+    frozen_statement,
+    render,
+    shown_explanation,
+    statement_lines,
+)
+from domain.errors import Conflict, InvalidInput, NotFound
 from domain.rep import Rep
-from domain.values import money
+from domain.values import Period, money
+from infrastructure.store import EventStore
+from projections.commissions import READ_MODELS, StoreInputs, simulation_inputs, statement_inputs
 
-T = TypeVar("T", bound=Entity)
+DEFAULT_CURRENCY = "CNY"
+OPEN_NOTE = "open: live figures; rank and team-target bonuses are settled at close"
+CSV_COLUMNS = ("id", "kind", "deal_id", "component", "basis_amount", "amount", "plan_id", "plan_version")
+
+
+# -- queries and commands ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StatementOf:
+    """A rep's statement for a month."""
+
+    rep_id: str
+    period: str
+
+
+@dataclass(frozen=True)
+class VerifyStatement:
+    """Recompute a closed statement and compare it with the frozen one."""
+
+    rep_id: str
+    period: str
+
+
+@dataclass(frozen=True)
+class ExplainLine:
+    """The provenance of one statement line."""
+
+    line_id: str
+
+
+@dataclass(frozen=True)
+class ClosePeriod:
+    """Freeze every statement of a month."""
+
+    period: str
+
+
+@dataclass(frozen=True)
+class SimulatePlan:
+    """What-if statements under a plan that does not exist, over real history."""
+
+    plan: dict[str, Any]
+    period: str
+    rep_ids: tuple[str, ...] | None = None
+
+
+# -- results ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Statement:
+    rep_id: str
+    period: str
+    currency: str
+    status: str
+    total: Decimal
+    digest: str
+    lines: list[dict[str, Any]]
+    note: str | None = None  # open statements: live figures
+    closed_as_of_position: int | None = None  # closed statements: the store position frozen
+    kept: dict[str, Any] = field(default_factory=dict)  # further fields of a frozen statement
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            **self.kept,
+            "rep_id": self.rep_id,
+            "period": self.period,
+            "currency": self.currency,
+            "status": self.status,
+            "total": self.total,
+            "digest": self.digest,
+            "lines": self.lines,
+        }
+        if self.note is not None:
+            out["note"] = self.note
+        if self.status != "open":
+            out["closed_as_of_position"] = self.closed_as_of_position
+        return out
+
+
+@dataclass(frozen=True)
+class StatementRows:
+    """A statement as spreadsheet rows: a header, one row per line, then the total."""
+
+    filename: str
+    header: list[str]
+    rows: list[list[Any]]
+
+
+@dataclass(frozen=True)
+class Verification:
+    rep_id: str
+    period: str
+    frozen_digest: str
+    recomputed_digest: str
+    verified: bool
+    differences: list[dict[str, Any]]
+    changed_since_close: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rep_id": self.rep_id,
+            "period": self.period,
+            "frozen_digest": self.frozen_digest,
+            "recomputed_digest": self.recomputed_digest,
+            "verified": self.verified,
+            "differences": self.differences,
+            "changed_since_close": self.changed_since_close,
+        }
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A line and where its money came from; money values with two decimals."""
+
+    line: dict[str, Any]
+    rep_id: str
+    period: str
+    status: str
+    provenance: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "rep_id": self.rep_id,
+            "period": self.period,
+            "status": self.status,
+            **self.provenance,
+        }
+
+
+@dataclass(frozen=True)
+class Simulation:
+    period: str
+    plan: dict[str, Any]
+    statements: list[dict[str, Any]]
+    total: Decimal
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"period": self.period, "plan": self.plan, "statements": self.statements, "total": self.total}
+
+
+class _Books:
+    """One use case's view of the commission periods: each month's ledger loaded once."""
+
+    def __init__(self, commissions: Commissions) -> None:
+        self._commissions = commissions
+        self._ledgers: dict[str, CommissionPeriod] = {}
+
+    def ledger(self, label: str) -> CommissionPeriod:
+        if label not in self._ledgers:
+            self._ledgers[label] = self._commissions.commission_period(label)
+        return self._ledgers[label]
+
+
+def _differences(frozen: list[dict], recomputed: list[dict]) -> list[dict]:
+    was = {line["id"]: Decimal(str(line["amount"])) for line in frozen}
+    now = {line["id"]: line["amount"] for line in recomputed}
+    return [
+        {"line_id": i, "frozen": was.get(i), "recomputed": now.get(i)}
+        for i in sorted(set(was) | set(now))
+        if was.get(i) != now.get(i)
+    ]
+
+
+def _public(line: dict[str, Any]) -> dict[str, Any]:
+    """A frozen line without its key and explanation."""
+    return {k: v for k, v in line.items() if k not in ("key", "explain")}
 
 
 class Commissions(UseCases):
-    """Commission plans, plan assignments, and the commission period: adjustments, disputes, close."""
+    """Commission plans, plan assignments, statements and the commission period."""
 
-    def create_plan(self, meta, body: Any, *, id=None):
+    def __init__(self, store: EventStore, reads: ReadModels) -> None:
+        super().__init__(store)
+        self.reads = reads
+
+    # -- plans -----------------------------------------------------------------------------------
+    def create_plan(self, meta: Meta, body: Any, *, id: Any = None) -> Written:
         plan = Plan.create(id or uuid4(), body)
         return self._written(meta, plan, plan_version=1)
 
-    def add_plan_version(self, meta, plan_id: str, body: Any):
+    def add_plan_version(self, meta: Meta, plan_id: str, body: Any) -> Written:
         plan = self.load(Plan, plan_id)
         version = plan.add_version(body)
         written = self._written(meta, plan, plan_version=version)
         return type(written)(written.id, version, written.position, {"aggregate_version": written.version})
 
-    def assign_plan(self, meta, rep_id: str, *, plan_id: str, effective_from: date):
+    def plan(self, plan_id: str) -> dict[str, Any]:
+        """A plan with every version."""
+        plan = self.load(Plan, plan_id)
+        return {"id": str(plan.id), "version": len(plan.versions), "versions": plan.versions}
+
+    def assign_plan(self, meta: Meta, rep_id: str, *, plan_id: str, effective_from: date) -> Written:
         try:
             plan = self.load(Plan, plan_id)
         except NotFound:
@@ -39,12 +230,202 @@ class Commissions(UseCases):
             meta, Rep, rep_id, None, lambda r: r.assign_plan(plan_id=str(plan.id), effective_from=effective_from)
         )
 
+    # -- statements ------------------------------------------------------------------------------
     def commission_period(self, period: str) -> CommissionPeriod:
         label = month(period).label
         try:
             return self.load(CommissionPeriod, period_id(label))
         except NotFound:
             return CommissionPeriod.start(label)
+
+    def _inputs(self, until_position: int | None = None) -> StoreInputs:
+        with self.reads.current(*READ_MODELS) as tx:
+            return statement_inputs(tx, until_position)
+
+    @staticmethod
+    def _currency(inputs: StoreInputs, rep_id: str, period: Period) -> str:
+        found = inputs.plan_for(rep_id, period.end)
+        return found[1]["currency"] if found else DEFAULT_CURRENCY
+
+    def _rep_id(self, rep_id: str) -> str:
+        return str(self.load(Rep, rep_id).id)
+
+    def _live(self, books: _Books, period: Period) -> tuple[StoreInputs, dict[str, list[Line]]]:
+        inputs = self._inputs()
+        return inputs, statement_lines(inputs, books.ledger, period, inputs.closed, settle=False)
+
+    def statement(self, query: StatementOf) -> Statement:
+        """A rep's statement for a month: live figures while the month is open, the frozen
+        statement once it is closed."""
+        period = month(query.period)
+        rep = self._rep_id(query.rep_id)
+        books = _Books(self)
+        ledger = books.ledger(period.label)
+        if ledger.status == "closed":
+            kept = ledger.statements.get(rep) or {
+                "rep_id": rep,
+                "period": period.label,
+                "currency": DEFAULT_CURRENCY,
+                "status": "closed",
+                "total": Decimal("0.00"),
+                "digest": render(rep, period.label, DEFAULT_CURRENCY, "closed", [])["digest"],
+                "lines": [],
+            }
+            fields = ("rep_id", "period", "currency", "status", "total", "digest", "lines")
+            return Statement(
+                rep_id=kept["rep_id"],
+                period=kept["period"],
+                currency=kept["currency"],
+                status=kept["status"],
+                total=kept["total"],
+                digest=kept["digest"],
+                lines=[_public(line) for line in kept["lines"]],
+                closed_as_of_position=ledger.as_of_position,
+                kept={k: v for k, v in kept.items() if k not in fields},
+            )
+        inputs, lines = self._live(books, period)
+        shown = render(rep, period.label, self._currency(inputs, rep, period), "open", lines.get(rep, []))
+        return Statement(
+            rep_id=shown["rep_id"],
+            period=shown["period"],
+            currency=shown["currency"],
+            status=shown["status"],
+            total=shown["total"],
+            digest=shown["digest"],
+            lines=shown["lines"],
+            note=OPEN_NOTE,
+        )
+
+    def statement_rows(self, query: StatementOf) -> StatementRows:
+        """The statement for a spreadsheet: rep, name, period, currency and status on every row."""
+        statement = self.statement(query)
+        name = self.load(Rep, statement.rep_id).name
+        lead = [statement.rep_id, name, statement.period, statement.currency, statement.status]
+        rows = [[*lead, *["" if line[c] is None else line[c] for c in CSV_COLUMNS]] for line in statement.lines]
+        rows.append([*lead, "total", "", "", "", "", statement.total, "", ""])
+        return StatementRows(
+            filename=f"statement-{query.rep_id}-{query.period}.csv",
+            header=["rep_id", "rep_name", "period", "currency", "status", *CSV_COLUMNS],
+            rows=rows,
+        )
+
+    def verify(self, query: VerifyStatement) -> Verification:
+        """Recompute a closed statement from history as it stood at the close and compare digests;
+        also list what history has changed since (paid as adjustments in the next open month)."""
+        label = month(query.period).label
+        rep = self._rep_id(query.rep_id)
+        books = _Books(self)
+        ledger = books.ledger(label)
+        if ledger.status != "closed":
+            raise InvalidInput(f"{label} is open: only closed statements can be verified", field="period")
+        kept = ledger.statements.get(
+            rep,
+            {
+                "lines": [],
+                "digest": render(rep, label, DEFAULT_CURRENCY, "closed", [])["digest"],
+                "currency": DEFAULT_CURRENCY,
+            },
+        )
+        at_close = self._inputs(until_position=ledger.as_of_position)
+        recomputed = render(
+            rep,
+            label,
+            kept["currency"],
+            "closed",
+            statement_lines(at_close, books.ledger, Period.parse(label), at_close.closed, settle=True).get(rep, []),
+        )
+        now_inputs = self._inputs()
+        closed_before = {p: v for p, v in now_inputs.closed.items() if p != label}
+        now = render(
+            rep,
+            label,
+            kept["currency"],
+            "closed",
+            statement_lines(now_inputs, books.ledger, Period.parse(label), closed_before, settle=True).get(rep, []),
+        )
+        return Verification(
+            rep_id=rep,
+            period=label,
+            frozen_digest=kept["digest"],
+            recomputed_digest=recomputed["digest"],
+            verified=kept["digest"] == recomputed["digest"],
+            differences=_differences(kept["lines"], recomputed["lines"]),
+            changed_since_close=_differences(kept["lines"], now["lines"]),
+        )
+
+    def explain(self, query: ExplainLine) -> Explanation:
+        """Where a line's money came from: plan, version, component, basis before/after, tier
+        walk, target, split share and the source events with their store positions. Money is
+        shown with two decimals; rates and shares as they are."""
+        try:
+            label, rep_id, _ = query.line_id.split("~")
+            period = month(label)
+        except (ValueError, InvalidInput):
+            raise NotFound(f"no commission line {query.line_id}", kind="line", id=query.line_id) from None
+        books = _Books(self)
+        ledger = books.ledger(period.label)
+        if ledger.status == "closed":
+            frozen = (ledger.statements.get(rep_id) or {}).get("lines", [])
+            found = next((x for x in frozen if x["id"] == query.line_id), None)
+            if found:
+                return Explanation(
+                    line=shown_explanation(_public(found)),
+                    rep_id=rep_id,
+                    period=period.label,
+                    status="closed",
+                    provenance=shown_explanation(found["explain"]),
+                )
+        else:
+            _, lines = self._live(books, period)
+            live = next((x for x in lines.get(rep_id, []) if x.id == query.line_id), None)
+            if live:
+                return Explanation(
+                    line=shown_explanation(live.public()),
+                    rep_id=rep_id,
+                    period=period.label,
+                    status="open",
+                    provenance=shown_explanation(live.explain),
+                )
+        raise NotFound(f"no commission line {query.line_id}", kind="line", id=query.line_id)
+
+    def simulate(self, query: SimulatePlan) -> Simulation:
+        """What-if statements under a hypothetical plan over real history; writes nothing."""
+        period = month(query.period)
+        rep_ids = list(query.rep_ids) if query.rep_ids else None
+        with self.reads.current(*READ_MODELS) as tx:
+            inputs = simulation_inputs(tx, query.plan, rep_ids)
+        lines = Calculator(inputs).lines(period, settle=True)
+        reps = rep_ids or sorted(lines)
+        statements = [
+            render(rep, period.label, inputs.body["currency"], "simulated", lines.get(rep, [])) for rep in reps
+        ]
+        return Simulation(
+            period=period.label,
+            plan=inputs.body,
+            statements=statements,
+            total=sum((s["total"] for s in statements), Decimal("0.00")),
+        )
+
+    # -- the period: close, adjustments, disputes -------------------------------------------------
+    def close_period(self, command: ClosePeriod, meta: Meta) -> Written:
+        """Freeze every statement of the month (rank and team bonuses settled now) as one event
+        with a SHA-256 digest per statement. Later changes to the month become adjustments in the
+        next open month."""
+        label = month(command.period).label
+        period = Period.parse(label)
+        books = _Books(self)
+        ledger = books.ledger(label)
+        if ledger.status == "closed":
+            raise Conflict(f"{label} is already closed", code="period_closed", period=label)
+        inputs = self._inputs()
+        lines = statement_lines(inputs, books.ledger, period, inputs.closed, settle=True)
+        reps = set(lines) | {rep for rep in inputs.reps() if inputs.plan_for(rep, period.end)}
+        statements = {
+            rep: frozen_statement(rep, label, self._currency(inputs, rep, period), lines.get(rep, []))
+            for rep in sorted(reps)
+        }
+        ledger.close(statements=statements, as_of_position=inputs.until_position or 0)
+        return self._written(meta, ledger, period=ledger.period, statements=len(statements))
 
     def _approver(self, rep_id: str, field: str) -> str:
         approver = self._active_rep(rep_id, field)
@@ -53,27 +434,40 @@ class Commissions(UseCases):
         return str(approver.id)
 
     def post_commission_adjustment(
-        self, meta, period: str, *, rep_id: str, kind: str, amount: object, reason: str, approver_id: str
-    ):
-        rep = str(self.load(Rep, rep_id).id)
+        self,
+        meta: Meta,
+        period: str,
+        *,
+        rep_id: str,
+        kind: str,
+        amount: object,
+        reason: str,
+        approver_id: str | None,
+    ) -> Written:
+        if not approver_id:
+            raise InvalidInput("approver_id is required: the manager or director approving this", field="approver_id")
+        rep = self._rep_id(rep_id)
         approver = self._approver(approver_id, "approver_id")
         ledger = self.commission_period(period)
         adjustment_id = uuid4().hex
         ledger.post_adjustment(
             adjustment_id=adjustment_id, rep_id=rep, kind=kind, amount=amount, reason=reason, approver_id=approver
         )
-        written = self._written(meta, ledger, adjustment_id=adjustment_id)
-        return written
+        return self._written(meta, ledger, adjustment_id=adjustment_id)
 
-    def open_dispute(self, meta, period: str, *, rep_id: str, line_id: str, reason: str):
+    def open_dispute(self, meta: Meta, period: str, *, rep_id: str, line_id: str, reason: str) -> Written:
+        """A rep disputes a line of their own statement for the month."""
+        rep = self._rep_id(rep_id)
+        if not line_id.startswith(f"{month(period).label}~{rep}~"):
+            raise InvalidInput("line_id is not a line of this rep's statement for this period", field="line_id")
         ledger = self.commission_period(period)
         dispute_id = uuid4().hex
-        ledger.open_dispute(dispute_id=dispute_id, rep_id=rep_id, line_id=line_id, reason=reason)
+        ledger.open_dispute(dispute_id=dispute_id, rep_id=rep, line_id=line_id, reason=reason)
         return self._written(meta, ledger, dispute_id=dispute_id)
 
     def resolve_dispute(
         self,
-        meta,
+        meta: Meta,
         period: str,
         dispute_id: str,
         *,
@@ -82,7 +476,7 @@ class Commissions(UseCases):
         resolver_id: str,
         amount: object | None = None,
         post_to: str | None = None,
-    ):
+    ) -> Written:
         """Finance resolves: accepted posts an adjustment (to this period, or `post_to` if this one
         is closed); rejected records the reason."""
         ledger = self.commission_period(period)
@@ -108,8 +502,3 @@ class Commissions(UseCases):
                 corrects_line=dispute["line_id"],
             )
         return self._written(meta, *changed, outcome=outcome)
-
-    def close_commission_period(self, meta, period: str, *, statements: dict, as_of_position: int):
-        ledger = self.commission_period(period)
-        ledger.close(statements=statements, as_of_position=as_of_position)
-        return self._written(meta, ledger, period=ledger.period, statements=len(statements))

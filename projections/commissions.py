@@ -12,12 +12,12 @@ from decimal import Decimal
 from domain.commission.calc import Money, Source, Win
 from domain.commission.period import CommissionPeriod
 from domain.commission.plan import Plan, validate_plan
-from domain.deal import Deal
+from domain.deal import Deal, dump_splits, load_splits
 from domain.rep import Rep
 from domain.values import Period
 from infrastructure.database import Tx
 from projections.engine.projection import Projection, Recorded, Rows, handles
-from projections.engine.tracking import active_tables
+from projections.engine.tracking import active_position, active_tables
 from projections.kpi import utc_text
 from projections.money import from_cents, to_cents
 from projections.org import OrgHistory
@@ -52,7 +52,7 @@ def _plan_body(body: dict) -> str:
 
 class CommissionsProjection(Projection):
     name = "commissions"
-    version = 1
+    version = 2  # 2: splits stored in the contract's shape, [{"rep_id", "share"}]
     tables = {
         "deals": [
             "CREATE TABLE IF NOT EXISTS {deals} (deal_id TEXT PRIMARY KEY, currency TEXT NOT NULL, "
@@ -97,12 +97,16 @@ class CommissionsProjection(Projection):
     @handles(Deal.Opened)
     def deal_opened(self, s, r: Recorded) -> None:
         s["deals"].put(
-            {"deal_id": r.aggregate_id, "currency": r.event.currency, "splits": json.dumps([[r.event.owner_id, "1"]])}
+            {
+                "deal_id": r.aggregate_id,
+                "currency": r.event.currency,
+                "splits": dump_splits([{"rep_id": r.event.owner_id, "share": "1"}]),
+            }
         )
 
     @handles(Deal.SplitsSet)
     def deal_splits_set(self, s, r: Recorded) -> None:
-        s["deals"].update(r.aggregate_id, splits=json.dumps([[x["rep_id"], str(x["share"])] for x in r.event.splits]))
+        s["deals"].update(r.aggregate_id, splits=dump_splits(r.event.splits))
 
     @handles(Deal.Won)
     def deal_won(self, s, r: Recorded) -> None:
@@ -211,7 +215,7 @@ class StoreInputs:
                 from_cents(amount),
                 from_cents(margin),
                 currency,
-                tuple((rep, Decimal(share)) for rep, share in json.loads(splits)),
+                tuple((split["rep_id"], split["share"]) for split in load_splits(splits)),
                 Source(**json.loads(source)),
             )
         self.movements = [
@@ -284,3 +288,20 @@ class HypotheticalPlan(StoreInputs):
         if self.only is not None and rep_id not in self.only:
             return None
         return ("simulation", self.body) if self.body["effective_from"] <= day else None
+
+
+# -- queries -----------------------------------------------------------------------------------------
+READ_MODELS = ("commissions", "org", "targets")  # what statements are computed from
+
+
+def statement_inputs(tx: Tx, until_position: int | None = None) -> StoreInputs:
+    """The calculator's inputs as of `until_position` (default: as far as every one of the
+    READ_MODELS has processed the store)."""
+    if until_position is None:
+        until_position = min(active_position(tx, name) or 0 for name in READ_MODELS)
+    return StoreInputs(tx, until_position)
+
+
+def simulation_inputs(tx: Tx, plan: dict, rep_ids: list[str] | None = None) -> HypotheticalPlan:
+    """Real history with every rep (or the chosen ones) on a plan that does not exist."""
+    return HypotheticalPlan(tx, plan, rep_ids)

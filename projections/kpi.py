@@ -6,14 +6,13 @@ team and region on the fact's own date."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from domain.customer import Customer
-from domain.deal import Deal
+from domain.deal import Deal, dump_splits, load_splits
 from domain.lead import Lead
 from infrastructure.database import Tx
 from projections.engine.projection import Projection, Recorded, Rows, handles
@@ -114,16 +113,13 @@ class KpiProjection(Projection):
                 "owner_id": e.owner_id,
                 "customer_id": e.customer_id,
                 "product_line": e.product_line,
-                "splits": json.dumps([{"rep_id": e.owner_id, "share": "1"}]),
+                "splits": dump_splits([{"rep_id": e.owner_id, "share": "1"}]),
             }
         )
 
     @handles(Deal.SplitsSet)
     def deal_splits_set(self, s, r: Recorded) -> None:
-        s["deals"].update(
-            r.aggregate_id,
-            splits=json.dumps([{"rep_id": x["rep_id"], "share": str(x["share"])} for x in r.event.splits]),
-        )
+        s["deals"].update(r.aggregate_id, splits=dump_splits(r.event.splits))
 
     @handles(Deal.Won)
     def deal_won(self, s, r: Recorded) -> None:
@@ -131,8 +127,8 @@ class KpiProjection(Projection):
         if deal is None:
             return
         e, seq = r.event, 0
-        for split in json.loads(deal["splits"]):
-            share = Decimal(split["share"])
+        for split in load_splits(deal["splits"]):
+            share = split["share"]
             for metric, amount in (("revenue", e.amount), ("gross_margin", e.gross_margin)):
                 self._fact(
                     s,
@@ -168,7 +164,7 @@ class KpiProjection(Projection):
         deal = s["deals"].get(r.aggregate_id)
         if deal is None:
             return
-        for seq, split in enumerate(json.loads(deal["splits"])):
+        for seq, split in enumerate(load_splits(deal["splits"])):
             self._fact(
                 s,
                 r,
@@ -176,7 +172,7 @@ class KpiProjection(Projection):
                 split["rep_id"],
                 r.event.received_on,
                 "collections",
-                amount=r.event.amount * Decimal(split["share"]),
+                amount=r.event.amount * split["share"],
                 product_line=deal["product_line"],
                 customer_id=deal["customer_id"],
             )

@@ -14,7 +14,7 @@ from typing import Any
 
 from domain.commission.calc import ZERO, Calculator, Inputs, Line, digest
 from domain.commission.period import CommissionPeriod
-from domain.values import Period
+from domain.values import Period, round_money
 
 LedgerOf = Callable[[str], CommissionPeriod]
 
@@ -156,3 +156,74 @@ def frozen_statement(rep_id: str, period: str, currency: str, lines: list[Line])
     statement = render(rep_id, period, currency, "closed", lines)
     statement["lines"] = [frozen(line) for line in sorted(lines, key=lambda x: x.id)]
     return statement
+
+
+# -- explanations as shown ----------------------------------------------------------------------------
+# Money in an explanation; everything else (rates, split shares, counts, ids, text) is shown as is.
+MONEY_KEYS = frozenset(
+    {
+        "basis",
+        "basis_amount",
+        "amount",
+        "accumulated_before",
+        "accumulated_after",
+        "amount_before_rounding",
+        "closed_amount",
+        "recomputed_amount",
+        "already_corrected",
+        "team_revenue",
+        "metric_value",
+        "cut_value",
+        "slice",
+        "above",
+        "up_to",
+        "cap",
+        "paid_before",
+        "uncapped",
+        "paid",
+        "threshold",
+        "value",
+    }
+)
+
+
+def shown_money(value: Any) -> Any:
+    """A money value with two decimals (ROUND_HALF_UP); None and non-numbers unchanged."""
+    if value is None or isinstance(value, bool):
+        return value
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        return value
+    if not amount.is_finite():
+        return value
+    return round_money(amount) if amount else ZERO
+
+
+def _component(component: dict[str, Any]) -> dict[str, Any]:
+    """The plan component as applied, its amounts with two decimals; attainment thresholds are fractions."""
+    shown = {k: (shown_money(v) if k in ("cap", "amount", "threshold") else v) for k, v in component.items()}
+    if isinstance(component.get("tiers"), list) and component.get("thresholds", "amount") == "amount":
+        shown["tiers"] = [
+            {**tier, "up_to": shown_money(tier.get("up_to"))} if isinstance(tier, dict) else tier
+            for tier in component["tiers"]
+        ]
+    return shown
+
+
+def _shown(value: Any, key: str | None = None) -> Any:
+    if key == "component" and isinstance(value, dict):
+        return _component(value)
+    if isinstance(value, dict):
+        return {k: _shown(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shown(v, key) for v in value]
+    if key in MONEY_KEYS and isinstance(value, (Decimal, int, str)) and not isinstance(value, bool):
+        return shown_money(value)
+    return value
+
+
+def shown_explanation(explain: dict[str, Any]) -> dict[str, Any]:
+    """An explanation (or a line) as answered: every money value with exactly two decimals, rates
+    and shares untouched. The stored explanation keeps full precision."""
+    return _shown(explain)

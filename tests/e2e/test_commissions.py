@@ -1,6 +1,8 @@
 """Commissions over HTTP on each backend: the worked examples, every semantic of the plan
 body, close and corrections, clawbacks, explain, verify, simulate and CSV."""
 
+import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -84,6 +86,103 @@ def test_worked_example_marginal_tiers(books):
     assert (walk["accumulated_before"], walk["accumulated_after"]) == ("145000.00", "165000.00")
     assert sum(Decimal(s["amount"]) for s in walk["tier_walk"]) == Decimal(line["amount"])
     assert walk["sources"][0]["type"] == "DealWon" and walk["plan_version"] == 1
+
+
+MONEY_IN_EXPLAIN = re.compile(r"^-?\d+\.\d{2}$")
+
+
+def money_values(explained, key=None):
+    """Every (key, value) in an explanation whose key names money (rates and shares excluded)."""
+    money_keys = {
+        "basis",
+        "basis_amount",
+        "amount",
+        "accumulated_before",
+        "accumulated_after",
+        "amount_before_rounding",
+        "slice",
+        "above",
+        "up_to",
+        "value",
+        "closed_amount",
+        "recomputed_amount",
+        "already_corrected",
+    }
+    if isinstance(explained, dict):
+        for k, v in explained.items():
+            if k != "component":  # the plan component as written
+                yield from money_values(v, k)
+    elif isinstance(explained, list):
+        for v in explained:
+            yield from money_values(v, key)
+    elif key in money_keys and explained is not None:
+        yield key, explained
+
+
+def test_explain_shows_money_with_two_decimals_and_rates_as_they_are(books):
+    rep = books.rep("两位小数", "senior")
+    odd = tiered(tiers=(("100000", "0.0375"), (None, "0.0625")))
+    books.on_plan(rep, plan(odd))
+    other = books.rep("同事", "senior")
+    books.on_plan(other, plan(odd))
+    deal = books.win(
+        rep, "123456.78", "2026-11-03", splits=[{"rep_id": rep, "share": "0.7"}, {"rep_id": other, "share": "0.3"}]
+    )
+    [line] = by_deal(books.lines(rep, "2026-11"), deal)
+    explained = books.client.get(f"/commissions/lines/{line['id']}/explain").json()
+    # 0.7 x 123,456.78 = 86,419.746: the basis and the walk have three decimals before rounding
+    assert explained["basis"] == "86419.75" and explained["accumulated_after"] == "86419.75"
+    assert explained["tier_walk"] == [
+        {"band": {"above": "0.00", "up_to": "100000.00"}, "slice": "86419.75", "rate": "0.0375", "amount": "3240.74"}
+    ]
+    assert explained["amount_before_rounding"] == "3240.74" and line["amount"] == "3240.74"
+    assert explained["split_share"] == "0.7"  # a share, not money
+    shown = list(money_values(explained))
+    assert len(shown) > 8 and all(MONEY_IN_EXPLAIN.match(value) for _, value in shown), shown
+    books.post(f"/deals/{deal}/payments", {"amount": "50000.00", "received_on": "2026-11-20"})
+    books.post(
+        f"/deals/{deal}/refunds",
+        {"amount": "333.33", "refunded_on": "2026-11-25", "reason": "部分退货", "kind": "refund"},
+    )
+    [clawback] = books.lines(rep, "2026-11", "clawback")
+    reversed_ = books.client.get(f"/commissions/lines/{clawback['id']}/explain").json()
+    assert (reversed_["basis"], reversed_["amount_before_rounding"], clawback["amount"]) == ("233.33", "-8.75", "-8.75")
+    assert all(MONEY_IN_EXPLAIN.match(value) for _, value in money_values(reversed_))
+    rate = Decimal(reversed_["rate_originally_paid"])  # 3240.74 / 86419.746: a rate keeps its precision
+    assert rate == Decimal("3240.74") / Decimal("86419.746") and len(reversed_["rate_originally_paid"]) > 10
+    books.post("/commissions/periods/2026-11/close", {})
+    frozen = books.client.get(f"/commissions/lines/{line['id']}/explain").json()
+    assert frozen["status"] == "closed" and frozen["tier_walk"] == explained["tier_walk"]
+    assert all(MONEY_IN_EXPLAIN.match(value) for _, value in money_values(frozen))
+
+
+def test_split_deals_are_stored_in_one_shape_by_every_read_model(books, client):
+    a, b = books.rep("拆分甲", "senior"), books.rep("拆分乙", "mid")
+    books.on_plan(a, plan(tiered(tiers=((None, "0.10"),))))
+    books.on_plan(b, plan(tiered(tiers=((None, "0.10"),))))
+    split = books.win(
+        a, "1000.00", "2026-11-02", splits=[{"rep_id": a, "share": "0.75"}, {"rep_id": b, "share": "0.25"}]
+    )
+    whole = books.win(b, "500.00", "2026-11-03")
+    assert by_deal(books.lines(b, "2026-11"), split)[0]["basis_amount"] == "250.00"
+    kpi = books.get("/kpis", scope=f"rep:{b}", period="2026-11")
+    assert next(m for m in kpi["metrics"] if m["metric"] == "revenue")["actual"] == "750.00"
+    from projections.commissions import COMMISSIONS
+    from projections.engine.tracking import active_tables
+    from projections.kpi import KPI
+
+    rt = client.app.state.runtime
+    stored = {}
+    with rt.db.read() as tx:
+        for projection in (COMMISSIONS, KPI):
+            table = active_tables(tx, projection)["deals"]
+            stored[projection.name] = dict(
+                tx.all(f"SELECT deal_id, splits FROM {table} WHERE deal_id IN (?, ?)", (split, whole))
+            )
+    assert stored["commissions"] == stored["kpi"]
+    assert json.loads(stored["kpi"][split]) == [{"rep_id": a, "share": "0.75"}, {"rep_id": b, "share": "0.25"}]
+    assert json.loads(stored["kpi"][whole]) == [{"rep_id": b, "share": "1"}]
+    assert books.client.get(f"/deals/{split}").json()["splits"] == json.loads(stored["kpi"][split])
 
 
 def test_worked_example_retroactive_tiers(books):
