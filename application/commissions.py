@@ -183,7 +183,7 @@ class _Books:
         return self._ledgers[label]
 
 
-def _differences(frozen: list[dict], recomputed: list[dict]) -> list[dict]:
+def _differences(frozen: list[dict[str, Any]], recomputed: list[dict[str, Any]]) -> list[dict[str, Any]]:
     was = {line["id"]: Decimal(str(line["amount"])) for line in frozen}
     now = {line["id"]: line["amount"] for line in recomputed}
     return [

@@ -226,4 +226,5 @@ def _shown(value: Any, key: str | None = None) -> Any:
 def shown_explanation(explain: dict[str, Any]) -> dict[str, Any]:
     """An explanation (or a line) as answered: every money value with exactly two decimals, rates
     and shares untouched. The stored explanation keeps full precision."""
-    return _shown(explain)
+    shown: dict[str, Any] = _shown(explain)
+    return shown
