@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             app.state.runtime = runtime
             yield
             return
-        rt = Runtime(settings.database_url, run_projectors=settings.run_projectors).start()
+        rt = Runtime(settings.database(), run_projectors=settings.run_projectors).start()
         app.state.runtime = rt
         try:
             yield

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from api.encoding import Json
 from api.errors import error_body
 
-PUBLIC_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/health", "/health/ready", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
 
 @dataclass(frozen=True)

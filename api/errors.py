@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+from collections.abc import Iterator
 from typing import Any
 
+import psycopg
+from eventsourcing import persistence as store_errors
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from psycopg import DataError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.encoding import Json
 from domain.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -57,13 +62,84 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (409, "refused by a business rule or a conflict"),
         (413, "the request body is too large"),
         (422, "invalid input"),
-        (503, "a read model has not caught up or has failed"),
+        (503, "a read model has not caught up or has failed, or the database is unavailable (see Retry-After)"),
     )
 }
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+# -- the database is away, stuck or busy: 503 with Retry-After, never a 500 or a hang ------------
+RETRY_AFTER_SECONDS = 2
+SQLITE_AWAY = ("database is locked", "database table is locked", "unable to open database", "disk i/o error")
+DATABASE_ERRORS = (
+    psycopg.OperationalError,  # connection refused or lost, pool timeout, statement or lock timeout
+    psycopg.InterfaceError,  # a connection already closed
+    sqlite3.OperationalError,
+    store_errors.OperationalError,  # the event store's wrappers of the two above
+    store_errors.InterfaceError,
+)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    todo, seen = [exc], set()
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        todo += [c for c in (e.__cause__, e.__context__) if c is not None]
+        todo += list(getattr(e, "exceptions", ()))  # exception groups from task groups
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached or used right now (worth retrying),
+    as opposed to a bug or bad input."""
+    for e in _causes(exc):
+        if isinstance(e, (psycopg.OperationalError, psycopg.InterfaceError)):
+            return True
+        if isinstance(e, sqlite3.OperationalError) and any(m in str(e).lower() for m in SQLITE_AWAY):
+            return True
+    return False
+
+
+def unavailable_body() -> dict[str, Any]:
+    return error_body(
+        "database_unavailable",
+        "the database is unavailable or busy; nothing was written; retry shortly",
+        {"retry_after": RETRY_AFTER_SECONDS},
+    )
+
+
+class DatabaseGuard:
+    """Outermost ASGI middleware: a database failure raised outside the routes (authentication,
+    idempotency) answers 503 with Retry-After too."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            if started or not database_unavailable(exc):
+                raise
+            log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            response = Json(unavailable_body(), status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+            await response(scope, receive, send)
 
 
 def _pattern_message(error: dict[str, Any]) -> str:
@@ -134,6 +210,17 @@ def install(app: FastAPI) -> None:
             error_body("invalid_input", "a value was refused by the database: " + str(exc).splitlines()[0]),
             status_code=422,
         )
+
+    async def database_error(_: Request, exc: Exception) -> Json:
+        if database_unavailable(exc):
+            log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            return Json(unavailable_body(), status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        log.error("database error", exc_info=exc)
+        return Json(error_body("internal_error", "an unexpected error occurred; nothing was written"), status_code=500)
+
+    for error_class in DATABASE_ERRORS:
+        app.add_exception_handler(error_class, database_error)
+    app.add_middleware(DatabaseGuard)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> Json:

@@ -3,16 +3,23 @@
 SQL in this package is written once with `?` placeholders; `Database` adapts it to the
 backend. Write transactions are serialised per database on SQLite (BEGIN IMMEDIATE) and
 use row locks on PostgreSQL.
+
+Every wait on the database is bounded, so that a database that is gone or stuck makes a
+request fail fast (the API answers 503) rather than hang: getting a connection (connect, or
+wait for a pooled one), waiting for a lock (SQLite's busy wait, PostgreSQL's lock_timeout) and
+any one PostgreSQL statement. Pooled PostgreSQL connections are checked before use, so that
+connections the server dropped are replaced instead of failing the next request.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -32,9 +39,14 @@ class DatabaseURL:
     user: str = ""
     password: str = ""
     dbname: str = ""
+    connect_timeout: float = 5.0  # seconds to get a connection: connect, or wait for a pooled one
+    lock_timeout: float = 10.0  # seconds a write waits for a lock (SQLite's busy wait, PostgreSQL's lock_timeout)
+    statement_timeout: float = 30.0  # PostgreSQL: the longest any one statement may run (0: no limit)
 
     @classmethod
-    def parse(cls, url: str | None) -> DatabaseURL:
+    def parse(cls, url: str | DatabaseURL | None) -> DatabaseURL:
+        if isinstance(url, DatabaseURL):
+            return url
         url = (url or DEFAULT_URL).strip()
         if url.startswith("sqlite:///"):
             path = url[len("sqlite:///") :]
@@ -56,34 +68,92 @@ class DatabaseURL:
             )
         raise DatabaseURLError(f"unsupported DATABASE_URL {url!r}: use sqlite:///file.db or postgresql://…")
 
+    def with_timeouts(self, *, connect: float, lock: float, statement: float) -> DatabaseURL:
+        return replace(self, connect_timeout=connect, lock_timeout=lock, statement_timeout=statement)
+
+    def connect_options(self) -> dict[str, Any]:
+        """libpq options for every PostgreSQL connection: a bounded connect, TCP keepalives (a
+        dead peer is noticed in seconds, not hours) and the statement timeout."""
+        options = {
+            "connect_timeout": _whole_seconds(self.connect_timeout),
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+        }
+        settings = [f"lock_timeout={int(self.lock_timeout * 1000)}"]
+        if self.statement_timeout:
+            settings.append(f"statement_timeout={int(self.statement_timeout * 1000)}")
+        options["options"] = " ".join(f"-c {s}" for s in settings)
+        return options
+
     def conninfo(self) -> str:
         from psycopg.conninfo import make_conninfo
 
         return make_conninfo(
-            host=self.host, port=self.port, user=self.user or None, password=self.password or None, dbname=self.dbname
+            host=self.host,
+            port=self.port,
+            user=self.user or None,
+            password=self.password or None,
+            dbname=self.dbname,
+            **self.connect_options(),
         )
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The eventsourcing library's own settings for this URL (users never set these)."""
         if self.kind == "sqlite":
             return {
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "PERSISTENCE_MODULE": "infrastructure.persistence:SQLite",
                 "SQLITE_DBNAME": self.path,
-                "SQLITE_LOCK_TIMEOUT": "30",
+                "SQLITE_LOCK_TIMEOUT": str(_whole_seconds(self.lock_timeout)),
             }
-        env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        return {
+            "PERSISTENCE_MODULE": "infrastructure.persistence:Postgres",
             "POSTGRES_DBNAME": self.dbname,
             "POSTGRES_HOST": self.host,
             "POSTGRES_PORT": str(self.port),
             "POSTGRES_USER": self.user,
             "POSTGRES_PASSWORD": self.password,
-            "POSTGRES_LOCK_TIMEOUT": "10",
+            "POSTGRES_CONNECT_TIMEOUT": str(_whole_seconds(self.connect_timeout)),
+            "POSTGRES_PRE_PING": "y",
+            "POSTGRES_LOCK_TIMEOUT": str(_whole_seconds(self.lock_timeout)),
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_MAX_OVERFLOW": "10",
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+            "SALESLEDGER_STATEMENT_TIMEOUT_MS": str(int(self.statement_timeout * 1000)),
         }
-        return env
+
+
+def sweeping_check(pool_ref: Callable[[], Any]) -> Callable[[Any], None]:
+    """A pool's pre-ping: check a connection before handing it out; when one turns out dead
+    (the server restarted, or its backends were terminated) the others that sat idle beside it
+    usually are too, so check them all at once and have replacements made, instead of letting
+    each request find them one by one (and psycopg_pool back off a second and more after the
+    second dead one)."""
+
+    def check(conn: Any) -> None:
+        from psycopg_pool import ConnectionPool
+
+        try:
+            ConnectionPool.check_connection(conn)
+        except Exception:
+            pool = pool_ref()
+            if pool is not None:
+                pool.check()  # takes out and replaces every dead idle connection
+            raise
+
+    return check
+
+
+# A pool gives up a failing reconnection attempt after this long (its retries back off
+# exponentially); the next request then starts a fresh one. Short, so that once the database is
+# back a request finds it at once rather than after a backoff of minutes.
+RECONNECT_GIVE_UP = 5.0
+
+
+def _whole_seconds(seconds: float) -> int:
+    """The libraries below take whole seconds: round up, never to 0 (which means "no limit")."""
+    return max(1, math.ceil(seconds))
 
 
 class Tx:
@@ -128,9 +198,12 @@ class Tx:
 class Database:
     """Connections for read models and bookkeeping; the event store keeps its own."""
 
-    def __init__(self, url: str | DatabaseURL | None = None) -> None:
-        self.url = url if isinstance(url, DatabaseURL) else DatabaseURL.parse(url)
+    def __init__(self, url: str | DatabaseURL | None = None, *, secure_delete: bool = False) -> None:
+        """`secure_delete` (SQLite): deleted and overwritten content is zeroed in the file, not
+        left in free space (for tables holding secrets)."""
+        self.url = DatabaseURL.parse(url)
         self.kind = self.url.kind
+        self.secure_delete = secure_delete
         self._local = threading.local()
         self._lock = threading.Lock()
         self._sqlite_conns: list[sqlite3.Connection] = []
@@ -139,7 +212,14 @@ class Database:
             from psycopg_pool import ConnectionPool
 
             self._pool = ConnectionPool(
-                self.url.conninfo(), min_size=1, max_size=12, open=True, kwargs={"autocommit": False}, timeout=30
+                self.url.conninfo(),
+                min_size=1,
+                max_size=12,
+                open=True,
+                kwargs={"autocommit": False},
+                timeout=self.url.connect_timeout,  # waiting for a connection when none can be made
+                check=sweeping_check(lambda: self._pool),  # pre-ping: replace connections the server dropped
+                reconnect_timeout=RECONNECT_GIVE_UP,
             )
 
     # -- connections ---------------------------------------------------------------------------
@@ -148,10 +228,14 @@ class Database:
         if conn is None:
             directory = os.path.dirname(os.path.abspath(self.url.path))
             os.makedirs(directory, exist_ok=True)
-            conn = sqlite3.connect(self.url.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn = sqlite3.connect(
+                self.url.path, isolation_level=None, check_same_thread=False, timeout=self.url.lock_timeout
+            )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA busy_timeout={int(self.url.lock_timeout * 1000)}")
+            if self.secure_delete:
+                conn.execute("PRAGMA secure_delete=ON")
             self._local.conn = conn
             with self._lock:
                 self._sqlite_conns.append(conn)
@@ -178,11 +262,21 @@ class Database:
         return self.transaction(write=False)
 
     @contextmanager
+    def outside_transaction(self) -> Iterator[Any]:
+        """A connection in autocommit mode for statements that cannot run in a transaction
+        (VACUUM, WAL checkpoints): this thread's SQLite connection, or a dedicated PostgreSQL one."""
+        if self.kind == "sqlite":
+            yield self._sqlite()
+            return
+        with self.session_connection() as conn:
+            yield conn
+
+    @contextmanager
     def session_connection(self) -> Iterator[Any]:
         """A dedicated PostgreSQL connection outside the pool (advisory locks, LISTEN)."""
         import psycopg
 
-        conn = psycopg.connect(self.url.conninfo(), autocommit=True)
+        conn = psycopg.connect(self.url.conninfo(), autocommit=True)  # bounded connect, keepalives
         try:
             yield conn
         finally:

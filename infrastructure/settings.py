@@ -8,6 +8,9 @@
 | `SALESLEDGER_PROJECTIONS` | `projections` (extra projections, `module:Class,…`) |
 | `SALESLEDGER_MIN_POSITION_TIMEOUT` | `min_position_timeout` (seconds a query waits for `min_position`) |
 | `SALESLEDGER_IDEMPOTENCY_LEASE` | `idempotency_lease` (seconds an `Idempotency-Key` claim outlives a dead request) |
+| `SALESLEDGER_DB_CONNECT_TIMEOUT` | `db_connect_timeout` (seconds to get a database connection; then 503) |
+| `SALESLEDGER_DB_LOCK_TIMEOUT` | `db_lock_timeout` (seconds a write waits for a database lock; then 503) |
+| `SALESLEDGER_DB_STATEMENT_TIMEOUT` | `db_statement_timeout` (PostgreSQL: the longest statement; 0 for none) |
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from infrastructure.database import DEFAULT_URL
+from infrastructure.database import DEFAULT_URL, DatabaseURL
 
 
 class Settings(BaseSettings):
@@ -31,6 +34,9 @@ class Settings(BaseSettings):
     run_projectors: bool = True
     min_position_timeout: float = 5.0
     idempotency_lease: float = Field(5.0, gt=0, le=3600)
+    db_connect_timeout: float = Field(5.0, gt=0, le=300)
+    db_lock_timeout: float = Field(10.0, gt=0, le=3600)
+    db_statement_timeout: float = Field(30.0, ge=0, le=86400)
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -50,6 +56,12 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
         return value
+
+    def database(self) -> DatabaseURL:
+        """`database_url` with the timeouts that bound every wait on the database."""
+        return DatabaseURL.parse(self.database_url).with_timeouts(
+            connect=self.db_connect_timeout, lock=self.db_lock_timeout, statement=self.db_statement_timeout
+        )
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

@@ -1,0 +1,82 @@
+"""The event store's persistence: the `eventsourcing` library's SQLite and PostgreSQL recorders,
+changed to be bounded in time.
+
+- Bounded in time (PostgreSQL): connections come from a pre-pinged pool whose waits, connects
+  and statements are bounded by the DATABASE_URL's timeouts, and a failed call is not retried
+  ten times over (the library's default): reads are tried once more when their connection
+  broke, writes never (a commit whose answer was lost must not be repeated), and nobody waits
+  twice for a database that is not there.
+
+`DatabaseURL.eventsourcing_env()` names these factories as the persistence module.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.sqlite import SQLiteFactory
+
+
+def _database_away(error: BaseException) -> bool:
+    """The call waited for a connection and none came: the database is away, do not wait again."""
+    from psycopg_pool import PoolTimeout
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, PoolTimeout):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _read_retried_once(method: Callable[..., Any]) -> Callable[..., Any]:
+    """The library's read without its own retries, tried once more if its connection broke."""
+    read = method.__wrapped__  # type: ignore[attr-defined]
+
+    @functools.wraps(read)
+    def once_more(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return read(self, *args, **kwargs)
+        except (InterfaceError, OperationalError) as error:
+            if _database_away(error):
+                raise
+            return read(self, *args, **kwargs)
+
+    return once_more
+
+
+class PostgresRecorder(PostgresApplicationRecorder):
+    insert_events = PostgresApplicationRecorder.insert_events.__wrapped__  # type: ignore[attr-defined]
+    select_events = _read_retried_once(PostgresAggregateRecorder.select_events)
+    select_notifications = _read_retried_once(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = _read_retried_once(PostgresApplicationRecorder.max_notification_id)
+
+
+class Postgres(PostgresFactory):
+    application_recorder_class = PostgresRecorder
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        from infrastructure.database import RECONNECT_GIVE_UP, DatabaseURL, sweeping_check
+
+        url = DatabaseURL(
+            kind="postgres",
+            connect_timeout=float(self.env.get(self.POSTGRES_CONNECT_TIMEOUT) or 5),
+            lock_timeout=float(self.env.get(self.POSTGRES_LOCK_TIMEOUT) or 10),
+            statement_timeout=float(self.env.get("STATEMENT_TIMEOUT_MS") or 0) / 1000,
+        )
+        pool = self.datastore.pool  # not opened yet: configured here before its first connection
+        pool.kwargs.update(url.connect_options())  # bounded connects, keepalives, statement timeout
+        pool.reconnect_timeout = RECONNECT_GIVE_UP
+        # The library's pre-ping (POSTGRES_PRE_PING) finds dead connections one at a time, with a
+        # growing pause after the second; this one replaces all of them at the first.
+        assert pool._check is not None, "POSTGRES_PRE_PING is expected to be on"
+        pool._check = sweeping_check(lambda: pool)
+
+
+class SQLite(SQLiteFactory):
+    pass
