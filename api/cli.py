@@ -125,6 +125,20 @@ def project():
     rt.close()
 
 
+@app.command("vacuum-keys")
+def vacuum_keys():
+    """Leave no copy of destroyed personal-data keys in the key table. PostgreSQL keeps the old
+    row versions of a destroyed key (dead tuples) until a VACUUM: this rewrites the key table
+    (VACUUM FULL; a brief exclusive lock on it). SQLite: a checkpoint and a VACUUM of the file.
+    Run it after forgetting (e.g. nightly); see the README's "Personal data"."""
+    rt = _runtime()
+    try:
+        rt.vault.vacuum()
+    finally:
+        rt.close()
+    console.print("key table vacuumed: no destroyed key is left in it")
+
+
 @app.command()
 def demo(
     seed: int = 7,

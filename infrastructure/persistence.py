@@ -1,6 +1,10 @@
 """The event store's persistence: the `eventsourcing` library's SQLite and PostgreSQL recorders,
-changed to be bounded in time.
+with two changes.
 
+- Forgetting is one transaction: the events of a command recorded with `forget=[subject, ...]`
+  and the destruction of those subjects' keys in the vault commit together or not at all (the
+  vault's table lives in the same database). A crash can never leave a forgotten record whose
+  key survives.
 - Bounded in time (PostgreSQL): connections come from a pre-pinged pool whose waits, connects
   and statements are bounded by the DATABASE_URL's timeouts, and a failed call is not retried
   ten times over (the library's default): reads are tried once more when their connection
@@ -13,12 +17,14 @@ changed to be bounded in time.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder, PostgresFactory
-from eventsourcing.sqlite import SQLiteFactory
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
+
+from infrastructure import vault
 
 
 def _database_away(error: BaseException) -> bool:
@@ -50,10 +56,17 @@ def _read_retried_once(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class PostgresRecorder(PostgresApplicationRecorder):
+    destroys_keys = True
+
     insert_events = PostgresApplicationRecorder.insert_events.__wrapped__  # type: ignore[attr-defined]
     select_events = _read_retried_once(PostgresAggregateRecorder.select_events)
     select_notifications = _read_retried_once(PostgresApplicationRecorder.select_notifications)
     max_notification_id = _read_retried_once(PostgresApplicationRecorder.max_notification_id)
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[Any], **kwargs: Any) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        for subject in kwargs.get("forget", ()):  # same transaction as the events
+            vault.destroy_key(curs.execute, "postgres", subject)
 
 
 class Postgres(PostgresFactory):
@@ -78,5 +91,18 @@ class Postgres(PostgresFactory):
         pool._check = sweeping_check(lambda: pool)
 
 
+class SQLiteRecorder(SQLiteApplicationRecorder):
+    destroys_keys = True
+
+    def _insert_events(self, c: Any, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
+        returning = super()._insert_events(c, stored_events, **kwargs)
+        subjects = kwargs.get("forget", ())
+        if subjects:
+            c.execute("PRAGMA secure_delete = ON")  # the overwritten key leaves no copy in free space
+            for subject in subjects:  # same transaction as the events
+                vault.destroy_key(c.execute, "sqlite", subject)
+        return returning
+
+
 class SQLite(SQLiteFactory):
-    pass
+    application_recorder_class = SQLiteRecorder

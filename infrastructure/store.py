@@ -6,6 +6,7 @@ concurrency) and nothing about use cases. Every recorded event carries the comma
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import TypeVar
@@ -77,14 +78,18 @@ class EventStore(Application):
         if self.personal_data is not None:
             transcoder.register(self.personal_data)
 
-    def record(self, meta: Meta, *aggregates: Aggregate) -> int:
-        """Atomically append the pending events of `aggregates`; answer the last store position."""
+    def record(self, meta: Meta, *aggregates: Aggregate, forget: Sequence[str] = ()) -> int:
+        """Atomically append the pending events of `aggregates`; answer the last store position.
+        With `forget`, the personal-data keys of those subjects are destroyed in the same
+        transaction: the events and the destruction are both recorded, or neither."""
         events = [e for agg in aggregates for e in agg.collect_events()]
         stamp = asdict(meta)
         for e in events:
             object.__setattr__(e, "meta", stamp)
+        if forget and not getattr(self.recorder, "destroys_keys", False):
+            raise RuntimeError("this store's recorder cannot destroy personal-data keys")
         try:
-            recordings = self.save(*events)
+            recordings = self.save(*events, forget=list(forget)) if forget else self.save(*events)
         except IntegrityError:
             raise VersionConflict(
                 "another writer changed this aggregate concurrently; reload and retry",

@@ -1,12 +1,23 @@
 """The key vault for personal data: one AES-GCM key per data subject, kept apart from the
-event store. Destroying a subject's key is how the system forgets them (crypto-shredding)."""
+event store. Destroying a subject's key is how the system forgets them (crypto-shredding).
+
+A key is destroyed in the same transaction as the event that records the forgetting (the
+event store's recorder calls `destroy_key`; see infrastructure/persistence.py): first
+overwritten with zeros, then dropped, its row kept as a tombstone so that the subject never
+gets a new key. On SQLite the vault's connections use `secure_delete` and the write-ahead log is
+checkpointed and truncated after a forget, so no copy of the key stays in the database files;
+on PostgreSQL the old row versions stay in the table's dead tuples until a VACUUM
+(`salesledger vacuum-keys`). See the README's "Personal data" section for what remains."""
 
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Transcoding
@@ -20,11 +31,31 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS subject_keys (
     forgotten INTEGER NOT NULL
 )"""
 CACHE_SECONDS = 1.0  # another process's forget takes effect here within this long
+KEY_BYTES = 32
+
+log = logging.getLogger("salesledger.vault")
+
+
+def destroy_key(execute: Callable[[str, tuple], Any], kind: str, subject: str) -> None:
+    """Destroy the subject's key for good, inside the caller's transaction (`execute` runs SQL on
+    its cursor): overwrite the key bytes, then drop them, keeping the row as a tombstone."""
+    mark = "?" if kind == "sqlite" else "%s"
+    execute(
+        f"UPDATE subject_keys SET key_bytes = {mark} WHERE subject = {mark} AND key_bytes IS NOT NULL",
+        (bytes(KEY_BYTES), subject),
+    )
+    execute(
+        f"INSERT INTO subject_keys (subject, key_bytes, forgotten) VALUES ({mark}, NULL, 1) "
+        "ON CONFLICT (subject) DO UPDATE SET key_bytes = NULL, forgotten = 1",
+        (subject,),
+    )
 
 
 class Vault:
     def __init__(self, url: str | DatabaseURL) -> None:
-        self.db = Database(url)  # its own connections: keys are read while other transactions are open
+        # Its own connections (keys are read while other transactions are open); on SQLite they
+        # zero what they delete or overwrite instead of leaving it in free pages.
+        self.db = Database(url, secure_delete=True)
         with self.db.transaction() as tx:
             tx.execute(SCHEMA.replace("BYTEA", "BLOB") if tx.kind == "sqlite" else SCHEMA)
         self._cache: dict[str, tuple[float, bytes | None]] = {}
@@ -49,16 +80,41 @@ class Vault:
             self._cache[subject] = (time.monotonic(), key)
         return key
 
-    def forget(self, subject: str) -> None:
-        """Destroy the subject's key for good (a forgotten subject never gets a new one)."""
-        with self.db.transaction() as tx:
-            tx.execute(
-                "INSERT INTO subject_keys (subject, key_bytes, forgotten) VALUES (?, NULL, 1) "
-                "ON CONFLICT (subject) DO UPDATE SET key_bytes = NULL, forgotten = 1",
-                (subject,),
-            )
+    def forgotten(self, subject: str) -> None:
+        """The subject's key was destroyed (by the transaction that recorded the forgetting): stop
+        using any cached copy, and scrub what the database files may still hold of it."""
         with self._lock:
             self._cache[subject] = (time.monotonic(), None)
+        try:
+            self.scrub()
+        except Exception:  # the key is gone already; what is left waits for the next checkpoint
+            log.warning("could not checkpoint the database after forgetting %s", subject, exc_info=True)
+
+    def scrub(self) -> bool:
+        """SQLite: copy the write-ahead log into the database and truncate it, so the pages that
+        held a destroyed key (overwritten and zeroed there) leave no older copy in the log.
+        Answers whether the whole log was checkpointed (readers still on an old snapshot can
+        hold part of it back; the next checkpoint completes it). PostgreSQL: nothing to do here
+        (see `vacuum`)."""
+        if self.db.kind != "sqlite":
+            return True
+        with self.db.outside_transaction() as conn:
+            conn.execute("PRAGMA busy_timeout=2000")
+            try:
+                busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                conn.execute(f"PRAGMA busy_timeout={int(self.db.url.lock_timeout * 1000)}")
+        if busy:
+            log.warning("write-ahead log still in use: checkpoint after forgetting is partial")
+        return not busy
+
+    def vacuum(self) -> None:
+        """PostgreSQL: rewrite the key table, leaving no dead row versions (which may hold
+        destroyed keys) in it; takes an exclusive lock on the table for the rewrite. SQLite: the
+        same effect as `scrub`, plus a VACUUM of the whole file."""
+        with self.db.outside_transaction() as conn:
+            conn.execute("VACUUM" if self.db.kind == "sqlite" else "VACUUM (FULL, ANALYZE) subject_keys")
+        self.scrub()
 
     def close(self) -> None:
         self.db.close()
@@ -74,8 +130,8 @@ class PersonalAsCiphertext(Transcoding):
     def __init__(self, vault: Vault) -> None:
         self.vault = vault
 
-    def forget(self, subject: str) -> None:
-        self.vault.forget(subject)
+    def forgotten(self, subject: str) -> None:
+        self.vault.forgotten(subject)
 
     def encode(self, obj: Personal) -> dict:
         key = self.vault.key(obj.subject, create=True)
