@@ -1,6 +1,7 @@
-"""Property-based fuzzing of every route from the app's own OpenAPI schema, as an admin, a manager
-and a rep: whatever the input, no 5xx, and every answer has a documented status, content type and
-body shape. A few cases per operation here (FUZZ_EXAMPLES raises it; `make fuzz` runs more)."""
+"""Property-based fuzzing of every route from the app's own OpenAPI schema, as every role (admin,
+finance, auditor, manager, rep): whatever the input, no 5xx, and every answer has a documented
+status, content type and body shape. A few cases per operation and role here, some 300+ per role
+in all (FUZZ_EXAMPLES raises it; `make fuzz` runs more)."""
 
 import os
 
@@ -25,10 +26,14 @@ def test_no_route_answers_a_server_error(client):
     load_demo(client.app.state.runtime.ledger, seed=2, reps=6, deals=20)
     head = client.app.state.runtime.source.head()
     nodes = client.get("/org", params={"min_position": head}).json()["nodes"]
-    callers = [{"Authorization": f"Bearer {ADMIN_TOKEN}"}] + [
-        bearer(client, role, next(n["rep_id"] for n in nodes if n["level"] == level))
-        for role, level in (("manager", "manager"), ("rep", "mid"))
-    ]
+    callers = {
+        "admin": {"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        "finance": bearer(client, "finance"),
+        "auditor": bearer(client, "auditor"),
+        "manager": bearer(client, "manager", next(n["rep_id"] for n in nodes if n["level"] == "manager")),
+        "rep": bearer(client, "rep", next(n["rep_id"] for n in nodes if n["level"] == "mid")),
+    }
+    cases = dict.fromkeys(callers, 0)
     schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 80
@@ -44,7 +49,8 @@ def test_no_route_answers_a_server_error(client):
             derandomize=not EXPLORE,
         )
         def fuzz(case):
-            for headers in callers:  # the admin sees everything; a manager and a rep exercise the scoping
+            for role, headers in callers.items():  # every role: the admin sees all, the others are scoped
+                cases[role] += 1
                 case.call_and_validate(
                     headers=headers,
                     checks=[
@@ -56,3 +62,5 @@ def test_no_route_answers_a_server_error(client):
                 )
 
         fuzz()
+    assert len(set(cases.values())) == 1, cases  # every role met every case
+    assert EXAMPLES < 4 or cases["rep"] >= 300, cases
