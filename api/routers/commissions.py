@@ -7,7 +7,7 @@ import csv
 import io
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from api.access import (
@@ -23,11 +23,18 @@ from api.access import (
     CommissionLine,
     Record,
 )
-from api.deps import MetaDep, RuntimeDep, answer
+from api.deps import MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
 from api.errors import Forbidden
 from api.models import Amount, Body, OptionalText, Receipt, SaneDate, Text
-from application.commissions import ClosePeriod, ExplainLine, SimulatePlan, StatementOf, VerifyStatement
+from application.commissions import (
+    READ_MODELS,
+    ClosePeriod,
+    ExplainLine,
+    SimulatePlan,
+    StatementOf,
+    VerifyStatement,
+)
 from domain.rep import Rep
 
 router = APIRouter(tags=["commissions"])
@@ -114,8 +121,9 @@ def assign_plan(rep_id: str, body: AssignPlan, rt: RuntimeDep, meta: MetaDep):
         }
     },
 )
-def statement_csv(rep_id: str, period: str, rt: RuntimeDep):
+def statement_csv(rep_id: str, period: str, request: Request, rt: RuntimeDep, min_position: MinPosition = None):
     """The statement for finance: UTF-8 with a BOM so spreadsheets show Chinese names correctly."""
+    await_position(request, READ_MODELS, min_position)
     sheet = rt.ledger.commissions.statement_rows(StatementOf(rep_id, period))
     out = io.StringIO()
     csv.writer(out).writerows([sheet.header, *sheet.rows])
@@ -127,23 +135,26 @@ def statement_csv(rep_id: str, period: str, rt: RuntimeDep):
 
 
 @router.get("/commissions/statements/{rep_id}/{period}/verify", dependencies=[Allow(EVERYONE, scope=Record(Rep))])
-def verify(rep_id: str, period: str, rt: RuntimeDep):
+def verify(rep_id: str, period: str, request: Request, rt: RuntimeDep, min_position: MinPosition = None):
     """Recompute a closed statement from history as it stood at the close and compare digests;
     also list what history has changed since (paid as adjustments in the next open month)."""
+    await_position(request, READ_MODELS, min_position)
     return Json(rt.ledger.commissions.verify(VerifyStatement(rep_id, period)).as_dict())
 
 
 @router.get("/commissions/statements/{rep_id}/{period}", dependencies=[Allow(EVERYONE, scope=Record(Rep))])
-def statement(rep_id: str, period: str, rt: RuntimeDep):
+def statement(rep_id: str, period: str, request: Request, rt: RuntimeDep, min_position: MinPosition = None):
     """A rep's statement for a month: live while open, frozen once closed."""
+    await_position(request, READ_MODELS, min_position)
     return Json(rt.ledger.commissions.statement(StatementOf(rep_id, period)).as_dict())
 
 
 @router.get("/commissions/lines/{line_id}/explain", dependencies=[Allow(EVERYONE, scope=CommissionLine())])
-def explain(line_id: str, rt: RuntimeDep):
+def explain(line_id: str, request: Request, rt: RuntimeDep, min_position: MinPosition = None):
     """Where a line's money came from: plan, version, component, basis before/after, tier walk,
     target, split share and the source events with their store positions. Money values have two
     decimals; rates and shares are shown as they are."""
+    await_position(request, READ_MODELS, min_position)
     return Json(rt.ledger.commissions.explain(ExplainLine(line_id)).as_dict())
 
 

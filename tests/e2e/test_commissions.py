@@ -129,7 +129,9 @@ def test_explain_shows_money_with_two_decimals_and_rates_as_they_are(books):
         rep, "123456.78", "2026-11-03", splits=[{"rep_id": rep, "share": "0.7"}, {"rep_id": other, "share": "0.3"}]
     )
     [line] = by_deal(books.lines(rep, "2026-11"), deal)
-    explained = books.client.get(f"/commissions/lines/{line['id']}/explain").json()
+    explained = books.get(f"/commissions/lines/{line['id']}/explain")  # with min_position, like every query
+    far = books.client.get(f"/commissions/statements/{rep}/2026-11", params={"min_position": books.position + 99})
+    assert far.status_code == 422 and far.json()["error"]["details"]["field"] == "min_position"
     # 0.7 x 123,456.78 = 86,419.746: the basis and the walk have three decimals before rounding
     assert explained["basis"] == "86419.75" and explained["accumulated_after"] == "86419.75"
     assert explained["tier_walk"] == [
