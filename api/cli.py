@@ -26,10 +26,13 @@ console = Console()
 
 
 def _runtime(run_projectors: bool = False):
+    from application import clock
     from infrastructure.runtime import Runtime
     from infrastructure.settings import Settings
 
-    return Runtime(Settings.from_env().database_url, run_projectors=run_projectors)
+    settings = Settings.from_env()
+    clock.configure(settings.timezone)  # the organisation's today, as in the API
+    return Runtime(settings.database_url, run_projectors=run_projectors)
 
 
 DEMO_TOKEN_FILE = ".salesledger-admin-token"
@@ -88,28 +91,16 @@ def keys_mint(
     label: str = typer.Option(None, help="who or what holds the key"),
 ):
     """Mint a key and print it (shown once; only its digest is stored)."""
-    from domain.errors import DomainError
-
-    try:
-        written = _scheduled(
-            "keys-mint", "cli", lambda rt, meta: rt.ledger.access.mint_key(meta, role=role, rep_id=rep_id, label=label)
-        )
-    except DomainError as e:
-        console.print(f"[red]{e.message}[/red]")
-        raise typer.Exit(2) from None
+    written = _scheduled(
+        "keys-mint", "cli", lambda rt, meta: rt.ledger.access.mint_key(meta, role=role, rep_id=rep_id, label=label)
+    )
     console.print(f"key {written.extra['key_id']} ({written.extra['role']}): {written.extra['key']}", soft_wrap=True)
 
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: str, reason: str = typer.Option(..., help="why the key stops working")):
     """Revoke a key; it stops working at once."""
-    from domain.errors import DomainError
-
-    try:
-        _scheduled("keys-revoke", "cli", lambda rt, meta: rt.ledger.access.revoke_key(meta, key_id, reason=reason))
-    except DomainError as e:
-        console.print(f"[red]{e.message}[/red]")
-        raise typer.Exit(2) from None
+    _scheduled("keys-revoke", "cli", lambda rt, meta: rt.ledger.access.revoke_key(meta, key_id, reason=reason))
     console.print(f"key {key_id} revoked")
 
 
@@ -336,13 +327,18 @@ def _moment(text: str | None, parse, default, what: str):
 
 
 def _scheduled(job: str, when: object, run):
-    """Run a scheduled check once, as actor `job`, with a correlation id naming the moment."""
+    """Run a scheduled check once, as actor `job`, with a correlation id naming the moment; a
+    refused check (e.g. --as-of in the future) prints why and exits with status 2."""
     from domain.base import Meta
+    from domain.errors import DomainError
 
     rt = _runtime()
     try:
         rt.start()
         return run(rt, Meta(actor=job, correlation_id=f"{job}-{when}", causation_id=f"{job}-{when}"))
+    except DomainError as refused:
+        console.print(f"[red]{refused.message}[/red]")
+        raise typer.Exit(2) from None
     finally:
         rt.close()
 
@@ -352,14 +348,19 @@ def sla_check(as_of: str = typer.Option(None, "--as-of", help="ISO date-time (de
     """Record follow-up SLA breaches due at --as-of and apply the policy's action (idempotent)."""
     from datetime import datetime
 
-    moment = _moment(as_of, datetime.fromisoformat, lambda: datetime.now(UTC), "date-time")
+    from application import clock
+    from application.leads import CheckSla
+
+    moment = _moment(as_of, datetime.fromisoformat, clock.now, "date-time")
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    result = _scheduled("sla-check", moment.isoformat(), lambda rt, meta: rt.sla_check(meta, moment))
-    console.print(
-        f"checked {result['checked']} assigned leads at {moment.isoformat()}: {len(result['breaches'])} new breaches"
+    result = _scheduled(
+        "sla-check", moment.isoformat(), lambda rt, meta: rt.ledger.leads.check_sla(CheckSla(as_of=moment), meta)
     )
-    for b in result["breaches"]:
-        console.print(f"  {b['lead_id']}  {b['kind']} due {b['due_at'].isoformat()}  -> {b['action']}")
+    console.print(
+        f"checked {result.checked} assigned leads at {result.as_of.isoformat()}: {len(result.breaches)} new breaches"
+    )
+    for b in result.breaches:
+        console.print(f"  {b.lead_id}  {b.kind} due {b.due_at.isoformat()}  -> {b.action}")
 
 
 @customers_app.command("dormancy-check")
@@ -367,9 +368,14 @@ def dormancy_check(as_of: str = typer.Option(None, "--as-of", help="ISO date (de
     """Active customers with no activity for the sales policy's days become dormant (idempotent)."""
     from datetime import date
 
-    day = _moment(as_of, date.fromisoformat, date.today, "date")
-    result = _scheduled("dormancy-check", day, lambda rt, meta: rt.dormancy_check(meta, day))
-    console.print(f"checked {result['checked']} quiet customers at {day}: {len(result['now_dormant'])} now dormant")
+    from application import clock
+    from application.customers import CheckDormancy
+
+    day = _moment(as_of, date.fromisoformat, clock.today, "date")
+    result = _scheduled(
+        "dormancy-check", day, lambda rt, meta: rt.ledger.customers.check_dormancy(CheckDormancy(as_of=day), meta)
+    )
+    console.print(f"checked {result.checked} quiet customers at {day}: {len(result.now_dormant)} now dormant")
 
 
 @events_app.command("export")

@@ -23,11 +23,11 @@ class SalesLedger:
     def __init__(self, store: EventStore, reads: ReadModels) -> None:
         self.store = store
         self.reads = reads
-        self.org = Org(store)
+        self.org = Org(store, reads)
         self.targets = Targets(store)
-        self.customers = Customers(store)
+        self.customers = Customers(store, reads)
         self.deals = Deals(store, reads)
-        self.leads = Leads(store)
+        self.leads = Leads(store, reads)
         self.commissions = Commissions(store, reads)
         self.access = AccessKeys(store)
         self.privacy = Privacy(store)

@@ -2,20 +2,72 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
+from application import clock
 from application.base import UseCases, Written
+from application.reads import ReadModels
 from domain.base import Entity, Meta
 from domain.customer import Customer
+from domain.errors import InvalidInput
 from domain.rep import Rep
+from domain.values import sane_date
+from projections.accounts import customer_accounts, dormancy_candidates
 
 T = TypeVar("T", bound=Entity)
 
 
+@dataclass(frozen=True)
+class CheckDormancy:
+    """Turn dormant the active customers quiet for the sales policy's days, as of `as_of`
+    (default: the organisation's today; never later)."""
+
+    as_of: date | None = None
+
+
+@dataclass(frozen=True)
+class NowDormant:
+    customer_id: str
+    last_activity_on: date | None
+    position: int
+
+
+@dataclass(frozen=True)
+class DormancyCheckResult:
+    as_of: date
+    dormant_after_days: int
+    checked: int
+    now_dormant: list[NowDormant]
+
+
+@dataclass(frozen=True)
+class Customer360:
+    """The customer record with its deals, payments, last activity, exposure and receivable."""
+
+    view: dict[str, Any]
+    version: int
+
+
 class Customers(UseCases):
     """Customer records: grade, classification, credit, stakeholders, visits, feedback, lifecycle."""
+
+    def __init__(self, store, reads: ReadModels) -> None:
+        super().__init__(store)
+        self.reads = reads
+
+    def customer_360(self, customer_id: str) -> Customer360:
+        """Profile, grade, classification and credit history, stakeholders, visits, feedback and
+        lifecycle (from the aggregate) with deals and payments (from the accounts read model, as
+        far as it has got: callers wanting their own writes wait for the position first)."""
+        customer = self.load(Customer, customer_id)
+        with self.reads.read() as tx:
+            accounts = customer_accounts(tx, str(customer.id))
+        view = customer.as_dict()
+        view["stakeholders"] = list(view["stakeholders"].values())
+        return Customer360(view={**view, **accounts}, version=customer.version)
 
     def register_customer(
         self,
@@ -205,9 +257,32 @@ class Customers(UseCases):
             lambda c: c.move_lifecycle(to="active", reason=reason, on=on, allowed_from=("dormant", "churned")),
         )
 
-    def mark_dormant(self, meta: Meta, customer_id: str, *, as_of: date, last_activity: date | None) -> int | None:
-        """Idempotent: only an active customer with no activity for the policy's days turns dormant."""
+    def check_dormancy(self, cmd: CheckDormancy, meta: Meta) -> DormancyCheckResult:
+        """Active customers without activity for the sales policy's `dormant_after_days` become
+        dormant. Idempotent. An `as_of` after the organisation's today is refused (422)."""
+        today = clock.today()
+        as_of = today if cmd.as_of is None else sane_date(cmd.as_of, "as_of")
+        if as_of > today:
+            raise InvalidInput(
+                "as_of is in the future: dormancy is checked on a day that has come",
+                field="as_of",
+                value=as_of.isoformat(),
+                today=today.isoformat(),
+            )
         days = self.sales_policy().settings["dormant_after_days"]
+        with self.reads.current("accounts") as tx:
+            candidates = dormancy_candidates(tx, as_of=as_of, days=days)
+        dormant = [
+            NowDormant(customer_id, last, position)
+            for customer_id, last in candidates
+            if (position := self._mark_dormant(meta, customer_id, as_of=as_of, days=days, last_activity=last))
+        ]
+        return DormancyCheckResult(as_of=as_of, dormant_after_days=days, checked=len(candidates), now_dormant=dormant)
+
+    def _mark_dormant(
+        self, meta: Meta, customer_id: str, *, as_of: date, days: int, last_activity: date | None
+    ) -> int | None:
+        """Idempotent: only an active customer with no activity for `days` turns dormant."""
         customer = self.load(Customer, customer_id)
         if customer.lifecycle != "active" or (last_activity and (as_of - last_activity).days < days):
             return None

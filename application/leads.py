@@ -5,15 +5,18 @@ the Rep (their open leads), so capacity caps hold even when assignments race."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import uuid4
 
+from application import clock
 from application.base import UseCases
-from domain.base import Entity
+from application.reads import ReadModels
+from domain.base import Entity, Meta
 from domain.customer import Customer
 from domain.deal import Deal
-from domain.errors import Conflict, NotFound
+from domain.errors import Conflict, InvalidInput, NotFound
 from domain.lead import Lead, moment
 from domain.lead_policy import (
     POLICY_ID,
@@ -27,12 +30,44 @@ from domain.lead_policy import (
     score_inputs,
 )
 from domain.rep import Rep
+from projections.leads import find_duplicate, open_assigned, queue
+from projections.org import roster
 
 T = TypeVar("T", bound=Entity)
 
 
+@dataclass(frozen=True)
+class CheckSla:
+    """Check every open, assigned lead's follow-up SLA at `as_of` (default: now; never later)."""
+
+    as_of: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SlaBreach:
+    """A breach recorded by an SLA check and what was done about it."""
+
+    lead_id: str
+    rep_id: str | None
+    kind: str  # first_response | follow_up
+    due_at: datetime
+    action: str  # recorded | returned to the pool | reassigned to <rep id>
+    position: int
+
+
+@dataclass(frozen=True)
+class SlaCheckResult:
+    as_of: datetime
+    checked: int
+    breaches: list[SlaBreach]
+
+
 class Leads(UseCases):
     """Leads: capture, scoring, assignment by rules, the pool, follow-up, SLA checks and conversion."""
+
+    def __init__(self, store, reads: ReadModels) -> None:
+        super().__init__(store)
+        self.reads = reads
 
     def configure_lead_policy(self, meta, *, settings: dict, reason: str):
         try:
@@ -50,20 +85,25 @@ class Leads(UseCases):
         source: str,
         region: str,
         industry: str,
-        captured_on: date,
-        duplicate_of: str | None = None,
+        captured_on: date | None = None,
         id=None,
         **contact: str | None,
     ):
-        """Capture a lead; `duplicate_of` (found by the caller's de-duplication) links it to the
-        open lead it repeats — it is recorded, never dropped."""
+        """Capture a lead. An open lead with the same normalised phone or email, or the same
+        normalised company in the same region, makes this one a recorded duplicate
+        (`duplicate_of`): it is linked to the lead it repeats, never dropped. The leads read model
+        is caught up first, so a lead captured a moment ago is found."""
+        with self.reads.current("leads") as tx:
+            duplicate_of = find_duplicate(
+                tx, phone=contact.get("phone"), email=contact.get("email"), company=company, region=region
+            )
         lead = Lead.capture(
             id or uuid4(),
             company=company,
             source=source,
             region=region,
             industry=industry,
-            captured_on=captured_on,
+            captured_on=captured_on or clock.today(),
             duplicate_of=duplicate_of,
             **contact,
         )
@@ -160,16 +200,16 @@ class Leads(UseCases):
         meta,
         lead_id: str,
         *,
-        roster: list[dict],
-        assigned_at: datetime,
+        assigned_at: datetime | None = None,
         rep_id: str | None = None,
         reason: str | None = None,
         expected_version: int | None = None,
     ):
-        """By the rules (no rep_id) or by hand (rep_id and a reason)."""
+        """By the rules (no rep_id: grade → level, the roster of today's organisation, least
+        loaded, round-robin, caps) or by hand (rep_id and a reason). `assigned_at` defaults to now."""
         policy = self.lead_policy()
         lead = self._expect(self.load(Lead, lead_id), expected_version)
-        assigned_at = moment(assigned_at, "assigned_at")
+        assigned_at = moment(assigned_at or clock.now(), "assigned_at")
         if rep_id:
             rep = self._active_rep(rep_id, "rep_id")
             changed = self._give(
@@ -183,7 +223,7 @@ class Leads(UseCases):
             )
             return self._written(meta, *changed, rep_id=str(rep.id), rule=None)
         lead._require_open("assign the lead")
-        rule, level, best, why = self._by_rules(lead, roster, policy)
+        rule, level, best, why = self._by_rules(lead, self._roster(clock.today()), policy)
         if best is None:
             raise Conflict(
                 f"no {level} rep can take this lead: {why}", code="no_eligible_rep", rule=rule["name"], level=level
@@ -200,7 +240,20 @@ class Leads(UseCases):
         )
         return self._written(meta, *changed, rep_id=best.rep_id, rule=rule["name"], why=why)
 
-    def claim_lead(self, meta, lead_id: str, *, rep_id: str, claimed_at: datetime):
+    def _roster(self, day: date) -> list[dict]:
+        """Who can be given leads on `day`: the org read model, caught up to every hire and move."""
+        with self.reads.current("org") as tx:
+            return roster(tx, day)
+
+    def queue(self, rep_id: str, *, as_of: datetime | None = None) -> dict:
+        """A rep's open leads, most urgent first, with age, next follow-up due and SLA state at
+        `as_of` (default now), from the leads read model as far as it has got."""
+        rep = self.load(Rep, rep_id)
+        at = clock.now() if as_of is None else moment(as_of, "as_of")
+        with self.reads.read() as tx:
+            return queue(tx, str(rep.id), self.lead_policy().settings, at)
+
+    def claim_lead(self, meta, lead_id: str, *, rep_id: str, claimed_at: datetime | None = None):
         """A rep takes a lead from the pool, within their cap and outside their cool-down."""
         policy = self.lead_policy()
         lead = self.load(Lead, lead_id)
@@ -210,17 +263,23 @@ class Leads(UseCases):
             rep,
             kind="claim",
             why="claimed from the pool",
-            at=claimed_at,
+            at=claimed_at or clock.now(),
             capacity=policy.settings["capacity"][rep.level],
             cooldown_days=policy.settings["pool"]["cooldown_days"],
         )
         return self._written(meta, *changed, rep_id=str(rep.id))
 
     def return_lead(
-        self, meta, lead_id: str, *, reason: str, returned_at: datetime, expected_version: int | None = None
+        self,
+        meta,
+        lead_id: str,
+        *,
+        reason: str,
+        returned_at: datetime | None = None,
+        expected_version: int | None = None,
     ):
         lead = self._expect(self.load(Lead, lead_id), expected_version)
-        rep_id = lead.return_to_pool(reason=reason, returned_at=returned_at)
+        rep_id = lead.return_to_pool(reason=reason, returned_at=returned_at or clock.now())
         rep = self.load(Rep, rep_id)
         rep.release_lead(lead_id=str(lead.id), why="returned to the pool")
         return self._written(meta, lead, rep, status=lead.status)
@@ -244,12 +303,32 @@ class Leads(UseCases):
             lambda lead: lead.log_contact(channel=channel, outcome=outcome, occurred_at=occurred_at, notes=notes),
         )
 
-    def check_lead_sla(self, meta, lead_id: str, *, as_of: datetime, roster: list[dict]) -> dict | None:
-        """Record a due SLA breach on one lead and apply the policy's action; None if nothing is due
-        or it was recorded already (so the check is idempotent)."""
+    def check_sla(self, cmd: CheckSla, meta: Meta) -> SlaCheckResult:
+        """Check every open, assigned lead's SLA at `as_of` and record what is due, applying the
+        policy's action (record, return to the pool, or reassign by the rules). Idempotent: a
+        breach already recorded is not recorded again. `as_of` later than now is refused (422)."""
+        now = clock.now()
+        as_of = now if cmd.as_of is None else moment(cmd.as_of, "as_of")
+        if as_of > now:
+            raise InvalidInput(
+                "as_of is in the future: an SLA is checked at a moment that has come",
+                field="as_of",
+                value=as_of.isoformat(),
+                now=now.isoformat(),
+            )
+        with self.reads.current("leads") as tx:
+            candidates = open_assigned(tx)
         policy = self.lead_policy()
+        members = self._roster(as_of.date()) if policy.settings["sla"]["on_breach"] == "reassign" else []
+        breaches = [b for lead_id in candidates if (b := self._check_lead_sla(meta, lead_id, as_of, members, policy))]
+        return SlaCheckResult(as_of=as_of, checked=len(candidates), breaches=breaches)
+
+    def _check_lead_sla(
+        self, meta: Meta, lead_id: str, as_of: datetime, roster: list[dict], policy: PolicyView
+    ) -> SlaBreach | None:
+        """Record a due SLA breach on one lead and apply the policy's action; None if nothing is due
+        or it was recorded already."""
         lead = self.load(Lead, lead_id)
-        as_of = moment(as_of, "as_of")
         found = lead.sla_breach(policy.settings, as_of)
         if found is None:
             return None
@@ -289,14 +368,9 @@ class Leads(UseCases):
         elif action == "record":
             lead.record_breach(kind=kind, due_at=due_at, as_of=as_of, action="record")
         position = self.record(meta, *changed)
-        return {
-            "lead_id": str(lead.id),
-            "rep_id": breached_rep,
-            "kind": kind,
-            "due_at": due_at,
-            "action": outcome,
-            "position": position,
-        }
+        return SlaBreach(
+            lead_id=str(lead.id), rep_id=breached_rep, kind=kind, due_at=due_at, action=outcome, position=position
+        )
 
     def qualify_lead(
         self, meta, lead_id: str, *, qualified_on: date, notes: str | None = None, expected_version: int | None = None

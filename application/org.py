@@ -2,22 +2,53 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TypeVar
 from uuid import UUID, uuid4
 
+from application import clock
 from application.base import UseCases, Written
-from domain.base import Entity, Meta
+from application.reads import ReadModels
+from domain.base import Entity, Meta, business_date
 from domain.customer import Customer
 from domain.errors import Conflict
 from domain.lead import Lead
 from domain.rep import Rep
+from projections.accounts import customers_owned_by
+from projections.org import direct_reports
 
 T = TypeVar("T", bound=Entity)
 
 
+@dataclass(frozen=True)
+class OpenWork:
+    """What a rep still holds: open leads (from the Rep itself), customers they own and the reps
+    reporting to them (from the read models)."""
+
+    leads: list[str]
+    customers: list[str]
+    reports: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.leads or self.customers or self.reports)
+
+
 class Org(UseCases):
     """The organisation: hiring, levels, transfers and leaving (with the hand-over of open work)."""
+
+    def __init__(self, store, reads: ReadModels) -> None:
+        super().__init__(store)
+        self.reads = reads
+
+    def _manager(self, manager_id: str, on: date, *, of: str | None = None) -> str:
+        """The id of an active rep who may manage `of` from `on`: not reporting to `of` (409
+        `manager_cycle`) and a manager or director on that day (409 `manager_not_allowed`)."""
+        manager = self._active_rep(manager_id, "manager_id")
+        if of is not None:
+            self._refuse_cycle(of, str(manager.id))
+        manager.may_manage(on, "manager_id")
+        return str(manager.id)
 
     def hire_rep(
         self,
@@ -31,8 +62,9 @@ class Org(UseCases):
         hired_on: date | None = None,
         id: UUID | None = None,
     ) -> Written:
+        hired_on = None if hired_on is None else business_date(hired_on, "hired_on")
         if manager_id:
-            manager_id = str(self._active_rep(manager_id, "manager_id").id)
+            manager_id = self._manager(manager_id, hired_on or clock.today())
         rep = Rep.hire(
             id or uuid4(), name=name, level=level, team=team, region=region, manager_id=manager_id, hired_on=hired_on
         )
@@ -71,11 +103,10 @@ class Org(UseCases):
     ) -> Written:
         """Move a rep to another team, region or manager; fields not given stay as they were then."""
         rep = self.load(Rep, rep_id)
-        then = rep.as_of(effective_from) if isinstance(effective_from, date) else None
-        then = then or {"team": rep.team, "region": rep.region, "manager_id": rep.manager_id}
+        effective_from = business_date(effective_from, "effective_from")
+        then = rep.as_of(effective_from) or {"team": rep.team, "region": rep.region, "manager_id": rep.manager_id}
         if manager_id:
-            manager_id = str(self._active_rep(manager_id, "manager_id").id)
-            self._refuse_cycle(str(rep.id), manager_id)
+            manager_id = self._manager(manager_id, effective_from, of=str(rep.id))
         return self._change(
             meta,
             Rep,
@@ -103,6 +134,17 @@ class Org(UseCases):
             seen.add(current)
             current = self.load(Rep, current).manager_id
 
+    def open_work(self, rep: Rep) -> OpenWork:
+        """The rep's open leads, the customers they own and their direct reports, as of every
+        event written so far (the org and accounts read models are caught up first)."""
+        rep_id = str(rep.id)
+        with self.reads.current("org", "accounts") as tx:
+            return OpenWork(
+                leads=sorted(rep.open_leads),
+                customers=customers_owned_by(tx, rep_id),
+                reports=direct_reports(tx, rep_id),
+            )
+
     def rep_leaves(
         self,
         meta: Meta,
@@ -110,22 +152,22 @@ class Org(UseCases):
         *,
         effective_on: date,
         reason: str,
-        customers: list[str],
-        reports: list[str],
         reassign_to: str | None = None,
         expected_version: int | None = None,
     ) -> Written:
-        """A rep leaves. Their customers and direct reports (found by the caller from the read
-        model) must be handed to `reassign_to` in the same atomic write, else 409 lists them."""
+        """A rep leaves. Their open leads, customers and direct reports must be handed to
+        `reassign_to` in the same atomic write, else 409 lists them; an heir who takes over
+        reports must be a manager or director on the leaving date."""
         rep = self._expect(self.load(Rep, rep_id), expected_version)
-        leads = list(rep.open_leads)
-        if (customers or reports or leads) and not reassign_to:
+        work = self.open_work(rep)
+        leads, customers, reports = work.leads, work.customers, work.reports
+        if work and not reassign_to:
             raise Conflict(
                 "reassign the rep's open leads, customers and direct reports first, or give reassign_to",
                 code="rep_has_open_work",
-                leads=sorted(leads),
-                customers=sorted(customers),
-                reports=sorted(reports),
+                leads=leads,
+                customers=customers,
+                reports=reports,
             )
         rep.leave(effective_on=effective_on, reason=reason)
         changed: list[Entity] = []
@@ -134,6 +176,8 @@ class Org(UseCases):
             heir = str(heir_rep.id)
             if heir == str(rep.id):
                 raise Conflict("a leaving rep cannot inherit their own work", code="reassign_to_self")
+            if reports:
+                heir_rep.may_manage(effective_on, "reassign_to")
             handed_at = datetime.combine(effective_on, datetime.min.time(), tzinfo=UTC)
             for lead_id in leads:
                 lead = self.load(Lead, lead_id)

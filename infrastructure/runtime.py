@@ -3,22 +3,16 @@ read-model database, the event source and (optionally) the projection engine."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 from application import SalesLedger
 from application.directory import OrgDirectory
 from application.reads import ReadModels
-from domain.base import Meta
 from infrastructure.database import Database, DatabaseURL
 from infrastructure.eventsource import EventSource
 from infrastructure.store import EventStore
 from infrastructure.vault import PersonalAsCiphertext, Vault
-from projections.accounts import dormancy_candidates
 from projections.engine.catalog import discover
 from projections.engine.projection import Projection
 from projections.engine.runner import ProjectionEngine, catch_up, prepare
-from projections.leads import open_assigned
-from projections.org import roster
 
 
 class Runtime:
@@ -47,34 +41,6 @@ class Runtime:
         for projection in self.projections:
             if projection.name in names:
                 catch_up(self.db, self.source, projection)
-
-    def sla_check(self, meta: Meta, as_of: datetime) -> dict:
-        """Check every open, assigned lead's SLA at `as_of`; record what is due (idempotent)."""
-        self.fresh("leads", "org")
-        with self.db.read() as tx:
-            candidates = open_assigned(tx)
-            members = roster(tx, as_of.date())
-        findings = [
-            f
-            for lead_id in candidates
-            if (f := self.ledger.leads.check_lead_sla(meta, lead_id, as_of=as_of, roster=members))
-        ]
-        self.written()
-        return {"as_of": as_of, "checked": len(candidates), "breaches": findings}
-
-    def dormancy_check(self, meta: Meta, as_of: date) -> dict:
-        """Active customers without activity for the policy's days become dormant (idempotent)."""
-        self.fresh("accounts")
-        days = self.ledger.deals.sales_policy().settings["dormant_after_days"]
-        with self.db.read() as tx:
-            candidates = dormancy_candidates(tx, as_of=as_of, days=days)
-        dormant = [
-            {"customer_id": c, "last_activity_on": last, "position": position}
-            for c, last in candidates
-            if (position := self.ledger.customers.mark_dormant(meta, c, as_of=as_of, last_activity=last))
-        ]
-        self.written()
-        return {"as_of": as_of, "dormant_after_days": days, "checked": len(candidates), "now_dormant": dormant}
 
     def written(self) -> None:
         """Called after each command: wake in-process projectors without waiting for a poll."""

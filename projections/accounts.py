@@ -392,6 +392,17 @@ def distribution(tx: Tx, owners: Collection[str] | None = None) -> dict:
     return result
 
 
+def customers_owned_by(tx: Tx, owner_id: str) -> list[str]:
+    """Ids of the customers `owner_id` owns now (the ones a leaving rep must hand over), sorted."""
+    t = active_tables(tx, ACCOUNTS)
+    return [
+        c
+        for (c,) in tx.all(
+            f"SELECT customer_id FROM {t['customers']} WHERE owner_id = ? ORDER BY customer_id", (owner_id,)
+        )
+    ]
+
+
 def dormancy_candidates(tx: Tx, *, as_of: date, days: int) -> list[tuple[str, date | None]]:
     """Active customers with no recorded activity in the last `days` days."""
     t = active_tables(tx, ACCOUNTS)

@@ -3,6 +3,7 @@ lifecycle; Customer 360, the distribution and the dormancy check."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Request
@@ -12,9 +13,21 @@ from api.access import EVERYONE, FIELD_WORK, MANAGEMENT, MONEY, OPERATIONS, Acce
 from api.deps import IfMatch, MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
 from api.history import aggregate_view, record_routes
-from api.models import Amount, AsOfParam, Body, OptionalText, Receipt, SaneMoment, Text, Today, VersionParam
+from api.models import (
+    Amount,
+    AsOfParam,
+    Body,
+    OptionalText,
+    Receipt,
+    SaneDate,
+    SaneMoment,
+    Text,
+    Today,
+    VersionParam,
+)
+from application.customers import CheckDormancy
 from domain.customer import Customer
-from projections.accounts import customer_accounts, distribution
+from projections.accounts import distribution
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -94,7 +107,7 @@ class Lifecycle(Body):
 
 
 class DormancyCheck(Body):
-    as_of: Today
+    as_of: SaneDate | None = Field(default=None, description="YYYY-MM-DD, not after today; defaults to today")
 
 
 @router.post("", dependencies=[Allow(FIELD_WORK)], status_code=201, response_model=Receipt)
@@ -119,7 +132,9 @@ def customer_distribution(request: Request, rt: RuntimeDep, access: AccessDep, m
 def dormancy_check(body: DormancyCheck, rt: RuntimeDep, meta: MetaDep):
     """Active customers with no activity for the sales policy's `dormant_after_days` become
     dormant. Idempotent; also `salesledger customers dormancy-check`."""
-    return Json(rt.dormancy_check(meta, body.as_of))
+    result = rt.ledger.customers.check_dormancy(CheckDormancy(as_of=body.as_of), meta)
+    rt.written()
+    return Json(asdict(result))
 
 
 @router.post("/{customer_id}/grade", dependencies=[Allow(MANAGEMENT, scope=Record(Customer))], response_model=Receipt)
@@ -272,10 +287,6 @@ def get_customer(
     record as it was then (without deals and payments)."""
     if version is not None or as_of is not None:
         return aggregate_view(rt, Customer, customer_id, version, as_of)
-    customer = rt.ledger.store.load(Customer, customer_id)
     await_position(request, "accounts", min_position)
-    with rt.db.read() as tx:
-        accounts = customer_accounts(tx, str(customer.id))
-    view = customer.as_dict()
-    view["stakeholders"] = list(view["stakeholders"].values())
-    return Json({**view, **accounts}, headers={"ETag": f'"{customer.version}"'})
+    customer = rt.ledger.customers.customer_360(customer_id)
+    return Json(customer.view, headers={"ETag": f'"{customer.version}"'})

@@ -3,7 +3,7 @@ outcomes; queues and reports."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -36,18 +36,14 @@ from api.models import (
     Text,
     Today,
 )
+from application.leads import CheckSla
 from domain.customer import Customer
 from domain.lead import Lead
 from domain.rep import Rep
 from domain.values import Period
-from projections.leads import find_duplicate, list_leads, queue, sla_report, source_effectiveness
-from projections.org import roster
+from projections.leads import list_leads, sla_report, source_effectiveness
 
 router = APIRouter(prefix="/leads", tags=["leads"])
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 Moment = Annotated[SaneMoment | None, Field(default=None, description="ISO date-time; defaults to now")]
@@ -135,10 +131,7 @@ class Policy(Body):
 def capture_lead(body: CaptureLead, rt: RuntimeDep, meta: MetaDep):
     """Capture a lead. An open lead with the same normalised phone or email, or the same
     normalised company in the same region, makes this one a recorded duplicate (`duplicate_of`)."""
-    rt.fresh("leads")
-    with rt.db.read() as tx:
-        duplicate = find_duplicate(tx, phone=body.phone, email=body.email, company=body.company, region=body.region)
-    return answer(rt, rt.ledger.leads.capture_lead(meta, **body.model_dump(), duplicate_of=duplicate), 201)
+    return answer(rt, rt.ledger.leads.capture_lead(meta, **body.model_dump()), 201)
 
 
 @router.get("", dependencies=[Allow(LEAD_READERS)])
@@ -217,10 +210,7 @@ def rep_queue(
 ):
     """A rep's open leads, most urgent first, with age, next follow-up due and SLA state."""
     await_position(request, "leads", min_position)
-    rep = rt.ledger.store.load(Rep, rep_id)
-    now = as_of or _now()  # SaneMoment: naive input is already UTC
-    with rt.db.read() as tx:
-        return Json(queue(tx, str(rep.id), rt.ledger.leads.lead_policy().settings, now))
+    return Json(rt.ledger.leads.queue(rep_id, as_of=as_of))
 
 
 @router.get("/reports/sla", dependencies=[Allow(MANAGER, AUDITOR, ADMIN)])
@@ -268,8 +258,11 @@ def put_policy(body: Policy, rt: RuntimeDep, meta: MetaDep):
 
 @router.post("/sla-check", dependencies=[Allow(OPERATIONS)])
 def sla_check(body: SlaCheck, rt: RuntimeDep, meta: MetaDep):
-    """Record SLA breaches due at `as_of` and apply the policy's action. Idempotent."""
-    return Json(rt.sla_check(meta, body.as_of or _now()))
+    """Record SLA breaches due at `as_of` (default now; a future moment is refused) and apply
+    the policy's action. Idempotent; also `salesledger leads sla-check`."""
+    result = rt.ledger.leads.check_sla(CheckSla(as_of=body.as_of), meta)
+    rt.written()
+    return Json(asdict(result))
 
 
 @router.post("/{lead_id}/score", dependencies=[Allow(FIELD_WORK, scope=Record(Lead))], response_model=Receipt)
@@ -282,42 +275,19 @@ def assign_lead(lead_id: str, body: AssignLead, rt: RuntimeDep, meta: MetaDep, v
     """`{}` applies the rules (grade → level, least loaded, round-robin, caps); `rep_id` + `reason`
     assigns by hand (a manager, to someone in their part of the tree)."""
     access.rep(body.rep_id)
-    members = []
-    if not body.rep_id:
-        rt.fresh("org")
-        with rt.db.read() as tx:
-            members = roster(tx, date.today())
-    return answer(
-        rt,
-        rt.ledger.leads.assign_lead(
-            meta,
-            lead_id,
-            roster=members,
-            rep_id=body.rep_id,
-            reason=body.reason,
-            assigned_at=body.assigned_at or _now(),
-            expected_version=version,
-        ),
-    )
+    return answer(rt, rt.ledger.leads.assign_lead(meta, lead_id, **body.model_dump(), expected_version=version))
 
 
 @router.post("/{lead_id}/claim", dependencies=[Allow(FIELD_WORK, scope=Record(Lead))], response_model=Receipt)
 def claim(lead_id: str, body: ClaimLead, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """Take a lead from the pool (a rep for themselves, a manager for a rep below them)."""
     access.rep(body.rep_id)
-    return answer(
-        rt, rt.ledger.leads.claim_lead(meta, lead_id, rep_id=body.rep_id, claimed_at=body.claimed_at or _now())
-    )
+    return answer(rt, rt.ledger.leads.claim_lead(meta, lead_id, **body.model_dump()))
 
 
 @router.post("/{lead_id}/return", dependencies=[Allow(FIELD_WORK, scope=Record(Lead))], response_model=Receipt)
 def return_lead(lead_id: str, body: ReturnLead, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
-    return answer(
-        rt,
-        rt.ledger.leads.return_lead(
-            meta, lead_id, reason=body.reason, returned_at=body.returned_at or _now(), expected_version=version
-        ),
-    )
+    return answer(rt, rt.ledger.leads.return_lead(meta, lead_id, **body.model_dump(), expected_version=version))
 
 
 @router.post(

@@ -7,7 +7,6 @@ from api.deps import IfMatch, MetaDep, RuntimeDep, answer
 from api.history import record_routes
 from api.models import Amount, Body, DateField, OptionalText, Receipt, SaneDate, Text
 from domain.rep import Rep
-from projections.ownership import open_work
 
 router = APIRouter(prefix="/reps", tags=["reps"])
 
@@ -79,11 +78,7 @@ def leave(rep_id: str, body: Leave, rt: RuntimeDep, meta: MetaDep, version: IfMa
     without it, 409 lists what must be reassigned first."""
     access.not_own(rep_id)
     access.rep(body.reassign_to, "reassign_to")
-    rep = rt.ledger.store.load(Rep, rep_id)
-    rt.fresh("org", "kpi")
-    with rt.db.read() as tx:
-        work = open_work(tx, str(rep.id))
-    return answer(rt, rt.ledger.org.rep_leaves(meta, rep_id, **body.model_dump(), **work, expected_version=version))
+    return answer(rt, rt.ledger.org.rep_leaves(meta, rep_id, **body.model_dump(), expected_version=version))
 
 
 @router.post(

@@ -79,7 +79,7 @@ def test_journey_from_lead_to_refund(desk):
         "negotiation",
     ]
     assert state["overlays"][0]["share"] == "0.1" and state["payment_due_on"] == "2026-05-10"
-    events = [e["type"] for e in desk.get("/events", aggregate_id=deal)["items"]]
+    events = [e["type"] for e in desk.client.get("/events", params={"aggregate_id": deal}).json()["items"]]
     assert events.count("DealStageChanged") == 5 and events[-1] == "DealRefunded"
 
     board = desk.get("/pipeline", period="2026-03")
@@ -383,7 +383,9 @@ def test_stakeholders_feedback_distribution_and_lifecycle(desk):
     desk.post(f"/customers/{customer}/classification", {"classification": "key", "reason": "年采购额大"})
     desk.post(f"/customers/{customer}/grade", {"grade": "A", "reason": "价值高"})
     updates = [
-        e for e in desk.get("/events", aggregate_id=customer)["items"] if e["type"] == "CustomerStakeholderUpdated"
+        e
+        for e in desk.client.get("/events", params={"aggregate_id": customer}).json()["items"]
+        if e["type"] == "CustomerStakeholderUpdated"
     ]
     assert updates[0]["data"]["changes"] == {"title": {"from": "总经理", "to": "董事长"}}
 
@@ -467,3 +469,31 @@ def test_refusals_write_nothing(desk):
         "/deals/policy", json={"settings": {"stage_probabilities": {"proposal": "1.5"}}, "reason": "x"}
     )
     assert policy.status_code == 422
+
+
+def test_a_dormancy_check_in_the_future_is_refused(desk):
+    from datetime import date
+
+    from application import clock
+
+    rep = desk.rep("静", "senior")
+    customer = desk.post(
+        "/customers",
+        {"name": "安静公司", "region": "华东", "industry": "retail", "owner_id": rep, "registered_on": "2026-01-05"},
+    )["id"]
+    deal = desk.post(
+        "/deals",
+        {"customer_id": customer, "owner_id": rep, "amount": "800.00", "product_line": "BI", "opened_on": "2026-02-10"},
+    )["id"]
+    desk.post(f"/deals/{deal}/win", {"amount": "800.00", "gross_margin": "80.00", "signed_on": "2026-02-20"})
+    before = desk.client.app.state.runtime.source.head()
+    try:
+        clock.set_today(date(2026, 6, 1))
+        refused = desk.post("/customers/dormancy-check", {"as_of": "2026-06-02"}, status=(422,))
+        assert refused["error"]["details"]["field"] == "as_of"
+        assert desk.client.app.state.runtime.source.head() == before  # nothing written
+        checked = desk.post("/customers/dormancy-check", {})  # the organisation's today
+        assert checked["as_of"] == "2026-06-01"
+        assert [d["customer_id"] for d in checked["now_dormant"]] == [customer]
+    finally:
+        clock.set_today(None)

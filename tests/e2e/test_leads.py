@@ -1,6 +1,8 @@
 """The lead journey over HTTP on each backend: capture → score → assign → contact → breach →
 recycle → claim → qualify → convert, with de-duplication, caps, reports and refusals."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from tests.e2e.session import Session
@@ -67,7 +69,7 @@ def test_the_whole_journey(desk):
         {"amount": "250000.00", "gross_margin": "80000.00", "signed_on": "2026-11-28"},
     )
 
-    timeline = [e["type"] for e in desk.get(f"/leads/{lead['id']}/timeline")["events"]]
+    timeline = [e["type"] for e in desk.client.get(f"/leads/{lead['id']}/timeline").json()["events"]]
     assert timeline == [
         "LeadCaptured",
         "LeadScored",
@@ -209,3 +211,40 @@ def test_breach_policy_reassign_moves_the_lead_to_another_rep(desk):
     now_with = desk.client.get(f"/leads/{lead['id']}").json()["assignee_id"]
     assert {first, now_with} == {a, b}
     assert desk.client.get(f"/reps/{first}").json()["open_leads"] == []
+
+
+def test_an_sla_check_in_the_future_is_refused(desk):
+    from application import clock
+
+    rep = desk.rep("初丁", "junior")
+    lead = desk.lead("未来公司")
+    desk.post(f"/leads/{lead['id']}/assign", {"rep_id": rep, "reason": "指定", "assigned_at": "2026-03-02T01:00:00Z"})
+    head = desk.client.app.state.runtime.source.head()
+    try:
+        clock.set_today(datetime(2026, 3, 10).date())  # now is noon of 2026-03-10 in Shanghai: 04:00 UTC
+        refused = desk.post("/leads/sla-check", {"as_of": "2026-03-10T05:00:00Z"}, status=(422,))
+        assert refused["error"]["details"]["field"] == "as_of"
+        assert desk.client.app.state.runtime.source.head() == head  # nothing written
+        [breach] = desk.post("/leads/sla-check", {"as_of": "2026-03-10T03:00:00Z"})["breaches"]
+        assert (breach["lead_id"], breach["kind"], breach["rep_id"]) == (lead["id"], "first_response", rep)
+        assert desk.post("/leads/sla-check", {})["as_of"] == "2026-03-10T04:00:00+00:00"  # defaults to now
+    finally:
+        clock.set_today(None)
+
+
+def test_the_command_line_runs_the_same_checks(desk, database_url):
+    from tests.integration.test_demo_and_cli import cli
+
+    rep = desk.rep("初戊", "junior")
+    lead = desk.lead("命令行公司")
+    desk.post(f"/leads/{lead['id']}/assign", {"rep_id": rep, "reason": "指定", "assigned_at": "2026-03-02T01:00:00Z"})
+    future = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    refused = cli(database_url, "leads", "sla-check", "--as-of", future, check=False)
+    assert refused.returncode == 2 and "future" in refused.stdout
+    done = cli(database_url, "leads", "sla-check", "--as-of", "2026-03-20T00:00:00+00:00")
+    assert "1 new breaches" in done.stdout and lead["id"] in done.stdout
+    assert desk.client.get(f"/leads/{lead['id']}").json()["status"] == "pool"
+    tomorrow_but_one = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    refused = cli(database_url, "customers", "dormancy-check", "--as-of", tomorrow_but_one, check=False)
+    assert refused.returncode == 2 and "future" in refused.stdout
+    assert "now dormant" in cli(database_url, "customers", "dormancy-check").stdout

@@ -303,6 +303,56 @@ def test_unknown_rep_scope_is_404(client):
     assert client.get("/kpis", params={"period": "2026-11", "scope": "rep:nobody"}).status_code == 404
 
 
+def _head(org):
+    return org.client.app.state.runtime.source.head()
+
+
+def test_only_a_manager_or_director_on_the_effective_date_can_be_a_manager(org):
+    before = _head(org)
+    refused = org.post(
+        "/reps", {"name": "新人", "level": "junior", "team": "华东一组", "region": "华东", "manager_id": org.b}, (409,)
+    )
+    assert refused["error"]["code"] == "manager_not_allowed"
+    assert refused["error"]["details"]["field"] == "manager_id"
+    assert (refused["error"]["details"]["manager_id"], refused["error"]["details"]["level"]) == (org.b, "mid")
+    refused = org.post(
+        f"/reps/{org.c}/transfer", {"manager_id": org.a, "effective_from": "2026-10-01", "reason": "换经理"}, (409,)
+    )
+    assert (refused["error"]["code"], refused["error"]["details"]["field"]) == ("manager_not_allowed", "manager_id")
+    assert _head(org) == before  # nothing written
+
+    # a promotion makes a manager from its effective date, not before
+    org.post(f"/reps/{org.a}/level", {"level": "manager", "effective_from": "2026-10-01", "reason": "晋升"})
+    too_early = org.post(
+        f"/reps/{org.c}/transfer", {"manager_id": org.a, "effective_from": "2026-09-30", "reason": "换经理"}, (409,)
+    )
+    assert too_early["error"]["details"]["level"] == "senior"
+    org.post(f"/reps/{org.c}/transfer", {"manager_id": org.a, "effective_from": "2026-10-01", "reason": "换经理"})
+    assert org.client.get(f"/reps/{org.c}").json()["manager_id"] == org.a
+    # hiring under someone not yet hired on the hiring date is refused too
+    late = org.rep("新经理", "manager", manager_id=org.director, hired_on="2026-06-01")
+    refused = org.post(
+        "/reps",
+        {
+            "name": "早到",
+            "level": "junior",
+            "team": "华东一组",
+            "region": "华东",
+            "manager_id": late,
+            "hired_on": "2026-05-01",
+        },
+        (409,),
+    )
+    assert refused["error"]["code"] == "manager_not_allowed" and refused["error"]["details"]["level"] is None
+    assert org.rep("准时", "junior", manager_id=late, hired_on="2026-06-01")
+    # a leaving manager's reports go only to someone who may manage them
+    refused = org.post(
+        f"/reps/{org.manager}/leave", {"effective_on": "2026-11-30", "reason": "离职", "reassign_to": org.b}, (409,)
+    )
+    assert (refused["error"]["code"], refused["error"]["details"]["field"]) == ("manager_not_allowed", "reassign_to")
+    assert org.client.get(f"/reps/{org.manager}").json()["status"] == "active"
+
+
 def test_a_future_dated_leave_stops_the_reps_key_on_its_date(org):
     from application import clock
     from tests.helpers import bearer
@@ -319,12 +369,6 @@ def test_a_future_dated_leave_stops_the_reps_key_on_its_date(org):
         assert org.client.get("/auth/whoami", headers=key).status_code == 401
     finally:
         clock.set_today(None)
-
-
-def test_the_org_view_lists_levels_from_the_top(org):
-    nodes = org.get("/org", as_of="2026-01-01")["nodes"]
-    assert [n["level"] for n in nodes] == ["director", "manager", "senior", "mid", "junior"]
-    assert nodes[-1]["duties"] == "first contact and information gathering"
 
 
 def test_a_target_is_recorded_in_one_place_whichever_route_sets_it(org):
@@ -345,3 +389,9 @@ def test_a_target_is_recorded_in_one_place_whichever_route_sets_it(org):
     ]
     kpi = metric(org.get("/kpis", scope=f"rep:{org.a}", period="2026-11"), "revenue")
     assert (kpi["target"], kpi["target_source"]) == ("95000.00", "set")
+
+
+def test_the_org_view_lists_levels_from_the_top(org):
+    nodes = org.get("/org", as_of="2026-01-01")["nodes"]
+    assert [n["level"] for n in nodes] == ["director", "manager", "senior", "mid", "junior"]
+    assert nodes[-1]["duties"] == "first contact and information gathering"

@@ -1,8 +1,20 @@
 """Org rules and the targets read model with the given/when/then kit, on each backend."""
 
+from datetime import date
+
+from domain.errors import Conflict
 from domain.values import Period
 from projections.targets import targets_in_force
-from tests.kit import META, hired
+from tests.kit import META, hired, transferred
+
+
+def promoted(name: str, level: str, *, on: str):
+    def step(ledger, ids):
+        return ledger.org.change_rep_level(
+            META, ids[name], level=level, effective_from=date.fromisoformat(on), reason="晋升"
+        )
+
+    return step
 
 
 def target(scope: str, value: str, *, period: str = "2026-11", metric: str = "revenue", reason: str | None = None):
@@ -26,6 +38,26 @@ def decomposed(parent: str, children: dict[str, str], *, period: str = "2026", r
         )
 
     return step
+
+
+def test_a_senior_cannot_be_made_anyones_manager(kit):
+    kit.given(hired("boss", "senior"))
+    kit.when(hired("amy", "junior", manager="boss"))
+    error = kit.then_error(Conflict, field="manager_id", level="senior")
+    assert error.code == "manager_not_allowed"
+
+
+def test_a_promotion_makes_a_manager_from_its_effective_date(kit):
+    kit.given(
+        hired("boss", "senior"),
+        hired("lead", "manager"),
+        hired("amy", "junior", manager="lead"),
+        promoted("boss", "manager", on="2026-03-01"),
+    )
+    kit.when(transferred("amy", manager="boss", on="2026-02-28"))
+    kit.then_error(Conflict, field="manager_id", level="senior")
+    kit.when(transferred("amy", manager="boss", on="2026-03-01"))
+    kit.then_events("RepTransferred")
 
 
 def test_targets_are_read_from_one_table_now_and_at_any_position(kit):
