@@ -90,9 +90,19 @@ _declared: dict[int, frozenset[str]] = {}
 OPEN_QUERY = "x-open-query"  # `openapi_extra={OPEN_QUERY: True}`: the route takes any query parameter
 
 
+def _already_current(request: Request, value: str) -> None:
+    """Queries answered from the event store itself (an aggregate, its history, the event log)
+    are always current: `min_position` is accepted there and only checked."""
+    if not value.isdigit():
+        raise InvalidInput("min_position must be a non-negative integer", field="min_position", value=value)
+    head = runtime(request).source.head()
+    if int(value) > head:
+        raise InvalidInput(f"min_position {value} is beyond the newest event ({head})", field="min_position", head=head)
+
+
 def reject_unknown_query_params(request: Request) -> None:
     """A query parameter the route does not declare is a mistake (`?correlation=` filtering
-    nothing), not something to ignore: 422 naming it."""
+    nothing), not something to ignore: 422 naming it. Every query accepts `min_position`."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.query_params:
         return
@@ -101,7 +111,11 @@ def reject_unknown_query_params(request: Request) -> None:
     known = _declared.get(id(route))
     if known is None:
         known = _declared[id(route)] = frozenset(_query_names(route.dependant))
-    unknown = sorted(set(request.query_params.keys()) - known)
+    given = set(request.query_params.keys())
+    if "min_position" in given and "min_position" not in known and request.method in ("GET", "HEAD"):
+        _already_current(request, request.query_params["min_position"])
+        given.discard("min_position")
+    unknown = sorted(given - known)
     if unknown:
         raise InvalidInput(
             f"unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}"

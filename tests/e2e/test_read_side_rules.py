@@ -79,3 +79,11 @@ def test_the_event_log_filters_by_correlation_id(client):
     page = client.get("/events", params={"correlation_id": "onboarding-42"}).json()
     assert [e["aggregate_id"] for e in page["items"]] == [first.json()["id"]]
     assert page["items"][0]["correlation_id"] == "onboarding-42"
+
+
+def test_queries_of_the_store_itself_accept_min_position(client):
+    rep = client.post("/reps", json={"name": "甲", "level": "senior", "team": "T", "region": "R"}).json()
+    assert client.get(f"/reps/{rep['id']}", params={"min_position": rep["position"]}).status_code == 200
+    assert client.get("/events", params={"min_position": rep["position"]}).status_code == 200
+    beyond = client.get(f"/reps/{rep['id']}", params={"min_position": rep["position"] + 5})
+    assert beyond.status_code == 422 and beyond.json()["error"]["details"]["field"] == "min_position"
