@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 
 from api import auth, errors, idempotency
 from api.access import require_policies
-from api.deps import new_request_id
+from api.deps import new_request_id, reject_unknown_query_params
 from api.limits import MAX_BODY_BYTES, BodyLimit
 from api.routers import (
     access_keys,
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         title="salesledger",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query_params)],
         description="Event-sourced sales organisation: leads, customers, deals, targets and "
         "commissions, with read models you can replay.",
     )
