@@ -6,7 +6,9 @@ not kept for replays.
 
 The first request holds its claim as a lease (`SALESLEDGER_IDEMPOTENCY_LEASE` seconds, renewed
 while it runs): when its process dies mid-request, a retry takes the claim over once the lease
-has run out and runs the command, instead of being told "in progress" for a day."""
+has run out and runs the command, instead of being told "in progress" for a day; if the dead
+request had already committed its command, the retry answers the receipt of that commit
+(`{id, version, position}`) instead of running it twice."""
 
 from __future__ import annotations
 
@@ -69,6 +71,20 @@ def _without_secrets(payload: bytes, fields: tuple[str, ...]) -> bytes:
     return json.dumps(body).encode()
 
 
+async def _answer_for_the_dead(request: Request, principal: str, key: str, owner: str, committed: dict) -> Response:
+    """A request died after its command committed and before it could answer: answer the
+    receipt of what was committed (the record, its version, the store position), 201 when it
+    created the record, and keep that as the answer for later retries."""
+    runtime = request.app.state.runtime
+    aggregate_id, version = committed["last_event"]
+    position = await run_in_threadpool(runtime.source.position_of, runtime.db, aggregate_id, version)
+    body = {"id": committed["id"], "version": committed["version"], "position": position}
+    status = 201 if committed["created"] else 200
+    payload = json.dumps(body).encode()
+    await run_in_threadpool(idempotency.remember, runtime.db, principal, key, status, payload, owner=owner)
+    return Response(payload, status_code=status, media_type="application/json", headers={"Idempotent-Replayed": "true"})
+
+
 async def middleware(request: Request, call_next):
     key = request.headers.get("idempotency-key")
     if request.method not in METHODS or not key:
@@ -100,6 +116,8 @@ async def middleware(request: Request, call_next):
         )
         if seen is None:
             break  # ours to answer
+        if seen.committed is not None:  # ours now; the request that died had committed its command
+            return await _answer_for_the_dead(request, principal, key, owner, seen.committed)
         if seen.request_hash != digest:
             return Json(
                 error_body(
@@ -124,6 +142,7 @@ async def middleware(request: Request, call_next):
             )
         await asyncio.sleep(0.05)
     heartbeat = asyncio.create_task(_keep_leased(db, principal, key, owner, lease))
+    claimed = idempotency.current.set(idempotency.Claim(principal, key, owner))  # for the command's commit
     try:
         response = await call_next(request)
         payload = b"".join([chunk async for chunk in response.body_iterator])
@@ -131,6 +150,7 @@ async def middleware(request: Request, call_next):
         await run_in_threadpool(idempotency.release, db, principal, key, owner=owner)
         raise
     finally:
+        idempotency.current.reset(claimed)
         heartbeat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await heartbeat

@@ -32,6 +32,17 @@ class EventSource:
         to_event = self.mapper.to_domain_event
         return [Recorded(n.id, _type_name(n.topic), to_event(n), str(n.originator_id)) for n in notifications]
 
+    def position_of(self, db: Database, aggregate_id: str, version: int) -> int | None:
+        """The store position of one aggregate's event at `version` (None when there is none)."""
+        uid = UUID(aggregate_id)
+        table = self.recorder.events_table_name
+        position = "rowid" if db.kind == "sqlite" else "notification_id"
+        with db.read() as tx:
+            return tx.value(
+                f"SELECT {position} FROM {table} WHERE originator_id = ? AND originator_version = ?",
+                (uid.hex if db.kind == "sqlite" else uid, version),
+            )
+
     def query(
         self, db: Database, *, after: int, limit: int, topics: Sequence[str] = (), aggregate_id: str | None = None
     ) -> list[Recorded]:

@@ -4,12 +4,21 @@ the original response and writes nothing, even when the two requests race.
 While the first request runs, its claim is a lease: the request renews it (a heartbeat) and
 a claim whose lease ran out belongs to a request that died (a crashed or killed server), so
 the next retry takes it over and runs the command instead of waiting for an answer that
-will never come."""
+will never come.
+
+The command's events and a note on its claim commit in one transaction (`commit_statements`,
+run by the event store's recorder): the note says what was committed, and the transaction is
+refused when the claim is no longer this request's. So a retry that takes over the claim of
+a request that died after committing does not run the command again (it answers the receipt
+of what was committed), and a request whose claim was taken over cannot commit a second time."""
 
 from __future__ import annotations
 
+import json
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from infrastructure.database import Database, Tx
 
@@ -22,10 +31,13 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS idempotency_keys (
     body BYTEA,
     owner TEXT,
     lease_until DOUBLE PRECISION,
+    committed TEXT,
     PRIMARY KEY (principal, idempotency_key)
 )"""
-ADDED_COLUMNS = {"owner": "TEXT", "lease_until": "DOUBLE PRECISION"}  # absent from tables made before leases
+# absent from tables made before leases
+ADDED_COLUMNS = {"owner": "TEXT", "lease_until": "DOUBLE PRECISION", "committed": "TEXT"}
 RETENTION = timedelta(hours=24)
+TAKEN_OVER = "idempotency claim taken over"
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,57 @@ class Remembered:
     request_hash: str
     status: int | None  # None while the first request is still being answered
     body: bytes | None
+    committed: dict | None = None  # what a dead request committed before it could answer
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The claim the current request holds (set by the API for the command's duration)."""
+
+    principal: str
+    key: str
+    owner: str
+
+
+current: ContextVar[Claim | None] = ContextVar("idempotency_claim", default=None)
+
+
+class ClaimTakenOver(Exception):
+    """The request's claim was taken over by a retry: its command must not commit."""
+
+
+def commit_statements(kind: str, claim: Claim, receipt: dict) -> list[tuple[str, tuple]]:
+    """SQL for the command's own transaction: note `receipt` on the claim, then count (as
+    `held`) whether the claim is still `claim.owner`'s; the recorder refuses the transaction
+    (ClaimTakenOver) when it is not."""
+    mark = "?" if kind == "sqlite" else "%s"
+    where = f"principal = {mark} AND idempotency_key = {mark} AND owner = {mark} AND status IS NULL"
+    ids = (claim.principal, claim.key, claim.owner)
+    return [
+        (f"UPDATE idempotency_keys SET committed = {mark} WHERE {where}", (json.dumps(receipt), *ids)),
+        (f"SELECT count(*) AS held FROM idempotency_keys WHERE {where}", ids),
+    ]
+
+
+def note_commit(execute: Any, fetchone: Any, kind: str, claim: Claim, receipt: dict) -> None:
+    """Run `commit_statements` on the recorder's cursor; raise ClaimTakenOver (rolling the
+    transaction back) when the claim is no longer this request's."""
+    for sql, params in commit_statements(kind, claim, receipt):
+        execute(sql, params)
+    if fetchone()["held"] != 1:
+        raise ClaimTakenOver(TAKEN_OVER)
+
+
+def receipt_of(primary: Any, events: list) -> dict:
+    """What a command committed, enough to answer for it: the primary record, its version,
+    whether it was created, and the last event written (its store position is looked up)."""
+    last = events[-1]
+    return {
+        "id": str(primary.id),
+        "version": primary.version,
+        "created": any(e.originator_id == primary.id and e.originator_version == 1 for e in events),
+        "last_event": [str(last.originator_id), last.originator_version],
+    }
 
 
 def ensure_schema(tx: Tx) -> None:
@@ -86,12 +149,13 @@ def claim(
             "AND (lease_until IS NULL OR lease_until < ?)",
             (owner, lease_until, principal, key, request_hash, clock),
         )
-        if taken.rowcount == 1:
-            return None
         row = tx.one(
-            "SELECT request_hash, status, body FROM idempotency_keys WHERE principal = ? AND idempotency_key = ?",
+            "SELECT request_hash, status, body, committed FROM idempotency_keys "
+            "WHERE principal = ? AND idempotency_key = ?",
             (principal, key),
         )
+    if taken.rowcount == 1:  # ours now: run the command, unless the dead request committed it
+        return None if row is None or row[3] is None else Remembered(request_hash, None, None, json.loads(row[3]))
     if row is None:  # forgotten in between: behave as "still running", the caller asks again
         return Remembered(request_hash, None, None)
     return Remembered(row[0], row[1], None if row[2] is None else bytes(row[2]))
@@ -121,9 +185,16 @@ def remember(db: Database, principal: str, key: str, status: int, body: bytes, *
 
 
 def release(db: Database, principal: str, key: str, *, owner: str) -> None:
-    """The first request failed unexpectedly: let a retry run it again."""
+    """The first request failed unexpectedly: let a retry run it again, or, when its command
+    had committed, let a retry answer for it at once."""
     with db.transaction() as tx:
         tx.execute(
-            "DELETE FROM idempotency_keys WHERE principal = ? AND idempotency_key = ? AND owner = ? AND status IS NULL",
+            "DELETE FROM idempotency_keys WHERE principal = ? AND idempotency_key = ? AND owner = ? "
+            "AND status IS NULL AND committed IS NULL",
+            (principal, key, owner),
+        )
+        tx.execute(
+            "UPDATE idempotency_keys SET lease_until = NULL "
+            "WHERE principal = ? AND idempotency_key = ? AND owner = ? AND status IS NULL",
             (principal, key, owner),
         )

@@ -5,6 +5,9 @@ with two changes.
   and the destruction of those subjects' keys in the vault commit together or not at all (the
   vault's table lives in the same database). A crash can never leave a forgotten record whose
   key survives.
+- A command sent with an `Idempotency-Key` (`claim=(claim, receipt)`) notes what it committed
+  on its claim in the same transaction, which is refused when the claim was taken over by a
+  retry (infrastructure/idempotency.py): a command runs once however its requests die and retry.
 - Bounded in time (PostgreSQL): connections come from a pre-pinged pool whose waits, connects
   and statements are bounded by the DATABASE_URL's timeouts, and a failed call is not retried
   ten times over (the library's default): reads are tried once more when their connection
@@ -24,7 +27,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
 
-from infrastructure import vault
+from infrastructure import idempotency, vault
 
 
 def _database_away(error: BaseException) -> bool:
@@ -57,6 +60,7 @@ def _read_retried_once(method: Callable[..., Any]) -> Callable[..., Any]:
 
 class PostgresRecorder(PostgresApplicationRecorder):
     destroys_keys = True
+    notes_claims = True
 
     insert_events = PostgresApplicationRecorder.insert_events.__wrapped__  # type: ignore[attr-defined]
     select_events = _read_retried_once(PostgresAggregateRecorder.select_events)
@@ -67,6 +71,8 @@ class PostgresRecorder(PostgresApplicationRecorder):
         super()._insert_events(curs, stored_events, **kwargs)
         for subject in kwargs.get("forget", ()):  # same transaction as the events
             vault.destroy_key(curs.execute, "postgres", subject)
+        if kwargs.get("claim"):  # fetching in pipeline mode waits for the results so far
+            idempotency.note_commit(curs.execute, curs.fetchone, "postgres", *kwargs["claim"])
 
 
 class Postgres(PostgresFactory):
@@ -93,6 +99,7 @@ class Postgres(PostgresFactory):
 
 class SQLiteRecorder(SQLiteApplicationRecorder):
     destroys_keys = True
+    notes_claims = True
 
     def _insert_events(self, c: Any, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
         returning = super()._insert_events(c, stored_events, **kwargs)
@@ -101,6 +108,8 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
             c.execute("PRAGMA secure_delete = ON")  # the overwritten key leaves no copy in free space
             for subject in subjects:  # same transaction as the events
                 vault.destroy_key(c.execute, "sqlite", subject)
+        if kwargs.get("claim"):  # raising here rolls the whole transaction back
+            idempotency.note_commit(c.execute, c.fetchone, "sqlite", *kwargs["claim"])
         return returning
 
 

@@ -22,12 +22,13 @@ from domain.commission.period import CommissionPeriod
 from domain.commission.plan import Plan
 from domain.customer import Customer
 from domain.deal import Deal
-from domain.errors import NotFound, VersionConflict
+from domain.errors import Conflict, NotFound, VersionConflict
 from domain.lead import Lead
 from domain.lead_policy import LeadPolicy
 from domain.rep import Rep
 from domain.sales_policy import SalesPolicy
 from domain.target import TargetSheet
+from infrastructure import idempotency
 
 T = TypeVar("T", bound=Entity)
 
@@ -88,12 +89,21 @@ class EventStore(Application):
             object.__setattr__(e, "meta", stamp)
         if forget and not getattr(self.recorder, "destroys_keys", False):
             raise RuntimeError("this store's recorder cannot destroy personal-data keys")
+        options: dict = {"forget": list(forget)} if forget else {}
+        claim = idempotency.current.get()
+        if claim is not None and events and getattr(self.recorder, "notes_claims", False):
+            options["claim"] = (claim, idempotency.receipt_of(aggregates[0], events))
         try:
-            recordings = self.save(*events, forget=list(forget)) if forget else self.save(*events)
+            recordings = self.save(*events, **options)
         except IntegrityError:
             raise VersionConflict(
                 "another writer changed this aggregate concurrently; reload and retry",
                 ids=sorted({str(e.originator_id) for e in events}),
+            ) from None
+        except idempotency.ClaimTakenOver:
+            raise Conflict(
+                "a retry of this request took over its Idempotency-Key; nothing was written here",
+                code="idempotency_taken_over",
             ) from None
         return recordings[-1].notification.id if recordings else self.recorder.max_notification_id() or 0
 

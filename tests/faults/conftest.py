@@ -4,8 +4,12 @@ that a test can cut and restore (the database "goes away" without touching the s
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import subprocess
+import sys
 import threading
+import time
 
 import psycopg
 import pytest
@@ -112,3 +116,44 @@ def proxied_postgres(postgres_url):
     userinfo = netloc.rsplit("@", 1)[0] + "@" if "@" in netloc else ""
     yield f"postgresql://{userinfo}127.0.0.1:{proxy.port}/{dbname}", proxy
     proxy.cut()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`salesledger serve` in a process of its own, on a free port; `kill()` is kill -9."""
+
+    def __init__(self, database_url: str, token: str, **env: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port), "--no-projectors"],
+            env={**os.environ, "DATABASE_URL": database_url, "SALESLEDGER_ADMIN_TOKEN": token, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        import httpx
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert self.process.poll() is None, self.process.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=20)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)

@@ -6,13 +6,17 @@ import hashlib
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
+from domain.errors import Conflict
 from infrastructure import idempotency
 from tests.conftest import ADMIN_TOKEN
-from tests.helpers import bearer
+from tests.faults.conftest import Server
+from tests.helpers import META, bearer
 
 pytestmark = pytest.mark.faults
 
@@ -106,3 +110,97 @@ def test_keys_are_scoped_by_the_api_key_not_by_how_the_header_is_written(client)
     assert "Idempotent-Replayed" not in b.headers and a.json()["id"] != b.json()["id"]
     c = client.post("/leads", json={**lead, "company": "别的"}, headers={**two, "Idempotency-Key": "scope-2"})
     assert c.status_code == 422 and c.json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_a_retry_after_a_request_died_past_its_commit_answers_that_commit_and_writes_nothing(make_client):
+    client = make_client(idempotency_lease=LEASE)
+    runtime = client.app.state.runtime
+    body = json.dumps({"name": "已提交", "level": "junior", "team": "t", "region": "华东"}).encode()
+    digest = hashlib.sha256(b"POST /reps\n" + body).hexdigest()
+    with runtime.db.transaction() as tx:
+        tx.execute(
+            "INSERT INTO idempotency_keys (principal, idempotency_key, request_hash, created_at, owner, lease_until) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            ("token:admin", "died-2", digest, datetime.now(UTC).isoformat(), "dead-process", time.time() + LEASE),
+        )
+    # The dead request's command, committed under its claim; then the process died, unanswered.
+    claimed = idempotency.current.set(idempotency.Claim("token:admin", "died-2", "dead-process"))
+    try:
+        committed = runtime.ledger.org.hire_rep(META, name="已提交", level="junior", team="t", region="华东")
+    finally:
+        idempotency.current.reset(claimed)
+
+    retry = client.post(
+        "/reps", content=body, headers={"Idempotency-Key": "died-2", "content-type": "application/json"}
+    )
+    assert retry.status_code == 201 and retry.headers["Idempotent-Replayed"] == "true", retry.text
+    assert retry.json() == {"id": committed.id, "version": committed.version, "position": committed.position}
+    assert [e["aggregate_id"] for e in events_after(client, 0)] == [committed.id]  # the command ran once
+    again = client.post(
+        "/reps", content=body, headers={"Idempotency-Key": "died-2", "content-type": "application/json"}
+    )
+    assert again.json() == retry.json() and len(events_after(client, 0)) == 1
+
+
+def test_a_request_whose_claim_was_taken_over_cannot_commit(runtime):
+    now, clock = datetime.now(UTC), time.time()
+    assert (
+        idempotency.claim(runtime.db, "key:k", "raced", "h", now, owner="slow", lease_until=clock, clock=clock) is None
+    )
+    later = clock + 1  # the slow request's lease ran out: a retry took the claim over
+    taken = idempotency.claim(runtime.db, "key:k", "raced", "h", now, owner="retry", lease_until=later + 5, clock=later)
+    assert taken is None
+    claimed = idempotency.current.set(idempotency.Claim("key:k", "raced", "slow"))
+    try:
+        with pytest.raises(Conflict) as refused:
+            runtime.ledger.org.hire_rep(META, name="慢", level="junior", team="t", region="华东")
+    finally:
+        idempotency.current.reset(claimed)
+    assert refused.value.code == "idempotency_taken_over"
+    assert runtime.source.head() == 0  # nothing written by the request that lost its claim
+
+
+def test_a_server_killed_mid_burst_loses_and_duplicates_nothing(database_url):
+    """kill -9 the API in the middle of a burst of idempotent commands, restart it, and retry
+    every command with its key: each ran exactly once, and every acknowledged answer stands."""
+    keys = [f"burst-{i}" for i in range(60)]
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    first = Server(database_url, ADMIN_TOKEN, SALESLEDGER_IDEMPOTENCY_LEASE=str(LEASE))
+    acknowledged: dict[str, dict] = {}
+
+    def send(base, key, timeout=10.0):
+        body = {"name": key, "level": "junior", "team": "t", "region": "华东"}
+        return httpx.post(f"{base}/reps", json=body, headers={**auth, "Idempotency-Key": key}, timeout=timeout)
+
+    def burst(key):
+        try:
+            answer = send(first.base, key)
+        except httpx.HTTPError:
+            return  # in flight when the server died: never acknowledged
+        if answer.status_code == 201:
+            acknowledged[key] = answer.json()
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            futures = [pool.submit(burst, key) for key in keys]
+            while len(acknowledged) < 10:
+                time.sleep(0.01)
+            first.kill()
+            for f in futures:
+                f.result()
+    finally:
+        first.stop()
+    assert 10 <= len(acknowledged) < len(keys)
+
+    second = Server(database_url, ADMIN_TOKEN, SALESLEDGER_IDEMPOTENCY_LEASE=str(LEASE))
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            retried = dict(zip(keys, pool.map(lambda key: send(second.base, key, 30.0), keys), strict=True))
+        assert {key: a.status_code for key, a in retried.items() if a.status_code != 201} == {}
+        for key, answer in acknowledged.items():
+            assert retried[key].json() == answer  # acknowledged answers stand
+        events = httpx.get(f"{second.base}/events", params={"type": "RepHired", "limit": 1000}, headers=auth).json()
+        names = sorted(e["data"]["name"] for e in events["items"])
+        assert names == sorted(keys)  # every command ran exactly once
+    finally:
+        second.stop()

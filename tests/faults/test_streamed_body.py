@@ -1,54 +1,23 @@
 """A real server (`salesledger serve`, uvicorn) fed a 10 MB chunked body answers 413 at the
 1 MiB limit, writes nothing, and keeps serving."""
 
-import os
 import socket
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
+
+from tests.faults.conftest import Server
 
 pytestmark = pytest.mark.faults
 
 TOKEN = "streamed-body-token-0123456789"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path):
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}",
-        "SALESLEDGER_ADMIN_TOKEN": TOKEN,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--no-projectors"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None, process.stderr.read().decode()[-2000:]
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.1)
-    yield port
-    process.terminate()
-    process.wait(timeout=20)
+    running = Server(f"sqlite:///{tmp_path / 'served.db'}", TOKEN)
+    yield running.port
+    running.stop()
 
 
 def send_chunked(port: int, megabytes: int, extra_headers: str = "") -> tuple[int, int]:
