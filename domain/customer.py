@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from domain.base import Entity, business_date
 from domain.errors import Conflict, InvalidInput, NotFound
-from domain.personal import personal, plain
+from domain.personal import Personal, from_clear, personal, plain
 from domain.values import Choice, Grade, VisitKind, money, optional_text, required_text
 
 
@@ -133,13 +134,30 @@ class Customer(Entity):
             rep_id=required_text(rep_id, "rep_id"),
             kind=VisitKind.parse(kind, "kind"),
             occurred_at=occurred_at,
-            notes=optional_text(notes, "notes"),
-            next_step=optional_text(next_step, "next_step"),
+            notes=personal(str(self.id), optional_text(notes, "notes")),
+            next_step=personal(str(self.id), optional_text(next_step, "next_step")),
         )
 
-    @event("VisitLogged")
+    class VisitLogged(Entity.Event):
+        """A visit, revisit or call. Version 2: `notes` and `next_step` (free text about the people
+        met) are the customer record's personal data; version-1 events hold them in clear and are
+        upcast to the same shape."""
+
+        class_version = 2
+        rep_id: str
+        kind: str
+        occurred_at: datetime
+        notes: Personal | None
+        next_step: Personal | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            for key in ("notes", "next_step"):
+                state[key] = from_clear(state["originator_id"], state.get(key))
+
+    @event(VisitLogged)
     def _visit_logged(
-        self, rep_id: str, kind: str, occurred_at: datetime, notes: str | None, next_step: str | None
+        self, rep_id: str, kind: str, occurred_at: datetime, notes: Personal | None, next_step: Personal | None
     ) -> None:
         self.visits.append(
             {"rep_id": rep_id, "kind": kind, "occurred_at": occurred_at, "notes": notes, "next_step": next_step}
@@ -266,13 +284,27 @@ class Customer(Entity):
             raise InvalidInput("score must be a whole number from 1 to 5", field="score")
         self._feedback_given(
             score=score,
-            comment=optional_text(comment, "comment"),
+            comment=personal(str(self.id), optional_text(comment, "comment")),
             given_on=business_date(given_on, "given_on"),
             rep_id=rep_id,
         )
 
-    @event("FeedbackGiven")
-    def _feedback_given(self, score: int, comment: str | None, given_on: date, rep_id: str | None) -> None:
+    class FeedbackGiven(Entity.Event):
+        """Version 2: `comment` is the customer record's personal data (version-1 events: in
+        clear, upcast). The score is a figure and stays readable."""
+
+        class_version = 2
+        score: int
+        comment: Personal | None
+        given_on: date
+        rep_id: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["comment"] = from_clear(state["originator_id"], state.get("comment"))
+
+    @event(FeedbackGiven)
+    def _feedback_given(self, score: int, comment: Personal | None, given_on: date, rep_id: str | None) -> None:
         self.feedback.append({"score": score, "comment": comment, "given_on": given_on, "rep_id": rep_id})
 
     def move_lifecycle(self, *, to: str, reason: str, on: date, allowed_from: tuple[str, ...]) -> None:
@@ -294,8 +326,9 @@ class Customer(Entity):
         self.lifecycle_history.append({"from": from_state, "to": to_state, "reason": reason, "on": on})
 
     def forget(self, *, reason: str) -> None:
-        """Forget the people of this customer record (stakeholders' names and contacts): the store
-        destroys the record's key after this event. The company and its figures stay."""
+        """Forget the people of this customer record (stakeholders' names, contacts and notes, visit
+        notes, feedback comments): the store destroys the record's key with this event. The
+        company and its figures stay."""
         self._forgotten(reason=required_text(reason, "reason"))
 
     @event("Forgotten")

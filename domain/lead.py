@@ -15,7 +15,7 @@ from eventsourcing.domain import event
 from domain.base import Entity, business_date
 from domain.errors import Conflict, InvalidInput
 from domain.lead_policy import sla_due
-from domain.personal import personal, plain
+from domain.personal import Personal, from_clear, personal, plain
 from domain.values import Choice, LeadSource, optional_text, required_text, sane_date
 
 CONTACT_FIELDS = ("contact_name", "phone", "email", "wechat_id", "size_band", "product_line", "notes")
@@ -259,12 +259,29 @@ class Lead(Entity):
             rep_id=rep_id,
             channel=channel,
             outcome=outcome,
-            notes=optional_text(notes, "notes"),
+            notes=personal(str(self.id), optional_text(notes, "notes")),
             occurred_at=occurred_at,
         )
 
-    @event("Contacted")
-    def _contacted(self, rep_id: str, channel: str, outcome: str, notes: str | None, occurred_at: datetime) -> None:
+    class Contacted(Entity.Event):
+        """A follow-up with the lead. Version 2: `notes` is the lead's personal data (encrypted
+        under its key); version-1 events hold it in clear and are upcast to the same shape."""
+
+        class_version = 2
+        rep_id: str
+        channel: str
+        outcome: str
+        notes: Personal | None
+        occurred_at: datetime
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["notes"] = from_clear(state["originator_id"], state.get("notes"))
+
+    @event(Contacted)
+    def _contacted(
+        self, rep_id: str, channel: str, outcome: str, notes: Personal | None, occurred_at: datetime
+    ) -> None:
         self.contacts.append(
             {"rep_id": rep_id, "channel": channel, "outcome": outcome, "notes": notes, "occurred_at": occurred_at}
         )
@@ -310,10 +327,24 @@ class Lead(Entity):
         self._require_assignee("qualify the lead")
         if self.status == "qualified":
             raise Conflict("the lead is already qualified", code="already_qualified")
-        self._qualified(notes=optional_text(notes, "notes"), qualified_on=business_date(qualified_on, "qualified_on"))
+        self._qualified(
+            notes=personal(str(self.id), optional_text(notes, "notes")),
+            qualified_on=business_date(qualified_on, "qualified_on"),
+        )
 
-    @event("Qualified")
-    def _qualified(self, notes: str | None, qualified_on: date) -> None:
+    class Qualified(Entity.Event):
+        """Version 2: `notes` is the lead's personal data (version-1 events: in clear, upcast)."""
+
+        class_version = 2
+        notes: Personal | None
+        qualified_on: date
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["notes"] = from_clear(state["originator_id"], state.get("notes"))
+
+    @event(Qualified)
+    def _qualified(self, notes: Personal | None, qualified_on: date) -> None:
         self.status = "qualified"
 
     def disqualify(self, *, reason: str, allowed: list[str], notes: str | None, disqualified_on: date) -> str | None:
@@ -324,13 +355,26 @@ class Lead(Entity):
         self._disqualified(
             rep_id=rep_id,
             reason=reason,
-            notes=optional_text(notes, "notes"),
+            notes=personal(str(self.id), optional_text(notes, "notes")),
             disqualified_on=business_date(disqualified_on, "disqualified_on"),
         )
         return rep_id
 
-    @event("Disqualified")
-    def _disqualified(self, rep_id: str | None, reason: str, notes: str | None, disqualified_on: date) -> None:
+    class Disqualified(Entity.Event):
+        """Version 2: `notes` is the lead's personal data (version-1 events: in clear, upcast)."""
+
+        class_version = 2
+        rep_id: str | None
+        reason: str
+        notes: Personal | None
+        disqualified_on: date
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["notes"] = from_clear(state["originator_id"], state.get("notes"))
+
+    @event(Disqualified)
+    def _disqualified(self, rep_id: str | None, reason: str, notes: Personal | None, disqualified_on: date) -> None:
         self.status = "disqualified"
 
     def convert(self, *, customer_id: str, deal_id: str, new_customer: bool, converted_on: date) -> str:
@@ -376,7 +420,7 @@ class Lead(Entity):
         self.contact = {**self.contact, **filled}
 
     def forget(self, *, reason: str) -> None:
-        """The data subject asked to be forgotten: the store destroys their key after this event."""
+        """The data subject asked to be forgotten: the store destroys their key with this event."""
         self._forgotten(reason=required_text(reason, "reason"))
 
     @event("Forgotten")

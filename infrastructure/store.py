@@ -6,15 +6,15 @@ concurrency) and nothing about use cases. Every recorded event carries the comma
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import date, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, StoredEvent, Transcoding
 
 from domain.access import AccessKey
 from domain.base import Entity, Meta
@@ -25,6 +25,7 @@ from domain.deal import Deal
 from domain.errors import Conflict, NotFound, VersionConflict
 from domain.lead import Lead
 from domain.lead_policy import LeadPolicy
+from domain.personal import Personal
 from domain.rep import Rep
 from domain.sales_policy import SalesPolicy
 from domain.target import TargetSheet
@@ -64,6 +65,23 @@ def parse_id(value: object, kind: str) -> UUID:
         raise NotFound(f"no {kind} with id {value}", kind=kind, id=str(value)) from None
 
 
+class ForgettingMapper(Mapper):
+    """Reads events back; a personal value that an older event stored in clear (see
+    domain/personal.py) reads as erased once its subject has been forgotten, like the
+    encrypted ones whose key is gone."""
+
+    is_forgotten: Callable[[str], bool] | None = None
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        event = super().to_domain_event(stored_event)
+        if self.is_forgotten is not None:
+            state = vars(event)
+            for name, value in state.items():
+                if isinstance(value, Personal) and value.in_clear and self.is_forgotten(value.subject):
+                    state[name] = Personal(value.subject, None)
+        return event
+
+
 class EventStore(Application):
     name = "SalesLedger"
 
@@ -72,6 +90,12 @@ class EventStore(Application):
         subject); without one, recording personal data is refused."""
         self.personal_data = personal_data
         super().__init__(env=env)
+
+    def construct_mapper(self) -> Mapper:
+        mapper = self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=ForgettingMapper)
+        if self.personal_data is not None:
+            mapper.is_forgotten = self.personal_data.is_forgotten
+        return mapper
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

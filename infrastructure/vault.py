@@ -59,6 +59,7 @@ class Vault:
         with self.db.transaction() as tx:
             tx.execute(SCHEMA.replace("BYTEA", "BLOB") if tx.kind == "sqlite" else SCHEMA)
         self._cache: dict[str, tuple[float, bytes | None]] = {}
+        self._forgotten: dict[str, tuple[float, bool]] = {}
         self._lock = threading.Lock()
 
     def key(self, subject: str, *, create: bool) -> bytes | None:
@@ -80,11 +81,25 @@ class Vault:
             self._cache[subject] = (time.monotonic(), key)
         return key
 
+    def is_forgotten(self, subject: str) -> bool:
+        """Whether the subject was forgotten (its key destroyed), as of at most CACHE_SECONDS ago."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._forgotten.get(subject)
+        if hit and now - hit[0] < CACHE_SECONDS:
+            return hit[1]
+        with self.db.read() as tx:
+            forgotten = bool(tx.value("SELECT forgotten FROM subject_keys WHERE subject = ?", (subject,)))
+        with self._lock:
+            self._forgotten[subject] = (now, forgotten)
+        return forgotten
+
     def forgotten(self, subject: str) -> None:
         """The subject's key was destroyed (by the transaction that recorded the forgetting): stop
         using any cached copy, and scrub what the database files may still hold of it."""
         with self._lock:
             self._cache[subject] = (time.monotonic(), None)
+            self._forgotten[subject] = (time.monotonic(), True)
         try:
             self.scrub()
         except Exception:  # the key is gone already; what is left waits for the next checkpoint
@@ -132,6 +147,9 @@ class PersonalAsCiphertext(Transcoding):
 
     def forgotten(self, subject: str) -> None:
         self.vault.forgotten(subject)
+
+    def is_forgotten(self, subject: str) -> bool:
+        return self.vault.is_forgotten(subject)
 
     def encode(self, obj: Personal) -> dict:
         key = self.vault.key(obj.subject, create=True)

@@ -2,6 +2,11 @@
 read back as "[erased]" everywhere, history still replays, every total stays the same, and none
 of the erased bytes are left anywhere in the database."""
 
+import json
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
 from projections.engine.runner import rebuild
 from tests.e2e.session import Session
 from tests.helpers import every_stored_value
@@ -97,3 +102,100 @@ def test_forget_a_lead_and_a_customer(client):
     assert leaks(runtime) == []
     again = s.lead("另一家", phone="13912345678")  # the forgotten lead no longer matches anything
     assert again["duplicate_of"] is None
+
+
+NOTES = ["他说周三再联系王小明", "王总很满意，已约复访", "下次带报价给李四", "服务很好，张经理推荐", "李四是老同学"]
+
+
+def test_notes_and_comments_are_personal_data_too(client):
+    """Lead contact and qualification notes, visit notes and next steps, feedback comments and
+    stakeholder notes: encrypted under the record's key, served while it lives, "[erased]" after
+    forgetting, and every figure (visits, satisfaction) unchanged."""
+    s = Session(client)
+    runtime = client.app.state.runtime
+    rep = s.rep("笔记", "senior")
+    lead = s.lead("笔记科技", captured_on="2026-11-01")["id"]
+    s.post(f"/leads/{lead}/claim", {"rep_id": rep, "claimed_at": "2026-11-01T02:00:00Z"})
+    s.post(
+        f"/leads/{lead}/contacts",
+        {"channel": "call", "outcome": "interested", "occurred_at": "2026-11-02T02:00:00Z", "notes": NOTES[0]},
+    )
+    s.post(f"/leads/{lead}/qualify", {"notes": NOTES[0], "qualified_on": "2026-11-02"})
+    customer = s.post("/customers", {"name": "笔记客户", "region": "华东", "industry": "retail", "owner_id": rep})["id"]
+    s.post(
+        f"/customers/{customer}/visits",
+        {
+            "rep_id": rep,
+            "kind": "visit",
+            "occurred_at": "2026-11-03T02:00:00Z",
+            "notes": NOTES[1],
+            "next_step": NOTES[2],
+        },
+    )
+    s.post(f"/customers/{customer}/feedback", {"score": 4, "comment": NOTES[3], "given_on": "2026-11-04"})
+    s.post(f"/customers/{customer}/stakeholders", {"name": "李四", "role": "user", "notes": NOTES[4]})
+
+    lead_view, customer_view = client.get(f"/leads/{lead}").json(), client.get(f"/customers/{customer}").json()
+    assert [c["notes"] for c in lead_view["contacts"]] == [NOTES[0]]  # readable while the key lives
+    assert [(v["notes"], v["next_step"]) for v in customer_view["visits"]] == [(NOTES[1], NOTES[2])]
+    assert [f["comment"] for f in customer_view["feedback"]] == [NOTES[3]]
+    with runtime.db.read() as tx:
+        table = runtime.ledger.store.recorder.events_table_name
+        raw = b"".join(bytes(state) for (state,) in tx.all(f"SELECT state FROM {table}"))
+    assert not [n for n in NOTES if n.encode("utf-8") in raw]  # the events hold ciphertext only
+    satisfaction = s.get("/kpis", scope=f"rep:{rep}", period="2026-11")
+
+    s.post(f"/leads/{lead}/forget", {"reason": "数据主体要求删除"})
+    s.post(f"/customers/{customer}/forget", {"reason": "PIPL request"})
+
+    lead_view, customer_view = client.get(f"/leads/{lead}").json(), client.get(f"/customers/{customer}").json()
+    assert [c["notes"] for c in lead_view["contacts"]] == ["[erased]"]
+    assert [(v["notes"], v["next_step"], v["kind"]) for v in customer_view["visits"]] == [
+        ("[erased]", "[erased]", "visit")
+    ]
+    assert [(f["comment"], f["score"]) for f in customer_view["feedback"]] == [("[erased]", 4)]
+    assert [p["notes"] for p in customer_view["stakeholders"]] == ["[erased]"]
+    served = json.dumps(client.get("/events", params={"limit": 1000}).json(), ensure_ascii=False)
+    assert not [n for n in NOTES if n in served]
+    for projection in runtime.projections:
+        rebuild(runtime.db, runtime.source, projection)
+    assert s.get("/kpis", scope=f"rep:{rep}", period="2026-11") == satisfaction  # figures unchanged
+    assert not [(table, n) for table, blob in every_stored_value(runtime.db) for n in NOTES if n.encode() in blob]
+
+
+def test_notes_stored_in_clear_by_older_events_still_load_and_read_erased_after_forgetting(client):
+    """Events recorded before notes were personal data hold them in clear (class version 1):
+    they load, upcast, read as before, and read "[erased]" once the record is forgotten."""
+    s = Session(client)
+    runtime = client.app.state.runtime
+    rep = s.rep("旧事件", "senior")
+    customer = s.post("/customers", {"name": "旧客户", "region": "华东", "industry": "retail", "owner_id": rep})
+    old = {
+        "timestamp": {"_type_": "datetime_iso", "_data_": "2026-11-03T02:00:00+00:00"},
+        "rep_id": rep,
+        "kind": "visit",
+        "occurred_at": {"_type_": "datetime_iso", "_data_": "2026-11-03T02:00:00+00:00"},
+        "notes": "旧版明文记录：见了王小明",
+        "next_step": None,
+        "meta": {"actor": "v1-client", "correlation_id": "c", "causation_id": "r"},
+    }
+    runtime.ledger.store.recorder.insert_events(
+        [
+            StoredEvent(
+                originator_id=UUID(customer["id"]),
+                originator_version=customer["version"] + 1,
+                topic="domain.customer:Customer.VisitLogged",
+                state=json.dumps(old, ensure_ascii=False).encode("utf-8"),
+            )
+        ]
+    )
+    visits = client.get(f"/customers/{customer['id']}").json()["visits"]
+    assert [(v["notes"], v["kind"]) for v in visits] == [("旧版明文记录：见了王小明", "visit")]
+    s.post(f"/customers/{customer['id']}/feedback", {"score": 5, "comment": "新的评论", "given_on": "2026-11-04"})
+
+    s.post(f"/customers/{customer['id']}/forget", {"reason": "PIPL request"})
+    view = client.get(f"/customers/{customer['id']}").json()
+    assert [v["notes"] for v in view["visits"]] == ["[erased]"]
+    assert [f["comment"] for f in view["feedback"]] == ["[erased]"]
+    logged = client.get("/events", params={"type": "CustomerVisitLogged"}).json()["items"]
+    assert [e["data"]["notes"] for e in logged] == ["[erased]"]
