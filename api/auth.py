@@ -1,4 +1,4 @@
-"""Authentication: who is calling. Every route but `/health` and the API documentation needs
+"""Authentication: who is calling. Every route but `/health`, `/health/ready` and the API documentation needs
 `Authorization: Bearer <key>`; the key is either `SALESLEDGER_ADMIN_TOKEN` or one minted with
 `POST /auth/keys`. The caller becomes a `Principal`, whose name is the actor on every event
 their commands record."""
