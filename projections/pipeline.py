@@ -1,15 +1,24 @@
 """The pipeline board: open deals per stage (count, amount, probability-weighted amount),
 won and lost totals, stage conversion, stage velocity, win rate, loss reasons and the weighted
 forecast by expected close month — filterable by the owner's team and region, the owner, the
-product line and the period in which deals were opened."""
+product line and the period in which deals were opened.
+
+The board is answered from totals the projection maintains as deals change, not from the deals:
+`totals` per owner × product line × currency × month opened × status/stage (with the expected
+close month, loss reason, furthest stage reached and month closed), and `stays` (days spent in a
+stage, as a histogram) with the same dimensions. A deal's share of both is a pure function of its
+row, so each batch subtracts what the deals it touches contributed before and adds what they
+contribute now. A query reads totals bounded by owners × months × stages, whatever the number of
+deals; the team and region filters place each owner through the org timeline month by month, and
+read single deals only for an owner's month in which their team or region changed."""
 
 from __future__ import annotations
 
 import itertools
-import statistics
-from collections import Counter, defaultdict
-from collections.abc import Collection, Sequence
-from datetime import date
+import json
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -40,8 +49,25 @@ DEAL_COLUMNS = (
     "lost_reason",
     "last_position",
     "closed_on",
+    "steps",  # JSON [[to_stage, day], ...] in the order the deal moved (for velocity)
 )
-STEP_COLUMNS = ("position", "deal_id", "from_stage", "to_stage", "on_day")
+# what a deal is counted under; `closed_month` is '' for open deals and losses without a date
+TOTAL_DIMS = (
+    "owner_id",
+    "product_line",
+    "currency",
+    "opened_month",
+    "status",
+    "stage",
+    "expected_month",
+    "lost_reason",
+    "max_stage",
+    "closed_month",
+)
+TOTAL_MEASURES = ("n", "amount_cents", "weighted_cents", "signed_cents", "margin_cents", "refunded_cents")
+STAY_DIMS = ("owner_id", "product_line", "currency", "opened_month", "status", "closed_month", "stage", "days")
+STAY_MEASURES = ("n",)
+WON_REACH = len(OPEN_STAGES)  # a won deal has passed every stage
 
 
 def weighted_cents(amount_cents: int, probability: Decimal) -> int:
@@ -54,9 +80,38 @@ def _probability(event: Any, stage: str) -> Decimal:
     return DEFAULT_STAGE_PROBABILITIES[stage] if value is None else Decimal(value)
 
 
+def _key(values: Iterable[Any]) -> str:
+    return json.dumps([*values], ensure_ascii=False, separators=(",", ":"))
+
+
+def contributions(deal: dict[str, Any] | None) -> dict[str, dict[tuple, tuple[int, ...]]]:
+    """What one deal adds to `totals` and `stays`: {table: {dimensions: measures}}."""
+    if deal is None:
+        return {"totals": {}, "stays": {}}
+    status = deal["status"]
+    closed_month = (deal["closed_on"] or "")[:7] if status != "open" else ""
+    base = (deal["owner_id"], deal["product_line"], deal["currency"], deal["opened_on"][:7])
+    if status == "open":
+        dims = (status, deal["stage"], (deal["expected_close"] or "")[:7] or "unscheduled", "", deal["max_stage"])
+        measures = (1, deal["amount_cents"], deal["weighted_cents"], 0, 0, 0)
+    elif status == "won":
+        dims = (status, "", "", "", WON_REACH)
+        measures = (1, 0, 0, deal["signed_cents"], deal["margin_cents"], deal["refunded_cents"])
+    else:
+        dims = (status, "", "", deal["lost_reason"] or "unspecified", deal["max_stage"])
+        measures = (1, deal["amount_cents"], 0, 0, 0, 0)
+    stays: dict[tuple, tuple[int, ...]] = {}
+    steps = json.loads(deal["steps"] or "[]")
+    for (stage, entered), (_, left) in itertools.pairwise(steps):
+        if stage in OPEN_STAGES:
+            key = (*base, status, closed_month, stage, (date.fromisoformat(left) - date.fromisoformat(entered)).days)
+            stays[key] = (stays.get(key, (0,))[0] + 1,)
+    return {"totals": {(*base, *dims, closed_month): measures}, "stays": stays}
+
+
 class PipelineProjection(Projection):
     name = "pipeline"
-    version = 3
+    version = 4  # 4: totals and stays maintained per batch; a deal's steps kept on its row
     tables = {
         "deals": [
             """CREATE TABLE IF NOT EXISTS {deals} (
@@ -65,38 +120,89 @@ class PipelineProjection(Projection):
                 amount_cents BIGINT NOT NULL, weighted_cents BIGINT NOT NULL, signed_cents BIGINT NOT NULL,
                 margin_cents BIGINT NOT NULL, refunded_cents BIGINT NOT NULL, opened_on TEXT NOT NULL,
                 expected_close TEXT, max_stage INTEGER NOT NULL, lost_reason TEXT, last_position BIGINT NOT NULL,
-                closed_on TEXT)""",
-            "CREATE INDEX IF NOT EXISTS {deals}_owner ON {deals} (owner_id)",
+                closed_on TEXT, steps TEXT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS {deals}_owner ON {deals} (owner_id, closed_on)",
         ],
-        "steps": [
-            """CREATE TABLE IF NOT EXISTS {steps} (
-                position BIGINT PRIMARY KEY, deal_id TEXT NOT NULL, from_stage TEXT, to_stage TEXT NOT NULL,
-                on_day TEXT NOT NULL)""",
-            "CREATE INDEX IF NOT EXISTS {steps}_deal ON {steps} (deal_id)",
+        "totals": [
+            """CREATE TABLE IF NOT EXISTS {totals} (
+                k TEXT PRIMARY KEY, owner_id TEXT NOT NULL, product_line TEXT NOT NULL, currency TEXT NOT NULL,
+                opened_month TEXT NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL, expected_month TEXT NOT NULL,
+                lost_reason TEXT NOT NULL, max_stage INTEGER NOT NULL, closed_month TEXT NOT NULL,
+                n BIGINT NOT NULL, amount_cents BIGINT NOT NULL, weighted_cents BIGINT NOT NULL,
+                signed_cents BIGINT NOT NULL, margin_cents BIGINT NOT NULL, refunded_cents BIGINT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS {totals}_currency ON {totals} (currency, opened_month)",
+        ],
+        "stays": [
+            """CREATE TABLE IF NOT EXISTS {stays} (
+                k TEXT PRIMARY KEY, owner_id TEXT NOT NULL, product_line TEXT NOT NULL, currency TEXT NOT NULL,
+                opened_month TEXT NOT NULL, status TEXT NOT NULL, closed_month TEXT NOT NULL, stage TEXT NOT NULL,
+                days INTEGER NOT NULL, n BIGINT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS {stays}_currency ON {stays} (currency, opened_month)",
         ],
     }
 
-    def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Rows]:
+    def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Any]:
         deals = Rows(tx, tables["deals"], "deal_id", DEAL_COLUMNS)
-        deals.load(r.aggregate_id for r in batch if r.type.startswith("Deal") and r.type != "DealOpened")
-        return {
-            "deals": deals,
-            "steps": Rows(tx, tables["steps"], "position", STEP_COLUMNS),
-        }
+        deals.load(r.aggregate_id for r in batch if r.type.startswith("Deal"))
+        return {"deals": deals, "before": {}, "tx": tx, "tables": tables}
 
-    def _step(self, s, r: Recorded, from_stage: str | None, to_stage: str, day: date) -> None:
-        s["steps"].put(
-            {
-                "position": r.position,
-                "deal_id": r.aggregate_id,
-                "from_stage": from_stage,
-                "to_stage": to_stage,
-                "on_day": day.isoformat(),
-            }
-        )
+    def _touch(self, s: dict[str, Any], deal_id: str) -> dict[str, Any] | None:
+        """The deal's row, remembering once per batch what it contributed before the batch."""
+        deal = s["deals"].get(deal_id)
+        if deal_id not in s["before"]:
+            s["before"][deal_id] = contributions(deal)
+        return deal
+
+    def _step(self, deal: dict[str, Any], to_stage: str, day: date) -> None:
+        deal["steps"] = json.dumps([*json.loads(deal["steps"] or "[]"), [to_stage, day.isoformat()]])
+
+    def commit(self, tx: Tx, tables: dict[str, str], state: Any) -> None:
+        deltas: dict[str, dict[tuple, list[int]]] = {"totals": {}, "stays": {}}
+        for deal_id, before in state["before"].items():
+            after = contributions(state["deals"].get(deal_id))
+            for table, sign, parts in (
+                *((t, -1, p) for t, p in before.items()),
+                *((t, 1, p) for t, p in after.items()),
+            ):
+                for dims, measures in parts.items():
+                    acc = deltas[table].setdefault(dims, [0] * len(measures))
+                    for i, value in enumerate(measures):
+                        acc[i] += sign * value
+        state["deals"].flush()
+        for table, dims_names, measure_names in (
+            ("totals", TOTAL_DIMS, TOTAL_MEASURES),
+            ("stays", STAY_DIMS, STAY_MEASURES),
+        ):
+            changed = {_key(dims): (dims, acc) for dims, acc in deltas[table].items() if any(acc)}
+            if not changed:
+                continue
+            rows = Rows(tx, tables[table], "k", ("k", *dims_names, *measure_names))
+            rows.load(changed)
+            gone = []
+            for k, (dims, acc) in changed.items():
+                old = rows.get(k)
+                values = [(old[m] if old else 0) + d for m, d in zip(measure_names, acc, strict=True)]
+                if not any(values):
+                    if old is not None:
+                        gone.append(k)
+                        rows._rows.pop(k, None)
+                    continue
+                rows.put(
+                    {
+                        "k": k,
+                        **dict(zip(dims_names, dims, strict=True)),
+                        **dict(zip(measure_names, values, strict=True)),
+                    }
+                )
+            rows._dirty -= set(gone)
+            rows.flush()
+            for i in range(0, len(gone), 500):
+                part = gone[i : i + 500]
+                tx.execute(f"DELETE FROM {tables[table]} WHERE k IN ({', '.join('?' * len(part))})", part)
 
     @handles(Deal.Opened)
     def deal_opened(self, s, r: Recorded) -> None:
+        self._touch(s, r.aggregate_id)
         e, stage = r.event, OPEN_STAGES[0]
         amount, probability = to_cents(e.amount), _probability(r.event, stage)
         s["deals"].put(
@@ -119,13 +225,13 @@ class PipelineProjection(Projection):
                 "lost_reason": None,
                 "last_position": r.position,
                 "closed_on": None,
+                "steps": json.dumps([[stage, e.opened_on.isoformat()]]),
             }
         )
-        self._step(s, r, None, stage, e.opened_on)
 
     @handles(Deal.StageChanged)
     def deal_stage_changed(self, s, r: Recorded) -> None:
-        deal = s["deals"].get(r.aggregate_id)
+        deal = self._touch(s, r.aggregate_id)
         if deal is None:
             return
         e = r.event
@@ -138,13 +244,11 @@ class PipelineProjection(Projection):
             weighted_cents=weighted_cents(deal["amount_cents"], probability),
             max_stage=max(deal["max_stage"], OPEN_STAGES.index(e.to_stage)),
         )
-        self._step(
-            s, r, e.from_stage, e.to_stage, getattr(e, "changed_on", None) or date.fromisoformat(deal["opened_on"])
-        )
+        self._step(deal, e.to_stage, getattr(e, "changed_on", None) or date.fromisoformat(deal["opened_on"]))
 
     @handles(Deal.Revised)
     def deal_revised(self, s, r: Recorded) -> None:
-        deal = s["deals"].get(r.aggregate_id)
+        deal = self._touch(s, r.aggregate_id)
         if deal is None:
             return
         e = r.event
@@ -159,7 +263,7 @@ class PipelineProjection(Projection):
 
     @handles(Deal.Won)
     def deal_won(self, s, r: Recorded) -> None:
-        deal = s["deals"].get(r.aggregate_id)
+        deal = self._touch(s, r.aggregate_id)
         if deal is None:
             return
         s["deals"].update(
@@ -171,11 +275,11 @@ class PipelineProjection(Projection):
             margin_cents=to_cents(r.event.gross_margin),
             closed_on=r.event.signed_on.isoformat(),
         )
-        self._step(s, r, deal["stage"], "won", r.event.signed_on)
+        self._step(deal, "won", r.event.signed_on)
 
     @handles(Deal.Lost)
     def deal_lost(self, s, r: Recorded) -> None:
-        deal = s["deals"].get(r.aggregate_id)
+        deal = self._touch(s, r.aggregate_id)
         if deal is None:
             return
         s["deals"].update(
@@ -188,12 +292,11 @@ class PipelineProjection(Projection):
         lost_on = getattr(r.event, "lost_on", None)
         if lost_on:
             s["deals"].update(r.aggregate_id, closed_on=lost_on.isoformat())
-        if lost_on:
-            self._step(s, r, deal["stage"], "lost", lost_on)
+            self._step(deal, "lost", lost_on)
 
     @handles(Deal.Refunded)
     def deal_refunded(self, s, r: Recorded) -> None:
-        deal = s["deals"].get(r.aggregate_id)
+        deal = self._touch(s, r.aggregate_id)
         if deal is not None:
             s["deals"].update(
                 r.aggregate_id,
@@ -208,12 +311,52 @@ FILTERS = {"owner_id": "owner_id", "product_line": "product_line"}
 ORG_FILTERS = ("team", "region")  # answered from the org timeline, as of each deal's date
 
 
-def _days(values: list[int]) -> dict[str, Any]:
-    if not values:
+def _days(histogram: dict[int, int]) -> dict[str, Any]:
+    """Count, mean and median of a histogram {days: how many stays}."""
+    count = sum(histogram.values())
+    if not count:
         return {"count": 0, "mean_days": None, "median_days": None}
-    mean = (Decimal(sum(values)) / len(values)).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    median = Decimal(str(statistics.median(values))).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    return {"count": len(values), "mean_days": mean, "median_days": median}
+    total = sum(days * n for days, n in histogram.items())
+    mean = (Decimal(total) / count).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    ordered, seen, middle = sorted(histogram.items()), 0, []
+    wanted = [(count - 1) // 2, count // 2]
+    for days, n in ordered:
+        while wanted and wanted[0] < seen + n:
+            middle.append(days)
+            wanted.pop(0)
+        seen += n
+    median = (Decimal(middle[0] + middle[1]) / 2).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return {"count": count, "mean_days": mean, "median_days": median}
+
+
+def _month_bounds(month: str) -> tuple[date, date]:
+    start = date.fromisoformat(f"{month}-01")
+    end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return start, end
+
+
+class _Placement:
+    """Whether an owner sat in every requested scope (team, region) on a day, from the org
+    timeline; a whole month at once when no change of theirs took effect inside it."""
+
+    def __init__(self, tx: Tx, scopes: list[str]) -> None:
+        self.org, self.scopes = OrgHistory(tx), scopes
+        self._months: dict[tuple[str, str], bool | None] = {}
+
+    def on(self, owner: str, day: date) -> bool:
+        return all(self.org.in_scope(owner, day, s) for s in self.scopes)
+
+    def month(self, owner: str, month: str) -> bool | None:
+        """True or False for the whole month, None when the owner's placement changed within it."""
+        key = (owner, month)
+        if key not in self._months:
+            start, end = _month_bounds(month)
+            changes = self.org._dates.get(owner, [])
+            if any(start < day <= end for day in changes):
+                self._months[key] = None
+            else:
+                self._months[key] = self.on(owner, start)
+        return self._months[key]
 
 
 def pipeline_board(
@@ -237,38 +380,121 @@ def pipeline_board(
             where.append(f"{column} = ?")
             params.append(filters[key])
     if period is not None:
-        where.append("opened_on >= ? AND opened_on <= ?")
-        params += [period.start.isoformat(), period.end.isoformat()]
-    deals = [
-        dict(zip(DEAL_COLUMNS, row, strict=True))
-        for row in tx.all(f"SELECT {', '.join(DEAL_COLUMNS)} FROM {t['deals']} WHERE {' AND '.join(where)}", params)
-    ]
-    if owners is not None:
-        deals = [d for d in deals if d["owner_id"] in owners]
+        where.append("opened_month >= ? AND opened_month <= ?")
+        params += [period.start.isoformat()[:7], period.end.isoformat()[:7]]
     scopes = [f"{key}:{filters[key]}" for key in ORG_FILTERS if filters.get(key) is not None]
-    if scopes:
-        org = OrgHistory(tx)
-        deals = [d for d in deals if all(org.in_scope(d["owner_id"], _deal_day(d, as_of), s) for s in scopes)]
+    by_owner = bool(scopes) or owners is not None
+    # without team, region or an owners' list, the database sums over owners and months itself
+    totals_dims = [d for d in TOTAL_DIMS if d not in ("product_line", "currency", "opened_month")]
+    stays_dims = [d for d in STAY_DIMS if d not in ("product_line", "currency", "opened_month")]
+    if not by_owner:
+        totals_dims = [d for d in totals_dims if d not in ("owner_id", "closed_month")]
+        stays_dims = [d for d in stays_dims if d not in ("owner_id", "closed_month", "status")]
+    clause = " AND ".join(where)
+    totals = [
+        dict(zip((*totals_dims, *TOTAL_MEASURES), row, strict=True))
+        for row in tx.all(
+            f"SELECT {', '.join(totals_dims)}, {', '.join(f'SUM({m})' for m in TOTAL_MEASURES)} "
+            f"FROM {t['totals']} WHERE {clause} GROUP BY {', '.join(totals_dims)}",
+            params,
+        )
+    ]
+    stays = [
+        dict(zip((*stays_dims, "n"), row, strict=True))
+        for row in tx.all(
+            f"SELECT {', '.join(stays_dims)}, SUM(n) FROM {t['stays']} WHERE {clause} GROUP BY {', '.join(stays_dims)}",
+            params,
+        )
+    ]
+    if by_owner:
+        if owners is not None:
+            totals = [row for row in totals if row["owner_id"] in owners]
+            stays = [row for row in stays if row["owner_id"] in owners]
+        if scopes:
+            totals, stays = _place(tx, t, scopes, totals, stays, as_of, clause, params)
+    return _board(currency, period, filters, totals, stays)
 
+
+def _place(
+    tx: Tx,
+    t: dict[str, str],
+    scopes: list[str],
+    totals: list[dict[str, Any]],
+    stays: list[dict[str, Any]],
+    as_of: date,
+    clause: str,
+    params: list[Any],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Keep the totals of owners placed in the scopes on their deals' dates. Open deals (and
+    losses without a date) are placed as of `as_of`; closed ones by the month they closed in, or,
+    in a month in which the owner's team or region changed, deal by deal on the day they closed."""
+    placement = _Placement(tx, scopes)
+    split: set[tuple[str, str]] = set()
+
+    def keep(row: dict[str, Any]) -> bool:
+        if not row["closed_month"]:
+            return placement.on(row["owner_id"], as_of)
+        whole = placement.month(row["owner_id"], row["closed_month"])
+        if whole is None:
+            split.add((row["owner_id"], row["closed_month"]))
+            return False
+        return whole
+
+    totals, stays = [r for r in totals if keep(r)], [r for r in stays if keep(r)]
+    for owner, month in sorted(split):
+        start, end = _month_bounds(month)
+        rows = tx.all(
+            f"SELECT {', '.join(DEAL_COLUMNS)} FROM {t['deals']} WHERE owner_id = ? AND closed_on >= ? "
+            f"AND closed_on <= ? AND status <> 'open' AND {clause.replace('opened_month', 'substr(opened_on, 1, 7)')}",
+            [owner, start.isoformat(), end.isoformat(), *params],
+        )
+        for row in rows:
+            deal = dict(zip(DEAL_COLUMNS, row, strict=True))
+            if not placement.on(owner, date.fromisoformat(deal["closed_on"])):
+                continue
+            parts = contributions(deal)
+            for dims, measures in parts["totals"].items():
+                totals.append(
+                    {**dict(zip(TOTAL_DIMS, dims, strict=True)), **dict(zip(TOTAL_MEASURES, measures, strict=True))}
+                )
+            for dims, (n,) in parts["stays"].items():
+                stays.append({**dict(zip(STAY_DIMS, dims, strict=True)), "n": n})
+    return totals, stays
+
+
+def _board(
+    currency: str,
+    period: Period | None,
+    filters: dict[str, str | None],
+    totals: list[dict[str, Any]],
+    stays: list[dict[str, Any]],
+) -> dict[str, Any]:
     open_by_stage = {stage: [0, 0, 0] for stage in OPEN_STAGES}
     won, lost = [0, 0, 0, 0], [0, 0]
-    reasons: Counter[str] = Counter()
+    reasons: dict[str, int] = defaultdict(int)
     forecast: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for d in deals:
-        if d["status"] == "open":
-            bucket = open_by_stage[d["stage"]]
-            bucket[0] += 1
-            bucket[1] += d["amount_cents"]
-            bucket[2] += d["weighted_cents"]
-            month = (d["expected_close"] or "")[:7] or "unscheduled"
-            forecast[month][0] += 1
-            forecast[month][1] += d["amount_cents"]
-            forecast[month][2] += d["weighted_cents"]
-        elif d["status"] == "won":
-            won = [won[0] + 1, won[1] + d["signed_cents"], won[2] + d["margin_cents"], won[3] + d["refunded_cents"]]
+    reached = [0] * (len(OPEN_STAGES) + 1)  # deals that reached each stage, then won
+    for row in totals:
+        n = int(row["n"])
+        if row["status"] == "open":
+            for bucket in (open_by_stage[row["stage"]], forecast[row["expected_month"]]):
+                bucket[0] += n
+                bucket[1] += int(row["amount_cents"])
+                bucket[2] += int(row["weighted_cents"])
+        elif row["status"] == "won":
+            won[0] += n
+            won[1] += int(row["signed_cents"])
+            won[2] += int(row["margin_cents"])
+            won[3] += int(row["refunded_cents"])
         else:
-            lost = [lost[0] + 1, lost[1] + d["amount_cents"]]
-            reasons[d["lost_reason"] or "unspecified"] += 1
+            lost[0] += n
+            lost[1] += int(row["amount_cents"])
+            reasons[row["lost_reason"]] += n
+        for i in range(min(int(row["max_stage"]), WON_REACH) + 1):
+            reached[i] += n
+    velocity: dict[str, dict[int, int]] = {stage: defaultdict(int) for stage in OPEN_STAGES}
+    for row in stays:
+        velocity[row["stage"]][int(row["days"])] += int(row["n"])
 
     stages = [
         {
@@ -280,6 +506,7 @@ def pipeline_board(
         }
         for stage, (c, a, w) in open_by_stage.items()
     ]
+    steps = [*OPEN_STAGES, "won"]
     return {
         "currency": currency,
         "period": period.label if period else None,
@@ -302,53 +529,22 @@ def pipeline_board(
         "loss_reasons": [
             {"reason": reason, "count": n, "share": fraction(n, lost[0])}
             for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+            if n
         ],
-        "conversion": _conversion(deals),
-        "velocity": _velocity(tx, t, [d["deal_id"] for d in deals]),
+        "conversion": [
+            {
+                "from": steps[i],
+                "to": steps[i + 1],
+                "reached_from": reached[i],
+                "reached_to": reached[i + 1],
+                "rate": fraction(reached[i + 1], reached[i]),
+            }
+            for i in range(len(OPEN_STAGES))
+        ],
+        "velocity": [{"stage": stage, **_days(velocity[stage])} for stage in OPEN_STAGES],
         "forecast": [
             {"month": month, "count": c, "amount": from_cents(a), "weighted_amount": from_cents(w)}
             for month, (c, a, w) in sorted(forecast.items())
+            if c
         ],
     }
-
-
-def _deal_day(deal: dict[str, Any], as_of: date) -> date:
-    """The business date on which a deal's owner is placed in the organisation."""
-    closed = deal["closed_on"] if deal["status"] != "open" else None
-    return date.fromisoformat(closed) if closed else as_of
-
-
-def _conversion(deals: list[dict]) -> list[dict[str, Any]]:
-    """Of the deals that reached a stage, the share that reached the next one (won counts as
-    having passed every stage)."""
-    reached = [sum(1 for d in deals if d["status"] == "won" or d["max_stage"] >= i) for i in range(len(OPEN_STAGES))]
-    won = sum(1 for d in deals if d["status"] == "won")
-    steps = [*OPEN_STAGES, "won"]
-    counts = [*reached, won]
-    return [
-        {
-            "from": steps[i],
-            "to": steps[i + 1],
-            "reached_from": counts[i],
-            "reached_to": counts[i + 1],
-            "rate": fraction(counts[i + 1], counts[i]),
-        }
-        for i in range(len(OPEN_STAGES))
-    ]
-
-
-def _velocity(tx: Tx, t: dict[str, str], deal_ids: list[str]) -> list[dict[str, Any]]:
-    """Days spent in each stage, over every completed stay (moving back starts a new stay)."""
-    wanted = set(deal_ids)
-    stays: dict[str, list[int]] = {stage: [] for stage in OPEN_STAGES}
-    by_deal: dict[str, list[tuple]] = defaultdict(list)
-    for _position, deal_id, _, to_stage, on_day in tx.all(
-        f"SELECT position, deal_id, from_stage, to_stage, on_day FROM {t['steps']} ORDER BY deal_id, position"
-    ):
-        if deal_id in wanted:
-            by_deal[deal_id].append((to_stage, date.fromisoformat(on_day)))
-    for steps in by_deal.values():
-        for (stage, entered), (_, left) in itertools.pairwise(steps):
-            if stage in stays:
-                stays[stage].append((left - entered).days)
-    return [{"stage": stage, **_days(values)} for stage, values in stays.items()]
