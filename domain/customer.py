@@ -51,8 +51,10 @@ class Customer(Entity):
         size_band: str | None,
         registered_on: date,
         lead_id: str | None = None,
+        external_id: str | None = None,
     ) -> None:
         self.name = name
+        self.external_id = external_id  # the customer's id in the CRM it was imported from
         self.region = region
         self.industry = industry
         self.owner_id = owner_id

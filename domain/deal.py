@@ -47,8 +47,10 @@ class Deal(Entity):
         probability: Decimal | None = None,
         credit_override: dict | None = None,
         opened_on_stated: bool = False,
+        external_id: str | None = None,
     ) -> None:
         self.customer_id = customer_id
+        self.external_id = external_id  # the deal's id in the CRM it was imported from
         self.owner_id = owner_id
         self.amount = amount
         self.currency = currency

@@ -33,9 +33,18 @@ def fold(timeline: list[dict[str, Any]], day: date | None = None) -> dict[str, A
 class Rep(Entity):
     @event("Hired")
     def __init__(
-        self, id: UUID, name: str, level: str, team: str, region: str, manager_id: str | None, hired_on: date | None
+        self,
+        id: UUID,
+        name: str,
+        level: str,
+        team: str,
+        region: str,
+        manager_id: str | None,
+        hired_on: date | None,
+        external_id: str | None = None,
     ) -> None:
         self.name = name
+        self.external_id = external_id  # the rep's id in the CRM it was imported from
         self.hired_on = hired_on
         self.open_leads: list[str] = []
         self.plans: list[dict] = []

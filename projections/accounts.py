@@ -30,6 +30,7 @@ CUSTOMER_COLUMNS = (
     "classification",
     "lifecycle",
     "last_activity_on",
+    "external_id",
 )
 DEAL_COLUMNS = (
     "deal_id",
@@ -49,6 +50,7 @@ DEAL_COLUMNS = (
     "cancelled_cents",
     "signed_on",
     "due_on",
+    "external_id",
 )
 PAYMENT_COLUMNS = ("position", "deal_id", "customer_id", "amount_cents", "received_on")
 
@@ -59,12 +61,14 @@ def _later(current: str | None, day: date) -> str:
 
 class AccountsProjection(Projection):
     name = "accounts"
-    version = 1
+    version = 2  # 2: customers and deals keep their external_id (imports)
     tables = {
         "customers": [
             """CREATE TABLE IF NOT EXISTS {customers} (
             customer_id TEXT PRIMARY KEY, name TEXT NOT NULL, region TEXT NOT NULL, industry TEXT NOT NULL,
-            owner_id TEXT, grade TEXT, classification TEXT, lifecycle TEXT NOT NULL, last_activity_on TEXT)"""
+            owner_id TEXT, grade TEXT, classification TEXT, lifecycle TEXT NOT NULL, last_activity_on TEXT,
+            external_id TEXT)""",
+            "CREATE INDEX IF NOT EXISTS {customers}_external ON {customers} (external_id)",
         ],
         "deals": [
             """CREATE TABLE IF NOT EXISTS {deals} (
@@ -72,7 +76,8 @@ class AccountsProjection(Projection):
             product_line TEXT NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL,
             opened_on TEXT NOT NULL, amount_cents BIGINT NOT NULL, signed_cents BIGINT NOT NULL,
             margin_cents BIGINT NOT NULL, collected_cents BIGINT NOT NULL, refunded_cents BIGINT NOT NULL,
-            cancelled_cents BIGINT NOT NULL, signed_on TEXT, due_on TEXT)""",
+            cancelled_cents BIGINT NOT NULL, signed_on TEXT, due_on TEXT, external_id TEXT)""",
+            "CREATE INDEX IF NOT EXISTS {deals}_external ON {deals} (external_id)",
             "CREATE INDEX IF NOT EXISTS {deals}_customer ON {deals} (customer_id)",
         ],
         "payments": [
@@ -115,6 +120,7 @@ class AccountsProjection(Projection):
                 "classification": None,
                 "lifecycle": "prospect",
                 "last_activity_on": e.registered_on.isoformat(),
+                "external_id": getattr(e, "external_id", None),
             }
         )
 
@@ -166,6 +172,7 @@ class AccountsProjection(Projection):
                 "cancelled_cents": 0,
                 "signed_on": None,
                 "due_on": None,
+                "external_id": getattr(e, "external_id", None),
             }
         )
         self._touch(s, e.customer_id, e.opened_on)
@@ -415,3 +422,92 @@ def dormancy_candidates(tx: Tx, *, as_of: date, days: int) -> list[tuple[str, da
             (cutoff,),
         )
     ]
+
+
+# -- lists -----------------------------------------------------------------------------------------
+def _keyset(
+    tx: Tx, table: str, key: str, columns: Sequence[str], after: str | None, limit: int, where: list[str], params: list
+) -> tuple[list[dict], str | None]:
+    if after is not None:
+        where.append(f"{key} > ?")
+        params.append(after)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = tx.all(
+        f"SELECT {', '.join(columns)} FROM {table} {clause} ORDER BY {key} LIMIT ?",
+        [*params, limit + 1],
+    )
+    found = [dict(zip(columns, row, strict=True)) for row in rows]
+    more = len(found) > limit
+    found = found[:limit]
+    return found, (found[-1][key] if more else None)
+
+
+def _member_of(column: str, values: Collection[str], params: list) -> str:
+    params.extend(sorted(values))
+    return f"{column} IN ({', '.join('?' * len(values))})" if values else "1 = 0"
+
+
+def list_customers(
+    tx: Tx,
+    *,
+    after: str | None = None,
+    limit: int = 50,
+    visible_to: Collection[str] | None = None,
+    owners: Collection[str] | None = None,
+    **filters: str | None,
+) -> dict:
+    """Customers by id with keyset paging (`next` is the id to pass as `after`). Filters: region,
+    industry, owner_id, grade, classification, lifecycle, external_id. With `visible_to`, only the
+    customers those reps own."""
+    t = active_tables(tx, ACCOUNTS)
+    where: list[str] = []
+    params: list = []
+    if visible_to is not None:
+        where.append(_member_of("owner_id", visible_to, params))
+    if owners is not None:
+        where.append(_member_of("owner_id", owners, params))
+    for column in ("region", "industry", "owner_id", "grade", "classification", "lifecycle", "external_id"):
+        if filters.get(column) is not None:
+            where.append(f"{column} = ?")
+            params.append(filters[column])
+    rows, cursor = _keyset(tx, t["customers"], "customer_id", CUSTOMER_COLUMNS, after, limit, where, params)
+    return {"items": rows, "next": cursor}
+
+
+def list_deals(
+    tx: Tx,
+    *,
+    after: str | None = None,
+    limit: int = 50,
+    visible_to: Collection[str] | None = None,
+    owners: Collection[str] | None = None,
+    **filters: str | None,
+) -> dict:
+    """Deals by id with keyset paging. Filters: status, stage, owner_id, customer_id, product_line,
+    currency, external_id, and `owners` (the reps of a team or region). With `visible_to`, only the
+    deals those reps own."""
+    t = active_tables(tx, ACCOUNTS)
+    where: list[str] = []
+    params: list = []
+    if visible_to is not None:
+        where.append(_member_of("owner_id", visible_to, params))
+    if owners is not None:
+        where.append(_member_of("owner_id", owners, params))
+    for column in ("status", "stage", "owner_id", "customer_id", "product_line", "currency", "external_id"):
+        if filters.get(column) is not None:
+            where.append(f"{column} = ?")
+            params.append(filters[column])
+    rows, cursor = _keyset(tx, t["deals"], "deal_id", DEAL_COLUMNS, after, limit, where, params)
+    items = [{**_deal_view(d), "customer_id": d["customer_id"], "external_id": d["external_id"]} for d in rows]
+    return {"items": items, "next": cursor}
+
+
+def external_ids(tx: Tx) -> dict[str, dict[str, str]]:
+    """external_id → record id for the customers and deals that came with one."""
+    t = active_tables(tx, ACCOUNTS)
+    return {
+        "customers": dict(
+            tx.all(f"SELECT external_id, customer_id FROM {t['customers']} WHERE external_id IS NOT NULL")
+        ),
+        "deals": dict(tx.all(f"SELECT external_id, deal_id FROM {t['deals']} WHERE external_id IS NOT NULL")),
+    }

@@ -4,7 +4,7 @@ on any date (`GET /org?as_of=`). Changes are effective-dated and may be recorded
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 from typing import Any
 
@@ -14,6 +14,7 @@ from infrastructure.database import Tx
 from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
 
+MEMBER_COLUMNS = ("rep_id", "name", "hired_on", "external_id")
 CHANGE_COLUMNS = ("position", "rep_id", "kind", "effective_from", "level", "team", "region", "manager_id", "status")
 KIND_FIELDS = {
     "hired": ("level", "team", "region", "manager_id", "status"),
@@ -25,11 +26,12 @@ KIND_FIELDS = {
 
 class OrgProjection(Projection):
     name = "org"
-    version = 1
+    version = 2  # 2: members keep their external_id (imports)
     tables = {
         "members": [
             """CREATE TABLE IF NOT EXISTS {members} (
-            rep_id TEXT PRIMARY KEY, name TEXT NOT NULL, hired_on TEXT)"""
+            rep_id TEXT PRIMARY KEY, name TEXT NOT NULL, hired_on TEXT, external_id TEXT)""",
+            "CREATE INDEX IF NOT EXISTS {members}_external ON {members} (external_id)",
         ],
         "changes": [
             """CREATE TABLE IF NOT EXISTS {changes} (
@@ -41,7 +43,7 @@ class OrgProjection(Projection):
 
     def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Rows]:
         return {
-            "members": Rows(tx, tables["members"], "rep_id", ("rep_id", "name", "hired_on")),
+            "members": Rows(tx, tables["members"], "rep_id", MEMBER_COLUMNS),
             "changes": Rows(tx, tables["changes"], "position", CHANGE_COLUMNS),
         }
 
@@ -56,7 +58,12 @@ class OrgProjection(Projection):
     def rep_hired(self, s: dict[str, Rows], r: Recorded) -> None:
         e = r.event
         s["members"].put(
-            {"rep_id": r.aggregate_id, "name": e.name, "hired_on": e.hired_on.isoformat() if e.hired_on else None}
+            {
+                "rep_id": r.aggregate_id,
+                "name": e.name,
+                "hired_on": e.hired_on.isoformat() if e.hired_on else None,
+                "external_id": getattr(e, "external_id", None),
+            }
         )
         self._change(
             s,
@@ -171,3 +178,57 @@ def direct_reports(tx: Tx, manager_id: str) -> list[str]:
         for rep in history.timelines
         if (attrs := history.attrs(rep, date.max)) and attrs["manager_id"] == manager_id and attrs["status"] == "active"
     )
+
+
+def list_reps(
+    tx: Tx,
+    *,
+    day: date,
+    after: str | None = None,
+    limit: int = 50,
+    visible_to: Collection[str] | None = None,
+    **filters: str | None,
+) -> dict[str, Any]:
+    """Reps as they stood on `day` (hired by then), by id, with keyset paging: `next` is the id to
+    pass as `after`. Filters: team, region, level, status (active | left), manager_id, external_id.
+    With `visible_to`, only those reps."""
+    t = active_tables(tx, ORG)
+    history = OrgHistory(tx)
+    external = {rep: ext for rep, ext in tx.all(f"SELECT rep_id, external_id FROM {t['members']}")}
+    hired = {rep: on for rep, on in tx.all(f"SELECT rep_id, hired_on FROM {t['members']}")}
+    items: list[dict[str, Any]] = []
+    more = False
+    for rep_id in sorted(history.timelines):
+        if after is not None and rep_id <= after:
+            continue
+        if visible_to is not None and rep_id not in visible_to:
+            continue
+        attrs = history.attrs(rep_id, day)
+        if attrs is None:
+            continue
+        item = {
+            "rep_id": rep_id,
+            "name": history.names.get(rep_id),
+            "external_id": external.get(rep_id),
+            "level": attrs["level"],
+            "team": attrs["team"],
+            "region": attrs["region"],
+            "manager_id": attrs["manager_id"],
+            "status": attrs["status"],
+            "hired_on": hired.get(rep_id),
+        }
+        if any(value is not None and item.get(key) != value for key, value in filters.items()):
+            continue
+        if len(items) == limit:
+            more = True
+            break
+        items.append(item)
+    return {"as_of": day, "items": items, "next": items[-1]["rep_id"] if more else None}
+
+
+def reps_by_external_id(tx: Tx) -> dict[str, str]:
+    """external_id → rep_id for every rep that came with one."""
+    t = active_tables(tx, ORG)
+    return {
+        ext: rep for rep, ext in tx.all(f"SELECT rep_id, external_id FROM {t['members']} WHERE external_id IS NOT NULL")
+    }

@@ -26,7 +26,8 @@ from api.access import (
 from api.deps import MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
 from api.errors import Forbidden
-from api.models import Amount, Body, OptionalText, Receipt, SaneDate, Text
+from api.listing import Cursor, Limit
+from api.models import Amount, Body, FilterText, OptionalText, Receipt, SaneDate, Text
 from application.commissions import (
     READ_MODELS,
     ClosePeriod,
@@ -36,6 +37,7 @@ from application.commissions import (
     VerifyStatement,
 )
 from domain.rep import Rep
+from projections.plans_list import list_plans as plans_page
 
 router = APIRouter(tags=["commissions"])
 
@@ -94,6 +96,22 @@ def create_plan(body: dict[str, Any], rt: RuntimeDep, meta: MetaDep):
 def add_version(plan_id: str, body: dict[str, Any], rt: RuntimeDep, meta: MetaDep):
     """A new version with a later effective_from; credits dated from then are paid under it."""
     return answer(rt, rt.ledger.commissions.add_plan_version(meta, plan_id, body), 201)
+
+
+@router.get("/plans", dependencies=[Allow(EVERYONE)], tags=["plans"])
+def list_plans(
+    request: Request,
+    rt: RuntimeDep,
+    after: Cursor = None,
+    limit: Limit = 50,
+    name: FilterText = None,
+    min_position: MinPosition = None,
+):
+    """Every plan with its newest version (body, number, effective_from), by id; `next` is the
+    cursor (pass it as `after`)."""
+    await_position(request, "commissions", min_position)
+    with rt.db.read() as tx:
+        return Json(plans_page(tx, after=after, limit=limit, name=name))
 
 
 @router.get("/plans/{plan_id}", dependencies=[Allow(EVERYONE)], tags=["plans"])

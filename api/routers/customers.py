@@ -13,10 +13,12 @@ from api.access import EVERYONE, FIELD_WORK, MANAGEMENT, MONEY, OPERATIONS, Acce
 from api.deps import IfMatch, MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
 from api.history import aggregate_view, record_routes
+from api.listing import Cursor, Limit, reps_in
 from api.models import (
     Amount,
     AsOfParam,
     Body,
+    FilterText,
     OptionalText,
     Receipt,
     SaneDate,
@@ -25,9 +27,10 @@ from api.models import (
     Today,
     VersionParam,
 )
+from application import clock
 from application.customers import CheckDormancy
 from domain.customer import Customer
-from projections.accounts import distribution
+from projections.accounts import distribution, list_customers
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -118,6 +121,45 @@ def register_customer(body: RegisterCustomer, rt: RuntimeDep, meta: MetaDep, acc
         body.owner_id = body.owner_id or access.principal.rep_id
     access.rep(body.owner_id, "owner_id")
     return answer(rt, rt.ledger.customers.register_customer(meta, **body.model_dump()), 201)
+
+
+@router.get("", dependencies=[Allow(EVERYONE)])
+def customers(
+    request: Request,
+    rt: RuntimeDep,
+    access: AccessDep,
+    region: FilterText = None,
+    industry: FilterText = None,
+    owner_id: FilterText = None,
+    team: FilterText = None,
+    grade: FilterText = None,
+    classification: FilterText = None,
+    status: FilterText = None,
+    external_id: FilterText = None,
+    after: Cursor = None,
+    limit: Limit = 50,
+    min_position: MinPosition = None,
+):
+    """Customers by id; `next` is the cursor (pass it as `after`). `status` is the lifecycle state
+    (prospect, active, dormant, lost); `team` means owned by a rep of that team today. Managers
+    and reps see the customers they and the reps below them own."""
+    await_position(request, "accounts", min_position)
+    with rt.db.read() as tx:
+        page = list_customers(
+            tx,
+            after=after,
+            limit=limit,
+            visible_to=access.reps,
+            owners=reps_in(tx, clock.today(), team, None),
+            region=region,
+            industry=industry,
+            owner_id=owner_id,
+            grade=grade,
+            classification=classification,
+            lifecycle=status,
+            external_id=external_id,
+        )
+    return Json(page)
 
 
 @router.get("/distribution", dependencies=[Allow(EVERYONE)])

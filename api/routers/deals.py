@@ -2,16 +2,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
 from api.access import EVERYONE, FIELD_WORK, MANAGEMENT, MONEY, OPERATIONS, AccessDep, Allow, Record
-from api.deps import IfMatch, MetaDep, RuntimeDep, answer
+from api.deps import IfMatch, MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
 from api.history import record_routes
-from api.models import Amount, Body, DateField, OptionalText, Receipt, SaneDate, Text
+from api.listing import Cursor, Limit, reps_in
+from api.models import Amount, Body, DateField, FilterText, OptionalText, Receipt, SaneDate, Text
+from application import clock
 from domain.customer import Customer
 from domain.deal import Deal
+from projections.accounts import list_deals
 
 router = APIRouter(prefix="/deals", tags=["deals"])
 OrTodayDate = Annotated[
@@ -122,6 +125,47 @@ def open_deal(body: OpenDeal, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     if body.credit_override and not access.sees_everything:
         access.myself(body.credit_override.manager_id, "credit_override.manager_id")
     return answer(rt, rt.ledger.deals.open_deal(meta, **body.model_dump()), 201)
+
+
+@router.get("", dependencies=[Allow(EVERYONE)])
+def deals(
+    request: Request,
+    rt: RuntimeDep,
+    access: AccessDep,
+    status: FilterText = None,
+    stage: FilterText = None,
+    owner_id: FilterText = None,
+    customer_id: FilterText = None,
+    product_line: FilterText = None,
+    currency: FilterText = None,
+    team: FilterText = None,
+    region: FilterText = None,
+    external_id: FilterText = None,
+    as_of: SaneDate | None = Query(None, description="team and region membership on this day; defaults to today"),
+    after: Cursor = None,
+    limit: Limit = 50,
+    min_position: MinPosition = None,
+):
+    """Deals by id with their money (amount, signed, collected, refunded, receivable); `next` is
+    the cursor (pass it as `after`). `team` / `region`: deals owned by the reps there on `as_of`.
+    Managers and reps see the deals they and the reps below them own."""
+    await_position(request, ("accounts", "org"), min_position)
+    with rt.db.read() as tx:
+        page = list_deals(
+            tx,
+            after=after,
+            limit=limit,
+            visible_to=access.reps,
+            owners=reps_in(tx, as_of or clock.today(), team, region),
+            status=status,
+            stage=stage,
+            owner_id=owner_id,
+            customer_id=customer_id,
+            product_line=product_line,
+            currency=currency,
+            external_id=external_id,
+        )
+    return Json(page)
 
 
 @router.get("/policy", dependencies=[Allow(EVERYONE)])

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request
 
 from api.access import EVERYONE, MANAGEMENT, MANAGER, AccessDep, Allow, Record
-from api.deps import IfMatch, MetaDep, RuntimeDep, answer
+from api.deps import IfMatch, MetaDep, MinPosition, RuntimeDep, answer, await_position
+from api.encoding import Json
 from api.history import record_routes
-from api.models import Amount, Body, DateField, OptionalText, Receipt, SaneDate, Text
+from api.listing import Cursor, Limit
+from api.models import Amount, Body, DateField, FilterText, OptionalText, Receipt, SaneDate, Text
+from application import clock
 from domain.rep import Rep
+from projections.org import list_reps
 
 router = APIRouter(prefix="/reps", tags=["reps"])
 
@@ -45,6 +49,42 @@ class RepTarget(Body):
     metric: str
     value: Amount
     reason: OptionalText = None
+
+
+@router.get("", dependencies=[Allow(EVERYONE)])
+def reps(
+    request: Request,
+    rt: RuntimeDep,
+    access: AccessDep,
+    team: FilterText = None,
+    region: FilterText = None,
+    level: FilterText = None,
+    status: FilterText = None,
+    manager_id: FilterText = None,
+    external_id: FilterText = None,
+    as_of: SaneDate | None = Query(None, description="the organisation on this day; defaults to today"),
+    after: Cursor = None,
+    limit: Limit = 50,
+    min_position: MinPosition = None,
+):
+    """Reps as they stood on `as_of` (level, team, region, manager, status active | left), by id;
+    `next` is the cursor (pass it as `after`). Managers see their part of the tree, reps themselves."""
+    await_position(request, "org", min_position)
+    with rt.db.read() as tx:
+        page = list_reps(
+            tx,
+            day=as_of or clock.today(),
+            after=after,
+            limit=limit,
+            visible_to=access.reps,
+            team=team,
+            region=region,
+            level=level,
+            status=status,
+            manager_id=manager_id,
+            external_id=external_id,
+        )
+    return Json(page)
 
 
 @router.post("", dependencies=[Allow(MANAGEMENT)], status_code=201, response_model=Receipt)
