@@ -30,6 +30,7 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 ## Fuzz every route from the OpenAPI schema with many more cases than `make test` runs
 fuzz: $(STAMP)

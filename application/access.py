@@ -9,10 +9,11 @@ from eventsourcing.application import AggregateNotFoundError
 
 from application import clock
 from application.base import UseCases, Written
-from domain.access import SECRET_PREFIX, AccessKey, Role, key_id_for
+from domain.access import SECRET_PREFIX, AccessKey, key_id_for
 from domain.base import Entity, Meta
 from domain.errors import Conflict
 from domain.rep import Rep
+from domain.values import Role
 
 T = TypeVar("T", bound=Entity)
 
@@ -46,7 +47,7 @@ class AccessKeys(UseCases):
         """The live key holding this secret, or None: unknown, revoked, or its rep has left by the
         organisation's today (a leave recorded ahead of its date stops the key on that date)."""
         try:
-            key = self.store.repository.get(key_id_for(secret))
+            key: object = self.store.repository.get(key_id_for(secret))
         except AggregateNotFoundError:
             return None
         if not isinstance(key, AccessKey) or key.revoked:

@@ -15,6 +15,7 @@ from domain.customer import Customer
 from domain.errors import InvalidInput
 from domain.rep import Rep
 from domain.values import sane_date
+from infrastructure.store import EventStore
 from projections.accounts import customer_accounts, dormancy_candidates
 
 T = TypeVar("T", bound=Entity)
@@ -54,7 +55,7 @@ class Customer360:
 class Customers(UseCases):
     """Customer records: grade, classification, credit, stakeholders, visits, feedback, lifecycle."""
 
-    def __init__(self, store, reads: ReadModels) -> None:
+    def __init__(self, store: EventStore, reads: ReadModels) -> None:
         super().__init__(store)
         self.reads = reads
 
@@ -172,7 +173,17 @@ class Customers(UseCases):
         )
 
     def add_stakeholder(
-        self, meta: Meta, customer_id: str, *, expected_version: int | None = None, **fields: str | None
+        self,
+        meta: Meta,
+        customer_id: str,
+        *,
+        name: str,
+        role: str,
+        title: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+        notes: str | None = None,
+        expected_version: int | None = None,
     ) -> Written:
         stakeholder_id = uuid4().hex
         written = self._change(
@@ -180,7 +191,9 @@ class Customers(UseCases):
             Customer,
             customer_id,
             expected_version,
-            lambda c: c.add_stakeholder(stakeholder_id=stakeholder_id, **fields),
+            lambda c: c.add_stakeholder(
+                stakeholder_id=stakeholder_id, name=name, role=role, title=title, phone=phone, email=email, notes=notes
+            ),
         )
         return Written(written.id, written.version, written.position, {"stakeholder_id": stakeholder_id})
 

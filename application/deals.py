@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from application import clock
@@ -31,7 +31,7 @@ class Deals(UseCases):
         super().__init__(store)
         self.reads = reads
 
-    def configure_sales_policy(self, meta: Meta, *, settings: dict, reason: str) -> Written:
+    def configure_sales_policy(self, meta: Meta, *, settings: dict[str, Any], reason: str) -> Written:
         try:
             policy = self.load(SalesPolicy, SALES_POLICY_ID)
             policy.configure(settings, reason)
@@ -51,7 +51,7 @@ class Deals(UseCases):
         currency: str | None = None,
         title: str | None = None,
         expected_close: date | None = None,
-        credit_override: dict | None = None,
+        credit_override: dict[str, Any] | None = None,
         id: UUID | None = None,
     ) -> Written:
         """Open a deal (on `opened_on`, or today in the organisation's time zone).
@@ -93,8 +93,8 @@ class Deals(UseCases):
             return exposure(tx, customer_id)
 
     def _credit_check(
-        self, customer: Customer, owner: Rep, opened_on: date, amount: Decimal, override: dict | None
-    ) -> dict | None:
+        self, customer: Customer, owner: Rep, opened_on: date, amount: Decimal, override: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
         if customer.credit is None:
             return None
         current = self.customer_exposure(str(customer.id))
@@ -188,7 +188,7 @@ class Deals(UseCases):
         )
 
     def set_deal_line_items(
-        self, meta: Meta, deal_id: str, items: list[dict], *, expected_version: int | None = None
+        self, meta: Meta, deal_id: str, items: list[dict[str, Any]], *, expected_version: int | None = None
     ) -> Written:
         return self._change(meta, Deal, deal_id, expected_version, lambda d: d.set_line_items(items))
 
@@ -196,9 +196,9 @@ class Deals(UseCases):
         self,
         meta: Meta,
         deal_id: str,
-        splits: list[dict],
+        splits: list[dict[str, Any]],
         *,
-        overlays: list[dict] | None = None,
+        overlays: list[dict[str, Any]] | None = None,
         expected_version: int | None = None,
     ) -> Written:
         parsed = [{**s, "rep_id": str(self._active_rep(s["rep_id"], "splits.rep_id").id)} for s in parse_splits(splits)]
@@ -228,6 +228,7 @@ class Deals(UseCases):
         )
         customer = self.load(Customer, deal.customer_id)
         if customer.lifecycle != "active":
+            assert deal.signed_on is not None  # just won
             first = customer.lifecycle == "prospect"
             customer.move_lifecycle(
                 to="active",

@@ -14,7 +14,7 @@ from decimal import Decimal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from application import SalesLedger
-from domain.base import Meta
+from domain.base import Entity, Meta
 from domain.customer import Customer
 from domain.deal import Deal
 from domain.lead import Lead
@@ -71,7 +71,7 @@ class Demo:
         self.ledger, self.seed, self.chunk = ledger, seed, chunk
         self.rng = random.Random(seed)
         self.meta = Meta(actor="demo", correlation_id=f"demo-{seed}", causation_id=f"demo-{seed}")
-        self.pending: list = []
+        self.pending: list[Entity] = []
         self.stats = DemoStats()
 
     def uid(self, kind: str, n: int) -> UUID:
@@ -83,7 +83,7 @@ class Demo:
     def day(self, after: date, within: int) -> date:
         return after + timedelta(days=self.rng.randint(0, within))
 
-    def save(self, agg, force: bool = False) -> None:
+    def save(self, agg: Entity | None, force: bool = False) -> None:
         if agg is not None:
             self.pending.append(agg)
         if self.pending and (force or len(self.pending) >= self.chunk):

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from application import clock
-from application.base import UseCases
+from application.base import UseCases, Written
 from application.reads import ReadModels
 from domain.base import Entity, Meta
 from domain.customer import Customer
@@ -30,6 +30,7 @@ from domain.lead_policy import (
     score_inputs,
 )
 from domain.rep import Rep
+from infrastructure.store import EventStore
 from projections.leads import find_duplicate, open_assigned, queue
 from projections.org import roster
 
@@ -65,11 +66,11 @@ class SlaCheckResult:
 class Leads(UseCases):
     """Leads: capture, scoring, assignment by rules, the pool, follow-up, SLA checks and conversion."""
 
-    def __init__(self, store, reads: ReadModels) -> None:
+    def __init__(self, store: EventStore, reads: ReadModels) -> None:
         super().__init__(store)
         self.reads = reads
 
-    def configure_lead_policy(self, meta, *, settings: dict, reason: str):
+    def configure_lead_policy(self, meta: Meta, *, settings: dict[str, Any], reason: str) -> Written:
         try:
             policy = self.load(LeadPolicy, POLICY_ID)
             policy.configure(settings, reason)
@@ -79,16 +80,16 @@ class Leads(UseCases):
 
     def capture_lead(
         self,
-        meta,
+        meta: Meta,
         *,
         company: str,
         source: str,
         region: str,
         industry: str,
         captured_on: date | None = None,
-        id=None,
+        id: UUID | None = None,
         **contact: str | None,
-    ):
+    ) -> Written:
         """Capture a lead. An open lead with the same normalised phone or email, or the same
         normalised company in the same region, makes this one a recorded duplicate
         (`duplicate_of`): it is linked to the lead it repeats, never dropped. The leads read model
@@ -111,14 +112,14 @@ class Leads(UseCases):
 
     def score_lead(
         self,
-        meta,
+        meta: Meta,
         lead_id: str,
         *,
         need_match: Any,
         purchasing_power: Any,
         decision_complexity: Any,
         expected_version: int | None = None,
-    ):
+    ) -> Written:
         policy = self.lead_policy()
         inputs = score_inputs(need_match, purchasing_power, decision_complexity)
         lead = self._expect(self.load(Lead, lead_id), expected_version)
@@ -145,7 +146,7 @@ class Leads(UseCases):
         reason: str | None = None,
         capacity: int | None = None,
         cooldown_days: int = 0,
-    ) -> list:
+    ) -> list[Entity]:
         previous = lead.assignee_id
         lead.assign(
             rep_id=str(rep.id),
@@ -156,20 +157,23 @@ class Leads(UseCases):
             reason=reason,
             cooldown_days=cooldown_days,
         )
+        assert lead.assigned_at is not None  # just assigned
         rep.take_lead(lead_id=str(lead.id), capacity=capacity, taken_at=lead.assigned_at)
-        changed = [lead, rep]
+        changed: list[Entity] = [lead, rep]
         if previous:
             before = self.load(Rep, previous)
             before.release_lead(lead_id=str(lead.id), why=f"reassigned ({kind})")
             changed.append(before)
         return changed
 
-    def _by_rules(self, lead: Lead, roster: list[dict], policy: PolicyView, exclude: str | None = None):
+    def _by_rules(
+        self, lead: Lead, roster: list[dict[str, Any]], policy: PolicyView, exclude: str | None = None
+    ) -> tuple[dict[str, Any], str, Candidate | None, str]:
         """The rule that matches, the rep it picks (or None) and why."""
         settings = policy.settings
         if lead.grade is None:
             raise Conflict("score the lead before assigning it by the rules", code="lead_unscored")
-        level = settings["grade_levels"][lead.grade]
+        level: str = settings["grade_levels"][lead.grade]
         facts = {
             "region": lead.region,
             "industry": lead.industry,
@@ -177,7 +181,7 @@ class Leads(UseCases):
             "product_line": lead.contact.get("product_line"),
         }
         rule = matching_rule(settings, facts)
-        candidates = []
+        candidates: list[Candidate] = []
         for member in roster:
             if (
                 member["level"] != level
@@ -197,14 +201,14 @@ class Leads(UseCases):
 
     def assign_lead(
         self,
-        meta,
+        meta: Meta,
         lead_id: str,
         *,
         assigned_at: datetime | None = None,
         rep_id: str | None = None,
         reason: str | None = None,
         expected_version: int | None = None,
-    ):
+    ) -> Written:
         """By the rules (no rep_id: grade → level, the roster of today's organisation, least
         loaded, round-robin, caps) or by hand (rep_id and a reason). `assigned_at` defaults to now."""
         policy = self.lead_policy()
@@ -240,12 +244,12 @@ class Leads(UseCases):
         )
         return self._written(meta, *changed, rep_id=best.rep_id, rule=rule["name"], why=why)
 
-    def _roster(self, day: date) -> list[dict]:
+    def _roster(self, day: date) -> list[dict[str, Any]]:
         """Who can be given leads on `day`: the org read model, caught up to every hire and move."""
         with self.reads.current("org") as tx:
             return roster(tx, day)
 
-    def queue(self, rep_id: str, *, as_of: datetime | None = None) -> dict:
+    def queue(self, rep_id: str, *, as_of: datetime | None = None) -> dict[str, Any]:
         """A rep's open leads, most urgent first, with age, next follow-up due and SLA state at
         `as_of` (default now), from the leads read model as far as it has got."""
         rep = self.load(Rep, rep_id)
@@ -253,7 +257,7 @@ class Leads(UseCases):
         with self.reads.read() as tx:
             return queue(tx, str(rep.id), self.lead_policy().settings, at)
 
-    def claim_lead(self, meta, lead_id: str, *, rep_id: str, claimed_at: datetime | None = None):
+    def claim_lead(self, meta: Meta, lead_id: str, *, rep_id: str, claimed_at: datetime | None = None) -> Written:
         """A rep takes a lead from the pool, within their cap and outside their cool-down."""
         policy = self.lead_policy()
         lead = self.load(Lead, lead_id)
@@ -271,13 +275,13 @@ class Leads(UseCases):
 
     def return_lead(
         self,
-        meta,
+        meta: Meta,
         lead_id: str,
         *,
         reason: str,
         returned_at: datetime | None = None,
         expected_version: int | None = None,
-    ):
+    ) -> Written:
         lead = self._expect(self.load(Lead, lead_id), expected_version)
         rep_id = lead.return_to_pool(reason=reason, returned_at=returned_at or clock.now())
         rep = self.load(Rep, rep_id)
@@ -286,7 +290,7 @@ class Leads(UseCases):
 
     def log_lead_contact(
         self,
-        meta,
+        meta: Meta,
         lead_id: str,
         *,
         channel: str,
@@ -294,7 +298,7 @@ class Leads(UseCases):
         occurred_at: datetime,
         notes: str | None = None,
         expected_version: int | None = None,
-    ):
+    ) -> Written:
         return self._change(
             meta,
             Lead,
@@ -324,7 +328,7 @@ class Leads(UseCases):
         return SlaCheckResult(as_of=as_of, checked=len(candidates), breaches=breaches)
 
     def _check_lead_sla(
-        self, meta: Meta, lead_id: str, as_of: datetime, roster: list[dict], policy: PolicyView
+        self, meta: Meta, lead_id: str, as_of: datetime, roster: list[dict[str, Any]], policy: PolicyView
     ) -> SlaBreach | None:
         """Record a due SLA breach on one lead and apply the policy's action; None if nothing is due
         or it was recorded already."""
@@ -335,13 +339,14 @@ class Leads(UseCases):
         kind, due_at = found
         action = policy.settings["sla"]["on_breach"]
         breached_rep = lead.assignee_id
-        changed: list = [lead]
+        changed: list[Entity] = [lead]
         outcome = "recorded"
         if action == "reassign":
             rule, _, best, why = (
                 self._by_rules(lead, roster, policy, exclude=breached_rep) if lead.grade else (None, None, None, "")
             )
             if best is not None:
+                assert rule is not None  # a rep was picked by the rules
                 lead.record_breach(kind=kind, due_at=due_at, as_of=as_of, action="reassign")
                 changed = self._give(
                     lead,
@@ -373,28 +378,34 @@ class Leads(UseCases):
         )
 
     def qualify_lead(
-        self, meta, lead_id: str, *, qualified_on: date, notes: str | None = None, expected_version: int | None = None
-    ):
+        self,
+        meta: Meta,
+        lead_id: str,
+        *,
+        qualified_on: date,
+        notes: str | None = None,
+        expected_version: int | None = None,
+    ) -> Written:
         return self._change(
             meta, Lead, lead_id, expected_version, lambda lead: lead.qualify(notes=notes, qualified_on=qualified_on)
         )
 
     def disqualify_lead(
         self,
-        meta,
+        meta: Meta,
         lead_id: str,
         *,
         reason: str,
         disqualified_on: date,
         notes: str | None = None,
         expected_version: int | None = None,
-    ):
+    ) -> Written:
         policy = self.lead_policy()
         lead = self._expect(self.load(Lead, lead_id), expected_version)
         rep_id = lead.disqualify(
             reason=reason, allowed=policy.settings["disqualify_reasons"], notes=notes, disqualified_on=disqualified_on
         )
-        changed: list = [lead]
+        changed: list[Entity] = [lead]
         if rep_id:
             rep = self.load(Rep, rep_id)
             rep.release_lead(lead_id=str(lead.id), why="disqualified")
@@ -403,7 +414,7 @@ class Leads(UseCases):
 
     def convert_lead(
         self,
-        meta,
+        meta: Meta,
         lead_id: str,
         *,
         converted_on: date,
@@ -413,12 +424,11 @@ class Leads(UseCases):
         title: str | None = None,
         currency: str | None = None,
         expected_version: int | None = None,
-    ):
+    ) -> Written:
         """Create the customer (or link an existing one) and open a deal owned by the lead's rep,
         recorded on all three in one write."""
         lead = self._expect(self.load(Lead, lead_id), expected_version)
-        lead._require_assignee("convert the lead")
-        owner = lead.assignee_id
+        owner = lead._require_assignee("convert the lead")  # the assignee_id, checked
         if customer_id:
             try:
                 customer = self.load(Customer, customer_id)
@@ -455,14 +465,14 @@ class Leads(UseCases):
         written = self._written(meta, lead, customer, deal, rep, customer_id=str(customer.id), deal_id=str(deal.id))
         return written
 
-    def merge_leads(self, meta, lead_id: str, *, into: str, reason: str):
+    def merge_leads(self, meta: Meta, lead_id: str, *, into: str, reason: str) -> Written:
         source = self.load(Lead, lead_id)
         try:
             target = self.load(Lead, into)
         except NotFound:
             raise NotFound(f"into: no lead with id {into}", field="into") from None
         rep_id = source.merge_into(target, reason=reason)
-        changed: list = [source, target]
+        changed: list[Entity] = [source, target]
         if rep_id:
             rep = self.load(Rep, rep_id)
             rep.release_lead(lead_id=str(source.id), why=f"merged into {target.id}")

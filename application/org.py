@@ -15,6 +15,7 @@ from domain.customer import Customer
 from domain.errors import Conflict
 from domain.lead import Lead
 from domain.rep import Rep
+from infrastructure.store import EventStore
 from projections.accounts import customers_owned_by
 from projections.org import direct_reports
 
@@ -37,7 +38,7 @@ class OpenWork:
 class Org(UseCases):
     """The organisation: hiring, levels, transfers and leaving (with the hand-over of open work)."""
 
-    def __init__(self, store, reads: ReadModels) -> None:
+    def __init__(self, store: EventStore, reads: ReadModels) -> None:
         super().__init__(store)
         self.reads = reads
 
@@ -122,7 +123,8 @@ class Org(UseCases):
         )
 
     def _refuse_cycle(self, rep_id: str, manager_id: str) -> None:
-        seen, current = set(), manager_id
+        seen: set[str] = set()
+        current: str | None = manager_id
         while current and current not in seen:
             if current == rep_id:
                 raise Conflict(

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import TypeVar
 
 from application.base import UseCases, Written
-from domain.base import Entity, Meta
+from domain.base import Meta
+from domain.customer import Customer
 from domain.errors import Conflict
+from domain.lead import Lead
 
-T = TypeVar("T", bound=Entity)
+T = TypeVar("T", bound=Lead | Customer)  # the records holding personal data
 
 
 class Privacy(UseCases):

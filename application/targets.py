@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from application.base import UseCases, Written
 from domain.base import Entity, Meta
@@ -57,7 +57,7 @@ class Targets(UseCases):
         except NotFound:
             return fresh
 
-    def _target_scope(self, scope: str) -> str:
+    def _target_scope(self, scope: object) -> str:
         scope = parse_scope(scope)
         if scope.startswith("rep:"):
             scope = f"rep:{self.load(Rep, scope[4:]).id}"
@@ -80,7 +80,8 @@ class Targets(UseCases):
             sheet = self.load(TargetSheet, sheet_id(label, metric))
         except NotFound:
             raise NotFound(f"no {metric} targets for {label}", period=label, metric=metric) from None
-        events = list(self.store.repository.event_store.get(sheet.id))[1:]  # after SheetOpened
+        # after SheetOpened; the store hands back the sheet's own (timestamped) aggregate events
+        events = cast("list[TargetSheet.Event]", list(self.store.repository.event_store.get(sheet.id))[1:])
         history = [
             TargetChange(
                 type=type(e).__qualname__.replace(".", ""),
@@ -100,7 +101,14 @@ class Targets(UseCases):
         )
 
     def decompose_target(
-        self, meta: Meta, *, period: str, metric: str, parent: str, children: list[dict], reason: str | None = None
+        self,
+        meta: Meta,
+        *,
+        period: str,
+        metric: str,
+        parent: str,
+        children: list[dict[str, Any]],
+        reason: str | None = None,
     ) -> Written:
         sheet = self._sheet(period, metric)
         children = [{**c, "scope": self._target_scope(c.get("scope"))} for c in children]

@@ -8,6 +8,7 @@ the key's aggregate id is derived from that digest, so a presented secret is fou
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
@@ -66,7 +67,7 @@ class AccessKey(Entity):
         self.revoked = True
         self.revoke_reason = reason
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         view = super().as_dict()
         view.pop("digest")
         return view

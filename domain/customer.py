@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -39,6 +39,26 @@ class StakeholderRole(Choice):
     PROCUREMENT = "procurement"
 
 
+class Credit(TypedDict):
+    """The customer's credit rating in force (and each entry of its history)."""
+
+    rating: str
+    limit: Decimal
+    evidence: str
+    rated_on: date
+
+
+class StakeholderDetails(TypedDict):
+    """A stakeholder's details as recorded; the people-identifying ones are personal data."""
+
+    name: Personal | None
+    role: str
+    title: str | None
+    phone: Personal | None
+    email: Personal | None
+    notes: Personal | None
+
+
 class Customer(Entity):
     @event("Registered")
     def __init__(
@@ -62,16 +82,16 @@ class Customer(Entity):
         self.registered_on = registered_on
         self.lead_ids = [lead_id] if lead_id else []
         self.lifecycle = "prospect"
-        self.lifecycle_history: list[dict] = []
+        self.lifecycle_history: list[dict[str, Any]] = []
         self.grade: str | None = None
         self.classification: str | None = None
-        self.credit: dict | None = None
-        self.credit_history: list[dict] = []
-        self.stakeholders: dict[str, dict] = {}
-        self.feedback: list[dict] = []
-        self.grade_history: list[dict] = []
-        self.owner_history: list[dict] = []
-        self.visits: list[dict] = []
+        self.credit: Credit | None = None
+        self.credit_history: list[Credit] = []
+        self.stakeholders: dict[str, dict[str, Any]] = {}  # StakeholderDetails plus its stakeholder_id
+        self.feedback: list[dict[str, Any]] = []
+        self.grade_history: list[dict[str, Any]] = []
+        self.owner_history: list[dict[str, Any]] = []
+        self.visits: list[dict[str, Any]] = []
 
     @classmethod
     def register(
@@ -200,7 +220,9 @@ class Customer(Entity):
         )
 
     @event("CreditRated")
-    def _credit_rated(self, rating: str, limit: Decimal, evidence: str, rated_on: date, previous: dict | None) -> None:
+    def _credit_rated(
+        self, rating: str, limit: Decimal, evidence: str, rated_on: date, previous: Credit | None
+    ) -> None:
         self.credit = {"rating": rating, "limit": limit, "evidence": evidence, "rated_on": rated_on}
         self.credit_history.append(self.credit)
 
@@ -227,12 +249,12 @@ class Customer(Entity):
     def _stakeholder_added(
         self,
         stakeholder_id: str,
-        name: str,
+        name: Personal | None,
         role: str,
         title: str | None,
-        phone: str | None,
-        email: str | None,
-        notes: str | None,
+        phone: Personal | None,
+        email: Personal | None,
+        notes: Personal | None,
     ) -> None:
         self.stakeholders[stakeholder_id] = {
             "stakeholder_id": stakeholder_id,
@@ -260,7 +282,7 @@ class Customer(Entity):
         self._stakeholder_updated(stakeholder_id=stakeholder_id, changes=changes)
 
     @event("StakeholderUpdated")
-    def _stakeholder_updated(self, stakeholder_id: str, changes: dict) -> None:
+    def _stakeholder_updated(self, stakeholder_id: str, changes: dict[str, dict[str, Any]]) -> None:
         for key, change in changes.items():
             self.stakeholders[stakeholder_id][key] = change["to"]
 
@@ -272,7 +294,7 @@ class Customer(Entity):
     def _stakeholder_removed(self, stakeholder_id: str, reason: str) -> None:
         self.stakeholders.pop(stakeholder_id, None)
 
-    def _stakeholder(self, stakeholder_id: str) -> dict:
+    def _stakeholder(self, stakeholder_id: str) -> dict[str, Any]:
         try:
             return self.stakeholders[stakeholder_id]
         except KeyError:
@@ -339,8 +361,8 @@ class Customer(Entity):
 
 
 def _stakeholder(
-    subject: str, *, name: object, role: str, title: str | None, phone: object, email: object, notes: object
-) -> dict:
+    subject: str, *, name: object, role: object, title: object, phone: object, email: object, notes: object
+) -> StakeholderDetails:
     """A stakeholder's details; the people-identifying ones are the customer record's personal data."""
     return {
         "name": personal(subject, required_text(plain(name), "name", max_length=200)),

@@ -5,9 +5,10 @@ policy and are recorded in the events that applied them."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -30,6 +31,21 @@ class RefundKind(Choice):
     CANCELLATION = "cancellation"  # part of the contract cancelled before it was paid
 
 
+class Split(TypedDict):
+    """A rep's share of the deal's revenue credit; a deal's shares total exactly 1."""
+
+    rep_id: str
+    share: Decimal
+
+
+class Overlay(TypedDict):
+    """Credit to another party (presales, a channel partner), beside the splits."""
+
+    party: str
+    kind: str
+    share: Decimal
+
+
 class Deal(Entity):
     @event("Opened")
     def __init__(
@@ -45,7 +61,7 @@ class Deal(Entity):
         opened_on: date,
         lead_id: str | None = None,
         probability: Decimal | None = None,
-        credit_override: dict | None = None,
+        credit_override: dict[str, Any] | None = None,
         opened_on_stated: bool = False,
         external_id: str | None = None,
     ) -> None:
@@ -66,11 +82,11 @@ class Deal(Entity):
         self.probability = probability
         self.credit_override = credit_override
         self.status = OPEN
-        self.stage_history = [{"from": None, "to": self.stage, "on": opened_on}]
-        self.line_items: list[dict] = []
-        self.splits = [{"rep_id": owner_id, "share": Decimal("1")}]
-        self.overlays: list[dict] = []
-        self.revisions: list[dict] = []
+        self.stage_history: list[dict[str, Any]] = [{"from": None, "to": self.stage, "on": opened_on}]
+        self.line_items: list[dict[str, Any]] = []
+        self.splits: list[Split] = [{"rep_id": owner_id, "share": Decimal("1")}]
+        self.overlays: list[Overlay] = []
+        self.revisions: list[dict[str, Any]] = []
         self.signed_amount: Decimal | None = None
         self.gross_margin: Decimal | None = None
         self.signed_on: date | None = None
@@ -80,8 +96,8 @@ class Deal(Entity):
         self.lost_on: date | None = None
         self.lost_reason_code: str | None = None
         self.competitor: str | None = None
-        self.payments: list[dict] = []
-        self.refunds: list[dict] = []
+        self.payments: list[dict[str, Any]] = []
+        self.refunds: list[dict[str, Any]] = []
 
     @classmethod
     def open(
@@ -98,7 +114,7 @@ class Deal(Entity):
         expected_close: date | None = None,
         lead_id: str | None = None,
         probability: Decimal | None = None,
-        credit_override: dict | None = None,
+        credit_override: dict[str, Any] | None = None,
         opened_on_stated: bool = False,
     ) -> Deal:
         """A new opportunity; the amount may be zero while it is still being estimated.
@@ -141,7 +157,7 @@ class Deal(Entity):
             return Decimal("0.00")
         return receivable(self.signed_amount, self.cancelled, self.collected, self.refunded - self.cancelled)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         state = super().as_dict()
         state.update(collected=self.collected, refunded=self.refunded, receivable=self.receivable)
         return state
@@ -233,11 +249,11 @@ class Deal(Entity):
             }
         )
 
-    def set_line_items(self, items: list[dict]) -> None:
+    def set_line_items(self, items: list[dict[str, Any]]) -> None:
         """Product lines with amount and gross margin (replaces the previous list)."""
         if not isinstance(items, list) or not items:
             raise InvalidInput("line_items must be a non-empty list", field="line_items")
-        parsed = []
+        parsed: list[dict[str, Any]] = []
         for i, item in enumerate(items):
             amount = money(item.get("amount"), field=f"line_items[{i}].amount", allow_zero=True)
             margin = money(
@@ -261,17 +277,17 @@ class Deal(Entity):
         self._line_items_set(items=parsed, total=sum((p["amount"] for p in parsed), Decimal("0.00")))
 
     @event("LineItemsSet")
-    def _line_items_set(self, items: list[dict], total: Decimal) -> None:
+    def _line_items_set(self, items: list[dict[str, Any]], total: Decimal) -> None:
         self.line_items = items
 
-    def set_splits(self, splits: list[dict], overlays: list[dict] | None = None) -> None:
+    def set_splits(self, splits: list[dict[str, Any]], overlays: list[dict[str, Any]] | None = None) -> None:
         parsed = parse_splits(splits)
         extra = parse_overlays(overlays or [])
         self._require_open("change the revenue splits")
         self._splits_set(splits=parsed, overlays=extra)
 
     @event("SplitsSet")
-    def _splits_set(self, splits: list[dict], overlays: list[dict] | None = None) -> None:
+    def _splits_set(self, splits: list[Split], overlays: list[Overlay] | None = None) -> None:
         self.splits = splits
         self.overlays = overlays or []
 
@@ -429,11 +445,12 @@ def _share(raw: Any, field: str) -> Decimal:
     return share
 
 
-def parse_splits(splits: list[dict]) -> list[dict]:
+def parse_splits(splits: list[dict[str, Any]]) -> list[Split]:
     """Validate revenue-credit splits: distinct reps, shares in (0, 1] totalling exactly 1."""
     if not isinstance(splits, list) or not splits:
         raise InvalidInput("splits must be a non-empty list", field="splits")
-    parsed, seen = [], set()
+    parsed: list[Split] = []
+    seen: set[str] = set()
     for i, split in enumerate(splits):
         if not isinstance(split, dict):
             raise InvalidInput("each split is an object {rep_id, share}", field=f"splits[{i}]")
@@ -449,19 +466,19 @@ def parse_splits(splits: list[dict]) -> list[dict]:
     return parsed
 
 
-def dump_splits(splits: list[dict]) -> str:
+def dump_splits(splits: Sequence[Mapping[str, object]]) -> str:
     """Splits as stored in read models: the contract's shape, `[{"rep_id", "share"}]`, shares as strings."""
     return json.dumps([{"rep_id": s["rep_id"], "share": str(s["share"])} for s in splits], ensure_ascii=False)
 
 
-def load_splits(text: str) -> list[dict]:
+def load_splits(text: str) -> list[Split]:
     """Stored splits back as `{"rep_id", "share": Decimal}`, read by the one parser (`parse_splits`)."""
     return parse_splits(json.loads(text))
 
 
-def parse_overlays(overlays: list[dict]) -> list[dict]:
+def parse_overlays(overlays: list[dict[str, Any]]) -> list[Overlay]:
     """Overlay credit (presales, a channel partner): recorded beside the splits, never part of the 1."""
-    parsed = []
+    parsed: list[Overlay] = []
     for i, overlay in enumerate(overlays):
         party = required_text(overlay.get("party"), f"overlays[{i}].party", max_length=200)
         parsed.append(

@@ -48,7 +48,7 @@ class Lead(Entity):
         source: str,
         region: str,
         industry: str,
-        contact: dict[str, str | None],
+        contact: dict[str, Any],  # CONTACT_FIELDS: Personal | None for PERSONAL_FIELDS, else str | None
         captured_on: date,
         duplicate_of: str | None = None,
     ) -> None:
@@ -68,8 +68,8 @@ class Lead(Entity):
         self.rule: str | None = None
         self.first_contact_at: datetime | None = None
         self.last_contact_at: datetime | None = None
-        self.contacts: list[dict] = []
-        self.breaches: list[dict] = []
+        self.contacts: list[dict[str, Any]] = []
+        self.breaches: list[dict[str, Any]] = []
         self.released: dict[str, datetime] = {}
         self.customer_id: str | None = None
         self.deal_id: str | None = None
@@ -153,7 +153,7 @@ class Lead(Entity):
     @event("Scored")
     def _scored(
         self,
-        inputs: dict,
+        inputs: dict[str, int],
         source: str,
         source_weight: Decimal,
         model_version: str,
@@ -249,6 +249,7 @@ class Lead(Entity):
         outcome = required_text(outcome, "outcome")
         occurred_at = moment(occurred_at, "occurred_at")
         rep_id = self._require_assignee("log a contact")
+        assert self.assigned_at is not None  # set together with the assignee
         if occurred_at < self.assigned_at:
             raise InvalidInput(
                 "occurred_at is before the lead was assigned to its current rep",
@@ -294,6 +295,7 @@ class Lead(Entity):
         """What is due next for the current assignee (None when unassigned or closed)."""
         if not self.is_open or self.assignee_id is None:
             return None
+        assert self.assigned_at is not None  # set together with the assignee
         return sla_due(
             settings,
             grade=self.grade,
@@ -318,7 +320,7 @@ class Lead(Entity):
 
     @event("SlaBreached")
     def _breached(
-        self, rep_id: str, kind: str, due_at: datetime, as_of: datetime, grade: str | None, action: str
+        self, rep_id: str | None, kind: str, due_at: datetime, as_of: datetime, grade: str | None, action: str
     ) -> None:
         self.breaches.append({"rep_id": rep_id, "kind": kind, "due_at": due_at, "as_of": as_of})
 
@@ -416,7 +418,7 @@ class Lead(Entity):
         self.assignee_id = None
 
     @event("Absorbed")
-    def _absorbed(self, lead_id: str, filled: dict, reason: str) -> None:
+    def _absorbed(self, lead_id: str, filled: dict[str, Any], reason: str) -> None:
         self.contact = {**self.contact, **filled}
 
     def forget(self, *, reason: str) -> None:

@@ -147,7 +147,7 @@ class LeadPolicy(Entity):
     """The single, versioned lead policy. Version 0 (never configured) is DEFAULT_POLICY."""
 
     @event("Configured")
-    def __init__(self, id: UUID, settings: dict, scoring_version: int, reason: str) -> None:
+    def __init__(self, id: UUID, settings: dict[str, Any], scoring_version: int, reason: str) -> None:
         self.settings = settings
         self.scoring_version = scoring_version
         self.reason = reason
@@ -171,7 +171,7 @@ class LeadPolicy(Entity):
         self._reconfigured(settings=settings, scoring_version=scoring_version, reason=required_text(reason, "reason"))
 
     @event("Reconfigured")
-    def _reconfigured(self, settings: dict, scoring_version: int, reason: str) -> None:
+    def _reconfigured(self, settings: dict[str, Any], scoring_version: int, reason: str) -> None:
         self.settings = settings
         self.scoring_version = scoring_version
         self.reason = reason
@@ -205,7 +205,7 @@ class PolicyView:
 HUNDRED = Decimal(100)
 
 
-def score(settings: dict, source: str, inputs: dict[str, int]) -> tuple[Decimal, str]:
+def score(settings: dict[str, Any], source: str, inputs: dict[str, int]) -> tuple[Decimal, str]:
     """0–100: weighted factors (decision complexity inverted: a simpler chain scores higher),
     times the source weight, capped at 100; graded by the cut-offs."""
     scoring = settings["scoring"]
@@ -228,9 +228,10 @@ def score_inputs(need_match: Any, purchasing_power: Any, decision_complexity: An
     }
 
 
-def matching_rule(settings: dict, lead: dict[str, Any]) -> dict[str, Any]:
+def matching_rule(settings: dict[str, Any], lead: dict[str, Any]) -> dict[str, Any]:
     """The first rule whose criteria all match the lead; the built-in rule sends a lead to reps
     of its own region."""
+    rule: dict[str, Any]
     for rule in settings["rules"]:
         if all(rule[k] is None or rule[k] == lead.get(k) for k in ("region", "industry", "size_band", "product_line")):
             return rule
@@ -248,8 +249,8 @@ def matching_rule(settings: dict, lead: dict[str, Any]) -> dict[str, Any]:
 def eligible(rule: dict[str, Any], lead_region: str, member: dict[str, Any]) -> bool:
     """Is this roster member (level, team, region) in the rule's pool of reps?"""
     if rule.get("team"):
-        return member["team"] == rule["team"]
-    return member["region"] == (rule.get("rep_region") or lead_region)
+        return bool(member["team"] == rule["team"])
+    return bool(member["region"] == (rule.get("rep_region") or lead_region))
 
 
 @dataclass(frozen=True)
@@ -292,7 +293,7 @@ def choose(candidates: list[Candidate]) -> tuple[Candidate | None, str]:
 
 
 def sla_due(
-    settings: dict,
+    settings: dict[str, Any],
     *,
     grade: str | None,
     assigned_at: datetime,

@@ -7,7 +7,7 @@ day is the fold of the changes effective by then (`as_of`)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -31,6 +31,13 @@ def fold(timeline: list[dict[str, Any]], day: date | None = None) -> dict[str, A
 
 
 class Rep(Entity):
+    if TYPE_CHECKING:  # set by _change from the folded timeline (ORG_FIELDS); declared only for the type checker
+        level: str
+        team: str
+        region: str
+        manager_id: str | None
+        status: str
+
     @event("Hired")
     def __init__(
         self,
@@ -47,7 +54,7 @@ class Rep(Entity):
         self.external_id = external_id  # the rep's id in the CRM it was imported from
         self.hired_on = hired_on
         self.open_leads: list[str] = []
-        self.plans: list[dict] = []
+        self.plans: list[dict[str, Any]] = []
         self.last_lead_taken_at: datetime | None = None
         self.timeline: list[dict[str, Any]] = []
         self._change(
@@ -79,7 +86,7 @@ class Rep(Entity):
     # -- derived state -------------------------------------------------------------------------
     def _change(self, effective_from: date, **fields: Any) -> None:
         self.timeline.append({"effective_from": effective_from, "seq": len(self.timeline), **fields})
-        for key, value in fold(self.timeline).items():
+        for key, value in (fold(self.timeline) or {}).items():  # never None: the timeline was just appended to
             setattr(self, key, value)
 
     def as_of(self, day: date) -> dict[str, Any] | None:
@@ -159,7 +166,13 @@ class Rep(Entity):
         )
 
     @event("Transferred")
-    def _transferred(self, from_assignment: dict, to_assignment: dict, effective_from: date, reason: str) -> None:
+    def _transferred(
+        self,
+        from_assignment: dict[str, str | None],
+        to_assignment: dict[str, str | None],
+        effective_from: date,
+        reason: str,
+    ) -> None:
         self._change(effective_from, **to_assignment)
 
     def leave(self, *, effective_on: date, reason: str) -> None:

@@ -71,7 +71,7 @@ class SalesPolicyView:
 
 class SalesPolicy(Entity):
     @event("Configured")
-    def __init__(self, id: UUID, settings: dict, reason: str) -> None:
+    def __init__(self, id: UUID, settings: dict[str, Any], reason: str) -> None:
         self.settings = settings
         self.reason = reason
 
@@ -85,7 +85,7 @@ class SalesPolicy(Entity):
         )
 
     @event("Reconfigured")
-    def _reconfigured(self, settings: dict, reason: str) -> None:
+    def _reconfigured(self, settings: dict[str, Any], reason: str) -> None:
         self.settings = settings
         self.reason = reason
 

@@ -7,6 +7,7 @@ Every change is an event carrying the previous value and the reason, so history 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
@@ -100,7 +101,7 @@ class TargetSheet(Entity):
     ) -> None:
         self.values[scope] = value
 
-    def decompose(self, *, parent: str, children: list[dict], reason: str | None) -> None:
+    def decompose(self, *, parent: str, children: list[dict[str, Any]], reason: str | None) -> None:
         parent = parse_scope(parent)
         reason = optional_text(reason, "reason")
         if parent not in self.values:
@@ -114,7 +115,8 @@ class TargetSheet(Entity):
         expected_kind = SCOPE_KINDS[SCOPE_KINDS.index(scope_kind(parent)) + 1]
         if not children:
             raise InvalidInput("children must not be empty", field="children")
-        parsed, seen = [], set()
+        parsed: list[dict[str, Any]] = []
+        seen: set[str] = set()
         for i, child in enumerate(children):
             scope = parse_scope(child.get("scope"))
             if scope_kind(scope) != expected_kind:
@@ -152,7 +154,13 @@ class TargetSheet(Entity):
 
     @event("Decomposed")
     def _decomposed(
-        self, period: str, metric: str, parent: str, children: list[dict], dropped: list[str], reason: str | None
+        self,
+        period: str,
+        metric: str,
+        parent: str,
+        children: list[dict[str, Any]],
+        dropped: list[str],
+        reason: str | None,
     ) -> None:
         for scope in dropped:
             self.values.pop(scope, None)

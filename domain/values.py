@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
+from typing import cast
 
 from domain.errors import InvalidInput
 
@@ -113,7 +114,7 @@ class Choice(StrEnum):
     @classmethod
     def parse(cls, value: object, field: str) -> str:
         try:
-            return cls(value).value
+            return cls(cast(str, value)).value  # any other value is not a member: ValueError below
         except ValueError:
             raise InvalidInput(
                 f"{field} must be one of: {', '.join(m.value for m in cls)}",

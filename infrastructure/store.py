@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -30,6 +30,9 @@ from domain.rep import Rep
 from domain.sales_policy import SalesPolicy
 from domain.target import TargetSheet
 from infrastructure import idempotency
+
+if TYPE_CHECKING:
+    from infrastructure.vault import PersonalAsCiphertext
 
 T = TypeVar("T", bound=Entity)
 
@@ -85,7 +88,7 @@ class ForgettingMapper(Mapper):
 class EventStore(Application):
     name = "SalesLedger"
 
-    def __init__(self, env: dict[str, str] | None = None, *, personal_data: Transcoding | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, *, personal_data: PersonalAsCiphertext | None = None) -> None:
         """`personal_data` is the transcoding that stores Personal values (encrypted per data
         subject); without one, recording personal data is refused."""
         self.personal_data = personal_data
