@@ -49,6 +49,10 @@ def events(
     """Events in store order after position `after`, with metadata; `next` is the cursor for the
     following page (null when there is nothing more)."""
     records, cursor = browse(
-        rt.source, rt.db, after=after, limit=limit, wanted=event_filter(type, aggregate_id, actor, from_, to, correlation_id)
+        rt.source,
+        rt.db,
+        after=after,
+        limit=limit,
+        wanted=event_filter(type, aggregate_id, actor, from_, to, correlation_id),
     )
     return Json({"items": [describe(r) for r in records], "next": cursor})
