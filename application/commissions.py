@@ -8,11 +8,12 @@ read models (projections.commissions.statement_inputs), made current first.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
+from application import clock
 from application.base import UseCases, Written
 from application.reads import ReadModels
 from domain.base import Meta
@@ -65,6 +66,48 @@ class ClosePeriod:
     """Freeze every statement of a month."""
 
     period: str
+
+
+@dataclass(frozen=True)
+class PeriodOf:
+    """A month's statements: status, totals and digests."""
+
+    period: str
+
+
+@dataclass(frozen=True)
+class ApproveStatement:
+    """Approve a closed statement for payment."""
+
+    rep_id: str
+    period: str
+
+
+@dataclass(frozen=True)
+class PayStatement:
+    """Record the payment of an approved statement."""
+
+    rep_id: str
+    period: str
+    paid_on: date
+    reference: str
+
+
+@dataclass(frozen=True)
+class AcknowledgeStatement:
+    """The rep acknowledges their closed statement."""
+
+    rep_id: str
+    period: str
+
+
+@dataclass(frozen=True)
+class DisputesOf:
+    """Disputes, optionally of one month, one rep and one status."""
+
+    period: str | None = None
+    rep_id: str | None = None
+    status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +213,43 @@ class Simulation:
         return {"period": self.period, "plan": self.plan, "statements": self.statements, "total": self.total}
 
 
+@dataclass(frozen=True)
+class PeriodStatements:
+    """A month: open or closed (when), its total and every statement's status, total and digest;
+    `teams` and `kinds` (per-kind totals) feed the payroll export."""
+
+    period: str
+    status: str
+    closed_at: str | None
+    total: Decimal
+    statements: list[dict[str, Any]]
+    teams: dict[str, str | None] = field(default_factory=dict)
+    kinds: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    currencies: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "status": self.status,
+            "closed_at": self.closed_at,
+            "total": self.total,
+            "statements": self.statements,
+        }
+
+
+PAYROLL_KINDS = ("earned", "clawback", "override", "bonus", "adjustment", "deduction", "draw")
+PAYROLL_COLUMNS = ("rep_id", "name", "team", "currency", *PAYROLL_KINDS, "total", "status", "digest")
+
+
+@dataclass(frozen=True)
+class Payroll:
+    """A month's statements for payroll: one row per statement, the contract's columns."""
+
+    filename: str
+    header: list[str]
+    rows: list[list[Any]]
+
+
 class _Books:
     """One use case's view of the commission periods: each month's ledger loaded once."""
 
@@ -191,6 +271,10 @@ def _differences(frozen: list[dict[str, Any]], recomputed: list[dict[str, Any]])
         for i in sorted(set(was) | set(now))
         if was.get(i) != now.get(i)
     ]
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _public(line: dict[str, Any]) -> dict[str, Any]:
@@ -408,24 +492,201 @@ class Commissions(UseCases):
 
     # -- the period: close, adjustments, disputes -------------------------------------------------
     def close_period(self, command: ClosePeriod, meta: Meta) -> Written:
-        """Freeze every statement of the month (rank and team bonuses settled now) as one event
-        with a SHA-256 digest per statement. Later changes to the month become adjustments in the
-        next open month."""
+        """Freeze every statement of the month (rank and team bonuses settled now): one event per
+        statement with its lines and SHA-256 digest, and one period event listing them. Refused
+        while the month has not ended (the organisation's today) or an earlier month with
+        commission activity is open. Later changes to the month become adjustments in the next
+        open month."""
         label = month(command.period).label
         period = Period.parse(label)
         books = _Books(self)
         ledger = books.ledger(label)
         if ledger.status == "closed":
             raise Conflict(f"{label} is already closed", code="period_closed", period=label)
+        today = clock.today()
+        if period.end >= today:
+            raise Conflict(
+                f"{label} has not ended: its last day is {period.end.isoformat()}, today is {today.isoformat()}",
+                code="period_not_ended",
+                period=label,
+                today=today.isoformat(),
+            )
         inputs = self._inputs()
+        still_open = self._earlier_open(books, inputs, period)
+        if still_open:
+            raise Conflict(
+                f"close {still_open[0]} first: earlier months with commission activity are open",
+                code="earlier_period_open",
+                period=label,
+                periods=still_open,
+            )
         lines = statement_lines(inputs, books.ledger, period, inputs.closed, settle=True)
         reps = set(lines) | {rep for rep in inputs.reps() if inputs.plan_for(rep, period.end)}
         statements = {
             rep: frozen_statement(rep, label, self._currency(inputs, rep, period), lines.get(rep, []))
             for rep in sorted(reps)
         }
-        ledger.close(statements=statements, as_of_position=inputs.until_position or 0)
+        ledger.close(statements=statements, as_of_position=inputs.until_position or 0, closed_at=_utc(clock.now()))
         return self._written(meta, ledger, period=ledger.period, statements=len(statements))
+
+    @staticmethod
+    def _activity_months(inputs: StoreInputs) -> set[str]:
+        """Months in which a deal was won, paid or refunded."""
+        months = {Period.month_of(win.signed_on).label for win in inputs.wins.values()}
+        months.update(Period.month_of(move.day).label for move in inputs.movements)
+        return months
+
+    def _earlier_open(self, books: _Books, inputs: StoreInputs, period: Period) -> list[str]:
+        """Earlier months with commission activity (wins, payments, refunds, adjustments,
+        disputes) that are still open."""
+        active = self._activity_months(inputs)
+        earlier = sorted(label for label in active if label < period.label)
+        if not earlier:
+            return []
+        out = []
+        cursor = Period.parse(earlier[0])
+        while cursor < period:
+            label = cursor.label
+            if label not in inputs.closed:
+                ledger = books.ledger(label)
+                if ledger.status != "closed" and (label in active or ledger.adjustments or ledger.disputes):
+                    out.append(label)
+            cursor = Period.month_of(cursor.end + timedelta(days=1))
+        return out
+
+    # -- the period's statements and payouts --------------------------------------------------------
+    def period(self, query: PeriodOf) -> PeriodStatements:
+        """A month's statements with their status, total and digest; live while the month is open."""
+        period = month(query.period)
+        label = period.label
+        books = _Books(self)
+        ledger = books.ledger(label)
+        inputs = self._inputs()
+        if ledger.status == "closed":
+            kept = ledger.statements
+        else:
+            lines = statement_lines(inputs, books.ledger, period, inputs.closed, settle=False)
+            reps = set(lines) | {rep for rep in inputs.reps() if inputs.plan_for(rep, period.end)}
+            kept = {
+                rep: {
+                    **render(rep, label, self._currency(inputs, rep, period), "open", lines.get(rep, [])),
+                    "lines": [line.public() for line in lines.get(rep, [])],
+                }
+                for rep in reps
+            }
+        statements, kinds, teams, currencies = [], {}, {}, {}
+        for rep in sorted(kept):
+            statement = kept[rep]
+            statements.append(
+                {
+                    "rep_id": rep,
+                    "name": inputs.name(rep),
+                    "status": statement.get("status", ledger.status),
+                    "total": statement["total"],
+                    "digest": statement["digest"],
+                }
+            )
+            per_kind = dict.fromkeys(PAYROLL_KINDS, Decimal("0.00"))
+            for line in statement["lines"]:
+                kind = "draw" if line["kind"] == "draw_recovery" else line["kind"]
+                per_kind[kind] = per_kind.get(kind, Decimal("0.00")) + Decimal(str(line["amount"]))
+            kinds[rep] = per_kind
+            teams[rep] = inputs.team_of(rep, period.end)
+            currencies[rep] = statement["currency"]
+        return PeriodStatements(
+            period=label,
+            status=ledger.status,
+            closed_at=ledger.closed_at if ledger.status == "closed" else None,
+            total=sum((Decimal(str(s["total"])) for s in statements), Decimal("0.00")),
+            statements=statements,
+            teams=teams,
+            kinds=kinds,
+            currencies=currencies,
+        )
+
+    def payroll(self, query: PeriodOf) -> Payroll:
+        """The month for payroll: one row per statement, amounts per line kind, total and digest."""
+        shown = self.period(query)
+        rows = [
+            [
+                s["rep_id"],
+                s["name"],
+                shown.teams.get(s["rep_id"]) or "",
+                shown.currencies[s["rep_id"]],
+                *(shown.kinds[s["rep_id"]][kind] for kind in PAYROLL_KINDS),
+                Decimal(str(s["total"])),
+                s["status"],
+                s["digest"],
+            ]
+            for s in shown.statements
+        ]
+        return Payroll(filename=f"payroll-{shown.period}", header=list(PAYROLL_COLUMNS), rows=rows)
+
+    def _payout(self, meta: Meta, rep_id: str, period: str, change: Any) -> Written:
+        rep = self._rep_id(rep_id)
+        ledger = self.commission_period(period)
+        change(ledger, rep, meta.actor, _utc(clock.now()))
+        written = self._written(meta, ledger, rep_id=rep, period=ledger.period)
+        return written
+
+    def approve_statement(self, command: ApproveStatement, meta: Meta) -> Written:
+        """A closed statement becomes approved (409 not_closed otherwise)."""
+        return self._payout(
+            meta, command.rep_id, command.period, lambda p, rep, by, at: p.approve(rep_id=rep, by=by, at=at)
+        )
+
+    def pay_statement(self, command: PayStatement, meta: Meta) -> Written:
+        """An approved statement becomes paid, with the day and the payment reference (409 not_approved otherwise)."""
+        return self._payout(
+            meta,
+            command.rep_id,
+            command.period,
+            lambda p, rep, by, at: p.pay(
+                rep_id=rep, paid_on=command.paid_on, reference=command.reference, by=by, at=at
+            ),
+        )
+
+    def acknowledge_statement(self, command: AcknowledgeStatement, meta: Meta) -> Written:
+        """The rep has seen their closed statement."""
+        return self._payout(
+            meta, command.rep_id, command.period, lambda p, rep, by, at: p.acknowledge(rep_id=rep, by=by, at=at)
+        )
+
+    def disputes(self, query: DisputesOf) -> list[dict[str, Any]]:
+        """Disputes of one month, or of every month from the first with commission activity to
+        this one; optionally of one rep and with one status, oldest month first."""
+        if query.status not in (None, "open", "accepted", "rejected"):
+            raise InvalidInput("status must be open, accepted or rejected", field="status", value=query.status)
+        if query.period is not None:
+            labels = [month(query.period).label]
+        else:
+            labels = []
+            active = self._activity_months(self._inputs())
+            last = Period.month_of(clock.today())
+            cursor = Period.parse(min(active)) if active else last
+            while cursor <= last:
+                labels.append(cursor.label)
+                cursor = Period.month_of(cursor.end + timedelta(days=1))
+        rep = self._rep_id(query.rep_id) if query.rep_id else None
+        items = []
+        for label in labels:
+            for dispute in self.commission_period(label).disputes.values():
+                if rep is not None and dispute["rep_id"] != rep:
+                    continue
+                if query.status is not None and dispute["status"] != query.status:
+                    continue
+                items.append(
+                    {
+                        "id": dispute["dispute_id"],
+                        "period": label,
+                        "rep_id": dispute["rep_id"],
+                        "line_id": dispute["line_id"],
+                        "reason": dispute["reason"],
+                        "status": dispute["status"],
+                        "resolution": dispute.get("resolution"),
+                    }
+                )
+        return items
 
     def _approver(self, rep_id: str, field: str) -> str:
         approver = self._active_rep(rep_id, field)

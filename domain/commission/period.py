@@ -3,13 +3,14 @@ that freezes every statement with its digest. Nothing later edits a closed perio
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
-from domain.base import Entity
+from domain.base import Entity, business_date
 from domain.errors import Conflict, InvalidInput, NotFound
 from domain.values import Period, money, required_text
 
@@ -30,10 +31,11 @@ class CommissionPeriod(Entity):
     def __init__(self, id: UUID, period: str) -> None:
         self.period = period
         self.status = "open"
-        self.adjustments: list[dict] = []
-        self.disputes: dict[str, dict] = {}
-        self.statements: dict[str, dict] = {}
+        self.adjustments: list[dict[str, Any]] = []
+        self.disputes: dict[str, dict[str, Any]] = {}
+        self.statements: dict[str, dict[str, Any]] = {}
         self.as_of_position: int | None = None
+        self.closed_at: str | None = None
 
     @classmethod
     def start(cls, period: str) -> CommissionPeriod:
@@ -116,7 +118,7 @@ class CommissionPeriod(Entity):
             "status": "open",
         }
 
-    def dispute(self, dispute_id: str) -> dict:
+    def dispute(self, dispute_id: str) -> dict[str, Any]:
         try:
             return self.disputes[dispute_id]
         except KeyError:
@@ -144,12 +146,97 @@ class CommissionPeriod(Entity):
     ) -> None:
         self.disputes[dispute_id].update(status=outcome, resolution=reason, resolver_id=resolver_id, amount=amount)
 
-    def close(self, *, statements: dict[str, dict[str, Any]], as_of_position: int) -> None:
+    def close(self, *, statements: dict[str, dict[str, Any]], as_of_position: int, closed_at: str) -> None:
+        """Freeze every statement: one event per statement (its lines and digest), then the period
+        event listing the statements with their digests and totals."""
         self._require_open("close the period")
-        self._closed(period=self.period, statements=statements, as_of_position=as_of_position)
+        for rep_id in sorted(statements):
+            self._statement_closed(rep_id=rep_id, statement=statements[rep_id])
+        self._closed(
+            period=self.period,
+            statements={
+                rep_id: {"digest": s["digest"], "total": s["total"]} for rep_id, s in sorted(statements.items())
+            },
+            as_of_position=as_of_position,
+            closed_at=closed_at,
+        )
+
+    @event("StatementClosed")
+    def _statement_closed(self, rep_id: str, statement: dict[str, Any]) -> None:
+        self.statements[rep_id] = dict(statement)
 
     @event("Closed")
-    def _closed(self, period: str, statements: dict, as_of_position: int) -> None:
+    def _closed(
+        self, period: str, statements: dict[str, Any], as_of_position: int, closed_at: str | None = None
+    ) -> None:
         self.status = "closed"
-        self.statements = statements
+        for rep_id, kept in statements.items():
+            if "lines" in kept:  # closed before statements had events of their own: kept whole here
+                self.statements[rep_id] = dict(kept)
         self.as_of_position = as_of_position
+        self.closed_at = closed_at
+
+    # -- payouts: closed -> approved -> paid -----------------------------------------------------
+    def statement(self, rep_id: str) -> dict[str, Any]:
+        try:
+            return self.statements[rep_id]
+        except KeyError:
+            raise NotFound(
+                f"no statement for rep {rep_id} in {self.period}", kind="statement", id=f"{rep_id}/{self.period}"
+            ) from None
+
+    def _require_closed(self, action: str) -> None:
+        if self.status != "closed":
+            raise Conflict(f"cannot {action}: {self.period} is not closed", code="not_closed", period=self.period)
+
+    def approve(self, *, rep_id: str, by: str, at: str) -> None:
+        """Finance approves a closed statement for payment."""
+        self._require_closed("approve the statement")
+        status = self.statement(rep_id).get("status", "closed")
+        if status != "closed":
+            raise Conflict(
+                f"only a closed statement can be approved; this one is {status}",
+                code="not_closed",
+                rep_id=rep_id,
+                period=self.period,
+                status=status,
+            )
+        self._approved(rep_id=rep_id, by=by, at=at)
+
+    @event("StatementApproved")
+    def _approved(self, rep_id: str, by: str, at: str) -> None:
+        self.statements[rep_id].update(status="approved", approved_by=by, approved_at=at)
+
+    def pay(self, *, rep_id: str, paid_on: date, reference: str, by: str, at: str) -> None:
+        """Finance records the payment of an approved statement."""
+        self._require_closed("pay the statement")
+        status = self.statement(rep_id).get("status", "closed")
+        if status != "approved":
+            raise Conflict(
+                f"only an approved statement can be paid; this one is {status}",
+                code="not_approved",
+                rep_id=rep_id,
+                period=self.period,
+                status=status,
+            )
+        self._paid(
+            rep_id=rep_id,
+            paid_on=business_date(paid_on, "paid_on"),
+            reference=required_text(reference, "reference"),
+            by=by,
+            at=at,
+        )
+
+    @event("StatementPaid")
+    def _paid(self, rep_id: str, paid_on: date, reference: str, by: str, at: str) -> None:
+        self.statements[rep_id].update(status="paid", paid_on=paid_on, reference=reference, paid_by=by, paid_at=at)
+
+    def acknowledge(self, *, rep_id: str, by: str, at: str) -> None:
+        """The rep acknowledges having seen their closed statement."""
+        self._require_closed("acknowledge the statement")
+        self.statement(rep_id)
+        self._acknowledged(rep_id=rep_id, by=by, at=at)
+
+    @event("StatementAcknowledged")
+    def _acknowledged(self, rep_id: str, by: str, at: str) -> None:
+        self.statements[rep_id].update(acknowledged_by=by, acknowledged_at=at)

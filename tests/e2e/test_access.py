@@ -403,7 +403,11 @@ def test_finance_runs_the_money_and_auditors_read_everything(client, world):
     line = statement["lines"][0]["id"]
     assert client.get(f"/commissions/lines/{line}/explain", headers=auditor).status_code == 200
     assert client.get(f"/commissions/lines/{line}/explain", headers=world["keys"]["R3"]).status_code == 404
-    closed = client.post("/commissions/periods/2026-11/close", headers=finance, json={})
+    clock.set_today(clock.today().replace(year=2026, month=12, day=15))  # November has ended
+    try:
+        closed = client.post("/commissions/periods/2026-11/close", headers=finance, json={})
+    finally:
+        clock.set_today(None)
     assert closed.status_code == 200, closed.text
     assert client.get(f"/commissions/statements/{world['R1']}/2026-11/verify", headers=auditor).json()["verified"]
     actors = {

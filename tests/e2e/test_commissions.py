@@ -3,10 +3,12 @@ body, close and corrections, clawbacks, explain, verify, simulate and CSV."""
 
 import json
 import re
+from datetime import date
 from decimal import Decimal
 
 import pytest
 
+from application import clock
 from tests.e2e.session import Session
 
 
@@ -67,7 +69,9 @@ class Books(Session):
 
 @pytest.fixture
 def books(client):
-    return Books(client)
+    clock.set_today(date(2027, 1, 15))  # every month these examples close has ended
+    yield Books(client)
+    clock.set_today(None)
 
 
 def by_deal(lines, deal):
