@@ -33,6 +33,7 @@ FACT_COLUMNS = (
 )
 DEAL_COLUMNS = ("deal_id", "owner_id", "customer_id", "product_line", "splits")
 CUSTOMER_COLUMNS = ("customer_id", "owner_id", "grade", "first_won_on")
+MONTHLY_COLUMNS = ("k", "rep_id", "month", "metric", "product_line", "amount_cents", "qty")
 
 
 def utc_text(moment: datetime) -> str:
@@ -42,7 +43,7 @@ def utc_text(moment: datetime) -> str:
 
 class KpiProjection(Projection):
     name = "kpi"
-    version = 1
+    version = 2  # 2: monthly totals per rep, metric and product line beside the facts
     tables = {
         "facts": [
             """CREATE TABLE IF NOT EXISTS {facts} (
@@ -50,6 +51,13 @@ class KpiProjection(Projection):
             recorded_at TEXT NOT NULL, metric TEXT NOT NULL, product_line TEXT, customer_id TEXT,
             amount_cents BIGINT NOT NULL, qty INTEGER NOT NULL)""",
             "CREATE INDEX IF NOT EXISTS {facts}_day ON {facts} (day, metric)",
+            "CREATE INDEX IF NOT EXISTS {facts}_rep ON {facts} (rep_id, day)",
+        ],
+        "monthly": [
+            """CREATE TABLE IF NOT EXISTS {monthly} (
+            k TEXT PRIMARY KEY, rep_id TEXT NOT NULL, month TEXT NOT NULL, metric TEXT NOT NULL,
+            product_line TEXT NOT NULL, amount_cents BIGINT NOT NULL, qty BIGINT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS {monthly}_month ON {monthly} (month, metric)",
         ],
         "deals": [
             """CREATE TABLE IF NOT EXISTS {deals} (
@@ -74,6 +82,33 @@ class KpiProjection(Projection):
             "customers": customers,
             "facts": Rows(tx, tables["facts"], "fact_id", FACT_COLUMNS),
         }
+
+    def commit(self, tx: Tx, tables: dict[str, str], state: Any) -> None:
+        """Facts are only ever added: their amounts go onto the monthly totals they fall in."""
+        added: dict[tuple[str, str, str, str], list[int]] = {}
+        for fact in (state["facts"].get(k) for k in state["facts"]._dirty):
+            key = (fact["rep_id"], fact["day"][:7], fact["metric"], fact["product_line"] or "")
+            acc = added.setdefault(key, [0, 0])
+            acc[0] += fact["amount_cents"]
+            acc[1] += fact["qty"]
+        super().commit(tx, tables, state)
+        if not added:
+            return
+        monthly = Rows(tx, tables["monthly"], "k", MONTHLY_COLUMNS)
+        keys = {"|".join(key): key for key in added}
+        monthly.load(keys)
+        for k, key in keys.items():
+            old = monthly.get(k) or {"amount_cents": 0, "qty": 0}
+            cents, qty = added[key]
+            monthly.put(
+                {
+                    "k": k,
+                    **dict(zip(("rep_id", "month", "metric", "product_line"), key, strict=True)),
+                    "amount_cents": old["amount_cents"] + cents,
+                    "qty": old["qty"] + qty,
+                }
+            )
+        monthly.flush()
 
     @staticmethod
     def _fact(

@@ -19,6 +19,7 @@ from projections.engine.tracking import active_tables
 from projections.kpi import KPI, utc_text
 from projections.money import fraction, from_cents
 from projections.org import OrgHistory
+from projections.pipeline import Placement, month_bounds
 from projections.targets import targets_in_force
 
 METRICS = tuple(m.value for m in Metric)
@@ -45,6 +46,53 @@ def _facts(tx: Tx, period: Period, as_of: datetime | None, metrics: tuple[str, .
     return facts
 
 
+def _monthly(tx: Tx, period: Period, metrics: tuple[str, ...]) -> list[tuple]:
+    """Per rep, month, metric and product line: the maintained totals of the period's months."""
+    t = active_tables(tx, KPI)
+    return tx.all(
+        f"SELECT rep_id, month, metric, product_line, amount_cents, qty FROM {t['monthly']} "
+        f"WHERE month >= ? AND month <= ? AND metric IN ({', '.join('?' * len(metrics))})",
+        [period.start.isoformat()[:7], period.end.isoformat()[:7], *metrics],
+    )
+
+
+def _rep_facts(tx: Tx, rep: str, start: date, end: date, metrics: tuple[str, ...]) -> list[tuple]:
+    t = active_tables(tx, KPI)
+    return tx.all(
+        f"SELECT day, metric, product_line, amount_cents, qty FROM {t['facts']} WHERE rep_id = ? AND day >= ? "
+        f"AND day <= ? AND metric IN ({', '.join('?' * len(metrics))})",
+        [rep, start.isoformat(), end.isoformat(), *metrics],
+    )
+
+
+def _in_scope(tx: Tx, org: OrgHistory, scope: str, period: Period, as_of: datetime | None):
+    """(rep, day, metric, product line, cents, qty) of the facts in scope on their own dates.
+
+    As things are now (no `as_of`) this reads the monthly totals, bounded by reps x metrics x
+    months, placing each rep month by month through the org timeline (the facts of a rep only for a
+    month in which they moved) and the facts of distinct-subject metrics; as things were recorded
+    by `as_of` it reads every fact of the period, which grows with the period's history."""
+    if as_of is not None:
+        yield from (f for f in _facts(tx, period, as_of) if org.in_scope(f[0], f[1], scope))
+        return
+    additive = tuple(m for m in METRICS if m not in DISTINCT_SUBJECTS)
+    placement = Placement(tx, [scope], org)
+    split: set[tuple[str, str]] = set()
+    for rep, month, metric, line, amount, count in _monthly(tx, period, additive):
+        whole = placement.month(rep, month)
+        if whole is None:
+            split.add((rep, month))
+        elif whole:
+            yield rep, None, metric, line or None, int(amount), int(count)
+    for rep, month in sorted(split):
+        start, end = month_bounds(month)
+        for day, metric, line, amount, count in _rep_facts(tx, rep, start, end, additive):
+            if placement.on(rep, date.fromisoformat(day)):
+                yield rep, None, metric, line, amount, count
+    distinct = tuple(m for m in METRICS if m in DISTINCT_SUBJECTS)
+    yield from (f for f in _facts(tx, period, None, distinct) if org.in_scope(f[0], f[1], scope))
+
+
 def _value(metric: str, cents: int, qty: int) -> Decimal | int:
     return from_cents(cents) if metric in MONEY_METRICS else qty
 
@@ -57,9 +105,7 @@ def kpis(tx: Tx, *, scope: str, period: Period, as_of: datetime | None = None) -
     cents: dict[str, int] = defaultdict(int)
     qty: dict[str, int] = defaultdict(int)
     mix: dict[str, int] = defaultdict(int)
-    for rep, day, metric, line, amount, count in _facts(tx, period, as_of):
-        if not org.in_scope(rep, day, scope):
-            continue
+    for _rep, _day, metric, line, amount, count in _in_scope(tx, org, scope, period, as_of):
         cents[metric] += amount
         qty[metric] += count
         if metric == "revenue":
@@ -129,10 +175,16 @@ def _ranking(
         and any((org.attrs(rep, d) or {}).get("status") == "active" for d in (period.start, reference))
     ]
     totals = {rep: [0, 0] for rep in members}
-    for rep, _, _, _, amount, count in _facts(tx, period, as_of, (metric,)):
+    if as_of is None and metric not in DISTINCT_SUBJECTS:  # standings: the reps' monthly totals
+        rows = (
+            (rep, None, None, None, amount, count) for rep, _, _, _, amount, count in _monthly(tx, period, (metric,))
+        )
+    else:  # as recorded by `as_of`, or distinct subjects: the period's facts
+        rows = _facts(tx, period, as_of, (metric,))
+    for rep, _, _, _, amount, count in rows:
         if rep in totals:
-            totals[rep][0] += amount
-            totals[rep][1] += count
+            totals[rep][0] += int(amount)
+            totals[rep][1] += int(count)
     rows = sorted(
         ({"rep_id": rep, "name": org.names.get(rep) or "", "value": _value(metric, *totals[rep])} for rep in members),
         key=lambda r: (-r["value"], r["name"], r["rep_id"]),

@@ -329,18 +329,18 @@ def _days(histogram: dict[int, int]) -> dict[str, Any]:
     return {"count": count, "mean_days": mean, "median_days": median}
 
 
-def _month_bounds(month: str) -> tuple[date, date]:
+def month_bounds(month: str) -> tuple[date, date]:
     start = date.fromisoformat(f"{month}-01")
     end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
     return start, end
 
 
-class _Placement:
-    """Whether an owner sat in every requested scope (team, region) on a day, from the org
+class Placement:
+    """Whether a rep sat in every requested scope (team, region, ...) on a day, from the org
     timeline; a whole month at once when no change of theirs took effect inside it."""
 
-    def __init__(self, tx: Tx, scopes: list[str]) -> None:
-        self.org, self.scopes = OrgHistory(tx), scopes
+    def __init__(self, tx: Tx, scopes: list[str], org: OrgHistory | None = None) -> None:
+        self.org, self.scopes = org or OrgHistory(tx), scopes
         self._months: dict[tuple[str, str], bool | None] = {}
 
     def on(self, owner: str, day: date) -> bool:
@@ -350,7 +350,7 @@ class _Placement:
         """True or False for the whole month, None when the owner's placement changed within it."""
         key = (owner, month)
         if key not in self._months:
-            start, end = _month_bounds(month)
+            start, end = month_bounds(month)
             changes = self.org._dates.get(owner, [])
             if any(start < day <= end for day in changes):
                 self._months[key] = None
@@ -428,7 +428,7 @@ def _place(
     """Keep the totals of owners placed in the scopes on their deals' dates. Open deals (and
     losses without a date) are placed as of `as_of`; closed ones by the month they closed in, or,
     in a month in which the owner's team or region changed, deal by deal on the day they closed."""
-    placement = _Placement(tx, scopes)
+    placement = Placement(tx, scopes)
     split: set[tuple[str, str]] = set()
 
     def keep(row: dict[str, Any]) -> bool:
@@ -442,7 +442,7 @@ def _place(
 
     totals, stays = [r for r in totals if keep(r)], [r for r in stays if keep(r)]
     for owner, month in sorted(split):
-        start, end = _month_bounds(month)
+        start, end = month_bounds(month)
         rows = tx.all(
             f"SELECT {', '.join(DEAL_COLUMNS)} FROM {t['deals']} WHERE owner_id = ? AND closed_on >= ? "
             f"AND closed_on <= ? AND status <> 'open' AND {clause.replace('opened_month', 'substr(opened_on, 1, 7)')}",

@@ -150,3 +150,26 @@ def test_a_transfer_within_a_month_splits_that_months_wins(client):
     assert (old["won"]["count"], old["won"]["amount"]) == (2, "50000.00")
     assert (new["won"]["count"], new["won"]["amount"]) == (1, "20000.00")
     assert [c["reached_to"] for c in new["conversion"]][-1] == 1
+
+
+def test_kpis_and_leaderboards_from_monthly_totals_equal_the_facts(demo):
+    """As things are now (monthly totals) equals as recorded by a moment after every event (facts)."""
+    from datetime import UTC, datetime, timedelta
+
+    from projections.kpi import KPI
+    from projections.performance import METRICS, kpis, leaderboard
+
+    rt = demo
+    catch_up(rt.db, rt.source, KPI)
+    later = datetime.now(UTC) + timedelta(days=1)
+    with rt.db.read() as tx:
+        org = OrgHistory(tx)
+        teams = sorted({c["team"] for tl in org.timelines.values() for c in tl if c.get("team")})
+        scopes = ["company", *(f"team:{t}" for t in teams), f"rep:{sorted(org.timelines)[0]}"]
+        for period, scope in itertools.product(map(Period.parse, ("2026-03", "2026-Q2", "2026")), scopes):
+            now, then = kpis(tx, scope=scope, period=period), kpis(tx, scope=scope, period=period, as_of=later)
+            assert {**now, "as_of": None} == {**then, "as_of": None}, (period, scope)
+        for metric, scope in itertools.product(METRICS, scopes[:2]):
+            now = leaderboard(tx, metric=metric, period=Period.parse("2026-Q3"), scope=scope, limit=50)
+            then = leaderboard(tx, metric=metric, period=Period.parse("2026-Q3"), scope=scope, limit=50, as_of=later)
+            assert now["rows"] == then["rows"], (metric, scope)
