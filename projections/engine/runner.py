@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import random
 import threading
 import time
 import traceback
@@ -26,6 +27,29 @@ log = logging.getLogger("salesledger.projections")
 BATCH_SIZE = 5000
 STANDBY_SECONDS = 2.0  # how often a standby runner tries for the lock
 STANDBY_AFTER_LOSS_SECONDS = 5.0  # a runner that lost its lock lets the standbys go first
+RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.5, 30.0  # a runner that cannot reach the database backs off
+
+# Runners of this process that cannot reach the database: name -> what went wrong and when they
+# try again. `status` shows them as `retrying` (the registration row may be out of reach too).
+_retrying: dict[str, dict[str, Any]] = {}
+_retrying_lock = threading.Lock()
+
+
+def _mark_retrying(name: str, error: BaseException, attempt: int, delay: float) -> None:
+    with _retrying_lock:
+        _retrying[name] = {"message": repr(error), "attempt": attempt, "retry_in_seconds": round(delay, 2)}
+
+
+def _mark_recovered(name: str) -> None:
+    if name in _retrying:
+        with _retrying_lock:
+            _retrying.pop(name, None)
+
+
+def retrying() -> dict[str, dict[str, Any]]:
+    """The projections this process's runners are retrying, with their last error."""
+    with _retrying_lock:
+        return {name: dict(info) for name, info in _retrying.items()}
 
 
 def prepare(db: Database, projections: Sequence[Projection]) -> None:
@@ -296,6 +320,8 @@ def status(db: Database, source: EventSource, projections: Sequence[Projection])
                     "event_type": reg.error_event_type,
                     "traceback": reg.error_traceback,
                 }
+            elif projection.name in _retrying:
+                row["state"], row["last_error"] = "retrying", retrying().get(projection.name)
             rows.append(row)
     return rows
 
@@ -486,6 +512,7 @@ class ProjectionEngine:
         runner whose lock session dies stands down at once and stands by again, giving the
         other runners the first chance to take over."""
         wake = self._wake[projection.name]
+        attempt = 0
         while not self._stopping.is_set():
             pause = STANDBY_SECONDS
             try:
@@ -504,8 +531,21 @@ class ProjectionEngine:
                             return
                         pause = STANDBY_AFTER_LOSS_SECONDS
                         log.warning("projection %s: lost its lock; standing down", projection.name)
-            except Exception:  # the database is away: stand by and try again
-                log.exception("projection %s: runner interrupted; standing by", projection.name)
+                attempt = 0
+                _mark_recovered(projection.name)
+            except Exception as error:  # the database is away or full: back off and try again
+                attempt += 1
+                pause = min(RETRY_FIRST_SECONDS * 2 ** (attempt - 1), RETRY_MAX_SECONDS)
+                pause *= 0.5 + random.random() / 2  # jitter: standbys do not retry in step
+                _mark_retrying(projection.name, error, attempt, pause)
+                log.warning(
+                    "projection %s: cannot reach the database (%r); retry %d in %.1f s",
+                    projection.name,
+                    error,
+                    attempt,
+                    pause,
+                    exc_info=attempt == 1,
+                )
             self._stopping.wait(pause)
 
     def _serve(self, projection: Projection, wake: threading.Event, hold: Hold) -> None:
@@ -549,6 +589,7 @@ class ProjectionEngine:
                     still_owner=on,
                 )
                 backoff = 0.5
+                _mark_recovered(projection.name)
                 if new == after:
                     if reg.state != "live":
                         with self.db.transaction() as tx:
@@ -577,8 +618,9 @@ class ProjectionEngine:
                     continue
                 self._record_failure(projection, failure.error, failure.record.position, failure.record.type)
                 return
-            except Exception:  # storage trouble: keep the projection, retry with backoff
+            except Exception as error:  # storage trouble: keep the projection, retry with backoff
                 log.exception("projection %s: batch failed; retrying", projection.name)
+                _mark_retrying(projection.name, error, 0, backoff)
                 _idle(self._stopping, backoff, on)
                 backoff = min(backoff * 2, 10.0)
 
