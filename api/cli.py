@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -46,8 +47,12 @@ def serve(
     demo_token: bool = typer.Option(
         False, "--demo-token", help=f"without SALESLEDGER_ADMIN_TOKEN, use (or create) {DEMO_TOKEN_FILE}"
     ),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="API processes; with more than one they run no projectors (`salesledger project`)"
+    ),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="log every request"),
 ):
-    """Serve the HTTP API (with the projectors in-process unless --no-projectors)."""
+    """Serve the HTTP API (with the projectors in-process unless --no-projectors or --workers N > 1)."""
     import uvicorn
 
     from api.app import create_app
@@ -68,7 +73,24 @@ def serve(
             "[yellow]SALESLEDGER_ADMIN_TOKEN is not set: only keys minted with `salesledger keys mint` "
             "are accepted[/yellow]"
         )
-    uvicorn.run(create_app(settings), host=host, port=port)
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, access_log=access_log)
+        return
+    # N processes, each building its app from the environment: pass on what was decided here
+    os.environ["SALESLEDGER_RUN_PROJECTORS"] = "false"
+    if settings.admin_token:
+        os.environ["SALESLEDGER_ADMIN_TOKEN"] = settings.admin_token
+    if not no_projectors:
+        console.print(f"{workers} API workers without projectors: run [bold]salesledger project[/bold] beside them")
+    uvicorn.run("api.cli:worker_app", factory=True, host=host, port=port, workers=workers, access_log=access_log)
+
+
+def worker_app():
+    """The app of one `serve --workers N` process (uvicorn imports it by name in each worker)."""
+    from api.app import create_app
+    from infrastructure.settings import Settings
+
+    return create_app(Settings.from_env())
 
 
 def _demo_token() -> str:
