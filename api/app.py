@@ -18,6 +18,7 @@ from api.routers import (
     deals,
     events,
     health,
+    imports,
     leads,
     metrics,
     payouts,
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         metrics,
         events,
         access_keys,
+        imports,
     ):
         app.include_router(module.router, responses={} if module is health else errors.ERROR_RESPONSES)
     _document_bearer_auth(app)

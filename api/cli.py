@@ -181,6 +181,83 @@ def demo(
         rt.close()
 
 
+@app.command("import")
+def import_history(
+    folder: str = typer.Argument(
+        ..., help="a folder of reps/customers/leads/deals/deal_stages/payments/refunds .csv or .xlsx"
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="check every row and count, write nothing"),
+):
+    """Load history from another CRM's export (the contract's files). All or nothing: every bad row
+    is listed as file:line: problem and nothing is written; rows already imported are counted."""
+    from pathlib import Path
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from application import clock
+    from application.imports import COLUMNS, ImportRejected
+    from domain.base import Meta
+
+    root = Path(folder)
+    if not root.is_dir():
+        console.print(f"[red]{folder} is not a folder[/red]")
+        raise typer.Exit(2)
+    files = {
+        p.name: p.read_bytes()
+        for p in sorted(root.iterdir())
+        if p.is_file() and p.suffix.lower() in (".csv", ".xlsx") and p.stem in COLUMNS
+    }
+    rt = _runtime()
+    try:
+        started = time.monotonic()
+        columns = (
+            TextColumn("checking rows"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("import", total=None, rate="")
+
+            def progress(done: int, total: int) -> None:
+                if done % 1000 == 0 or done == total:
+                    elapsed = time.monotonic() - started
+                    bar.update(
+                        task, completed=done, total=total, rate=f"{done / elapsed:,.0f} rows/s" if elapsed else ""
+                    )
+
+            try:
+                report = rt.ledger.imports.run(
+                    Meta(actor="import"), files, dry_run=dry_run, today=clock.today(), progress=progress
+                )
+            except ImportRejected as rejected:
+                bar.stop()
+                for problem in rejected.problems:
+                    console.print(problem, markup=False, highlight=False)
+                console.print(f"[red]nothing imported: {len(rejected.problems)} problem(s)[/red]")
+                raise typer.Exit(1) from None
+        written = time.monotonic() - started
+        table = Table("file", "rows", "events", "already present")
+        for name, count in report.files.items():
+            table.add_row(name, f"{count.rows:,}", f"{count.events:,}", f"{count.already_present:,}")
+        console.print(table)
+        rate = report.events / written if written else 0.0
+        if dry_run:
+            console.print(f"dry run: {report.events:,} events would be written; nothing was written")
+            return
+        console.print(f"wrote {report.events:,} events in {written:.2f}s ({rate:,.0f} events/s)")
+        if report.events:
+            caught = time.monotonic()
+            rt.start().fresh(*(p.name for p in rt.projections))
+            console.print(
+                f"read models caught up in {time.monotonic() - caught:.2f}s (catching up replays only the "
+                f"{report.events:,} new events; a rebuild would replay the whole store)"
+            )
+    finally:
+        rt.close()
+
+
 @projections_app.command("list")
 def list_projections():
     """Names, versions, failure policy and the events each projection consumes (built-in and plug-in)."""

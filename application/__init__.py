@@ -9,6 +9,7 @@ from application.access import AccessKeys
 from application.commissions import Commissions
 from application.customers import Customers
 from application.deals import Deals
+from application.imports import Imports
 from application.leads import Leads
 from application.org import Org
 from application.privacy import Privacy
@@ -31,6 +32,7 @@ class SalesLedger:
         self.commissions = Commissions(store, reads)
         self.access = AccessKeys(store)
         self.privacy = Privacy(store)
+        self.imports = Imports(store, reads)
 
     def close(self) -> None:
         self.store.close()

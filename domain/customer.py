@@ -105,6 +105,7 @@ class Customer(Entity):
         owner_id: str | None = None,
         size_band: str | None = None,
         lead_id: str | None = None,
+        external_id: str | None = None,
     ) -> Customer:
         return cls(
             id=id,
@@ -115,6 +116,7 @@ class Customer(Entity):
             size_band=optional_text(size_band, "size_band", max_length=50),
             registered_on=business_date(registered_on, "registered_on"),
             lead_id=lead_id,
+            external_id=optional_text(external_id, "external_id", max_length=200),
         )
 
     # -- commands ------------------------------------------------------------------------------

@@ -116,6 +116,7 @@ class Deal(Entity):
         probability: Decimal | None = None,
         credit_override: dict[str, Any] | None = None,
         opened_on_stated: bool = False,
+        external_id: str | None = None,
     ) -> Deal:
         """A new opportunity; the amount may be zero while it is still being estimated.
 
@@ -135,6 +136,7 @@ class Deal(Entity):
             probability=probability,
             credit_override=credit_override,
             opened_on_stated=opened_on_stated,
+            external_id=optional_text(external_id, "external_id", max_length=200),
         )
 
     # -- derived state -------------------------------------------------------------------------

@@ -72,6 +72,7 @@ class Rep(Entity):
         region: str,
         manager_id: str | None = None,
         hired_on: date | None = None,
+        external_id: str | None = None,
     ) -> Rep:
         return cls(
             id=id,
@@ -81,6 +82,7 @@ class Rep(Entity):
             region=required_text(region, "region", max_length=200),
             manager_id=optional_text(manager_id, "manager_id"),
             hired_on=None if hired_on is None else business_date(hired_on, "hired_on"),
+            external_id=optional_text(external_id, "external_id", max_length=200),
         )
 
     # -- derived state -------------------------------------------------------------------------

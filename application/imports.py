@@ -1,0 +1,607 @@
+"""Import history from another CRM (`salesledger import FOLDER`, `POST /imports`).
+
+The files are the contract's ("Lists and import"): reps, customers, leads, deals, deal_stages,
+payments and refunds, as UTF-8 CSV (BOM tolerated, quoted fields with commas and line breaks,
+CRLF) or `.xlsx` workbooks with the same columns. Every row is checked first by the same domain
+rules as the commands; one bad row and nothing is written, and every bad row is reported as
+`file:line: problem`. Records are identified by their `external_id`: each one's id here is
+derived from it (UUID 5), so importing the same files again writes nothing new and counts the
+rows already present. Events carry the files' business dates; their recording time is the
+import's. Everything is recorded in one transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from application.reads import ReadModels
+from domain.base import Entity, Meta
+from domain.customer import Customer
+from domain.deal import Deal
+from domain.errors import DomainError, InvalidInput
+from domain.lead import Lead
+from domain.rep import Rep
+from domain.values import Level
+from infrastructure.store import EventStore
+
+NAMESPACE = uuid.UUID("5b0c1c64-7f0a-4f0e-9a55-2f3e1d6a9c01")
+ORDER = ("reps", "customers", "leads", "deals", "deal_stages", "payments", "refunds")
+COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # required, optional
+    "reps": (("external_id", "name", "level", "team", "region"), ("manager_external_id", "hired_on")),
+    "customers": (("external_id", "name", "region", "industry"), ("owner_external_id", "grade")),
+    "leads": (
+        ("external_id", "company", "source", "region", "industry", "captured_at"),
+        ("phone", "email", "assignee_external_id", "status"),
+    ),
+    "deals": (
+        ("external_id", "customer_external_id", "owner_external_id", "product_line", "amount", "opened_on"),
+        ("title", "currency", "stage", "status", "signed_on", "gross_margin", "lost_reason"),
+    ),
+    "deal_stages": (("deal_external_id", "stage", "changed_on"), ()),
+    "payments": (("deal_external_id", "amount", "received_on"), ()),
+    "refunds": (("deal_external_id", "amount", "refunded_on"), ("reason",)),
+}
+LEAD_STATUSES = ("pool", "assigned", "qualified", "disqualified")
+IMPORTER = "import"
+
+
+def record_id(kind: str, external_id: str) -> uuid.UUID:
+    """The id of an imported record: the same external id always names the same record."""
+    return uuid.uuid5(NAMESPACE, f"{kind}:{external_id}")
+
+
+# -- reading the files -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Row:
+    file: str
+    line: int
+    values: dict[str, str]
+
+    def get(self, column: str) -> str | None:
+        value = self.values.get(column, "").strip()
+        return value or None
+
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+class ImportRejected(InvalidInput):
+    """The files were not imported: every problem found, as `file:line: problem`."""
+
+    code = "import_rejected"
+
+    def __init__(self, problems: list[str]) -> None:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        super().__init__(f"nothing was imported: {shown}", problems=problems)
+        self.problems = problems
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return format(Decimal(repr(value)), "f")
+    return str(value)
+
+
+def _csv_rows(name: str, data: bytes) -> Iterator[tuple[int, list[str]]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ImportRejected([f"{name}: not UTF-8 (byte {error.start})"]) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    start = 1
+    try:
+        for record in reader:
+            yield start, record
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise ImportRejected([f"{name}:{start}: {error}"]) from None
+
+
+def _xlsx_rows(name: str, data: bytes) -> Iterator[tuple[int, list[str]]]:
+    from openpyxl import load_workbook  # type: ignore[import-untyped]  # only when a workbook comes
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
+        raise ImportRejected([f"{name}: not a readable .xlsx workbook ({type(error).__name__})"]) from None
+    try:
+        sheet = book.worksheets[0]
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield number, [_cell(v) for v in values]
+    finally:
+        book.close()
+
+
+def read_table(name: str, data: bytes) -> tuple[str, list[Row]]:
+    """The kind of file (`reps`, `deals`, ...) and its rows, each with its line (CSV: the line the
+    record starts on; xlsx: the row number)."""
+    stem, _, suffix = name.rpartition(".")
+    kind = stem.rsplit("/", 1)[-1]
+    if kind not in COLUMNS or suffix.lower() not in ("csv", "xlsx"):
+        raise ImportRejected([f"{name}: not one of the import files ({', '.join(f'{k}.csv' for k in ORDER)})"])
+    records = _xlsx_rows(name, data) if suffix.lower() == "xlsx" else _csv_rows(name, data)
+    header: list[str] | None = None
+    rows: list[Row] = []
+    for line, record in records:
+        if header is None:
+            header = [h.strip().lower() for h in record]
+            required = COLUMNS[kind][0]
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise ImportRejected([f"{name}:{line}: missing columns {', '.join(missing)}"])
+            continue
+        if not any(v.strip() for v in record):
+            continue
+        if len(record) > len(header):
+            raise ImportRejected([f"{name}:{line}: {len(record)} fields but {len(header)} columns"])
+        rows.append(Row(name, line, dict(zip(header, record, strict=False))))
+    return kind, rows
+
+
+# -- the report --------------------------------------------------------------------------------------
+@dataclass
+class FileCount:
+    rows: int = 0
+    events: int = 0
+    already_present: int = 0
+
+
+@dataclass
+class ImportReport:
+    dry_run: bool
+    files: dict[str, FileCount] = field(default_factory=dict)
+    position: int | None = None
+
+    @property
+    def events(self) -> int:
+        return sum(f.events for f in self.files.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "rows": sum(f.rows for f in self.files.values()),
+            "events": self.events,
+            "already_present": sum(f.already_present for f in self.files.values()),
+            "files": {
+                name: {"rows": f.rows, "events": f.events, "already_present": f.already_present}
+                for name, f in self.files.items()
+            },
+            "position": self.position,
+        }
+
+
+# -- checking and building ---------------------------------------------------------------------------
+def _date(row: Row, column: str, *, required: bool = True) -> date | None:
+    text = row.get(column)
+    if text is None:
+        if required:
+            raise InvalidInput(f"{column} is required", field=column)
+        return None
+    try:
+        return date.fromisoformat(text[:10] if len(text) > 10 and text[10] in "T " else text)
+    except ValueError:
+        raise InvalidInput(f"{column}: {text!r} is not a date (YYYY-MM-DD)", field=column) from None
+
+
+def _day(row: Row, column: str) -> date:
+    """A required business date."""
+    day = _date(row, column)
+    assert day is not None  # _date refuses a missing required date
+    return day
+
+
+def _moment(row: Row, column: str) -> datetime:
+    text = row.get(column)
+    if text is None:
+        raise InvalidInput(f"{column} is required", field=column)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{column}: {text!r} is not a date or date-time (ISO 8601)", field=column) from None
+    return value
+
+
+class _Batch:
+    """The records the files describe, built row by row with the domain's own rules."""
+
+    def __init__(self, report: ImportReport, present: Callable[[str, uuid.UUID], bool]) -> None:
+        self.report, self.present = report, present
+        self.problems: list[str] = []
+        self.new: dict[uuid.UUID, Entity] = {}
+        self.kinds: dict[uuid.UUID, str] = {}
+        self.known: dict[str, set[uuid.UUID]] = defaultdict(set)  # in the files (new or present)
+        self.skipped: set[uuid.UUID] = set()  # deals already present: their rows are too
+        self.rep_levels: dict[uuid.UUID, str] = {}
+        self.seen: dict[int, int] = {}  # pending events already counted, per aggregate
+
+    def events(self, kind: str, touched: Iterable[Entity]) -> None:
+        """Count the events the aggregates gained since last counted against `kind`'s file."""
+        for agg in touched:
+            pending = len(agg.pending_events)
+            self.count(kind).events += pending - self.seen.get(id(agg), 0)
+            self.seen[id(agg)] = pending
+
+    def count(self, kind: str) -> FileCount:
+        return self.report.files.setdefault(kind, FileCount())
+
+    def row(self, kind: str, row: Row, build: Callable[[Row], Iterable[Entity]]) -> None:
+        """Run one row; count the events it adds; keep its problem if it has one."""
+        self.count(kind).rows += 1
+        self.apply(kind, row, build)
+
+    def apply(self, kind: str, row: Row, build: Callable[[Row], Iterable[Entity]]) -> None:
+        try:
+            touched = list(build(row))
+        except DomainError as error:
+            self.problems.append(f"{row.where()}: {error.message}")
+            return
+        self.events(kind, touched)
+
+    def ref(self, kind: str, row: Row, column: str, *, required: bool = True) -> uuid.UUID | None:
+        """The record an `*_external_id` column names: one in the files or already stored."""
+        external = row.get(column)
+        if external is None:
+            if required:
+                raise InvalidInput(f"{column} is required", field=column)
+            return None
+        found = record_id(kind, external)
+        if found not in self.known[kind] and not self.present(kind, found):
+            raise InvalidInput(f"{column}: no {kind} with external_id {external!r}", field=column)
+        return found
+
+    def identify(self, kind: str, row: Row) -> tuple[uuid.UUID, bool]:
+        """This row's record id, and whether it is already stored (the row then writes nothing)."""
+        external = row.get("external_id")
+        if external is None:
+            raise InvalidInput("external_id is required", field="external_id")
+        found = record_id(kind, external)
+        if found in self.known[kind]:
+            raise InvalidInput(f"external_id {external!r} appears twice", field="external_id")
+        self.known[kind].add(found)
+        return found, self.present(kind, found)
+
+
+def _reps(batch: _Batch, row: Row) -> Iterable[Entity]:
+    rep_id, present = batch.identify("rep", row)
+    if present:
+        batch.count("reps").already_present += 1
+        return []
+    manager = row.get("manager_external_id")
+    rep = Rep.hire(
+        rep_id,
+        manager_id=None if manager is None else str(record_id("rep", manager)),
+        name=row.get("name") or "",
+        level=row.get("level") or "",
+        team=row.get("team") or "",
+        region=row.get("region") or "",
+        hired_on=_date(row, "hired_on", required=False),
+        external_id=row.get("external_id"),
+    )
+    batch.rep_levels[rep_id] = rep.level
+    batch.new[rep_id] = rep
+    return [rep]
+
+
+def _managers(batch: _Batch, rows: list[Row], present_manager: Callable[[uuid.UUID], str | None]) -> None:
+    """Second pass over reps.csv: every manager_external_id names a manager or a director."""
+    for row in rows:
+        external = row.get("manager_external_id")
+        if external is None:
+            continue
+        manager = record_id("rep", external)
+        level = batch.rep_levels.get(manager) or present_manager(manager)
+        if level is None and manager in batch.known["rep"]:
+            continue  # the manager's own row is bad and reported
+        if level is None:
+            batch.problems.append(f"{row.where()}: manager_external_id: no rep with external_id {external!r}")
+        elif Level(level).rank < Level.MANAGER.rank:
+            batch.problems.append(f"{row.where()}: manager_external_id: {external!r} is a {level}, not a manager")
+
+
+def _customers(batch: _Batch, row: Row, first_dates: Mapping[str, date], today: date) -> Iterable[Entity]:
+    customer_id, present = batch.identify("customer", row)
+    if present:
+        batch.count("customers").already_present += 1
+        return []
+    owner = batch.ref("rep", row, "owner_external_id", required=False)
+    external = row.get("external_id") or ""
+    customer = Customer.register(
+        customer_id,
+        name=row.get("name") or "",
+        region=row.get("region") or "",
+        industry=row.get("industry") or "",
+        owner_id=None if owner is None else str(owner),
+        registered_on=first_dates.get(external, today),
+        external_id=external,
+    )
+    if row.get("grade"):
+        customer.grade_as(grade=row.get("grade") or "", reason="imported")
+    batch.new[customer_id] = customer
+    return [customer]
+
+
+def _leads(batch: _Batch, row: Row, reps: Callable[[uuid.UUID], Rep]) -> Iterable[Entity]:
+    lead_id, present = batch.identify("lead", row)
+    if present:
+        batch.count("leads").already_present += 1
+        return []
+    captured_at = _moment(row, "captured_at")
+    status = (row.get("status") or ("assigned" if row.get("assignee_external_id") else "pool")).lower()
+    if status not in LEAD_STATUSES:
+        raise InvalidInput(f"status must be one of: {', '.join(LEAD_STATUSES)}", field="status")
+    assignee = batch.ref("rep", row, "assignee_external_id", required=status != "pool")
+    lead = Lead.capture(
+        lead_id,
+        company=row.get("company") or "",
+        source=row.get("source") or "",
+        region=row.get("region") or "",
+        industry=row.get("industry") or "",
+        captured_on=captured_at.date(),
+        phone=row.get("phone"),
+        email=row.get("email"),
+    )
+    touched: list[Entity] = [lead]
+    if assignee is not None:
+        rep = reps(assignee)
+        lead.assign(rep_id=str(assignee), kind="manual", assigned_at=captured_at, why="imported")
+        assert lead.assigned_at is not None
+        rep.take_lead(lead_id=str(lead_id), capacity=None, taken_at=lead.assigned_at)
+        touched.append(rep)
+        if status == "qualified":
+            lead.qualify(notes=None, qualified_on=captured_at.date())
+        elif status == "disqualified":
+            lead.disqualify(reason="imported", allowed=["imported"], notes=None, disqualified_on=captured_at.date())
+            rep.release_lead(lead_id=str(lead_id), why="disqualified (imported)")
+    batch.new[lead_id] = lead
+    return touched
+
+
+@dataclass
+class _DealRows:
+    row: Row
+    stages: list[Row] = field(default_factory=list)
+    moves: list[tuple[date, int, Row]] = field(default_factory=list)  # payments (0) and refunds (1)
+
+
+def _deal(batch: _Batch, plan: _DealRows) -> Iterable[Entity]:
+    row = plan.row
+    deal_id, present = batch.identify("deal", row)
+    if present:
+        batch.skipped.add(deal_id)
+        batch.count("deals").already_present += 1
+        return []
+    customer = batch.ref("customer", row, "customer_external_id")
+    owner = batch.ref("rep", row, "owner_external_id")
+    deal = Deal.open(
+        deal_id,
+        customer_id=str(customer),
+        owner_id=str(owner),
+        amount=row.get("amount"),
+        product_line=row.get("product_line") or "",
+        opened_on=_day(row, "opened_on"),
+        currency_code=row.get("currency"),
+        title=row.get("title"),
+        opened_on_stated=True,
+        external_id=row.get("external_id"),
+    )
+    batch.new[deal_id] = deal
+    return [deal]
+
+
+def _stage(deal: Deal, row: Row) -> Iterable[Entity]:
+    deal.change_stage(row.get("stage") or "", changed_on=_day(row, "changed_on"))
+    return [deal]
+
+
+def _outcome(deal: Deal, row: Row) -> Iterable[Entity]:
+    """deals.csv's stage (where the deal stands) and status: won with signed_on and the margin,
+    lost with its reason on the last date the files know of the deal."""
+    stage = row.get("stage")
+    last = deal.stage_history[-1]["on"]
+    if stage and stage.lower() not in ("won", "lost") and stage != deal.stage:
+        deal.change_stage(stage, changed_on=last)
+    status = (row.get("status") or "open").lower()
+    if status == "won":
+        signed_on = _day(row, "signed_on")
+        deal.win(amount=row.get("amount"), gross_margin=row.get("gross_margin") or "0", signed_on=signed_on)
+    elif status == "lost":
+        lost_on = _date(row, "signed_on", required=False) or last
+        deal.lose(reason=row.get("lost_reason") or "other", lost_on=lost_on)
+    elif status != "open":
+        raise InvalidInput("status must be open, won or lost", field="status")
+    return [deal]
+
+
+def _move(deal: Deal, kind: int, row: Row) -> Iterable[Entity]:
+    if kind == 0:
+        deal.receive_payment(amount=row.get("amount"), received_on=_day(row, "received_on"))
+    else:
+        deal.refund(
+            amount=row.get("amount"), refunded_on=_day(row, "refunded_on"), reason=row.get("reason") or "imported"
+        )
+    return [deal]
+
+
+# -- the use case ------------------------------------------------------------------------------------
+class Imports:
+    """Load history from another CRM's export."""
+
+    def __init__(self, store: EventStore, reads: ReadModels) -> None:
+        self.store, self.reads = store, reads
+
+    def _exists(self, agg_id: uuid.UUID) -> bool:
+        return bool(self.store.recorder.select_events(agg_id, limit=1))
+
+    def run(
+        self,
+        meta: Meta,
+        files: Mapping[str, bytes],
+        *,
+        dry_run: bool = False,
+        today: date,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ImportReport:
+        """Check every row of `files` (name → content); unless `dry_run`, record them all in one
+        transaction. Raises ImportRejected listing every bad row; writes nothing then."""
+        if not files:
+            raise ImportRejected(["no files: send any of " + ", ".join(f"{k}.csv" for k in ORDER)])
+        tables: dict[str, list[Row]] = {}
+        problems: list[str] = []
+        for name in sorted(files):
+            try:
+                kind, rows = read_table(name, files[name])
+            except ImportRejected as rejected:
+                problems.extend(rejected.problems)
+                continue
+            if kind in tables:
+                problems.append(f"{name}: {kind} given twice")
+                continue
+            tables[kind] = rows
+        if problems:
+            raise ImportRejected(problems)
+        report = ImportReport(dry_run=dry_run)
+        for kind in ORDER:
+            if kind in tables:
+                report.files[kind] = FileCount()
+
+        present_cache: dict[uuid.UUID, bool] = {}
+
+        def present(kind: str, agg_id: uuid.UUID) -> bool:
+            if agg_id not in present_cache:
+                present_cache[agg_id] = self._exists(agg_id)
+            return present_cache[agg_id]
+
+        batch = _Batch(report, present)
+        total = sum(len(rows) for rows in tables.values())
+        done = 0
+
+        def step(n: int = 1) -> None:
+            nonlocal done
+            done += n
+            if progress is not None:
+                progress(done, total)
+
+        for row in tables.get("reps", []):
+            batch.row("reps", row, lambda r: _reps(batch, r))
+            step()
+
+        def stored_level(rep_id: uuid.UUID) -> str | None:
+            if rep_id in batch.rep_levels:
+                return batch.rep_levels[rep_id]
+            if not present("rep", rep_id):
+                return None
+            level: str = self.store.load(Rep, rep_id).level
+            return level
+
+        _managers(batch, tables.get("reps", []), stored_level)
+
+        first_dates: dict[str, date] = {}
+        for row in tables.get("deals", []):
+            try:
+                opened = _date(row, "opened_on")
+            except InvalidInput:
+                continue
+            customer = row.get("customer_external_id")
+            if customer and opened and (customer not in first_dates or opened < first_dates[customer]):
+                first_dates[customer] = opened
+        for row in tables.get("customers", []):
+            batch.row("customers", row, lambda r: _customers(batch, r, first_dates, today))
+            step()
+
+        loaded: dict[uuid.UUID, Rep] = {}
+
+        def rep_for(rep_id: uuid.UUID) -> Rep:
+            found = batch.new.get(rep_id)
+            if isinstance(found, Rep):
+                return found
+            if rep_id not in loaded:
+                loaded[rep_id] = self.store.load(Rep, rep_id)
+            return loaded[rep_id]
+
+        for row in tables.get("leads", []):
+            batch.row("leads", row, lambda r: _leads(batch, r, rep_for))
+            step()
+
+        plans: dict[uuid.UUID, _DealRows] = {}
+        order: list[_DealRows] = []
+        for row in tables.get("deals", []):
+            plan = _DealRows(row)
+            order.append(plan)
+            batch.row("deals", row, lambda r, p=plan: _deal(batch, p))  # type: ignore[misc]
+            plans.setdefault(record_id("deal", row.get("external_id") or ""), plan)
+            step()
+        for kind in ("deal_stages", "payments", "refunds"):
+            for row in tables.get(kind, []):
+                batch.count(kind).rows += 1
+                external = row.get("deal_external_id")
+                deal_id = record_id("deal", external or "")
+                if external is None or deal_id not in plans:
+                    if external is not None and present("deal", deal_id):
+                        batch.count(kind).already_present += 1
+                    else:
+                        batch.problems.append(
+                            f"{row.where()}: deal_external_id: no deal with external_id {external!r}"
+                            if external
+                            else f"{row.where()}: deal_external_id is required"
+                        )
+                    step()
+                    continue
+                if deal_id in batch.skipped:
+                    batch.count(kind).already_present += 1
+                    step()
+                    continue
+                target = plans[deal_id]
+                if kind == "deal_stages":
+                    target.stages.append(row)
+                else:
+                    column = "received_on" if kind == "payments" else "refunded_on"
+                    try:
+                        day = _date(row, column)
+                    except InvalidInput as error:
+                        batch.problems.append(f"{row.where()}: {error.message}")
+                        step()
+                        continue
+                    assert day is not None
+                    target.moves.append((day, 0 if kind == "payments" else 1, row))
+                step(0)
+        for plan in order:
+            deal = batch.new.get(record_id("deal", plan.row.get("external_id") or ""))
+            if not isinstance(deal, Deal) or deal.version != 1 or len(deal.pending_events) != 1:
+                continue  # bad or already present: its rows are reported or counted above
+            for row in sorted(plan.stages, key=lambda r: (r.get("changed_on") or "", r.line)):
+                batch.apply("deal_stages", row, lambda r, d=deal: _stage(d, r))  # type: ignore[misc]
+            known = len(batch.problems)
+            batch.apply("deals", plan.row, lambda r, d=deal: _outcome(d, r))  # type: ignore[misc]
+            if len(batch.problems) > known:
+                continue
+            for _, kind_no, row in sorted(plan.moves, key=lambda m: (m[0], m[1], m[2].line)):
+                name = "payments" if kind_no == 0 else "refunds"
+                batch.apply(name, row, lambda r, d=deal, k=kind_no: _move(d, k, r))  # type: ignore[misc]
+        if batch.problems:
+            raise ImportRejected(sorted(batch.problems, key=_problem_order))
+        if not dry_run:
+            changed = [*batch.new.values(), *loaded.values()]
+            if any(a.pending_events for a in changed):
+                report.position = self.store.record(meta, *changed)
+        return report
+
+
+def _problem_order(problem: str) -> tuple[int, str, int]:
+    where = problem.split(": ", 1)[0]
+    name, _, line = where.rpartition(":")
+    stem = name.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return (ORDER.index(stem) if stem in ORDER else len(ORDER), name, int(line) if line.isdigit() else 0)
