@@ -108,7 +108,10 @@ def test_every_route_declares_an_access_policy(client):
     routes = list(api_routes(client.app))
     undeclared = [f"{method} {path}" for method, path, policy in routes if policy is None and not is_public(path)]
     assert undeclared == []
-    assert [f"{m} {p}" for m, p, policy in routes if policy is None] == ["GET /health"]
+    assert [f"{m} {p}" for m, p, policy in routes if policy is None] == [
+        "GET /health",
+        "GET /health/ready",
+    ]  # liveness and readiness
     assert all(policy.roles and policy.roles <= EVERYONE for _, _, policy in routes if policy is not None)
     # every documented operation is one of the walked routes (nothing is served from elsewhere)
     documented = {f"{m.upper()} {p}" for p, ops in client.app.openapi()["paths"].items() for m in ops}
