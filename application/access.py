@@ -13,7 +13,7 @@ from domain.access import SECRET_PREFIX, AccessKey, key_id_for
 from domain.base import Entity, Meta
 from domain.errors import Conflict
 from domain.rep import Rep
-from domain.values import Role
+from domain.values import Role, can_manage
 
 T = TypeVar("T", bound=Entity)
 
@@ -27,7 +27,7 @@ class AccessKeys(UseCases):
         if rep_id is not None:
             rep = self._active_rep(rep_id, "rep_id")
             rep_id = str(rep.id)
-            if Role.parse(role, "role") == Role.MANAGER and rep.level not in ("manager", "director"):
+            if Role.parse(role, "role") == Role.MANAGER and not can_manage(rep.level):
                 raise Conflict(
                     "a manager key belongs to a manager or director",
                     code="not_a_manager",

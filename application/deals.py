@@ -17,7 +17,7 @@ from domain.deal import Deal, parse_splits
 from domain.errors import Conflict, NotFound
 from domain.rep import Rep
 from domain.sales_policy import SALES_POLICY_ID, SalesPolicy
-from domain.values import OPEN_STAGES, Stage, money, required_text
+from domain.values import OPEN_STAGES, Stage, can_manage, money, required_text
 from infrastructure.store import EventStore
 from projections.accounts import exposure
 
@@ -115,7 +115,7 @@ class Deals(UseCases):
             )
         manager = self._active_rep(override.get("manager_id"), "credit_override.manager_id")
         chain = self._managers_above(owner, opened_on)
-        if chain.get(str(manager.id)) not in ("manager", "director"):
+        if not can_manage(chain.get(str(manager.id))):
             raise Conflict(
                 "only a manager in the owner's line of management, or a director above them, "
                 f"can override a credit limit (as of {opened_on})",
