@@ -334,9 +334,11 @@ class Commissions(UseCases):
     def _rep_id(self, rep_id: str) -> str:
         return str(self.load(Rep, rep_id).id)
 
-    def _live(self, books: _Books, period: Period) -> tuple[StoreInputs, dict[str, list[Line]]]:
+    def _live(
+        self, books: _Books, period: Period, notes: dict[str, list[dict[str, Any]]] | None = None
+    ) -> tuple[StoreInputs, dict[str, list[Line]]]:
         inputs = self._inputs()
-        return inputs, statement_lines(inputs, books.ledger, period, inputs.closed, settle=False)
+        return inputs, statement_lines(inputs, books.ledger, period, inputs.closed, settle=False, notes=notes)
 
     def statement(self, query: StatementOf) -> Statement:
         """A rep's statement for a month: live figures while the month is open, the frozen
@@ -367,7 +369,8 @@ class Commissions(UseCases):
                 closed_as_of_position=ledger.as_of_position,
                 kept={k: v for k, v in kept.items() if k not in fields},
             )
-        inputs, lines = self._live(books, period)
+        notes: dict[str, list[dict[str, Any]]] = {}
+        inputs, lines = self._live(books, period, notes)
         shown = render(rep, period.label, self._currency(inputs, rep, period), "open", lines.get(rep, []))
         return Statement(
             rep_id=shown["rep_id"],
@@ -378,6 +381,7 @@ class Commissions(UseCases):
             digest=shown["digest"],
             lines=shown["lines"],
             note=OPEN_NOTE,
+            kept={"clawback_notes": shown_explanation({"notes": notes[rep]})["notes"]} if notes.get(rep) else {},
         )
 
     def statement_rows(self, query: StatementOf) -> StatementRows:
@@ -520,12 +524,15 @@ class Commissions(UseCases):
                 period=label,
                 periods=still_open,
             )
-        lines = statement_lines(inputs, books.ledger, period, inputs.closed, settle=True)
-        reps = set(lines) | {rep for rep in inputs.reps() if inputs.plan_for(rep, period.end)}
+        notes: dict[str, list[dict[str, Any]]] = {}
+        lines = statement_lines(inputs, books.ledger, period, inputs.closed, settle=True, notes=notes)
+        reps = set(lines) | set(notes) | {rep for rep in inputs.reps() if inputs.plan_for(rep, period.end)}
         statements = {
             rep: frozen_statement(rep, label, self._currency(inputs, rep, period), lines.get(rep, []))
             for rep in sorted(reps)
         }
+        for rep, said in notes.items():
+            statements[rep]["clawback_notes"] = said
         ledger.close(statements=statements, as_of_position=inputs.until_position or 0, closed_at=_utc(clock.now()))
         return self._written(meta, ledger, period=ledger.period, statements=len(statements))
 

@@ -180,6 +180,8 @@ class Calculator:
     def __init__(self, inputs: Inputs) -> None:
         self.inputs = inputs
         self._earned: dict[str, dict[str, list[Line]]] = {}
+        self._override_memo: dict[str, list[Line]] = {}
+        self.notes: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
 
     def lines(self, period: Period, *, settle: bool) -> dict[str, list[Line]]:
         """Every rep's computed lines for the month: earned, clawback and override; with `settle`
@@ -187,7 +189,7 @@ class Calculator:
         result = defaultdict(list)
         for rep, lines in self._earned_lines(period).items():
             result[rep].extend(lines)
-        for line in self._clawbacks(period) + self._overrides(period) + (self._bonuses(period) if settle else []):
+        for line in self._clawbacks(period) + self._override_lines(period) + (self._bonuses(period) if settle else []):
             result[line.rep_id].append(line)
         return result
 
@@ -340,6 +342,10 @@ class Calculator:
 
     # -- clawbacks -------------------------------------------------------------------------------
     def _clawbacks(self, period: Period) -> list[Line]:
+        """A refund or cancellation reverses, at the rates originally paid and in proportion to
+        the amount refunded, every line the deal produced: its earned lines (with a retroactive
+        tier's top-ups) and its managers' overrides. Beyond the plan's clawback_days nothing is
+        clawed back and `notes` say why (shown on the statement as `clawback_notes`)."""
         lines = []
         for move in self.inputs.movements:
             win = self.inputs.wins.get(move.deal_id)
@@ -357,31 +363,55 @@ class Calculator:
             ]
             for rep_id, share in win.splits:
                 originals = [
-                    line
+                    (p, line)
                     for p in dict.fromkeys(origins)
                     for line in self._earned_lines(p).get(rep_id, [])
                     if line.deal_id == win.deal_id and line.kind == "earned"
                 ]
-                by_component: dict[str, list[Line]] = defaultdict(list)
-                for line in originals:
+                by_component: dict[str | None, list[tuple[Period, Line]]] = defaultdict(list)
+                for origin, line in originals:
                     payable_on = line.explain["payable_on"]
                     if move.kind == "cancellation" and payable_on == "collection":
                         continue  # nothing was paid on money never collected
-                    by_component[line.component].append(line)
-                for name, paid_lines in by_component.items():
+                    by_component[line.component].append((origin, line))
+                for name, paid in by_component.items():
+                    paid_lines = [line for _, line in paid]
                     first = paid_lines[0]
                     days = first.explain["clawback_days"]
+                    key = f"clawback|{name}|{win.deal_id}|{move.source.position}"
+                    component = first.explain["component"]
                     if (move.day - win.signed_on).days > days:
+                        self._beyond_window(period, rep_id, name, win, move, days)
                         continue
                     basis_total = sum((x.explain["basis"] for x in paid_lines), ZERO)
-                    paid_total = sum((x.amount for x in paid_lines), ZERO)
+                    top_ups = [top_up for origin, line in paid for top_up in self._top_ups(origin, rep_id, name, line)]
+                    paid_total = sum((self._paid_on(origin, rep_id, name, line) for origin, line in paid), ZERO)
                     if basis_total == 0 or paid_total == 0:
                         continue
                     rate = paid_total / basis_total
-                    component = first.explain["component"]
                     factor = Decimal(1) if component["basis"] == "revenue" else win.margin / win.amount
                     basis = move.amount * share * factor
                     amount = -round_money(basis * rate)
+                    explain = {
+                        "plan_id": first.plan_id,
+                        "plan_version": first.plan_version,
+                        "component": component,
+                        "basis": basis,
+                        "split_share": share,
+                        "rate_originally_paid": rate,
+                        "reverses": [x.id for x in paid_lines],
+                        "days_after_signing": (move.day - win.signed_on).days,
+                        "clawback_days": days,
+                        "refund_kind": move.kind,
+                        "sources": [win.source.as_dict(), move.source.as_dict()],
+                        "amount_before_rounding": -(basis * rate),
+                    }
+                    if top_ups:
+                        explain["reverses_top_ups"] = sorted({x.id for x in top_ups})
+                        explain["note"] = (
+                            "the retroactive tier's top-ups raised the rate paid on this deal: "
+                            "they are reversed with it"
+                        )
                     lines.append(
                         Line(
                             rep_id,
@@ -393,26 +423,104 @@ class Calculator:
                             amount,
                             first.plan_id,
                             first.plan_version,
-                            f"clawback|{name}|{win.deal_id}|{move.source.position}",
-                            {
-                                "plan_id": first.plan_id,
-                                "plan_version": first.plan_version,
-                                "component": component,
-                                "basis": basis,
-                                "split_share": share,
-                                "rate_originally_paid": rate,
-                                "reverses": [x.id for x in paid_lines],
-                                "days_after_signing": (move.day - win.signed_on).days,
-                                "clawback_days": days,
-                                "refund_kind": move.kind,
-                                "sources": [win.source.as_dict(), move.source.as_dict()],
-                                "amount_before_rounding": -(basis * rate),
-                            },
+                            key,
+                            explain,
                         )
                     )
+            lines += self._override_clawbacks(period, win, move)
+        return lines
+
+    def _top_ups(self, origin: Period, rep_id: str, name: str | None, line: Line) -> list[Line]:
+        """The retroactive restatements of the month that restated this earned line."""
+        return [
+            x
+            for x in self._earned_lines(origin).get(rep_id, [])
+            if x.kind == "adjustment" and x.component == name and line.id in x.explain.get("restates", [])
+        ]
+
+    def _paid_on(self, origin: Period, rep_id: str, name: str | None, line: Line) -> Decimal:
+        """What was paid on an earned line in the end: its amount, or under a retroactive tier
+        (restated by later top-ups) its basis at the rate the month's total paid."""
+        if not self._top_ups(origin, rep_id, name, line):
+            return line.amount
+        month = [x for x in self._earned_lines(origin).get(rep_id, []) if x.component == name]
+        basis = sum((x.explain["basis"] for x in month if x.kind == "earned"), ZERO)
+        paid = sum((x.amount for x in month), ZERO)
+        return line.explain["basis"] * paid / basis if basis else line.amount
+
+    def _beyond_window(self, period: Period, rep_id: str, name: str | None, win: Win, move: Money, days: int) -> None:
+        """Nothing is clawed back; the statement says why (`clawback_notes`)."""
+        after = (move.day - win.signed_on).days
+        self.notes[(period.label, rep_id)].append(
+            {
+                "deal_id": win.deal_id,
+                "component": name,
+                "refund_kind": move.kind,
+                "amount": move.amount,
+                "day": move.day.isoformat(),
+                "days_after_signing": after,
+                "clawback_days": days,
+                "note": f"{move.kind} {after} days after signing, beyond the plan's clawback_days ({days}): "
+                "nothing is clawed back",
+                "source": move.source.as_dict(),
+            }
+        )
+
+    def _override_clawbacks(self, period: Period, win: Win, move: Money) -> list[Line]:
+        """Managers' overrides on the deal, reversed at the rate they paid, in proportion to the
+        amount refunded (overrides are paid on booking, so a cancellation reverses them too)."""
+        lines = []
+        origin = Period.month_of(win.signed_on)
+        for override in self._override_lines(origin):
+            if override.deal_id != win.deal_id or override.amount == 0:
+                continue
+            found = self.inputs.plan_for(override.rep_id, win.signed_on)
+            days = found[1]["clawback_days"] if found else 0
+            after = (move.day - win.signed_on).days
+            key = f"clawback|{override.key}|{move.source.position}"
+            if after > days:
+                self._beyond_window(period, override.rep_id, override.component, win, move, days)
+                continue
+            share = Decimal(str(override.explain["split_share"]))
+            basis = move.amount * share
+            rate = override.amount / override.explain["basis"]
+            lines.append(
+                Line(
+                    override.rep_id,
+                    period.label,
+                    "clawback",
+                    override.component,
+                    win.deal_id,
+                    round_money(basis),
+                    -round_money(basis * rate),
+                    override.plan_id,
+                    override.plan_version,
+                    key,
+                    {
+                        "plan_id": override.plan_id,
+                        "plan_version": override.plan_version,
+                        "component": override.explain["component"],
+                        "basis": basis,
+                        "credited_rep": override.explain["credited_rep"],
+                        "split_share": share,
+                        "rate_originally_paid": rate,
+                        "reverses": [override.id],
+                        "days_after_signing": after,
+                        "clawback_days": days,
+                        "refund_kind": move.kind,
+                        "sources": [win.source.as_dict(), move.source.as_dict()],
+                        "amount_before_rounding": -(basis * rate),
+                    },
+                )
+            )
         return lines
 
     # -- overrides -------------------------------------------------------------------------------
+    def _override_lines(self, period: Period) -> list[Line]:
+        if period.label not in self._override_memo:
+            self._override_memo[period.label] = self._overrides(period)
+        return self._override_memo[period.label]
+
     def _overrides(self, period: Period) -> list[Line]:
         credits = sorted(
             (

@@ -125,12 +125,24 @@ def corrections(
 
 
 def statement_lines(
-    inputs: Inputs, ledger_of: LedgerOf, period: Period, closed: dict[str, Any], *, settle: bool
+    inputs: Inputs,
+    ledger_of: LedgerOf,
+    period: Period,
+    closed: dict[str, Any],
+    *,
+    settle: bool,
+    notes: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, list[Line]]:
+    """Every rep's lines for the month; `notes` (if given) receives per rep what the month's
+    refunds did not claw back, and why."""
     calculator = Calculator(inputs)
     lines = base_lines(inputs, ledger_of, period, settle=settle, calculator=calculator)
     for rep, extra in corrections(inputs, ledger_of, period, closed, calculator).items():
         lines[rep].extend(extra)
+    if notes is not None:
+        for (label, rep), said in calculator.notes.items():
+            if label == period.label:
+                notes.setdefault(rep, []).extend(said)
     return lines
 
 
