@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
 
-from api import auth, errors, idempotency
+from api import auth, errors, idempotency, observability
 from api.access import require_policies
 from api.deps import new_request_id, reject_unknown_query_params
 from api.limits import MAX_BODY_BYTES, BodyLimit
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
+    app.middleware("http")(observability.middleware)  # times each request under its route template
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)  # outermost: counts the body as it streams in
     errors.install(app)
     for module in (
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         events,
         access_keys,
         imports,
+        observability,
     ):
         app.include_router(module.router, responses={} if module is health else errors.ERROR_RESPONSES)
     _document_bearer_auth(app)
