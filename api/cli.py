@@ -33,7 +33,7 @@ def _runtime(run_projectors: bool = False):
 
     settings = Settings.from_env()
     clock.configure(settings.timezone)  # the organisation's today, as in the API
-    return Runtime(settings.database_url, run_projectors=run_projectors)
+    return Runtime(settings.database(), run_projectors=run_projectors)  # with the database timeouts
 
 
 DEMO_TOKEN_FILE = ".salesledger-admin-token"
