@@ -158,8 +158,12 @@ def demo(
     reps: int = 24,
     deals: int = 300,
     if_empty: bool = typer.Option(False, "--if-empty", help="do nothing when the store already has events"),
+    close_months: bool = typer.Option(
+        True, "--close-months/--no-close-months", help="close Nov 2025-Sep 2026, approve and pay Jun-Aug, a dispute"
+    ),
 ):
-    """Load a deterministic demo organisation (same seed and sizes -> same events)."""
+    """Load a deterministic demo organisation with thirteen months of dated history (same seed and
+    sizes -> same events; the month closes and approvals carry their recording time)."""
     from application.demo import load_demo
 
     rt = _runtime()
@@ -170,12 +174,16 @@ def demo(
                 return
             console.print("[red]the store is not empty; the demo loads into an empty store only[/red]")
             raise typer.Exit(1)
+        if close_months:
+            rt.start()  # closing a month reads the commission read models
         started = time.monotonic()
-        stats = load_demo(rt.ledger, seed=seed, reps=reps, deals=deals)
+        stats = load_demo(rt.ledger, seed=seed, reps=reps, deals=deals, close_months=close_months)
+        elapsed = time.monotonic() - started
         console.print(
-            f"demo loaded: {stats.reps} reps, {stats.customers} customers, {stats.leads} leads, "
-            f"{stats.deals} deals, {stats.events} events in {time.monotonic() - started:.1f}s "
-            f"(head position {stats.last_position})"
+            f"demo loaded: {stats.reps} reps, {stats.customers} customers, {stats.leads} leads "
+            f"({stats.converted} converted), {stats.deals + stats.converted} deals, {stats.closed_months} closed months, "
+            f"{stats.events} events in {elapsed:.1f}s ({stats.events / elapsed:,.0f} events/s; "
+            f"head position {stats.last_position})"
         )
     finally:
         rt.close()

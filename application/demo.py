@@ -1,8 +1,12 @@
 """A deterministic demo organisation: same seed and sizes, same events.
 
-A director, a manager per regional centre (华东, 华南, 华北, 西南), junior/mid/senior reps,
-customers, leads and deals moving through the stages to wins (with payments and the odd
-refund) and losses. Aggregates are built with their own commands and saved in chunks.
+A director, a manager per regional centre (华东, 华南, 华北, 西南), junior/mid/senior reps and
+thirteen months of dated history (November 2025 to November 2026): leads captured, scored,
+assigned, contacted, qualified and converted into customers and deals; deals moving through
+the stages on their own dates to wins (with payments, the odd refund and its clawback) and
+losses with reasons; promotions and a transfer; company → region → team → rep targets; plans;
+and, with `close_months`, closed months whose statements are approved and paid, and a dispute.
+Aggregates are built with their own commands and saved in chunks.
 """
 
 from __future__ import annotations
@@ -52,8 +56,10 @@ INDUSTRIES = ["manufacturing", "healthcare", "logistics", "retail", "energy", "s
 PRODUCTS = ["ERP", "CRM", "BI", "IoT", "Cloud"]
 SIZES = ["small", "medium", "large", "enterprise"]
 LOSS_REASONS = ["price", "competitor", "no_budget", "timing", "no_decision"]
-START = date(2026, 1, 5)
-SPAN_DAYS = 310
+START = date(2025, 11, 3)
+SPAN_DAYS = 385  # to late November 2026
+PLANS_FROM = date(2025, 11, 1)
+LAST_DAY = START + timedelta(days=SPAN_DAYS)  # no business date after this one
 
 
 @dataclass
@@ -61,7 +67,9 @@ class DemoStats:
     reps: int = 0
     customers: int = 0
     leads: int = 0
+    converted: int = 0
     deals: int = 0
+    closed_months: int = 0
     events: int = 0
     last_position: int = 0
 
@@ -215,10 +223,10 @@ class Demo:
         field = Plan.create(
             self.uid("plan", 1),
             {
-                "name": "Field sales 2026",
+                "name": "Field sales",
                 "currency": "CNY",
                 "period": "month",
-                "effective_from": "2026-01-01",
+                "effective_from": PLANS_FROM.isoformat(),
                 "clawback_days": 180,
                 "components": [
                     {
@@ -259,10 +267,10 @@ class Demo:
         leader = Plan.create(
             self.uid("plan", 2),
             {
-                "name": "Sales leadership 2026",
+                "name": "Sales leadership",
                 "currency": "CNY",
                 "period": "month",
-                "effective_from": "2026-01-01",
+                "effective_from": PLANS_FROM.isoformat(),
                 "clawback_days": 180,
                 "components": [
                     {
@@ -279,10 +287,10 @@ class Demo:
         self.save(field)
         self.save(leader)
         for rep in staff:
-            rep.assign_plan(plan_id=str(field.id), effective_from=date(2026, 1, 1))
+            rep.assign_plan(plan_id=str(field.id), effective_from=PLANS_FROM)
             self.save(rep)
         for rep in leaders:
-            rep.assign_plan(plan_id=str(leader.id), effective_from=date(2026, 1, 1))
+            rep.assign_plan(plan_id=str(leader.id), effective_from=PLANS_FROM)
             self.save(rep)
         self.save(None, force=True)
 
@@ -326,7 +334,44 @@ class Demo:
                             outcome="初步沟通",
                             occurred_at=at + timedelta(hours=self.rng.randint(1, 60)),
                         )
+                        if self.rng.random() < 0.5 and lead.captured_on + timedelta(days=30) <= LAST_DAY:
+                            self.convert(lead, pool[best.rep_id])
             self.save(lead)
+
+    def convert(self, lead: Lead, rep: Rep) -> None:
+        """Qualified a week after capture, converted a fortnight later into a new customer and a
+        deal owned by the lead's rep (as `POST /leads/{id}/convert` does)."""
+        n = self.stats.converted
+        qualified_on = lead.captured_on + timedelta(days=7)
+        lead.qualify(notes="预算与需求已确认", qualified_on=qualified_on)
+        converted_on = qualified_on + timedelta(days=14)
+        customer = Customer.register(
+            self.uid("lead-customer", n),
+            name=lead.company,
+            region=lead.region,
+            industry=lead.industry,
+            registered_on=converted_on,
+            owner_id=str(rep.id),
+            lead_id=str(lead.id),
+        )
+        deal = Deal.open(
+            self.uid("lead-deal", n),
+            customer_id=str(customer.id),
+            owner_id=str(rep.id),
+            amount=Decimal(self.rng.randrange(50_000, 400_000, 1000)),
+            product_line=lead.contact.get("product_line") or "ERP",
+            opened_on=converted_on,
+            opened_on_stated=True,
+            title=f"{lead.company} 首单",
+            lead_id=str(lead.id),
+        )
+        lead.convert(customer_id=str(customer.id), deal_id=str(deal.id), new_customer=True, converted_on=converted_on)
+        rep.release_lead(lead_id=str(lead.id), why="converted")
+        self.work_deal(10_000 + n, deal, customer)
+        self.stats.converted += 1
+        self.save(customer)
+        self.save(deal)
+        self.save(rep)
 
     def careers(self, staff: list[Rep]) -> None:
         """A few promotions and a transfer, effective-dated within the year."""
@@ -358,9 +403,24 @@ class Demo:
         yearly.decompose(
             parent="company", children=[{"scope": f"region:{r}", "value": v} for r, v in by_region.items()], reason=None
         )
+        teams: dict[str, dict[str, list[Rep]]] = {}
+        for rep in staff:
+            teams.setdefault(rep.region, {}).setdefault(rep.team, []).append(rep)
+        for region, by_team in teams.items():
+            yearly.decompose(
+                parent=f"region:{region}",
+                children=[{"scope": f"team:{t}", "value": len(m) * 1_800_000} for t, m in sorted(by_team.items())],
+                reason="按团队人数分解",
+            )
+            for team, members in sorted(by_team.items()):
+                yearly.decompose(
+                    parent=f"team:{team}",
+                    children=[{"scope": f"rep:{r.id}", "value": 1_800_000} for r in members],
+                    reason="按人分解",
+                )
         self.save(yearly)
-        for month in range(1, 13):
-            sheet = TargetSheet.open(period=f"2026-{month:02d}", metric="revenue")
+        for label in ["2025-11", "2025-12", *(f"2026-{month:02d}" for month in range(1, 13))]:
+            sheet = TargetSheet.open(period=label, metric="revenue")
             for rep in staff:
                 monthly = {"junior": 80_000, "mid": 150_000, "senior": 250_000}.get(rep.level, 150_000)
                 sheet.set(scope=f"rep:{rep.id}", value=Decimal(monthly), reason=None)
@@ -382,13 +442,21 @@ class Demo:
             expected_close=opened + timedelta(days=rng.randint(30, 150)),
             title=f"{customer.name} {n}",
         )
+        return self.work_deal(n, deal, customer)
+
+    def work_deal(self, n: int, deal: Deal, customer: Customer) -> Deal:
+        """Dated stage changes, then a win (payments, the odd refund), a loss with its reason and
+        date, or nothing yet."""
+        rng = self.rng
+        amount, day = deal.amount, deal.opened_on
         reached = rng.choices(range(len(OPEN_STAGES)), weights=[3, 3, 3, 4])[0]
         for stage in OPEN_STAGES[1 : reached + 1]:
-            deal.change_stage(stage, changed_on=opened)
+            day = min(self.day(day, 18), LAST_DAY)
+            deal.change_stage(stage, changed_on=day)
         outcome = rng.random()
-        if outcome < 0.45 and reached >= 2:
+        if outcome < 0.45 and reached >= 2 and amount > 0:
             signed = (amount * Decimal(rng.choice(["0.9", "0.95", "1", "1", "1.05"]))).quantize(Decimal("0.01"))
-            signed_on = self.day(opened, 35)
+            signed_on = min(self.day(day, 30), LAST_DAY)
             deal.win(
                 amount=signed,
                 gross_margin=(signed * Decimal(rng.choice(["0.2", "0.3", "0.35", "0.4"]))).quantize(Decimal("0.01")),
@@ -406,15 +474,79 @@ class Demo:
                 part = min(part, remaining)
                 if part <= 0:
                     break
-                deal.receive_payment(amount=part, received_on=self.day(signed_on, 30 * (k + 1)))
+                received_on = self.day(signed_on, 30 * (k + 1))
+                if received_on > LAST_DAY:
+                    break
+                deal.receive_payment(amount=part, received_on=received_on)
                 remaining -= part
-            if rng.random() < 0.03:
+            if rng.random() < 0.06 and remaining < signed:
                 part = (signed / 10).quantize(Decimal("0.01"))
-                deal.refund(amount=part, refunded_on=self.day(signed_on, 60), reason="部分退货")
+                refunded_on = self.day(signed_on, 60)
+                if refunded_on <= LAST_DAY:
+                    deal.refund(amount=part, refunded_on=refunded_on, reason="部分退货")
         elif outcome < 0.75:
-            deal.lose(reason=rng.choice(LOSS_REASONS), competitor=rng.choice([None, "竞品A", "竞品B"]))
+            deal.lose(
+                reason=rng.choice(LOSS_REASONS),
+                competitor=rng.choice([None, "竞品A", "竞品B"]),
+                lost_on=min(self.day(day, 25), LAST_DAY),
+            )
         return deal
 
 
-def load_demo(ledger: SalesLedger, *, seed: int = 7, reps: int = 24, deals: int = 300) -> DemoStats:
-    return Demo(ledger, seed).build(reps, deals)
+CLOSE_THROUGH = "2026-09"  # months closed by the demo (the commission engine's statements)
+PAID_FROM, PAID_THROUGH = "2026-06", "2026-08"  # closed months whose statements are approved and paid
+
+
+def load_demo(
+    ledger: SalesLedger, *, seed: int = 7, reps: int = 24, deals: int = 300, close_months: bool = False
+) -> DemoStats:
+    """The demo's events (same seed and sizes, same events); with `close_months`, the commission
+    months from November 2025 to September 2026 are then closed through the use cases, their
+    statements of June to August approved and paid and one line disputed (approvals and closes
+    carry their recording time, so only this part differs between two loads)."""
+    stats = Demo(ledger, seed).build(reps, deals)
+    if close_months:
+        stats.closed_months, stats.last_position = close_demo_months(ledger, seed)
+        stats.events = stats.last_position
+    return stats
+
+
+def close_demo_months(ledger: SalesLedger, seed: int) -> tuple[int, int]:
+    """Close every month from the plans' start through CLOSE_THROUGH; approve and pay the
+    statements from PAID_FROM through PAID_THROUGH (paid on the 10th of the next month); dispute the first
+    line of the last closed month's largest statement."""
+    from application.commissions import ApproveStatement, ClosePeriod, PayStatement, PeriodOf
+
+    meta = Meta(actor="demo", correlation_id=f"demo-{seed}", causation_id=f"demo-{seed}")
+    finance = Meta(actor="finance:demo", correlation_id=f"demo-{seed}", causation_id=f"demo-{seed}")
+    labels, day = [], PLANS_FROM
+    while day.strftime("%Y-%m") <= CLOSE_THROUGH:
+        labels.append(day.strftime("%Y-%m"))
+        day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    position = 0
+    for label in labels:
+        position = ledger.commissions.close_period(ClosePeriod(label), meta).position
+        if not PAID_FROM <= label <= PAID_THROUGH:  # one write per statement: a few months keep the load fast
+            continue
+        year, month = (int(x) for x in label.split("-"))
+        paid_on = date(year + month // 12, month % 12 + 1, 10)
+        for statement in ledger.commissions.period(PeriodOf(label)).statements:
+            rep = statement["rep_id"]
+            ledger.commissions.approve_statement(ApproveStatement(rep, label), finance)
+            reference = f"PAY-{label}-{rep[:8]}"
+            position = ledger.commissions.pay_statement(PayStatement(rep, label, paid_on, reference), finance).position
+    last = ledger.commissions.period(PeriodOf(labels[-1]))
+    biggest = max(last.statements, key=lambda st: Decimal(str(st["total"])), default=None)
+    if biggest is not None:
+        from application.commissions import StatementOf
+
+        lines = ledger.commissions.statement(StatementOf(biggest["rep_id"], labels[-1])).lines
+        if lines:
+            position = ledger.commissions.open_dispute(
+                Meta(actor=f"rep:{biggest['rep_id']}", correlation_id=f"demo-{seed}", causation_id=f"demo-{seed}"),
+                labels[-1],
+                rep_id=biggest["rep_id"],
+                line_id=lines[0]["id"],
+                reason="大单提成比例与合同约定不符，请复核",
+            ).position
+    return len(labels), position
