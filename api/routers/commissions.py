@@ -28,6 +28,7 @@ from api.encoding import Json
 from api.errors import Forbidden
 from api.listing import Cursor, Limit
 from api.models import Amount, Body, FilterText, OptionalText, Receipt, SaneDate, Text
+from api.schemas import PlanPage
 from application.commissions import (
     READ_MODELS,
     ClosePeriod,
@@ -98,7 +99,7 @@ def add_version(plan_id: str, body: dict[str, Any], rt: RuntimeDep, meta: MetaDe
     return answer(rt, rt.ledger.commissions.add_plan_version(meta, plan_id, body), 201)
 
 
-@router.get("/plans", dependencies=[Allow(EVERYONE)], tags=["plans"])
+@router.get("/plans", dependencies=[Allow(EVERYONE)], tags=["plans"], response_model=PlanPage)
 def list_plans(
     request: Request,
     rt: RuntimeDep,

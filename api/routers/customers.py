@@ -27,6 +27,7 @@ from api.models import (
     Today,
     VersionParam,
 )
+from api.schemas import CustomerPage
 from application import clock
 from application.customers import CheckDormancy
 from domain.customer import Customer
@@ -123,7 +124,7 @@ def register_customer(body: RegisterCustomer, rt: RuntimeDep, meta: MetaDep, acc
     return answer(rt, rt.ledger.customers.register_customer(meta, **body.model_dump()), 201)
 
 
-@router.get("", dependencies=[Allow(EVERYONE)])
+@router.get("", dependencies=[Allow(EVERYONE)], response_model=CustomerPage)
 def customers(
     request: Request,
     rt: RuntimeDep,

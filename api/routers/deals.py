@@ -11,6 +11,7 @@ from api.encoding import Json
 from api.history import record_routes
 from api.listing import Cursor, Limit, reps_in
 from api.models import Amount, Body, DateField, FilterText, OptionalText, Receipt, SaneDate, Text
+from api.schemas import DealPage
 from application import clock
 from domain.customer import Customer
 from domain.deal import Deal
@@ -127,7 +128,7 @@ def open_deal(body: OpenDeal, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     return answer(rt, rt.ledger.deals.open_deal(meta, **body.model_dump()), 201)
 
 
-@router.get("", dependencies=[Allow(EVERYONE)])
+@router.get("", dependencies=[Allow(EVERYONE)], response_model=DealPage)
 def deals(
     request: Request,
     rt: RuntimeDep,

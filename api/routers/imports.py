@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from api.access import OPERATIONS, Allow
 from api.deps import MetaDep, RuntimeDep
 from api.encoding import Json
+from api.schemas import ImportAnswer
 from application import clock
 from application.imports import ImportRejected
 
@@ -31,6 +32,7 @@ EXAMPLE = {
 @router.post(
     "/imports",
     dependencies=[Allow(OPERATIONS)],
+    response_model=ImportAnswer,
     responses={
         200: {
             "description": "rows read, events written, rows already present",

@@ -8,6 +8,7 @@ from api.encoding import Json
 from api.history import record_routes
 from api.listing import Cursor, Limit
 from api.models import Amount, Body, DateField, FilterText, OptionalText, Receipt, SaneDate, Text
+from api.schemas import RepPage
 from application import clock
 from domain.rep import Rep
 from projections.org import list_reps
@@ -51,7 +52,7 @@ class RepTarget(Body):
     reason: OptionalText = None
 
 
-@router.get("", dependencies=[Allow(EVERYONE)])
+@router.get("", dependencies=[Allow(EVERYONE)], response_model=RepPage)
 def reps(
     request: Request,
     rt: RuntimeDep,

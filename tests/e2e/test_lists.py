@@ -150,3 +150,16 @@ def test_plans_list(client):
     second = next(p for p in items if p["id"] == plans[1])
     assert second["version"] == 2 and second["body"]["effective_from"] == "2026-06-01"
     assert [p["id"] for p in walk(s, "/plans", 2, name="方案2")[0]] == [plans[2]]
+
+
+def test_list_answers_match_their_documented_models(world, client):
+    from api.schemas import CustomerPage, DealPage, RepPage
+
+    s = world["s"]
+    for path, model in (("/reps", RepPage), ("/customers", CustomerPage), ("/deals", DealPage)):
+        page = s.get(path, limit=3)
+        assert model.model_validate(page).model_dump(mode="json")["items"] == page["items"]
+    documented = client.app.openapi()["paths"]
+    assert documented["/deals"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/DealPage"
+    }
