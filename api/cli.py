@@ -215,7 +215,7 @@ def import_history(
         for p in sorted(root.iterdir())
         if p.is_file() and p.suffix.lower() in (".csv", ".xlsx") and p.stem in COLUMNS
     }
-    rt = _runtime()
+    rt = _runtime().start()  # the read models tell which external ids are already imported
     try:
         started = time.monotonic()
         columns = (
@@ -257,7 +257,7 @@ def import_history(
         console.print(f"wrote {report.events:,} events in {written:.2f}s ({rate:,.0f} events/s)")
         if report.events:
             caught = time.monotonic()
-            rt.start().fresh(*(p.name for p in rt.projections))
+            rt.fresh(*(p.name for p in rt.projections))
             console.print(
                 f"read models caught up in {time.monotonic() - caught:.2f}s (catching up replays only the "
                 f"{report.events:,} new events; a rebuild would replay the whole store)"

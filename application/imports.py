@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from application.reads import ReadModels
@@ -53,6 +54,7 @@ LEAD_STATUSES = ("pool", "assigned", "qualified", "disqualified")
 IMPORTER = "import"
 
 
+@lru_cache(maxsize=1 << 20)
 def record_id(kind: str, external_id: str) -> uuid.UUID:
     """The id of an imported record: the same external id always names the same record."""
     return uuid.uuid5(NAMESPACE, f"{kind}:{external_id}")
@@ -443,6 +445,19 @@ class Imports:
     def __init__(self, store: EventStore, reads: ReadModels) -> None:
         self.store, self.reads = store, reads
 
+    def _stored(self) -> dict[str, set[str]]:
+        """Ids of the reps, customers and deals already imported (read models made current)."""
+        from projections.accounts import external_ids
+        from projections.org import reps_by_external_id
+
+        with self.reads.current("org", "accounts") as tx:
+            known = external_ids(tx)
+            return {
+                "rep": set(reps_by_external_id(tx).values()),
+                "customer": set(known["customers"].values()),
+                "deal": set(known["deals"].values()),
+            }
+
     def _exists(self, agg_id: uuid.UUID) -> bool:
         return bool(self.store.recorder.select_events(agg_id, limit=1))
 
@@ -478,9 +493,12 @@ class Imports:
             if kind in tables:
                 report.files[kind] = FileCount()
 
+        stored = self._stored()
         present_cache: dict[uuid.UUID, bool] = {}
 
         def present(kind: str, agg_id: uuid.UUID) -> bool:
+            if kind in stored:
+                return str(agg_id) in stored[kind]
             if agg_id not in present_cache:
                 present_cache[agg_id] = self._exists(agg_id)
             return present_cache[agg_id]

@@ -85,7 +85,7 @@ def export(events: int, seed: int = 1) -> dict[str, bytes]:
 
 
 def run(url: str, files: dict[str, bytes]) -> dict[str, float]:
-    rt = Runtime(url)
+    rt = Runtime(url).start()
     try:
         started = time.perf_counter()
         report = rt.ledger.imports.run(Meta(actor="bench"), files, today=date(2026, 11, 30))
