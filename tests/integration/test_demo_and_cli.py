@@ -113,3 +113,30 @@ def test_cli_mints_and_revokes_keys_that_the_api_accepts(database_url):
         assert client.get("/auth/whoami", headers=headers).json()["actor"] == f"admin:key:{key_id}"
         cli(database_url, "keys", "revoke", key_id, "--reason", "rotated")
         assert client.get("/auth/whoami", headers=headers).status_code == 401
+
+
+def test_cli_import_dry_run_import_and_again(database_url, tmp_path):
+    (tmp_path / "reps.csv").write_text(
+        "\ufeffexternal_id,name,level,team,region,manager_external_id,hired_on\r\n"
+        "M1,经理,manager,华东一组,华东,,2024-01-01\r\nR1,代表,mid,华东一组,华东,M1,2024-02-01\r\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "deals.csv").write_text(
+        "external_id,customer_external_id,owner_external_id,product_line,amount,opened_on,status,signed_on,gross_margin\n"
+        "X1,C1,R1,ERP,100.00,2024-03-01,won,2024-04-01,30.00\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "customers.csv").write_text(
+        "external_id,name,region,industry,owner_external_id\nC1,客户,华东,制造,R1\n", encoding="utf-8"
+    )
+    dry = cli(database_url, "import", str(tmp_path), "--dry-run")
+    assert "nothing was written" in dry.stdout
+    done = cli(database_url, "import", str(tmp_path))
+    assert "wrote 5 events" in done.stdout and "caught up" in done.stdout
+    again = cli(database_url, "import", str(tmp_path))
+    assert "wrote 0 events" in again.stdout
+    (tmp_path / "payments.csv").write_text(
+        "deal_external_id,amount,received_on\nX9,5.00,2024-02-30\n", encoding="utf-8"
+    )
+    bad = cli(database_url, "import", str(tmp_path), check=False)
+    assert bad.returncode == 1 and "payments.csv:2: deal_external_id" in bad.stdout
