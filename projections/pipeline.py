@@ -382,9 +382,13 @@ def pipeline_board(
     if period is not None:
         where.append("opened_month >= ? AND opened_month <= ?")
         params += [period.start.isoformat()[:7], period.end.isoformat()[:7]]
+    if owners is not None:  # a rep's or a manager's own: read only their owners' totals
+        owners = sorted(owners)
+        where.append(f"owner_id IN ({', '.join('?' * len(owners))})" if owners else "1 = 0")
+        params += owners
     scopes = [f"{key}:{filters[key]}" for key in ORG_FILTERS if filters.get(key) is not None]
-    by_owner = bool(scopes) or owners is not None
-    # without team, region or an owners' list, the database sums over owners and months itself
+    by_owner = bool(scopes)  # the org timeline places owners month by month
+    # without team or region, the database sums over owners and months itself
     totals_dims = [d for d in TOTAL_DIMS if d not in ("product_line", "currency", "opened_month")]
     stays_dims = [d for d in STAY_DIMS if d not in ("product_line", "currency", "opened_month")]
     if not by_owner:
@@ -406,12 +410,8 @@ def pipeline_board(
             params,
         )
     ]
-    if by_owner:
-        if owners is not None:
-            totals = [row for row in totals if row["owner_id"] in owners]
-            stays = [row for row in stays if row["owner_id"] in owners]
-        if scopes:
-            totals, stays = _place(tx, t, scopes, totals, stays, as_of, clause, params)
+    if scopes:
+        totals, stays = _place(tx, t, scopes, totals, stays, as_of, clause, params)
     return _board(currency, period, filters, totals, stays)
 
 
