@@ -11,7 +11,9 @@ def test_prometheus_metrics_per_route_template_and_projection(client):
     answer = client.get("/prometheus")
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
     text = answer.text
-    assert 'salesledger_http_request_duration_seconds_count{method="GET",route="/reps/{record_id}",status="200"}' in text
+    assert (
+        'salesledger_http_request_duration_seconds_count{method="GET",route="/reps/{record_id}",status="200"}' in text
+    )
     assert 'salesledger_commands_total{outcome="ok",route="/reps"}' in text
     assert 'salesledger_commands_total{outcome="refused",route="/reps"}' in text
     assert 'salesledger_projection_lag_events{projection="pipeline"}' in text
