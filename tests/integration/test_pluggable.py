@@ -50,6 +50,8 @@ def test_backfill_a_new_metric_over_a_demo_history_equals_a_direct_computation(r
             first[r.aggregate_id] = min(first.get(r.aggregate_id, day), day)
     expected = defaultdict(lambda: [0, []])
     for lead, (source, day) in captured.items():
+        if day.year != 2026:  # the demo's history starts in November 2025; the query asks for 2026
+            continue
         group = expected[(day.isoformat()[:7], source)]
         group[0] += 1
         if lead in first:
