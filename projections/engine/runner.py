@@ -528,7 +528,7 @@ class ProjectionEngine:
                         finally:
                             self.running.discard(projection.name)
                         if self._stopping.is_set():
-                            return
+                            break
                         pause = STANDBY_AFTER_LOSS_SECONDS
                         log.warning("projection %s: lost its lock; standing down", projection.name)
                 attempt = 0
@@ -547,6 +547,7 @@ class ProjectionEngine:
                     exc_info=attempt == 1,
                 )
             self._stopping.wait(pause)
+        _mark_recovered(projection.name)  # a stopped runner is not retrying any more
 
     def _serve(self, projection: Projection, wake: threading.Event, hold: Hold) -> None:
         """Follow live; after a failure, wait until a rebuild or restart clears it. Returns
