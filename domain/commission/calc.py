@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Any, Protocol
 
 from domain.values import Period, round_money
@@ -68,7 +70,7 @@ class Inputs(Protocol):
     wins: dict[str, Win]
     movements: list[Money]
 
-    def plan_for(self, rep_id: str, day: date) -> tuple[str, dict] | None: ...
+    def plan_for(self, rep_id: str, day: date) -> tuple[str, dict[str, Any]] | None: ...
     def target(self, scope: str, period: Period) -> Decimal | None: ...
     def ancestors(self, rep_id: str, day: date) -> list[str]: ...
     def team_of(self, rep_id: str, day: date) -> str | None: ...
@@ -128,7 +130,7 @@ def digest(rep_id: str, period: str, currency: str, lines: list[dict[str, Any]])
 
 
 # -- tiers ------------------------------------------------------------------------------------------
-def bands(component: dict, scale: Decimal | None) -> list[tuple[Decimal, Decimal | None, Decimal]]:
+def bands(component: dict[str, Any], scale: Decimal | None) -> list[tuple[Decimal, Decimal | None, Decimal]]:
     """(low, high, rate) per band; band i covers (low, high]. Attainment bounds are scaled by the target."""
     out, low = [], ZERO
     for tier in component["tiers"]:
@@ -138,7 +140,7 @@ def bands(component: dict, scale: Decimal | None) -> list[tuple[Decimal, Decimal
     return out
 
 
-def walk(tiers: list[tuple[Decimal, Decimal | None, Decimal]], start: Decimal, basis: Decimal) -> list[dict]:
+def walk(tiers: list[tuple[Decimal, Decimal | None, Decimal]], start: Decimal, basis: Decimal) -> list[dict[str, Any]]:
     """Slices of (start, start + basis] per band, each at its band's rate."""
     end, slices = start + basis, []
     for low, high, rate in tiers:
@@ -150,13 +152,23 @@ def walk(tiers: list[tuple[Decimal, Decimal | None, Decimal]], start: Decimal, b
     return slices
 
 
-def rate_at(tiers: list[tuple[Decimal, Decimal | None, Decimal]], total: Decimal) -> tuple[Decimal, dict]:
+def rate_at(tiers: list[tuple[Decimal, Decimal | None, Decimal]], total: Decimal) -> tuple[Decimal, dict[str, Any]]:
     """The rate of the band a total reaches (a total on a boundary stays in the lower band)."""
     for low, high, rate in tiers:
         if high is None or total <= high:
             return rate, {"above": low, "up_to": high}
     low, high, rate = tiers[-1]
     return rate, {"above": low, "up_to": high}
+
+
+def _booked(win: Win, share: Decimal) -> tuple[Decimal, Decimal]:
+    """Revenue and margin credited on booking for a split share."""
+    return win.amount * share, win.margin * share
+
+
+def _collected(win: Win, ratio: Decimal, share: Decimal) -> tuple[Decimal, Decimal]:
+    """Revenue and margin credited on a payment that collects `ratio` of the deal."""
+    return win.amount * share * ratio, win.margin * share * ratio
 
 
 # -- the calculation -------------------------------------------------------------------------------
@@ -168,8 +180,8 @@ class _Item:
     basis: Decimal
     share: Decimal
     plan_id: str
-    version: dict
-    component: dict
+    version: dict[str, Any]
+    component: dict[str, Any]
     sources: list[Source]
     note: str
 
@@ -202,23 +214,30 @@ class Calculator:
                     win,
                     win.signed_on,
                     "booking",
-                    lambda share, w=win: (w.amount * share, w.margin * share),
+                    partial(_booked, win),
                     [win.source],
                 )
         for move in self.inputs.movements:
-            win = self.inputs.wins.get(move.deal_id)
-            if move.kind == "payment" and win and move.day in period and win.amount > 0:
-                ratio = move.amount / win.amount
+            paid_on = self.inputs.wins.get(move.deal_id)
+            if move.kind == "payment" and paid_on and move.day in period and paid_on.amount > 0:
+                ratio = move.amount / paid_on.amount
                 items += self._credit(
-                    win,
+                    paid_on,
                     move.day,
                     "collection",
-                    lambda share, w=win, r=ratio: (w.amount * share * r, w.margin * share * r),
-                    [win.source, move.source],
+                    partial(_collected, paid_on, ratio),
+                    [paid_on.source, move.source],
                 )
         return sorted(items, key=lambda i: (i.day, i.sources[-1].position, i.rep_id, i.component["name"]))
 
-    def _credit(self, win: Win, day: date, payable_on: str, basis_of, sources: list[Source]) -> list[_Item]:
+    def _credit(
+        self,
+        win: Win,
+        day: date,
+        payable_on: str,
+        basis_of: Callable[[Decimal], tuple[Decimal, Decimal]],
+        sources: list[Source],
+    ) -> list[_Item]:
         items = []
         for rep_id, share in win.splits:
             found = self.inputs.plan_for(rep_id, day)
@@ -332,7 +351,7 @@ class Calculator:
         return lines
 
     @staticmethod
-    def _capped(component: dict, paid: Decimal, amount: Decimal, explain: dict) -> Decimal:
+    def _capped(component: dict[str, Any], paid: Decimal, amount: Decimal, explain: dict[str, Any]) -> Decimal:
         cap = component.get("cap")
         if cap is None or amount <= 0 or paid + amount <= Decimal(cap):
             return amount

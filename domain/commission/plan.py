@@ -27,7 +27,7 @@ def _rate(value: Any, field: str, high: Decimal = Decimal(1)) -> Decimal:
 def _choice(value: Any, allowed: tuple[str, ...], field: str) -> str:
     if value not in allowed:
         raise InvalidInput(f"{field} must be one of: {', '.join(allowed)}", field=field, value=value)
-    return value
+    return str(value)
 
 
 def validate_component(raw: Any, i: int) -> dict[str, Any]:
@@ -118,8 +118,8 @@ def validate_plan(body: Any) -> dict[str, Any]:
 
 class Plan(Entity):
     @event("Created")
-    def __init__(self, id: UUID, body: dict) -> None:
-        self.versions: list[dict] = [{"version": 1, **body}]
+    def __init__(self, id: UUID, body: dict[str, Any]) -> None:
+        self.versions: list[dict[str, Any]] = [{"version": 1, **body}]
 
     @classmethod
     def create(cls, id: UUID, body: Any) -> Plan:
@@ -141,10 +141,10 @@ class Plan(Entity):
         return version
 
     @event("Versioned")
-    def _versioned(self, version: int, body: dict) -> None:
+    def _versioned(self, version: int, body: dict[str, Any]) -> None:
         self.versions.append({"version": version, **body})
 
-    def in_force(self, day: date) -> dict | None:
+    def in_force(self, day: date) -> dict[str, Any] | None:
         """The version in force on `day` (None before the first takes effect)."""
         current = None
         for version in self.versions:
