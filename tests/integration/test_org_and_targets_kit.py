@@ -55,9 +55,11 @@ def test_a_promotion_makes_a_manager_from_its_effective_date(kit):
         promoted("boss", "manager", on="2026-03-01"),
     )
     kit.when(transferred("amy", manager="boss", on="2026-02-28"))
-    kit.then_error(Conflict, field="manager_id", level="senior")
+    refused = kit.then_error(Conflict, field="manager_id", level="senior")  # and nothing recorded
+    assert refused.code == "manager_not_allowed"
     kit.when(transferred("amy", manager="boss", on="2026-03-01"))
-    kit.then_events("RepTransferred")
+    [moved] = kit.then_events("RepTransferred")
+    assert moved.aggregate_id == kit.ids["amy"]
 
 
 def test_targets_are_read_from_one_table_now_and_at_any_position(kit):
