@@ -447,6 +447,26 @@ def _member_of(column: str, values: Collection[str], params: list) -> str:
     return f"{column} IN ({', '.join('?' * len(values))})" if values else "1 = 0"
 
 
+def _list_filters(
+    visible_to: Collection[str] | None,
+    owners: Collection[str] | None,
+    columns: tuple[str, ...],
+    filters: dict[str, str | None],
+) -> tuple[list[str], list[Any]]:
+    """WHERE clauses and parameters of a list: owners the caller may see, owners of a team or
+    region, and equality filters on the given columns."""
+    where: list[str] = []
+    params: list[Any] = []
+    for allowed in (visible_to, owners):
+        if allowed is not None:
+            where.append(_member_of("owner_id", allowed, params))
+    for column in columns:
+        if filters.get(column) is not None:
+            where.append(f"{column} = ?")
+            params.append(filters[column])
+    return where, params
+
+
 def list_customers(
     tx: Tx,
     *,
@@ -460,16 +480,8 @@ def list_customers(
     industry, owner_id, grade, classification, lifecycle, external_id. With `visible_to`, only the
     customers those reps own."""
     t = active_tables(tx, ACCOUNTS)
-    where: list[str] = []
-    params: list = []
-    if visible_to is not None:
-        where.append(_member_of("owner_id", visible_to, params))
-    if owners is not None:
-        where.append(_member_of("owner_id", owners, params))
-    for column in ("region", "industry", "owner_id", "grade", "classification", "lifecycle", "external_id"):
-        if filters.get(column) is not None:
-            where.append(f"{column} = ?")
-            params.append(filters[column])
+    columns = ("region", "industry", "owner_id", "grade", "classification", "lifecycle", "external_id")
+    where, params = _list_filters(visible_to, owners, columns, filters)
     rows, cursor = _keyset(tx, t["customers"], "customer_id", CUSTOMER_COLUMNS, after, limit, where, params)
     return {"items": rows, "next": cursor}
 
@@ -487,16 +499,8 @@ def list_deals(
     currency, external_id, and `owners` (the reps of a team or region). With `visible_to`, only the
     deals those reps own."""
     t = active_tables(tx, ACCOUNTS)
-    where: list[str] = []
-    params: list = []
-    if visible_to is not None:
-        where.append(_member_of("owner_id", visible_to, params))
-    if owners is not None:
-        where.append(_member_of("owner_id", owners, params))
-    for column in ("status", "stage", "owner_id", "customer_id", "product_line", "currency", "external_id"):
-        if filters.get(column) is not None:
-            where.append(f"{column} = ?")
-            params.append(filters[column])
+    columns = ("status", "stage", "owner_id", "customer_id", "product_line", "currency", "external_id")
+    where, params = _list_filters(visible_to, owners, columns, filters)
     rows, cursor = _keyset(tx, t["deals"], "deal_id", DEAL_COLUMNS, after, limit, where, params)
     items = [{**_deal_view(d), "customer_id": d["customer_id"], "external_id": d["external_id"]} for d in rows]
     return {"items": items, "next": cursor}
