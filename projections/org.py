@@ -96,8 +96,8 @@ ORG = OrgProjection()
 class OrgHistory:
     """Every rep's effective-dated timeline, loaded once per query."""
 
-    def __init__(self, tx: Tx, until_position: int | None = None) -> None:
-        t = active_tables(tx, ORG)
+    def __init__(self, tx: Tx, until_position: int | None = None, tables: dict[str, str] | None = None) -> None:
+        t = tables or active_tables(tx, ORG)  # `tables`: a copy kept inside another read model
         self.names = {rep_id: name for rep_id, name in tx.all(f"SELECT rep_id, name FROM {t['members']}")}
         self.timelines: dict[str, list[dict[str, Any]]] = {}
         for row in tx.all(

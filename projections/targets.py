@@ -88,10 +88,12 @@ class Targets:
         return None, None
 
 
-def targets_in_force(tx: Tx, *, metric: str | None = None, until_position: int | None = None) -> Targets:
+def targets_in_force(
+    tx: Tx, *, metric: str | None = None, until_position: int | None = None, tables: dict[str, str] | None = None
+) -> Targets:
     """The targets in force (of one `metric`, or all), as recorded up to `until_position`
-    (default: everything the read model has processed)."""
-    t = active_tables(tx, TARGETS)
+    (default: everything the read model has processed); `tables`: a copy kept inside another read model."""
+    t = tables or active_tables(tx, TARGETS)
     sql = f"SELECT period, metric, scope, value FROM {t['changes']} WHERE position <= ?"
     params: list[object] = [until_position if until_position is not None else 2**62]
     if metric is not None:
