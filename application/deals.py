@@ -288,3 +288,83 @@ class Deals(UseCases):
             expected_version,
             lambda d: d.refund(amount=amount, refunded_on=refunded_on, reason=reason, kind=kind),
         )
+
+    # -- from proposal to delivery ---------------------------------------------------------------
+    def send_proposal(
+        self,
+        meta: Meta,
+        deal_id: str,
+        *,
+        title: str,
+        amount: object,
+        sent_on: date,
+        valid_until: date | None = None,
+        line_items: list[dict[str, Any]] | None = None,
+        expected_version: int | None = None,
+    ) -> Written:
+        """A proposal (方案) sent to the customer; answers its `proposal_id` and `proposal_version`."""
+        proposal_id = uuid4().hex
+        deal = self._expect(self.load(Deal, deal_id), expected_version)
+        deal.send_proposal(
+            proposal_id=proposal_id,
+            title=title,
+            amount=amount,
+            sent_on=sent_on,
+            valid_until=valid_until,
+            line_items=line_items,
+        )
+        return self._written(meta, deal, proposal_id=proposal_id, proposal_version=deal.proposals[-1]["version"])
+
+    def record_proposal_outcome(
+        self,
+        meta: Meta,
+        deal_id: str,
+        proposal_id: str,
+        *,
+        outcome: str,
+        on: date,
+        reason: str | None = None,
+        expected_version: int | None = None,
+    ) -> Written:
+        return self._change(
+            meta,
+            Deal,
+            deal_id,
+            expected_version,
+            lambda d: d.record_proposal_outcome(proposal_id=proposal_id, outcome=outcome, on=on, reason=reason),
+        )
+
+    def update_negotiation(
+        self,
+        meta: Meta,
+        deal_id: str,
+        *,
+        on: date,
+        budget: object | None = None,
+        decision_process: str | None = None,
+        decision_makers: list[str] | None = None,
+        competitors: list[str] | None = None,
+        expected_version: int | None = None,
+    ) -> Written:
+        """The negotiation picture as of `on`; decision makers must be stakeholders of the deal's customer."""
+        deal = self._expect(self.load(Deal, deal_id), expected_version)
+        stakeholders = set(self.load(Customer, deal.customer_id).stakeholders) if decision_makers is not None else None
+        deal.update_negotiation(
+            on=on,
+            budget=budget,
+            decision_process=decision_process,
+            decision_makers=decision_makers,
+            competitors=competitors,
+            stakeholders=stakeholders,
+        )
+        return self._written(meta, deal)
+
+    def plan_delivery(
+        self, meta: Meta, deal_id: str, milestones: list[dict[str, Any]], *, expected_version: int | None = None
+    ) -> Written:
+        return self._change(meta, Deal, deal_id, expected_version, lambda d: d.plan_delivery(milestones))
+
+    def complete_milestone(
+        self, meta: Meta, deal_id: str, name: str, *, on: date, expected_version: int | None = None
+    ) -> Written:
+        return self._change(meta, Deal, deal_id, expected_version, lambda d: d.complete_milestone(name=name, on=on))

@@ -5,7 +5,7 @@ policy and are recorded in the events that applied them."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, TypedDict
@@ -14,7 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain.base import Entity, business_date
-from domain.errors import Conflict, InvalidInput
+from domain.errors import Conflict, InvalidInput, NotFound
 from domain.receivables import kept, receivable
 from domain.values import Choice, Stage, currency, money, optional_text, required_text
 
@@ -29,6 +29,19 @@ class OverlayKind(Choice):
 class RefundKind(Choice):
     REFUND = "refund"  # money paid back
     CANCELLATION = "cancellation"  # part of the contract cancelled before it was paid
+
+
+class ProposalOutcome(Choice):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    REVISED = "revised"  # a new version follows
+
+
+NEGOTIATION_FIELDS = ("budget", "decision_process", "decision_makers", "competitors")
+
+
+def empty_negotiation() -> dict[str, Any]:
+    return {"budget": None, "decision_process": None, "decision_makers": [], "competitors": [], "as_of": None}
 
 
 class Split(TypedDict):
@@ -98,6 +111,10 @@ class Deal(Entity):
         self.competitor: str | None = None
         self.payments: list[dict[str, Any]] = []
         self.refunds: list[dict[str, Any]] = []
+        self.proposals: list[dict[str, Any]] = []  # each with its version and history of outcomes
+        self.negotiation: dict[str, Any] = empty_negotiation()
+        self.negotiation_history: list[dict[str, Any]] = []
+        self.delivery: list[dict[str, Any]] = []  # milestones: name, planned_on, done_on
 
     @classmethod
     def open(
@@ -255,26 +272,7 @@ class Deal(Entity):
         """Product lines with amount and gross margin (replaces the previous list)."""
         if not isinstance(items, list) or not items:
             raise InvalidInput("line_items must be a non-empty list", field="line_items")
-        parsed: list[dict[str, Any]] = []
-        for i, item in enumerate(items):
-            amount = money(item.get("amount"), field=f"line_items[{i}].amount", allow_zero=True)
-            margin = money(
-                item.get("gross_margin", "0"),
-                field=f"line_items[{i}].gross_margin",
-                allow_zero=True,
-                allow_negative=True,
-            )
-            if margin > amount:
-                raise InvalidInput("a line's gross margin cannot exceed its amount", field=f"line_items[{i}]")
-            parsed.append(
-                {
-                    "product_line": required_text(
-                        item.get("product_line"), f"line_items[{i}].product_line", max_length=200
-                    ),
-                    "amount": amount,
-                    "gross_margin": margin,
-                }
-            )
+        parsed = parse_line_items(items)
         self._require_open("change the line items")
         self._line_items_set(items=parsed, total=sum((p["amount"] for p in parsed), Decimal("0.00")))
 
@@ -435,6 +433,260 @@ class Deal(Entity):
     @event("Refunded")
     def _refunded(self, amount: Decimal, refunded_on: date, reason: str, kind: str = "refund") -> None:
         self.refunds.append({"amount": amount, "refunded_on": refunded_on, "reason": reason, "kind": kind})
+
+    # -- proposals (方案呈现) ---------------------------------------------------------------------
+    def _proposal(self, proposal_id: str) -> dict[str, Any]:
+        for proposal in self.proposals:
+            if proposal["proposal_id"] == proposal_id:
+                return proposal
+        raise NotFound(f"no proposal {proposal_id} on this deal", kind="proposal", id=proposal_id)
+
+    def send_proposal(
+        self,
+        *,
+        proposal_id: str,
+        title: str,
+        amount: object,
+        sent_on: date,
+        valid_until: date | None = None,
+        line_items: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """A tailored proposal sent to the customer: the deal's next version. A proposal sent after
+        one marked `revised` is its revision."""
+        title = required_text(title, "title", max_length=300)
+        value = money(amount)
+        sent_on = business_date(sent_on, "sent_on")
+        self._not_before_opening(sent_on, "sent_on")
+        if valid_until is not None:
+            valid_until = business_date(valid_until, "valid_until")
+            if valid_until < sent_on:
+                raise InvalidInput("valid_until cannot be before sent_on", field="valid_until")
+        items = parse_line_items(line_items or [])
+        self._require_open("send a proposal")
+        if any(p["proposal_id"] == proposal_id for p in self.proposals):
+            raise Conflict("a proposal with this id exists", code="proposal_exists", proposal_id=proposal_id)
+        revises = next(
+            (p["proposal_id"] for p in reversed(self.proposals) if p["status"] == "revised" and not p["superseded_by"]),
+            None,
+        )
+        self._proposal_sent(
+            proposal_id=proposal_id,
+            version=len(self.proposals) + 1,
+            title=title,
+            amount=value,
+            sent_on=sent_on,
+            valid_until=valid_until,
+            line_items=items,
+            revises=revises,
+        )
+
+    @event("ProposalSent")
+    def _proposal_sent(
+        self,
+        proposal_id: str,
+        version: int,
+        title: str,
+        amount: Decimal,
+        sent_on: date,
+        valid_until: date | None,
+        line_items: list[dict[str, Any]],
+        revises: str | None,
+    ) -> None:
+        for earlier in self.proposals:
+            if earlier["proposal_id"] == revises:
+                earlier["superseded_by"] = proposal_id
+        self.proposals.append(
+            {
+                "proposal_id": proposal_id,
+                "version": version,
+                "title": title,
+                "amount": amount,
+                "sent_on": sent_on,
+                "valid_until": valid_until,
+                "line_items": line_items,
+                "revises": revises,
+                "superseded_by": None,
+                "status": "sent",
+                "history": [{"status": "sent", "on": sent_on, "reason": None}],
+            }
+        )
+
+    def record_proposal_outcome(self, *, proposal_id: str, outcome: str, on: date, reason: str | None = None) -> None:
+        """The customer accepted or rejected a proposal, or asked for a revision."""
+        outcome = ProposalOutcome.parse(outcome, "outcome")
+        on = business_date(on, "on")
+        reason = optional_text(reason, "reason")
+        proposal = self._proposal(proposal_id)
+        if on < proposal["sent_on"]:
+            raise InvalidInput(f"on ({on}) is before the proposal was sent ({proposal['sent_on']})", field="on")
+        if proposal["status"] != "sent":
+            raise Conflict(
+                f"the proposal is already {proposal['status']}",
+                code="proposal_decided",
+                proposal_id=proposal_id,
+                status=proposal["status"],
+            )
+        if self.status == LOST and outcome == ProposalOutcome.ACCEPTED:
+            self._require_open("accept a proposal")
+        self._proposal_outcome_recorded(proposal_id=proposal_id, outcome=outcome, on=on, reason=reason)
+
+    @event("ProposalOutcomeRecorded")
+    def _proposal_outcome_recorded(self, proposal_id: str, outcome: str, on: date, reason: str | None) -> None:
+        proposal = self._proposal(proposal_id)
+        proposal["status"] = outcome
+        proposal["history"].append({"status": outcome, "on": on, "reason": reason})
+
+    # -- negotiation (budget, decision process, decision makers, competitors) -------------------
+    def update_negotiation(
+        self,
+        *,
+        on: date,
+        budget: object | None = None,
+        decision_process: str | None = None,
+        decision_makers: list[str] | None = None,
+        competitors: list[str] | None = None,
+        stakeholders: Collection[str] | None = None,
+    ) -> None:
+        """The negotiation picture as of `on`: only the fields given change; each change is kept
+        (from, to) in order. `decision_makers` are stakeholder ids of the customer (`stakeholders`)."""
+        on = business_date(on, "on")
+        self._not_before_opening(on, "on")
+        given: dict[str, Any] = {}
+        if budget is not None:
+            given["budget"] = money(budget, field="budget", allow_zero=True)
+        if decision_process is not None:
+            given["decision_process"] = required_text(decision_process, "decision_process", max_length=2000)
+        if decision_makers is not None:
+            given["decision_makers"] = _names(decision_makers, "decision_makers")
+            unknown = [s for s in given["decision_makers"] if stakeholders is not None and s not in stakeholders]
+            if unknown:
+                raise InvalidInput(
+                    "decision_makers must be stakeholder ids of the deal's customer",
+                    field="decision_makers",
+                    unknown=unknown,
+                )
+        if competitors is not None:
+            given["competitors"] = _names(competitors, "competitors")
+        if not given:
+            raise InvalidInput(f"give at least one of: {', '.join(NEGOTIATION_FIELDS)}", field="negotiation")
+        last = self.negotiation["as_of"]
+        if last is not None and on < last:
+            raise InvalidInput(f"on ({on}) is before the last negotiation change ({last})", field="on")
+        self._require_open("change the negotiation")
+        changes = {k: {"from": self.negotiation[k], "to": v} for k, v in given.items() if self.negotiation[k] != v}
+        if not changes:
+            raise Conflict("the negotiation picture is unchanged", code="negotiation_unchanged")
+        self._negotiation_updated(on=on, changes=changes)
+
+    @event("NegotiationUpdated")
+    def _negotiation_updated(self, on: date, changes: dict[str, dict[str, Any]]) -> None:
+        for key, change in changes.items():
+            self.negotiation[key] = change["to"]
+        self.negotiation["as_of"] = on
+        self.negotiation_history.append({"on": on, "changes": changes})
+
+    # -- delivery (交付) -------------------------------------------------------------------------
+    def _milestone(self, name: str) -> dict[str, Any]:
+        for milestone in self.delivery:
+            if milestone["name"] == name:
+                return milestone
+        raise NotFound(f"no delivery milestone {name!r} on this deal", kind="milestone", id=name)
+
+    def plan_delivery(self, milestones: list[dict[str, Any]]) -> None:
+        """Delivery milestones of a won deal, no earlier than the signing date. Naming an existing
+        milestone that is not done yet plans it again (the event keeps the date it had)."""
+        if not isinstance(milestones, list) or not milestones:
+            raise InvalidInput("milestones must be a non-empty list", field="milestones")
+        parsed: list[dict[str, Any]] = []
+        for i, raw in enumerate(milestones):
+            if not isinstance(raw, dict):
+                raise InvalidInput("each milestone is an object {name, planned_on}", field=f"milestones[{i}]")
+            name = required_text(raw.get("name"), f"milestones[{i}].name", max_length=200)
+            if any(p["name"] == name for p in parsed):
+                raise InvalidInput("a milestone name appears twice", field=f"milestones[{i}].name", name=name)
+            parsed.append(
+                {"name": name, "planned_on": business_date(raw.get("planned_on"), f"milestones[{i}].planned_on")}
+            )
+        self._require_won("plan the delivery")
+        assert self.signed_on is not None  # won
+        planned: list[dict[str, Any]] = []
+        for i, milestone in enumerate(parsed):
+            if milestone["planned_on"] < self.signed_on:
+                raise InvalidInput(
+                    f"planned_on is before the contract was signed ({self.signed_on})",
+                    field=f"milestones[{i}].planned_on",
+                )
+            known = next((m for m in self.delivery if m["name"] == milestone["name"]), None)
+            if known is not None and known["done_on"] is not None:
+                raise Conflict("the milestone is already done", code="milestone_done", name=milestone["name"])
+            if known is None or known["planned_on"] != milestone["planned_on"]:
+                planned.append({**milestone, "previously_planned_on": known and known["planned_on"]})
+        if not planned:
+            raise Conflict("the delivery plan is unchanged", code="delivery_unchanged")
+        self._delivery_planned(milestones=planned)
+
+    @event("DeliveryPlanned")
+    def _delivery_planned(self, milestones: list[dict[str, Any]]) -> None:
+        for milestone in milestones:
+            known = next((m for m in self.delivery if m["name"] == milestone["name"]), None)
+            if known is None:
+                self.delivery.append(
+                    {"name": milestone["name"], "planned_on": milestone["planned_on"], "done_on": None}
+                )
+            else:
+                known["planned_on"] = milestone["planned_on"]
+
+    def complete_milestone(self, *, name: str, on: date) -> None:
+        on = business_date(on, "on")
+        milestone = self._milestone(name)
+        if milestone["done_on"] is not None:
+            raise Conflict("the milestone is already done", code="milestone_done", name=name)
+        if self.signed_on is not None and on < self.signed_on:
+            raise InvalidInput(f"on is before the contract was signed ({self.signed_on})", field="on")
+        self._milestone_done(name=name, on=on, planned_on=milestone["planned_on"])
+
+    @event("MilestoneDone")
+    def _milestone_done(self, name: str, on: date, planned_on: date) -> None:
+        self._milestone(name)["done_on"] = on
+
+
+def parse_line_items(items: list[dict[str, Any]], field: str = "line_items") -> list[dict[str, Any]]:
+    """Product lines with amount and gross margin (at most the amount)."""
+    if not isinstance(items, list):
+        raise InvalidInput(f"{field} must be a list", field=field)
+    parsed: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise InvalidInput("each line item is an object {product_line, amount}", field=f"{field}[{i}]")
+        amount = money(item.get("amount"), field=f"{field}[{i}].amount", allow_zero=True)
+        margin = money(
+            item.get("gross_margin", "0"),
+            field=f"{field}[{i}].gross_margin",
+            allow_zero=True,
+            allow_negative=True,
+        )
+        if margin > amount:
+            raise InvalidInput("a line's gross margin cannot exceed its amount", field=f"{field}[{i}]")
+        parsed.append(
+            {
+                "product_line": required_text(item.get("product_line"), f"{field}[{i}].product_line", max_length=200),
+                "amount": amount,
+                "gross_margin": margin,
+            }
+        )
+    return parsed
+
+
+def _names(values: object, field: str) -> list[str]:
+    """A list of distinct non-empty names (first spelling kept, order kept)."""
+    if not isinstance(values, list):
+        raise InvalidInput(f"{field} must be a list", field=field)
+    names: list[str] = []
+    for i, value in enumerate(values):
+        name = required_text(value, f"{field}[{i}]", max_length=200)
+        if name not in names:
+            names.append(name)
+    return names
 
 
 def _share(raw: Any, field: str) -> Decimal:

@@ -114,6 +114,41 @@ class Policy(Body):
     reason: Text
 
 
+class SendProposal(Body):
+    title: Text
+    amount: Amount
+    sent_on: SaneDate
+    valid_until: DateField = None
+    line_items: Annotated[list[LineItem], Field(max_length=100)] = []
+
+
+class ProposalOutcome(Body):
+    outcome: str = Field(examples=["accepted", "rejected", "revised"])
+    on: SaneDate
+    reason: OptionalText = None
+
+
+class Negotiation(Body):
+    budget: Amount | None = None
+    decision_process: OptionalText = None
+    decision_makers: Annotated[list[Text], Field(max_length=50)] | None = None
+    competitors: Annotated[list[Text], Field(max_length=50)] | None = None
+    on: SaneDate
+
+
+class Milestone(Body):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    planned_on: SaneDate
+
+
+class Delivery(Body):
+    milestones: Annotated[list[Milestone], Field(min_length=1, max_length=100)]
+
+
+class MilestoneDone(Body):
+    on: SaneDate
+
+
 @router.post("", dependencies=[Allow(FIELD_WORK)], status_code=201, response_model=Receipt)
 def open_deal(body: OpenDeal, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """Open a deal. If the customer has a credit limit and the deal would take its exposure (open
@@ -235,6 +270,60 @@ def receive_payment(deal_id: str, body: Payment, rt: RuntimeDep, meta: MetaDep, 
 @router.post("/{deal_id}/refunds", dependencies=[Allow(MONEY, scope=Record(Deal))], response_model=Receipt)
 def refund(deal_id: str, body: Refund, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     return answer(rt, rt.ledger.deals.refund_deal(meta, deal_id, **body.model_dump(), expected_version=version))
+
+
+@router.post(
+    "/{deal_id}/proposals",
+    dependencies=[Allow(FIELD_WORK, scope=Record(Deal))],
+    status_code=201,
+    response_model=Receipt,
+)
+def send_proposal(deal_id: str, body: SendProposal, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    """A tailored proposal (方案) sent to the customer: the deal's next proposal version. Answers
+    `proposal_id` and `proposal_version`."""
+    fields = body.model_dump()
+    return answer(rt, rt.ledger.deals.send_proposal(meta, deal_id, **fields, expected_version=version), 201)
+
+
+@router.post(
+    "/{deal_id}/proposals/{proposal_id}/outcome",
+    dependencies=[Allow(FIELD_WORK, scope=Record(Deal))],
+    response_model=Receipt,
+)
+def proposal_outcome(
+    deal_id: str, proposal_id: str, body: ProposalOutcome, rt: RuntimeDep, meta: MetaDep, version: IfMatch
+):
+    """accepted, rejected or revised (a new version follows), on a day no earlier than it was sent."""
+    return answer(
+        rt,
+        rt.ledger.deals.record_proposal_outcome(
+            meta, deal_id, proposal_id, **body.model_dump(), expected_version=version
+        ),
+    )
+
+
+@router.post("/{deal_id}/negotiation", dependencies=[Allow(FIELD_WORK, scope=Record(Deal))], response_model=Receipt)
+def negotiation(deal_id: str, body: Negotiation, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    """The negotiation picture as of `on`: budget, decision process, decision makers (stakeholder
+    ids of the customer) and competitors in play. Only the fields given change; every change is
+    kept, in order, in `negotiation_history`."""
+    return answer(rt, rt.ledger.deals.update_negotiation(meta, deal_id, **body.model_dump(), expected_version=version))
+
+
+@router.post("/{deal_id}/delivery", dependencies=[Allow(FIELD_WORK, scope=Record(Deal))], response_model=Receipt)
+def plan_delivery(deal_id: str, body: Delivery, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    """Delivery milestones (交付) of a won deal, planned no earlier than the signing date; naming a
+    milestone not yet done plans it again."""
+    milestones = [m.model_dump() for m in body.milestones]
+    return answer(rt, rt.ledger.deals.plan_delivery(meta, deal_id, milestones, expected_version=version))
+
+
+@router.post(
+    "/{deal_id}/delivery/{name}/done", dependencies=[Allow(FIELD_WORK, scope=Record(Deal))], response_model=Receipt
+)
+def milestone_done(deal_id: str, name: str, body: MilestoneDone, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
+    """The milestone was delivered on `on`."""
+    return answer(rt, rt.ledger.deals.complete_milestone(meta, deal_id, name, on=body.on, expected_version=version))
 
 
 record_routes(router, Deal, read=Allow(EVERYONE, scope=Record(Deal, "record_id")))
