@@ -25,6 +25,7 @@ from api.routers import (
     performance,
     reads,
     reps,
+    sales_process,
     targets,
 )
 from application import clock
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         customers,
         leads,
         deals,
+        sales_process,
         targets,
         reads,
         performance,

@@ -11,6 +11,8 @@ from importlib.metadata import entry_points
 from projections.access_keys import ACCESS_KEYS
 from projections.accounts import ACCOUNTS
 from projections.commissions import COMMISSIONS
+from projections.deal_analytics import DEAL_ANALYTICS
+from projections.deliveries import DELIVERIES
 from projections.engine.projection import Projection
 from projections.kpi import KPI
 from projections.leads import LEADS
@@ -18,7 +20,18 @@ from projections.org import ORG
 from projections.pipeline import PIPELINE
 from projections.targets import TARGETS
 
-BUILT_IN: tuple[Projection, ...] = (PIPELINE, ORG, KPI, LEADS, ACCOUNTS, COMMISSIONS, ACCESS_KEYS, TARGETS)
+BUILT_IN: tuple[Projection, ...] = (
+    PIPELINE,
+    ORG,
+    KPI,
+    LEADS,
+    ACCOUNTS,
+    COMMISSIONS,
+    ACCESS_KEYS,
+    TARGETS,
+    DELIVERIES,
+    DEAL_ANALYTICS,
+)
 ENTRY_POINT_GROUP = "salesledger.projections"
 
 
