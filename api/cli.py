@@ -485,6 +485,23 @@ def dormancy_check(as_of: str = typer.Option(None, "--as-of", help="ISO date (de
     console.print(f"checked {result.checked} quiet customers at {day}: {len(result.now_dormant)} now dormant")
 
 
+@customers_app.command("revisit-check")
+def revisit_check(as_of: str = typer.Option(None, "--as-of", help="ISO date (default: today)")):
+    """Record each revisit the revisit plan had due before --as-of and that has not happened (idempotent)."""
+    from datetime import date
+
+    from application import clock
+    from application.customers import CheckRevisits
+
+    day = _moment(as_of, date.fromisoformat, clock.today, "date")
+    result = _scheduled(
+        "revisit-check", day, lambda rt, meta: rt.ledger.customers.check_revisits(CheckRevisits(as_of=day), meta)
+    )
+    console.print(f"checked {result.checked} customers at {day}: {len(result.now_overdue)} revisits now overdue")
+    for o in result.now_overdue:
+        console.print(f"  {o.customer_id}  grade {o.grade}  due {o.due_on}  owner {o.owner_id}")
+
+
 @events_app.command("export")
 def export_events(
     since: str = typer.Option(None, "--from", help="recorded at or after (ISO date or date-time)"),

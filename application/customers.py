@@ -12,11 +12,14 @@ from application.base import UseCases, Written
 from application.reads import ReadModels
 from domain.base import Entity, Meta
 from domain.customer import Customer
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, NotFound
 from domain.rep import Rep
+from domain.revisit_policy import REVISIT_POLICY_ID, RevisitPolicy, RevisitPolicyView
 from domain.values import sane_date
 from infrastructure.store import EventStore
 from projections.accounts import customer_accounts, dormancy_candidates
+from projections.deliveries import customer_delivery
+from projections.revisits import customer_revisit, overdue_revisits
 
 T = TypeVar("T", bound=Entity)
 
@@ -45,6 +48,31 @@ class DormancyCheckResult:
 
 
 @dataclass(frozen=True)
+class CheckRevisits:
+    """Record, as of `as_of` (default: the organisation's today; never later), every revisit the
+    revisit plan had due before that day and that has not happened."""
+
+    as_of: date | None = None
+
+
+@dataclass(frozen=True)
+class OverdueRevisit:
+    customer_id: str
+    owner_id: str | None
+    grade: str
+    due_on: date
+    last_visit_on: date | None
+    position: int
+
+
+@dataclass(frozen=True)
+class RevisitCheckResult:
+    as_of: date
+    checked: int
+    now_overdue: list[OverdueRevisit]
+
+
+@dataclass(frozen=True)
 class Customer360:
     """The customer record with its deals, payments, last activity, exposure and receivable."""
 
@@ -66,9 +94,13 @@ class Customers(UseCases):
         customer = self.load(Customer, customer_id)
         with self.reads.read() as tx:
             accounts = customer_accounts(tx, str(customer.id))
+            today = clock.today()
+            delivery = customer_delivery(tx, str(customer.id), today)
+            revisit = customer_revisit(tx, str(customer.id), today)
         view = customer.as_dict()
         view["stakeholders"] = list(view["stakeholders"].values())
-        return Customer360(view={**view, **accounts}, version=customer.version)
+        plan = {"next_revisit_due": revisit and revisit["next_revisit_due"], "revisit": revisit}
+        return Customer360(view={**view, **accounts, "delivery": delivery, **plan}, version=customer.version)
 
     def register_customer(
         self,
@@ -306,3 +338,46 @@ class Customers(UseCases):
             reason=f"no activity for {days} days (last: {last_activity})",
         )
         return self.record(meta, customer)
+
+    # -- the revisit plan (回访计划) --------------------------------------------------------------
+    def revisit_policy(self) -> RevisitPolicyView:
+        try:
+            return self.load(RevisitPolicy, REVISIT_POLICY_ID).view()
+        except NotFound:
+            return RevisitPolicyView.default()
+
+    def configure_revisit_policy(self, meta: Meta, *, days: dict[str, Any], reason: str) -> Written:
+        """Days between revisits by grade (those not given keep their value)."""
+        try:
+            policy = self.load(RevisitPolicy, REVISIT_POLICY_ID)
+            policy.configure(days, reason)
+        except NotFound:
+            policy = RevisitPolicy.configure_first(days, reason)
+        return self._written(meta, policy, days=policy.days)
+
+    def check_revisits(self, cmd: CheckRevisits, meta: Meta) -> RevisitCheckResult:
+        """Each customer whose revisit was due before `as_of` and has not happened gets a
+        `CustomerRevisitOverdue` event. Idempotent. An `as_of` after today is refused (422)."""
+        today = clock.today()
+        as_of = today if cmd.as_of is None else sane_date(cmd.as_of, "as_of")
+        if as_of > today:
+            raise InvalidInput(
+                "as_of is in the future: revisits are checked on a day that has come",
+                field="as_of",
+                value=as_of.isoformat(),
+                today=today.isoformat(),
+            )
+        with self.reads.current("revisits") as tx:
+            candidates = overdue_revisits(tx, as_of=as_of)
+        found: list[OverdueRevisit] = []
+        for c in candidates:
+            customer = self.load(Customer, c["customer_id"])
+            last = None if c["last_visit_on"] is None else date.fromisoformat(c["last_visit_on"])
+            if customer.record_revisit_overdue(
+                due_on=c["next_revisit_due"], as_of=as_of, grade=c["grade"], days=c["days"], last_visit_on=last
+            ):
+                position = self.record(meta, customer)
+                found.append(
+                    OverdueRevisit(c["customer_id"], c["owner_id"], c["grade"], c["next_revisit_due"], last, position)
+                )
+        return RevisitCheckResult(as_of=as_of, checked=len(candidates), now_overdue=found)

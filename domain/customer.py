@@ -92,6 +92,7 @@ class Customer(Entity):
         self.grade_history: list[dict[str, Any]] = []
         self.owner_history: list[dict[str, Any]] = []
         self.visits: list[dict[str, Any]] = []
+        self.overdue_revisits: list[dict[str, Any]] = []  # recorded by the scheduled revisit check
 
     @classmethod
     def register(
@@ -185,6 +186,28 @@ class Customer(Entity):
     ) -> None:
         self.visits.append(
             {"rep_id": rep_id, "kind": kind, "occurred_at": occurred_at, "notes": notes, "next_step": next_step}
+        )
+
+    def record_revisit_overdue(
+        self, *, due_on: date, as_of: date, grade: str, days: int, last_visit_on: date | None
+    ) -> bool:
+        """The revisit plan's visit due on `due_on` had not happened by `as_of`. Idempotent:
+        an overdue revisit already recorded for that due date records nothing (False)."""
+        due_on = business_date(due_on, "due_on")
+        as_of = business_date(as_of, "as_of")
+        if as_of <= due_on:
+            raise InvalidInput(f"the revisit due on {due_on} is not overdue on {as_of}", field="as_of")
+        if any(o["due_on"] == due_on for o in self.overdue_revisits):
+            return False
+        self._revisit_overdue(
+            due_on=due_on, as_of=as_of, grade=Grade.parse(grade, "grade"), days=days, last_visit_on=last_visit_on
+        )
+        return True
+
+    @event("RevisitOverdue")
+    def _revisit_overdue(self, due_on: date, as_of: date, grade: str, days: int, last_visit_on: date | None) -> None:
+        self.overdue_revisits.append(
+            {"due_on": due_on, "as_of": as_of, "grade": grade, "days": days, "last_visit_on": last_visit_on}
         )
 
     def link_lead(self, *, lead_id: str) -> None:

@@ -20,6 +20,7 @@ from projections.kpi import KPI, utc_text
 from projections.money import fraction, from_cents
 from projections.org import OrgHistory
 from projections.pipeline import Placement, month_bounds
+from projections.revisits import revisit_adherence
 from projections.targets import targets_in_force
 
 METRICS = tuple(m.value for m in Metric)
@@ -124,6 +125,8 @@ def kpis(tx: Tx, *, scope: str, period: Period, as_of: datetime | None = None) -
                 "target_source": source,
             }
         )
+    adherence = revisit_adherence(tx, period=period, scope=scope, org=org)  # the revisit plan kept: no target
+    rows.append({"metric": "revisit_adherence", "target": None, "actual": adherence["rate"], "attainment": None})
     revenue = from_cents(cents["revenue"])
     working_days = period.working_days()
     return {
@@ -133,6 +136,7 @@ def kpis(tx: Tx, *, scope: str, period: Period, as_of: datetime | None = None) -
         "metrics": rows,
         "gross_margin_attainment": next(r["attainment"] for r in rows if r["metric"] == "gross_margin"),
         "collection_rate": scope_collection_rate(tx, period=period, scope=scope, org=org),  # as GET /receivables
+        "revisit_adherence": adherence,
         "visits_per_working_day": fraction(Decimal(qty["visits"]), Decimal(working_days)),
         "working_days": working_days,
         "members": len(org.members(period.end, scope)),

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Request
-from pydantic import Field
+from fastapi import APIRouter, Query, Request
+from pydantic import Field, StrictInt
 
 from api.access import EVERYONE, FIELD_WORK, MANAGEMENT, MONEY, OPERATIONS, AccessDep, Allow, Record
 from api.deps import IfMatch, MetaDep, MinPosition, RuntimeDep, answer, await_position
@@ -29,9 +29,10 @@ from api.models import (
 )
 from api.schemas import CustomerPage
 from application import clock
-from application.customers import CheckDormancy
+from application.customers import CheckDormancy, CheckRevisits
 from domain.customer import Customer
 from projections.accounts import distribution, list_customers
+from projections.revisits import revisit_list
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -114,6 +115,20 @@ class DormancyCheck(Body):
     as_of: SaneDate | None = Field(default=None, description="YYYY-MM-DD, not after today; defaults to today")
 
 
+RevisitDays = Annotated[StrictInt | None, Field(ge=1, le=3650, description="days between revisits")]
+
+
+class RevisitPolicyBody(Body):
+    A: RevisitDays = None
+    B: RevisitDays = None
+    C: RevisitDays = None
+    reason: Text = "revisit plan"
+
+
+class RevisitCheck(Body):
+    as_of: SaneDate | None = Field(default=None, description="YYYY-MM-DD, not after today; defaults to today")
+
+
 @router.post("", dependencies=[Allow(FIELD_WORK)], status_code=201, response_model=Receipt)
 def register_customer(body: RegisterCustomer, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """A new customer. Reps and managers register customers they (or someone below them) own;
@@ -176,6 +191,58 @@ def dormancy_check(body: DormancyCheck, rt: RuntimeDep, meta: MetaDep):
     """Active customers with no activity for the sales policy's `dormant_after_days` become
     dormant. Idempotent; also `salesledger customers dormancy-check`."""
     result = rt.ledger.customers.check_dormancy(CheckDormancy(as_of=body.as_of), meta)
+    rt.written()
+    return Json(asdict(result))
+
+
+@router.get("/revisit-policy", dependencies=[Allow(EVERYONE)])
+def get_revisit_policy(rt: RuntimeDep):
+    """Days between revisits by customer grade (回访计划): `{"A": 30, "B": 60, "C": 90}` by default."""
+    policy = rt.ledger.customers.revisit_policy()
+    return Json({**policy.days, "version": policy.version})
+
+
+@router.put("/revisit-policy", dependencies=[Allow(MANAGEMENT)], response_model=Receipt)
+def put_revisit_policy(body: RevisitPolicyBody, rt: RuntimeDep, meta: MetaDep):
+    """Set the days between revisits for some or all grades (the others keep theirs)."""
+    days = {grade: n for grade, n in body.model_dump(exclude={"reason"}).items() if n is not None}
+    return answer(rt, rt.ledger.customers.configure_revisit_policy(meta, days=days, reason=body.reason))
+
+
+@router.get("/revisits", dependencies=[Allow(EVERYONE)])
+def revisits(
+    request: Request,
+    rt: RuntimeDep,
+    access: AccessDep,
+    status: str | None = Query(
+        None, max_length=20, description="overdue (due before as_of) or due (from as_of to within_days on)"
+    ),
+    owner_id: FilterText = None,
+    as_of: SaneDate | None = Query(None, description="default today in the organisation's time zone"),
+    within_days: int = Query(7, ge=0, le=366, description="how far ahead `due` looks"),
+    min_position: MinPosition = None,
+):
+    """A rep's revisit list: customers whose next revisit (last visit or revisit + the policy's
+    days for their grade) is overdue or coming due, soonest first. Ungraded and churned customers
+    have no revisit plan. Managers and reps see the customers they and the reps below them own."""
+    await_position(request, "revisits", min_position)
+    with rt.db.read() as tx:
+        found = revisit_list(
+            tx,
+            as_of=as_of or clock.today(),
+            status=status,
+            within_days=within_days,
+            owner_id=owner_id,
+            visible_to=access.reps,
+        )
+    return Json(found)
+
+
+@router.post("/revisit-check", dependencies=[Allow(OPERATIONS)])
+def revisit_check(body: RevisitCheck, rt: RuntimeDep, meta: MetaDep):
+    """Record every revisit overdue as of `as_of` as a `CustomerRevisitOverdue` event (idempotent;
+    also `salesledger customers revisit-check`)."""
+    result = rt.ledger.customers.check_revisits(CheckRevisits(as_of=body.as_of), meta)
     rt.written()
     return Json(asdict(result))
 

@@ -46,7 +46,7 @@ def kpi_scorecard(
     date and in the team and region the rep belonged to on that date. Reps and managers ask for
     scopes within their part of the tree."""
     access.scope(scope)
-    await_position(request, ("org", "kpi", "accounts", "targets"), min_position)
+    await_position(request, ("org", "kpi", "accounts", "targets", "revisits"), min_position)
     with rt.db.read() as tx:
         return Json(kpis(tx, scope=scope, period=Period.parse(period), as_of=as_of))
 

@@ -18,6 +18,7 @@ from projections.kpi import KPI
 from projections.leads import LEADS
 from projections.org import ORG
 from projections.pipeline import PIPELINE
+from projections.revisits import REVISITS
 from projections.targets import TARGETS
 
 BUILT_IN: tuple[Projection, ...] = (
@@ -31,6 +32,7 @@ BUILT_IN: tuple[Projection, ...] = (
     TARGETS,
     DELIVERIES,
     DEAL_ANALYTICS,
+    REVISITS,
 )
 ENTRY_POINT_GROUP = "salesledger.projections"
 
