@@ -1,8 +1,9 @@
 """Commissions: plans and plan assignments; statements (live for open months, frozen for closed
 ones), their CSV rows, explain, verify and simulate; adjustments, disputes and the period close.
 
-Statements are computed by the pure calculator (domain.commission) from the commissions and org
-read models (projections.commissions.statement_inputs), made current first.
+Statements are rows of the commission ledger read model (projections.commissions), kept by the
+pure calculator (domain.commission) as events arrive; use cases read them after catching the
+ledger up. Verify recomputes from history as it stood at the close.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from application import clock
 from application.base import UseCases, Written
 from application.reads import ReadModels
 from domain.base import Meta
-from domain.commission.calc import Calculator, Line
+from domain.commission.calc import Calculator
 from domain.commission.period import CommissionPeriod, month, period_id
 from domain.commission.plan import Plan
 from domain.commission.statements import (
@@ -30,9 +31,8 @@ from domain.errors import Conflict, InvalidInput, NotFound
 from domain.rep import Rep
 from domain.values import Period, money
 from infrastructure.store import EventStore
-from projections.commissions import READ_MODELS, StoreInputs, simulation_inputs, statement_inputs
+from projections.commissions import DEFAULT_CURRENCY, READ_MODELS, HypotheticalPlan, Ledger, LedgerInputs
 
-DEFAULT_CURRENCY = "CNY"
 OPEN_NOTE = "open: live figures; rank and team-target bonuses are settled at close"
 CSV_COLUMNS = ("id", "kind", "deal_id", "component", "basis_amount", "amount", "plan_id", "plan_version")
 
@@ -322,56 +322,52 @@ class Commissions(UseCases):
         except NotFound:
             return CommissionPeriod.start(label)
 
-    def _inputs(self, until_position: int | None = None) -> StoreInputs:
+    def _inputs(self, until_position: int | None = None) -> LedgerInputs:
+        """Every month's inputs (as they were at `until_position`): for verifying from history."""
         with self.reads.current(*READ_MODELS) as tx:
-            return statement_inputs(tx, until_position)
-
-    @staticmethod
-    def _currency(inputs: StoreInputs, rep_id: str, period: Period) -> str:
-        found = inputs.plan_for(rep_id, period.end)
-        return found[1]["currency"] if found else DEFAULT_CURRENCY
+            return Ledger(tx).inputs(until_position=until_position)
 
     def _rep_id(self, rep_id: str) -> str:
         return str(self.load(Rep, rep_id).id)
 
-    def _live(
-        self, books: _Books, period: Period, notes: dict[str, list[dict[str, Any]]] | None = None
-    ) -> tuple[StoreInputs, dict[str, list[Line]]]:
-        inputs = self._inputs()
-        return inputs, statement_lines(inputs, books.ledger, period, inputs.closed, settle=False, notes=notes)
+    @staticmethod
+    def _open_statements(ledger: Ledger, period: Period) -> dict[str, dict[str, Any]]:
+        """An open month's statements: the ledger's rows, or computed from the month's inputs
+        while its rows wait for a backlog to be caught up (or when it has no activity at all)."""
+        if period.label in ledger.months() and not ledger.pending(period.label):
+            return ledger.statements(period.label)
+        return ledger.open_statements(period)
 
     def statement(self, query: StatementOf) -> Statement:
         """A rep's statement for a month: live figures while the month is open, the frozen
-        statement once it is closed."""
+        statement once it is closed; one row of the ledger either way."""
         period = month(query.period)
         rep = self._rep_id(query.rep_id)
-        books = _Books(self)
-        ledger = books.ledger(period.label)
-        if ledger.status == "closed":
-            kept = ledger.statements.get(rep) or {
-                "rep_id": rep,
-                "period": period.label,
-                "currency": DEFAULT_CURRENCY,
-                "status": "closed",
-                "total": Decimal("0.00"),
-                "digest": render(rep, period.label, DEFAULT_CURRENCY, "closed", [])["digest"],
-                "lines": [],
-            }
-            fields = ("rep_id", "period", "currency", "status", "total", "digest", "lines")
-            return Statement(
-                rep_id=kept["rep_id"],
-                period=kept["period"],
-                currency=kept["currency"],
-                status=kept["status"],
-                total=kept["total"],
-                digest=kept["digest"],
-                lines=[_public(line) for line in kept["lines"]],
-                closed_as_of_position=ledger.as_of_position,
-                kept={k: v for k, v in kept.items() if k not in fields},
-            )
-        notes: dict[str, list[dict[str, Any]]] = {}
-        inputs, lines = self._live(books, period, notes)
-        shown = render(rep, period.label, self._currency(inputs, rep, period), "open", lines.get(rep, []))
+        with self.reads.current(*READ_MODELS) as tx:
+            ledger = Ledger(tx)
+            closed = ledger.closed()
+            if period.label in closed:
+                kept = ledger.statement(period.label, rep) or frozen_statement(rep, period.label, DEFAULT_CURRENCY, [])
+                fields = ("rep_id", "period", "currency", "status", "total", "digest", "lines")
+                return Statement(
+                    rep_id=kept["rep_id"],
+                    period=kept["period"],
+                    currency=kept["currency"],
+                    status=kept["status"],
+                    total=kept["total"],
+                    digest=kept["digest"],
+                    lines=[_public(line) for line in kept["lines"]],
+                    closed_as_of_position=closed[period.label],
+                    kept={k: v for k, v in kept.items() if k not in fields},
+                )
+            if period.label in ledger.months() and not ledger.pending(period.label):
+                shown = ledger.statement(period.label, rep)
+            else:
+                shown = ledger.open_statements(period).get(rep)
+            if shown is None:
+                currency = ledger.inputs([]).currency(rep, period)
+                shown = render(rep, period.label, currency, "open", [])
+        notes = shown.get("clawback_notes")
         return Statement(
             rep_id=shown["rep_id"],
             period=shown["period"],
@@ -379,9 +375,9 @@ class Commissions(UseCases):
             status=shown["status"],
             total=shown["total"],
             digest=shown["digest"],
-            lines=shown["lines"],
+            lines=[_public(line) for line in shown["lines"]],
             note=OPEN_NOTE,
-            kept={"clawback_notes": shown_explanation({"notes": notes[rep]})["notes"]} if notes.get(rep) else {},
+            kept={"clawback_notes": shown_explanation({"notes": notes})["notes"]} if notes else {},
         )
 
     def statement_rows(self, query: StatementOf) -> StatementRows:
@@ -450,38 +446,31 @@ class Commissions(UseCases):
             period = month(label)
         except (ValueError, InvalidInput):
             raise NotFound(f"no commission line {query.line_id}", kind="line", id=query.line_id) from None
-        books = _Books(self)
-        ledger = books.ledger(period.label)
-        if ledger.status == "closed":
-            frozen = (ledger.statements.get(rep_id) or {}).get("lines", [])
-            found = next((x for x in frozen if x["id"] == query.line_id), None)
-            if found:
-                return Explanation(
-                    line=shown_explanation(_public(found)),
-                    rep_id=rep_id,
-                    period=period.label,
-                    status="closed",
-                    provenance=shown_explanation(found["explain"]),
-                )
-        else:
-            _, lines = self._live(books, period)
-            live = next((x for x in lines.get(rep_id, []) if x.id == query.line_id), None)
-            if live:
-                return Explanation(
-                    line=shown_explanation(live.public()),
-                    rep_id=rep_id,
-                    period=period.label,
-                    status="open",
-                    provenance=shown_explanation(live.explain),
-                )
-        raise NotFound(f"no commission line {query.line_id}", kind="line", id=query.line_id)
+        with self.reads.current(*READ_MODELS) as tx:
+            ledger = Ledger(tx)
+            status = "closed" if period.label in ledger.closed() else "open"
+            if status == "closed":
+                kept = ledger.statement(period.label, rep_id)
+            else:
+                kept = self._open_statements(ledger, period).get(rep_id)
+        found = next((x for x in (kept or {}).get("lines", []) if x["id"] == query.line_id), None)
+        if found is None:
+            raise NotFound(f"no commission line {query.line_id}", kind="line", id=query.line_id)
+        return Explanation(
+            line=shown_explanation(_public(found)),
+            rep_id=rep_id,
+            period=period.label,
+            status=status,
+            provenance=shown_explanation(found["explain"]),
+        )
 
     def simulate(self, query: SimulatePlan) -> Simulation:
         """What-if statements under a hypothetical plan over real history; writes nothing."""
         period = month(query.period)
         rep_ids = list(query.rep_ids) if query.rep_ids else None
         with self.reads.current(*READ_MODELS) as tx:
-            inputs = simulation_inputs(tx, query.plan, rep_ids)
+            ledger = Ledger(tx)
+            inputs = HypotheticalPlan(tx, ledger.t, {period.label}, query.plan, rep_ids)
         lines = Calculator(inputs).lines(period, settle=True)
         reps = rep_ids or sorted(lines)
         statements = [
@@ -503,50 +492,43 @@ class Commissions(UseCases):
         open month."""
         label = month(command.period).label
         period = Period.parse(label)
-        books = _Books(self)
-        ledger = books.ledger(label)
-        if ledger.status == "closed":
-            raise Conflict(f"{label} is already closed", code="period_closed", period=label)
-        today = clock.today()
-        if period.end >= today:
-            raise Conflict(
-                f"{label} has not ended: its last day is {period.end.isoformat()}, today is {today.isoformat()}",
-                code="period_not_ended",
-                period=label,
-                today=today.isoformat(),
-            )
-        inputs = self._inputs()
-        still_open = self._earlier_open(books, inputs, period)
-        if still_open:
-            raise Conflict(
-                f"close {still_open[0]} first: earlier months with commission activity are open",
-                code="earlier_period_open",
-                period=label,
-                periods=still_open,
-            )
-        notes: dict[str, list[dict[str, Any]]] = {}
-        lines = statement_lines(inputs, books.ledger, period, inputs.closed, settle=True, notes=notes)
+        with self.reads.current(*READ_MODELS) as tx:
+            ledger = Ledger(tx)
+            if label in ledger.closed():
+                raise Conflict(f"{label} is already closed", code="period_closed", period=label)
+            today = clock.today()
+            if period.end >= today:
+                raise Conflict(
+                    f"{label} has not ended: its last day is {period.end.isoformat()}, today is {today.isoformat()}",
+                    code="period_not_ended",
+                    period=label,
+                    today=today.isoformat(),
+                )
+            still_open = self._earlier_open(ledger, period)
+            if still_open:
+                raise Conflict(
+                    f"close {still_open[0]} first: earlier months with commission activity are open",
+                    code="earlier_period_open",
+                    period=label,
+                    periods=still_open,
+                )
+            inputs, lines, notes = ledger.month(period, settle=True)
+            as_of = ledger.position()
         reps = set(lines) | set(notes) | {rep for rep in inputs.reps() if inputs.plan_for(rep, period.end)}
         statements = {
-            rep: frozen_statement(rep, label, self._currency(inputs, rep, period), lines.get(rep, []))
-            for rep in sorted(reps)
+            rep: frozen_statement(rep, label, inputs.currency(rep, period), lines.get(rep, [])) for rep in sorted(reps)
         }
         for rep, said in notes.items():
             statements[rep]["clawback_notes"] = said
-        ledger.close(statements=statements, as_of_position=inputs.until_position or 0, closed_at=_utc(clock.now()))
-        return self._written(meta, ledger, period=ledger.period, statements=len(statements))
+        books = _Books(self)
+        commission_period = books.ledger(label)
+        commission_period.close(statements=statements, as_of_position=as_of, closed_at=_utc(clock.now()))
+        return self._written(meta, commission_period, period=commission_period.period, statements=len(statements))
 
-    @staticmethod
-    def _activity_months(inputs: StoreInputs) -> set[str]:
-        """Months in which a deal was won, paid or refunded."""
-        months = {Period.month_of(win.signed_on).label for win in inputs.wins.values()}
-        months.update(Period.month_of(move.day).label for move in inputs.movements)
-        return months
-
-    def _earlier_open(self, books: _Books, inputs: StoreInputs, period: Period) -> list[str]:
+    def _earlier_open(self, ledger: Ledger, period: Period) -> list[str]:
         """Earlier months with commission activity (wins, payments, refunds, adjustments,
         disputes) that are still open."""
-        active = self._activity_months(inputs)
+        closed, active = ledger.closed(), set(ledger.months())
         earlier = sorted(label for label in active if label < period.label)
         if not earlier:
             return []
@@ -554,10 +536,8 @@ class Commissions(UseCases):
         cursor = Period.parse(earlier[0])
         while cursor < period:
             label = cursor.label
-            if label not in inputs.closed:
-                ledger = books.ledger(label)
-                if ledger.status != "closed" and (label in active or ledger.adjustments or ledger.disputes):
-                    out.append(label)
+            if label not in closed and (label in active or self.commission_period(label).disputes):
+                out.append(label)
             cursor = Period.month_of(cursor.end + timedelta(days=1))
         return out
 
@@ -566,21 +546,13 @@ class Commissions(UseCases):
         """A month's statements with their status, total and digest; live while the month is open."""
         period = month(query.period)
         label = period.label
-        books = _Books(self)
-        ledger = books.ledger(label)
-        inputs = self._inputs()
-        if ledger.status == "closed":
-            kept = ledger.statements
-        else:
-            lines = statement_lines(inputs, books.ledger, period, inputs.closed, settle=False)
-            reps = set(lines) | {rep for rep in inputs.reps() if inputs.plan_for(rep, period.end)}
-            kept = {
-                rep: {
-                    **render(rep, label, self._currency(inputs, rep, period), "open", lines.get(rep, [])),
-                    "lines": [line.public() for line in lines.get(rep, [])],
-                }
-                for rep in reps
-            }
+        with self.reads.current(*READ_MODELS) as tx:
+            ledger = Ledger(tx)
+            closed = label in ledger.closed()
+            kept = ledger.statements(label) if closed else self._open_statements(ledger, period)
+            inputs = ledger.inputs([])  # names and teams
+            closed_at = ledger.closed_at(label)
+        status = "closed" if closed else "open"
         statements, kinds, teams, currencies = [], {}, {}, {}
         for rep in sorted(kept):
             statement = kept[rep]
@@ -588,7 +560,7 @@ class Commissions(UseCases):
                 {
                     "rep_id": rep,
                     "name": inputs.name(rep),
-                    "status": statement.get("status", ledger.status),
+                    "status": statement.get("status", status),
                     "total": statement["total"],
                     "digest": statement["digest"],
                 }
@@ -602,8 +574,8 @@ class Commissions(UseCases):
             currencies[rep] = statement["currency"]
         return PeriodStatements(
             period=label,
-            status=ledger.status,
-            closed_at=ledger.closed_at if ledger.status == "closed" else None,
+            status=status,
+            closed_at=closed_at,
             total=sum((Decimal(str(s["total"])) for s in statements), Decimal("0.00")),
             statements=statements,
             teams=teams,
@@ -668,7 +640,8 @@ class Commissions(UseCases):
             labels = [month(query.period).label]
         else:
             labels = []
-            active = self._activity_months(self._inputs())
+            with self.reads.current(*READ_MODELS) as tx:
+                active = set(Ledger(tx).months())
             last = Period.month_of(clock.today())
             cursor = Period.parse(min(active)) if active else last
             while cursor <= last:

@@ -3,7 +3,7 @@ catching the named read models up to the store head, so that a use case relies o
 written before it (a customer's credit exposure, the statements a close freezes).
 
 Use cases read through the narrow query functions of each read-model module
-(`projections.accounts.exposure(tx, ...)`, `projections.commissions.statement_inputs(tx, ...)`);
+(`projections.accounts.exposure(tx, ...)`, `projections.commissions.Ledger(tx).statement(...)`);
 they never write read-model tables.
 """
 

@@ -1,34 +1,71 @@
-"""Commission inputs as a read model, and the statement service built on them: live
-statements for open months, frozen ones for closed months, corrections of closed months in the
-next open one, close, explain, verify and simulate."""
+"""The commission ledger as a read model.
+
+Its own tables keep what statements are computed from (wins with their splits, payments,
+refunds, plan versions, assignments, manual adjustments, the closed months) together with a
+copy of the org timeline and of the targets, so that it depends on nothing but the events.
+From them it keeps every rep's statement of every month as a row: live lines for open months,
+the frozen statement (with approval and payment) for closed ones, and the corrections of
+closed months that late facts have changed, due in the first open month after them.
+
+An event marks the months it can change (a win or payment its business month; a refund its
+month; a plan version, an assignment or an org change every month from its effective date; a
+target the months of its period; a fact in a closed month marks that month `late`). After a
+batch that reached the store head, `settle` recomputes only the marked months, each from the
+inputs of that month alone (its wins and payments, and for its refunds the months they
+reverse): the cost of keeping the ledger follows a month's activity, never the length of
+history. A query reads one row; a month still marked (a backlog being caught up) is computed
+for the query from the same month-scoped inputs."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
-from domain.commission.calc import Money, Source, Win
+from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
+
+from domain.commission.calc import Calculator, Line, Money, Source, Win
 from domain.commission.period import CommissionPeriod
 from domain.commission.plan import Plan, validate_plan
+from domain.commission.statements import base_lines, corrections, frozen, render
 from domain.deal import Deal, dump_splits, load_splits
 from domain.rep import Rep
+from domain.target import TargetSheet
 from domain.values import Period
 from infrastructure.database import Tx
+from infrastructure.store import DateAsISO
 from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_position, active_tables
 from projections.kpi import utc_text
 from projections.money import from_cents, to_cents
-from projections.org import OrgHistory
-from projections.targets import targets_in_force
+from projections.org import ORG, OrgHistory
+from projections.targets import TARGETS, targets_in_force
 
 WIN_COLUMNS = ("deal_id", "position", "signed_on", "amount_cents", "margin_cents", "currency", "splits", "source")
 DEAL_COLUMNS = ("deal_id", "currency", "splits")
 MOVE_COLUMNS = ("position", "deal_id", "day", "amount_cents", "kind", "source")
 PLAN_COLUMNS = ("plan_key", "position", "plan_id", "version", "body")
 ASSIGN_COLUMNS = ("position", "rep_id", "plan_id", "effective_from")
-CLOSED_COLUMNS = ("period", "position", "as_of_position")
+CLOSED_COLUMNS = ("period", "position", "as_of_position", "closed_at")
+ADJUSTMENT_COLUMNS = ("position", "period", "body")
+STATEMENT_COLUMNS = ("key", "period", "rep_id", "status", "body")
+DEFAULT_CURRENCY = "CNY"
+EMBEDDED = (("org_", ORG), ("targets_", TARGETS))  # read models the ledger keeps a copy of
+
+_codec = JSONTranscoder()
+for _transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
+    _codec.register(_transcoding)
+
+
+def dump(value: Any) -> str:
+    """JSON that gives back Decimals and dates as they were (lines, explanations, statements)."""
+    return _codec.encode(value).decode("utf-8")
+
+
+def load(text: str) -> Any:
+    return _codec.decode(text.encode("utf-8"))
 
 
 def _source(r: Recorded) -> str:
@@ -50,9 +87,38 @@ def _plan_body(body: dict) -> str:
     return json.dumps({**body, "effective_from": body["effective_from"].isoformat()}, ensure_ascii=False)
 
 
+def _embedded_tables() -> dict[str, list[str]]:
+    out = {}
+    for prefix, part in EMBEDDED:
+        names = {t: "{" + prefix + t + "}" for t in part.tables}
+        out.update({prefix + t: [stmt.format(**names) for stmt in stmts] for t, stmts in part.tables.items()})
+    return out
+
+
+def part_tables(tables: dict[str, str], prefix: str, part: Projection) -> dict[str, str]:
+    return {t: tables[prefix + t] for t in part.tables}
+
+
+def _label(day: date) -> str:
+    return day.strftime("%Y-%m")
+
+
+def _next(label: str) -> str:
+    return _label(Period.parse(label).end + timedelta(days=1))
+
+
+def statement_key(period: str, rep_id: str) -> str:
+    return f"{period}|{rep_id}"
+
+
 class CommissionsProjection(Projection):
+    """The commission ledger (see the module docstring)."""
+
     name = "commissions"
-    version = 2  # 2: splits stored in the contract's shape, [{"rep_id", "share"}]
+    # 3xx: the ledger with statement rows; it embeds the org and targets read models, whose
+    # versions are part of its own
+    version = 300 + 10 * ORG.version + TARGETS.version
+    events = tuple(e for _, part in EMBEDDED for e in part.events)
     tables = {
         "deals": [
             "CREATE TABLE IF NOT EXISTS {deals} (deal_id TEXT PRIMARY KEY, currency TEXT NOT NULL, "
@@ -61,11 +127,14 @@ class CommissionsProjection(Projection):
         "wins": [
             """CREATE TABLE IF NOT EXISTS {wins} (deal_id TEXT PRIMARY KEY, position BIGINT NOT NULL,
                     signed_on TEXT NOT NULL, amount_cents BIGINT NOT NULL, margin_cents BIGINT NOT NULL,
-                    currency TEXT NOT NULL, splits TEXT NOT NULL, source TEXT NOT NULL)"""
+                    currency TEXT NOT NULL, splits TEXT NOT NULL, source TEXT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS {wins}_signed ON {wins} (signed_on)",
         ],
         "moves": [
             """CREATE TABLE IF NOT EXISTS {moves} (position BIGINT PRIMARY KEY, deal_id TEXT NOT NULL,
-                     day TEXT NOT NULL, amount_cents BIGINT NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL)"""
+                     day TEXT NOT NULL, amount_cents BIGINT NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS {moves}_day ON {moves} (day)",
+            "CREATE INDEX IF NOT EXISTS {moves}_deal ON {moves} (deal_id)",
         ],
         "plans": [
             """CREATE TABLE IF NOT EXISTS {plans} (plan_key TEXT PRIMARY KEY, position BIGINT NOT NULL,
@@ -77,25 +146,90 @@ class CommissionsProjection(Projection):
         ],
         "closed": [
             """CREATE TABLE IF NOT EXISTS {closed} (period TEXT PRIMARY KEY, position BIGINT NOT NULL,
-                      as_of_position BIGINT NOT NULL)"""
+                      as_of_position BIGINT NOT NULL, closed_at TEXT)"""
         ],
+        "adjustments": [
+            """CREATE TABLE IF NOT EXISTS {adjustments} (position BIGINT PRIMARY KEY, period TEXT NOT NULL,
+                           body TEXT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS {adjustments}_period ON {adjustments} (period)",
+        ],
+        # every rep's statement of every month: live (open) or frozen (closed, approved, paid)
+        "statements": [
+            """CREATE TABLE IF NOT EXISTS {statements} (key TEXT PRIMARY KEY, period TEXT NOT NULL,
+                          rep_id TEXT NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS {statements}_period ON {statements} (period, rep_id)",
+        ],
+        # corrections of closed months changed by late facts, due in an open month
+        "corrections": [
+            """CREATE TABLE IF NOT EXISTS {corrections} (key TEXT PRIMARY KEY, period TEXT NOT NULL,
+                           rep_id TEXT NOT NULL, lines TEXT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS {corrections}_period ON {corrections} (period)",
+        ],
+        # months with commission activity; `dirty`: to recompute; `late`: closed, changed since
+        "months": [
+            """CREATE TABLE IF NOT EXISTS {months} (period TEXT PRIMARY KEY, dirty INTEGER NOT NULL,
+                      late INTEGER NOT NULL)"""
+        ],
+        "periods": ["CREATE TABLE IF NOT EXISTS {periods} (period_id TEXT PRIMARY KEY, period TEXT NOT NULL)"],
+        **_embedded_tables(),
     }
 
-    def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Rows]:
+    def handle(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> None:
+        for prefix, part in EMBEDDED:
+            mine = [r for r in batch if type(r.event) in part.handlers]
+            if mine:
+                part.handle(tx, part_tables(tables, prefix, part), mine)
+        super().handle(tx, tables, batch)
+
+    def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Any]:
         deals = Rows(tx, tables["deals"], "deal_id", DEAL_COLUMNS)
         deals.load(r.aggregate_id for r in batch if r.type in ("DealSplitsSet", "DealWon"))
-        wins = Rows(tx, tables["wins"], "deal_id", WIN_COLUMNS)
         return {
+            "tx": tx,
+            "tables": tables,
             "deals": deals,
-            "wins": wins,
+            "wins": Rows(tx, tables["wins"], "deal_id", WIN_COLUMNS),
             "moves": Rows(tx, tables["moves"], "position", MOVE_COLUMNS),
             "plans": Rows(tx, tables["plans"], "plan_key", PLAN_COLUMNS),
             "assignments": Rows(tx, tables["assignments"], "position", ASSIGN_COLUMNS),
             "closed": Rows(tx, tables["closed"], "period", CLOSED_COLUMNS),
+            "adjustments": Rows(tx, tables["adjustments"], "position", ADJUSTMENT_COLUMNS),
+            "statements": Rows(tx, tables["statements"], "key", STATEMENT_COLUMNS),
+            "months": Rows(tx, tables["months"], "period", ("period", "dirty", "late")),
+            "periods": Rows(tx, tables["periods"], "period_id", ("period_id", "period")),
         }
 
+    # -- what an event changes ------------------------------------------------------------------
+    @staticmethod
+    def _mark(s: dict[str, Any], label: str) -> None:
+        """The month's statements may change: recompute it if open; if closed, its corrections."""
+        row = s["months"].get(label) or {"period": label, "dirty": 0, "late": 0}
+        if s["closed"].get(label) is not None:
+            row["late"] = 1
+        else:
+            row["dirty"] = 1
+        s["months"].put(row)
+
+    def _mark_from(self, s: dict[str, Any], day: date | None) -> None:
+        """Every month with activity from `day` on may change (a plan, an assignment, the org)."""
+        start = _label(day or date.min)
+        known = {p for (p,) in s["tx"].all(f"SELECT period FROM {s['tables']['months']} WHERE period >= ?", (start,))}
+        known.update(row["period"] for row in s["months"].loaded() if row["period"] >= start)
+        for label in sorted(known):
+            self._mark(s, label)
+
+    def _mark_period(self, s: dict[str, Any], period: str) -> None:
+        whole = Period.parse(period)
+        cursor = Period.month_of(whole.start)
+        while cursor.start <= whole.end:
+            row = s["months"].get(cursor.label)
+            if row is not None:
+                self._mark(s, cursor.label)
+            cursor = Period.month_of(cursor.end + timedelta(days=1))
+
+    # -- deals ----------------------------------------------------------------------------------
     @handles(Deal.Opened)
-    def deal_opened(self, s, r: Recorded) -> None:
+    def deal_opened(self, s: dict[str, Any], r: Recorded) -> None:
         s["deals"].put(
             {
                 "deal_id": r.aggregate_id,
@@ -105,11 +239,11 @@ class CommissionsProjection(Projection):
         )
 
     @handles(Deal.SplitsSet)
-    def deal_splits_set(self, s, r: Recorded) -> None:
+    def deal_splits_set(self, s: dict[str, Any], r: Recorded) -> None:
         s["deals"].update(r.aggregate_id, splits=dump_splits(r.event.splits))
 
     @handles(Deal.Won)
-    def deal_won(self, s, r: Recorded) -> None:
+    def deal_won(self, s: dict[str, Any], r: Recorded) -> None:
         deal = s["deals"].get(r.aggregate_id)
         if deal is None:
             return
@@ -126,59 +260,52 @@ class CommissionsProjection(Projection):
                 "source": _source(r),
             }
         )
+        self._mark(s, _label(e.signed_on))
+
+    def _move(self, s: dict[str, Any], r: Recorded, day: date, kind: str) -> None:
+        s["moves"].put(
+            {
+                "position": r.position,
+                "deal_id": r.aggregate_id,
+                "day": day.isoformat(),
+                "amount_cents": to_cents(r.event.amount),
+                "kind": kind,
+                "source": _source(r),
+            }
+        )
+        self._mark(s, _label(day))
 
     @handles(Deal.PaymentReceived)
-    def deal_payment_received(self, s, r: Recorded) -> None:
-        s["moves"].put(
-            {
-                "position": r.position,
-                "deal_id": r.aggregate_id,
-                "day": r.event.received_on.isoformat(),
-                "amount_cents": to_cents(r.event.amount),
-                "kind": "payment",
-                "source": _source(r),
-            }
-        )
+    def deal_payment_received(self, s: dict[str, Any], r: Recorded) -> None:
+        self._move(s, r, r.event.received_on, "payment")
 
     @handles(Deal.Refunded)
-    def deal_refunded(self, s, r: Recorded) -> None:
-        s["moves"].put(
+    def deal_refunded(self, s: dict[str, Any], r: Recorded) -> None:
+        self._move(s, r, r.event.refunded_on, getattr(r.event, "kind", "refund"))
+
+    # -- plans, assignments, the org, targets ----------------------------------------------------
+    def _plan(self, s: dict[str, Any], r: Recorded, version: int) -> None:
+        s["plans"].put(
             {
+                "plan_key": f"{r.aggregate_id}|{version}",
                 "position": r.position,
-                "deal_id": r.aggregate_id,
-                "day": r.event.refunded_on.isoformat(),
-                "amount_cents": to_cents(r.event.amount),
-                "kind": getattr(r.event, "kind", "refund"),
-                "source": _source(r),
+                "plan_id": r.aggregate_id,
+                "version": version,
+                "body": _plan_body(r.event.body),
             }
         )
+        self._mark_from(s, r.event.body["effective_from"])
 
     @handles(Plan.Created)
-    def plan_created(self, s, r: Recorded) -> None:
-        s["plans"].put(
-            {
-                "plan_key": f"{r.aggregate_id}|1",
-                "position": r.position,
-                "plan_id": r.aggregate_id,
-                "version": 1,
-                "body": _plan_body(r.event.body),
-            }
-        )
+    def plan_created(self, s: dict[str, Any], r: Recorded) -> None:
+        self._plan(s, r, 1)
 
     @handles(Plan.Versioned)
-    def plan_versioned(self, s, r: Recorded) -> None:
-        s["plans"].put(
-            {
-                "plan_key": f"{r.aggregate_id}|{r.event.version}",
-                "position": r.position,
-                "plan_id": r.aggregate_id,
-                "version": r.event.version,
-                "body": _plan_body(r.event.body),
-            }
-        )
+    def plan_versioned(self, s: dict[str, Any], r: Recorded) -> None:
+        self._plan(s, r, r.event.version)
 
     @handles(Rep.PlanAssigned)
-    def rep_plan_assigned(self, s, r: Recorded) -> None:
+    def rep_plan_assigned(self, s: dict[str, Any], r: Recorded) -> None:
         s["assignments"].put(
             {
                 "position": r.position,
@@ -187,27 +314,177 @@ class CommissionsProjection(Projection):
                 "effective_from": r.event.effective_from.isoformat(),
             }
         )
+        self._mark_from(s, r.event.effective_from)
+
+    @handles(Rep.Hired)
+    def rep_hired(self, s: dict[str, Any], r: Recorded) -> None:
+        self._mark_from(s, r.event.hired_on)
+
+    @handles(Rep.LevelChanged, Rep.Transferred)
+    def rep_changed(self, s: dict[str, Any], r: Recorded) -> None:
+        self._mark_from(s, r.event.effective_from)
+
+    @handles(Rep.Left)
+    def rep_left(self, s: dict[str, Any], r: Recorded) -> None:
+        self._mark_from(s, r.event.effective_on)
+
+    @handles(TargetSheet.TargetSet, TargetSheet.Decomposed)
+    def target_changed(self, s: dict[str, Any], r: Recorded) -> None:
+        if r.event.metric == "revenue":
+            self._mark_period(s, r.event.period)
+
+    # -- the commission period ---------------------------------------------------------------------
+    @handles(CommissionPeriod.Opened)
+    def period_opened(self, s: dict[str, Any], r: Recorded) -> None:
+        s["periods"].put({"period_id": r.aggregate_id, "period": r.event.period})
+
+    def _period_of(self, s: dict[str, Any], r: Recorded) -> str:
+        """The month of a commission-period event (its aggregate's first event names it)."""
+        return str(s["periods"].get(r.aggregate_id)["period"])
+
+    @handles(CommissionPeriod.AdjustmentPosted)
+    def adjustment_posted(self, s: dict[str, Any], r: Recorded) -> None:
+        e = r.event
+        period = self._period_of(s, r)
+        body = {
+            "adjustment_id": e.adjustment_id,
+            "rep_id": e.rep_id,
+            "kind": e.kind,
+            "amount": e.amount,
+            "reason": e.reason,
+            "approver_id": e.approver_id,
+            "dispute_id": e.dispute_id,
+            "corrects_line": e.corrects_line,
+        }
+        s["adjustments"].put({"position": r.position, "period": period, "body": dump(body)})
+        self._mark(s, period)
+
+    @staticmethod
+    def _freeze(s: dict[str, Any], rep_id: str, statement: dict[str, Any]) -> None:
+        period = statement["period"]
+        body = {**statement, "status": statement.get("status", "closed")}
+        s["statements"].put(
+            {
+                "key": statement_key(period, rep_id),
+                "period": period,
+                "rep_id": rep_id,
+                "status": body["status"],
+                "body": dump(body),
+            }
+        )
+
+    @handles(CommissionPeriod.StatementClosed)
+    def statement_closed(self, s: dict[str, Any], r: Recorded) -> None:
+        self._freeze(s, r.event.rep_id, r.event.statement)
 
     @handles(CommissionPeriod.Closed)
-    def commission_period_closed(self, s, r: Recorded) -> None:
-        s["closed"].put({"period": r.event.period, "position": r.position, "as_of_position": r.event.as_of_position})
+    def period_closed(self, s: dict[str, Any], r: Recorded) -> None:
+        e = r.event
+        tx, t, rows = s["tx"], s["tables"], s["statements"]
+        s["closed"].put(
+            {
+                "period": e.period,
+                "position": r.position,
+                "as_of_position": e.as_of_position,
+                "closed_at": getattr(e, "closed_at", None),
+            }
+        )
+        for rep_id, kept in e.statements.items():
+            if "lines" in kept:  # closed before statements had events of their own: kept whole here
+                self._freeze(s, rep_id, kept)
+        # the month's open rows give way to the frozen ones, which hold its corrections too
+        rows.load(key for (key,) in tx.all(f"SELECT key FROM {t['statements']} WHERE period = ?", (e.period,)))
+        for row in rows.loaded():
+            if row["period"] == e.period and row["status"] == "open":
+                rows.delete(row["key"])
+        tx.execute(f"DELETE FROM {t['corrections']} WHERE period = ?", (e.period,))
+        months = s["months"]
+        months.put({"period": e.period, "dirty": 0, "late": 0})
+        months.load(p for (p,) in tx.all(f"SELECT period FROM {t['months']} WHERE late = 1"))
+        for row in months.loaded():
+            if row["late"] and row["period"] < e.period:
+                months.put({**row, "late": 0})  # what changed in it is settled in this month's statements
+
+    def _payout(self, s: dict[str, Any], r: Recorded, **changes: Any) -> None:
+        key = statement_key(self._period_of(s, r), r.event.rep_id)
+        row = s["statements"].get(key)
+        if row is None:
+            return
+        body = {**load(row["body"]), **changes}
+        s["statements"].put({**row, "status": body["status"], "body": dump(body)})
+
+    @handles(CommissionPeriod.StatementApproved)
+    def statement_approved(self, s: dict[str, Any], r: Recorded) -> None:
+        self._payout(s, r, status="approved", approved_by=r.event.by, approved_at=r.event.at)
+
+    @handles(CommissionPeriod.StatementPaid)
+    def statement_paid(self, s: dict[str, Any], r: Recorded) -> None:
+        e = r.event
+        self._payout(s, r, status="paid", paid_on=e.paid_on, reference=e.reference, paid_by=e.by, paid_at=e.at)
+
+    @handles(CommissionPeriod.StatementAcknowledged)
+    def statement_acknowledged(self, s: dict[str, Any], r: Recorded) -> None:
+        self._payout(s, r, acknowledged_by=r.event.by, acknowledged_at=r.event.at)
+
+    # -- settling: recompute the marked months ------------------------------------------------------
+    def settle(self, tx: Tx, tables: dict[str, str], *, at_head: bool) -> None:
+        if at_head:
+            Ledger(tx, tables).settle()
 
 
 COMMISSIONS = CommissionsProjection()
 
 
 # -- inputs -----------------------------------------------------------------------------------------
-class StoreInputs:
-    """The calculator's inputs, read from the commissions read model (optionally as they were at
-    a store position), the organisation and the revenue targets."""
+class LedgerInputs:
+    """The calculator's inputs from the ledger's tables: plans, assignments, the org timeline and
+    targets in full (they are small), and the money of either every month or only of `months`
+    together with the months their refunds reverse. Optionally as they were at a store position."""
 
-    def __init__(self, tx: Tx, until_position: int | None = None) -> None:
-        t = active_tables(tx, COMMISSIONS)
-        limit = until_position or 2**62
+    def __init__(
+        self, tx: Tx, tables: dict[str, str], *, months: Iterable[str] | None = None, until_position: int | None = None
+    ) -> None:
+        self.tx, self.t = tx, tables
         self.until_position = until_position
+        self._limit = until_position or 2**62
+        self.plans: dict[str, list[dict]] = {}
+        for _, _, plan_id, version, body in tx.all(
+            f"SELECT {', '.join(PLAN_COLUMNS)} FROM {tables['plans']} WHERE position <= ? ORDER BY version",
+            (self._limit,),
+        ):
+            parsed = json.loads(body)
+            parsed["effective_from"] = date.fromisoformat(parsed["effective_from"])
+            self.plans.setdefault(plan_id, []).append({"version": version, **parsed})
+        self.assignments: dict[str, list[tuple[date, str]]] = {}
+        for _, rep_id, plan_id, effective in tx.all(
+            f"SELECT {', '.join(ASSIGN_COLUMNS)} FROM {tables['assignments']} WHERE position <= ? ORDER BY position",
+            (self._limit,),
+        ):
+            self.assignments.setdefault(rep_id, []).append((date.fromisoformat(effective), plan_id))
+        self.targets = targets_in_force(
+            tx, metric="revenue", until_position=self._limit, tables=part_tables(tables, "targets_", TARGETS)
+        )
+        self.org = OrgHistory(tx, until_position, tables=part_tables(tables, "org_", ORG))
+        self.closed = {
+            period: (position, as_of)
+            for period, position, as_of in tx.all(
+                f"SELECT period, position, as_of_position FROM {tables['closed']} WHERE position <= ?", (self._limit,)
+            )
+        }
         self.wins: dict[str, Win] = {}
-        for deal_id, _, signed_on, amount, margin, currency, splits, source in tx.all(
-            f"SELECT {', '.join(WIN_COLUMNS)} FROM {t['wins']} WHERE position <= ?", (limit,)
+        self._moves: dict[int, Money] = {}
+        if months is None:
+            self._add_wins("1 = 1", ())
+            self._add_moves("1 = 1", ())
+        else:
+            self._load_months(set(months))
+        self.movements = sorted(self._moves.values(), key=lambda m: (m.day, m.source.position))
+
+    # -- loading -----------------------------------------------------------------------------------
+    def _add_wins(self, where: str, params: Sequence[Any]) -> None:
+        for deal_id, _, signed_on, amount, margin, currency, splits, source in self.tx.all(
+            f"SELECT {', '.join(WIN_COLUMNS)} FROM {self.t['wins']} WHERE position <= ? AND ({where})",
+            (self._limit, *params),
         ):
             self.wins[deal_id] = Win(
                 deal_id,
@@ -218,35 +495,49 @@ class StoreInputs:
                 tuple((split["rep_id"], split["share"]) for split in load_splits(splits)),
                 Source(**json.loads(source)),
             )
-        self.movements = [
-            Money(deal_id, date.fromisoformat(day), from_cents(amount), kind, Source(**json.loads(src)))
-            for _, deal_id, day, amount, kind, src in tx.all(
-                f"SELECT {', '.join(MOVE_COLUMNS)} FROM {t['moves']} WHERE position <= ? ORDER BY day, position",
-                (limit,),
-            )
-        ]
-        self.plans: dict[str, list[dict]] = {}
-        for _, _, plan_id, version, body in tx.all(
-            f"SELECT {', '.join(PLAN_COLUMNS)} FROM {t['plans']} WHERE position <= ? ORDER BY version", (limit,)
-        ):
-            parsed = json.loads(body)
-            parsed["effective_from"] = date.fromisoformat(parsed["effective_from"])
-            self.plans.setdefault(plan_id, []).append({"version": version, **parsed})
-        self.assignments: dict[str, list[tuple[date, str]]] = {}
-        for _, rep_id, plan_id, effective in tx.all(
-            f"SELECT {', '.join(ASSIGN_COLUMNS)} FROM {t['assignments']} WHERE position <= ? ORDER BY position",
-            (limit,),
-        ):
-            self.assignments.setdefault(rep_id, []).append((date.fromisoformat(effective), plan_id))
-        self.targets = targets_in_force(tx, metric="revenue", until_position=limit)
-        self.org = OrgHistory(tx, until_position)
-        self.closed = {
-            period: (position, as_of)
-            for period, position, as_of in tx.all(
-                f"SELECT {', '.join(CLOSED_COLUMNS)} FROM {t['closed']} WHERE position <= ?", (limit,)
-            )
-        }
 
+    def _add_moves(self, where: str, params: Sequence[Any]) -> None:
+        for position, deal_id, day, amount, kind, src in self.tx.all(
+            f"SELECT {', '.join(MOVE_COLUMNS)} FROM {self.t['moves']} WHERE position <= ? AND ({where})",
+            (self._limit, *params),
+        ):
+            self._moves[position] = Money(
+                deal_id, date.fromisoformat(day), from_cents(amount), kind, Source(**json.loads(src))
+            )
+
+    @staticmethod
+    def _within(column: str, labels: Iterable[str]) -> tuple[str, list[str]]:
+        spans = [(Period.parse(label).start.isoformat(), _next(label) + "-01") for label in sorted(labels)]
+        where = " OR ".join(f"({column} >= ? AND {column} < ?)" for _ in spans) or "1 = 0"
+        return where, [bound for span in spans for bound in span]
+
+    def _by_deal(self, column: str, deal_ids: Sequence[str]) -> tuple[str, list[str]]:
+        return f"{column} IN ({', '.join('?' * len(deal_ids))})" if deal_ids else "1 = 0", list(deal_ids)
+
+    def _load_months(self, months: set[str]) -> None:
+        """The months' wins and money movements; for their refunds, the refunded deals' wins
+        and payments and everything of the months those were paid in (what a clawback reverses)."""
+        self._add_wins(*self._within("signed_on", months))
+        self._add_moves(*self._within("day", months))
+        refunded = sorted({m.deal_id for m in self._moves.values() if m.kind != "payment"})
+        for i in range(0, len(refunded), 500):
+            part = refunded[i : i + 500]
+            self._add_wins(*self._by_deal("deal_id", part))
+            self._add_moves(*self._by_deal("deal_id", part))
+        origins = {_label(self.wins[d].signed_on) for d in refunded if d in self.wins}
+        origins.update(
+            _label(m.day) for m in self._moves.values() if m.deal_id in set(refunded) and m.kind == "payment"
+        )
+        extra = origins - months
+        if extra:
+            self._add_wins(*self._within("signed_on", extra))
+            where, params = self._within("day", extra)
+            self._add_moves(f"kind = 'payment' AND ({where})", params)
+        missing = sorted({m.deal_id for m in self._moves.values()} - set(self.wins))
+        for i in range(0, len(missing), 500):
+            self._add_wins(*self._by_deal("deal_id", missing[i : i + 500]))
+
+    # -- the calculator's questions ------------------------------------------------------------------
     def plan_for(self, rep_id: str, day: date) -> tuple[str, dict] | None:
         chosen = None
         for effective, plan_id in sorted(self.assignments.get(rep_id, []), key=lambda a: a[0]):
@@ -275,12 +566,22 @@ class StoreInputs:
     def name(self, rep_id: str) -> str:
         return self.org.names.get(rep_id) or ""
 
+    def currency(self, rep_id: str, period: Period) -> str:
+        found = self.plan_for(rep_id, period.end)
+        return str(found[1]["currency"]) if found else DEFAULT_CURRENCY
 
-class HypotheticalPlan(StoreInputs):
+    def activity_months(self) -> set[str]:
+        """Months in which a deal was won, paid or refunded (of the money loaded)."""
+        months = {_label(win.signed_on) for win in self.wins.values()}
+        months.update(_label(move.day) for move in self.movements)
+        return months
+
+
+class HypotheticalPlan(LedgerInputs):
     """Real history under a plan that does not exist: every rep (or the chosen ones) on it."""
 
-    def __init__(self, tx: Tx, body: dict, rep_ids: list[str] | None) -> None:
-        super().__init__(tx)
+    def __init__(self, tx: Tx, tables: dict[str, str], months: set[str], body: dict, rep_ids: list[str] | None) -> None:
+        super().__init__(tx, tables, months=months)
         self.body = {"version": 1, **validate_plan(body)}
         self.only = set(rep_ids) if rep_ids else None
 
@@ -290,18 +591,209 @@ class HypotheticalPlan(StoreInputs):
         return ("simulation", self.body) if self.body["effective_from"] <= day else None
 
 
+# -- the ledger: settling marked months, and queries -------------------------------------------------
+class Book:
+    """A month as the statement functions see it: its manual adjustments and, once closed,
+    the frozen statements."""
+
+    def __init__(self, period: str, adjustments: list[dict[str, Any]], statements: dict[str, dict[str, Any]]) -> None:
+        self.period = period
+        self.adjustments = adjustments
+        self.statements = statements
+
+
+class Ledger:
+    """The commission ledger's tables in one transaction (the active ones, unless `tables`)."""
+
+    def __init__(self, tx: Tx, tables: dict[str, str] | None = None) -> None:
+        self.tx = tx
+        self.t = tables or active_tables(tx, COMMISSIONS)
+        self._books: dict[str, Book] = {}
+
+    # -- reading ---------------------------------------------------------------------------------
+    def position(self) -> int:
+        return active_position(self.tx, COMMISSIONS.name) or 0
+
+    def closed(self) -> dict[str, int]:
+        """Closed months and the store position their statements were frozen at."""
+        return {p: int(a) for p, a in self.tx.all(f"SELECT period, as_of_position FROM {self.t['closed']}")}
+
+    def closed_at(self, period: str) -> str | None:
+        return self.tx.value(f"SELECT closed_at FROM {self.t['closed']} WHERE period = ?", (period,))  # type: ignore[no-any-return]
+
+    def months(self) -> list[str]:
+        """Months with commission activity (wins, payments, refunds, adjustments) or closed."""
+        return [p for (p,) in self.tx.all(f"SELECT period FROM {self.t['months']} ORDER BY period")]
+
+    def pending(self, period: str) -> bool:
+        """The month's statements wait to be recomputed (a backlog is being caught up)."""
+        waiting = self.tx.value(
+            f"SELECT COUNT(*) FROM {self.t['months']} WHERE (period = ? AND dirty = 1) OR (period < ? AND late = 1)",
+            (period, period),
+        )
+        return bool(waiting)
+
+    def book(self, period: str) -> Book:
+        if period not in self._books:
+            adjustments = [
+                load(body)
+                for (body,) in self.tx.all(
+                    f"SELECT body FROM {self.t['adjustments']} WHERE period = ? ORDER BY position", (period,)
+                )
+            ]
+            statements = {
+                rep: load(body)
+                for rep, body in self.tx.all(
+                    f"SELECT rep_id, body FROM {self.t['statements']} WHERE period = ? AND status <> 'open'", (period,)
+                )
+            }
+            self._books[period] = Book(period, adjustments, statements)
+        return self._books[period]
+
+    def statement(self, period: str, rep_id: str) -> dict[str, Any] | None:
+        row = self.tx.one(f"SELECT body FROM {self.t['statements']} WHERE key = ?", (statement_key(period, rep_id),))
+        return load(row[0]) if row else None
+
+    def statements(self, period: str) -> dict[str, dict[str, Any]]:
+        return {
+            rep: load(body)
+            for rep, body in self.tx.all(
+                f"SELECT rep_id, body FROM {self.t['statements']} WHERE period = ? ORDER BY rep_id", (period,)
+            )
+        }
+
+    def inputs(self, months: Iterable[str] | None = None, until_position: int | None = None) -> LedgerInputs:
+        return LedgerInputs(self.tx, self.t, months=months, until_position=until_position)
+
+    def _stored_corrections(self, period: str) -> dict[str, list[Line]]:
+        return {
+            rep: [_line(x) for x in load(lines)]
+            for rep, lines in self.tx.all(
+                f"SELECT rep_id, lines FROM {self.t['corrections']} WHERE period = ?", (period,)
+            )
+        }
+
+    # -- computing -------------------------------------------------------------------------------
+    def month(
+        self, period: Period, *, settle: bool, inputs: LedgerInputs | None = None
+    ) -> tuple[LedgerInputs, dict[str, list[Line]], dict[str, list[dict[str, Any]]]]:
+        """An open month's lines per rep (computed, manual and the corrections due in it) and what
+        its refunds did not claw back, from the month's own inputs; `settle` adds the bonuses
+        settled at close."""
+        inputs = inputs or self.inputs([period.label])
+        calculator = Calculator(inputs)
+        lines = base_lines(inputs, self.book, period, settle=settle, calculator=calculator)
+        for rep, extra in self._stored_corrections(period.label).items():
+            lines[rep].extend(extra)
+        notes: dict[str, list[dict[str, Any]]] = {}
+        for (label, rep), said in calculator.notes.items():
+            if label == period.label:
+                notes.setdefault(rep, []).extend(said)
+        return inputs, lines, notes
+
+    def open_statements(self, period: Period) -> dict[str, dict[str, Any]]:
+        """Every rep's live statement of an open month: reps with lines or notes, and reps on a plan."""
+        inputs, lines, notes = self.month(period, settle=False)
+        reps = set(lines) | set(notes) | {rep for rep in inputs.reps() if inputs.plan_for(rep, period.end)}
+        out = {}
+        for rep in sorted(reps):
+            statement = render(rep, period.label, inputs.currency(rep, period), "open", lines.get(rep, []))
+            statement["lines"] = [frozen(line) for line in sorted(lines.get(rep, []), key=lambda x: x.id)]
+            if notes.get(rep):
+                statement["clawback_notes"] = notes[rep]
+            out[rep] = statement
+        return out
+
+    def settle(self) -> None:
+        """Recompute the marked months: the corrections of closed months changed since their
+        close (`late`) into the first open month after them, then every marked open month."""
+        rows = self.tx.all(f"SELECT period, dirty, late FROM {self.t['months']} WHERE dirty = 1 OR late >= 1")
+        closed = self.closed()
+        dirty = {p for p, d, _ in rows if d and p not in closed}
+        pending = {p for p, _, late in rows if late == 1 and p in closed}
+        if not dirty and not pending:
+            return
+        late = {p for p, _, lt in rows if lt and p in closed}
+        # refunds reverse what their deals earned: a changed month changes the months of their refunds
+        for label in sorted(dirty | pending):
+            for (refund_month,) in self.tx.all(self._refund_months_sql(), self._refund_months_params(label)):
+                if refund_month in closed:
+                    pending.add(refund_month)
+                    late.add(refund_month)
+                else:
+                    dirty.add(refund_month)
+        for due in sorted({self._first_open_after(label, closed) for label in pending}):
+            self._recompute_corrections(due, {x for x in late if self._first_open_after(x, closed) == due}, closed)
+            dirty.add(due)
+        for label in sorted(dirty):
+            self._store(Period.parse(label), self.open_statements(Period.parse(label)))
+        self.tx.execute(f"UPDATE {self.t['months']} SET dirty = 0 WHERE dirty = 1")
+        marks = sorted(pending)
+        for i in range(0, len(marks), 500):
+            part = marks[i : i + 500]
+            self.tx.execute(
+                f"UPDATE {self.t['months']} SET late = 2 WHERE period IN ({', '.join('?' * len(part))})", part
+            )
+
+    def _refund_months_sql(self) -> str:
+        w, m = self.t["wins"], self.t["moves"]
+        return (
+            f"SELECT DISTINCT substr(r.day, 1, 7) FROM {m} r WHERE r.kind <> 'payment' AND r.day >= ? AND r.deal_id IN "
+            f"(SELECT deal_id FROM {w} WHERE signed_on >= ? AND signed_on < ? "
+            f"UNION SELECT deal_id FROM {m} WHERE kind = 'payment' AND day >= ? AND day < ?)"
+        )
+
+    @staticmethod
+    def _refund_months_params(label: str) -> tuple[str, ...]:
+        start, end = Period.parse(label).start.isoformat(), _next(label) + "-01"
+        return start, start, end, start, end
+
+    @staticmethod
+    def _first_open_after(label: str, closed: dict[str, int]) -> str:
+        cursor = _next(label)
+        while cursor in closed:
+            cursor = _next(cursor)
+        return cursor
+
+    def _recompute_corrections(self, due: str, months: set[str], closed: dict[str, int]) -> None:
+        """The corrections due in `due` for the closed months changed since their close; the
+        others are as they were frozen, so they owe nothing."""
+        inputs = self.inputs(months)
+        found = corrections(inputs, self.book, Period.parse(due), closed, Calculator(inputs), only=months)
+        self.tx.execute(f"DELETE FROM {self.t['corrections']} WHERE period = ?", (due,))
+        self.tx.executemany(
+            f"INSERT INTO {self.t['corrections']} (key, period, rep_id, lines) VALUES (?, ?, ?, ?)",
+            [
+                (statement_key(due, rep), due, rep, dump([frozen(line) for line in lines]))
+                for rep, lines in sorted(found.items())
+            ],
+        )
+
+    def _store(self, period: Period, statements: dict[str, dict[str, Any]]) -> None:
+        label = period.label
+        self.tx.execute(f"DELETE FROM {self.t['statements']} WHERE period = ? AND status = 'open'", (label,))
+        self.tx.executemany(
+            f"INSERT INTO {self.t['statements']} (key, period, rep_id, status, body) VALUES (?, ?, ?, 'open', ?)",
+            [(statement_key(label, rep), label, rep, dump(s)) for rep, s in sorted(statements.items())],
+        )
+
+
+def _line(kept: dict[str, Any]) -> Line:
+    """A stored line back as a Line."""
+    return Line(
+        kept.get("rep_id") or kept["id"].split("~")[1],
+        kept["id"].split("~")[0],
+        kept["kind"],
+        kept["component"],
+        kept["deal_id"],
+        kept["basis_amount"],
+        kept["amount"],
+        kept["plan_id"],
+        kept["plan_version"],
+        kept["key"],
+        kept["explain"],
+    )
+
+
 # -- queries -----------------------------------------------------------------------------------------
-READ_MODELS = ("commissions", "org", "targets")  # what statements are computed from
-
-
-def statement_inputs(tx: Tx, until_position: int | None = None) -> StoreInputs:
-    """The calculator's inputs as of `until_position` (default: as far as every one of the
-    READ_MODELS has processed the store)."""
-    if until_position is None:
-        until_position = min(active_position(tx, name) or 0 for name in READ_MODELS)
-    return StoreInputs(tx, until_position)
-
-
-def simulation_inputs(tx: Tx, plan: dict, rep_ids: list[str] | None = None) -> HypotheticalPlan:
-    """Real history with every rep (or the chosen ones) on a plan that does not exist."""
-    return HypotheticalPlan(tx, plan, rep_ids)
+READ_MODELS = ("commissions",)  # statements are computed from the ledger alone

@@ -10,16 +10,28 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from domain.commission.calc import ZERO, Calculator, Inputs, Line, digest
-from domain.commission.period import CommissionPeriod
 from domain.values import Period, round_money
 
-LedgerOf = Callable[[str], CommissionPeriod]
+
+class Book(Protocol):
+    """A month as statements read it: its manual adjustments and, once closed, its frozen
+    statements (a CommissionPeriod, or the ledger read model's copy)."""
+
+    @property
+    def period(self) -> str: ...
+    @property
+    def adjustments(self) -> list[dict[str, Any]]: ...
+    @property
+    def statements(self) -> dict[str, dict[str, Any]]: ...
 
 
-def manual_lines(ledger: CommissionPeriod) -> list[Line]:
+LedgerOf = Callable[[str], Book]
+
+
+def manual_lines(ledger: Book) -> list[Line]:
     return [
         Line(
             a["rep_id"],
@@ -58,11 +70,19 @@ def base_lines(
 
 
 def corrections(
-    inputs: Inputs, ledger_of: LedgerOf, period: Period, closed: dict[str, Any], calculator: Calculator
+    inputs: Inputs,
+    ledger_of: LedgerOf,
+    period: Period,
+    closed: dict[str, Any],
+    calculator: Calculator,
+    only: set[str] | None = None,
 ) -> dict[str, list[Line]]:
-    """Adjustment lines in `period` for every closed month whose first open successor it is."""
+    """Adjustment lines in `period` for every closed month (or `only` those) whose first open
+    successor it is."""
     out: dict[str, list[Line]] = defaultdict(list)
     for label in sorted(closed):
+        if only is not None and label not in only:
+            continue
         earlier = Period.parse(label)
         if earlier >= period:
             continue

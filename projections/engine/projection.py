@@ -114,6 +114,11 @@ class Projection:
     def queryable(self) -> bool:
         return type(self).query is not None
 
+    def settle(self, tx: Tx, tables: dict[str, str], *, at_head: bool) -> None:
+        """After each batch, in its transaction: finish work the handlers deferred. `at_head`
+        says the batch reached the store head (a rebuild's or a backlog's earlier batches may
+        leave derived rows to the batch that does); queries must tell a deferred row apart."""
+
     def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> Any:
         return None
 
@@ -132,6 +137,7 @@ class Rows:
         self.tx, self.table, self.key, self.columns = tx, table, key, tuple(columns)
         self._rows: dict[Any, dict | None] = {}
         self._dirty: set[Any] = set()
+        self._deleted: set[Any] = set()
 
     def load(self, keys: Iterable[Any], chunk: int = 500) -> None:
         wanted = [k for k in set(keys) if k not in self._rows]
@@ -154,6 +160,16 @@ class Rows:
         key = row[self.key]
         self._rows[key] = row
         self._dirty.add(key)
+        self._deleted.discard(key)
+
+    def delete(self, key: Any) -> None:
+        self._rows[key] = None
+        self._dirty.discard(key)
+        self._deleted.add(key)
+
+    def loaded(self) -> list[dict]:
+        """The rows loaded or put so far in this batch."""
+        return [row for row in self._rows.values() if row is not None]
 
     def update(self, key: Any, **changes: Any) -> dict | None:
         """Change an existing row; unknown keys are ignored (their creation event was not seen)."""
@@ -164,6 +180,11 @@ class Rows:
         return row
 
     def flush(self) -> None:
+        gone = sorted(self._deleted)
+        self._deleted.clear()
+        for i in range(0, len(gone), 500):
+            part = gone[i : i + 500]
+            self.tx.execute(f"DELETE FROM {self.table} WHERE {self.key} IN ({', '.join('?' * len(part))})", part)
         if not self._dirty:
             return
         cols = ", ".join(self.columns)

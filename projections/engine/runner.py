@@ -101,6 +101,7 @@ def process(
             skip = tracking.parked_positions(tx, projection.name)
             todo = [r for r in batch if r.position not in skip]
         projection.handle(tx, projection.table_names(generation), todo)
+        projection.settle(tx, projection.table_names(generation), at_head=new == head)
         tracking.advance(tx, projection.name, generation, after, new)
         if live:
             tracking.set_state(tx, projection.name, "live" if new == head else "catching_up")
