@@ -12,6 +12,7 @@ from application.deals import Deals
 from application.imports import Imports
 from application.leads import Leads
 from application.org import Org
+from application.partners import Partners
 from application.privacy import Privacy
 from application.reads import ReadModels
 from application.targets import Targets
@@ -33,6 +34,7 @@ class SalesLedger:
         self.access = AccessKeys(store)
         self.privacy = Privacy(store)
         self.imports = Imports(store, reads)
+        self.partners = Partners(store)
 
     def close(self) -> None:
         self.store.close()

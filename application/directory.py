@@ -67,6 +67,7 @@ def org_change(event: Any) -> OrgChange | None:
                 "region": event.region,
                 "manager_id": event.manager_id,
                 "status": "active",
+                "partner_id": getattr(event, "partner_id", None),
             },
         )
     if isinstance(event, LEVEL_CHANGED):
@@ -171,7 +172,7 @@ class OrgDirectory:
             return chain
 
     def members(self, day: date, scope: str = "company") -> list[str]:
-        """Active reps on `day` within scope (company, region:X, team:Y, rep:ID)."""
+        """Active reps on `day` within scope (company, region:X, team:Y, rep:ID, partner:ID)."""
         self.catch_up()
         kind, _, name = scope.partition(":")
         with self._lock:
@@ -185,6 +186,7 @@ class OrgDirectory:
                     "region": attrs["region"] == name,
                     "team": attrs["team"] == name,
                     "rep": rep_id == name,
+                    "partner": attrs.get("partner_id") == name,
                 }.get(kind, False):
                     found.append(rep_id)
             return found

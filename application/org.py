@@ -12,9 +12,10 @@ from application.base import UseCases, Written
 from application.reads import ReadModels
 from domain.base import Entity, Meta, business_date
 from domain.customer import Customer
-from domain.errors import Conflict
+from domain.errors import Conflict, NotFound
 from domain.lead import Lead
-from domain.rep import Rep
+from domain.partner import Partner
+from domain.rep import KEEP, Keep, Rep
 from infrastructure.store import EventStore
 from projections.accounts import customers_owned_by
 from projections.org import direct_reports
@@ -62,12 +63,21 @@ class Org(UseCases):
         manager_id: str | None = None,
         hired_on: date | None = None,
         id: UUID | None = None,
+        partner_id: str | None = None,
     ) -> Written:
+        """Hire a rep; with `partner_id`, as that channel partner's staff."""
         hired_on = None if hired_on is None else business_date(hired_on, "hired_on")
         if manager_id:
             manager_id = self._manager(manager_id, hired_on or clock.today())
         rep = Rep.hire(
-            id or uuid4(), name=name, level=level, team=team, region=region, manager_id=manager_id, hired_on=hired_on
+            id or uuid4(),
+            name=name,
+            level=level,
+            team=team,
+            region=region,
+            manager_id=manager_id,
+            hired_on=hired_on,
+            partner_id=self._partner(partner_id),
         )
         return self._written(meta, rep)
 
@@ -100,14 +110,17 @@ class Org(UseCases):
         team: str | None = None,
         region: str | None = None,
         manager_id: str | None = None,
+        partner_id: str | Keep | None = KEEP,
         expected_version: int | None = None,
     ) -> Written:
-        """Move a rep to another team, region or manager; fields not given stay as they were then."""
+        """Move a rep to another team, region, manager or channel partner (`partner_id` None: the
+        organisation's own staff again); fields not given stay as they were then."""
         rep = self.load(Rep, rep_id)
         effective_from = business_date(effective_from, "effective_from")
         then = rep.as_of(effective_from) or {"team": rep.team, "region": rep.region, "manager_id": rep.manager_id}
         if manager_id:
             manager_id = self._manager(manager_id, effective_from, of=str(rep.id))
+        partner = partner_id if isinstance(partner_id, Keep) else self._partner(partner_id)
         return self._change(
             meta,
             Rep,
@@ -119,8 +132,18 @@ class Org(UseCases):
                 manager_id=manager_id if manager_id is not None else then["manager_id"],
                 effective_from=effective_from,
                 reason=reason,
+                partner_id=partner,
             ),
         )
+
+    def _partner(self, partner_id: str | None) -> str | None:
+        """The id of the partner named by `partner_id` as stored (404 naming the field if none)."""
+        if not partner_id:
+            return None
+        try:
+            return str(self.load(Partner, partner_id).id)
+        except NotFound:
+            raise NotFound(f"partner_id: no partner with id {partner_id}", field="partner_id", id=partner_id) from None
 
     def _refuse_cycle(self, rep_id: str, manager_id: str) -> None:
         seen: set[str] = set()

@@ -10,6 +10,7 @@ from typing import Any, TypeVar, cast
 from application.base import UseCases, Written
 from domain.base import Entity, Meta
 from domain.errors import NotFound
+from domain.partner import Partner
 from domain.rep import Rep
 from domain.target import TargetSheet, parse_scope, sheet_id
 from domain.values import Metric, Period
@@ -61,6 +62,8 @@ class Targets(UseCases):
         scope = parse_scope(scope)
         if scope.startswith("rep:"):
             scope = f"rep:{self.load(Rep, scope[4:]).id}"
+        elif scope.startswith("partner:"):
+            scope = f"partner:{self.load(Partner, scope[8:]).id}"
         return scope
 
     def set_target(

@@ -7,6 +7,8 @@ day is the fold of the changes effective by then (`as_of`)."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -14,9 +16,19 @@ from eventsourcing.domain import event
 
 from domain.base import Entity, business_date
 from domain.errors import Conflict, InvalidInput
-from domain.values import Level, can_manage, optional_text, required_text
+from domain.partner import TrainingTopic, review_rating, training_hours, training_score
+from domain.values import Level, Period, can_manage, optional_text, required_text
 
-ORG_FIELDS = ("level", "team", "region", "manager_id", "status")
+ORG_FIELDS = ("level", "team", "region", "manager_id", "status", "partner_id")
+
+
+class Keep(Enum):
+    """A field left as it was (a transfer that says nothing about the rep's partner)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 LEVEL_ORDER: tuple[str, ...] = tuple(level.value for level in Level)  # Level's own order, lowest first
 
 
@@ -37,6 +49,7 @@ class Rep(Entity):
         region: str
         manager_id: str | None
         status: str
+        partner_id: str | None
 
     @event("Hired")
     def __init__(
@@ -49,6 +62,7 @@ class Rep(Entity):
         manager_id: str | None,
         hired_on: date | None,
         external_id: str | None = None,
+        partner_id: str | None = None,
     ) -> None:
         self.name = name
         self.external_id = external_id  # the rep's id in the CRM it was imported from
@@ -57,8 +71,17 @@ class Rep(Entity):
         self.plans: list[dict[str, Any]] = []
         self.last_lead_taken_at: datetime | None = None
         self.timeline: list[dict[str, Any]] = []
+        self.trainings: list[dict[str, Any]] = []
+        self.reviews: list[dict[str, Any]] = []
+        self.recognitions: list[dict[str, Any]] = []
         self._change(
-            hired_on or date.min, level=level, team=team, region=region, manager_id=manager_id, status="active"
+            hired_on or date.min,
+            level=level,
+            team=team,
+            region=region,
+            manager_id=manager_id,
+            status="active",
+            partner_id=partner_id,
         )
 
     @classmethod
@@ -73,6 +96,7 @@ class Rep(Entity):
         manager_id: str | None = None,
         hired_on: date | None = None,
         external_id: str | None = None,
+        partner_id: str | None = None,
     ) -> Rep:
         return cls(
             id=id,
@@ -83,6 +107,7 @@ class Rep(Entity):
             manager_id=optional_text(manager_id, "manager_id"),
             hired_on=None if hired_on is None else business_date(hired_on, "hired_on"),
             external_id=optional_text(external_id, "external_id", max_length=200),
+            partner_id=optional_text(partner_id, "partner_id", max_length=200),
         )
 
     # -- derived state -------------------------------------------------------------------------
@@ -147,13 +172,26 @@ class Rep(Entity):
     def _level_changed(self, from_level: str, to_level: str, direction: str, effective_from: date, reason: str) -> None:
         self._change(effective_from, level=to_level)
 
-    def transfer(self, *, team: str, region: str, manager_id: str | None, effective_from: date, reason: str) -> None:
+    def transfer(
+        self,
+        *,
+        team: str,
+        region: str,
+        manager_id: str | None,
+        effective_from: date,
+        reason: str,
+        partner_id: str | Keep | None = KEEP,
+    ) -> None:
+        """Move the rep; `partner_id` (a partner, or None for the organisation's own staff) is
+        part of the move only when given."""
         effective_from = self._effective(effective_from, "effective_from")
         to = {
             "team": required_text(team, "team", max_length=200),
             "region": required_text(region, "region", max_length=200),
             "manager_id": optional_text(manager_id, "manager_id"),
         }
+        if not isinstance(partner_id, Keep):
+            to["partner_id"] = optional_text(partner_id, "partner_id", max_length=200)
         if to["manager_id"] == str(self.id):
             raise Conflict("a rep cannot manage themselves", code="manager_cycle")
         reason = required_text(reason, "reason")
@@ -224,3 +262,124 @@ class Rep(Entity):
         self.plans = sorted(
             [*self.plans, {"plan_id": plan_id, "effective_from": effective_from}], key=lambda p: p["effective_from"]
         )
+
+    # -- development: training, periodic reviews and recognition (channel staff and all) ---------
+    def record_training(
+        self, *, course: object, topic: object, completed_on: date, hours: object, score: object = None
+    ) -> None:
+        completed_on = business_date(completed_on, "completed_on")
+        if self.hired_on is not None and completed_on < self.hired_on:
+            raise InvalidInput(f"completed_on is before the rep was hired ({self.hired_on})", field="completed_on")
+        self._training_recorded(
+            course=required_text(course, "course", max_length=200),
+            topic=TrainingTopic.parse(topic, "topic"),
+            completed_on=completed_on,
+            hours=training_hours(hours),
+            score=training_score(score),
+        )
+
+    @event("TrainingRecorded")
+    def _training_recorded(
+        self, course: str, topic: str, completed_on: date, hours: Decimal, score: Decimal | None
+    ) -> None:
+        self.trainings = [
+            *self.trainings,
+            {"course": course, "topic": topic, "completed_on": completed_on, "hours": hours, "score": score},
+        ]
+
+    def review(
+        self,
+        *,
+        period: object,
+        rating: object,
+        strengths: object,
+        improvements: object,
+        reviewer: Rep,
+        reviewer_chain: list[str],
+        reviewed_on: date,
+    ) -> None:
+        """A periodic review with feedback. The reviewer is a manager or director above this rep
+        (in `reviewer_chain`, the rep's managers upwards) on the period's last day, or on
+        `reviewed_on` if the period is still running: 409 `reviewer_not_allowed` otherwise. One
+        review per period (409 `review_exists`)."""
+        label = period if isinstance(period, str) else ""
+        review_period = Period.parse(label)
+        rating_value = review_rating(rating)
+        strengths_text = required_text(strengths, "strengths", max_length=2000)
+        improvements_text = required_text(improvements, "improvements", max_length=2000)
+        reviewed_on = business_date(reviewed_on, "reviewed_on")
+        if review_period.start > reviewed_on:
+            raise InvalidInput(
+                f"period {review_period.label} has not started on {reviewed_on}: review it once it has",
+                field="period",
+                value=review_period.label,
+            )
+        if self.hired_on is not None and review_period.end < self.hired_on:
+            raise InvalidInput(f"the rep was hired after {review_period.label}", field="period")
+        if any(r["period"] == review_period.label for r in self.reviews):
+            raise Conflict(
+                f"the rep already has a review for {review_period.label}",
+                code="review_exists",
+                field="period",
+                period=review_period.label,
+            )
+        day = min(review_period.end, reviewed_on)
+        reviewer_id = str(reviewer.id)
+        then = reviewer.as_of(day)
+        if reviewer_id == str(self.id):
+            why = "a rep cannot review themselves"
+        elif then is None or then["status"] != "active":
+            why = f"rep {reviewer_id} was not in post on {day}"
+        elif not can_manage(then["level"]):
+            why = f"rep {reviewer_id} is {then['level']} on {day}, not a manager or director"
+        elif reviewer_id not in reviewer_chain:
+            why = f"rep {reviewer_id} is not above this rep on {day}"
+        else:
+            why = ""
+        if why:
+            raise Conflict(
+                f"reviewer_id: the reviewer must be a manager or director above the rep; {why}",
+                code="reviewer_not_allowed",
+                field="reviewer_id",
+                reviewer_id=reviewer_id,
+                on=day,
+            )
+        self._reviewed(
+            period=review_period.label,
+            rating=rating_value,
+            strengths=strengths_text,
+            improvements=improvements_text,
+            reviewer_id=reviewer_id,
+            reviewed_on=reviewed_on,
+        )
+
+    @event("Reviewed")
+    def _reviewed(
+        self, period: str, rating: int, strengths: str, improvements: str, reviewer_id: str, reviewed_on: date
+    ) -> None:
+        self.reviews = [
+            *self.reviews,
+            {
+                "period": period,
+                "rating": rating,
+                "strengths": strengths,
+                "improvements": improvements,
+                "reviewer_id": reviewer_id,
+                "reviewed_on": reviewed_on,
+            },
+        ]
+
+    def recognise(self, *, title: object, awarded_on: date, reason: object) -> None:
+        """Non-material incentive: "best seller of the month" and the like."""
+        awarded_on = business_date(awarded_on, "awarded_on")
+        if self.hired_on is not None and awarded_on < self.hired_on:
+            raise InvalidInput(f"awarded_on is before the rep was hired ({self.hired_on})", field="awarded_on")
+        self._recognised(
+            title=required_text(title, "title", max_length=200),
+            awarded_on=awarded_on,
+            reason=required_text(reason, "reason", max_length=2000),
+        )
+
+    @event("Recognised")
+    def _recognised(self, title: str, awarded_on: date, reason: str) -> None:
+        self.recognitions = [*self.recognitions, {"title": title, "awarded_on": awarded_on, "reason": reason}]

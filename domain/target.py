@@ -17,18 +17,21 @@ from domain.errors import Conflict, InvalidInput
 from domain.values import MONEY_METRICS, Metric, Period, money, optional_text, required_text
 
 SCOPE_KINDS = ("company", "region", "team", "rep")
+# a channel partner's staff: a scope of its own beside the org tree, split among its reps
+PARTNER = "partner"
+CHILD_KINDS = {"company": ("region", PARTNER), "region": ("team",), "team": ("rep",), PARTNER: ("rep",)}
 
 
 def parse_scope(text: object) -> str:
-    """'company', 'region:华东', 'team:华东一组' or 'rep:<id>', normalised."""
+    """'company', 'region:华东', 'team:华东一组', 'rep:<id>' or 'partner:<id>', normalised."""
     if not isinstance(text, str) or not text.strip():
-        raise InvalidInput("scope is required: company, region:X, team:Y or rep:ID", field="scope")
+        raise InvalidInput("scope is required: company, region:X, team:Y, rep:ID or partner:ID", field="scope")
     text = text.strip()
     if text == "company":
         return text
     kind, _, name = text.partition(":")
-    if kind not in SCOPE_KINDS[1:] or not name.strip():
-        raise InvalidInput("scope must be company, region:X, team:Y or rep:ID", field="scope", value=text)
+    if kind not in (*SCOPE_KINDS[1:], PARTNER) or not name.strip():
+        raise InvalidInput("scope must be company, region:X, team:Y, rep:ID or partner:ID", field="scope", value=text)
     return f"{kind}:{required_text(name, 'scope', max_length=200)}"
 
 
@@ -112,15 +115,17 @@ class TargetSheet(Entity):
             )
         if scope_kind(parent) == "rep":
             raise InvalidInput("a rep's target cannot be decomposed further", field="parent")
-        expected_kind = SCOPE_KINDS[SCOPE_KINDS.index(scope_kind(parent)) + 1]
+        expected_kinds = CHILD_KINDS[scope_kind(parent)]
         if not children:
             raise InvalidInput("children must not be empty", field="children")
         parsed: list[dict[str, Any]] = []
         seen: set[str] = set()
         for i, child in enumerate(children):
             scope = parse_scope(child.get("scope"))
-            if scope_kind(scope) != expected_kind:
-                raise InvalidInput(f"children of {parent} must be {expected_kind} scopes", field=f"children[{i}].scope")
+            if scope_kind(scope) not in expected_kinds:
+                raise InvalidInput(
+                    f"children of {parent} must be {' or '.join(expected_kinds)} scopes", field=f"children[{i}].scope"
+                )
             if scope in seen:
                 raise InvalidInput(f"{scope} appears twice", field="children")
             other = self.parent_of(scope)
@@ -135,6 +140,8 @@ class TargetSheet(Entity):
                     scope=scope,
                 )
             parsed.append({"scope": scope, "value": value, "previous": self.values.get(scope)})
+        if len({scope_kind(c["scope"]) for c in parsed}) > 1:  # partner staff sit in regions too: never both
+            raise InvalidInput(f"children of {parent} must all be of one kind", field="children")
         total = sum((c["value"] for c in parsed), Decimal(0))
         if total != self.values[parent]:
             raise Conflict(

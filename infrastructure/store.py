@@ -25,6 +25,7 @@ from domain.deal import Deal
 from domain.errors import Conflict, NotFound, VersionConflict
 from domain.lead import Lead
 from domain.lead_policy import LeadPolicy
+from domain.partner import Partner
 from domain.personal import Personal
 from domain.rep import Rep
 from domain.sales_policy import SalesPolicy
@@ -47,6 +48,7 @@ AGGREGATES: dict[str, type[Entity]] = {
     "plan": Plan,
     "commission_period": CommissionPeriod,
     "access_key": AccessKey,
+    "partner": Partner,
 }
 
 

@@ -15,18 +15,30 @@ from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
 
 MEMBER_COLUMNS = ("rep_id", "name", "hired_on", "external_id")
-CHANGE_COLUMNS = ("position", "rep_id", "kind", "effective_from", "level", "team", "region", "manager_id", "status")
+CHANGE_COLUMNS = (
+    "position",
+    "rep_id",
+    "kind",
+    "effective_from",
+    "level",
+    "team",
+    "region",
+    "manager_id",
+    "status",
+    "partner_id",
+)
 KIND_FIELDS = {
-    "hired": ("level", "team", "region", "manager_id", "status"),
+    "hired": ("level", "team", "region", "manager_id", "status", "partner_id"),
     "level": ("level",),
     "transfer": ("team", "region", "manager_id"),
+    "transfer_partner": ("team", "region", "manager_id", "partner_id"),  # a transfer that names the partner
     "left": ("status",),
 }
 
 
 class OrgProjection(Projection):
     name = "org"
-    version = 2  # 2: members keep their external_id (imports)
+    version = 3  # 2: members keep their external_id (imports); 3: the partner a rep is staff of
     tables = {
         "members": [
             """CREATE TABLE IF NOT EXISTS {members} (
@@ -36,7 +48,7 @@ class OrgProjection(Projection):
         "changes": [
             """CREATE TABLE IF NOT EXISTS {changes} (
             position BIGINT PRIMARY KEY, rep_id TEXT NOT NULL, kind TEXT NOT NULL, effective_from TEXT NOT NULL,
-            level TEXT, team TEXT, region TEXT, manager_id TEXT, status TEXT)""",
+            level TEXT, team TEXT, region TEXT, manager_id TEXT, status TEXT, partner_id TEXT)""",
             "CREATE INDEX IF NOT EXISTS {changes}_rep ON {changes} (rep_id, effective_from)",
         ],
     }
@@ -75,6 +87,7 @@ class OrgProjection(Projection):
             region=e.region,
             manager_id=e.manager_id,
             status="active",
+            partner_id=getattr(e, "partner_id", None),
         )
 
     @handles(Rep.LevelChanged)
@@ -83,7 +96,8 @@ class OrgProjection(Projection):
 
     @handles(Rep.Transferred)
     def rep_transferred(self, s: dict[str, Rows], r: Recorded) -> None:
-        self._change(s, r, "transfer", r.event.effective_from, **r.event.to_assignment)
+        kind = "transfer_partner" if "partner_id" in r.event.to_assignment else "transfer"
+        self._change(s, r, kind, r.event.effective_from, **r.event.to_assignment)
 
     @handles(Rep.Left)
     def rep_left(self, s: dict[str, Rows], r: Recorded) -> None:
@@ -119,7 +133,7 @@ class OrgHistory:
         return fold(timeline[: bisect_right(self._dates[rep_id], day)])
 
     def members(self, day: date, scope: str = "company") -> list[str]:
-        """Active reps on `day` within scope (company, region:X, team:Y, rep:ID)."""
+        """Active reps on `day` within scope (company, region:X, team:Y, rep:ID, partner:ID)."""
         return [rep for rep in self.timelines if self.in_scope(rep, day, scope, active_only=True)]
 
     def ancestors(self, rep_id: str, day: date) -> list[str]:
@@ -140,6 +154,7 @@ class OrgHistory:
             "region": attrs["region"] == name,
             "team": attrs["team"] == name,
             "rep": rep_id == name,
+            "partner": attrs.get("partner_id") == name,
         }.get(kind, False)
 
 
@@ -156,6 +171,7 @@ def org_as_of(tx: Tx, day: date) -> dict[str, Any]:
                 "manager_id": attrs["manager_id"],
                 "team": attrs["team"],
                 "region": attrs["region"],
+                "partner_id": attrs.get("partner_id"),
                 "duties": Level(attrs["level"]).duties,
             }
         )
@@ -190,7 +206,8 @@ def list_reps(
     **filters: str | None,
 ) -> dict[str, Any]:
     """Reps as they stood on `day` (hired by then), by id, with keyset paging: `next` is the id to
-    pass as `after`. Filters: team, region, level, status (active | left), manager_id, external_id.
+    pass as `after`. Filters: team, region, level, status (active | left), manager_id, external_id,
+    partner_id.
     With `visible_to`, only those reps."""
     t = active_tables(tx, ORG)
     history = OrgHistory(tx)
@@ -216,6 +233,7 @@ def list_reps(
             "manager_id": attrs["manager_id"],
             "status": attrs["status"],
             "hired_on": hired.get(rep_id),
+            "partner_id": attrs.get("partner_id"),
         }
         if any(value is not None and item.get(key) != value for key, value in filters.items()):
             continue

@@ -19,6 +19,7 @@ from projections.leads import LEADS
 from projections.org import ORG
 from projections.pipeline import PIPELINE
 from projections.revisits import REVISITS
+from projections.staff import STAFF
 from projections.targets import TARGETS
 
 BUILT_IN: tuple[Projection, ...] = (
@@ -30,6 +31,7 @@ BUILT_IN: tuple[Projection, ...] = (
     COMMISSIONS,
     ACCESS_KEYS,
     TARGETS,
+    STAFF,
     DELIVERIES,
     DEAL_ANALYTICS,
     REVISITS,

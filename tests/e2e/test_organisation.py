@@ -76,6 +76,7 @@ def test_org_tree_as_of_across_promotions_and_transfers(org):
         "manager_id": org.manager,
         "team": "华东一组",
         "region": "华东",
+        "partner_id": None,
         "duties": "in-depth conversations and needs analysis",
     }
     assert (node("2026-07-01", org.b)["level"], node("2026-07-01", org.b)["team"]) == ("senior", "华东一组")
