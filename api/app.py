@@ -16,11 +16,13 @@ from api.routers import (
     commissions,
     customers,
     deals,
+    development,
     events,
     health,
     imports,
     leads,
     metrics,
+    partners,
     payouts,
     performance,
     reads,
@@ -92,6 +94,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         events,
         access_keys,
         imports,
+        partners,
+        development,
         observability,
     ):
         app.include_router(module.router, responses={} if module is health else errors.ERROR_RESPONSES)

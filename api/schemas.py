@@ -25,6 +25,7 @@ class RepItem(BaseModel):
     manager_id: str | None
     status: str = Field(description="active | left")
     hired_on: str | None
+    partner_id: str | None = Field(None, description="the channel partner the rep is staff of")
 
 
 class RepPage(Page):

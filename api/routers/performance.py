@@ -18,7 +18,12 @@ from projections.performance import kpis, leaderboard
 router = APIRouter(tags=["organisation and performance"])
 
 ScopeParam = Annotated[
-    str, Query(max_length=300, pattern=r"^[^\x00-\x1f\x7f]*$", description="company, region:X, team:Y or rep:ID")
+    str,
+    Query(
+        max_length=300,
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        description="company, region:X, team:Y, rep:ID or partner:ID",
+    ),
 ]
 AsOfMoment = Annotated[SaneMoment | None, Query(description="what was known then (recording time, ISO)")]
 
@@ -46,6 +51,7 @@ def kpi_scorecard(
     date and in the team and region the rep belonged to on that date. Reps and managers ask for
     scopes within their part of the tree."""
     access.scope(scope)
+    _known_partner(rt, scope)
     await_position(request, ("org", "kpi", "accounts", "targets", "revisits"), min_position)
     with rt.db.read() as tx:
         return Json(kpis(tx, scope=scope, period=Period.parse(period), as_of=as_of))
@@ -69,6 +75,7 @@ def leaderboards(
     rank and are listed by name. At most `limit` rows, plus everyone tied with the last row shown
     (a tie at zero is not extended). With attainment and the rank change against the previous
     period. `as_of` answers from what had been recorded by then."""
+    _known_partner(rt, scope)
     ranked = SELLING_LEVELS if levels is None else tuple(Level.parse(v.strip(), "levels") for v in levels.split(","))
     await_position(request, ("org", "kpi", "targets"), min_position)
     with rt.db.read() as tx:
@@ -77,3 +84,9 @@ def leaderboards(
                 tx, metric=metric, period=Period.parse(period), scope=scope, limit=limit, as_of=as_of, levels=ranked
             )
         )
+
+
+def _known_partner(rt: RuntimeDep, scope: str) -> None:
+    """A `partner:ID` scope names a registered partner (404 naming `scope` otherwise)."""
+    if scope.strip().startswith("partner:"):
+        rt.ledger.partners.partner(scope.strip()[8:], "scope")

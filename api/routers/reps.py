@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
+from pydantic import Field
 
 from api.access import EVERYONE, MANAGEMENT, MANAGER, AccessDep, Allow, Record
 from api.deps import IfMatch, MetaDep, MinPosition, RuntimeDep, answer, await_position
@@ -23,6 +24,7 @@ class HireRep(Body):
     region: Text
     manager_id: str | None = None
     hired_on: DateField = None
+    partner_id: OptionalText = None
 
 
 class ChangeLevel(Body):
@@ -35,6 +37,7 @@ class Transfer(Body):
     team: OptionalText = None
     region: OptionalText = None
     manager_id: OptionalText = None
+    partner_id: OptionalText = Field(None, description="a channel partner; null: the organisation's own staff")
     effective_from: SaneDate
     reason: Text
 
@@ -63,6 +66,7 @@ def reps(
     status: FilterText = None,
     manager_id: FilterText = None,
     external_id: FilterText = None,
+    partner_id: FilterText = None,
     as_of: SaneDate | None = Query(None, description="the organisation on this day; defaults to today"),
     after: Cursor = None,
     limit: Limit = 50,
@@ -84,6 +88,7 @@ def reps(
             status=status,
             manager_id=manager_id,
             external_id=external_id,
+            partner_id=partner_id,
         )
     return Json(page)
 
@@ -107,10 +112,12 @@ def change_level(rep_id: str, body: ChangeLevel, rt: RuntimeDep, meta: MetaDep, 
 
 @router.post("/{rep_id}/transfer", dependencies=[Allow(MANAGEMENT, scope=Record(Rep))], response_model=Receipt)
 def transfer(rep_id: str, body: Transfer, rt: RuntimeDep, meta: MetaDep, version: IfMatch, access: AccessDep):
-    """Move to another team, region or manager; omitted fields stay as they were."""
+    """Move to another team, region, manager or channel partner (`partner_id`; null: back to the
+    organisation's own staff); omitted fields stay as they were."""
     access.not_own(rep_id)
     access.rep(body.manager_id, "manager_id")
-    return answer(rt, rt.ledger.org.transfer_rep(meta, rep_id, **body.model_dump(), expected_version=version))
+    fields = body.model_dump(exclude=set() if "partner_id" in body.model_fields_set else {"partner_id"})
+    return answer(rt, rt.ledger.org.transfer_rep(meta, rep_id, **fields, expected_version=version))
 
 
 @router.post("/{rep_id}/leave", dependencies=[Allow(MANAGEMENT, scope=Record(Rep))], response_model=Receipt)

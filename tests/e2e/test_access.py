@@ -91,6 +91,7 @@ def _fill(path: str, w: dict) -> str:
         "stakeholder_id": "s-1",
         "dispute_id": "d-1",
         "key_id": "00000000-0000-0000-0000-000000000000",
+        "partner_id": "00000000-0000-0000-0000-000000000001",
     }
     by_prefix = {"/reps/": "R1", "/customers/": "C1", "/leads/": "L1", "/deals/": "D1"}
 
