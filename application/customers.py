@@ -348,6 +348,8 @@ class Customers(UseCases):
 
     def configure_revisit_policy(self, meta: Meta, *, days: dict[str, Any], reason: str) -> Written:
         """Days between revisits by grade (those not given keep their value)."""
+        if not days:
+            raise InvalidInput("give the days between revisits for at least one grade (A, B, C)", field="policy")
         try:
             policy = self.load(RevisitPolicy, REVISIT_POLICY_ID)
             policy.configure(days, reason)

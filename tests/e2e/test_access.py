@@ -89,6 +89,7 @@ def _fill(path: str, w: dict) -> str:
         "name": "pipeline",
         "line_id": f"2026-11~{w['R1']}~x",
         "stakeholder_id": "s-1",
+        "proposal_id": "p-1",
         "dispute_id": "d-1",
         "key_id": "00000000-0000-0000-0000-000000000000",
         "partner_id": "00000000-0000-0000-0000-000000000001",

@@ -276,6 +276,7 @@ def test_next_revisit_due_follows_a_grade_change_and_the_policy(desk):
     assert desk.get(f"/customers/{customer}")["next_revisit_due"] == "2026-03-03"
     assert desk.client.put("/customers/revisit-policy", json={"A": 0}).status_code == 422
     assert desk.client.put("/customers/revisit-policy", json={"D": 5}).status_code == 422
+    assert desk.client.put("/customers/revisit-policy", json={}).status_code == 422
     answer = desk.client.put("/customers/revisit-policy", json={"A": 20, "reason": "重点客户加密"})
     assert answer.status_code == 200, answer.text
     desk.position = answer.json()["position"]
