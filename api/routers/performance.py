@@ -11,6 +11,7 @@ from api.access import EVERYONE, AccessDep, Allow
 from api.deps import MinPosition, RuntimeDep, await_position
 from api.encoding import Json
 from api.models import SaneDate, SaneMoment
+from domain.target import parse_scope
 from domain.values import SELLING_LEVELS, Level, Period
 from projections.org import org_as_of
 from projections.performance import kpis, leaderboard
@@ -88,5 +89,6 @@ def leaderboards(
 
 def _known_partner(rt: RuntimeDep, scope: str) -> None:
     """A `partner:ID` scope names a registered partner (404 naming `scope` otherwise)."""
-    if scope.strip().startswith("partner:"):
-        rt.ledger.partners.partner(scope.strip()[8:], "scope")
+    scope = parse_scope(scope)
+    if scope.startswith("partner:"):
+        rt.ledger.partners.partner(scope[8:], "scope")
