@@ -359,6 +359,17 @@ class Deals(UseCases):
         )
         return self._written(meta, deal)
 
+    def negotiation_picture(self, deal_id: str, day: date | None = None) -> dict[str, Any]:
+        """The deal's negotiation picture on `day` (default today) and every change up to then."""
+        deal = self.load(Deal, deal_id)
+        day = day if day is not None else clock.today()
+        return {
+            "deal_id": str(deal.id),
+            "on": day,
+            **deal.negotiation_on(day),
+            "history": [entry for entry in deal.negotiation_history if entry["on"] <= day],
+        }
+
     def plan_delivery(
         self, meta: Meta, deal_id: str, milestones: list[dict[str, Any]], *, expected_version: int | None = None
     ) -> Written:

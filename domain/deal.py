@@ -578,6 +578,15 @@ class Deal(Entity):
             raise Conflict("the negotiation picture is unchanged", code="negotiation_unchanged")
         self._negotiation_updated(on=on, changes=changes)
 
+    def negotiation_on(self, day: date) -> dict[str, Any]:
+        """The negotiation picture as it stood on `day` (business date), from the changes kept."""
+        picture = empty_negotiation()
+        for entry in self.negotiation_history:
+            if entry["on"] > day:
+                break
+            picture.update({key: change["to"] for key, change in entry["changes"].items()}, as_of=entry["on"])
+        return picture
+
     @event("NegotiationUpdated")
     def _negotiation_updated(self, on: date, changes: dict[str, dict[str, Any]]) -> None:
         for key, change in changes.items():

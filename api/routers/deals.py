@@ -310,6 +310,16 @@ def negotiation(deal_id: str, body: Negotiation, rt: RuntimeDep, meta: MetaDep, 
     return answer(rt, rt.ledger.deals.update_negotiation(meta, deal_id, **body.model_dump(), expected_version=version))
 
 
+@router.get("/{deal_id}/negotiation", dependencies=[Allow(EVERYONE, scope=Record(Deal))])
+def negotiation_on(
+    deal_id: str,
+    rt: RuntimeDep,
+    on: SaneDate | None = Query(None, description="business date; default today in the organisation's time zone"),
+):
+    """The negotiation picture as it stood on `on`, with the changes that made it, in order."""
+    return Json(rt.ledger.deals.negotiation_picture(deal_id, on))
+
+
 @router.post("/{deal_id}/delivery", dependencies=[Allow(FIELD_WORK, scope=Record(Deal))], response_model=Receipt)
 def plan_delivery(deal_id: str, body: Delivery, rt: RuntimeDep, meta: MetaDep, version: IfMatch):
     """Delivery milestones (交付) of a won deal, planned no earlier than the signing date; naming a

@@ -175,6 +175,15 @@ def test_negotiation_changes_kept_in_order_and_competitor_report(desk):
     assert history[2]["changes"]["budget"] == {"from": "180000.00", "to": "210000.00"}
     assert history[2]["changes"]["competitors"] == {"from": ["用友", "金蝶"], "to": ["用友"]}
     assert set(history[1]["changes"]) == {"decision_process", "decision_makers"}
+    then = desk.get(f"/deals/{deal}/negotiation", on="2026-03-06")
+    assert (then["budget"], then["competitors"], then["decision_makers"], then["as_of"]) == (
+        "180000.00",
+        ["用友", "金蝶"],
+        [],
+        "2026-03-05",
+    )
+    assert len(then["history"]) == 1
+    assert desk.get(f"/deals/{deal}/negotiation", on="2026-03-04")["budget"] is None
     win(desk, deal, "2026-03-10")
 
     _, other = customer_and_deal(desk, rep, "竞争客户")
