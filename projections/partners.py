@@ -14,7 +14,7 @@ from domain.values import Period
 from infrastructure.database import Tx
 from projections.money import fraction
 from projections.org import OrgHistory
-from projections.performance import kpis
+from projections.performance import kpis, member_totals
 from projections.staff import latest_reviews, partner, recognitions, trainings
 
 HEADLINE = ("revenue", "collections")
@@ -34,6 +34,7 @@ def scorecard(tx: Tx, partner_id: str, *, period: Period, day: date) -> dict[str
     staff_ids = sorted(org.members(day, scope))
     ever = sorted(rep for rep in org.timelines if any(c.get("partner_id") == partner_id for c in org.timelines[rep]))
     card = kpis(tx, scope=scope, period=period)
+    credited = member_totals(tx, scope=scope, period=period, metrics=HEADLINE)
     metrics = {m["metric"]: m for m in card["metrics"]}
 
     done = [
@@ -65,6 +66,7 @@ def scorecard(tx: Tx, partner_id: str, *, period: Period, day: date) -> dict[str
                 "level": attrs.get("level"),
                 "team": attrs.get("team"),
                 "region": attrs.get("region"),
+                **{name: credited.get(rep_id, {}).get(name, Decimal("0.00")) for name in HEADLINE},
                 "training_hours": hours_of.get(rep_id, Decimal("0.00")),
                 "latest_review": None
                 if review is None

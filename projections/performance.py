@@ -98,6 +98,17 @@ def _value(metric: str, cents: int, qty: int) -> Decimal | int:
     return from_cents(cents) if metric in MONEY_METRICS else qty
 
 
+def member_totals(tx: Tx, *, scope: str, period: Period, metrics: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Per rep, each metric's total of the facts that counted in `scope` for `period` (the rep's
+    share of the scope's KPIs: a rep who joined mid-period counts from then on)."""
+    totals: dict[str, dict[str, list[int]]] = defaultdict(lambda: {m: [0, 0] for m in metrics})
+    for rep, _day, metric, _line, amount, count in _in_scope(tx, OrgHistory(tx), parse_scope(scope), period, None):
+        if metric in metrics:
+            totals[rep][metric][0] += amount
+            totals[rep][metric][1] += count
+    return {rep: {m: _value(m, *v) for m, v in by.items()} for rep, by in totals.items()}
+
+
 def kpis(tx: Tx, *, scope: str, period: Period, as_of: datetime | None = None) -> dict[str, Any]:
     scope = parse_scope(scope)
     org = OrgHistory(tx)

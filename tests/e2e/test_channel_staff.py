@@ -158,6 +158,25 @@ def test_partner_scorecard_equals_an_independent_sum_of_what_was_recorded(channe
     assert Decimal(by_rep[ch.a]["training_hours"]) == Decimal("9.5")
     assert Decimal(by_rep[ch.b]["training_hours"]) == Decimal("2.25")
     assert by_rep[ch.a]["latest_review"]["rating"] == 4 and by_rep[ch.a]["recognitions"] == 1
+    for rep in (ch.a, ch.b):  # each staff member's share: what counted while they were the partner's
+        assert Decimal(by_rep[rep]["revenue"]) == sum(
+            (Decimal(amount) for r, amount, on in wins if r == rep and counted(r, on)), Decimal(0)
+        )
+        assert Decimal(by_rep[rep]["collections"]) == sum(
+            (Decimal(amount) for _d, r, amount, on in payments if r == rep and counted(r, on)), Decimal(0)
+        )
+    assert sum(Decimal(s["revenue"]) for s in card["staff"]) == revenue
+
+    # a manager sees the partners whose staff all report to them; a manager reviews in their own name
+    manager_key = ch.post("/auth/keys", {"role": "manager", "rep_id": ch.manager}, status=(201,))["key"]
+    other_key = ch.post("/auth/keys", {"role": "manager", "rep_id": ch.other_manager}, status=(201,))["key"]
+    as_manager = {"Authorization": f"Bearer {manager_key}"}
+    answer = ch.client.get(f"/partners/{ch.partner}", params={"period": PERIOD}, headers=as_manager)
+    assert answer.status_code == 200 and answer.json()["revenue"] == card["revenue"]
+    answer = ch.client.get(f"/partners/{ch.partner}", headers={"Authorization": f"Bearer {other_key}"})
+    assert answer.status_code == 404
+    review = {"period": "2026-10", "rating": 4, "strengths": "s", "improvements": "i", "reviewer_id": ch.director}
+    assert ch.client.post(f"/reps/{ch.a}/reviews", json=review, headers=as_manager).status_code == 403
 
     # the same figures through KPIs and the leaderboard with scope partner:ID
     kpis = ch.get("/kpis", scope=partner_scope, period=PERIOD)
