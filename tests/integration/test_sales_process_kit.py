@@ -1,5 +1,8 @@
 """Proposals, delivery and the revisit plan with the given/when/then kit, on each backend."""
 
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 
 from application.customers import CheckRevisits
@@ -112,3 +115,18 @@ def test_a_visit_after_the_check_resolves_the_recorded_overdue_revisit_as_late(k
     assert february == {"on_time": 0, "late_or_overdue": 1, "rate": 0}
     january = kit.then_query("revisits", lambda tx: revisit_adherence(tx, period=Period.parse("2026-01")))
     assert january["rate"] is None  # nothing fell due in January
+
+
+def test_the_revisit_check_from_the_command_line_is_idempotent(kit, database_url):
+    env = {**os.environ, "DATABASE_URL": database_url}
+
+    def cli(*args):
+        command = [sys.executable, "-m", "api.cli", "customers", "revisit-check", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+    kit.given(hired("amy", "senior"), customer("苏州", owner="amy", on="2026-01-01"), graded("苏州", "A"))
+    first = cli("--as-of", "2026-03-01")
+    assert first.returncode == 0 and "1 revisits now overdue" in first.stdout, first.stderr
+    assert "due 2026-01-31" in first.stdout
+    assert "0 revisits now overdue" in cli("--as-of", "2026-03-02").stdout
+    assert cli("--as-of", "2999-01-01").returncode == 2  # a day that has not come
