@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
 
-from api import auth, errors, idempotency, observability
+from api import auth, errors, idempotency, observability, ui
 from api.access import require_policies
 from api.deps import new_request_id, reject_unknown_query_params
 from api.limits import MAX_BODY_BYTES, BodyLimit
@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     ):
         app.include_router(module.router, responses={} if module is health else errors.ERROR_RESPONSES)
     _document_bearer_auth(app)
+    ui.install(app)  # the dashboard at /ui/: pages built from this API, called with the caller's key
     require_policies(app)  # every route declares who may call it: refuse to start otherwise
     return app
 

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.encoding import Json
 from api.errors import error_body
+from api.ui import paths as ui
 
 PUBLIC_PATHS = frozenset({"/health", "/health/ready", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
@@ -63,7 +64,7 @@ def principal_for(request: Request, secret: str) -> Principal | None:
 
 async def middleware(request: Request, call_next):
     """Refuse, before anything else runs, any request without a valid key."""
-    if request.url.path in PUBLIC_PATHS or request.method == "OPTIONS":
+    if request.url.path in PUBLIC_PATHS or request.method == "OPTIONS" or ui.is_public(request.url.path):
         return await call_next(request)
     scheme, _, secret = request.headers.get("authorization", "").partition(" ")
     secret = secret.strip()
