@@ -13,6 +13,7 @@ from api.deps import new_request_id, reject_unknown_query_params
 from api.limits import MAX_BODY_BYTES, BodyLimit
 from api.routers import (
     access_keys,
+    assessments,
     commissions,
     customers,
     deals,
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         imports,
         partners,
         development,
+        assessments,
         observability,
     ):
         app.include_router(module.router, responses={} if module is health else errors.ERROR_RESPONSES)

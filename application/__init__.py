@@ -6,6 +6,7 @@ HTTP routers and the CLI call these; nothing here knows HTTP, and nothing in dom
 from __future__ import annotations
 
 from application.access import AccessKeys
+from application.assessments import Assessments
 from application.commissions import Commissions
 from application.customers import Customers
 from application.deals import Deals
@@ -35,6 +36,7 @@ class SalesLedger:
         self.privacy = Privacy(store)
         self.imports = Imports(store, reads)
         self.partners = Partners(store)
+        self.assessments = Assessments(store, reads)
 
     def close(self) -> None:
         self.store.close()

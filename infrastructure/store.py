@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, StoredEvent, Transcoding
 
 from domain.access import AccessKey
+from domain.assessment import AssessmentRound, AssessmentScheme, ImprovementPlan, TrainingProgramme
 from domain.base import Entity, Meta
 from domain.commission.period import CommissionPeriod
 from domain.commission.plan import Plan
@@ -49,6 +50,10 @@ AGGREGATES: dict[str, type[Entity]] = {
     "commission_period": CommissionPeriod,
     "access_key": AccessKey,
     "partner": Partner,
+    "assessment_scheme": AssessmentScheme,
+    "assessment_round": AssessmentRound,
+    "improvement_plan": ImprovementPlan,
+    "training_programme": TrainingProgramme,
 }
 
 

@@ -10,6 +10,7 @@ from importlib.metadata import entry_points
 
 from projections.access_keys import ACCESS_KEYS
 from projections.accounts import ACCOUNTS
+from projections.assessments import ASSESSMENTS
 from projections.commissions import COMMISSIONS
 from projections.deal_analytics import DEAL_ANALYTICS
 from projections.deliveries import DELIVERIES
@@ -35,6 +36,7 @@ BUILT_IN: tuple[Projection, ...] = (
     DELIVERIES,
     DEAL_ANALYTICS,
     REVISITS,
+    ASSESSMENTS,
 )
 ENTRY_POINT_GROUP = "salesledger.projections"
 

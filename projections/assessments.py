@@ -1,0 +1,556 @@
+"""Performance assessment (绩效考核) and training programmes: schemes by version, customers'
+satisfaction feedback per rep, finalized scorecards, improvement plans and programmes.
+
+A live scorecard is computed per request from prepared rows only: the KPI read model's totals
+of the period (projections.performance.member_totals), the targets in force, the deals signed
+in the period (projections.accounts, for the collection rate), the rep's review of the period
+(projections.staff) and the feedback rows kept here. A finalized scorecard is the frozen row of
+its `AssessmentRoundScorecardFrozen` event, never recomputed."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from domain.assessment import (
+    ATTAINMENT_METRICS,
+    AssessmentRound,
+    AssessmentScheme,
+    ImprovementPlan,
+    TrainingProgramme,
+    evaluate,
+    in_audience,
+)
+from domain.customer import Customer
+from domain.receivables import billed, collection_rate, kept
+from domain.target import parse_scope
+from domain.values import Period
+from infrastructure.database import Tx
+from projections.accounts import _signed_in
+from projections.engine.projection import Projection, Recorded, Rows, handles
+from projections.engine.tracking import active_tables
+from projections.money import fraction
+from projections.org import OrgHistory
+from projections.performance import member_totals
+from projections.staff import reviews, training_hours
+from projections.targets import targets_in_force
+
+SCHEME_COLUMNS = ("k", "scheme_id", "version", "period_kind", "effective_from", "body", "position")
+FEEDBACK_COLUMNS = ("position", "customer_id", "rep_id", "given_on", "score")
+FROZEN_COLUMNS = (
+    "k",
+    "scheme_id",
+    "scheme_version",
+    "period",
+    "rep_id",
+    "grade",
+    "score",
+    "digest",
+    "scorecard",
+    "position",
+    "finalized_on",
+)
+PLAN_COLUMNS = (
+    "plan_id",
+    "rep_id",
+    "period",
+    "causes",
+    "actions",
+    "due_on",
+    "manager_id",
+    "recorded_on",
+    "done_on",
+    "outcome",
+    "position",
+)
+PROGRAMME_COLUMNS = ("programme_id", "position", "body")
+ATTAINMENT_PREFIX, ATTAINMENT_SUFFIX = "kpi:", "_attainment"
+
+
+class AssessmentsProjection(Projection):
+    name = "assessments"
+    version = 1
+    tables = {
+        "schemes": [
+            """CREATE TABLE IF NOT EXISTS {schemes} (
+            k TEXT PRIMARY KEY, scheme_id TEXT NOT NULL, version INTEGER NOT NULL, period_kind TEXT NOT NULL,
+            effective_from TEXT NOT NULL, body TEXT NOT NULL, position BIGINT NOT NULL)"""
+        ],
+        "customers": ["CREATE TABLE IF NOT EXISTS {customers} (customer_id TEXT PRIMARY KEY, owner_id TEXT)"],
+        "feedback": [
+            """CREATE TABLE IF NOT EXISTS {feedback} (
+            position BIGINT PRIMARY KEY, customer_id TEXT NOT NULL, rep_id TEXT, given_on TEXT NOT NULL,
+            score INTEGER NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS {feedback}_rep ON {feedback} (rep_id, given_on)",
+        ],
+        "frozen": [
+            """CREATE TABLE IF NOT EXISTS {frozen} (
+            k TEXT PRIMARY KEY, scheme_id TEXT NOT NULL, scheme_version INTEGER NOT NULL, period TEXT NOT NULL,
+            rep_id TEXT NOT NULL, grade TEXT, score TEXT NOT NULL, digest TEXT NOT NULL, scorecard TEXT NOT NULL,
+            position BIGINT NOT NULL, finalized_on TEXT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS {frozen}_period ON {frozen} (period, rep_id)",
+        ],
+        "plans": [
+            """CREATE TABLE IF NOT EXISTS {plans} (
+            plan_id TEXT PRIMARY KEY, rep_id TEXT NOT NULL, period TEXT NOT NULL, causes TEXT NOT NULL,
+            actions TEXT NOT NULL, due_on TEXT NOT NULL, manager_id TEXT NOT NULL, recorded_on TEXT NOT NULL,
+            done_on TEXT, outcome TEXT, position BIGINT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS {plans}_rep ON {plans} (rep_id, period)",
+            "CREATE INDEX IF NOT EXISTS {plans}_due ON {plans} (done_on, due_on)",
+        ],
+        "programmes": [
+            """CREATE TABLE IF NOT EXISTS {programmes} (
+            programme_id TEXT PRIMARY KEY, position BIGINT NOT NULL, body TEXT NOT NULL)"""
+        ],
+    }
+
+    def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Rows]:
+        return {
+            "schemes": Rows(tx, tables["schemes"], "k", SCHEME_COLUMNS),
+            "customers": Rows(tx, tables["customers"], "customer_id", ("customer_id", "owner_id")),
+            "feedback": Rows(tx, tables["feedback"], "position", FEEDBACK_COLUMNS),
+            "frozen": Rows(tx, tables["frozen"], "k", FROZEN_COLUMNS),
+            "plans": Rows(tx, tables["plans"], "plan_id", PLAN_COLUMNS),
+            "programmes": Rows(tx, tables["programmes"], "programme_id", PROGRAMME_COLUMNS),
+        }
+
+    @staticmethod
+    def _scheme(s: dict[str, Rows], r: Recorded, version: int, body: dict[str, Any]) -> None:
+        s["schemes"].put(
+            {
+                "k": f"{r.aggregate_id}|{version:06d}",
+                "scheme_id": r.aggregate_id,
+                "version": version,
+                "period_kind": body["period"],
+                "effective_from": body["effective_from"],
+                "body": json.dumps(body, ensure_ascii=False),
+                "position": r.position,
+            }
+        )
+
+    @handles(AssessmentScheme.Created)
+    def scheme_created(self, s: dict[str, Rows], r: Recorded) -> None:
+        self._scheme(s, r, 1, r.event.body)
+
+    @handles(AssessmentScheme.Versioned)
+    def scheme_versioned(self, s: dict[str, Rows], r: Recorded) -> None:
+        self._scheme(s, r, r.event.version, r.event.body)
+
+    @handles(Customer.Registered)
+    def customer_registered(self, s: dict[str, Rows], r: Recorded) -> None:
+        s["customers"].put({"customer_id": r.aggregate_id, "owner_id": r.event.owner_id})
+
+    @handles(Customer.OwnerTransferred)
+    def customer_owner_transferred(self, s: dict[str, Rows], r: Recorded) -> None:
+        s["customers"].update(r.aggregate_id, owner_id=r.event.to_owner)
+
+    @handles(Customer.FeedbackGiven)
+    def feedback_given(self, s: dict[str, Rows], r: Recorded) -> None:
+        """Satisfaction counts for the rep the feedback names, else the customer's owner then."""
+        e = r.event
+        owner = (s["customers"].get(r.aggregate_id) or {}).get("owner_id")
+        s["feedback"].put(
+            {
+                "position": r.position,
+                "customer_id": r.aggregate_id,
+                "rep_id": e.rep_id or owner,
+                "given_on": e.given_on.isoformat(),
+                "score": int(e.score),
+            }
+        )
+
+    @handles(AssessmentRound.ScorecardFrozen)
+    def scorecard_frozen(self, s: dict[str, Rows], r: Recorded) -> None:
+        e = r.event
+        card = e.scorecard
+        s["frozen"].put(
+            {
+                "k": f"{e.scheme_id}|{e.period}|{e.rep_id}",
+                "scheme_id": e.scheme_id,
+                "scheme_version": int(card.get("scheme_version", 0)),
+                "period": e.period,
+                "rep_id": e.rep_id,
+                "grade": e.grade,
+                "score": e.score,
+                "digest": e.digest,
+                "scorecard": json.dumps(card, ensure_ascii=False, sort_keys=True),
+                "position": r.position,
+                "finalized_on": str(card.get("finalized_on", "")),
+            }
+        )
+
+    @handles(ImprovementPlan.Recorded)
+    def plan_recorded(self, s: dict[str, Rows], r: Recorded) -> None:
+        e = r.event
+        s["plans"].put(
+            {
+                "plan_id": r.aggregate_id,
+                "rep_id": e.rep_id,
+                "period": e.period,
+                "causes": e.causes,
+                "actions": e.actions,
+                "due_on": e.due_on.isoformat(),
+                "manager_id": e.manager_id,
+                "recorded_on": e.recorded_on.isoformat(),
+                "done_on": None,
+                "outcome": None,
+                "position": r.position,
+            }
+        )
+
+    @handles(ImprovementPlan.Completed)
+    def plan_completed(self, s: dict[str, Rows], r: Recorded) -> None:
+        s["plans"].update(r.aggregate_id, done_on=r.event.on.isoformat(), outcome=r.event.outcome)
+
+    @handles(TrainingProgramme.Created)
+    def programme_created(self, s: dict[str, Rows], r: Recorded) -> None:
+        s["programmes"].put(
+            {
+                "programme_id": r.aggregate_id,
+                "position": r.position,
+                "body": json.dumps(r.event.body, ensure_ascii=False),
+            }
+        )
+
+
+ASSESSMENTS = AssessmentsProjection()
+READ_MODELS = ("org", "kpi", "targets", "accounts", "staff", "assessments")
+
+
+# -- schemes ----------------------------------------------------------------------------------
+def _scheme_rows(tx: Tx, where: str = "", params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    t = active_tables(tx, ASSESSMENTS)
+    rows = tx.all(
+        f"SELECT scheme_id, version, body FROM {t['schemes']} {where} ORDER BY scheme_id, version", list(params)
+    )
+    return [{"scheme_id": sid, "version": int(v), **json.loads(body)} for sid, v, body in rows]
+
+
+def scheme(tx: Tx, scheme_id: str) -> dict[str, Any] | None:
+    """The scheme with every version, or None."""
+    versions = _scheme_rows(tx, "WHERE scheme_id = ?", (scheme_id,))
+    if not versions:
+        return None
+    return {"id": scheme_id, "name": versions[-1]["name"], "period": versions[-1]["period"], "versions": versions}
+
+
+def schemes_for(tx: Tx, period: Period, scheme_id: str | None = None) -> list[dict[str, Any]]:
+    """The schemes of the period's kind (month, quarter, year), each at the version in force on
+    the period's last day; schemes not yet in force then are left out."""
+    where, params = "WHERE period_kind = ? AND effective_from <= ?", [period.kind, period.end.isoformat()]
+    if scheme_id is not None:
+        where += " AND scheme_id = ?"
+        params.append(scheme_id)
+    in_force: dict[str, dict[str, Any]] = {}
+    for row in _scheme_rows(tx, where, params):
+        in_force[row["scheme_id"]] = row  # ordered by version: the last one is in force
+    return list(in_force.values())
+
+
+def list_schemes(tx: Tx) -> list[dict[str, Any]]:
+    latest: dict[str, dict[str, Any]] = {}
+    for row in _scheme_rows(tx):
+        latest[row["scheme_id"]] = row
+    return list(latest.values())
+
+
+# -- the inputs of a scorecard ----------------------------------------------------------------
+def satisfaction(tx: Tx, rep_ids: Collection[str], period: Period) -> dict[str, dict[str, Any]]:
+    """Per rep: the customers' feedback of the period (given_on in it), its count and average
+    score (2 decimals, ROUND_HALF_UP) and the store positions of the feedback events."""
+    if not rep_ids:
+        return {}
+    t = active_tables(tx, ASSESSMENTS)
+    found: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for rep, score, position in tx.all(
+        f"SELECT rep_id, score, position FROM {t['feedback']} WHERE rep_id IN ({', '.join('?' * len(rep_ids))}) "
+        "AND given_on >= ? AND given_on <= ? ORDER BY position",
+        [*rep_ids, period.start.isoformat(), period.end.isoformat()],
+    ):
+        found[rep].append((int(score), int(position)))
+    return {
+        rep: {
+            "feedback": len(items),
+            "average": (Decimal(sum(s for s, _ in items)) / len(items)).quantize(Decimal("0.01"), ROUND_HALF_UP),
+            "positions": [p for _, p in items],
+        }
+        for rep, items in found.items()
+    }
+
+
+def _collection(tx: Tx, org: OrgHistory, period: Period) -> dict[str, dict[str, Any]]:
+    """Per owner: the deals signed in the period (owner on the signing date), billed and kept
+    cents and the collection rate, as GET /kpis?scope=rep:ID answers it."""
+    sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for d in _signed_in(tx, period):
+        if org.attrs(d["owner_id"], date.fromisoformat(d["signed_on"])) is None:
+            continue
+        acc = sums[d["owner_id"]]
+        acc[0] += billed(d["signed_cents"], d["cancelled_cents"])
+        acc[1] += kept(d["collected_cents"], d["refunded_cents"])
+        acc[2] += 1
+    return {
+        rep: {
+            "deals": n,
+            "billed": str(Decimal(due) / 100),
+            "kept": str(Decimal(cash) / 100),
+            "rate": collection_rate(cash, due),
+        }
+        for rep, (due, cash, n) in sums.items()
+    }
+
+
+class Inputs:
+    """What the scorecards of a set of reps for one period are read from, read once."""
+
+    def __init__(self, tx: Tx, org: OrgHistory, period: Period, reps: Collection[str]) -> None:
+        self.tx, self.period, self.reps = tx, period, list(reps)
+        self.metrics = ATTAINMENT_METRICS
+        totals = member_totals(tx, scope="company", period=period, metrics=self.metrics) if self.reps else {}
+        self.totals = totals
+        self.targets = targets_in_force(tx)
+        self.collection = _collection(tx, org, period) if self.reps else {}
+        self.satisfaction = satisfaction(tx, self.reps, period)
+
+    def value(self, rep: str, source: str) -> tuple[Decimal | None, dict[str, Any]]:
+        """The indicator value and what it was read from (with `missing` saying why when absent)."""
+        if source.startswith(ATTAINMENT_PREFIX) and source.endswith(ATTAINMENT_SUFFIX):
+            metric = source[len(ATTAINMENT_PREFIX) : -len(ATTAINMENT_SUFFIX)]
+            actual = self.totals.get(rep, {}).get(metric, Decimal("0.00") if metric in _MONEY else 0)
+            target, target_source = self.targets.get(self.period, metric, f"rep:{rep}")
+            attainment = fraction(actual, target)
+            read = {
+                "read_model": "kpi",
+                "metric": metric,
+                "actual": actual,
+                "target": target,
+                "target_source": target_source,
+                "attainment": attainment,
+            }
+            if target is None:
+                read["missing"] = f"no {metric} target for rep:{rep} in {self.period.label}"
+            elif attainment is None:
+                read["missing"] = f"the {metric} target for {self.period.label} is zero"
+            return attainment, read
+        if source == "kpi:collection_rate":
+            found = self.collection.get(rep)
+            read = {"read_model": "accounts", "deals_signed": 0, "billed": "0", "kept": "0", "rate": None}
+            if found:
+                read.update(deals_signed=found["deals"], billed=found["billed"], kept=found["kept"], rate=found["rate"])
+            if read["rate"] is None:
+                read["missing"] = f"nothing billed on deals signed in {self.period.label}"
+            return read["rate"], read
+        if source == "kpi:satisfaction":
+            got = self.satisfaction.get(rep)
+            if got is None:
+                return None, {
+                    "read_model": "assessments.feedback",
+                    "feedback": 0,
+                    "missing": f"no customer feedback in {self.period.label}",
+                }
+            return got["average"], {"read_model": "assessments.feedback", **got}
+        if source == "review:rating":
+            found = reviews(self.tx, rep, self.period.label)
+            if not found:
+                return None, {"read_model": "staff", "missing": f"no review for {self.period.label}"}
+            review = found[-1]
+            return Decimal(review["rating"]), {
+                "read_model": "staff",
+                "event": "RepReviewed",
+                "position": review["position"],
+                "reviewer_id": review["reviewer_id"],
+                "reviewed_on": review["reviewed_on"],
+                "rating": review["rating"],
+            }
+        raise ValueError(f"unknown indicator source {source}")  # pragma: no cover -- schemes are validated
+
+
+_MONEY = frozenset({"revenue", "gross_margin", "collections"})
+
+
+def scorecard(inputs: Inputs, scheme_row: dict[str, Any], rep: str, name: str | None) -> dict[str, Any]:
+    """One rep's scorecard under one scheme version: each indicator's value, points, weight and
+    what the value was read from; the score and the grade."""
+    values: dict[str, Decimal | None] = {}
+    read: dict[str, dict[str, Any]] = {}
+    for ind in scheme_row["indicators"]:
+        values[ind["key"]], read[ind["key"]] = inputs.value(rep, ind["source"])
+    result = evaluate(scheme_row, values)
+    indicators = []
+    for ind, row in zip(scheme_row["indicators"], result["indicators"], strict=True):
+        item = {
+            "key": ind["key"],
+            "source": ind["source"],
+            "value": row["value"],
+            "points": row["points"],
+            "weight": row["weight"],
+            "zero_at": ind["zero_at"],
+            "full_at": ind["full_at"],
+            "cap": ind["cap"],
+            "read_from": read[ind["key"]],
+        }
+        if "missing" in read[ind["key"]]:
+            item["missing"] = read[ind["key"]]["missing"]
+        indicators.append(item)
+    return {
+        "scheme_id": scheme_row["scheme_id"],
+        "scheme_version": scheme_row["version"],
+        "period": inputs.period.label,
+        "rep_id": rep,
+        "name": name,
+        "score": result["score"],
+        "grade": result["grade"],
+        "indicators": indicators,
+    }
+
+
+def audience(
+    org: OrgHistory, scheme_row: dict[str, Any], period: Period, on: date, scope: str = "company"
+) -> list[str]:
+    """Reps assessed by the scheme for the period: in its audience and in `scope` on `on` (the
+    period's last day, or today while it runs), active at the period's start or on `on`."""
+    scope = parse_scope(scope)
+    found = []
+    for rep in sorted(org.timelines):
+        attrs = org.attrs(rep, on)
+        if not attrs or not org.in_scope(rep, on, scope):
+            continue
+        if not any((org.attrs(rep, d) or {}).get("status") == "active" for d in (period.start, on)):
+            continue
+        if in_audience(scheme_row["applies_to"], attrs):
+            found.append(rep)
+    return found
+
+
+# -- finalized scorecards -----------------------------------------------------------------------
+def _frozen_row(row: Sequence[Any]) -> dict[str, Any]:
+    item = dict(zip(FROZEN_COLUMNS, row, strict=True))
+    item["scorecard"] = json.loads(item["scorecard"])
+    return item
+
+
+def frozen(tx: Tx, period: str, *, rep_id: str | None = None, scheme_id: str | None = None) -> list[dict[str, Any]]:
+    """The frozen scorecards of a finalized period (of one rep, of one scheme when given)."""
+    t = active_tables(tx, ASSESSMENTS)
+    sql, params = f"SELECT {', '.join(FROZEN_COLUMNS)} FROM {t['frozen']} WHERE period = ?", [period]
+    for column, value in (("rep_id", rep_id), ("scheme_id", scheme_id)):
+        if value is not None:
+            sql += f" AND {column} = ?"
+            params.append(value)
+    return [_frozen_row(r) for r in tx.all(sql + " ORDER BY scheme_id, rep_id", params)]
+
+
+def finalized_grade(tx: Tx, scheme_id: str, period_label: str, rep_id: str) -> dict[str, Any] | None:
+    """The grade a rep got when `scheme_id`'s assessment of `period_label` ("2026-Q1", "2026-03",
+    "2026") was finalized: {"scheme_id", "scheme_version", "period", "rep_id", "grade", "score"
+    (Decimal), "digest", "position", "finalized_on"}, or None when that period is not finalized
+    for the scheme or the rep was not assessed. `grade` may itself be None (no grade reached)."""
+    t = active_tables(tx, ASSESSMENTS)
+    row = tx.one(
+        f"SELECT {', '.join(FROZEN_COLUMNS)} FROM {t['frozen']} WHERE k = ?", (f"{scheme_id}|{period_label}|{rep_id}",)
+    )
+    if row is None:
+        return None
+    item = _frozen_row(row)
+    item.pop("k")
+    item.pop("scorecard")
+    item["score"] = Decimal(item["score"])
+    return item
+
+
+# -- improvement plans ---------------------------------------------------------------------------
+def _plan(row: Sequence[Any], today: date | None = None) -> dict[str, Any]:
+    item = dict(zip(PLAN_COLUMNS, row, strict=True))
+    item["id"] = item.pop("plan_id")
+    item["status"] = (
+        "done"
+        if item["done_on"]
+        else ("overdue" if today is not None and item["due_on"] < today.isoformat() else "open")
+    )
+    return item
+
+
+def improvement_plans(tx: Tx, rep_id: str, period: str | None = None, *, today: date | None = None) -> list[dict]:
+    t = active_tables(tx, ASSESSMENTS)
+    sql, params = f"SELECT {', '.join(PLAN_COLUMNS)} FROM {t['plans']} WHERE rep_id = ?", [rep_id]
+    if period is not None:
+        sql += " AND period = ?"
+        params.append(period)
+    return [_plan(r, today) for r in tx.all(sql + " ORDER BY due_on, position", params)]
+
+
+def plans_by_status(
+    tx: Tx, *, status: str | None, today: date, rep_ids: Collection[str] | None = None, manager_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Improvement plans by status (open: not done, not yet due; overdue: not done, due before
+    `today`; done), of the reps in `rep_ids` (None: all) or recorded by `manager_id`."""
+    t = active_tables(tx, ASSESSMENTS)
+    where: list[str] = []
+    params: list[Any] = []
+    if status == "done":
+        where.append("done_on IS NOT NULL")
+    elif status == "overdue":
+        where += ["done_on IS NULL", "due_on < ?"]
+        params.append(today.isoformat())
+    elif status == "open":
+        where += ["done_on IS NULL", "due_on >= ?"]
+        params.append(today.isoformat())
+    if rep_ids is not None:
+        if not rep_ids:
+            return []
+        where.append(f"rep_id IN ({', '.join('?' * len(rep_ids))})")
+        params += list(rep_ids)
+    sql = f"SELECT {', '.join(PLAN_COLUMNS)} FROM {t['plans']}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return [_plan(r, today) for r in tx.all(sql + " ORDER BY due_on, position", params)]
+
+
+# -- training programmes -------------------------------------------------------------------------
+def programme(tx: Tx, programme_id: str) -> dict[str, Any] | None:
+    t = active_tables(tx, ASSESSMENTS)
+    row = tx.one(f"SELECT body, position FROM {t['programmes']} WHERE programme_id = ?", (programme_id,))
+    if row is None:
+        return None
+    return {"id": programme_id, **json.loads(row[0]), "position": int(row[1])}
+
+
+def programme_report(tx: Tx, programme_id: str, *, on: date) -> dict[str, Any] | None:
+    """Each rep in the programme's audience (on `on`: the due date, or today before it) with the
+    hours of the programme's topic completed by `due_by` (inclusive), `complete` and `short_by`."""
+    found = programme(tx, programme_id)
+    if found is None:
+        return None
+    org = OrgHistory(tx)
+    due_by = date.fromisoformat(found["due_by"])
+    required = Decimal(found["required_hours"])
+    reps = []
+    for rep in sorted(org.timelines):
+        attrs = org.attrs(rep, on)
+        if not attrs or attrs.get("status") != "active" or not in_audience(found["audience"], attrs):
+            continue
+        done = training_hours(tx, rep, up_to=due_by)[found["topic"]]
+        reps.append(
+            {
+                "rep_id": rep,
+                "name": org.names.get(rep),
+                "level": attrs["level"],
+                "team": attrs["team"],
+                "hours_done": done,
+                "required_hours": required,
+                "complete": done >= required,
+                "short_by": max(required - done, Decimal("0.00")),
+            }
+        )
+    reps.sort(key=lambda r: (r["complete"], -r["short_by"], r["name"] or "", r["rep_id"]))
+    return {
+        **found,
+        "as_of": on,
+        "reps": reps,
+        "complete": sum(1 for r in reps if r["complete"]),
+        "short": sum(1 for r in reps if not r["complete"]),
+    }
