@@ -5,7 +5,6 @@ for open periods and frozen at finalization, verification by recomputation, impr
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -18,7 +17,6 @@ from domain.assessment import (
     ImprovementPlan,
     TrainingProgramme,
     digest,
-    evaluate,
     round_id,
 )
 from domain.base import Meta
@@ -171,7 +169,8 @@ class Assessments(UseCases):
         today = clock.today()
         rounds: list[AssessmentRound] = []
         with self.reads.current(*READ_MODELS) as tx:
-            org = OrgHistory(tx)
+            as_of = read.caught_up_to(tx)
+            org = OrgHistory(tx, until_position=as_of)
             schemes = read.schemes_for(tx, label)
             if not schemes:
                 raise Conflict(f"no assessment scheme assesses {label.label}", code="no_scheme", period=label.label)
@@ -179,17 +178,15 @@ class Assessments(UseCases):
                 if self._finalized(scheme_row["scheme_id"], label):
                     continue
                 reps = read.audience(org, scheme_row, label, min(label.end, today))
-                inputs = read.Inputs(tx, org, label, reps)
-                cards = [
-                    {**read.scorecard(inputs, scheme_row, rep, org.names.get(rep)), "finalized_on": today.isoformat()}
-                    for rep in reps
-                ]
+                inputs = read.Inputs(tx, org, label, reps, until_position=as_of)
+                cards = [self._frozen_card(inputs, scheme_row, rep, org, today, as_of) for rep in reps]
                 rounds.append(
                     AssessmentRound.finalize(
                         scheme_id=scheme_row["scheme_id"],
                         scheme_version=scheme_row["version"],
                         period=label,
                         finalized_on=today,
+                        as_of_position=as_of,
                         scorecards=cards,
                     )
                 )
@@ -218,50 +215,47 @@ class Assessments(UseCases):
             },
         )
 
+    @staticmethod
+    def _frozen_card(
+        inputs: read.Inputs, scheme_row: dict[str, Any], rep: str, org: OrgHistory, on: date, as_of: int
+    ) -> dict[str, Any]:
+        """The scorecard as it is frozen: read as of store position `as_of`, stamped with it."""
+        card = read.scorecard(inputs, scheme_row, rep, org.names.get(rep))
+        return {**card, "finalized_on": on.isoformat(), "as_of_position": as_of}
+
     def verify(self, rep_id: str, period: object) -> dict[str, Any]:
-        """Recompute each finalized scorecard of the rep from its frozen inputs (the value each
-        indicator read, under the scheme version it was assessed with) and compare digests; list
-        what the read models say now where it differs from what was frozen (later facts are
-        notes for the next period, never edits)."""
+        """Recompute each finalized scorecard of the rep from history as it had been recorded at
+        the finalization (the store position frozen with it), under the scheme version it was
+        assessed with, and compare digests; list what the read models say now where it differs
+        from what was frozen (later facts are notes for the next period, never edits)."""
         label = _period(period)
         rep = str(self.load(Rep, rep_id).id)
-        today = clock.today()
         with self.reads.read() as tx:
             kept = read.frozen(tx, label.label, rep_id=rep)
             if not kept:
                 raise InvalidInput(
                     f"{label.label} has no finalized scorecard for rep {rep}", field="period", period=label.label
                 )
-            org = OrgHistory(tx)
             results = []
             for row in kept:
                 card = row["scorecard"]
+                as_of = int(card["as_of_position"])
                 scheme_row = self._scheme_version(row["scheme_id"], int(card["scheme_version"]))
-                values = {
-                    i["key"]: None if i["value"] is None else Decimal(str(i["value"])) for i in card["indicators"]
-                }
-                result = evaluate(scheme_row, values)
-                recomputed = {
-                    **card,
-                    "score": result["score"],
-                    "grade": result["grade"],
-                    "indicators": [
-                        {**ind, "value": r["value"], "points": r["points"], "weight": r["weight"]}
-                        for ind, r in zip(card["indicators"], result["indicators"], strict=True)
-                    ],
-                }
-                again = digest(_canonical(recomputed))
-                inputs = read.Inputs(tx, org, label, [rep])
-                now = read.scorecard(inputs, {**scheme_row, "scheme_id": row["scheme_id"]}, rep, card.get("name"))
+                then = OrgHistory(tx, until_position=as_of)
+                inputs = read.Inputs(tx, then, label, [rep], until_position=as_of)
+                finalized_on = date.fromisoformat(card["finalized_on"])
+                again = digest(self._frozen_card(inputs, scheme_row, rep, then, finalized_on, as_of))
+                now = read.scorecard(read.Inputs(tx, OrgHistory(tx), label, [rep]), scheme_row, rep, card.get("name"))
                 changed = [
                     {"key": was["key"], "frozen": was["value"], "now": _text(live["value"])}
                     for was, live in zip(card["indicators"], now["indicators"], strict=True)
-                    if str(was["value"]) != str(_text(live["value"]))
+                    if was["value"] != _text(live["value"])
                 ]
                 results.append(
                     {
                         "scheme_id": row["scheme_id"],
                         "scheme_version": int(card["scheme_version"]),
+                        "as_of_position": as_of,
                         "grade": row["grade"],
                         "score": row["score"],
                         "frozen_digest": row["digest"],
@@ -276,7 +270,6 @@ class Assessments(UseCases):
             "rep_id": rep,
             "period": label.label,
             "verified": all(r["verified"] for r in results),
-            "as_of": today,
             "items": results,
         }
 
@@ -390,11 +383,3 @@ class Assessments(UseCases):
 
 def _text(value: object) -> object:
     return None if value is None else str(value)
-
-
-def _canonical(card: dict[str, Any]) -> dict[str, Any]:
-    """The scorecard as frozen: decimals as text, the way the event stored it."""
-    import json
-
-    parsed: dict[str, Any] = json.loads(json.dumps(card, default=str))
-    return parsed

@@ -277,13 +277,21 @@ class AssessmentRound(Entity):
 
     @event("Finalized")
     def __init__(
-        self, id: UUID, scheme_id: str, scheme_version: int, period: str, finalized_on: date, reps: int
+        self,
+        id: UUID,
+        scheme_id: str,
+        scheme_version: int,
+        period: str,
+        finalized_on: date,
+        reps: int,
+        as_of_position: int,
     ) -> None:
         self.scheme_id = scheme_id
         self.scheme_version = scheme_version
         self.period = period
         self.finalized_on = finalized_on
         self.reps = reps
+        self.as_of_position = as_of_position
         self.scorecards: dict[str, dict[str, Any]] = {}
 
     @classmethod
@@ -294,10 +302,12 @@ class AssessmentRound(Entity):
         scheme_version: int,
         period: Period,
         finalized_on: date,
+        as_of_position: int,
         scorecards: list[dict[str, Any]],
     ) -> AssessmentRound:
-        """Freeze `scorecards` (each with rep_id, score, grade and the indicator rows) for the
-        period, which must have ended before `finalized_on`: 409 `period_not_ended` otherwise."""
+        """Freeze `scorecards` (each with rep_id, score, grade and the indicator rows, read from
+        history as recorded up to store position `as_of_position`) for the period, which must
+        have ended before `finalized_on`: 409 `period_not_ended` otherwise."""
         if period.end >= finalized_on:
             raise Conflict(
                 f"{period.label} has not ended: it can be finalized from {period.end.isoformat()} on, after its last day",
@@ -311,6 +321,7 @@ class AssessmentRound(Entity):
             period=period.label,
             finalized_on=finalized_on,
             reps=len(scorecards),
+            as_of_position=as_of_position,
         )
         for card in scorecards:
             found._frozen(

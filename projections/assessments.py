@@ -26,14 +26,15 @@ from domain.assessment import (
     in_audience,
 )
 from domain.customer import Customer
+from domain.deal import Deal
 from domain.receivables import billed, collection_rate, kept
 from domain.target import parse_scope
 from domain.values import Period
 from infrastructure.database import Tx
-from projections.accounts import _signed_in
 from projections.engine.projection import Projection, Recorded, Rows, handles
-from projections.engine.tracking import active_tables
-from projections.money import fraction
+from projections.engine.tracking import active_position, active_tables
+from projections.kpi import KPI
+from projections.money import fraction, from_cents, to_cents
 from projections.org import OrgHistory
 from projections.performance import member_totals
 from projections.staff import reviews, training_hours
@@ -73,7 +74,7 @@ ATTAINMENT_PREFIX, ATTAINMENT_SUFFIX = "kpi:", "_attainment"
 
 class AssessmentsProjection(Projection):
     name = "assessments"
-    version = 1
+    version = 2  # 2: deals' money by store position, for the collection rate as it stood at a finalization
     tables = {
         "schemes": [
             """CREATE TABLE IF NOT EXISTS {schemes} (
@@ -106,6 +107,16 @@ class AssessmentsProjection(Projection):
             """CREATE TABLE IF NOT EXISTS {programmes} (
             programme_id TEXT PRIMARY KEY, position BIGINT NOT NULL, body TEXT NOT NULL)"""
         ],
+        "deals": [
+            """CREATE TABLE IF NOT EXISTS {deals} (
+            deal_id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, signed_on TEXT)""",
+            "CREATE INDEX IF NOT EXISTS {deals}_signed ON {deals} (signed_on)",
+        ],
+        "money": [
+            """CREATE TABLE IF NOT EXISTS {money} (
+            position BIGINT PRIMARY KEY, deal_id TEXT NOT NULL, kind TEXT NOT NULL, cents BIGINT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS {money}_deal ON {money} (deal_id, position)",
+        ],
     }
 
     def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Rows]:
@@ -116,7 +127,32 @@ class AssessmentsProjection(Projection):
             "frozen": Rows(tx, tables["frozen"], "k", FROZEN_COLUMNS),
             "plans": Rows(tx, tables["plans"], "plan_id", PLAN_COLUMNS),
             "programmes": Rows(tx, tables["programmes"], "programme_id", PROGRAMME_COLUMNS),
+            "deals": Rows(tx, tables["deals"], "deal_id", ("deal_id", "owner_id", "signed_on")),
+            "money": Rows(tx, tables["money"], "position", ("position", "deal_id", "kind", "cents")),
         }
+
+    # deals: what they were billed and what they brought in, one row per event, by store position
+    @handles(Deal.Opened)
+    def deal_opened(self, s: dict[str, Rows], r: Recorded) -> None:
+        s["deals"].put({"deal_id": r.aggregate_id, "owner_id": r.event.owner_id, "signed_on": None})
+
+    def _money(self, s: dict[str, Rows], r: Recorded, kind: str, amount: Any) -> None:
+        if s["deals"].get(r.aggregate_id) is not None:
+            s["money"].put({"position": r.position, "deal_id": r.aggregate_id, "kind": kind, "cents": to_cents(amount)})
+
+    @handles(Deal.Won)
+    def deal_won(self, s: dict[str, Rows], r: Recorded) -> None:
+        s["deals"].update(r.aggregate_id, signed_on=r.event.signed_on.isoformat())
+        self._money(s, r, "signed", r.event.amount)
+
+    @handles(Deal.PaymentReceived)
+    def deal_payment_received(self, s: dict[str, Rows], r: Recorded) -> None:
+        self._money(s, r, "collected", r.event.amount)
+
+    @handles(Deal.Refunded)
+    def deal_refunded(self, s: dict[str, Rows], r: Recorded) -> None:
+        kind = "cancelled" if getattr(r.event, "kind", "refund") == "cancellation" else "refunded"
+        self._money(s, r, kind, r.event.amount)
 
     @staticmethod
     def _scheme(s: dict[str, Rows], r: Recorded, version: int, body: dict[str, Any]) -> None:
@@ -218,7 +254,13 @@ class AssessmentsProjection(Projection):
 
 
 ASSESSMENTS = AssessmentsProjection()
-READ_MODELS = ("org", "kpi", "targets", "accounts", "staff", "assessments")
+READ_MODELS = ("org", "kpi", "targets", "staff", "assessments")
+ALL = 2**62  # a store position beyond any
+
+
+def caught_up_to(tx: Tx) -> int:
+    """The store position every read model a scorecard reads has processed."""
+    return min(active_position(tx, name) or 0 for name in READ_MODELS)
 
 
 # -- schemes ----------------------------------------------------------------------------------
@@ -259,7 +301,7 @@ def list_schemes(tx: Tx) -> list[dict[str, Any]]:
 
 
 # -- the inputs of a scorecard ----------------------------------------------------------------
-def satisfaction(tx: Tx, rep_ids: Collection[str], period: Period) -> dict[str, dict[str, Any]]:
+def satisfaction(tx: Tx, rep_ids: Collection[str], period: Period, *, until: int = 2**62) -> dict[str, dict[str, Any]]:
     """Per rep: the customers' feedback of the period (given_on in it), its count and average
     score (2 decimals, ROUND_HALF_UP) and the store positions of the feedback events."""
     if not rep_ids:
@@ -268,8 +310,8 @@ def satisfaction(tx: Tx, rep_ids: Collection[str], period: Period) -> dict[str, 
     found: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for rep, score, position in tx.all(
         f"SELECT rep_id, score, position FROM {t['feedback']} WHERE rep_id IN ({', '.join('?' * len(rep_ids))}) "
-        "AND given_on >= ? AND given_on <= ? ORDER BY position",
-        [*rep_ids, period.start.isoformat(), period.end.isoformat()],
+        "AND given_on >= ? AND given_on <= ? AND position <= ? ORDER BY position",
+        [*rep_ids, period.start.isoformat(), period.end.isoformat(), until],
     ):
         found[rep].append((int(score), int(position)))
     return {
@@ -282,39 +324,83 @@ def satisfaction(tx: Tx, rep_ids: Collection[str], period: Period) -> dict[str, 
     }
 
 
-def _collection(tx: Tx, org: OrgHistory, period: Period) -> dict[str, dict[str, Any]]:
-    """Per owner: the deals signed in the period (owner on the signing date), billed and kept
-    cents and the collection rate, as GET /kpis?scope=rep:ID answers it."""
-    sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for d in _signed_in(tx, period):
-        if org.attrs(d["owner_id"], date.fromisoformat(d["signed_on"])) is None:
+def _collection(tx: Tx, org: OrgHistory, period: Period, until: int) -> dict[str, dict[str, Any]]:
+    """Per owner: the deals signed in the period (owner on the signing date), billed (signed less
+    cancelled) and kept (collected less refunded), as recorded up to store position `until`, and
+    the collection rate: the figure GET /kpis?scope=rep:ID answers (projections.accounts)."""
+    t = active_tables(tx, ASSESSMENTS)
+    sums: dict[str, dict[str, int]] = {}
+    seen: dict[str, set[str]] = defaultdict(set)
+    for deal, owner, signed_on, kind, cents in tx.all(
+        f"SELECT d.deal_id, d.owner_id, d.signed_on, m.kind, m.cents FROM {t['deals']} d "
+        f"JOIN {t['money']} m ON m.deal_id = d.deal_id "
+        "WHERE d.signed_on >= ? AND d.signed_on <= ? AND m.position <= ? ORDER BY m.position",
+        [period.start.isoformat(), period.end.isoformat(), until],
+    ):
+        if org.attrs(owner, date.fromisoformat(signed_on)) is None:
             continue
-        acc = sums[d["owner_id"]]
-        acc[0] += billed(d["signed_cents"], d["cancelled_cents"])
-        acc[1] += kept(d["collected_cents"], d["refunded_cents"])
-        acc[2] += 1
-    return {
-        rep: {
-            "deals": n,
-            "billed": str(Decimal(due) / 100),
-            "kept": str(Decimal(cash) / 100),
+        acc = sums.setdefault(owner, {"signed": 0, "cancelled": 0, "collected": 0, "refunded": 0})
+        acc[kind] += int(cents)
+        if kind == "signed":
+            seen[owner].add(deal)
+    found = {}
+    for rep, acc in sums.items():
+        if not seen[rep]:  # money recorded before the win (as of `until`): not yet a signed deal
+            continue
+        due, cash = billed(acc["signed"], acc["cancelled"]), kept(acc["collected"], acc["refunded"])
+        found[rep] = {
+            "deals": len(seen[rep]),
+            "billed": from_cents(due),
+            "kept": from_cents(cash),
             "rate": collection_rate(cash, due),
         }
-        for rep, (due, cash, n) in sums.items()
-    }
+    return found
+
+
+def _rep_totals(
+    tx: Tx, org: OrgHistory, reps: Collection[str], period: Period, until: int
+) -> dict[str, dict[str, Any]]:
+    """Per rep, each metric's total of the KPI facts of the period recorded up to `until`, each
+    counted while the rep was in the organisation (leads contacted: distinct leads)."""
+    t = active_tables(tx, KPI)
+    totals: dict[str, dict[str, list[int]]] = {}
+    subjects: set[tuple[str, str]] = set()
+    for rep in reps:
+        acc = totals.setdefault(rep, {m: [0, 0] for m in ATTAINMENT_METRICS})
+        for day, metric, subject, cents, qty in tx.all(
+            f"SELECT day, metric, customer_id, amount_cents, qty FROM {t['facts']} WHERE rep_id = ? AND day >= ? "
+            "AND day <= ? AND position <= ? ORDER BY position",
+            [rep, period.start.isoformat(), period.end.isoformat(), until],
+        ):
+            if metric not in acc or not org.in_scope(rep, date.fromisoformat(day), "company"):
+                continue
+            if metric == "leads_contacted":
+                if (rep, subject) in subjects:
+                    continue
+                subjects.add((rep, subject))
+            acc[metric][0] += int(cents)
+            acc[metric][1] += int(qty)
+    return {rep: {m: from_cents(c) if m in _MONEY else q for m, (c, q) in by.items()} for rep, by in totals.items()}
 
 
 class Inputs:
-    """What the scorecards of a set of reps for one period are read from, read once."""
+    """What the scorecards of a set of reps for one period are read from, read once: as things
+    are now, or (with `until_position`) as they had been recorded up to that store position."""
 
-    def __init__(self, tx: Tx, org: OrgHistory, period: Period, reps: Collection[str]) -> None:
-        self.tx, self.period, self.reps = tx, period, list(reps)
-        self.metrics = ATTAINMENT_METRICS
-        totals = member_totals(tx, scope="company", period=period, metrics=self.metrics) if self.reps else {}
-        self.totals = totals
-        self.targets = targets_in_force(tx)
-        self.collection = _collection(tx, org, period) if self.reps else {}
-        self.satisfaction = satisfaction(tx, self.reps, period)
+    def __init__(
+        self, tx: Tx, org: OrgHistory, period: Period, reps: Collection[str], until_position: int | None = None
+    ) -> None:
+        self.tx, self.period, self.reps, self.until = tx, period, list(reps), until_position
+        until = ALL if until_position is None else until_position
+        if not self.reps:
+            self.totals: dict[str, dict[str, Any]] = {}
+        elif until_position is None:  # the maintained monthly totals, as GET /kpis reads them
+            self.totals = member_totals(tx, scope="company", period=period, metrics=ATTAINMENT_METRICS)
+        else:
+            self.totals = _rep_totals(tx, org, self.reps, period, until)
+        self.targets = targets_in_force(tx, until_position=until_position)
+        self.collection = _collection(tx, org, period, until) if self.reps else {}
+        self.satisfaction = satisfaction(tx, self.reps, period, until=until)
 
     def value(self, rep: str, source: str) -> tuple[Decimal | None, dict[str, Any]]:
         """The indicator value and what it was read from (with `missing` saying why when absent)."""
@@ -338,7 +424,8 @@ class Inputs:
             return attainment, read
         if source == "kpi:collection_rate":
             found = self.collection.get(rep)
-            read = {"read_model": "accounts", "deals_signed": 0, "billed": "0", "kept": "0", "rate": None}
+            zero = Decimal("0.00")
+            read = {"read_model": "assessments.deals", "deals_signed": 0, "billed": zero, "kept": zero, "rate": None}
             if found:
                 read.update(deals_signed=found["deals"], billed=found["billed"], kept=found["kept"], rate=found["rate"])
             if read["rate"] is None:
@@ -354,7 +441,8 @@ class Inputs:
                 }
             return got["average"], {"read_model": "assessments.feedback", **got}
         if source == "review:rating":
-            found = reviews(self.tx, rep, self.period.label)
+            until = ALL if self.until is None else self.until
+            found = [r for r in reviews(self.tx, rep, self.period.label) if r["position"] <= until]
             if not found:
                 return None, {"read_model": "staff", "missing": f"no review for {self.period.label}"}
             review = found[-1]

@@ -149,7 +149,7 @@ def test_live_scorecards_are_traced_and_missing_inputs_score_zero_saying_so(org)
     read = {i["key"]: i["read_from"] for i in one["indicators"]}
     assert read["sales"]["actual"] == "80000.00" and read["sales"]["target"] == "100000.00"
     assert read["sales"]["target_source"] == "set" and read["sales"]["attainment"] == "0.8000"
-    assert (read["collection"]["billed"], read["collection"]["kept"]) == ("80000", "40000")
+    assert (read["collection"]["billed"], read["collection"]["kept"]) == ("80000.00", "40000.00")
     assert read["satisfaction"]["feedback"] == 2 and read["satisfaction"]["average"] == "4.50"
     assert read["skill"]["event"] == "RepReviewed" and read["skill"]["position"] == org.review_position
     # the same figures as GET /kpis for the rep
@@ -173,8 +173,9 @@ def test_finalize_freezes_the_scorecards_and_a_late_deal_changes_nothing(org):
     before = org.get(f"/reps/{org.a}/assessments/{Q1}")
     assert before["status"] == "finalized" and before["digest"] == frozen[org.a]["digest"]
 
-    # a late deal dated in the quarter, recorded after the finalization
-    org.won(org.a, "40000.00", "2026-03-20")
+    # a late deal and late feedback dated in the quarter, recorded after the finalization
+    late_customer, _ = org.won(org.a, "40000.00", "2026-03-20")
+    org.post(f"/customers/{late_customer}/feedback", {"score": 1, "given_on": "2026-03-30"})
     after = org.get(f"/reps/{org.a}/assessments/{Q1}")
     assert after["items"] == before["items"]
     assert (after["score"], after["grade"]) == ("62.50", "B")
@@ -188,8 +189,9 @@ def test_finalize_freezes_the_scorecards_and_a_late_deal_changes_nothing(org):
     assert item["changed_since_finalized"] == [
         {"key": "sales", "frozen": "0.8000", "now": "1.2000"},
         {"key": "collection", "frozen": "0.5000", "now": "0.3333"},  # 40000 of 120000
+        {"key": "satisfaction", "frozen": "4.50", "now": "3.33"},
     ]
-    assert (item["score_now"], item["grade_now"]) == ("89.17", "A")  # 60 + 6.67 + 7.5 + 15: notes, not edits
+    assert (item["score_now"], item["grade_now"]) == ("83.32", "A")  # 60 + 6.666 + 1.65 + 15: notes, not edits
 
     # the finalized grade, for the assessment bonus
     with org.client.app.state.runtime.db.read() as tx:

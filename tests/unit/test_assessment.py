@@ -164,7 +164,13 @@ def test_scheme_versions_take_effect_later_and_keep_their_period():
 
 def test_a_period_is_finalized_only_once_it_has_ended():
     card = {"rep_id": "r1", "score": D("10.00"), "grade": "C", "indicators": []}
-    kwargs = {"scheme_id": "s1", "scheme_version": 1, "period": Period.parse("2026-Q1"), "scorecards": [card]}
+    kwargs = {
+        "scheme_id": "s1",
+        "scheme_version": 1,
+        "period": Period.parse("2026-Q1"),
+        "scorecards": [card],
+        "as_of_position": 7,
+    }
     with pytest.raises(Conflict) as refused:
         AssessmentRound.finalize(finalized_on=date(2026, 3, 31), **kwargs)
     assert refused.value.code == "period_not_ended"
