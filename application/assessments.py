@@ -21,6 +21,7 @@ from domain.assessment import (
 )
 from domain.base import Meta
 from domain.errors import Conflict, InvalidInput, NotFound
+from domain.partner import Partner
 from domain.rep import Rep
 from domain.values import Period
 from infrastructure.database import Tx
@@ -57,13 +58,29 @@ class Assessments(UseCases):
 
     # -- schemes ----------------------------------------------------------------------------
     def create_scheme(self, meta: Meta, body: Any, *, id: UUID | None = None) -> Written:
-        scheme = AssessmentScheme.create(id or uuid4(), body)
+        scheme = AssessmentScheme.create(id or uuid4(), self._with_partner(body, "applies_to"))
         return self._written(meta, scheme, name=scheme.versions[0]["name"])
 
     def version_scheme(self, meta: Meta, scheme_id: str, body: Any, expected_version: int | None = None) -> Written:
         scheme = self._expect(self.load(AssessmentScheme, scheme_id), expected_version)
-        scheme.add_version(body)
+        scheme.add_version(self._with_partner(body, "applies_to"))
         return self._written(meta, scheme, name=scheme.versions[-1]["name"])
+
+    def _with_partner(self, body: Any, key: str) -> Any:
+        """The body with its audience's partner id as stored (404 naming the field for no such
+        partner); anything malformed is left for the domain to refuse."""
+        audience = body.get(key) if isinstance(body, dict) else None
+        if not isinstance(audience, dict):
+            return body
+        partner_id = audience.get("partner_id")
+        if not isinstance(partner_id, str) or not partner_id.strip():
+            return body
+        field = f"{key}.partner_id"
+        try:
+            stored = str(self.load(Partner, partner_id.strip()).id)
+        except NotFound:
+            raise NotFound(f"{field}: no partner with id {partner_id}", field=field, id=partner_id) from None
+        return {**body, key: {**audience, "partner_id": stored}}
 
     def scheme(self, scheme_id: str) -> dict[str, Any]:
         scheme = self.load(AssessmentScheme, scheme_id)
@@ -143,6 +160,7 @@ class Assessments(UseCases):
         with self.reads.read() as tx:
             cards = self._cards(tx, label, rep_id=rep, today=today, traced=True)
             plans = read.improvement_plans(tx, rep, label.label, today=today)
+            notes = self._notes(tx, rep, label.previous(), {c["scheme_id"] for c in cards})
         first = cards[0] if cards else {}
         return {
             "rep_id": rep,
@@ -157,7 +175,32 @@ class Assessments(UseCases):
             "indicators": first.get("indicators", []),
             "items": cards,
             "improvement_plans": plans,
+            "notes": notes,
         }
+
+    def _notes(self, tx: Tx, rep: str, previous: Period, scheme_ids: set[str]) -> list[dict[str, Any]]:
+        """Facts recorded after the previous period was finalized that would change its
+        scorecards: shown as notes on this period, never as edits of the frozen ones."""
+        notes = []
+        for row in read.frozen(tx, previous.label, rep_id=rep):
+            if row["scheme_id"] not in scheme_ids:
+                continue
+            changes = self._changes(tx, row, rep, previous)
+            if changes["changed_since_finalized"]:
+                notes.append({"period": previous.label, "scheme_id": row["scheme_id"], **changes})
+        return notes
+
+    def _changes(self, tx: Tx, row: dict[str, Any], rep: str, period: Period) -> dict[str, Any]:
+        """What the read models say now about a frozen scorecard's inputs, where it differs."""
+        card = row["scorecard"]
+        scheme_row = self._scheme_version(row["scheme_id"], int(card["scheme_version"]))
+        now = read.scorecard(read.Inputs(tx, OrgHistory(tx), period, [rep]), scheme_row, rep, card.get("name"))
+        changed = [
+            {"key": was["key"], "frozen": was["value"], "now": _text(live["value"])}
+            for was, live in zip(card["indicators"], now["indicators"], strict=True)
+            if was["value"] != _text(live["value"])
+        ]
+        return {"changed_since_finalized": changed, "score_now": now["score"], "grade_now": now["grade"]}
 
     # -- finalization -----------------------------------------------------------------------
     def finalize(self, meta: Meta, period: object) -> Written:
@@ -245,12 +288,6 @@ class Assessments(UseCases):
                 inputs = read.Inputs(tx, then, label, [rep], until_position=as_of)
                 finalized_on = date.fromisoformat(card["finalized_on"])
                 again = digest(self._frozen_card(inputs, scheme_row, rep, then, finalized_on, as_of))
-                now = read.scorecard(read.Inputs(tx, OrgHistory(tx), label, [rep]), scheme_row, rep, card.get("name"))
-                changed = [
-                    {"key": was["key"], "frozen": was["value"], "now": _text(live["value"])}
-                    for was, live in zip(card["indicators"], now["indicators"], strict=True)
-                    if was["value"] != _text(live["value"])
-                ]
                 results.append(
                     {
                         "scheme_id": row["scheme_id"],
@@ -261,9 +298,7 @@ class Assessments(UseCases):
                         "frozen_digest": row["digest"],
                         "recomputed_digest": again,
                         "verified": again == row["digest"],
-                        "changed_since_finalized": changed,
-                        "score_now": now["score"],
-                        "grade_now": now["grade"],
+                        **self._changes(tx, row, rep, label),
                     }
                 )
         return {
@@ -364,6 +399,7 @@ class Assessments(UseCases):
         audience: object = None,
         id: UUID | None = None,
     ) -> Written:
+        audience = self._with_partner({"audience": audience}, "audience")["audience"]
         programme = TrainingProgramme.create(
             id or uuid4(), name=name, topic=topic, required_hours=required_hours, due_by=due_by, audience=audience
         )

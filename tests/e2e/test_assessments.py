@@ -10,6 +10,7 @@ import pytest
 from application import clock
 from projections.assessments import finalized_grade
 from tests.e2e.session import Session
+from tests.helpers import bearer
 
 Q1 = "2026-Q1"
 TEAM = "华东一组"
@@ -271,3 +272,65 @@ def test_programme_completion_counts_training_up_to_the_due_date(org):
     assert (report["complete"], report["short"]) == (1, 1)
     bad = {"name": "x", "topic": "cooking", "required_hours": "8", "due_by": "2026-03-31"}
     assert refused(org.client.post("/trainings/programmes", json=bad), 422)["details"]["field"] == "topic"
+
+
+def test_who_sees_which_scorecards_and_who_may_write(org):
+    record_quarter(org)
+    rep, manager = bearer(org.client, "rep", org.b), bearer(org.client, "manager", org.manager)
+    mine = org.client.get(f"/assessments/{Q1}", headers=rep, params={"min_position": org.position}).json()
+    assert [i["rep_id"] for i in mine["items"]] == [org.b]  # a rep sees their own scorecard only
+    assert org.client.get(f"/reps/{org.a}/assessments/{Q1}", headers=rep).status_code == 404
+    assert org.client.get(f"/reps/{org.b}/assessments/{Q1}", headers=rep).status_code == 200
+    team = org.client.get(f"/assessments/{Q1}", headers=manager, params={"min_position": org.position}).json()
+    assert {i["rep_id"] for i in team["items"]} == {org.a, org.b}  # the manager's subtree, not Cai
+    refused(org.client.get(f"/assessments/{Q1}", headers=manager, params={"scope": "team:华南一组"}), 404)
+    refused(org.client.post(f"/assessments/{Q1}/finalize", headers=manager, json={}), 403, "forbidden")
+    refused(org.client.post("/assessments/schemes", headers=manager, json=SCHEME), 403, "forbidden")
+    body = {"period": Q1, "causes": "回款慢", "actions": "每周跟进", "due_on": "2026-05-01"}
+    made = org.client.post(f"/reps/{org.b}/improvement-plans", headers=manager, json=body)
+    assert made.status_code == 201, made.text  # in the manager's own name
+    refused(org.client.post(f"/reps/{org.c}/improvement-plans", headers=manager, json=body), 404)
+    refused(
+        org.client.post(f"/reps/{org.b}/improvement-plans", headers=manager, json={**body, "manager_id": org.director}),
+        403,
+    )
+    refused(org.client.post(f"/reps/{org.b}/improvement-plans", headers=rep, json=body), 403)
+    refused(org.client.post(f"/reps/{org.b}/improvement-plans", json=body), 422)  # an admin names the manager
+
+
+def test_partner_audience_and_scope_and_notes_on_the_next_period(org):
+    partner = org.post("/partners", {"name": "华东星辰分销", "kind": "distributor", "region": "华东"})["id"]
+    org.post(f"/reps/{org.b}/transfer", {"partner_id": partner, "effective_from": "2026-01-01", "reason": "加入渠道"})
+    refused(
+        org.client.post(
+            "/assessments/schemes",
+            json={**SCHEME, "applies_to": {"partner_id": "00000000-0000-0000-0000-000000000009"}},
+        ),
+        404,
+    )
+    channel = org.post(
+        "/assessments/schemes",
+        {
+            **SCHEME,
+            "name": "渠道考核",
+            "applies_to": {"partner_id": partner},
+            "indicators": [{"key": "collection", "source": "kpi:collection_rate", "weight": "1", "full_at": "1"}],
+        },
+    )["id"]
+    org.won(org.b, "50000.00", "2026-03-01", paid="25000.00")
+    page = org.get(f"/assessments/{Q1}", scope=f"partner:{partner}", scheme_id=channel)
+    assert [(i["rep_id"], i["score"], i["grade"]) for i in page["items"]] == [(org.b, "50.00", "C")]
+    everyone = org.get(f"/assessments/{Q1}", scope=f"partner:{partner}")["items"]
+    assert {(i["scheme_id"], i["rep_id"]) for i in everyone} == {(channel, org.b), (org.scheme, org.b)}
+
+    clock.set_today(date(2026, 4, 1))
+    org.post(f"/assessments/{Q1}/finalize", {})
+    _, deal = org.won(org.b, "10000.00", "2026-03-31")  # late, dated in the finalized quarter
+    org.post(f"/deals/{deal}/payments", {"amount": "10000.00", "received_on": "2026-04-02"})
+    q2 = org.get(f"/reps/{org.b}/assessments/2026-Q2")
+    notes = {n["scheme_id"]: n for n in q2["notes"]}
+    assert notes[channel]["period"] == Q1
+    assert notes[channel]["changed_since_finalized"] == [{"key": "collection", "frozen": "0.5000", "now": "0.5833"}]
+    frozen = org.get(f"/reps/{org.b}/assessments/{Q1}")
+    assert {i["scheme_id"]: i["score"] for i in frozen["items"]}[channel] == "50.00"
+    assert org.get(f"/reps/{org.b}/assessments/{Q1}/verify")["verified"] is True
