@@ -235,7 +235,20 @@ STATUSES = {
     "clawback": ("追回", "clawback"),
     "deduction": ("扣减", "deduction"),
     "accepted": ("已接受", "accepted"),
+    "price": ("价格", "price"),
+    "competitor": ("竞争对手", "competitor"),
+    "no_budget": ("无预算", "no budget"),
+    "timing": ("时机", "timing"),
+    "no_decision": ("未决策", "no decision"),
     "rejected": ("已驳回", "rejected"),
+}
+
+LIFECYCLE = {
+    "prospect": ("潜在客户", "prospect"),
+    "active": ("活跃", "active"),
+    "dormant": ("休眠", "dormant"),
+    "lost": ("流失", "lost"),
+    "churned": ("流失", "churned"),
 }
 
 
@@ -293,14 +306,22 @@ def install(env: Environment) -> None:
     def status(context: Any, key: str | None) -> str:
         return word(key or "", context.get("lang", "zh"), STATUSES)
 
+    @pass_context
+    def lifecycle(context: Any, key: str | None) -> str:
+        return word(key or "", context.get("lang", "zh"), LIFECYCLE)
+
     def zip_pairs(values: Any) -> list[tuple[str, str]]:
         return [(str(v), str(v)) for v in values]
 
     def zip_names(ids: Any, reps: dict[str, Any]) -> list[tuple[str, str]]:
         return sorted(((i, reps[i]["name"]) for i in ids if i in reps), key=lambda pair: pair[1])
 
-    def funnel_data(stages: Any, lang: str) -> list[dict[str, Any]]:
-        return [{"name": word(s["stage"], lang, STAGES), "value": s["count"]} for s in stages]
+    def funnel_data(conversion: Any, lang: str) -> list[dict[str, Any]]:
+        """Deals reaching each stage, then won: the stage conversion read as a funnel."""
+        steps = [(c["from"], c["reached_from"]) for c in conversion]
+        if conversion:
+            steps.append((conversion[-1]["to"], conversion[-1]["reached_to"]))
+        return [{"name": word(stage, lang, STAGES), "value": count} for stage, count in steps]
 
     def dict_query(values: dict[str, Any], **more: Any) -> str:
         return urlencode({k: v for k, v in {**values, **more}.items() if v not in (None, "")})
@@ -308,4 +329,6 @@ def install(env: Environment) -> None:
     env.policies["json.dumps_kwargs"] = {"sort_keys": False, "ensure_ascii": False}
     env.globals.update(t=t)
     env.filters.update(number=number, money=money, percent=percent, stage=stage, metric=metric, status=status)
-    env.filters.update(zip_pairs=zip_pairs, zip_names=zip_names, funnel_data=funnel_data, dict_query=dict_query)
+    env.filters.update(
+        lifecycle=lifecycle, zip_pairs=zip_pairs, zip_names=zip_names, funnel_data=funnel_data, dict_query=dict_query
+    )

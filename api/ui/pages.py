@@ -251,7 +251,7 @@ async def customer(ctx: Ctx) -> tuple[str, dict[str, Any]]:
     found, deliveries, revisits, reps = await asyncio.gather(
         ctx.api.get(f"/customers/{ctx.arg}", as_of=moment(as_of)),
         ctx.api.get("/deliveries", customer_id=ctx.arg),
-        ctx.api.get("/revisits", status="due", within_days=366),
+        ctx.api.get("/customers/revisits", within_days=366),
         reps_by_id(ctx),
     )
     body = found.body if found.ok else None
