@@ -30,8 +30,16 @@ from domain.commission.statements import (
 from domain.errors import Conflict, InvalidInput, NotFound
 from domain.rep import Rep
 from domain.values import Period, money
-from infrastructure.store import EventStore
-from projections.commissions import DEFAULT_CURRENCY, READ_MODELS, HypotheticalPlan, Ledger, LedgerInputs
+from infrastructure.store import EventStore, parse_id
+from projections.commissions import (
+    DEFAULT_CURRENCY,
+    READ_MODELS,
+    HypotheticalPlan,
+    Ledger,
+    LedgerInputs,
+    shown_statement,
+    statement_row,
+)
 
 OPEN_NOTE = "open: live figures; rank and team-target bonuses are settled at close"
 CSV_COLUMNS = ("id", "kind", "deal_id", "component", "basis_amount", "amount", "plan_id", "plan_version")
@@ -338,13 +346,20 @@ class Commissions(UseCases):
             return ledger.statements(period.label)
         return ledger.open_statements(period)
 
+    @staticmethod
+    def _known_rep(ledger: Ledger, rep_id: str) -> str:
+        rep = str(parse_id(rep_id, "rep"))
+        if not ledger.member(rep):
+            raise NotFound(f"no rep with id {rep_id}", kind="rep", id=rep_id)
+        return rep
+
     def statement(self, query: StatementOf) -> Statement:
         """A rep's statement for a month: live figures while the month is open, the frozen
         statement once it is closed; one row of the ledger either way."""
         period = month(query.period)
-        rep = self._rep_id(query.rep_id)
         with self.reads.current(*READ_MODELS) as tx:
             ledger = Ledger(tx)
+            rep = self._known_rep(ledger, query.rep_id)
             closed = ledger.closed()
             if period.label in closed:
                 kept = ledger.statement(period.label, rep) or frozen_statement(rep, period.label, DEFAULT_CURRENCY, [])
@@ -356,14 +371,15 @@ class Commissions(UseCases):
                     status=kept["status"],
                     total=kept["total"],
                     digest=kept["digest"],
-                    lines=[_public(line) for line in kept["lines"]],
+                    lines=kept["lines"],
                     closed_as_of_position=closed[period.label],
                     kept={k: v for k, v in kept.items() if k not in fields},
                 )
             if period.label in ledger.months() and not ledger.pending(period.label):
                 shown = ledger.statement(period.label, rep)
             else:
-                shown = ledger.open_statements(period).get(rep)
+                computed = ledger.open_statements(period).get(rep)
+                shown = shown_statement(statement_row(rep, computed)["body"]) if computed else None
             if shown is None:
                 currency = ledger.inputs([]).currency(rep, period)
                 shown = render(rep, period.label, currency, "open", [])
@@ -375,9 +391,9 @@ class Commissions(UseCases):
             status=shown["status"],
             total=shown["total"],
             digest=shown["digest"],
-            lines=[_public(line) for line in shown["lines"]],
+            lines=shown["lines"],
             note=OPEN_NOTE,
-            kept={"clawback_notes": shown_explanation({"notes": notes})["notes"]} if notes else {},
+            kept={"clawback_notes": notes} if notes else {},
         )
 
     def statement_rows(self, query: StatementOf) -> StatementRows:
@@ -449,10 +465,10 @@ class Commissions(UseCases):
         with self.reads.current(*READ_MODELS) as tx:
             ledger = Ledger(tx)
             status = "closed" if period.label in ledger.closed() else "open"
-            if status == "closed":
-                kept = ledger.statement(period.label, rep_id)
+            if status == "open" and (period.label not in ledger.months() or ledger.pending(period.label)):
+                kept = ledger.open_statements(period).get(rep_id)
             else:
-                kept = self._open_statements(ledger, period).get(rep_id)
+                kept = ledger.full_statement(period.label, rep_id)
         found = next((x for x in (kept or {}).get("lines", []) if x["id"] == query.line_id), None)
         if found is None:
             raise NotFound(f"no commission line {query.line_id}", kind="line", id=query.line_id)

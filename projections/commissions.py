@@ -29,7 +29,7 @@ from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscode
 from domain.commission.calc import Calculator, Line, Money, Source, Win
 from domain.commission.period import CommissionPeriod
 from domain.commission.plan import Plan, validate_plan
-from domain.commission.statements import base_lines, corrections, frozen, render
+from domain.commission.statements import base_lines, corrections, frozen, render, shown_explanation
 from domain.deal import Deal, dump_splits, load_splits
 from domain.rep import Rep
 from domain.target import TargetSheet
@@ -50,7 +50,8 @@ PLAN_COLUMNS = ("plan_key", "position", "plan_id", "version", "body")
 ASSIGN_COLUMNS = ("position", "rep_id", "plan_id", "effective_from")
 CLOSED_COLUMNS = ("period", "position", "as_of_position", "closed_at")
 ADJUSTMENT_COLUMNS = ("position", "period", "body")
-STATEMENT_COLUMNS = ("key", "period", "rep_id", "status", "body")
+STATEMENT_COLUMNS = ("key", "period", "rep_id", "status", "body", "detail")
+MONEY_FIELDS = ("amount", "basis_amount")
 DEFAULT_CURRENCY = "CNY"
 EMBEDDED = (("org_", ORG), ("targets_", TARGETS))  # read models the ledger keeps a copy of
 
@@ -66,6 +67,52 @@ def dump(value: Any) -> str:
 
 def load(text: str) -> Any:
     return _codec.decode(text.encode("utf-8"))
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, (Decimal, date)):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def statement_row(rep_id: str, statement: dict[str, Any]) -> dict[str, Any]:
+    """A statement as the ledger keeps it: `body`, what a statement answer shows (lines without
+    their explanations, money as text), and `detail`, the lines with key and explanation and the
+    refunds' notes at full precision (explain, corrections of closed months)."""
+    period, notes = statement["period"], statement.get("clawback_notes")
+    shown = {k: v for k, v in statement.items() if k not in ("lines", "clawback_notes")}
+    shown["status"] = shown.get("status", "closed")
+    shown["lines"] = [{k: v for k, v in line.items() if k not in ("key", "explain")} for line in statement["lines"]]
+    if notes:
+        shown["clawback_notes"] = shown_explanation({"notes": notes})["notes"]
+    return {
+        "key": statement_key(period, rep_id),
+        "period": period,
+        "rep_id": rep_id,
+        "status": shown["status"],
+        "body": json.dumps(shown, default=_plain, ensure_ascii=False, separators=(",", ":")),
+        "detail": dump({"lines": statement["lines"], "clawback_notes": notes}),
+    }
+
+
+def shown_statement(body: str) -> dict[str, Any]:
+    """A row's `body` with its money back as Decimals."""
+    statement: dict[str, Any] = json.loads(body)
+    statement["total"] = Decimal(statement["total"])
+    for line in statement["lines"]:
+        for name in MONEY_FIELDS:
+            line[name] = Decimal(line[name])
+    return statement
+
+
+def full_statement(body: str, detail: str) -> dict[str, Any]:
+    """A row as the statement it was made from: lines with key and explanation."""
+    kept = load(detail)
+    statement = {**shown_statement(body), "lines": kept["lines"]}
+    statement.pop("clawback_notes", None)
+    if kept["clawback_notes"]:
+        statement["clawback_notes"] = kept["clawback_notes"]
+    return statement
 
 
 def _source(r: Recorded) -> str:
@@ -156,7 +203,7 @@ class CommissionsProjection(Projection):
         # every rep's statement of every month: live (open) or frozen (closed, approved, paid)
         "statements": [
             """CREATE TABLE IF NOT EXISTS {statements} (key TEXT PRIMARY KEY, period TEXT NOT NULL,
-                          rep_id TEXT NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL)""",
+                          rep_id TEXT NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL, detail TEXT NOT NULL)""",
             "CREATE INDEX IF NOT EXISTS {statements}_period ON {statements} (period, rep_id)",
         ],
         # corrections of closed months changed by late facts, due in an open month
@@ -361,17 +408,7 @@ class CommissionsProjection(Projection):
 
     @staticmethod
     def _freeze(s: dict[str, Any], rep_id: str, statement: dict[str, Any]) -> None:
-        period = statement["period"]
-        body = {**statement, "status": statement.get("status", "closed")}
-        s["statements"].put(
-            {
-                "key": statement_key(period, rep_id),
-                "period": period,
-                "rep_id": rep_id,
-                "status": body["status"],
-                "body": dump(body),
-            }
-        )
+        s["statements"].put(statement_row(rep_id, statement))
 
     @handles(CommissionPeriod.StatementClosed)
     def statement_closed(self, s: dict[str, Any], r: Recorded) -> None:
@@ -410,8 +447,9 @@ class CommissionsProjection(Projection):
         row = s["statements"].get(key)
         if row is None:
             return
-        body = {**load(row["body"]), **changes}
-        s["statements"].put({**row, "status": body["status"], "body": dump(body)})
+        body = {**json.loads(row["body"]), **changes}
+        text = json.dumps(body, default=_plain, ensure_ascii=False, separators=(",", ":"))
+        s["statements"].put({**row, "status": body["status"], "body": text})
 
     @handles(CommissionPeriod.StatementApproved)
     def statement_approved(self, s: dict[str, Any], r: Recorded) -> None:
@@ -642,25 +680,40 @@ class Ledger:
                 )
             ]
             statements = {
-                rep: load(body)
-                for rep, body in self.tx.all(
-                    f"SELECT rep_id, body FROM {self.t['statements']} WHERE period = ? AND status <> 'open'", (period,)
+                rep: full_statement(body, detail)
+                for rep, body, detail in self.tx.all(
+                    f"SELECT rep_id, body, detail FROM {self.t['statements']} WHERE period = ? AND status <> 'open'",
+                    (period,),
                 )
             }
             self._books[period] = Book(period, adjustments, statements)
         return self._books[period]
 
     def statement(self, period: str, rep_id: str) -> dict[str, Any] | None:
+        """A rep's statement of a month as answered (lines without their explanations)."""
         row = self.tx.one(f"SELECT body FROM {self.t['statements']} WHERE key = ?", (statement_key(period, rep_id),))
-        return load(row[0]) if row else None
+        return shown_statement(row[0]) if row else None
+
+    def full_statement(self, period: str, rep_id: str) -> dict[str, Any] | None:
+        """A rep's statement of a month with every line's key and explanation."""
+        row = self.tx.one(
+            f"SELECT body, detail FROM {self.t['statements']} WHERE key = ?", (statement_key(period, rep_id),)
+        )
+        return full_statement(*row) if row else None
 
     def statements(self, period: str) -> dict[str, dict[str, Any]]:
+        """Every rep's statement of a month as answered."""
         return {
-            rep: load(body)
+            rep: shown_statement(body)
             for rep, body in self.tx.all(
                 f"SELECT rep_id, body FROM {self.t['statements']} WHERE period = ? ORDER BY rep_id", (period,)
             )
         }
+
+    def member(self, rep_id: str) -> bool:
+        """The rep is known to the ledger's copy of the org."""
+        members = part_tables(self.t, "org_", ORG)["members"]
+        return self.tx.one(f"SELECT 1 FROM {members} WHERE rep_id = ?", (rep_id,)) is not None
 
     def inputs(self, months: Iterable[str] | None = None, until_position: int | None = None) -> LedgerInputs:
         return LedgerInputs(self.tx, self.t, months=months, until_position=until_position)
@@ -772,9 +825,10 @@ class Ledger:
     def _store(self, period: Period, statements: dict[str, dict[str, Any]]) -> None:
         label = period.label
         self.tx.execute(f"DELETE FROM {self.t['statements']} WHERE period = ? AND status = 'open'", (label,))
+        rows = [statement_row(rep, s) for rep, s in sorted(statements.items())]
         self.tx.executemany(
-            f"INSERT INTO {self.t['statements']} (key, period, rep_id, status, body) VALUES (?, ?, ?, 'open', ?)",
-            [(statement_key(label, rep), label, rep, dump(s)) for rep, s in sorted(statements.items())],
+            f"INSERT INTO {self.t['statements']} ({', '.join(STATEMENT_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
+            [tuple(row[c] for c in STATEMENT_COLUMNS) for row in rows],
         )
 
 
