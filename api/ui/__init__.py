@@ -108,7 +108,10 @@ class Api:
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
 
-        await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        except Exception:  # the app has answered 500 (and logged it); the page shows that answer
+            status = 500 if status < 500 else status
         data = b"".join(chunks)
         content: Any = data
         if out_headers.get("content-type", "").startswith("application/json"):

@@ -189,6 +189,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "contact": ("联系人", "Contact"),
     "result": ("结果", "Result"),
     "members": ("人数", "Members"),
+    "actions": ("操作", "Actions"),
 }
 
 STAGES = {

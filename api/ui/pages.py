@@ -324,9 +324,10 @@ async def finance(ctx: Ctx) -> tuple[str, dict[str, Any]]:
             done = None
         if done is not None:
             outcome = {"ok": done.ok, "action": action, "message": "" if done.ok else done.error}
-    found, disputes = await asyncio.gather(
-        ctx.api.get(f"/commissions/periods/{period}", min_position=None),
+    found, disputes, reps = await asyncio.gather(
+        ctx.api.get(f"/commissions/periods/{period}"),
         ctx.api.get("/commissions/disputes", period=period),
+        reps_by_id(ctx),
     )
     return "finance.html", {
         "period": period,
@@ -335,6 +336,7 @@ async def finance(ctx: Ctx) -> tuple[str, dict[str, Any]]:
         "disputes": disputes.body.get("items", []) if disputes.ok else [],
         "outcome": outcome,
         "may_act": ctx.role in ("finance", "admin"),
+        "reps": reps,
         "today": clock.today().isoformat(),
     }
 
