@@ -323,18 +323,24 @@ class Assessments(UseCases):
         causes: object,
         actions: object,
         due_on: object,
-        manager_id: str,
+        manager_id: str | None = None,
         id: UUID | None = None,
     ) -> Written:
-        """改善对策 by a manager above the rep (on the period's last day, or today while it runs):
-        409 `manager_not_allowed` naming `manager_id` otherwise."""
+        """改善对策 by a manager above the rep (on the period's last day, or today while it runs;
+        by default the rep's own manager then): 409 `manager_not_allowed` naming `manager_id`
+        otherwise."""
         rep = self.load(Rep, rep_id)
+        today = clock.today()
+        day = min(_period(period).end, today)
+        chain = self._managers_above(rep, day)
+        if manager_id is None:
+            if not chain:
+                raise InvalidInput("the rep has no manager: name manager_id", field="manager_id")
+            manager_id = chain[0]
         try:
             manager = str(self.load(Rep, manager_id).id)
         except NotFound:
             raise NotFound(f"manager_id: no rep with id {manager_id}", field="manager_id", id=manager_id) from None
-        today = clock.today()
-        day = min(_period(period).end, today)
         plan = ImprovementPlan.record(
             id or uuid4(),
             rep_id=str(rep.id),
@@ -343,7 +349,7 @@ class Assessments(UseCases):
             actions=actions,
             due_on=due_on,
             manager_id=manager,
-            manager_chain=self._managers_above(rep, day),
+            manager_chain=chain,
             recorded_on=today,
         )
         return self._written(meta, plan, rep_id=plan.rep_id, period=plan.period, due_on=plan.due_on)

@@ -638,7 +638,7 @@ def programme_report(tx: Tx, programme_id: str, *, on: date) -> dict[str, Any] |
     return {
         **found,
         "as_of": on,
-        "reps": reps,
+        "items": reps,
         "complete": sum(1 for r in reps if r["complete"]),
         "short": sum(1 for r in reps if not r["complete"]),
     }

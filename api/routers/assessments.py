@@ -29,7 +29,9 @@ class ImprovementPlanBody(Body):
     actions: str = Field(min_length=1, max_length=4000)
     due_on: SaneDate
     manager_id: str | None = Field(
-        default=None, max_length=200, description="the manager above the rep; a manager's key: their own id (default)"
+        default=None,
+        max_length=200,
+        description="the manager above the rep (default: the rep's manager; a manager's key: their own id)",
     )
 
 
@@ -142,14 +144,13 @@ def verify(rep_id: str, period: str, request: Request, rt: RuntimeDep, min_posit
 )
 def record_improvement_plan(rep_id: str, body: ImprovementPlanBody, rt: RuntimeDep, meta: MetaDep, access: AccessDep):
     """改善对策 for a rep below expectation: causes, actions and a due date, by a manager above
-    the rep (409 `manager_not_allowed` otherwise); a manager records in their own name."""
+    the rep (409 `manager_not_allowed` otherwise); a manager records in their own name, an
+    admin in the name of `manager_id`, by default the rep's manager."""
     access.not_own(rep_id)
     fields = body.model_dump()
     if access.role == MANAGER:
         fields["manager_id"] = fields["manager_id"] or access.principal.rep_id
         access.myself(fields["manager_id"], "manager_id")
-    elif fields["manager_id"] is None:
-        raise InvalidInput("manager_id is required", field="manager_id")
     return answer(rt, rt.ledger.assessments.record_improvement_plan(meta, rep_id, **fields), 201)
 
 
@@ -203,10 +204,10 @@ def programme(
     they may see."""
     await_position(request, ("org", "staff", "assessments"), min_position)
     report = rt.ledger.assessments.programme_report(programme_id)
-    reps = [r for r in report["reps"] if access.sees_rep(r["rep_id"])]
+    reps = [r for r in report["items"] if access.sees_rep(r["rep_id"])]
     if status is not None:
         reps = [r for r in reps if r["complete"] == (status == "complete")]
-    report = {**report, "reps": reps}
+    report = {**report, "items": reps}
     report["complete"] = sum(1 for r in reps if r["complete"])
     report["short"] = sum(1 for r in reps if not r["complete"])
     return Json(report)

@@ -265,7 +265,7 @@ def test_programme_completion_counts_training_up_to_the_due_date(org):
         {"course": "合规", "topic": "compliance", "completed_on": "2026-03-02", "hours": "4"},
     )  # another topic
     report = org.get(f"/trainings/programmes/{programme}")
-    rows = {r["rep_id"]: r for r in report["reps"]}
+    rows = {r["rep_id"]: r for r in report["items"]}
     assert set(rows) == {org.a, org.b}  # the manager and Cai are outside the audience
     assert (rows[org.a]["hours_done"], rows[org.a]["complete"], rows[org.a]["short_by"]) == ("8.00", True, "0.00")
     assert (rows[org.b]["hours_done"], rows[org.b]["complete"], rows[org.b]["short_by"]) == ("6.00", False, "2.00")
@@ -295,7 +295,11 @@ def test_who_sees_which_scorecards_and_who_may_write(org):
         403,
     )
     refused(org.client.post(f"/reps/{org.b}/improvement-plans", headers=rep, json=body), 403)
-    refused(org.client.post(f"/reps/{org.b}/improvement-plans", json=body), 422)  # an admin names the manager
+    by_admin = org.post(f"/reps/{org.b}/improvement-plans", body)  # an admin: the rep's manager by default
+    plans = org.get(f"/reps/{org.b}/assessments/{Q1}")["improvement_plans"]
+    assert {p["manager_id"] for p in plans if p["id"] == by_admin["id"]} == {org.manager}
+    no_manager = refused(org.client.post(f"/reps/{org.director}/improvement-plans", json=body), 422)
+    assert no_manager["details"]["field"] == "manager_id"
 
 
 def test_partner_audience_and_scope_and_notes_on_the_next_period(org):

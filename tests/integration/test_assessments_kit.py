@@ -149,6 +149,6 @@ def test_programme_hours_count_up_to_and_including_the_due_date(kit):
     )
     kit.then_query("staff", lambda tx: None)  # the trainings, read from the staff read model
     report = kit.then_query("assessments", lambda tx: programme_report(tx, written.id, on=date(2026, 3, 20)))
-    rows = {r["rep_id"]: r for r in report["reps"]}
+    rows = {r["rep_id"]: r for r in report["items"]}
     assert (rows[kit.ids["amy"]]["complete"], rows[kit.ids["amy"]]["short_by"]) == (True, Decimal("0.00"))
     assert (rows[kit.ids["bo"]]["complete"], rows[kit.ids["bo"]]["short_by"]) == (False, Decimal("2.00"))
