@@ -222,7 +222,7 @@ class Assessments(UseCases):
                     continue
                 reps = read.audience(org, scheme_row, label, min(label.end, today))
                 inputs = read.Inputs(tx, org, label, reps, until_position=as_of)
-                cards = [self._frozen_card(inputs, scheme_row, rep, org, today, as_of) for rep in reps]
+                cards = [self._frozen_card(inputs, scheme_row, rep, org.names.get(rep), today, as_of) for rep in reps]
                 rounds.append(
                     AssessmentRound.finalize(
                         scheme_id=scheme_row["scheme_id"],
@@ -260,10 +260,10 @@ class Assessments(UseCases):
 
     @staticmethod
     def _frozen_card(
-        inputs: read.Inputs, scheme_row: dict[str, Any], rep: str, org: OrgHistory, on: date, as_of: int
+        inputs: read.Inputs, scheme_row: dict[str, Any], rep: str, name: str | None, on: date, as_of: int
     ) -> dict[str, Any]:
         """The scorecard as it is frozen: read as of store position `as_of`, stamped with it."""
-        card = read.scorecard(inputs, scheme_row, rep, org.names.get(rep))
+        card = read.scorecard(inputs, scheme_row, rep, name)
         return {**card, "finalized_on": on.isoformat(), "as_of_position": as_of}
 
     def verify(self, rep_id: str, period: object) -> dict[str, Any]:
@@ -287,7 +287,7 @@ class Assessments(UseCases):
                 then = OrgHistory(tx, until_position=as_of)
                 inputs = read.Inputs(tx, then, label, [rep], until_position=as_of)
                 finalized_on = date.fromisoformat(card["finalized_on"])
-                again = digest(self._frozen_card(inputs, scheme_row, rep, then, finalized_on, as_of))
+                again = digest(self._frozen_card(inputs, scheme_row, rep, card.get("name"), finalized_on, as_of))
                 results.append(
                     {
                         "scheme_id": row["scheme_id"],
