@@ -82,22 +82,28 @@ async def home(ctx: Ctx) -> tuple[str, dict[str, Any]]:
     period, as_of = ctx.q("period", this_month()), ctx.q("as_of")
     reps = await reps_by_id(ctx)
     me = reps.get(ctx.rep_id or "")
-    scopes = ["company"]
-    heading = "company_numbers"
-    if ctx.role == "rep" and ctx.rep_id:
-        scopes, heading = [f"rep:{ctx.rep_id}"], "my_numbers"
-    elif ctx.role == "manager" and ctx.rep_id:
-        heading = "team_numbers"
-        scopes = [s for s in (f"region:{me['region']}" if me else "", f"team:{me['team']}" if me else "") if s]
-        scopes.append(f"rep:{ctx.rep_id}")
-    kpis = None
-    for scope in scopes:
-        kpis = await ctx.api.get("/kpis", period=period, scope=scope, as_of=moment(as_of))
-        if kpis.ok:
-            break
-    assert kpis is not None
-    revenue = next((m for m in kpis.body.get("metrics", []) if m["metric"] == "revenue"), None) if kpis.ok else None
     team = [r for r in reps.values() if r["level"] in SELLING and r["status"] == "active"]
+    heading, blocks, refused = "company_numbers", [], None
+    if ctx.role == "rep" and ctx.rep_id:
+        heading, choices = "my_numbers", [[f"rep:{ctx.rep_id}"]]
+    elif ctx.role == "manager" and ctx.rep_id:
+        # the whole subtree when it is a region (or the company); otherwise each team in it
+        heading = "team_numbers"
+        teams = sorted({r["team"] for r in team if r.get("team")})
+        choices = [["company"], [f"region:{me['region']}"] if me else [], [f"team:{t}" for t in teams]]
+        choices.append([f"rep:{ctx.rep_id}"])
+    else:
+        choices = [["company"]]
+    for scopes in choices:
+        found = await asyncio.gather(
+            *(ctx.api.get("/kpis", period=period, scope=scope, as_of=moment(as_of)) for scope in scopes)
+        )
+        blocks = [k.body for k in found if k.ok]
+        refused = next((problem(k) for k in found if not k.ok), None)
+        if blocks:
+            break
+    for block in blocks:
+        block["revenue"] = next((m for m in block.get("metrics", []) if m["metric"] == "revenue"), None)
     queue: list[dict[str, Any]] = []
     statements: list[dict[str, Any]] = []
     period_total = None
@@ -124,9 +130,8 @@ async def home(ctx: Ctx) -> tuple[str, dict[str, Any]]:
         "period": period,
         "as_of": as_of,
         "heading": heading,
-        "kpis": kpis.body if kpis.ok else None,
-        "kpi_problem": problem(kpis),
-        "revenue": revenue,
+        "blocks": blocks,
+        "kpi_problem": None if blocks else refused,
         "queue": queue[:20],
         "overdue": sum(1 for i in queue if i.get("sla_state") in ("breached", "overdue")),
         "due": sum(1 for i in queue if i.get("sla_state") == "due"),

@@ -70,7 +70,8 @@
   function chartOption(spec) {
     if (spec.kind === "gauge") {
       return { series: [{ type: "gauge", min: 0, max: Math.max(120, Math.ceil(spec.value / 10) * 10),
-        progress: { show: true }, detail: { formatter: "{value}%", fontSize: 22 },
+        progress: { show: true }, title: { offsetCenter: [0, "75%"] },
+        detail: { formatter: "{value}%", fontSize: 22, offsetCenter: [0, "45%"] },
         data: [{ value: spec.value, name: spec.name }] }] };
     }
     if (spec.kind === "funnel") {
