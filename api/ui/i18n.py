@@ -190,6 +190,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "result": ("结果", "Result"),
     "members": ("人数", "Members"),
     "actions": ("操作", "Actions"),
+    "projection": ("投影", "Projection"),
 }
 
 STAGES = {
@@ -236,6 +237,12 @@ STATUSES = {
     "clawback": ("追回", "clawback"),
     "deduction": ("扣减", "deduction"),
     "accepted": ("已接受", "accepted"),
+    "cold_call": ("电话陌拜", "cold call"),
+    "online": ("线上", "online"),
+    "trade_show": ("展会", "trade show"),
+    "partner": ("合作伙伴", "partner"),
+    "referral": ("转介绍", "referral"),
+    "other": ("其他", "other"),
     "price": ("价格", "price"),
     "competitor": ("竞争对手", "competitor"),
     "no_budget": ("无预算", "no budget"),
