@@ -37,7 +37,7 @@ from projections.kpi import KPI
 from projections.money import fraction, from_cents, to_cents
 from projections.org import OrgHistory
 from projections.performance import member_totals
-from projections.staff import reviews, training_hours
+from projections.staff import STAFF, training_hours
 from projections.targets import targets_in_force
 
 SCHEME_COLUMNS = ("k", "scheme_id", "version", "period_kind", "effective_from", "body", "position")
@@ -357,6 +357,28 @@ def _collection(tx: Tx, org: OrgHistory, period: Period, until: int) -> dict[str
     return found
 
 
+def _reviews(tx: Tx, reps: Collection[str], period: Period, until: int) -> dict[str, dict[str, Any]]:
+    """Each rep's review of the period (the staff read model's rows), as recorded up to `until`;
+    the latest recorded when there were several."""
+    t = active_tables(tx, STAFF)
+    found: dict[str, dict[str, Any]] = {}
+    wanted = sorted(reps)
+    for i in range(0, len(wanted), 500):
+        part = wanted[i : i + 500]
+        for rep, position, rating, reviewer, reviewed_on in tx.all(
+            f"SELECT rep_id, position, rating, reviewer_id, reviewed_on FROM {t['reviews']} "
+            f"WHERE period = ? AND position <= ? AND rep_id IN ({', '.join('?' * len(part))}) ORDER BY position",
+            [period.label, until, *part],
+        ):
+            found[rep] = {
+                "position": int(position),
+                "rating": int(rating),
+                "reviewer_id": reviewer,
+                "reviewed_on": reviewed_on,
+            }
+    return found
+
+
 def _rep_totals(
     tx: Tx, org: OrgHistory, reps: Collection[str], period: Period, until: int
 ) -> dict[str, dict[str, Any]]:
@@ -401,6 +423,7 @@ class Inputs:
         self.targets = targets_in_force(tx, until_position=until_position)
         self.collection = _collection(tx, org, period, until) if self.reps else {}
         self.satisfaction = satisfaction(tx, self.reps, period, until=until)
+        self.reviews = _reviews(tx, self.reps, period, until)
 
     def value(self, rep: str, source: str) -> tuple[Decimal | None, dict[str, Any]]:
         """The indicator value and what it was read from (with `missing` saying why when absent)."""
@@ -441,11 +464,9 @@ class Inputs:
                 }
             return got["average"], {"read_model": "assessments.feedback", **got}
         if source == "review:rating":
-            until = ALL if self.until is None else self.until
-            found = [r for r in reviews(self.tx, rep, self.period.label) if r["position"] <= until]
-            if not found:
+            review = self.reviews.get(rep)
+            if review is None:
                 return None, {"read_model": "staff", "missing": f"no review for {self.period.label}"}
-            review = found[-1]
             return Decimal(review["rating"]), {
                 "read_model": "staff",
                 "event": "RepReviewed",
