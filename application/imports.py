@@ -6,8 +6,10 @@ CRLF) or `.xlsx` workbooks with the same columns. Every row is checked first by 
 rules as the commands; one bad row and nothing is written, and every bad row is reported as
 `file:line: problem`. Records are identified by their `external_id`: each one's id here is
 derived from it (UUID 5), so importing the same files again writes nothing new and counts the
-rows already present. Events carry the files' business dates; their recording time is the
-import's. Everything is recorded in one transaction.
+rows already present; a later export's additions to a stored deal (stage changes, its outcome,
+new payments and refunds) are recorded. Events carry the files' business dates; their
+recording time is the import's. Everything is checked before anything is written; then
+thousands of records go per transaction through the store's bulk insert (see `Imports._write`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from domain.deal import Deal
 from domain.errors import DomainError, InvalidInput
 from domain.lead import Lead
 from domain.rep import Rep
-from domain.values import Level
+from domain.values import Level, Stage
 from infrastructure.store import EventStore
 
 NAMESPACE = uuid.UUID("5b0c1c64-7f0a-4f0e-9a55-2f3e1d6a9c01")
@@ -226,7 +228,8 @@ class _Batch:
         self.new: dict[uuid.UUID, Entity] = {}
         self.kinds: dict[uuid.UUID, str] = {}
         self.known: dict[str, set[uuid.UUID]] = defaultdict(set)  # in the files (new or present)
-        self.skipped: set[uuid.UUID] = set()  # deals already present: their rows are too
+        self.present_deals: set[uuid.UUID] = set()  # deals already stored: their rows may add to them
+        self.lead_reps: set[uuid.UUID] = set()  # reps that the leads' rows assign leads to
         self.rep_levels: dict[uuid.UUID, str] = {}
         self.seen: dict[int, int] = {}  # pending events already counted, per aggregate
 
@@ -363,6 +366,7 @@ def _leads(batch: _Batch, row: Row, reps: Callable[[uuid.UUID], Rep]) -> Iterabl
         assert lead.assigned_at is not None
         rep.take_lead(lead_id=str(lead_id), capacity=None, taken_at=lead.assigned_at)
         touched.append(rep)
+        batch.lead_reps.add(assignee)
         if status == "qualified":
             lead.qualify(notes=None, qualified_on=captured_at.date())
         elif status == "disqualified":
@@ -377,14 +381,14 @@ class _DealRows:
     row: Row
     stages: list[Row] = field(default_factory=list)
     moves: list[tuple[date, int, Row]] = field(default_factory=list)  # payments (0) and refunds (1)
+    listed: bool = True  # False: a stored deal that only the stages, payments or refunds name
 
 
 def _deal(batch: _Batch, plan: _DealRows) -> Iterable[Entity]:
     row = plan.row
     deal_id, present = batch.identify("deal", row)
     if present:
-        batch.skipped.add(deal_id)
-        batch.count("deals").already_present += 1
+        batch.present_deals.add(deal_id)  # compared with the stored deal once the rows are read
         return []
     customer = batch.ref("customer", row, "customer_external_id")
     owner = batch.ref("rep", row, "owner_external_id")
@@ -428,6 +432,52 @@ def _outcome(deal: Deal, row: Row) -> Iterable[Entity]:
     return [deal]
 
 
+def _changes(batch: _Batch, deal: Deal, plan: _DealRows) -> None:
+    """A deal already stored, named again by a later export: what the files add to it is
+    recorded (stage changes not in its history, the outcome of a deal still open, payments and
+    refunds it does not have yet); what it already has counts as present. A closed deal is not
+    reopened or changed by an import: such a row is reported."""
+    history = {(h["to"], h["on"]) for h in deal.stage_history}
+    for row in sorted(plan.stages, key=lambda r: (r.get("changed_on") or "", r.line)):
+        try:
+            known = (Stage.parse(row.get("stage") or "", "stage"), _day(row, "changed_on")) in history
+        except DomainError:
+            known = False  # reported by the command below
+        if known:
+            batch.count("deal_stages").already_present += 1
+        else:
+            batch.apply("deal_stages", row, lambda r, d=deal: _stage(d, r))  # type: ignore[misc]
+    row = plan.row
+    status = (row.get("status") or "open").lower()
+    before = len(deal.pending_events)
+    if plan.listed and deal.status != "open" and status != deal.status:
+        batch.problems.append(
+            f"{row.where()}: deal {row.get('external_id')!r} is {deal.status} in the ledger and {status} in the "
+            "file: an import does not reopen or change a closed deal"
+        )
+        return
+    if plan.listed and deal.status == "open":
+        batch.apply("deals", row, lambda r, d=deal: _outcome(d, r))  # type: ignore[misc]
+    if plan.listed and len(deal.pending_events) == before:
+        batch.count("deals").already_present += 1
+    stored: dict[tuple[int, Decimal, date], int] = defaultdict(int)
+    for p in deal.payments:
+        stored[(0, p["amount"], p["received_on"])] += 1
+    for r in deal.refunds:
+        stored[(1, r["amount"], r["refunded_on"])] += 1
+    for day, kind_no, move in sorted(plan.moves, key=lambda m: (m[0], m[1], m[2].line)):
+        name = "payments" if kind_no == 0 else "refunds"
+        try:
+            key = (kind_no, Decimal(move.get("amount") or ""), day)
+        except ArithmeticError:
+            key = None
+        if key is not None and stored.get(key, 0) > 0:
+            stored[key] -= 1
+            batch.count(name).already_present += 1
+        else:
+            batch.apply(name, move, lambda r, d=deal, k=kind_no: _move(d, k, r))  # type: ignore[misc]
+
+
 def _move(deal: Deal, kind: int, row: Row) -> Iterable[Entity]:
     if kind == 0:
         deal.receive_payment(amount=row.get("amount"), received_on=_day(row, "received_on"))
@@ -446,20 +496,20 @@ class Imports:
         self.store, self.reads = store, reads
 
     def _stored(self) -> dict[str, set[str]]:
-        """Ids of the reps, customers and deals already imported (read models made current)."""
+        """Ids of the reps, customers, leads and deals already imported, read once from the read
+        models (made current first) rather than one store look-up per row."""
         from projections.accounts import external_ids
+        from projections.leads import lead_ids
         from projections.org import reps_by_external_id
 
-        with self.reads.current("org", "accounts") as tx:
+        with self.reads.current("org", "accounts", "leads") as tx:
             known = external_ids(tx)
             return {
                 "rep": set(reps_by_external_id(tx).values()),
                 "customer": set(known["customers"].values()),
                 "deal": set(known["deals"].values()),
+                "lead": lead_ids(tx),
             }
-
-    def _exists(self, agg_id: uuid.UUID) -> bool:
-        return bool(self.store.recorder.select_events(agg_id, limit=1))
 
     def run(
         self,
@@ -494,14 +544,9 @@ class Imports:
                 report.files[kind] = FileCount()
 
         stored = self._stored()
-        present_cache: dict[uuid.UUID, bool] = {}
 
         def present(kind: str, agg_id: uuid.UUID) -> bool:
-            if kind in stored:
-                return str(agg_id) in stored[kind]
-            if agg_id not in present_cache:
-                present_cache[agg_id] = self._exists(agg_id)
-            return present_cache[agg_id]
+            return str(agg_id) in stored[kind]
 
         batch = _Batch(report, present)
         total = sum(len(rows) for rows in tables.values())
@@ -522,8 +567,18 @@ class Imports:
                 return batch.rep_levels[rep_id]
             if not present("rep", rep_id):
                 return None
-            level: str = self.store.load(Rep, rep_id).level
+            level: str = rep_for(rep_id).level  # each stored manager loaded once
             return level
+
+        loaded: dict[uuid.UUID, Rep] = {}
+
+        def rep_for(rep_id: uuid.UUID) -> Rep:
+            found = batch.new.get(rep_id)
+            if isinstance(found, Rep):
+                return found
+            if rep_id not in loaded:
+                loaded[rep_id] = self.store.load(Rep, rep_id)
+            return loaded[rep_id]
 
         _managers(batch, tables.get("reps", []), stored_level)
 
@@ -539,16 +594,6 @@ class Imports:
         for row in tables.get("customers", []):
             batch.row("customers", row, lambda r: _customers(batch, r, first_dates, today))
             step()
-
-        loaded: dict[uuid.UUID, Rep] = {}
-
-        def rep_for(rep_id: uuid.UUID) -> Rep:
-            found = batch.new.get(rep_id)
-            if isinstance(found, Rep):
-                return found
-            if rep_id not in loaded:
-                loaded[rep_id] = self.store.load(Rep, rep_id)
-            return loaded[rep_id]
 
         for row in tables.get("leads", []):
             batch.row("leads", row, lambda r: _leads(batch, r, rep_for))
@@ -567,19 +612,16 @@ class Imports:
                 batch.count(kind).rows += 1
                 external = row.get("deal_external_id")
                 deal_id = record_id("deal", external or "")
+                if external is not None and deal_id not in plans and present("deal", deal_id):
+                    plans[deal_id] = _DealRows(Row(row.file, 0, {"external_id": external}), listed=False)
+                    order.append(plans[deal_id])
+                    batch.present_deals.add(deal_id)  # rows for a stored deal absent from deals.csv
                 if external is None or deal_id not in plans:
-                    if external is not None and present("deal", deal_id):
-                        batch.count(kind).already_present += 1
-                    else:
-                        batch.problems.append(
-                            f"{row.where()}: deal_external_id: no deal with external_id {external!r}"
-                            if external
-                            else f"{row.where()}: deal_external_id is required"
-                        )
-                    step()
-                    continue
-                if deal_id in batch.skipped:
-                    batch.count(kind).already_present += 1
+                    batch.problems.append(
+                        f"{row.where()}: deal_external_id: no deal with external_id {external!r}"
+                        if external
+                        else f"{row.where()}: deal_external_id is required"
+                    )
                     step()
                     continue
                 target = plans[deal_id]
@@ -596,8 +638,16 @@ class Imports:
                     assert day is not None
                     target.moves.append((day, 0 if kind == "payments" else 1, row))
                 step(0)
+        changed_deals: list[Deal] = []
         for plan in order:
-            deal = batch.new.get(record_id("deal", plan.row.get("external_id") or ""))
+            deal_id = record_id("deal", plan.row.get("external_id") or "")
+            if deal_id in batch.present_deals:
+                stored_deal = self.store.load(Deal, deal_id)
+                _changes(batch, stored_deal, plan)
+                if stored_deal.pending_events:
+                    changed_deals.append(stored_deal)
+                continue
+            deal = batch.new.get(deal_id)
             if not isinstance(deal, Deal) or deal.version != 1 or len(deal.pending_events) != 1:
                 continue  # bad or already present: its rows are reported or counted above
             for row in sorted(plan.stages, key=lambda r: (r.get("changed_on") or "", r.line)):
@@ -612,10 +662,31 @@ class Imports:
         if batch.problems:
             raise ImportRejected(sorted(batch.problems, key=_problem_order))
         if not dry_run:
-            changed = [*batch.new.values(), *loaded.values()]
-            if any(a.pending_events for a in changed):
-                report.position = self.store.record(meta, *changed)
+            report.position = self._write(meta, batch, loaded, changed_deals)
         return report
+
+    def _write(self, meta: Meta, batch: _Batch, loaded: dict[uuid.UUID, Rep], deals: list[Deal]) -> int | None:
+        """Record what the files add. An API request sent with an Idempotency-Key (1 MB at most)
+        commits in one transaction with its claim; otherwise thousands of aggregates go per
+        transaction with the store's bulk insert. A crash between transactions leaves whole
+        records only, and a re-run of the same files completes the import: a record is written
+        with all its events in one transaction, and the leads with the reps they are assigned
+        to commit together (a rep's taken leads follow the leads' presence)."""
+        from infrastructure import idempotency
+
+        changed = [a for a in (*batch.new.values(), *loaded.values(), *deals) if a.pending_events]
+        if not changed:
+            return None
+        if idempotency.current.get() is not None:
+            return self.store.record(meta, *changed)
+        with_leads: list[Entity] = [
+            a for a in changed if isinstance(a, Lead) or (isinstance(a, Rep) and a.id in batch.lead_reps)
+        ]
+        together = {id(a) for a in with_leads}
+        units: list[list[Entity]] = [[a] for a in changed if id(a) not in together and not isinstance(a, Deal)]
+        units.append(with_leads)
+        units += [[a] for a in changed if isinstance(a, Deal)]
+        return self.store.record_in_chunks(meta, units)
 
 
 def _problem_order(problem: str) -> tuple[int, str, int]:

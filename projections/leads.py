@@ -358,6 +358,12 @@ def list_leads(
     return {"items": [_public(r) for r in rows], "next": rows[-1]["position"] if more else None}
 
 
+def lead_ids(tx: Tx) -> set[str]:
+    """The id of every lead captured (the import checks which of its leads are stored at once)."""
+    t = active_tables(tx, LEADS)
+    return {r[0] for r in tx.all(f"SELECT lead_id FROM {t['leads']}", [])}
+
+
 POOLED = "(assignee_id IS NULL AND status = 'pool')"
 
 
