@@ -332,3 +332,183 @@ def test_only_admins_import(client):
         headers=bearer(client, "finance"),
     )
     assert answer.status_code == 403
+
+
+def test_an_import_interrupted_between_transactions_is_completed_by_a_rerun(client):
+    """The bulk write commits a few records per transaction here; the third transaction fails
+    (a crash mid-write): what was committed is whole records only, and importing the same files
+    again writes the rest, once, to the same end state as an uninterrupted import."""
+    from datetime import date
+
+    from domain.base import Meta
+
+    files, expect = export(deals=60)
+    planned = send(client, files, dry_run=True).json()["events"]
+    rt = client.app.state.runtime
+    imports, recorder = rt.ledger.imports, rt.store.recorder
+    imports.chunk_events = 40
+    calls = []
+    real = recorder.insert_bulk
+
+    def failing(stored_events):
+        calls.append(len(stored_events))
+        if len(calls) == 3:
+            raise RuntimeError("the process died here")
+        real(stored_events)
+
+    recorder.insert_bulk = failing
+    try:
+        with pytest.raises(RuntimeError):
+            imports.run(Meta(actor="import"), files, today=date(2026, 11, 30))
+    finally:
+        recorder.insert_bulk = real
+    written = len(all_events(client))
+    assert 0 < written < planned and len(calls) == 3
+
+    answer = send(client, files)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["events"] == planned - written and answer.json()["already_present"] > 0
+    assert len(all_events(client)) == planned
+    s = Session(client)
+    s.position = answer.json()["position"]
+    deals = all_items(s, "/deals")
+    assert len(deals) == len(expect["deals"])
+    for d in deals:
+        want = expect["deals"][d["external_id"]]
+        assert d["status"] == want["status"] and Decimal(d["collected"]) == want["collected"]
+    assert send(client, files).json()["events"] == 0
+
+
+def all_events(client):
+    events, after = [], 0
+    while True:
+        page = client.get("/events", params={"limit": 1000, "after": after}).json()
+        events += page["items"]
+        if page["next"] is None:
+            return events
+        after = page["next"]
+
+
+DEALS_HEADER = (
+    "external_id,customer_external_id,owner_external_id,title,product_line,amount,currency,opened_on,stage,"
+    "status,signed_on,gross_margin,lost_reason"
+)
+
+
+def test_a_later_export_adds_to_the_deals_already_imported(client):
+    """Migrating in two passes: the second export names the same deals, some moved on. Stage
+    changes, outcomes, payments and refunds the ledger does not have are recorded; rows it has
+    count as present; a closed deal the file says is open is reported and nothing is written."""
+    base = {
+        "reps.csv": table("external_id,name,level,team,region", [["R1", "Amy", "mid", "T", "华东"]]),
+        "customers.csv": table(
+            "external_id,name,region,industry,owner_external_id", [["C1", "客户", "华东", "制造", "R1"]]
+        ),
+    }
+    first = {
+        **base,
+        "deals.csv": table(
+            DEALS_HEADER,
+            [
+                ["A", "C1", "R1", "a", "ERP", "1000.00", "CNY", "2025-01-05", "needs_analysis", "open", "", "", ""],
+                ["B", "C1", "R1", "b", "ERP", "2000.00", "CNY", "2025-01-06", "proposal", "open", "", "", ""],
+                [
+                    "W",
+                    "C1",
+                    "R1",
+                    "w",
+                    "ERP",
+                    "3000.00",
+                    "CNY",
+                    "2025-01-07",
+                    "proposal",
+                    "won",
+                    "2025-02-01",
+                    "900",
+                    "",
+                ],
+            ],
+        ),
+        "deal_stages.csv": table("deal_external_id,stage,changed_on", [["A", "needs_analysis", "2025-01-10"]]),
+        "payments.csv": table("deal_external_id,amount,received_on", [["W", "1000.00", "2025-03-01"]]),
+    }
+    answer = send(client, first)
+    assert answer.status_code == 200, answer.text
+    second = {
+        **base,
+        "deals.csv": table(
+            DEALS_HEADER,
+            [
+                ["A", "C1", "R1", "a", "ERP", "1000.00", "CNY", "2025-01-05", "negotiation", "open", "", "", ""],
+                [
+                    "B",
+                    "C1",
+                    "R1",
+                    "b",
+                    "ERP",
+                    "2000.00",
+                    "CNY",
+                    "2025-01-06",
+                    "proposal",
+                    "won",
+                    "2025-04-01",
+                    "500",
+                    "",
+                ],
+                [
+                    "W",
+                    "C1",
+                    "R1",
+                    "w",
+                    "ERP",
+                    "3000.00",
+                    "CNY",
+                    "2025-01-07",
+                    "proposal",
+                    "won",
+                    "2025-02-01",
+                    "900",
+                    "",
+                ],
+            ],
+        ),
+        "deal_stages.csv": table(
+            "deal_external_id,stage,changed_on",
+            [
+                ["A", "needs_analysis", "2025-01-10"],
+                ["A", "proposal", "2025-03-10"],
+                ["A", "negotiation", "2025-04-10"],
+            ],
+        ),
+        "payments.csv": table(
+            "deal_external_id,amount,received_on",
+            [["W", "1000.00", "2025-03-01"], ["W", "1000.00", "2025-04-01"], ["B", "500.00", "2025-05-01"]],
+        ),
+        "refunds.csv": table("deal_external_id,amount,refunded_on,reason", [["W", "100.00", "2025-05-01", "质量问题"]]),
+    }
+    answer = send(client, second)
+    assert answer.status_code == 200, answer.text
+    files = answer.json()["files"]
+    assert files["deal_stages.csv"] == {"rows": 3, "events": 2, "already_present": 1}
+    assert files["deals.csv"] == {"rows": 3, "events": 1, "already_present": 2}  # B won; A's stage came by its rows
+    assert files["payments.csv"] == {"rows": 3, "events": 2, "already_present": 1}
+    assert files["refunds.csv"] == {"rows": 1, "events": 1, "already_present": 0}
+    assert files["reps.csv"]["already_present"] == 1 and files["customers.csv"]["already_present"] == 1
+    s = Session(client)
+    s.position = answer.json()["position"]
+    deals = {d["external_id"]: d for d in all_items(s, "/deals")}
+    assert deals["A"]["stage"] == "negotiation" and deals["A"]["status"] == "open"
+    history = s.get(f"/deals/{deals['A']['deal_id']}")["stage_history"]
+    assert [(h["to"], h["on"]) for h in history][-2:] == [("proposal", "2025-03-10"), ("negotiation", "2025-04-10")]
+    assert deals["B"]["status"] == "won" and deals["B"]["signed_on"] == "2025-04-01"
+    assert Decimal(deals["B"]["collected"]) == Decimal("500.00")
+    assert Decimal(deals["W"]["collected"]) == Decimal("2000.00") and Decimal(deals["W"]["refunded"]) == Decimal("100")
+    assert send(client, second).json()["events"] == 0  # the second pass again: nothing new
+
+    third = {**second, "deals.csv": second["deals.csv"].replace(b"proposal,won,2025-04-01", b"proposal,open,")}
+    head = all_events(client)
+    answer = send(client, third)
+    assert answer.status_code == 422, answer.text
+    [problem] = answer.json()["error"]["details"]["problems"]
+    assert problem.startswith("deals.csv:3: deal 'B' is won in the ledger and open in the file")
+    assert all_events(client) == head
