@@ -104,6 +104,8 @@ async def home(ctx: Ctx) -> tuple[str, dict[str, Any]]:
             break
     for block in blocks:
         block["revenue"] = next((m for m in block.get("metrics", []) if m["metric"] == "revenue"), None)
+        kind, _, name = str(block.get("scope", "")).partition(":")
+        block["label"] = reps[name]["name"] if kind == "rep" and name in reps else block.get("scope")
     queue: list[dict[str, Any]] = []
     statements: list[dict[str, Any]] = []
     period_total = None

@@ -82,8 +82,18 @@
       xAxis: { type: "category", data: spec.names, axisLabel: { rotate: 30 } },
       yAxis: { type: "value" }, series: [{ type: "bar", data: spec.values }] };
   }
+  var echartsLoading = false;
   function drawCharts(root) {
-    if (!window.echarts) return;
+    if (!window.echarts) {  // loaded only by pages that draw a chart
+      if (!echartsLoading && document.querySelector("[data-chart]")) {
+        echartsLoading = true;
+        var script = document.createElement("script");
+        script.src = body.dataset.echarts;
+        script.onload = function () { drawCharts(document); };
+        document.head.appendChild(script);
+      }
+      return;
+    }
     (root || document).querySelectorAll("[data-chart]").forEach(function (el) {
       if (el.dataset.drawn) return;
       el.dataset.drawn = "1";
@@ -91,7 +101,6 @@
     });
   }
   body.addEventListener("htmx:afterSettle", function (event) { drawCharts(event.detail.elt); });
-  window.addEventListener("load", function () { drawCharts(document); });
 
   body.addEventListener("click", function (event) {
     var button = event.target.closest("[data-download]");
