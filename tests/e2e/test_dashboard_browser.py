@@ -143,6 +143,15 @@ def loaded(page) -> None:
     page.wait_for_function("() => [...document.querySelectorAll('[data-chart]')].every(e => e.dataset.drawn)")
 
 
+def unlabelled(page) -> list[str]:
+    """Controls without a label (a <label for>, an enclosing label or aria-label)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+            .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+            .map(e => e.outerHTML)"""
+    )
+
+
 def visit(page, server, path: str, shot: str):
     page.goto(server["base"] + path)
     loaded(page)
@@ -166,6 +175,28 @@ def test_sign_in_with_a_key_and_sign_out(server, signed_in, browser):
     fresh.get_by_label("API 密钥").fill("not-a-key")
     fresh.get_by_role("button", name="登录").click()
     assert fresh.get_by_role("alert").inner_text() == "密钥无效或已吊销"
+    context.close()
+
+
+def test_usable_with_the_keyboard(server, browser):
+    """Sign in, move through the navigation and open a page without a mouse."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(server["base"] + "/ui/login")
+    page.keyboard.type(server["keys"]["auditor"])  # the key field has the focus
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/ui/$"))
+    loaded(page)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    for _ in range(30):  # on through the links to the event browser
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "事件浏览":
+            break
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/ui/events"))
+    loaded(page)
+    assert page.locator("table.events tbody tr").count() > 1
     context.close()
 
 
@@ -203,6 +234,7 @@ def test_every_page_as_every_role(server, signed_in, role):
         if name == "statement":  # the rep's own, in the manager's subtree
             path += f"&rep_id={server['rep']}"
         main = visit(page, server, path, f"{role}-{name}")
+        assert unlabelled(page) == [], (role, name)
         refused = main.locator(".problem[data-status='403']")
         if name in REFUSED[role]:
             assert refused.count() == 1, (role, name)
