@@ -357,13 +357,14 @@ def _leads(batch: _Batch, row: Row, reps: Callable[[uuid.UUID], Rep]) -> Iterabl
         region=row.get("region") or "",
         industry=row.get("industry") or "",
         captured_on=captured_at.date(),
+        external_id=row.get("external_id"),
         phone=row.get("phone"),
         email=row.get("email"),
     )
     touched: list[Entity] = [lead]
     if assignee is not None:
         rep = reps(assignee)
-        lead.assign(rep_id=str(assignee), kind="manual", assigned_at=captured_at, why="imported")
+        lead.assign(rep_id=str(assignee), kind="manual", assigned_at=captured_at, why="imported", reason="imported")
         assert lead.assigned_at is not None
         rep.take_lead(lead_id=str(lead_id), capacity=None, taken_at=lead.assigned_at)
         touched.append(rep)

@@ -51,8 +51,10 @@ class Lead(Entity):
         contact: dict[str, Any],  # CONTACT_FIELDS: Personal | None for PERSONAL_FIELDS, else str | None
         captured_on: date,
         duplicate_of: str | None = None,
+        external_id: str | None = None,
     ) -> None:
         self.company = company
+        self.external_id = external_id  # the lead's id in the CRM it was imported from
         self.source = source
         self.region = region
         self.industry = industry
@@ -86,6 +88,7 @@ class Lead(Entity):
         industry: str,
         captured_on: date,
         duplicate_of: str | None = None,
+        external_id: str | None = None,
         **contact: str | None,
     ) -> Lead:
         unknown = set(contact) - set(CONTACT_FIELDS)
@@ -105,6 +108,7 @@ class Lead(Entity):
             },
             captured_on=business_date(captured_on, "captured_on"),
             duplicate_of=duplicate_of,
+            external_id=optional_text(external_id, "external_id", max_length=200),
         )
 
     # -- guards --------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ LEAD_COLUMNS = (
     "won_deals",
     "won_cents",
     "current_assignment",
+    "external_id",
 )
 ASSIGNMENT_COLUMNS = ("assignment_id", "lead_id", "rep_id", "grade", "kind", "assigned_at", "first_contact_at")
 BREACH_COLUMNS = ("breach_id", "lead_id", "rep_id", "grade", "kind", "due_at", "as_of")
@@ -73,6 +74,7 @@ PUBLIC = (
     "duplicate_of",
     "customer_id",
     "deal_id",
+    "external_id",
 )
 
 
@@ -82,7 +84,7 @@ def _when(moment: datetime | None) -> str | None:
 
 class LeadsProjection(Projection):
     name = "leads"
-    version = 1
+    version = 2  # 2: leads keep their external_id (imports)
     tables = {
         "leads": [
             """CREATE TABLE IF NOT EXISTS {leads} (
@@ -91,7 +93,8 @@ class LeadsProjection(Projection):
             product_line TEXT, source TEXT NOT NULL, captured_on TEXT NOT NULL, status TEXT NOT NULL, grade TEXT,
             score TEXT, assignee_id TEXT, assigned_at TEXT, first_contact_at TEXT, last_contact_at TEXT,
             duplicate_of TEXT, customer_id TEXT, deal_id TEXT, qualified INTEGER NOT NULL, converted INTEGER NOT NULL,
-            won_deals INTEGER NOT NULL, won_cents BIGINT NOT NULL, current_assignment BIGINT)""",
+            won_deals INTEGER NOT NULL, won_cents BIGINT NOT NULL, current_assignment BIGINT, external_id TEXT)""",
+            "CREATE INDEX IF NOT EXISTS {leads}_external ON {leads} (external_id)",
             "CREATE INDEX IF NOT EXISTS {leads}_queue ON {leads} (assignee_id, status)",
             "CREATE INDEX IF NOT EXISTS {leads}_phone ON {leads} (phone_key)",
             "CREATE INDEX IF NOT EXISTS {leads}_email ON {leads} (email_key)",
@@ -156,6 +159,7 @@ class LeadsProjection(Projection):
                 "won_deals": 0,
                 "won_cents": 0,
                 "current_assignment": None,
+                "external_id": getattr(e, "external_id", None),
             }
         )
 
@@ -344,7 +348,17 @@ def list_leads(
         where.append(POOLED)
     if visible_to is not None:
         where.append(f"({_member('assignee_id', visible_to, params)} OR {POOLED})")
-    for column in ("assignee_id", "status", "grade", "region", "industry", "source", "product_line", "size_band"):
+    for column in (
+        "assignee_id",
+        "status",
+        "grade",
+        "region",
+        "industry",
+        "source",
+        "product_line",
+        "size_band",
+        "external_id",
+    ):
         if filters.get(column) is not None:
             where.append(f"{column} = ?")
             params.append(filters[column])

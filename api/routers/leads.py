@@ -146,12 +146,14 @@ def leads(
     source: FilterText = None,
     industry: FilterText = None,
     product_line: FilterText = None,
+    external_id: FilterText = None,
     after: Position = 0,
     limit: int = Query(50, ge=1, le=500),
     min_position: MinPosition = None,
 ):
     """Leads in capture order; `next` is the cursor (pass it as `after`). Reps and managers see
-    the leads they and the reps below them hold, and the pool."""
+    the leads they and the reps below them hold, and the pool. `external_id`: the lead an import
+    brought in under that id."""
     await_position(request, "leads", min_position)
     with rt.db.read() as tx:
         return Json(
@@ -167,6 +169,7 @@ def leads(
                 source=source,
                 industry=industry,
                 product_line=product_line,
+                external_id=external_id,
             )
         )
 

@@ -512,3 +512,23 @@ def test_a_later_export_adds_to_the_deals_already_imported(client):
     [problem] = answer.json()["error"]["details"]["problems"]
     assert problem.startswith("deals.csv:3: deal 'B' is won in the ledger and open in the file")
     assert all_events(client) == head
+
+
+def test_imported_leads_keep_their_external_id(client):
+    reps = table("external_id,name,level,team,region", [["R1", "Amy", "mid", "T", "华东"]])
+    leads = table(
+        "external_id,company,source,region,industry,captured_at,assignee_external_id,status",
+        [
+            ["L1", "甲公司", "referral", "华东", "制造", "2025-03-01T09:30:00+08:00", "R1", "qualified"],
+            ["L2", "乙公司", "online", "华东", "零售", "2025-03-02", "", "pool"],
+        ],
+    )
+    answer = send(client, {"reps.csv": reps, "leads.csv": leads})
+    assert answer.status_code == 200, answer.text
+    s = Session(client)
+    s.position = answer.json()["position"]
+    [lead] = s.get("/leads", external_id="L1")["items"]
+    assert lead["external_id"] == "L1" and lead["company"] == "甲公司" and lead["status"] == "qualified"
+    assert [x["external_id"] for x in all_items(s, "/leads")] == ["L1", "L2"]
+    again = send(client, {"reps.csv": reps, "leads.csv": leads}).json()
+    assert again["events"] == 0 and again["files"]["leads.csv"]["already_present"] == 2
