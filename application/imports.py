@@ -644,10 +644,11 @@ class Imports:
                     target.moves.append((day, 0 if kind == "payments" else 1, row))
                 step(0)
         changed_deals: list[Deal] = []
+        stored_deals = self.store.load_many(Deal, [i for i in plans if i in batch.present_deals])
         for plan in order:
             deal_id = record_id("deal", plan.row.get("external_id") or "")
             if deal_id in batch.present_deals:
-                stored_deal = self.store.load(Deal, deal_id)
+                stored_deal = stored_deals[deal_id]
                 _changes(batch, stored_deal, plan)
                 if stored_deal.pending_events:
                     changed_deals.append(stored_deal)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
 
@@ -91,6 +91,26 @@ class PostgresRecorder(PostgresApplicationRecorder):
                 for s in stored_events:
                     out.write_row((s.originator_id, s.originator_version, s.topic, s.state))
 
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every event of these aggregates in one query, by aggregate then version."""
+        from psycopg.sql import SQL, Identifier
+
+        query = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(query, (list(originator_ids),))
+            return [
+                StoredEvent(
+                    originator_id=r["originator_id"],
+                    originator_version=r["originator_version"],
+                    topic=r["topic"],
+                    state=bytes(r["state"]),
+                )
+                for r in curs.fetchall()
+            ]
+
 
 class Postgres(PostgresFactory):
     application_recorder_class = PostgresRecorder
@@ -141,6 +161,25 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
                     for rest in ((s.originator_version, s.topic, s.state),)
                 ],
             )
+
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every event of these aggregates in one query, by aggregate then version."""
+        marks = ", ".join("?" * len(originator_ids))
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT originator_id, originator_version, topic, state FROM {self.events_table_name} "
+                f"WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version",
+                [i.hex for i in originator_ids],
+            )
+            return [
+                StoredEvent(
+                    originator_id=self.convert_originator_id(r["originator_id"]),
+                    originator_version=r["originator_version"],
+                    topic=r["topic"],
+                    state=r["state"],
+                )
+                for r in c.fetchall()
+            ]
 
 
 class SQLite(SQLiteFactory):
