@@ -115,7 +115,8 @@ def _document_bearer_auth(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         schema = build()
-        schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
+        commissions.document_plan_body(schema)
+        schema["components"].setdefault("securitySchemes", {})["bearer"] = {
             "type": "http",
             "scheme": "bearer",
             "description": "SALESLEDGER_ADMIN_TOKEN or a key minted with POST /auth/keys",

@@ -22,6 +22,7 @@ from domain.commission.calc import Calculator
 from domain.commission.period import CommissionPeriod, month, period_id
 from domain.commission.plan import Plan
 from domain.commission.statements import (
+    draw_lines,
     frozen_statement,
     render,
     shown_explanation,
@@ -322,6 +323,18 @@ class Commissions(UseCases):
             meta, Rep, rep_id, None, lambda r: r.assign_plan(plan_id=str(plan.id), effective_from=effective_from)
         )
 
+    def relieve_quota(
+        self, meta: Meta, rep_id: str, *, period: str, metric: str, amount: object, reason: str
+    ) -> Written:
+        """Credit toward attainment of a period, never commission basis."""
+        return self._change(
+            meta,
+            Rep,
+            rep_id,
+            None,
+            lambda r: r.relieve_quota(period=period, metric=metric, amount=amount, reason=reason),
+        )
+
     # -- statements ------------------------------------------------------------------------------
     def commission_period(self, period: str) -> CommissionPeriod:
         label = month(period).label
@@ -383,7 +396,6 @@ class Commissions(UseCases):
             if shown is None:
                 currency = ledger.inputs([]).currency(rep, period)
                 shown = render(rep, period.label, currency, "open", [])
-        notes = shown.get("clawback_notes")
         return Statement(
             rep_id=shown["rep_id"],
             period=shown["period"],
@@ -393,7 +405,7 @@ class Commissions(UseCases):
             digest=shown["digest"],
             lines=shown["lines"],
             note=OPEN_NOTE,
-            kept={"clawback_notes": notes} if notes else {},
+            kept={k: shown[k] for k in ("clawback_notes", "draw_balance") if shown.get(k) is not None},
         )
 
     def statement_rows(self, query: StatementOf) -> StatementRows:
@@ -488,6 +500,7 @@ class Commissions(UseCases):
             ledger = Ledger(tx)
             inputs = HypotheticalPlan(tx, ledger.t, {period.label}, query.plan, rep_ids)
         lines = Calculator(inputs).lines(period, settle=True)
+        draw_lines(inputs, period, lines)
         reps = rep_ids or sorted(lines)
         statements = [
             render(rep, period.label, inputs.body["currency"], "simulated", lines.get(rep, [])) for rep in reps
@@ -528,7 +541,7 @@ class Commissions(UseCases):
                     period=label,
                     periods=still_open,
                 )
-            inputs, lines, notes = ledger.month(period, settle=True)
+            inputs, lines, notes, balances = ledger.month(period, settle=True)
             as_of = ledger.position()
         reps = set(lines) | set(notes) | {rep for rep in inputs.reps() if inputs.plan_for(rep, period.end)}
         statements = {
@@ -536,6 +549,8 @@ class Commissions(UseCases):
         }
         for rep, said in notes.items():
             statements[rep]["clawback_notes"] = said
+        for rep, balance in balances.items():
+            statements[rep]["draw_balance"] = balance
         books = _Books(self)
         commission_period = books.ledger(label)
         commission_period.close(statements=statements, as_of_position=as_of, closed_at=_utc(clock.now()))

@@ -249,7 +249,7 @@ class Demo:
         )
         field.add_version(
             {
-                **field.versions[0],
+                **{k: v for k, v in field.versions[0].items() if k != "version"},  # a body, not a stored version
                 "effective_from": "2026-07-01",
                 "components": [
                     {

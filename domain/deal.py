@@ -416,6 +416,8 @@ class Deal(Entity):
         refunded_on = business_date(refunded_on, "refunded_on")
         reason = required_text(reason, "reason")
         self._require_won("record a refund")
+        if self.signed_on is not None and refunded_on < self.signed_on:
+            raise InvalidInput(f"refunded_on is before the contract was signed ({self.signed_on})", field="refunded_on")
         cash = kept(self.collected, self.refunded - self.cancelled)
         if kind is None:
             kind = "refund" if value <= cash else "cancellation"

@@ -17,7 +17,7 @@ from eventsourcing.domain import event
 from domain.base import Entity, business_date
 from domain.errors import Conflict, InvalidInput
 from domain.partner import TrainingTopic, review_rating, training_hours, training_score
-from domain.values import Level, Period, can_manage, optional_text, required_text
+from domain.values import MONEY_METRICS, Level, Metric, Period, can_manage, money, optional_text, required_text
 
 ORG_FIELDS = ("level", "team", "region", "manager_id", "status", "partner_id")
 
@@ -262,6 +262,23 @@ class Rep(Entity):
         self.plans = sorted(
             [*self.plans, {"plan_id": plan_id, "effective_from": effective_from}], key=lambda p: p["effective_from"]
         )
+
+    def relieve_quota(self, *, period: str, metric: str, amount: object, reason: object) -> None:
+        """Quota relief (a territory handed over mid-quarter): credit toward attainment of `period`,
+        never commission basis."""
+        label = Period.parse(period).label
+        name = Metric.parse(metric, "metric")
+        if name not in MONEY_METRICS:
+            raise InvalidInput(
+                "quota relief is for a money metric (revenue, gross_margin, collections)", field="metric"
+            )
+        self._quota_relieved(
+            period=label, metric=name, amount=money(amount, field="amount"), reason=required_text(reason, "reason")
+        )
+
+    @event("QuotaRelieved")
+    def _quota_relieved(self, period: str, metric: str, amount: Decimal, reason: str) -> None:
+        pass
 
     # -- development: training, periodic reviews and recognition (channel staff and all) ---------
     def record_training(

@@ -29,7 +29,7 @@ from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscode
 from domain.commission.calc import Calculator, Line, Money, Source, Win
 from domain.commission.period import CommissionPeriod
 from domain.commission.plan import Plan, validate_plan
-from domain.commission.statements import base_lines, corrections, frozen, render, shown_explanation
+from domain.commission.statements import base_lines, corrections, draw_lines, frozen, render, shown_explanation
 from domain.deal import Deal, dump_splits, load_splits
 from domain.rep import Rep
 from domain.target import TargetSheet
@@ -43,8 +43,19 @@ from projections.money import from_cents, to_cents
 from projections.org import ORG, OrgHistory
 from projections.targets import TARGETS, targets_in_force
 
-WIN_COLUMNS = ("deal_id", "position", "signed_on", "amount_cents", "margin_cents", "currency", "splits", "source")
-DEAL_COLUMNS = ("deal_id", "currency", "splits")
+WIN_COLUMNS = (
+    "deal_id",
+    "position",
+    "signed_on",
+    "amount_cents",
+    "margin_cents",
+    "currency",
+    "splits",
+    "source",
+    "overlays",
+)
+DEAL_COLUMNS = ("deal_id", "currency", "splits", "overlays")
+RELIEF_COLUMNS = ("position", "rep_id", "period", "metric", "amount_cents")
 MOVE_COLUMNS = ("position", "deal_id", "day", "amount_cents", "kind", "source")
 PLAN_COLUMNS = ("plan_key", "position", "plan_id", "version", "body")
 ASSIGN_COLUMNS = ("position", "rep_id", "plan_id", "effective_from")
@@ -162,19 +173,19 @@ class CommissionsProjection(Projection):
     """The commission ledger (see the module docstring)."""
 
     name = "commissions"
-    # 3xx: the ledger with statement rows; it embeds the org and targets read models, whose
-    # versions are part of its own
-    version = 300 + 10 * ORG.version + TARGETS.version
+    # the ledger's own version (4: statement rows, spans, draws, reliefs, overlays) and those of the
+    # org and targets read models it embeds
+    version = 4000 + 10 * ORG.version + TARGETS.version
     events = tuple(e for _, part in EMBEDDED for e in part.events)
     tables = {
         "deals": [
             "CREATE TABLE IF NOT EXISTS {deals} (deal_id TEXT PRIMARY KEY, currency TEXT NOT NULL, "
-            "splits TEXT NOT NULL)"
+            "splits TEXT NOT NULL, overlays TEXT NOT NULL)"
         ],
         "wins": [
             """CREATE TABLE IF NOT EXISTS {wins} (deal_id TEXT PRIMARY KEY, position BIGINT NOT NULL,
                     signed_on TEXT NOT NULL, amount_cents BIGINT NOT NULL, margin_cents BIGINT NOT NULL,
-                    currency TEXT NOT NULL, splits TEXT NOT NULL, source TEXT NOT NULL)""",
+                    currency TEXT NOT NULL, splits TEXT NOT NULL, source TEXT NOT NULL, overlays TEXT NOT NULL)""",
             "CREATE INDEX IF NOT EXISTS {wins}_signed ON {wins} (signed_on)",
         ],
         "moves": [
@@ -218,6 +229,10 @@ class CommissionsProjection(Projection):
                       late INTEGER NOT NULL)"""
         ],
         "periods": ["CREATE TABLE IF NOT EXISTS {periods} (period_id TEXT PRIMARY KEY, period TEXT NOT NULL)"],
+        "reliefs": [
+            """CREATE TABLE IF NOT EXISTS {reliefs} (position BIGINT PRIMARY KEY, rep_id TEXT NOT NULL,
+                       period TEXT NOT NULL, metric TEXT NOT NULL, amount_cents BIGINT NOT NULL)"""
+        ],
         **_embedded_tables(),
     }
 
@@ -244,6 +259,7 @@ class CommissionsProjection(Projection):
             "statements": Rows(tx, tables["statements"], "key", STATEMENT_COLUMNS),
             "months": Rows(tx, tables["months"], "period", ("period", "dirty", "late")),
             "periods": Rows(tx, tables["periods"], "period_id", ("period_id", "period")),
+            "reliefs": Rows(tx, tables["reliefs"], "position", RELIEF_COLUMNS),
         }
 
     # -- what an event changes ------------------------------------------------------------------
@@ -282,12 +298,14 @@ class CommissionsProjection(Projection):
                 "deal_id": r.aggregate_id,
                 "currency": r.event.currency,
                 "splits": dump_splits([{"rep_id": r.event.owner_id, "share": "1"}]),
+                "overlays": "[]",
             }
         )
 
     @handles(Deal.SplitsSet)
     def deal_splits_set(self, s: dict[str, Any], r: Recorded) -> None:
-        s["deals"].update(r.aggregate_id, splits=dump_splits(r.event.splits))
+        overlays = [{"party": o["party"], "share": str(o["share"])} for o in getattr(r.event, "overlays", None) or []]
+        s["deals"].update(r.aggregate_id, splits=dump_splits(r.event.splits), overlays=json.dumps(overlays))
 
     @handles(Deal.Won)
     def deal_won(self, s: dict[str, Any], r: Recorded) -> None:
@@ -305,6 +323,7 @@ class CommissionsProjection(Projection):
                 "currency": deal["currency"],
                 "splits": deal["splits"],
                 "source": _source(r),
+                "overlays": deal["overlays"],
             }
         )
         self._mark(s, _label(e.signed_on))
@@ -377,8 +396,22 @@ class CommissionsProjection(Projection):
 
     @handles(TargetSheet.TargetSet, TargetSheet.Decomposed)
     def target_changed(self, s: dict[str, Any], r: Recorded) -> None:
-        if r.event.metric == "revenue":
+        if r.event.metric in ("revenue", "gross_margin"):
             self._mark_period(s, r.event.period)
+
+    @handles(Rep.QuotaRelieved)
+    def quota_relieved(self, s: dict[str, Any], r: Recorded) -> None:
+        e = r.event
+        s["reliefs"].put(
+            {
+                "position": r.position,
+                "rep_id": r.aggregate_id,
+                "period": e.period,
+                "metric": e.metric,
+                "amount_cents": to_cents(e.amount),
+            }
+        )
+        self._mark_period(s, e.period)
 
     # -- the commission period ---------------------------------------------------------------------
     @handles(CommissionPeriod.Opened)
@@ -499,9 +532,13 @@ class LedgerInputs:
             (self._limit,),
         ):
             self.assignments.setdefault(rep_id, []).append((date.fromisoformat(effective), plan_id))
-        self.targets = targets_in_force(
-            tx, metric="revenue", until_position=self._limit, tables=part_tables(tables, "targets_", TARGETS)
-        )
+        self.targets = targets_in_force(tx, until_position=self._limit, tables=part_tables(tables, "targets_", TARGETS))
+        self.reliefs: dict[str, list[tuple[Period, str, Decimal]]] = {}
+        for rep_id, period, metric, cents in tx.all(
+            f"SELECT rep_id, period, metric, amount_cents FROM {tables['reliefs']} WHERE position <= ?",
+            (self._limit,),
+        ):
+            self.reliefs.setdefault(rep_id, []).append((Period.parse(period), metric, from_cents(cents)))
         self.org = OrgHistory(tx, until_position, tables=part_tables(tables, "org_", ORG))
         self.closed = {
             period: (position, as_of)
@@ -520,7 +557,7 @@ class LedgerInputs:
 
     # -- loading -----------------------------------------------------------------------------------
     def _add_wins(self, where: str, params: Sequence[Any]) -> None:
-        for deal_id, _, signed_on, amount, margin, currency, splits, source in self.tx.all(
+        for deal_id, _, signed_on, amount, margin, currency, splits, source, overlays in self.tx.all(
             f"SELECT {', '.join(WIN_COLUMNS)} FROM {self.t['wins']} WHERE position <= ? AND ({where})",
             (self._limit, *params),
         ):
@@ -532,6 +569,7 @@ class LedgerInputs:
                 currency,
                 tuple((split["rep_id"], split["share"]) for split in load_splits(splits)),
                 Source(**json.loads(source)),
+                tuple((o["party"], Decimal(o["share"])) for o in json.loads(overlays)),
             )
 
     def _add_moves(self, where: str, params: Sequence[Any]) -> None:
@@ -554,7 +592,8 @@ class LedgerInputs:
 
     def _load_months(self, months: set[str]) -> None:
         """The months' wins and money movements; for their refunds, the refunded deals' wins
-        and payments and everything of the months those were paid in (what a clawback reverses)."""
+        and payments and everything of the months those were paid in (what a clawback reverses);
+        when a plan accumulates over a quarter or year, everything of those months' year so far."""
         self._add_wins(*self._within("signed_on", months))
         self._add_moves(*self._within("day", months))
         refunded = sorted({m.deal_id for m in self._moves.values() if m.kind != "payment"})
@@ -563,14 +602,14 @@ class LedgerInputs:
             self._add_wins(*self._by_deal("deal_id", part))
             self._add_moves(*self._by_deal("deal_id", part))
         origins = {_label(self.wins[d].signed_on) for d in refunded if d in self.wins}
-        origins.update(
-            _label(m.day) for m in self._moves.values() if m.deal_id in set(refunded) and m.kind == "payment"
-        )
+        paid = set(refunded)
+        origins.update(_label(m.day) for m in self._moves.values() if m.deal_id in paid and m.kind == "payment")
+        if self.uses_spans():
+            origins.update(_label(date(int(m[:4]), n, 1)) for m in months | origins for n in range(1, int(m[5:7])))
         extra = origins - months
         if extra:
             self._add_wins(*self._within("signed_on", extra))
-            where, params = self._within("day", extra)
-            self._add_moves(f"kind = 'payment' AND ({where})", params)
+            self._add_moves(*self._within("day", extra))
         missing = sorted({m.deal_id for m in self._moves.values()} - set(self.wins))
         for i in range(0, len(missing), 500):
             self._add_wins(*self._by_deal("deal_id", missing[i : i + 500]))
@@ -589,8 +628,57 @@ class LedgerInputs:
                 version = candidate
         return None if version is None else (chosen, version)
 
-    def target(self, scope: str, period: Period) -> Decimal | None:
-        return self.targets.get(period, "revenue", scope)[0]
+    def target(self, scope: str, period: Period, metric: str = "revenue") -> Decimal | None:
+        return self.targets.get(period, metric, scope)[0]
+
+    def relief(self, rep_id: str, period: Period, metric: str) -> Decimal:
+        """Quota relief recorded for the period or any part of it."""
+        return sum(
+            (
+                amount
+                for within, name, amount in self.reliefs.get(rep_id, [])
+                if name == metric and period.start <= within.start and within.end <= period.end
+            ),
+            Decimal("0.00"),
+        )
+
+    def draw_balance(self, rep_id: str, period: Period) -> Decimal:
+        """A recoverable draw's balance at the end of the month before `period`: the ledger's
+        statement of the latest earlier month that has one, then a full draw advanced for each
+        month after it without a statement (nothing else was paid in it)."""
+        skipped: list[Period] = []
+        cursor = Period.month_of(period.start - timedelta(days=1))
+        balance = Decimal("0.00")
+        for _ in range(240):
+            found = self.plan_for(rep_id, cursor.end)
+            draw = found[1].get("draw") if found else None
+            if not draw or not draw["recoverable"]:
+                break
+            row = self.tx.one(
+                f"SELECT body FROM {self.t['statements']} WHERE key = ?", (statement_key(cursor.label, rep_id),)
+            )
+            kept = json.loads(row[0]).get("draw_balance") if row else None
+            if kept is not None:
+                balance = Decimal(kept)
+                break
+            skipped.append(cursor)
+            cursor = Period.month_of(cursor.start - timedelta(days=1))
+        for month in reversed(skipped):
+            found = self.plan_for(rep_id, month.end)
+            balance += Decimal(found[1]["draw"]["amount"]) if found else 0
+        return balance
+
+    def uses_draws(self) -> bool:
+        return any(version.get("draw") for versions in self.plans.values() for version in versions)
+
+    def uses_spans(self) -> bool:
+        """Some plan accumulates over a quarter or a year (a measure, a target bonus)."""
+        return any(
+            c.get("measure", "period") != "period" or (c["type"] == "target_bonus" and c["over"] != "month")
+            for versions in self.plans.values()
+            for version in versions
+            for c in version["components"]
+        )
 
     def ancestors(self, rep_id: str, day: date) -> list[str]:
         return self.org.ancestors(rep_id, day)
@@ -622,6 +710,9 @@ class HypotheticalPlan(LedgerInputs):
         super().__init__(tx, tables, months=months)
         self.body = {"version": 1, **validate_plan(body)}
         self.only = set(rep_ids) if rep_ids else None
+
+    def draw_balance(self, rep_id: str, period: Period) -> Decimal:
+        return Decimal("0.00")  # a plan that does not exist has advanced nothing
 
     def plan_for(self, rep_id: str, day: date) -> tuple[str, dict] | None:
         if self.only is not None and rep_id not in self.only:
@@ -729,7 +820,7 @@ class Ledger:
     # -- computing -------------------------------------------------------------------------------
     def month(
         self, period: Period, *, settle: bool, inputs: LedgerInputs | None = None
-    ) -> tuple[LedgerInputs, dict[str, list[Line]], dict[str, list[dict[str, Any]]]]:
+    ) -> tuple[LedgerInputs, dict[str, list[Line]], dict[str, list[dict[str, Any]]], dict[str, Decimal]]:
         """An open month's lines per rep (computed, manual and the corrections due in it) and what
         its refunds did not claw back, from the month's own inputs; `settle` adds the bonuses
         settled at close."""
@@ -738,15 +829,16 @@ class Ledger:
         lines = base_lines(inputs, self.book, period, settle=settle, calculator=calculator)
         for rep, extra in self._stored_corrections(period.label).items():
             lines[rep].extend(extra)
+        balances = draw_lines(inputs, period, lines)
         notes: dict[str, list[dict[str, Any]]] = {}
         for (label, rep), said in calculator.notes.items():
             if label == period.label:
                 notes.setdefault(rep, []).extend(said)
-        return inputs, lines, notes
+        return inputs, lines, notes, balances
 
     def open_statements(self, period: Period) -> dict[str, dict[str, Any]]:
         """Every rep's live statement of an open month: reps with lines or notes, and reps on a plan."""
-        inputs, lines, notes = self.month(period, settle=False)
+        inputs, lines, notes, balances = self.month(period, settle=False)
         reps = set(lines) | set(notes) | {rep for rep in inputs.reps() if inputs.plan_for(rep, period.end)}
         out = {}
         for rep in sorted(reps):
@@ -754,6 +846,8 @@ class Ledger:
             statement["lines"] = [frozen(line) for line in sorted(lines.get(rep, []), key=lambda x: x.id)]
             if notes.get(rep):
                 statement["clawback_notes"] = notes[rep]
+            if rep in balances:
+                statement["draw_balance"] = balances[rep]
             out[rep] = statement
         return out
 
@@ -767,6 +861,17 @@ class Ledger:
         if not dirty and not pending:
             return
         late = {p for p, _, lt in rows if lt and p in closed}
+        plans = self.inputs([])
+        if plans.uses_spans() or plans.uses_draws():  # a month changes later months (its year; a draw's balance)
+            for label in sorted(dirty | pending):
+                for later in self.months():
+                    if later <= label or (later[:4] != label[:4] and not plans.uses_draws()):
+                        continue
+                    if later in closed:
+                        pending.add(later)
+                        late.add(later)
+                    else:
+                        dirty.add(later)
         # refunds reverse what their deals earned: a changed month changes the months of their refunds
         for label in sorted(dirty | pending):
             for (refund_month,) in self.tx.all(self._refund_months_sql(), self._refund_months_params(label)):
@@ -791,7 +896,7 @@ class Ledger:
     def _refund_months_sql(self) -> str:
         w, m = self.t["wins"], self.t["moves"]
         return (
-            f"SELECT DISTINCT substr(r.day, 1, 7) FROM {m} r WHERE r.kind <> 'payment' AND r.day >= ? AND r.deal_id IN "
+            f"SELECT DISTINCT substr(r.day, 1, 7) FROM {m} r WHERE r.kind <> 'payment' AND r.deal_id IN "
             f"(SELECT deal_id FROM {w} WHERE signed_on >= ? AND signed_on < ? "
             f"UNION SELECT deal_id FROM {m} WHERE kind = 'payment' AND day >= ? AND day < ?)"
         )
@@ -799,7 +904,7 @@ class Ledger:
     @staticmethod
     def _refund_months_params(label: str) -> tuple[str, ...]:
         start, end = Period.parse(label).start.isoformat(), _next(label) + "-01"
-        return start, start, end, start, end
+        return start, end, start, end
 
     @staticmethod
     def _first_open_after(label: str, closed: dict[str, int]) -> str:

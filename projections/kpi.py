@@ -14,9 +14,12 @@ from typing import Any
 from domain.customer import Customer
 from domain.deal import Deal, dump_splits, load_splits
 from domain.lead import Lead
+from domain.rep import Rep
+from domain.values import Period
 from infrastructure.database import Tx
 from projections.engine.projection import Projection, Recorded, Rows, handles
-from projections.money import to_cents
+from projections.engine.tracking import active_tables
+from projections.money import from_cents, to_cents
 
 # customer_id holds the fact's subject: the customer, or the lead for leads_contacted
 FACT_COLUMNS = (
@@ -43,7 +46,7 @@ def utc_text(moment: datetime) -> str:
 
 class KpiProjection(Projection):
     name = "kpi"
-    version = 2  # 2: monthly totals per rep, metric and product line beside the facts
+    version = 3  # 2: monthly totals per rep, metric and product line beside the facts; 3: quota relief
     tables = {
         "facts": [
             """CREATE TABLE IF NOT EXISTS {facts} (
@@ -68,6 +71,12 @@ class KpiProjection(Projection):
             """CREATE TABLE IF NOT EXISTS {customers} (
             customer_id TEXT PRIMARY KEY, owner_id TEXT, grade TEXT, first_won_on TEXT)"""
         ],
+        # quota relief: credit toward attainment of a period, never part of the actual
+        "reliefs": [
+            """CREATE TABLE IF NOT EXISTS {reliefs} (
+            position BIGINT PRIMARY KEY, rep_id TEXT NOT NULL, period TEXT NOT NULL, metric TEXT NOT NULL,
+            amount_cents BIGINT NOT NULL)"""
+        ],
     }
 
     def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Any]:
@@ -81,6 +90,9 @@ class KpiProjection(Projection):
             "deals": deals,
             "customers": customers,
             "facts": Rows(tx, tables["facts"], "fact_id", FACT_COLUMNS),
+            "reliefs": Rows(
+                tx, tables["reliefs"], "position", ("position", "rep_id", "period", "metric", "amount_cents")
+            ),
         }
 
     def commit(self, tx: Tx, tables: dict[str, str], state: Any) -> None:
@@ -109,6 +121,19 @@ class KpiProjection(Projection):
                 }
             )
         monthly.flush()
+
+    @handles(Rep.QuotaRelieved)
+    def quota_relieved(self, s: dict[str, Rows], r: Recorded) -> None:
+        e = r.event
+        s["reliefs"].put(
+            {
+                "position": r.position,
+                "rep_id": r.aggregate_id,
+                "period": e.period,
+                "metric": e.metric,
+                "amount_cents": to_cents(e.amount),
+            }
+        )
 
     @staticmethod
     def _fact(
@@ -240,3 +265,19 @@ class KpiProjection(Projection):
 
 
 KPI = KpiProjection()
+
+
+def relief(tx: Tx, org: Any, *, scope: str, period: Any) -> dict[str, Decimal]:
+    """Quota relief per metric recorded for `period` or any part of it, for the reps in `scope` at its end."""
+    t = active_tables(tx, KPI)
+    out: dict[str, Decimal] = {}
+    years = [str(year) for year in range(period.start.year, period.end.year + 1)]
+    for rep_id, label, metric, cents in tx.all(
+        f"SELECT rep_id, period, metric, amount_cents FROM {t['reliefs']} WHERE substr(period, 1, 4) IN "
+        f"({', '.join('?' * len(years))})",
+        years,
+    ):
+        within = Period.parse(label)
+        if period.start <= within.start and within.end <= period.end and org.in_scope(rep_id, period.end, scope):
+            out[metric] = out.get(metric, Decimal("0.00")) + from_cents(cents)
+    return out

@@ -16,7 +16,7 @@ from domain.values import MONEY_METRICS, SELLING_LEVELS, Metric, Period
 from infrastructure.database import Tx
 from projections.accounts import scope_collection_rate
 from projections.engine.tracking import active_tables
-from projections.kpi import KPI, utc_text
+from projections.kpi import KPI, relief, utc_text
 from projections.money import fraction, from_cents
 from projections.org import OrgHistory
 from projections.pipeline import Placement, month_bounds
@@ -123,19 +123,22 @@ def kpis(tx: Tx, *, scope: str, period: Period, as_of: datetime | None = None) -
         if metric == "revenue":
             mix[line] += amount
     targets = targets_in_force(tx)
+    relieved = relief(tx, org, scope=scope, period=period)
     rows = []
     for metric in METRICS:
         actual = _value(metric, cents[metric], qty[metric])
         target, source = targets.get(period, metric, scope)
-        rows.append(
-            {
-                "metric": metric,
-                "target": target,
-                "actual": actual,
-                "attainment": fraction(actual, target),
-                "target_source": source,
-            }
-        )
+        row = {
+            "metric": metric,
+            "target": target,
+            "actual": actual,
+            "attainment": fraction(actual, target),
+            "target_source": source,
+        }
+        if metric in relieved:  # credit toward attainment, never part of the actual
+            row["relief"] = relieved[metric]
+            row["attainment"] = fraction(Decimal(actual) + relieved[metric], target)
+        rows.append(row)
     adherence = revisit_adherence(tx, period=period, scope=scope, org=org)  # the revisit plan kept: no target
     rows.append({"metric": "revisit_adherence", "target": None, "actual": adherence["rate"], "attainment": None})
     revenue = from_cents(cents["revenue"])

@@ -16,6 +16,7 @@ from api.access import (
     EVERYONE,
     FIELD_WORK,
     FINANCE,
+    MANAGEMENT,
     MANAGER,
     MONEY,
     AccessDep,
@@ -37,6 +38,7 @@ from application.commissions import (
     StatementOf,
     VerifyStatement,
 )
+from domain.commission.schema import PlanBody
 from domain.rep import Rep
 from projections.plans_list import list_plans as plans_page
 
@@ -46,6 +48,13 @@ router = APIRouter(tags=["commissions"])
 class AssignPlan(Body):
     plan_id: Text
     effective_from: SaneDate
+
+
+class QuotaRelief(Body):
+    period: Text = Field(examples=["2026-Q2", "2026-05"])
+    metric: Text = Field(examples=["revenue"])
+    amount: Amount
+    reason: Text
 
 
 class Adjustment(Body):
@@ -83,16 +92,47 @@ class Close(Body):
 
 
 # -- plans -------------------------------------------------------------------------------------------
-@router.post("/plans", dependencies=[Allow(MONEY)], status_code=201, tags=["plans"], response_model=Receipt)
+# The body is checked by the domain (every problem at once, by path); its shape is documented here.
+PLAN_BODY = {"x-plan-body": True}
+
+
+def document_plan_body(schema: dict[str, Any]) -> None:
+    """Put PlanBody and its component models into the OpenAPI document, as the body of the plan routes."""
+    models = PlanBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.setdefault("components", {}).setdefault("schemas", {}).update(
+        {**models.pop("$defs", {}), "PlanBody": models}
+    )
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            if operation.pop("x-plan-body", False):
+                content = operation["requestBody"]["content"]["application/json"]
+                content["schema"] = {"$ref": "#/components/schemas/PlanBody"}
+
+
+@router.post(
+    "/plans",
+    dependencies=[Allow(MONEY)],
+    status_code=201,
+    tags=["plans"],
+    response_model=Receipt,
+    openapi_extra=PLAN_BODY,
+)
 def create_plan(body: dict[str, Any], rt: RuntimeDep, meta: MetaDep):
-    """A plan: name, currency, period (month), effective_from, clawback_days and components
-    (tiered_rate, override, rank_bonus, team_target_bonus). Answers version 1."""
+    """A plan: name, currency, period (month), effective_from, clawback_days, an optional draw and
+    components (tiered_rate, override, rank_bonus, team_target_bonus, target_bonus). Unknown keys
+    are refused by path (`components[0].tier_mod`); every problem is listed in `details.errors`.
+    Answers version 1."""
     written = rt.ledger.commissions.create_plan(meta, body)
     return answer(rt, written, 201)
 
 
 @router.post(
-    "/plans/{plan_id}/versions", dependencies=[Allow(MONEY)], status_code=201, tags=["plans"], response_model=Receipt
+    "/plans/{plan_id}/versions",
+    dependencies=[Allow(MONEY)],
+    status_code=201,
+    tags=["plans"],
+    response_model=Receipt,
+    openapi_extra=PLAN_BODY,
 )
 def add_version(plan_id: str, body: dict[str, Any], rt: RuntimeDep, meta: MetaDep):
     """A new version with a later effective_from; credits dated from then are paid under it."""
@@ -126,6 +166,19 @@ def get_plan(plan_id: str, rt: RuntimeDep):
 def assign_plan(rep_id: str, body: AssignPlan, rt: RuntimeDep, meta: MetaDep):
     """Put a rep on a plan from a date."""
     return answer(rt, rt.ledger.commissions.assign_plan(meta, rep_id, **body.model_dump()))
+
+
+@router.post(
+    "/reps/{rep_id}/quota-relief",
+    dependencies=[Allow(MANAGEMENT | MONEY, scope=Record(Rep))],
+    status_code=201,
+    tags=["plans"],
+    response_model=Receipt,
+)
+def relieve_quota(rep_id: str, body: QuotaRelief, rt: RuntimeDep, meta: MetaDep):
+    """Quota relief: credit toward the rep's attainment of a period (a territory handed over
+    mid-quarter), never commission basis: attainment = (actual + relief) / target."""
+    return answer(rt, rt.ledger.commissions.relieve_quota(meta, rep_id, **body.model_dump()), 201)
 
 
 # -- statements ----------------------------------------------------------------------------------------

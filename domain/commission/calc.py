@@ -12,7 +12,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any, Protocol
@@ -53,6 +53,7 @@ class Win:
     currency: str
     splits: tuple[tuple[str, Decimal], ...]
     source: Source
+    overlays: tuple[tuple[str, Decimal], ...] = ()  # (party, share): credit beside the splits
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,9 @@ class Inputs(Protocol):
     movements: list[Money]
 
     def plan_for(self, rep_id: str, day: date) -> tuple[str, dict[str, Any]] | None: ...
-    def target(self, scope: str, period: Period) -> Decimal | None: ...
+    def target(self, scope: str, period: Period, metric: str = "revenue") -> Decimal | None: ...
+    def relief(self, rep_id: str, period: Period, metric: str) -> Decimal: ...
+    def draw_balance(self, rep_id: str, period: Period) -> Decimal: ...
     def ancestors(self, rep_id: str, day: date) -> list[str]: ...
     def team_of(self, rep_id: str, day: date) -> str | None: ...
     def reps(self) -> list[str]: ...
@@ -161,6 +164,26 @@ def rate_at(tiers: list[tuple[Decimal, Decimal | None, Decimal]], total: Decimal
     return rate, {"above": low, "up_to": high}
 
 
+def span_of(period: Period, measure: str) -> Period:
+    """The span a cumulative basis runs over: the month, its quarter or its year."""
+    if measure == "quarter_to_date":
+        return period.enclosing()[0]
+    if measure == "year_to_date":
+        return period.enclosing()[1]
+    return period
+
+
+def months_of(span: Period) -> list[Period]:
+    out, cursor = [], Period.month_of(span.start)
+    while cursor.start <= span.end:
+        out.append(cursor)
+        cursor = Period.month_of(cursor.end + timedelta(days=1))
+    return out
+
+
+SPANS = {"month": "period", "quarter": "quarter_to_date", "year": "year_to_date"}
+
+
 def _booked(win: Win, share: Decimal) -> tuple[Decimal, Decimal]:
     """Revenue and margin credited on booking for a split share."""
     return win.amount * share, win.margin * share
@@ -192,6 +215,8 @@ class Calculator:
     def __init__(self, inputs: Inputs) -> None:
         self.inputs = inputs
         self._earned: dict[str, dict[str, list[Line]]] = {}
+        self._items_memo: dict[str, list[_Item]] = {}
+        self._credited_memo: dict[str, dict[tuple[str, str], Decimal]] = {}
         self._override_memo: dict[str, list[Line]] = {}
         self.notes: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
 
@@ -201,12 +226,18 @@ class Calculator:
         result = defaultdict(list)
         for rep, lines in self._earned_lines(period).items():
             result[rep].extend(lines)
-        for line in self._clawbacks(period) + self._override_lines(period) + (self._bonuses(period) if settle else []):
+        extra = self._clawbacks(period) + self._override_lines(period) + self._target_bonuses(period)
+        for line in extra + (self._bonuses(period) if settle else []):
             result[line.rep_id].append(line)
         return result
 
     # -- earned ----------------------------------------------------------------------------------
     def _items(self, period: Period) -> list[_Item]:
+        if period.label not in self._items_memo:
+            self._items_memo[period.label] = self._month_items(period)
+        return self._items_memo[period.label]
+
+    def _month_items(self, period: Period) -> list[_Item]:
         items = []
         for win in self.inputs.wins.values():
             if win.signed_on in period:
@@ -239,7 +270,9 @@ class Calculator:
         sources: list[Source],
     ) -> list[_Item]:
         items = []
-        for rep_id, share in win.splits:
+        credits = [(rep, share, "split") for rep, share in win.splits]
+        credits += [(party, share, "overlay") for party, share in win.overlays]
+        for rep_id, share, credit in credits:
             found = self.inputs.plan_for(rep_id, day)
             if found is None:
                 continue
@@ -248,7 +281,11 @@ class Calculator:
                 continue
             revenue, margin = basis_of(share)
             for component in version["components"]:
-                if component["type"] == "tiered_rate" and component["payable_on"] == payable_on:
+                if (
+                    component["type"] == "tiered_rate"
+                    and component["payable_on"] == payable_on
+                    and component.get("credit", "split") == credit
+                ):
                     basis = revenue if component["basis"] == "revenue" else margin
                     items.append(
                         _Item(rep_id, win.deal_id, day, basis, share, plan_id, version, component, sources, payable_on)
@@ -267,10 +304,25 @@ class Calculator:
         self._earned[period.label] = per_rep
         return per_rep
 
+    def _before_in_span(self, period: Period, rep_id: str, name: str, span: Period) -> Decimal:
+        """The rep's basis for the component in the span's months before this one."""
+        total = ZERO
+        for earlier in months_of(span):
+            if earlier >= period:
+                break
+            total += sum(
+                (i.basis for i in self._items(earlier) if i.rep_id == rep_id and i.component["name"] == name), ZERO
+            )
+        return total
+
     def _tier_lines(self, period: Period, rep_id: str, name: str, items: list[_Item]) -> list[Line]:
         lines: list[Line] = []
-        accumulated, paid = ZERO, ZERO
-        target = self.inputs.target(f"rep:{rep_id}", period)
+        first = items[0].component
+        span = span_of(period, first.get("measure", "period"))
+        start = self._before_in_span(period, rep_id, name, span) if span != period else ZERO
+        relief = self.inputs.relief(rep_id, span, "revenue") if first["thresholds"] == "attainment" else ZERO
+        accumulated, paid = start, ZERO
+        target = self.inputs.target(f"rep:{rep_id}", span)
         for n, item in enumerate(items):
             c = item.component
             scale = target if c["thresholds"] == "attainment" else None
@@ -284,11 +336,15 @@ class Calculator:
                 "accumulated_before": accumulated,
                 "accumulated_after": accumulated + item.basis,
                 "clawback_days": item.version["clawback_days"],
-                "target": {"scope": f"rep:{rep_id}", "metric": "revenue", "value": target}
+                "target": {"scope": f"rep:{rep_id}", "metric": "revenue", "period": span.label, "value": target}
                 if c["thresholds"] == "attainment"
                 else None,
                 "sources": [s.as_dict() for s in item.sources],
             }
+            if span != period:
+                explain["span"] = {"period": span.label, "accumulated_in_earlier_months": start}
+            if relief:
+                explain["relief"] = {"period": span.label, "amount": relief, "note": "counts toward the bands only"}
             key = f"earned|{name}|{item.deal_id}|{item.note}|{item.sources[-1].position}"
             if c["thresholds"] == "attainment" and target is None:
                 explain["note"] = f"no revenue target for {period.label}: this component pays nothing"
@@ -297,10 +353,14 @@ class Calculator:
                 walked = walk(bands(c, scale), ZERO, item.basis)
                 raw = sum((s["amount"] for s in walked), ZERO)
             elif c["tier_mode"] == "marginal":
-                walked = walk(bands(c, scale), accumulated, item.basis)
+                walked = walk(bands(c, scale), accumulated + relief, item.basis)
                 raw = sum((s["amount"] for s in walked), ZERO)
+            elif c["tier_mode"] == "deal_rate":  # this deal wholly at the rate its cumulative basis reaches
+                rate, band = rate_at(bands(c, scale), accumulated + relief + item.basis)
+                walked = [{"band": band, "slice": item.basis, "rate": rate, "amount": item.basis * rate}]
+                raw = item.basis * rate
             else:  # retroactive: this deal at the rate the period total reaches
-                rate, band = rate_at(bands(c, scale), accumulated + item.basis)
+                rate, band = rate_at(bands(c, scale), accumulated + relief + item.basis)
                 walked = [{"band": band, "slice": item.basis, "rate": rate, "amount": item.basis * rate}]
                 raw = item.basis * rate
             amount = self._capped(c, paid, round_money(raw), explain)
@@ -324,7 +384,7 @@ class Calculator:
             paid += amount
             accumulated += item.basis
             if c["tier_mode"] == "retroactive" and not (c["thresholds"] == "attainment" and target is None):
-                restated = self._capped(c, paid, round_money(accumulated * rate) - paid, {})
+                restated = self._capped(c, paid, round_money((accumulated - start) * rate) - paid, {})
                 if restated != 0:
                     lines.append(
                         Line(
@@ -333,7 +393,7 @@ class Calculator:
                             "adjustment",
                             name,
                             None,
-                            round_money(accumulated),
+                            round_money(accumulated - start),
                             restated,
                             item.plan_id,
                             item.version["version"],
@@ -343,7 +403,7 @@ class Calculator:
                                 "note": f"retroactive restatement: the period total "
                                 f"{accumulated} now pays {rate} on everything",
                                 "restates": [x.id for x in lines if x.kind == "earned"],
-                                "amount_before_rounding": accumulated * rate - paid,
+                                "amount_before_rounding": (accumulated - start) * rate - paid,
                             },
                         )
                     )
@@ -380,12 +440,16 @@ class Calculator:
                     }
                 ),
             ]
-            for rep_id, share in win.splits:
+            credits = [(rep, share, "split") for rep, share in win.splits]
+            credits += [(party, share, "overlay") for party, share in win.overlays]
+            for rep_id, share, credit in credits:
                 originals = [
                     (p, line)
                     for p in dict.fromkeys(origins)
                     for line in self._earned_lines(p).get(rep_id, [])
-                    if line.deal_id == win.deal_id and line.kind == "earned"
+                    if line.deal_id == win.deal_id
+                    and line.kind == "earned"
+                    and line.explain["component"].get("credit", "split") == credit
                 ]
                 by_component: dict[str | None, list[tuple[Period, Line]]] = defaultdict(list)
                 for origin, line in originals:
@@ -602,6 +666,81 @@ class Calculator:
                         )
                     )
         return [line for line in lines if line.amount != 0 or line.basis_amount != 0]
+
+    # -- target bonuses (on the last month of their span) ------------------------------------------
+    def _credited(self, span: Period) -> dict[tuple[str, str], Decimal]:
+        """(rep, metric) -> revenue and gross margin credited by the splits of wins signed in the span,
+        less what refunds and cancellations in the span took back."""
+        if span.label not in self._credited_memo:
+            credited: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+            for win in self.inputs.wins.values():
+                if win.signed_on in span:
+                    for rep_id, share in win.splits:
+                        credited[(rep_id, "revenue")] += win.amount * share
+                        credited[(rep_id, "gross_margin")] += win.margin * share
+            for move in self.inputs.movements:  # refunds and cancellations in the span take credit back
+                refunded = self.inputs.wins.get(move.deal_id)
+                if move.kind == "payment" or move.day not in span or refunded is None or not refunded.amount:
+                    continue
+                for rep_id, share in refunded.splits:
+                    credited[(rep_id, "revenue")] -= move.amount * share
+                    credited[(rep_id, "gross_margin")] -= refunded.margin * share * move.amount / refunded.amount
+            self._credited_memo[span.label] = credited
+        return self._credited_memo[span.label]
+
+    def _target_bonuses(self, period: Period) -> list[Line]:
+        """`target_bonus` components: paid on the last month of their month, quarter or year when
+        the rep's attainment over it ((credited + quota relief) / target) reaches the threshold."""
+        lines = []
+        for rep in self.inputs.reps():
+            found = self.inputs.plan_for(rep, period.end)
+            if found is None:
+                continue
+            plan_id, version = found
+            for c in version["components"]:
+                if c["type"] != "target_bonus":
+                    continue
+                span = span_of(period, SPANS[c["over"]])
+                if span.end != period.end:
+                    continue
+                actual = self._credited(span).get((rep, c["metric"]), ZERO)
+                relief = self.inputs.relief(rep, span, c["metric"])
+                target = self.inputs.target(f"rep:{rep}", span, c["metric"])
+                if not target:
+                    continue
+                attainment = (actual + relief) / target
+                if attainment < Decimal(c["attainment_at_least"]):
+                    continue
+                lines.append(
+                    Line(
+                        rep,
+                        period.label,
+                        "bonus",
+                        c["name"],
+                        None,
+                        round_money(actual),
+                        Decimal(c["amount"]),
+                        plan_id,
+                        version["version"],
+                        f"target|{c['name']}|{span.label}",
+                        {
+                            "plan_id": plan_id,
+                            "plan_version": version["version"],
+                            "component": c,
+                            "span": {"period": span.label, "accumulated": actual},
+                            "relief": relief,
+                            "target": {
+                                "scope": f"rep:{rep}",
+                                "metric": c["metric"],
+                                "period": span.label,
+                                "value": target,
+                            },
+                            "attainment": attainment.quantize(Decimal("0.0001")),
+                            "note": f"attainment over {span.label} reaches {c['attainment_at_least']}",
+                        },
+                    )
+                )
+        return lines
 
     # -- bonuses (settled at close) --------------------------------------------------------------
     def _bonuses(self, period: Period) -> list[Line]:

@@ -93,6 +93,11 @@ def corrections(
             continue
         frozen = ledger_of(label).statements
         now = base_lines(inputs, ledger_of, earlier, settle=True, calculator=calculator)
+        carried = {
+            rep: sum((Decimal(str(x["amount"])) for x in s["lines"] if (x.get("explain") or {}).get("corrects")), ZERO)
+            for rep, s in frozen.items()
+        }
+        draw_lines(inputs, earlier, now, carried)
         already: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
         for later in closed:
             if label < later < period.label:
@@ -144,6 +149,61 @@ def corrections(
     return out
 
 
+def draw_lines(
+    inputs: Inputs, period: Period, lines: dict[str, list[Line]], carried: dict[str, Decimal] | None = None
+) -> dict[str, Decimal]:
+    """Draws, once every other line of the month is known: a rep on a plan with a draw whose other
+    lines total less than its amount gets a `draw` line making up the difference; under a
+    recoverable draw that advance is a balance which `draw_recovery` lines take back from later
+    months above the amount (never below it). `carried`: lines of the month not in `lines` (a closed
+    month's corrections of earlier months, recomputing it). Adds the lines; answers each such rep's
+    balance after."""
+    balances = {}
+    for rep in inputs.reps():
+        found = inputs.plan_for(rep, period.end)
+        if found is None or not found[1].get("draw"):
+            continue
+        plan_id, version = found
+        draw = version["draw"]
+        amount, recoverable = Decimal(draw["amount"]), bool(draw["recoverable"])
+        others = sum((line.amount for line in lines.get(rep, [])), (carried or {}).get(rep, ZERO))
+        before = round_money(inputs.draw_balance(rep, period)) if recoverable else ZERO
+        after, line = before, None
+        explain = {
+            "plan_id": plan_id,
+            "plan_version": version["version"],
+            "draw": {"amount": amount, "recoverable": recoverable},
+            "other_lines_total": others,
+            "draw_balance_before": before,
+        }
+        if others < amount:
+            after = round_money(before + amount - others) if recoverable else ZERO
+            line = ("draw", amount - others, "the month's other lines are below the draw: made up to it")
+        elif recoverable and before > 0 and others > amount:
+            taken = round_money(min(before, others - amount))
+            after = before - taken
+            line = ("draw_recovery", -taken, "recovers the draw advanced in earlier months, down to the draw amount")
+        if line is not None:
+            kind, value, note = line
+            lines[rep].append(
+                Line(
+                    rep,
+                    period.label,
+                    kind,
+                    None,
+                    None,
+                    round_money(others),
+                    round_money(value),
+                    plan_id,
+                    version["version"],
+                    f"{kind}|{period.label}",
+                    {**explain, "draw_balance_after": after, "note": note},
+                )
+            )
+        balances[rep] = after
+    return balances
+
+
 def statement_lines(
     inputs: Inputs,
     ledger_of: LedgerOf,
@@ -159,6 +219,7 @@ def statement_lines(
     lines = base_lines(inputs, ledger_of, period, settle=settle, calculator=calculator)
     for rep, extra in corrections(inputs, ledger_of, period, closed, calculator).items():
         lines[rep].extend(extra)
+    draw_lines(inputs, period, lines)
     if notes is not None:
         for (label, rep), said in calculator.notes.items():
             if label == period.label:
