@@ -218,6 +218,7 @@ class Calculator:
         self._items_memo: dict[str, list[_Item]] = {}
         self._credited_memo: dict[str, dict[tuple[str, str], Decimal]] = {}
         self._override_memo: dict[str, list[Line]] = {}
+        self._managers_memo: dict[date, dict[str, set[str]]] = {}
         self.notes: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
 
     def lines(self, period: Period, *, settle: bool) -> dict[str, list[Line]]:
@@ -846,8 +847,12 @@ class Calculator:
         return lines
 
     def _team_managers(self, team: str, day: date) -> set[str]:
-        managers = set()
-        for rep in self.inputs.reps():
-            if self.inputs.team_of(rep, day) == team:
-                managers.update(self.inputs.ancestors(rep, day)[:1])
-        return managers
+        """The direct managers of the team's members on `day` (the whole org read once per day)."""
+        if day not in self._managers_memo:
+            by_team: dict[str, set[str]] = defaultdict(set)
+            for rep in self.inputs.reps():
+                found = self.inputs.team_of(rep, day)
+                if found:
+                    by_team[found].update(self.inputs.ancestors(rep, day)[:1])
+            self._managers_memo[day] = by_team
+        return self._managers_memo[day].get(team, set())
