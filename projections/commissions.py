@@ -26,6 +26,7 @@ from typing import Any
 
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
 
+from domain.assessment import AssessmentRound
 from domain.commission.calc import Calculator, Line, Money, Source, Win
 from domain.commission.period import CommissionPeriod
 from domain.commission.plan import Plan, validate_plan
@@ -56,6 +57,7 @@ WIN_COLUMNS = (
 )
 DEAL_COLUMNS = ("deal_id", "currency", "splits", "overlays")
 RELIEF_COLUMNS = ("position", "rep_id", "period", "metric", "amount_cents")
+GRADE_COLUMNS = ("key", "position", "scheme_id", "period", "rep_id", "grade", "score")
 MOVE_COLUMNS = ("position", "deal_id", "day", "amount_cents", "kind", "source")
 PLAN_COLUMNS = ("plan_key", "position", "plan_id", "version", "body")
 ASSIGN_COLUMNS = ("position", "rep_id", "plan_id", "effective_from")
@@ -229,6 +231,11 @@ class CommissionsProjection(Projection):
                       late INTEGER NOT NULL)"""
         ],
         "periods": ["CREATE TABLE IF NOT EXISTS {periods} (period_id TEXT PRIMARY KEY, period TEXT NOT NULL)"],
+        "grades": [
+            """CREATE TABLE IF NOT EXISTS {grades} (key TEXT PRIMARY KEY, position BIGINT NOT NULL,
+                      scheme_id TEXT NOT NULL, period TEXT NOT NULL, rep_id TEXT NOT NULL, grade TEXT,
+                      score TEXT NOT NULL)"""
+        ],
         "reliefs": [
             """CREATE TABLE IF NOT EXISTS {reliefs} (position BIGINT PRIMARY KEY, rep_id TEXT NOT NULL,
                        period TEXT NOT NULL, metric TEXT NOT NULL, amount_cents BIGINT NOT NULL)"""
@@ -260,6 +267,7 @@ class CommissionsProjection(Projection):
             "months": Rows(tx, tables["months"], "period", ("period", "dirty", "late")),
             "periods": Rows(tx, tables["periods"], "period_id", ("period_id", "period")),
             "reliefs": Rows(tx, tables["reliefs"], "position", RELIEF_COLUMNS),
+            "grades": Rows(tx, tables["grades"], "key", GRADE_COLUMNS),
         }
 
     # -- what an event changes ------------------------------------------------------------------
@@ -413,6 +421,23 @@ class CommissionsProjection(Projection):
         )
         self._mark_period(s, e.period)
 
+    @handles(AssessmentRound.ScorecardFrozen)
+    def scorecard_frozen(self, s: dict[str, Any], r: Recorded) -> None:
+        """A finalized grade: the assessment bonus of the period's last month."""
+        e = r.event
+        s["grades"].put(
+            {
+                "key": f"{e.scheme_id}|{e.period}|{e.rep_id}",
+                "position": r.position,
+                "scheme_id": e.scheme_id,
+                "period": e.period,
+                "rep_id": e.rep_id,
+                "grade": e.grade,
+                "score": e.score,
+            }
+        )
+        self._mark(s, _label(Period.parse(e.period).end))
+
     # -- the commission period ---------------------------------------------------------------------
     @handles(CommissionPeriod.Opened)
     def period_opened(self, s: dict[str, Any], r: Recorded) -> None:
@@ -533,6 +558,13 @@ class LedgerInputs:
         ):
             self.assignments.setdefault(rep_id, []).append((date.fromisoformat(effective), plan_id))
         self.targets = targets_in_force(tx, until_position=self._limit, tables=part_tables(tables, "targets_", TARGETS))
+        self.grades = {
+            (scheme, period, rep): {"grade": grade, "score": score, "position": position}
+            for position, scheme, period, rep, grade, score in tx.all(
+                f"SELECT position, scheme_id, period, rep_id, grade, score FROM {tables['grades']} WHERE position <= ?",
+                (self._limit,),
+            )
+        }
         self.reliefs: dict[str, list[tuple[Period, str, Decimal]]] = {}
         for rep_id, period, metric, cents in tx.all(
             f"SELECT rep_id, period, metric, amount_cents FROM {tables['reliefs']} WHERE position <= ?",
@@ -667,6 +699,10 @@ class LedgerInputs:
             found = self.plan_for(rep_id, month.end)
             balance += Decimal(found[1]["draw"]["amount"]) if found else 0
         return balance
+
+    def grade(self, scheme_id: str, period: str, rep_id: str) -> dict[str, Any] | None:
+        """The grade of the rep's finalized scorecard of a scheme for a period."""
+        return self.grades.get((scheme_id, period, rep_id))
 
     def uses_draws(self) -> bool:
         return any(version.get("draw") for versions in self.plans.values() for version in versions)

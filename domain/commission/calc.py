@@ -75,6 +75,7 @@ class Inputs(Protocol):
     def target(self, scope: str, period: Period, metric: str = "revenue") -> Decimal | None: ...
     def relief(self, rep_id: str, period: Period, metric: str) -> Decimal: ...
     def draw_balance(self, rep_id: str, period: Period) -> Decimal: ...
+    def grade(self, scheme_id: str, period: str, rep_id: str) -> dict[str, Any] | None: ...
     def ancestors(self, rep_id: str, day: date) -> list[str]: ...
     def team_of(self, rep_id: str, day: date) -> str | None: ...
     def reps(self) -> list[str]: ...
@@ -228,6 +229,7 @@ class Calculator:
         for rep, lines in self._earned_lines(period).items():
             result[rep].extend(lines)
         extra = self._clawbacks(period) + self._override_lines(period) + self._target_bonuses(period)
+        extra += self._assessment_bonuses(period)
         for line in extra + (self._bonuses(period) if settle else []):
             result[line.rep_id].append(line)
         return result
@@ -741,6 +743,47 @@ class Calculator:
                         },
                     )
                 )
+        return lines
+
+    # -- assessment bonuses (by a finalized grade) ---------------------------------------------------
+    def _assessment_bonuses(self, period: Period) -> list[Line]:
+        """`assessment_bonus` components: on the last month of an assessment period (the month, its
+        quarter or its year), the amount for the grade of the rep's finalized scorecard."""
+        spans = [p for p in (period, *period.enclosing()) if p.end == period.end]
+        lines = []
+        for rep in self.inputs.reps():
+            found = self.inputs.plan_for(rep, period.end)
+            if found is None:
+                continue
+            plan_id, version = found
+            for c in version["components"]:
+                if c["type"] != "assessment_bonus":
+                    continue
+                for span in spans:
+                    graded = self.inputs.grade(c["scheme_id"], span.label, rep)
+                    if graded is None or graded["grade"] not in c["amounts"]:
+                        continue
+                    lines.append(
+                        Line(
+                            rep,
+                            period.label,
+                            "bonus",
+                            c["name"],
+                            None,
+                            ZERO,
+                            Decimal(c["amounts"][graded["grade"]]),
+                            plan_id,
+                            version["version"],
+                            f"assessment|{c['name']}|{span.label}",
+                            {
+                                "plan_id": plan_id,
+                                "plan_version": version["version"],
+                                "component": c,
+                                "assessment": {"scheme_id": c["scheme_id"], "period": span.label, **graded},
+                                "note": f"the finalized {span.label} scorecard grades {graded['grade']}",
+                            },
+                        )
+                    )
         return lines
 
     # -- bonuses (settled at close) --------------------------------------------------------------

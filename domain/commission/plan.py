@@ -82,6 +82,14 @@ def validate_component(raw: dict[str, Any], i: int) -> dict[str, Any]:
             _rate(raw.get("attainment_at_least", "1.00"), f"{where}.attainment_at_least", Decimal(100))
         )
         out["amount"] = str(money(raw.get("amount"), field=f"{where}.amount"))
+    elif kind == "assessment_bonus":
+        out["scheme_id"] = required_text(raw.get("scheme_id"), f"{where}.scheme_id", max_length=100)
+        out["amounts"] = {
+            required_text(grade, f"{where}.amounts", max_length=20): str(
+                money(value, field=f"{where}.amounts.{grade}", allow_negative=True, allow_zero=True)
+            )
+            for grade, value in raw["amounts"].items()
+        }
     else:
         out["amount"] = str(money(raw.get("amount"), field=f"{where}.amount"))
     return out

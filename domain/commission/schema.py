@@ -79,7 +79,19 @@ class TargetBonus(_Strict):
     amount: DecimalText
 
 
-Component = Annotated[TieredRate | Override | RankBonus | TeamTargetBonus | TargetBonus, Field(discriminator="type")]
+class AssessmentBonus(_Strict):
+    """Paid (or, negative, deducted) on the statement of the last month of an assessment period,
+    by the grade the rep's finalized scorecard of that scheme gives."""
+
+    type: Literal["assessment_bonus"]
+    name: str
+    scheme_id: str
+    amounts: dict[str, DecimalText] = Field(min_length=1, description='grade -> amount, e.g. {"S": "5000"}')
+
+
+Component = Annotated[
+    TieredRate | Override | RankBonus | TeamTargetBonus | TargetBonus | AssessmentBonus, Field(discriminator="type")
+]
 
 
 class Draw(_Strict):
@@ -178,7 +190,9 @@ def _path(loc: tuple[Any, ...]) -> str:
     return out
 
 
-COMPONENT_TAGS = frozenset({"tiered_rate", "override", "rank_bonus", "team_target_bonus", "target_bonus"})
+COMPONENT_TAGS = frozenset(
+    {"tiered_rate", "override", "rank_bonus", "team_target_bonus", "target_bonus", "assessment_bonus"}
+)
 
 
 def shape_problems(body: Any) -> list[dict[str, str]]:

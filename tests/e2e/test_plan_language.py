@@ -177,3 +177,33 @@ def test_an_overlay_component_pays_the_overlay_party_never_the_splits(books):
     books.post(f"/deals/{deal}/refunds", {"amount": "100000.00", "refunded_on": "2026-10-20", "reason": "退货"})
     assert books.statement(presales, "2026-10")["total"] == "0.00"  # the overlay's line is clawed back too
     assert Decimal(books.statement(owner, "2026-10")["total"]) == 0
+
+
+def test_an_assessment_bonus_pays_by_the_finalized_grade_on_the_periods_last_month(books):
+    scheme = books.post(
+        "/assessments/schemes",
+        {
+            "name": "月度考核",
+            "period": "month",
+            "effective_from": "2026-01-01",
+            "indicators": [
+                {"key": "sales", "source": "kpi:revenue_attainment", "weight": "1", "zero_at": "0", "full_at": "1"}
+            ],
+            "grades": [{"grade": "S", "min_score": "90"}, {"grade": "C", "min_score": "0"}],
+        },
+    )["id"]
+    reward = {"name": "考核奖", "type": "assessment_bonus", "scheme_id": scheme, "amounts": {"S": "5000", "C": "-1000"}}
+    star, quiet = books.rep("优秀", "senior"), books.rep("待改进", "senior")
+    for rep in (star, quiet):
+        books.on_plan(rep, plan(tiered(tiers=((None, "0.01"),)), reward))
+        books.post("/targets", {"scope": f"rep:{rep}", "period": "2026-05", "metric": "revenue", "value": "100000.00"})
+    books.win(star, "100000.00", "2026-05-12")
+    assert kinds(books, star, "2026-05", "bonus") == []  # nothing until the month is assessed
+    books.post("/assessments/2026-05/finalize", {})
+    [paid] = kinds(books, star, "2026-05", "bonus")
+    [taken] = kinds(books, quiet, "2026-05", "bonus")
+    assert (paid["amount"], taken["amount"]) == ("5000.00", "-1000.00")
+    explained = books.get(f"/commissions/lines/{paid['id']}/explain")
+    assert (explained["assessment"]["grade"], explained["assessment"]["period"]) == ("S", "2026-05")
+    bad = plan({**reward, "amounts": {}})
+    assert books.client.post("/plans", json=bad).json()["error"]["details"]["field"] == "components[0].amounts"
