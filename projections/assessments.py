@@ -33,7 +33,7 @@ from domain.values import Period
 from infrastructure.database import Tx
 from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_position, active_tables
-from projections.kpi import KPI
+from projections.kpi import KPI, reliefs
 from projections.money import fraction, from_cents, to_cents
 from projections.org import OrgHistory
 from projections.performance import member_totals
@@ -421,6 +421,7 @@ class Inputs:
         else:
             self.totals = _rep_totals(tx, org, self.reps, period, until)
         self.targets = targets_in_force(tx, until_position=until_position)
+        self.reliefs = reliefs(tx, period, None if until_position is None else until) if self.reps else {}
         self.collection = _collection(tx, org, period, until) if self.reps else {}
         self.satisfaction = satisfaction(tx, self.reps, period, until=until)
         self.reviews = _reviews(tx, self.reps, period, until)
@@ -431,7 +432,8 @@ class Inputs:
             metric = source[len(ATTAINMENT_PREFIX) : -len(ATTAINMENT_SUFFIX)]
             actual = self.totals.get(rep, {}).get(metric, Decimal("0.00") if metric in _MONEY else 0)
             target, target_source = self.targets.get(self.period, metric, f"rep:{rep}")
-            attainment = fraction(actual, target)
+            relieved = self.reliefs.get(rep, {}).get(metric)
+            attainment = fraction(Decimal(actual) + relieved if relieved else actual, target)
             read = {
                 "read_model": "kpi",
                 "metric": metric,
@@ -440,6 +442,8 @@ class Inputs:
                 "target_source": target_source,
                 "attainment": attainment,
             }
+            if relieved:
+                read["relief"] = relieved  # quota relief counts toward attainment
             if target is None:
                 read["missing"] = f"no {metric} target for rep:{rep} in {self.period.label}"
             elif attainment is None:

@@ -267,17 +267,29 @@ class KpiProjection(Projection):
 KPI = KpiProjection()
 
 
-def relief(tx: Tx, org: Any, *, scope: str, period: Any) -> dict[str, Decimal]:
-    """Quota relief per metric recorded for `period` or any part of it, for the reps in `scope` at its end."""
+def reliefs(tx: Tx, period: Any, until: int | None = None) -> dict[str, dict[str, Decimal]]:
+    """Quota relief per rep and metric recorded for `period` or any part of it (up to store
+    position `until`)."""
     t = active_tables(tx, KPI)
-    out: dict[str, Decimal] = {}
+    out: dict[str, dict[str, Decimal]] = {}
     years = [str(year) for year in range(period.start.year, period.end.year + 1)]
     for rep_id, label, metric, cents in tx.all(
-        f"SELECT rep_id, period, metric, amount_cents FROM {t['reliefs']} WHERE substr(period, 1, 4) IN "
-        f"({', '.join('?' * len(years))})",
-        years,
+        f"SELECT rep_id, period, metric, amount_cents FROM {t['reliefs']} WHERE position <= ? AND "
+        f"substr(period, 1, 4) IN ({', '.join('?' * len(years))})",
+        [2**62 if until is None else until, *years],
     ):
         within = Period.parse(label)
-        if period.start <= within.start and within.end <= period.end and org.in_scope(rep_id, period.end, scope):
-            out[metric] = out.get(metric, Decimal("0.00")) + from_cents(cents)
+        if period.start <= within.start and within.end <= period.end:
+            by_metric = out.setdefault(rep_id, {})
+            by_metric[metric] = by_metric.get(metric, Decimal("0.00")) + from_cents(cents)
+    return out
+
+
+def relief(tx: Tx, org: Any, *, scope: str, period: Any) -> dict[str, Decimal]:
+    """Quota relief per metric for the reps in `scope` at the period's end."""
+    out: dict[str, Decimal] = {}
+    for rep_id, by_metric in reliefs(tx, period).items():
+        if org.in_scope(rep_id, period.end, scope):
+            for metric, amount in by_metric.items():
+                out[metric] = out.get(metric, Decimal("0.00")) + amount
     return out

@@ -193,16 +193,21 @@ def test_an_assessment_bonus_pays_by_the_finalized_grade_on_the_periods_last_mon
         },
     )["id"]
     reward = {"name": "考核奖", "type": "assessment_bonus", "scheme_id": scheme, "amounts": {"S": "5000", "C": "-1000"}}
-    star, quiet = books.rep("优秀", "senior"), books.rep("待改进", "senior")
-    for rep in (star, quiet):
+    star, quiet, relieved = books.rep("优秀", "senior"), books.rep("待改进", "senior"), books.rep("移交", "senior")
+    for rep in (star, quiet, relieved):
         books.on_plan(rep, plan(tiered(tiers=((None, "0.01"),)), reward))
         books.post("/targets", {"scope": f"rep:{rep}", "period": "2026-05", "metric": "revenue", "value": "100000.00"})
     books.win(star, "100000.00", "2026-05-12")
     assert kinds(books, star, "2026-05", "bonus") == []  # nothing until the month is assessed
+    relief = {"period": "2026-05", "metric": "revenue", "amount": "100000.00", "reason": "区域移交"}
+    books.post(f"/reps/{relieved}/quota-relief", relief)  # counts toward the scorecard's attainment too
+    [sales] = books.get(f"/reps/{relieved}/assessments/2026-05")["indicators"]
+    assert (sales["value"], sales["points"]) == ("1.0000", "100.00")
     books.post("/assessments/2026-05/finalize", {})
     [paid] = kinds(books, star, "2026-05", "bonus")
     [taken] = kinds(books, quiet, "2026-05", "bonus")
     assert (paid["amount"], taken["amount"]) == ("5000.00", "-1000.00")
+    assert [x["amount"] for x in kinds(books, relieved, "2026-05", "bonus")] == ["5000.00"]
     explained = books.get(f"/commissions/lines/{paid['id']}/explain")
     assert (explained["assessment"]["grade"], explained["assessment"]["period"]) == ("S", "2026-05")
     bad = plan({**reward, "amounts": {}})
