@@ -40,6 +40,7 @@ from projections.commissions import (
     LedgerInputs,
     shown_statement,
     statement_row,
+    summary_of,
 )
 
 OPEN_NOTE = "open: live figures; rank and team-target bonuses are settled at close"
@@ -352,14 +353,6 @@ class Commissions(UseCases):
         return str(self.load(Rep, rep_id).id)
 
     @staticmethod
-    def _open_statements(ledger: Ledger, period: Period) -> dict[str, dict[str, Any]]:
-        """An open month's statements: the ledger's rows, or computed from the month's inputs
-        while its rows wait for a backlog to be caught up (or when it has no activity at all)."""
-        if period.label in ledger.months() and not ledger.pending(period.label):
-            return ledger.statements(period.label)
-        return ledger.open_statements(period)
-
-    @staticmethod
     def _known_rep(ledger: Ledger, rep_id: str) -> str:
         rep = str(parse_id(rep_id, "rep"))
         if not ledger.member(rep):
@@ -580,29 +573,32 @@ class Commissions(UseCases):
         with self.reads.current(*READ_MODELS) as tx:
             ledger = Ledger(tx)
             closed = label in ledger.closed()
-            kept = ledger.statements(label) if closed else self._open_statements(ledger, period)
+            if closed or (label in ledger.months() and not ledger.pending(label)):
+                kept = ledger.summaries(label)
+            else:
+                kept = {rep: summary_of(s) for rep, s in ledger.open_statements(period).items()}
             inputs = ledger.inputs([])  # names and teams
             closed_at = ledger.closed_at(label)
         status = "closed" if closed else "open"
         statements, kinds, teams, currencies = [], {}, {}, {}
         for rep in sorted(kept):
-            statement = kept[rep]
+            summary = kept[rep]
             statements.append(
                 {
                     "rep_id": rep,
                     "name": inputs.name(rep),
-                    "status": statement.get("status", status),
-                    "total": statement["total"],
-                    "digest": statement["digest"],
+                    "status": summary["status"],
+                    "total": summary["total"],
+                    "digest": summary["digest"],
                 }
             )
             per_kind = dict.fromkeys(PAYROLL_KINDS, Decimal("0.00"))
-            for line in statement["lines"]:
-                kind = "draw" if line["kind"] == "draw_recovery" else line["kind"]
-                per_kind[kind] = per_kind.get(kind, Decimal("0.00")) + Decimal(str(line["amount"]))
+            for kind, amount in summary["kinds"].items():
+                kind = "draw" if kind == "draw_recovery" else kind
+                per_kind[kind] = per_kind.get(kind, Decimal("0.00")) + amount
             kinds[rep] = per_kind
             teams[rep] = inputs.team_of(rep, period.end)
-            currencies[rep] = statement["currency"]
+            currencies[rep] = summary["currency"]
         return PeriodStatements(
             period=label,
             status=status,

@@ -63,7 +63,7 @@ PLAN_COLUMNS = ("plan_key", "position", "plan_id", "version", "body")
 ASSIGN_COLUMNS = ("position", "rep_id", "plan_id", "effective_from")
 CLOSED_COLUMNS = ("period", "position", "as_of_position", "closed_at")
 ADJUSTMENT_COLUMNS = ("position", "period", "body")
-STATEMENT_COLUMNS = ("key", "period", "rep_id", "status", "body", "detail")
+STATEMENT_COLUMNS = ("key", "period", "rep_id", "status", "body", "detail", "summary")
 MONEY_FIELDS = ("amount", "basis_amount")
 DEFAULT_CURRENCY = "CNY"
 EMBEDDED = (("org_", ORG), ("targets_", TARGETS))  # read models the ledger keeps a copy of
@@ -88,6 +88,25 @@ def _plain(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def summary_of(statement: dict[str, Any]) -> dict[str, Any]:
+    """What a period listing and payroll need of a statement: status, total, digest, currency and
+    the total of each line kind."""
+    kinds: dict[str, Decimal] = {}
+    for line in statement["lines"]:
+        kinds[line["kind"]] = kinds.get(line["kind"], Decimal("0.00")) + Decimal(str(line["amount"]))
+    return {
+        "status": statement.get("status", "closed"),
+        "total": Decimal(str(statement["total"])),
+        "digest": statement["digest"],
+        "currency": statement["currency"],
+        "kinds": kinds,
+    }
+
+
+def _summary_text(summary: dict[str, Any]) -> str:
+    return json.dumps(summary, default=_plain, ensure_ascii=False, separators=(",", ":"))
+
+
 def statement_row(rep_id: str, statement: dict[str, Any]) -> dict[str, Any]:
     """A statement as the ledger keeps it: `body`, what a statement answer shows (lines without
     their explanations, money as text), and `detail`, the lines with key and explanation and the
@@ -105,6 +124,7 @@ def statement_row(rep_id: str, statement: dict[str, Any]) -> dict[str, Any]:
         "status": shown["status"],
         "body": json.dumps(shown, default=_plain, ensure_ascii=False, separators=(",", ":")),
         "detail": dump({"lines": statement["lines"], "clawback_notes": notes}),
+        "summary": _summary_text(summary_of(shown)),
     }
 
 
@@ -177,7 +197,7 @@ class CommissionsProjection(Projection):
     name = "commissions"
     # the ledger's own version (4: statement rows, spans, draws, reliefs, overlays) and those of the
     # org and targets read models it embeds
-    version = 4000 + 10 * ORG.version + TARGETS.version
+    version = 4100 + 10 * ORG.version + TARGETS.version
     events = tuple(e for _, part in EMBEDDED for e in part.events)
     tables = {
         "deals": [
@@ -216,7 +236,8 @@ class CommissionsProjection(Projection):
         # every rep's statement of every month: live (open) or frozen (closed, approved, paid)
         "statements": [
             """CREATE TABLE IF NOT EXISTS {statements} (key TEXT PRIMARY KEY, period TEXT NOT NULL,
-                          rep_id TEXT NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL, detail TEXT NOT NULL)""",
+                          rep_id TEXT NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL, detail TEXT NOT NULL,
+                          summary TEXT NOT NULL)""",
             "CREATE INDEX IF NOT EXISTS {statements}_period ON {statements} (period, rep_id)",
         ],
         # corrections of closed months changed by late facts, due in an open month
@@ -507,7 +528,8 @@ class CommissionsProjection(Projection):
             return
         body = {**json.loads(row["body"]), **changes}
         text = json.dumps(body, default=_plain, ensure_ascii=False, separators=(",", ":"))
-        s["statements"].put({**row, "status": body["status"], "body": text})
+        summary = {**json.loads(row["summary"]), "status": body["status"]}
+        s["statements"].put({**row, "status": body["status"], "body": text, "summary": _summary_text(summary)})
 
     @handles(CommissionPeriod.StatementApproved)
     def statement_approved(self, s: dict[str, Any], r: Recorded) -> None:
@@ -837,6 +859,18 @@ class Ledger:
             )
         }
 
+    def summaries(self, period: str) -> dict[str, dict[str, Any]]:
+        """Every rep's statement of a month in brief (`summary_of`), money as Decimals."""
+        out = {}
+        for rep, text in self.tx.all(
+            f"SELECT rep_id, summary FROM {self.t['statements']} WHERE period = ? ORDER BY rep_id", (period,)
+        ):
+            summary = json.loads(text)
+            summary["total"] = Decimal(summary["total"])
+            summary["kinds"] = {kind: Decimal(amount) for kind, amount in summary["kinds"].items()}
+            out[rep] = summary
+        return out
+
     def member(self, rep_id: str) -> bool:
         """The rep is known to the ledger's copy of the org."""
         members = part_tables(self.t, "org_", ORG)["members"]
@@ -968,7 +1002,7 @@ class Ledger:
         self.tx.execute(f"DELETE FROM {self.t['statements']} WHERE period = ? AND status = 'open'", (label,))
         rows = [statement_row(rep, s) for rep, s in sorted(statements.items())]
         self.tx.executemany(
-            f"INSERT INTO {self.t['statements']} ({', '.join(STATEMENT_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {self.t['statements']} ({', '.join(STATEMENT_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [tuple(row[c] for c in STATEMENT_COLUMNS) for row in rows],
         )
 
