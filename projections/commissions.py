@@ -42,7 +42,7 @@ from projections.engine.tracking import active_position, active_tables
 from projections.kpi import utc_text
 from projections.money import from_cents, to_cents
 from projections.org import ORG, OrgHistory
-from projections.targets import TARGETS, targets_in_force
+from projections.targets import TARGETS, Targets, targets_in_force
 
 WIN_COLUMNS = (
     "deal_id",
@@ -579,7 +579,7 @@ class LedgerInputs:
             (self._limit,),
         ):
             self.assignments.setdefault(rep_id, []).append((date.fromisoformat(effective), plan_id))
-        self.targets = targets_in_force(tx, until_position=self._limit, tables=part_tables(tables, "targets_", TARGETS))
+        self._targets: Targets | None = None  # read on first use: a period listing needs none
         self.grades = {
             (scheme, period, rep): {"grade": grade, "score": score, "position": position}
             for position, scheme, period, rep, grade, score in tx.all(
@@ -683,7 +683,10 @@ class LedgerInputs:
         return None if version is None else (chosen, version)
 
     def target(self, scope: str, period: Period, metric: str = "revenue") -> Decimal | None:
-        return self.targets.get(period, metric, scope)[0]
+        if self._targets is None:
+            embedded = part_tables(self.t, "targets_", TARGETS)
+            self._targets = targets_in_force(self.tx, until_position=self._limit, tables=embedded)
+        return self._targets.get(period, metric, scope)[0]
 
     def relief(self, rep_id: str, period: Period, metric: str) -> Decimal:
         """Quota relief recorded for the period or any part of it."""
