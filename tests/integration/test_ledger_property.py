@@ -3,8 +3,8 @@
 Random histories of deals won (alone or split), paid, refunded and cancelled, reps transferred
 between managers, plan versions added mid-stream, revenue targets and quota relief set, manual
 adjustments and months closed (facts then arriving late for closed months), under plans with marginal,
-retroactive and year-to-date tiers, overrides, rank and quarter target bonuses and a recoverable
-draw (each month depending on the months before it), with the ledger caught up after
+retroactive and year-to-date tiers, overrides, rank and quarter target bonuses (each month
+depending on the months before it in its year), with the ledger caught up after
 some steps and not others. Then every open statement of every rep equals the statement computed
 from all of history at once, every closed statement verifies against history as it stood at its
 close, and a rebuild of the ledger reproduces every row, closed digests included."""
@@ -92,7 +92,6 @@ def rep_plan(rate: str, effective_from: date) -> dict:
             },
             {"name": "quarter", "type": "target_bonus", "over": "quarter", "amount": "500"},
         ],
-        "draw": {"amount": "1500", "recoverable": True},
     }
 
 
@@ -227,6 +226,7 @@ def rows(world: World) -> dict[str, dict]:
 @settings(
     max_examples=int(os.environ.get("LEDGER_EXAMPLES", "40")),
     deadline=None,
+    derandomize=True,  # the same histories on every run: CI is reproducible
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(st.lists(st.tuples(step, st.booleans()), min_size=4, max_size=28))
