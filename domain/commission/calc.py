@@ -670,6 +670,16 @@ class Calculator:
                     )
         return [line for line in lines if line.amount != 0 or line.basis_amount != 0]
 
+    def _components(self, period: Period, kind: str) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+        """(rep, plan id, version, component) for every component of `kind` in the plan version
+        each rep is on at the month's end."""
+        out = []
+        for rep in self.inputs.reps():
+            found = self.inputs.plan_for(rep, period.end)
+            if found is not None:
+                out += [(rep, found[0], found[1], c) for c in found[1]["components"] if c["type"] == kind]
+        return out
+
     # -- target bonuses (on the last month of their span) ------------------------------------------
     def _credited(self, span: Period) -> dict[tuple[str, str], Decimal]:
         """(rep, metric) -> revenue and gross margin credited by the splits of wins signed in the span,
@@ -695,54 +705,47 @@ class Calculator:
         """`target_bonus` components: paid on the last month of their month, quarter or year when
         the rep's attainment over it ((credited + quota relief) / target) reaches the threshold."""
         lines = []
-        for rep in self.inputs.reps():
-            found = self.inputs.plan_for(rep, period.end)
-            if found is None:
+        for rep, plan_id, version, c in self._components(period, "target_bonus"):
+            span = span_of(period, SPANS[c["over"]])
+            if span.end != period.end:
                 continue
-            plan_id, version = found
-            for c in version["components"]:
-                if c["type"] != "target_bonus":
-                    continue
-                span = span_of(period, SPANS[c["over"]])
-                if span.end != period.end:
-                    continue
-                actual = self._credited(span).get((rep, c["metric"]), ZERO)
-                relief = self.inputs.relief(rep, span, c["metric"])
-                target = self.inputs.target(f"rep:{rep}", span, c["metric"])
-                if not target:
-                    continue
-                attainment = (actual + relief) / target
-                if attainment < Decimal(c["attainment_at_least"]):
-                    continue
-                lines.append(
-                    Line(
-                        rep,
-                        period.label,
-                        "bonus",
-                        c["name"],
-                        None,
-                        round_money(actual),
-                        Decimal(c["amount"]),
-                        plan_id,
-                        version["version"],
-                        f"target|{c['name']}|{span.label}",
-                        {
-                            "plan_id": plan_id,
-                            "plan_version": version["version"],
-                            "component": c,
-                            "span": {"period": span.label, "accumulated": actual},
-                            "relief": relief,
-                            "target": {
-                                "scope": f"rep:{rep}",
-                                "metric": c["metric"],
-                                "period": span.label,
-                                "value": target,
-                            },
-                            "attainment": attainment.quantize(Decimal("0.0001")),
-                            "note": f"attainment over {span.label} reaches {c['attainment_at_least']}",
+            actual = self._credited(span).get((rep, c["metric"]), ZERO)
+            relief = self.inputs.relief(rep, span, c["metric"])
+            target = self.inputs.target(f"rep:{rep}", span, c["metric"])
+            if not target:
+                continue
+            attainment = (actual + relief) / target
+            if attainment < Decimal(c["attainment_at_least"]):
+                continue
+            lines.append(
+                Line(
+                    rep,
+                    period.label,
+                    "bonus",
+                    c["name"],
+                    None,
+                    round_money(actual),
+                    Decimal(c["amount"]),
+                    plan_id,
+                    version["version"],
+                    f"target|{c['name']}|{span.label}",
+                    {
+                        "plan_id": plan_id,
+                        "plan_version": version["version"],
+                        "component": c,
+                        "span": {"period": span.label, "accumulated": actual},
+                        "relief": relief,
+                        "target": {
+                            "scope": f"rep:{rep}",
+                            "metric": c["metric"],
+                            "period": span.label,
+                            "value": target,
                         },
-                    )
+                        "attainment": attainment.quantize(Decimal("0.0001")),
+                        "note": f"attainment over {span.label} reaches {c['attainment_at_least']}",
+                    },
                 )
+            )
         return lines
 
     # -- assessment bonuses (by a finalized grade) ---------------------------------------------------
@@ -751,39 +754,32 @@ class Calculator:
         quarter or its year), the amount for the grade of the rep's finalized scorecard."""
         spans = [p for p in (period, *period.enclosing()) if p.end == period.end]
         lines = []
-        for rep in self.inputs.reps():
-            found = self.inputs.plan_for(rep, period.end)
-            if found is None:
-                continue
-            plan_id, version = found
-            for c in version["components"]:
-                if c["type"] != "assessment_bonus":
+        for rep, plan_id, version, c in self._components(period, "assessment_bonus"):
+            for span in spans:
+                graded = self.inputs.grade(c["scheme_id"], span.label, rep)
+                if graded is None or graded["grade"] not in c["amounts"]:
                     continue
-                for span in spans:
-                    graded = self.inputs.grade(c["scheme_id"], span.label, rep)
-                    if graded is None or graded["grade"] not in c["amounts"]:
-                        continue
-                    lines.append(
-                        Line(
-                            rep,
-                            period.label,
-                            "bonus",
-                            c["name"],
-                            None,
-                            ZERO,
-                            Decimal(c["amounts"][graded["grade"]]),
-                            plan_id,
-                            version["version"],
-                            f"assessment|{c['name']}|{span.label}",
-                            {
-                                "plan_id": plan_id,
-                                "plan_version": version["version"],
-                                "component": c,
-                                "assessment": {"scheme_id": c["scheme_id"], "period": span.label, **graded},
-                                "note": f"the finalized {span.label} scorecard grades {graded['grade']}",
-                            },
-                        )
+                lines.append(
+                    Line(
+                        rep,
+                        period.label,
+                        "bonus",
+                        c["name"],
+                        None,
+                        ZERO,
+                        Decimal(c["amounts"][graded["grade"]]),
+                        plan_id,
+                        version["version"],
+                        f"assessment|{c['name']}|{span.label}",
+                        {
+                            "plan_id": plan_id,
+                            "plan_version": version["version"],
+                            "component": c,
+                            "assessment": {"scheme_id": c["scheme_id"], "period": span.label, **graded},
+                            "note": f"the finalized {span.label} scorecard grades {graded['grade']}",
+                        },
                     )
+                )
         return lines
 
     # -- bonuses (settled at close) --------------------------------------------------------------
