@@ -520,6 +520,16 @@ class CommissionsProjection(Projection):
         for row in months.loaded():
             if row["late"] and row["period"] < e.period:
                 months.put({**row, "late": 0})  # what changed in it is settled in this month's statements
+        if self._uses_draws(s):  # the bonuses settled at close change the balance the next months carry
+            later = tx.one(f"SELECT MIN(period) FROM {t['months']} WHERE period > ?", (e.period,))
+            if later and later[0]:
+                self._mark(s, later[0])
+
+    @staticmethod
+    def _uses_draws(s: dict[str, Any]) -> bool:
+        bodies = [body for (body,) in s["tx"].all(f"SELECT body FROM {s['tables']['plans']}")]
+        bodies.extend(row["body"] for row in s["plans"].loaded())
+        return any(json.loads(body).get("draw") for body in bodies)
 
     def _payout(self, s: dict[str, Any], r: Recorded, **changes: Any) -> None:
         key = statement_key(self._period_of(s, r), r.event.rep_id)
@@ -1002,6 +1012,12 @@ class Ledger:
 
     def _store(self, period: Period, statements: dict[str, dict[str, Any]]) -> None:
         label = period.label
+        # a month computed for what it owes (corrections due in it) is known from now on, so that a
+        # plan, an assignment or an org change dated in it marks it like any month with activity
+        self.tx.execute(
+            f"INSERT INTO {self.t['months']} (period, dirty, late) VALUES (?, 0, 0) ON CONFLICT (period) DO NOTHING",
+            (label,),
+        )
         self.tx.execute(f"DELETE FROM {self.t['statements']} WHERE period = ? AND status = 'open'", (label,))
         rows = [statement_row(rep, s) for rep, s in sorted(statements.items())]
         self.tx.executemany(
