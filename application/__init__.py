@@ -10,6 +10,7 @@ from application.assessments import Assessments
 from application.commissions import Commissions
 from application.customers import Customers
 from application.deals import Deals
+from application.fx import Fx
 from application.imports import Imports
 from application.leads import Leads
 from application.org import Org
@@ -37,6 +38,7 @@ class SalesLedger:
         self.imports = Imports(store, reads)
         self.partners = Partners(store)
         self.assessments = Assessments(store, reads)
+        self.fx = Fx(store)
 
     def close(self) -> None:
         self.store.close()

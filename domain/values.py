@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
+from functools import cache
 from typing import cast
+
+import pycountry
 
 from domain.errors import InvalidInput
 
-DEFAULT_CURRENCY = "CNY"
+DEFAULT_CURRENCY = "CNY"  # the base currency unless SALESLEDGER_BASE_CURRENCY names another
 EARLIEST, LATEST = date(1970, 1, 1), date(2100, 12, 31)  # business dates outside this range are typos
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("1000000000000000")  # 10^15: far beyond any deal, well inside exact arithmetic
@@ -81,11 +84,31 @@ def round_money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def currency(value: str | None) -> str:
-    code = (value or DEFAULT_CURRENCY).strip().upper()
-    if not _CURRENCY.match(code):
-        raise InvalidInput("currency must be a three-letter ISO code", field="currency", value=value)
+_BASE = [DEFAULT_CURRENCY]
+
+
+def base_currency() -> str:
+    """The currency pipeline, KPIs, leaderboards and receivables are reported in."""
+    return _BASE[0]
+
+
+def set_base_currency(code: str) -> None:
+    """Set once at start-up from the settings (`SALESLEDGER_BASE_CURRENCY`); read models convert
+    into it, so changing it later means rebuilding them."""
+    _BASE[0] = currency(code, "base_currency")
+
+
+def currency(value: str | None, field: str = "currency") -> str:
+    """An ISO 4217 currency code (the base currency when absent); unknown codes are refused."""
+    code = (value or base_currency()).strip().upper()
+    if not _CURRENCY.match(code) or code not in _iso_4217():
+        raise InvalidInput(f"{field} must be an ISO 4217 currency code", field=field, value=value)
     return code
+
+
+@cache
+def _iso_4217() -> frozenset[str]:
+    return frozenset(c.alpha_3 for c in pycountry.currencies)
 
 
 def required_text(value: object, field: str, *, max_length: int = 500) -> str:

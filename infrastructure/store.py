@@ -24,6 +24,7 @@ from domain.commission.plan import Plan
 from domain.customer import Customer
 from domain.deal import Deal
 from domain.errors import Conflict, NotFound, VersionConflict
+from domain.fx import FxRates
 from domain.lead import Lead
 from domain.lead_policy import LeadPolicy
 from domain.partner import Partner
@@ -54,6 +55,7 @@ AGGREGATES: dict[str, type[Entity]] = {
     "assessment_round": AssessmentRound,
     "improvement_plan": ImprovementPlan,
     "training_programme": TrainingProgramme,
+    "fx_rates": FxRates,
 }
 
 

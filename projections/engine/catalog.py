@@ -15,6 +15,7 @@ from projections.commissions import COMMISSIONS
 from projections.deal_analytics import DEAL_ANALYTICS
 from projections.deliveries import DELIVERIES
 from projections.engine.projection import Projection
+from projections.fx import FX
 from projections.kpi import KPI
 from projections.leads import LEADS
 from projections.org import ORG
@@ -37,6 +38,7 @@ BUILT_IN: tuple[Projection, ...] = (
     DEAL_ANALYTICS,
     REVISITS,
     ASSESSMENTS,
+    FX,
 )
 ENTRY_POINT_GROUP = "salesledger.projections"
 
