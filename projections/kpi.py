@@ -13,12 +13,14 @@ from typing import Any
 
 from domain.customer import Customer
 from domain.deal import Deal, dump_splits, load_splits
+from domain.fx import FxRates, convert
 from domain.lead import Lead
 from domain.rep import Rep
-from domain.values import Period
+from domain.values import Period, base_currency
 from infrastructure.database import Tx
 from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
+from projections.fx import RATE_TABLE, RateBook, rate_row
 from projections.money import from_cents, to_cents
 
 # customer_id holds the fact's subject: the customer, or the lead for leads_contacted
@@ -33,8 +35,11 @@ FACT_COLUMNS = (
     "customer_id",
     "amount_cents",
     "qty",
+    "currency",
+    "orig_cents",
+    "converted",
 )
-DEAL_COLUMNS = ("deal_id", "owner_id", "customer_id", "product_line", "splits")
+DEAL_COLUMNS = ("deal_id", "owner_id", "customer_id", "product_line", "splits", "currency")
 CUSTOMER_COLUMNS = ("customer_id", "owner_id", "grade", "first_won_on")
 MONTHLY_COLUMNS = ("k", "rep_id", "month", "metric", "product_line", "amount_cents", "qty")
 
@@ -45,17 +50,27 @@ def utc_text(moment: datetime) -> str:
 
 
 class KpiProjection(Projection):
+    """Money facts are in base currency: `amount_cents` is the amount converted at the rate in
+    force on the fact's date (`orig_cents` in the deal's `currency`); with no rate yet the fact is
+    `converted = 0`, counts nothing and is listed as unconverted, until a rate arrives and converts
+    it (a rate entered later for earlier dates re-converts the facts it now covers)."""
+
     name = "kpi"
-    version = 3  # 2: monthly totals per rep, metric and product line beside the facts; 3: quota relief
+    version = 4  # 2: monthly totals per rep, metric and product line beside the facts; 3: quota relief;
+    # 4: currencies
     tables = {
         "facts": [
             """CREATE TABLE IF NOT EXISTS {facts} (
             fact_id BIGINT PRIMARY KEY, position BIGINT NOT NULL, rep_id TEXT NOT NULL, day TEXT NOT NULL,
             recorded_at TEXT NOT NULL, metric TEXT NOT NULL, product_line TEXT, customer_id TEXT,
-            amount_cents BIGINT NOT NULL, qty INTEGER NOT NULL)""",
+            amount_cents BIGINT NOT NULL, qty INTEGER NOT NULL, currency TEXT, orig_cents BIGINT,
+            converted INTEGER NOT NULL)""",
             "CREATE INDEX IF NOT EXISTS {facts}_day ON {facts} (day, metric)",
             "CREATE INDEX IF NOT EXISTS {facts}_rep ON {facts} (rep_id, day)",
+            "CREATE INDEX IF NOT EXISTS {facts}_currency ON {facts} (currency, day)",
+            "CREATE INDEX IF NOT EXISTS {facts}_unconverted ON {facts} (day) WHERE converted = 0",
         ],
+        "rates": RATE_TABLE,
         "monthly": [
             """CREATE TABLE IF NOT EXISTS {monthly} (
             k TEXT PRIMARY KEY, rep_id TEXT NOT NULL, month TEXT NOT NULL, metric TEXT NOT NULL,
@@ -65,7 +80,7 @@ class KpiProjection(Projection):
         "deals": [
             """CREATE TABLE IF NOT EXISTS {deals} (
             deal_id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, customer_id TEXT NOT NULL, product_line TEXT NOT NULL,
-            splits TEXT NOT NULL)"""
+            splits TEXT NOT NULL, currency TEXT NOT NULL)"""
         ],
         "customers": [
             """CREATE TABLE IF NOT EXISTS {customers} (
@@ -87,6 +102,10 @@ class KpiProjection(Projection):
             r.aggregate_id for r in batch if r.type.startswith("Customer") and r.type != "CustomerRegistered"
         )
         return {
+            "tx": tx,
+            "tables": tables,
+            "rates": RateBook(tx, tables["rates"]),
+            "reconverted": {},
             "deals": deals,
             "customers": customers,
             "facts": Rows(tx, tables["facts"], "fact_id", FACT_COLUMNS),
@@ -103,6 +122,8 @@ class KpiProjection(Projection):
             acc = added.setdefault(key, [0, 0])
             acc[0] += fact["amount_cents"]
             acc[1] += fact["qty"]
+        for key, cents in state["reconverted"].items():  # stored facts a new rate converted again
+            added.setdefault(key, [0, 0])[0] += cents
         super().commit(tx, tables, state)
         if not added:
             return
@@ -148,7 +169,13 @@ class KpiProjection(Projection):
         qty: int = 0,
         product_line: str | None = None,
         customer_id: str | None = None,
+        code: str | None = None,
     ) -> None:
+        cents, converted = 0 if amount is None else to_cents(amount), 1
+        if code is not None and code != base_currency():  # in base currency at the rate of its date
+            rate = s["rates"].on(code, day)
+            converted = int(rate is not None)
+            cents = to_cents(convert(amount or Decimal(0), rate.rate)) if rate is not None else 0
         s["facts"].put(
             {
                 "fact_id": r.position * 1000 + seq,
@@ -159,10 +186,39 @@ class KpiProjection(Projection):
                 "metric": metric,
                 "product_line": product_line,
                 "customer_id": customer_id,
-                "amount_cents": 0 if amount is None else to_cents(amount),
+                "amount_cents": cents,
                 "qty": qty,
+                "currency": code if code != base_currency() else None,
+                "orig_cents": None if amount is None else to_cents(amount),
+                "converted": converted,
             }
         )
+
+    @handles(FxRates.RateSet)
+    def rate_set(self, s, r: Recorded) -> None:
+        """A rate from its date until the currency's next one: the facts it covers convert at it."""
+        book: RateBook = s["rates"]
+        book.put(rate_row(r))
+        code, start = r.event.currency, r.event.effective_on
+        end = book.next_change(code, start)
+        rate = r.event.rate
+        until = "9999-12-31" if end is None else end.isoformat()
+        for fact in s["facts"].loaded():  # this batch's facts, not stored yet
+            if fact["currency"] == code and start.isoformat() <= fact["day"] < until:
+                fact.update(amount_cents=to_cents(convert(from_cents(fact["orig_cents"]), rate)), converted=1)
+        t = s["tables"]
+        sql = (
+            f"SELECT fact_id, rep_id, day, metric, product_line, amount_cents, orig_cents FROM {t['facts']} "
+            "WHERE currency = ? AND day >= ? AND day < ?"
+        )
+        params = [code, start.isoformat(), until]
+        changed = []
+        for fact_id, rep, day, metric, line, cents, orig in s["tx"].all(sql, params):
+            new = to_cents(convert(from_cents(orig), rate))
+            key = (rep, day[:7], metric, line or "")
+            s["reconverted"][key] = s["reconverted"].get(key, 0) + new - cents
+            changed.append((new, fact_id))
+        s["tx"].executemany(f"UPDATE {t['facts']} SET amount_cents = ?, converted = 1 WHERE fact_id = ?", changed)
 
     @handles(Deal.Opened)
     def deal_opened(self, s, r: Recorded) -> None:
@@ -174,6 +230,7 @@ class KpiProjection(Projection):
                 "customer_id": e.customer_id,
                 "product_line": e.product_line,
                 "splits": dump_splits([{"rep_id": e.owner_id, "share": "1"}]),
+                "currency": e.currency,
             }
         )
 
@@ -200,6 +257,7 @@ class KpiProjection(Projection):
                     amount=amount * share,
                     product_line=deal["product_line"],
                     customer_id=deal["customer_id"],
+                    code=deal["currency"],
                 )
                 seq += 1
         self._fact(
@@ -235,6 +293,7 @@ class KpiProjection(Projection):
                 amount=r.event.amount * split["share"],
                 product_line=deal["product_line"],
                 customer_id=deal["customer_id"],
+                code=deal["currency"],
             )
 
     @handles(Customer.Registered)

@@ -94,6 +94,31 @@ def _in_scope(tx: Tx, org: OrgHistory, scope: str, period: Period, as_of: dateti
     yield from (f for f in _facts(tx, period, None, distinct) if org.in_scope(f[0], f[1], scope))
 
 
+def unconverted(
+    tx: Tx, org: OrgHistory, scope: str, period: Period, as_of: datetime | None = None
+) -> dict[tuple[str, str], dict[str, int]]:
+    """Amounts in scope for the period that no rate converts yet, per (rep, metric) and currency
+    (original cents): never summed in, never dropped. Reads only the facts still unconverted."""
+    t = active_tables(tx, KPI)
+    sql = (
+        f"SELECT rep_id, day, metric, currency, orig_cents FROM {t['facts']} "
+        "WHERE converted = 0 AND day >= ? AND day <= ?"
+    )
+    params: list[Any] = [period.start.isoformat(), period.end.isoformat()]
+    if as_of is not None:
+        sql += " AND recorded_at <= ?"
+        params.append(utc_text(as_of))
+    out: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for rep, day, metric, code, cents in tx.all(sql, params):
+        if org.in_scope(rep, date.fromisoformat(day), scope):
+            out[(rep, metric)][code] += cents
+    return out
+
+
+def unconverted_list(by_currency: dict[str, int]) -> list[dict[str, Any]]:
+    return [{"currency": code, "amount": from_cents(cents)} for code, cents in sorted(by_currency.items()) if cents]
+
+
 def _value(metric: str, cents: int, qty: int) -> Decimal | int:
     return from_cents(cents) if metric in MONEY_METRICS else qty
 
@@ -124,6 +149,10 @@ def kpis(tx: Tx, *, scope: str, period: Period, as_of: datetime | None = None) -
             mix[line] += amount
     targets = targets_in_force(tx)
     relieved = relief(tx, org, scope=scope, period=period)
+    left_out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (_rep, metric), by_currency in unconverted(tx, org, scope, period, as_of).items():
+        for code, amount in by_currency.items():
+            left_out[metric][code] += amount
     rows = []
     for metric in METRICS:
         actual = _value(metric, cents[metric], qty[metric])
@@ -135,6 +164,8 @@ def kpis(tx: Tx, *, scope: str, period: Period, as_of: datetime | None = None) -
             "attainment": fraction(actual, target),
             "target_source": source,
         }
+        if metric in MONEY_METRICS:  # in base currency; what no rate converts yet is listed apart
+            row["unconverted"] = unconverted_list(left_out.get(metric, {}))
         if metric in relieved:  # credit toward attainment, never part of the actual
             row["relief"] = relieved[metric]
             row["attainment"] = fraction(Decimal(actual) + relieved[metric], target)
@@ -239,7 +270,10 @@ def leaderboard(
     targets = targets_in_force(tx, metric=metric)
     cut = rows[min(limit, len(rows)) - 1]["rank"] if rows else 0
     shown = [r for i, r in enumerate(rows) if r["rank"] <= cut and (i < limit or r["value"])]
+    left_out = unconverted(tx, org, scope, period, as_of) if metric in MONEY_METRICS else {}
     for row in shown:
+        if metric in MONEY_METRICS:  # in base currency; amounts no rate converts yet are listed apart
+            row["unconverted"] = unconverted_list(left_out.get((row["rep_id"], metric), {}))
         target, _ = targets.get(period, metric, f"rep:{row['rep_id']}")
         row["attainment"] = fraction(row["value"], target)
         row["previous_rank"] = before.get(row["rep_id"])

@@ -1,0 +1,104 @@
+"""Currencies through the HTTP API, on each backend: rates as effective-dated events, every
+figure in base currency converted at the rate of its business date, amounts with no rate listed
+apart (never summed in, never dropped), and commission on a foreign-currency deal."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+
+from tests.e2e.session import Session
+
+CENT = Decimal("0.01")
+
+
+def converted(amount, rate):
+    """The stated rule, computed here independently: rate to 6 places, amount to the cent, half up."""
+    rate = Decimal(rate).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+    return (Decimal(amount) * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+class Book(Session):
+    def won(self, owner, amount, signed_on, currency=None, margin="100.00"):
+        customer = self.post(
+            "/customers",
+            {"name": f"客户 {amount} {signed_on}", "region": "华东", "industry": "retail", "owner_id": owner},
+        )["id"]
+        body = {"customer_id": customer, "owner_id": owner, "amount": amount, "product_line": "ERP"}
+        if currency:
+            body["currency"] = currency
+        deal = self.post("/deals", body)["id"]
+        self.post(f"/deals/{deal}/win", {"amount": amount, "gross_margin": margin, "signed_on": signed_on})
+        return deal
+
+    def rate(self, currency, rate, effective_on):
+        return self.post("/fx-rates", {"currency": currency, "rate": rate, "effective_on": effective_on})
+
+    def metric(self, scope, period, name):
+        rows = self.get("/kpis", scope=scope, period=period)["metrics"]
+        return next(r for r in rows if r["metric"] == name)
+
+
+@pytest.fixture
+def book(client):
+    b = Book(client)
+    b.manager = b.rep("经理", "manager")
+    b.alice = b.rep("Alice", "senior", manager_id=b.manager)
+    b.bob = b.rep("Bob", "senior", manager_id=b.manager)
+    return b
+
+
+def test_rates_are_effective_dated_events_and_bad_ones_are_refused(book, client):
+    first = book.rate("usd", "7.12345678", "2026-01-01")
+    assert first["rate"] == "7.123457"  # kept to 6 places, half up
+    book.rate("USD", "7.20", "2026-03-01")
+    book.rate("USD", "7.30", "2026-03-01")  # the same day again: supersedes
+    rates = book.get("/fx-rates", currency="USD")
+    assert [(r["effective_on"], r["rate"]) for r in rates["items"]] == [
+        ("2026-01-01", "7.123457"),
+        ("2026-03-01", "7.300000"),
+    ]
+    assert rates["base_currency"] == "CNY"
+    in_force = book.get("/fx-rates", as_of="2026-02-28")["items"]
+    assert [(r["currency"], r["rate"]) for r in in_force] == [("USD", "7.123457")]
+    for body, field in (
+        ({"currency": "XYZ", "rate": "1", "effective_on": "2026-01-01"}, "currency"),
+        ({"currency": "CNY", "rate": "1", "effective_on": "2026-01-01"}, "currency"),
+        ({"currency": "USD", "rate": "0", "effective_on": "2026-01-01"}, "rate"),
+        ({"currency": "USD", "rate": "-2", "effective_on": "2026-01-01"}, "rate"),
+    ):
+        answer = client.post("/fx-rates", json=body)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["details"]["field"] == field
+    customer = book.post("/customers", {"name": "币种客户", "region": "华东", "industry": "retail"})["id"]
+    deal = {"customer_id": customer, "owner_id": book.alice, "amount": "1", "product_line": "ERP", "currency": "ABC"}
+    answer = client.post("/deals", json=deal)
+    assert answer.status_code == 422 and answer.json()["error"]["details"]["field"] == "currency"
+
+
+def test_kpis_and_leaderboards_convert_at_the_rate_of_each_date_and_list_what_has_none(book):
+    book.rate("USD", "7.10", "2026-01-01")
+    book.won(book.alice, "1000.00", "2026-02-10", currency="USD")  # before the change: 7.10
+    book.rate("USD", "7.25", "2026-02-15")
+    book.won(book.alice, "333.33", "2026-02-20", currency="USD")  # after it: 7.25
+    book.won(book.bob, "5000.00", "2026-02-12")  # base currency
+    book.won(book.bob, "800.00", "2026-02-13", currency="EUR")  # no EUR rate: listed, not summed
+    revenue = book.metric(f"rep:{book.alice}", "2026-02", "revenue")
+    assert Decimal(revenue["actual"]) == converted("1000.00", "7.10") + converted("333.33", "7.25")
+    assert revenue["unconverted"] == []
+    team = book.metric("team:华东一组", "2026-02", "revenue")
+    assert Decimal(team["actual"]) == converted("1000.00", "7.10") + converted("333.33", "7.25") + Decimal("5000.00")
+    assert team["unconverted"] == [{"currency": "EUR", "amount": "800.00"}]
+    board = book.get("/leaderboards/revenue", period="2026-02", scope="team:华东一组")
+    by_rep = {r["rep_id"]: r for r in board["rows"]}
+    assert Decimal(by_rep[book.alice]["value"]) == converted("1000.00", "7.10") + converted("333.33", "7.25")
+    assert by_rep[book.bob]["value"] == "5000.00" and by_rep[book.bob]["unconverted"] == [
+        {"currency": "EUR", "amount": "800.00"}
+    ]
+    # a rate entered later for an earlier date converts what it now covers, and only that
+    book.rate("EUR", "7.80", "2026-02-01")
+    book.rate("USD", "7.00", "2026-02-18")  # between the two USD deals: moves only the second
+    team = book.metric("team:华东一组", "2026-02", "revenue")
+    assert team["unconverted"] == []
+    assert Decimal(team["actual"]) == (
+        converted("1000.00", "7.10") + converted("333.33", "7.00") + Decimal("5000.00") + converted("800.00", "7.80")
+    )
