@@ -26,14 +26,18 @@ app.add_typer(keys_app, name="keys")
 console = Console()
 
 
-def _runtime(run_projectors: bool = False):
+def _runtime(run_projectors: bool = False, scheduled_checks: bool = False):
     from application import clock
     from infrastructure.runtime import Runtime
     from infrastructure.settings import Settings
 
     settings = Settings.from_env()
     clock.configure(settings.timezone)  # the organisation's today, as in the API
-    return Runtime(settings.database(), run_projectors=run_projectors)  # with the database timeouts
+    return Runtime(  # with the database timeouts
+        settings.database(),
+        run_projectors=run_projectors,
+        timetable=settings.timetable() if scheduled_checks else None,
+    )
 
 
 DEMO_TOKEN_FILE = ".salesledger-admin-token"
@@ -128,12 +132,19 @@ def keys_revoke(key_id: str, reason: str = typer.Option(..., help="why the key s
 
 @app.command()
 def project():
-    """Run the projectors only, until interrupted (the separate projector service)."""
-    rt = _runtime(run_projectors=True).start()
+    """Run the projectors and the scheduled checks until interrupted (the separate projector
+    service). The checks' timetable: SALESLEDGER_SLA_CHECK_EVERY, SALESLEDGER_DORMANCY_CHECK_AT,
+    SALESLEDGER_REVISIT_CHECK_AT (one process runs them; the others stand by)."""
+    rt = _runtime(run_projectors=True, scheduled_checks=True).start()
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
     console.print(f"projectors running on {rt.db.url.kind}: {', '.join(p.name for p in rt.projections)}")
+    jobs = [] if rt.scheduler is None else rt.scheduler.jobs
+    console.print(
+        "scheduled checks: " + (", ".join(f"{j.name} {j.schedule.describe()}" for j in jobs) or "none"),
+        soft_wrap=True,
+    )
     done.wait()
     rt.close()
 
@@ -285,11 +296,14 @@ def list_projections():
 @projections_app.command("status")
 def projections_status():
     """Position, head, lag, state and last error of every projection."""
+    from infrastructure.scheduler import ensure_schema
+    from infrastructure.scheduler import status as scheduled_status
     from projections.engine.runner import prepare, status
 
     rt = _runtime()
     try:
         prepare(rt.db, rt.projections)
+        ensure_schema(rt.db)
         table = Table("name", "position", "head", "lag", "state", "last error")
         for row in status(rt.db, rt.source, rt.projections):
             err = row["last_error"]
@@ -302,6 +316,18 @@ def projections_status():
                 "" if not err else f"{err['event_type']} @ {err['position']}: {err['message']}",
             )
         console.print(table)
+        checks = Table("scheduled check", "schedule", "last moment", "last run", "next run", "failures", "last error")
+        for row in scheduled_status(rt.db):
+            checks.add_row(
+                row["job"],
+                row["schedule"],
+                row["last_moment"] or "",
+                row["last_run_at"] or "",
+                row["next_run_at"] or "",
+                str(row["failures"]),
+                row["last_error"] or "",
+            )
+        console.print(checks)
     finally:
         rt.close()
 
@@ -439,15 +465,16 @@ def _moment(text: str | None, parse, default, what: str):
 
 
 def _scheduled(job: str, when: object, run):
-    """Run a scheduled check once, as actor `job`, with a correlation id naming the moment; a
-    refused check (e.g. --as-of in the future) prints why and exits with status 2."""
-    from domain.base import Meta
+    """Run a scheduled check once, as actor `job`, with a correlation id naming the moment (as
+    the scheduler in `salesledger project` does); a refused check (e.g. --as-of in the future)
+    prints why and exits with status 2."""
     from domain.errors import DomainError
+    from infrastructure.scheduler import scheduled_meta
 
     rt = _runtime()
     try:
         rt.start()
-        return run(rt, Meta(actor=job, correlation_id=f"{job}-{when}", causation_id=f"{job}-{when}"))
+        return run(rt, scheduled_meta(job, when))
     except DomainError as refused:
         console.print(f"[red]{refused.message}[/red]")
         raise typer.Exit(2) from None

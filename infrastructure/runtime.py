@@ -1,5 +1,6 @@
 """The pieces one process needs, wired from a DATABASE_URL: the application service, the
-read-model database, the event source and (optionally) the projection engine."""
+read-model database, the event source and (optionally) the projection engine and the
+scheduled checks."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from application.directory import OrgDirectory
 from application.reads import ReadModels
 from infrastructure.database import Database, DatabaseURL
 from infrastructure.eventsource import EventSource
+from infrastructure.scheduler import Scheduler, Timetable, checks, ensure_schema
 from infrastructure.store import EventStore
 from infrastructure.vault import PersonalAsCiphertext, Vault
 from projections.engine.catalog import discover
@@ -17,8 +19,15 @@ from projections.engine.runner import ProjectionEngine, catch_up, prepare
 
 class Runtime:
     def __init__(
-        self, database_url: str, *, run_projectors: bool = False, projections: tuple[Projection, ...] | None = None
+        self,
+        database_url: str,
+        *,
+        run_projectors: bool = False,
+        projections: tuple[Projection, ...] | None = None,
+        timetable: Timetable | None = None,
     ) -> None:
+        """With a `timetable`, the scheduled checks run in this process while it holds the
+        scheduler lock (`salesledger project`)."""
         url = DatabaseURL.parse(database_url)
         self.vault = Vault(url)
         self.store = EventStore(env=url.eventsourcing_env(), personal_data=PersonalAsCiphertext(self.vault))
@@ -28,11 +37,17 @@ class Runtime:
         self.directory = OrgDirectory(self.source)  # the org tree for access decisions, kept current
         self.projections = discover() if projections is None else projections
         self.engine = ProjectionEngine(self.db, self.source, self.projections) if run_projectors else None
+        self.scheduler = (
+            None if timetable is None else Scheduler(self.db, checks(self.ledger, timetable, written=self.written))
+        )
 
     def start(self) -> Runtime:
         prepare(self.db, self.projections)
+        ensure_schema(self.db)  # the scheduled checks' state, shown wherever it runs
         if self.engine is not None:
             self.engine.start()
+        if self.scheduler is not None:
+            self.scheduler.start()
         return self
 
     def fresh(self, *names: str) -> None:
@@ -48,6 +63,8 @@ class Runtime:
             self.engine.poke()
 
     def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
         if self.engine is not None:
             self.engine.stop()
         self.db.close()

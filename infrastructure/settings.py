@@ -11,10 +11,14 @@
 | `SALESLEDGER_DB_CONNECT_TIMEOUT` | `db_connect_timeout` (seconds to get a database connection; then 503) |
 | `SALESLEDGER_DB_LOCK_TIMEOUT` | `db_lock_timeout` (seconds a write waits for a database lock; then 503) |
 | `SALESLEDGER_DB_STATEMENT_TIMEOUT` | `db_statement_timeout` (PostgreSQL: the longest statement; 0 for none) |
+| `SALESLEDGER_SLA_CHECK_EVERY` | `sla_check_every` (seconds between scheduled lead SLA checks; 0 for none) |
+| `SALESLEDGER_DORMANCY_CHECK_AT` | `dormancy_check_at` (HH:MM, organisation's zone, of the daily dormancy check; off for none) |
+| `SALESLEDGER_REVISIT_CHECK_AT` | `revisit_check_at` (HH:MM, organisation's zone, of the daily revisit check; off for none) |
 """
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,6 +26,7 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infrastructure.database import DEFAULT_URL, DatabaseURL
+from infrastructure.scheduler import Timetable, parse_time_of_day
 
 
 class Settings(BaseSettings):
@@ -37,6 +42,10 @@ class Settings(BaseSettings):
     db_connect_timeout: float = Field(5.0, gt=0, le=300)
     db_lock_timeout: float = Field(10.0, gt=0, le=3600)
     db_statement_timeout: float = Field(30.0, ge=0, le=86400)
+    # the checks `salesledger project` runs by itself (see infrastructure/scheduler.py)
+    sla_check_every: float = Field(300.0, ge=0, le=86400)
+    dormancy_check_at: time | None = time(1, 0)
+    revisit_check_at: time | None = time(1, 0)
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -56,6 +65,27 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
         return value
+
+    @field_validator("sla_check_every")
+    @classmethod
+    def _whole_interval(cls, value: float) -> float:
+        if value and value < 1:
+            raise ValueError("check at most once a second (or 0 for no scheduled SLA check)")
+        return value
+
+    @field_validator("dormancy_check_at", "revisit_check_at", mode="before")
+    @classmethod
+    def _time_of_day(cls, value: Any) -> time | None:
+        return parse_time_of_day(value)
+
+    def timetable(self) -> Timetable:
+        """When `salesledger project` runs each scheduled check."""
+        return Timetable(
+            sla_check_every=self.sla_check_every or None,
+            dormancy_check_at=self.dormancy_check_at,
+            revisit_check_at=self.revisit_check_at,
+            timezone=self.timezone,
+        )
 
     def database(self) -> DatabaseURL:
         """`database_url` with the timeouts that bound every wait on the database."""

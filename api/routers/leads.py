@@ -41,6 +41,7 @@ from domain.customer import Customer
 from domain.lead import Lead
 from domain.rep import Rep
 from domain.values import Period
+from infrastructure.scheduler import status as scheduled_status
 from projections.leads import list_leads, sla_report, source_effectiveness
 
 router = APIRouter(prefix="/leads", tags=["leads"])
@@ -266,6 +267,15 @@ def sla_check(body: SlaCheck, rt: RuntimeDep, meta: MetaDep):
     result = rt.ledger.leads.check_sla(CheckSla(as_of=body.as_of), meta)
     rt.written()
     return Json(asdict(result))
+
+
+@router.get("/scheduled-checks", dependencies=[Allow(EVERYONE)])
+def scheduled_checks(rt: RuntimeDep):
+    """The checks `salesledger project` runs by itself (the lead SLA check, the customer dormancy
+    and revisit checks): per check its schedule (`off` when not scheduled), the last moment
+    checked, when that run started and finished and what it found, the next run, and the last
+    error with the number of failures in a row (0 once a run succeeds again)."""
+    return Json({"items": scheduled_status(rt.db)})
 
 
 @router.post("/{lead_id}/score", dependencies=[Allow(FIELD_WORK, scope=Record(Lead))], response_model=Receipt)
