@@ -23,10 +23,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from domain.deal import Deal
-from domain.values import DEFAULT_CURRENCY, DEFAULT_STAGE_PROBABILITIES, OPEN_STAGES, Period
+from domain.fx import FxRates, convert
+from domain.values import DEFAULT_STAGE_PROBABILITIES, OPEN_STAGES, Period, base_currency
 from infrastructure.database import Tx
 from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
+from projections.fx import FX, RATE_TABLE, RateBook, rate_on, rate_row
 from projections.money import fraction, from_cents, to_cents
 from projections.org import OrgHistory
 
@@ -50,6 +52,7 @@ DEAL_COLUMNS = (
     "last_position",
     "closed_on",
     "steps",  # JSON [[to_stage, day], ...] in the order the deal moved (for velocity)
+    "rate",  # a closed deal's rate into base currency on its closing date ('' when none is set yet)
 )
 # what a deal is counted under; `closed_month` is '' for open deals and losses without a date
 TOTAL_DIMS = (
@@ -64,7 +67,20 @@ TOTAL_DIMS = (
     "max_stage",
     "closed_month",
 )
-TOTAL_MEASURES = ("n", "amount_cents", "weighted_cents", "signed_cents", "margin_cents", "refunded_cents")
+TOTAL_MEASURES = (
+    "n",
+    "amount_cents",
+    "weighted_cents",
+    "signed_cents",
+    "margin_cents",
+    "refunded_cents",
+    # closed deals in base currency at the rate of their closing date; unconverted: no rate yet
+    "base_signed_cents",
+    "base_margin_cents",
+    "base_refunded_cents",
+    "base_lost_cents",
+    "unconverted_cents",
+)
 STAY_DIMS = ("owner_id", "product_line", "currency", "opened_month", "status", "closed_month", "stage", "days")
 STAY_MEASURES = ("n",)
 WON_REACH = len(OPEN_STAGES)  # a won deal has passed every stage
@@ -91,15 +107,23 @@ def contributions(deal: dict[str, Any] | None) -> dict[str, dict[tuple, tuple[in
     status = deal["status"]
     closed_month = (deal["closed_on"] or "")[:7] if status != "open" else ""
     base = (deal["owner_id"], deal["product_line"], deal["currency"], deal["opened_on"][:7])
+    rate = Decimal(1) if deal["currency"] == base_currency() else Decimal(deal["rate"]) if deal["rate"] else None
+
+    def in_base(cents: int) -> int:
+        return 0 if rate is None else to_cents(convert(from_cents(cents), rate))
+
     if status == "open":
         dims = (status, deal["stage"], (deal["expected_close"] or "")[:7] or "unscheduled", "", deal["max_stage"])
-        measures = (1, deal["amount_cents"], deal["weighted_cents"], 0, 0, 0)
+        measures = (1, deal["amount_cents"], deal["weighted_cents"], 0, 0, 0, 0, 0, 0, 0, 0)
     elif status == "won":
         dims = (status, "", "", "", WON_REACH)
-        measures = (1, 0, 0, deal["signed_cents"], deal["margin_cents"], deal["refunded_cents"])
+        signed, margin, refunded = deal["signed_cents"], deal["margin_cents"], deal["refunded_cents"]
+        converted = (in_base(signed), in_base(margin), in_base(refunded), 0)
+        measures = (1, 0, 0, signed, margin, refunded, *converted, signed if rate is None else 0)
     else:
         dims = (status, "", "", deal["lost_reason"] or "unspecified", deal["max_stage"])
-        measures = (1, deal["amount_cents"], 0, 0, 0, 0)
+        amount = deal["amount_cents"]
+        measures = (1, amount, 0, 0, 0, 0, 0, 0, 0, in_base(amount), amount if rate is None else 0)
     stays: dict[tuple, tuple[int, ...]] = {}
     steps = json.loads(deal["steps"] or "[]")
     for (stage, entered), (_, left) in itertools.pairwise(steps):
@@ -111,7 +135,7 @@ def contributions(deal: dict[str, Any] | None) -> dict[str, dict[tuple, tuple[in
 
 class PipelineProjection(Projection):
     name = "pipeline"
-    version = 4  # 4: totals and stays maintained per batch; a deal's steps kept on its row
+    version = 5  # 4: totals and stays maintained per batch; a deal's steps kept on its row; 5: currencies
     tables = {
         "deals": [
             """CREATE TABLE IF NOT EXISTS {deals} (
@@ -120,8 +144,9 @@ class PipelineProjection(Projection):
                 amount_cents BIGINT NOT NULL, weighted_cents BIGINT NOT NULL, signed_cents BIGINT NOT NULL,
                 margin_cents BIGINT NOT NULL, refunded_cents BIGINT NOT NULL, opened_on TEXT NOT NULL,
                 expected_close TEXT, max_stage INTEGER NOT NULL, lost_reason TEXT, last_position BIGINT NOT NULL,
-                closed_on TEXT, steps TEXT NOT NULL)""",
+                closed_on TEXT, steps TEXT NOT NULL, rate TEXT NOT NULL)""",
             "CREATE INDEX IF NOT EXISTS {deals}_owner ON {deals} (owner_id, closed_on)",
+            "CREATE INDEX IF NOT EXISTS {deals}_currency ON {deals} (currency, closed_on)",
         ],
         "totals": [
             """CREATE TABLE IF NOT EXISTS {totals} (
@@ -129,7 +154,10 @@ class PipelineProjection(Projection):
                 opened_month TEXT NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL, expected_month TEXT NOT NULL,
                 lost_reason TEXT NOT NULL, max_stage INTEGER NOT NULL, closed_month TEXT NOT NULL,
                 n BIGINT NOT NULL, amount_cents BIGINT NOT NULL, weighted_cents BIGINT NOT NULL,
-                signed_cents BIGINT NOT NULL, margin_cents BIGINT NOT NULL, refunded_cents BIGINT NOT NULL)""",
+                signed_cents BIGINT NOT NULL, margin_cents BIGINT NOT NULL, refunded_cents BIGINT NOT NULL,
+                base_signed_cents BIGINT NOT NULL, base_margin_cents BIGINT NOT NULL,
+                base_refunded_cents BIGINT NOT NULL, base_lost_cents BIGINT NOT NULL,
+                unconverted_cents BIGINT NOT NULL)""",
             "CREATE INDEX IF NOT EXISTS {totals}_currency ON {totals} (currency, opened_month)",
         ],
         "stays": [
@@ -139,12 +167,44 @@ class PipelineProjection(Projection):
                 days INTEGER NOT NULL, n BIGINT NOT NULL)""",
             "CREATE INDEX IF NOT EXISTS {stays}_currency ON {stays} (currency, opened_month)",
         ],
+        "rates": RATE_TABLE,
     }
 
     def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Any]:
         deals = Rows(tx, tables["deals"], "deal_id", DEAL_COLUMNS)
         deals.load(r.aggregate_id for r in batch if r.type.startswith("Deal"))
-        return {"deals": deals, "before": {}, "tx": tx, "tables": tables}
+        return {"deals": deals, "before": {}, "tx": tx, "tables": tables, "rates": RateBook(tx, tables["rates"])}
+
+    @staticmethod
+    def _rate(s: dict[str, Any], code: str, day: date) -> str:
+        found = s["rates"].on(code, day)
+        return str(found.rate) if found is not None else ""
+
+    @handles(FxRates.RateSet)
+    def rate_set(self, s, r: Recorded) -> None:
+        """Closed deals of the currency from the rate's date to its next one convert at it."""
+        book: RateBook = s["rates"]
+        book.put(rate_row(r))
+        code, start = r.event.currency, r.event.effective_on
+        end = book.next_change(code, start)
+        t = s["tables"]
+        ids = [
+            deal_id
+            for (deal_id,) in s["tx"].all(
+                f"SELECT deal_id FROM {t['deals']} WHERE currency = ? AND closed_on >= ? AND closed_on < ?",
+                (code, start.isoformat(), (end or date.max).isoformat()),
+            )
+        ]
+        s["deals"].load(ids)
+        ids += [d["deal_id"] for d in s["deals"].loaded() if d["currency"] == code and d["closed_on"]]
+        for deal_id in sorted(set(ids)):
+            deal = self._touch(s, deal_id)
+            if (
+                deal is not None
+                and deal["closed_on"]
+                and start.isoformat() <= deal["closed_on"] < (end or date.max).isoformat()
+            ):
+                s["deals"].update(deal_id, rate=self._rate(s, code, date.fromisoformat(deal["closed_on"])))
 
     def _touch(self, s: dict[str, Any], deal_id: str) -> dict[str, Any] | None:
         """The deal's row, remembering once per batch what it contributed before the batch."""
@@ -226,6 +286,7 @@ class PipelineProjection(Projection):
                 "last_position": r.position,
                 "closed_on": None,
                 "steps": json.dumps([[stage, e.opened_on.isoformat()]]),
+                "rate": "",
             }
         )
 
@@ -274,6 +335,7 @@ class PipelineProjection(Projection):
             signed_cents=to_cents(r.event.amount),
             margin_cents=to_cents(r.event.gross_margin),
             closed_on=r.event.signed_on.isoformat(),
+            rate=self._rate(s, deal["currency"], r.event.signed_on),
         )
         self._step(deal, "won", r.event.signed_on)
 
@@ -291,7 +353,9 @@ class PipelineProjection(Projection):
         )
         lost_on = getattr(r.event, "lost_on", None)
         if lost_on:
-            s["deals"].update(r.aggregate_id, closed_on=lost_on.isoformat())
+            s["deals"].update(
+                r.aggregate_id, closed_on=lost_on.isoformat(), rate=self._rate(s, deal["currency"], lost_on)
+            )
             self._step(deal, "lost", lost_on)
 
     @handles(Deal.Refunded)
@@ -362,7 +426,7 @@ class Placement:
 def pipeline_board(
     tx: Tx,
     *,
-    currency: str = DEFAULT_CURRENCY,
+    currency: str | None = None,
     period: Period | None = None,
     owners: Collection[str] | None = None,
     as_of: date,
@@ -372,9 +436,14 @@ def pipeline_board(
 
     `team` and `region` are the owner's on each deal's own date, from the org timeline: the
     signing date of a won deal, the loss date of a lost one, `as_of` for a deal still open. A rep
-    who moved teams leaves their open deals with the new team and their past wins with the old."""
+    who moved teams leaves their open deals with the new team and their past wins with the old.
+
+    With `currency`, only that currency's deals in their own amounts; without, every deal in base
+    currency: won and lost amounts at the rate of their closing date (kept by the projection),
+    open amounts at the rate in force on `as_of` (per currency and stage total, to the cent);
+    amounts with no rate are counted but listed under `unconverted`, never summed in."""
     t = active_tables(tx, PIPELINE)
-    where, params = ["currency = ?"], [currency]
+    where, params = (["currency = ?"], [currency]) if currency else (["1 = 1"], [])
     for key, column in FILTERS.items():
         if filters.get(key) is not None:
             where.append(f"{column} = ?")
@@ -389,7 +458,7 @@ def pipeline_board(
     scopes = [f"{key}:{filters[key]}" for key in ORG_FILTERS if filters.get(key) is not None]
     by_owner = bool(scopes)  # the org timeline places owners month by month
     # without team or region, the database sums over owners and months itself
-    totals_dims = [d for d in TOTAL_DIMS if d not in ("product_line", "currency", "opened_month")]
+    totals_dims = [d for d in TOTAL_DIMS if d not in ("product_line", "opened_month")]
     stays_dims = [d for d in STAY_DIMS if d not in ("product_line", "currency", "opened_month")]
     if not by_owner:
         totals_dims = [d for d in totals_dims if d not in ("owner_id", "closed_month")]
@@ -412,7 +481,38 @@ def pipeline_board(
     ]
     if scopes:
         totals, stays = _place(tx, t, scopes, totals, stays, as_of, clause, params)
-    return _board(currency, period, filters, totals, stays)
+    if currency:
+        return {**_board(currency, period, filters, totals, stays), "unconverted": []}
+    totals, unconverted = _in_base(tx, totals, as_of)
+    board = _board(base_currency(), period, filters, totals, stays)
+    board["unconverted"] = [
+        {"currency": code, "amount": from_cents(cents)} for code, cents in sorted(unconverted.items()) if cents
+    ]
+    return board
+
+
+def _in_base(tx: Tx, totals: list[dict[str, Any]], as_of: date) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Totals with every amount in base currency, and what no rate converts, per currency."""
+    rates_table = active_tables(tx, FX)["rates"]
+    unconverted: dict[str, int] = defaultdict(int)
+    out = []
+    for row in totals:
+        code = row["currency"]
+        row = {**row, "signed_cents": row["base_signed_cents"], "margin_cents": row["base_margin_cents"]}
+        row["refunded_cents"] = row["base_refunded_cents"]
+        unconverted[code] += int(row["unconverted_cents"])
+        if row["status"] == "lost":
+            row["amount_cents"] = row["base_lost_cents"]
+        elif row["status"] == "open" and code != base_currency():
+            found = rate_on(tx, rates_table, code, as_of)
+            if found is None:
+                unconverted[code] += int(row["amount_cents"])
+                row["amount_cents"] = row["weighted_cents"] = 0
+            else:
+                for m in ("amount_cents", "weighted_cents"):
+                    row[m] = to_cents(convert(from_cents(int(row[m])), found.rate))
+        out.append(row)
+    return out, unconverted
 
 
 def _place(

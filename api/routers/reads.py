@@ -31,7 +31,9 @@ def pipeline(
     region: FilterText = None,
     owner_id: FilterText = None,
     product_line: FilterText = None,
-    currency: str = Query("CNY", max_length=3),
+    currency: str | None = Query(
+        None, max_length=3, description="only this currency's deals, in its amounts (default: all, in base currency)"
+    ),
     period: str | None = Query(None, description="only deals opened in this period"),
     as_of: SaneDate | None = Query(
         None, description="place open deals' owners in the org as of this date (default today)"
@@ -43,11 +45,11 @@ def pipeline(
     close month. `team` and `region` filter on the owner's team and region on each deal's date (signed
     or lost; `as_of`, default today, for open deals), from the org timeline; `period` keeps deals opened in it.
     Reps and managers see the deals owned by themselves and the reps below them."""
-    await_position(request, (PIPELINE.name, "org"), min_position)
+    await_position(request, (PIPELINE.name, "org", "fx"), min_position)
     with rt.db.read() as tx:
         board = pipeline_board(
             tx,
-            currency=parse_currency(currency),
+            currency=parse_currency(currency) if currency else None,
             period=Period.parse(period) if period else None,
             team=team,
             region=region,

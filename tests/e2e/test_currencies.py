@@ -102,3 +102,34 @@ def test_kpis_and_leaderboards_convert_at_the_rate_of_each_date_and_list_what_ha
     assert Decimal(team["actual"]) == (
         converted("1000.00", "7.10") + converted("333.33", "7.00") + Decimal("5000.00") + converted("800.00", "7.80")
     )
+
+
+def test_the_pipeline_is_in_base_currency_with_what_has_no_rate_listed(book):
+    book.rate("USD", "7.00", "2026-01-01")
+    book.won(book.alice, "1000.00", "2026-02-10", currency="USD", margin="300.00")
+    book.won(book.bob, "2000.00", "2026-02-11")
+    book.won(book.bob, "500.00", "2026-02-12", currency="JPY")  # no JPY rate
+    customer = book.post("/customers", {"name": "开放客户", "region": "华东", "industry": "retail"})["id"]
+    book.post(
+        "/deals",
+        {"customer_id": customer, "owner_id": book.alice, "amount": "100.00", "product_line": "ERP", "currency": "USD"},
+    )
+    book.rate("USD", "7.50", "2026-06-01")  # open pipeline converts at the rate of the query's date
+    board = book.get("/pipeline", as_of="2026-06-15")
+    assert board["currency"] == "CNY"
+    assert Decimal(board["won"]["amount"]) == converted("1000.00", "7.00") + Decimal("2000.00")
+    assert Decimal(board["won"]["gross_margin"]) == converted("300.00", "7.00") + Decimal("100.00")
+    assert board["won"]["count"] == 3  # counted, its amount listed apart
+    assert board["unconverted"] == [{"currency": "JPY", "amount": "500.00"}]
+    assert Decimal(board["open"]["amount"]) == converted("100.00", "7.50")
+    earlier = book.get("/pipeline", as_of="2026-03-01")
+    assert Decimal(earlier["open"]["amount"]) == converted("100.00", "7.00")
+    only_usd = book.get("/pipeline", currency="USD", as_of="2026-06-15")  # one currency, its own amounts
+    assert only_usd["won"]["amount"] == "1000.00" and only_usd["open"]["amount"] == "100.00"
+    book.rate("JPY", "0.048", "2026-01-01")
+    book.rate("USD", "7.20", "2026-02-10")  # a late rate for the signing date re-converts the win
+    board = book.get("/pipeline", as_of="2026-06-15")
+    assert board["unconverted"] == []
+    assert Decimal(board["won"]["amount"]) == converted("1000.00", "7.20") + Decimal("2000.00") + converted(
+        "500.00", "0.048"
+    )
