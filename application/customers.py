@@ -93,8 +93,8 @@ class Customers(UseCases):
         far as it has got: callers wanting their own writes wait for the position first)."""
         customer = self.load(Customer, customer_id)
         with self.reads.read() as tx:
-            accounts = customer_accounts(tx, str(customer.id))
             today = clock.today()
+            accounts = customer_accounts(tx, str(customer.id), today)
             delivery = customer_delivery(tx, str(customer.id), today)
             revisit = customer_revisit(tx, str(customer.id), today)
         view = customer.as_dict()

@@ -90,7 +90,7 @@ class Deals(UseCases):
     def customer_exposure(self, customer_id: str) -> Decimal:
         """Open deal amounts plus receivables of a customer, as of every event stored so far."""
         with self.reads.current("accounts") as tx:
-            return exposure(tx, customer_id)
+            return exposure(tx, customer_id, clock.today())
 
     def _credit_check(
         self, customer: Customer, owner: Rep, opened_on: date, amount: Decimal, override: dict[str, Any] | None

@@ -12,11 +12,13 @@ from typing import Any
 from domain.customer import Customer
 from domain.deal import Deal
 from domain.errors import InvalidInput
+from domain.fx import convert
 from domain.receivables import billed, collection_rate, kept, receivable
-from domain.values import Period
+from domain.values import Period, base_currency
 from infrastructure.database import Tx
 from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
+from projections.fx import converter
 from projections.money import from_cents, to_cents
 from projections.org import OrgHistory
 
@@ -243,6 +245,34 @@ ACCOUNTS = AccountsProjection()
 
 
 # -- queries ---------------------------------------------------------------------------------------
+class _Base:
+    """Amounts of deals in base currency: a receivable is a claim in the deal's currency, so a
+    won deal's billed, collected and outstanding amounts convert at the rate of its signing date
+    (the collection rate measures collection, not exchange movements); an open deal's amount at
+    the rate of the query's date. What no rate converts is tallied per currency in `unconverted`."""
+
+    def __init__(self, tx: Tx, today: date) -> None:
+        self.book = converter(tx)
+        self.today = today
+        self.unconverted: dict[str, int] = defaultdict(int)
+
+    def rate(self, d: dict) -> Decimal | None:
+        day = date.fromisoformat(d["signed_on"]) if d["status"] == "won" and d["signed_on"] else self.today
+        found = self.book.on(d["currency"], day)
+        return found.rate if found is not None else None
+
+    def cents(self, d: dict, cents: int) -> int:
+        """`cents` of deal `d` in base currency (0, and tallied as unconverted, when no rate)."""
+        rate = self.rate(d)
+        if rate is None:
+            self.unconverted[d["currency"]] += cents
+            return 0
+        return cents if rate == 1 else to_cents(convert(from_cents(cents), rate))
+
+    def listed(self) -> list[dict[str, Any]]:
+        return [{"currency": c, "amount": from_cents(n)} for c, n in sorted(self.unconverted.items()) if n]
+
+
 def _receivable_cents(d: dict) -> int:
     """What is still owed on a won deal (domain.receivables.receivable), in cents."""
     if d["status"] != "won":
@@ -278,7 +308,7 @@ def _deal_view(d: dict) -> dict:
     }
 
 
-def customer_accounts(tx: Tx, customer_id: str) -> dict:
+def customer_accounts(tx: Tx, customer_id: str, today: date | None = None) -> dict:
     """The customer's deals and payments (for Customer 360)."""
     t = active_tables(tx, ACCOUNTS)
     deals = _deals(tx, "WHERE customer_id = ? ORDER BY opened_on, deal_id", (customer_id,))
@@ -291,12 +321,15 @@ def customer_accounts(tx: Tx, customer_id: str) -> dict:
         )
     ]
     last = tx.value(f"SELECT last_activity_on FROM {t['customers']} WHERE customer_id = ?", (customer_id,))
+    base, left_out = _Base(tx, today or date.today()), _Base(tx, today or date.today())
     return {
         "deals": [_deal_view(d) for d in deals],
         "payments": payments,
         "last_activity_on": last,
-        "exposure": from_cents(sum(_exposure_cents(d) for d in deals)),
-        "receivable": from_cents(sum(_receivable_cents(d) for d in deals)),
+        "currency": base_currency(),
+        "exposure": from_cents(sum(base.cents(d, _exposure_cents(d)) for d in deals)),
+        "receivable": from_cents(sum(left_out.cents(d, _receivable_cents(d)) for d in deals)),
+        "unconverted": {"exposure": base.listed(), "receivable": left_out.listed()},
     }
 
 
@@ -304,9 +337,12 @@ def _exposure_cents(d: dict) -> int:
     return d["amount_cents"] if d["status"] == "open" else _receivable_cents(d)
 
 
-def exposure(tx: Tx, customer_id: str) -> Decimal:
-    """Open deal amounts plus receivables: what a credit limit is measured against."""
-    return from_cents(sum(_exposure_cents(d) for d in _deals(tx, "WHERE customer_id = ?", (customer_id,))))
+def exposure(tx: Tx, customer_id: str, today: date | None = None) -> Decimal:
+    """Open deal amounts plus receivables, in base currency: what a credit limit is measured
+    against (an amount no rate converts yet is not counted)."""
+    base = _Base(tx, today or date.today())
+    deals = _deals(tx, "WHERE customer_id = ?", (customer_id,))
+    return from_cents(sum(base.cents(d, _exposure_cents(d)) for d in deals))
 
 
 def receivables(
@@ -317,6 +353,7 @@ def receivables(
     if group_by not in ("rep", "team"):
         raise InvalidInput("group_by must be rep or team", field="group_by")
     org = OrgHistory(tx)
+    base = _Base(tx, as_of)
     groups: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for d in _signed_in(tx, period):
         if owners is not None and d["owner_id"] not in owners:
@@ -328,9 +365,12 @@ def receivables(
         )
         g = groups[key]
         g[0] += 1
-        g[1] += billed(d["signed_cents"], d["cancelled_cents"])
-        g[2] += kept(d["collected_cents"], d["refunded_cents"])
-        g[3] += _receivable_cents(d)
+        if base.rate(d) is None:  # counted, its amounts listed apart
+            base.cents(d, billed(d["signed_cents"], d["cancelled_cents"]))
+            continue
+        g[1] += base.cents(d, billed(d["signed_cents"], d["cancelled_cents"]))
+        g[2] += base.cents(d, kept(d["collected_cents"], d["refunded_cents"]))
+        g[3] += base.cents(d, _receivable_cents(d))
     rows = []
     for key, (count, due, cash, open_cents) in sorted(groups.items()):
         row = {
@@ -344,23 +384,30 @@ def receivables(
         if group_by == "rep":
             row["name"] = org.names.get(key)
         rows.append(row)
-    overdue = []
+    overdue, late = [], _Base(tx, as_of)
+    overdue_cents = 0
     for d in _deals(tx, "WHERE status = 'won' AND due_on < ? ORDER BY due_on, deal_id", (as_of.isoformat(),)):
         if _receivable_cents(d) > 0 and (owners is None or d["owner_id"] in owners):
+            in_base = late.cents(d, _receivable_cents(d))
+            overdue_cents += in_base
             overdue.append(
                 {
                     **_deal_view(d),
                     "customer_id": d["customer_id"],
                     "days_overdue": (as_of - date.fromisoformat(d["due_on"])).days,
+                    "receivable_in_base": from_cents(in_base) if late.rate(d) is not None else None,
                 }
             )
     return {
         "period": period.label,
         "as_of": as_of,
         "group_by": group_by,
+        "currency": base_currency(),
         "rows": rows,
+        "unconverted": base.listed(),
         "overdue": overdue,
-        "overdue_total": sum((o["receivable"] for o in overdue), Decimal("0.00")),
+        "overdue_total": from_cents(overdue_cents),
+        "overdue_unconverted": late.listed(),
     }
 
 
@@ -377,11 +424,12 @@ def scope_collection_rate(tx: Tx, *, period: Period, scope: str, org: OrgHistory
     whose owner was in `scope` (company, region:X, team:Y, rep:ID) on the signing date: the same
     figure as the matching `receivables` row."""
     org = org or OrgHistory(tx)
+    base = _Base(tx, period.end)
     due = cash = 0
     for d in _signed_in(tx, period):
-        if org.in_scope(d["owner_id"], date.fromisoformat(d["signed_on"]), scope):
-            due += billed(d["signed_cents"], d["cancelled_cents"])
-            cash += kept(d["collected_cents"], d["refunded_cents"])
+        if org.in_scope(d["owner_id"], date.fromisoformat(d["signed_on"]), scope) and base.rate(d) is not None:
+            due += base.cents(d, billed(d["signed_cents"], d["cancelled_cents"]))
+            cash += base.cents(d, kept(d["collected_cents"], d["refunded_cents"]))
     return collection_rate(cash, due)
 
 

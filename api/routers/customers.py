@@ -397,6 +397,6 @@ def get_customer(
     record as it was then (without deals and payments)."""
     if version is not None or as_of is not None:
         return aggregate_view(rt, Customer, customer_id, version, as_of)
-    await_position(request, ("accounts", "deliveries", "revisits"), min_position)  # every read model it shows
+    await_position(request, ("accounts", "deliveries", "revisits", "fx"), min_position)  # every read model it shows
     customer = rt.ledger.customers.customer_360(customer_id)
     return Json(customer.view, headers={"ETag": f'"{customer.version}"'})

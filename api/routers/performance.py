@@ -53,7 +53,7 @@ def kpi_scorecard(
     scopes within their part of the tree."""
     access.scope(scope)
     _known_partner(rt, scope)
-    await_position(request, ("org", "kpi", "accounts", "targets", "revisits"), min_position)
+    await_position(request, ("org", "kpi", "accounts", "targets", "revisits", "fx"), min_position)
     with rt.db.read() as tx:
         return Json(kpis(tx, scope=scope, period=Period.parse(period), as_of=as_of))
 

@@ -79,7 +79,7 @@ def receivables_report(
 ):
     """Collection rate (回款率) of deals signed in the period per owner or team, and every
     receivable overdue at `as_of` (default today)."""
-    await_position(request, ("accounts", "org"), min_position)
+    await_position(request, ("accounts", "org", "fx"), min_position)
     with rt.db.read() as tx:
         return Json(
             receivables(

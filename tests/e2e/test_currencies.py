@@ -133,3 +133,23 @@ def test_the_pipeline_is_in_base_currency_with_what_has_no_rate_listed(book):
     assert Decimal(board["won"]["amount"]) == converted("1000.00", "7.20") + Decimal("2000.00") + converted(
         "500.00", "0.048"
     )
+
+
+def test_receivables_and_customer_360_in_base_currency(book):
+    book.rate("USD", "7.00", "2026-01-01")
+    usd = book.won(book.alice, "1000.00", "2026-02-10", currency="USD")
+    eur = book.won(book.alice, "400.00", "2026-02-11", currency="EUR")  # no EUR rate yet
+    book.won(book.alice, "3000.00", "2026-02-12")
+    book.post(f"/deals/{usd}/payments", {"amount": "250.00", "received_on": "2026-02-20"})
+    report = book.get("/receivables", period="2026-02", as_of="2026-03-01")
+    row = next(r for r in report["rows"] if r["rep"] == book.alice)
+    assert report["currency"] == "CNY" and row["deals"] == 3
+    assert Decimal(row["billed"]) == converted("1000.00", "7.00") + Decimal("3000.00")
+    assert Decimal(row["collected"]) == converted("250.00", "7.00")
+    assert report["unconverted"] == [{"currency": "EUR", "amount": "400.00"}]
+    customer = book.get(f"/deals/{eur}")["customer_id"]
+    view = book.get(f"/customers/{customer}")
+    assert view["unconverted"]["receivable"] == [{"currency": "EUR", "amount": "400.00"}]
+    book.rate("EUR", "7.90", "2026-02-01")
+    view = book.get(f"/customers/{customer}")
+    assert Decimal(view["receivable"]) == converted("400.00", "7.90") and view["unconverted"]["receivable"] == []
