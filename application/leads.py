@@ -30,8 +30,9 @@ from domain.lead_policy import (
     score_inputs,
 )
 from domain.rep import Rep
+from infrastructure.eventsource import EventSource
 from infrastructure.store import EventStore
-from projections.leads import find_duplicate, open_assigned, queue
+from projections.leads import TooFarBehind, find_duplicate, find_duplicate_at_head, open_assigned, queue
 from projections.org import roster
 
 T = TypeVar("T", bound=Entity)
@@ -69,6 +70,7 @@ class Leads(UseCases):
     def __init__(self, store: EventStore, reads: ReadModels) -> None:
         super().__init__(store)
         self.reads = reads
+        self.source = EventSource(store)
 
     def configure_lead_policy(self, meta: Meta, *, settings: dict[str, Any], reason: str) -> Written:
         try:
@@ -92,12 +94,19 @@ class Leads(UseCases):
     ) -> Written:
         """Capture a lead. An open lead with the same normalised phone or email, or the same
         normalised company in the same region, makes this one a recorded duplicate
-        (`duplicate_of`): it is linked to the lead it repeats, never dropped. The leads read model
-        is caught up first, so a lead captured a moment ago is found."""
-        with self.reads.current("leads") as tx:
-            duplicate_of = find_duplicate(
-                tx, phone=contact.get("phone"), email=contact.get("email"), company=company, region=region
-            )
+        (`duplicate_of`): it is linked to the lead it repeats, never dropped. Every stored event
+        counts, so a lead captured a moment ago is found: the leads read model as it stands plus
+        the lead events stored since, applied in memory (the read model is not caught up here,
+        unless it is too far behind)."""
+        phone, email = contact.get("phone"), contact.get("email")
+        try:
+            with self.reads.read() as tx:
+                duplicate_of = find_duplicate_at_head(
+                    tx, self.source, phone=phone, email=email, company=company, region=region
+                )
+        except TooFarBehind:
+            with self.reads.current("leads") as tx:
+                duplicate_of = find_duplicate(tx, phone=phone, email=email, company=company, region=region)
         lead = Lead.capture(
             id or uuid4(),
             company=company,

@@ -17,6 +17,7 @@ from domain.lead_policy import company_key, email_key, phone_key, sla_due
 from domain.personal import plain
 from domain.values import Period
 from infrastructure.database import Tx
+from projections.engine import tracking
 from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
 from projections.kpi import utc_text
@@ -303,26 +304,108 @@ LEADS = LeadsProjection()
 OPEN = tuple(OPEN_STATUSES)
 
 
-def find_duplicate(tx: Tx, *, phone: str | None, email: str | None, company: str | None, region: str) -> str | None:
-    """The earliest open lead with the same normalised phone or email, or the same normalised
-    company name in the same region."""
-    t = active_tables(tx, LEADS)
-    marks = ", ".join("?" * len(OPEN))
-    clauses, params = [], []
+def _duplicate_keys(
+    phone: str | None, email: str | None, company: str | None, region: str
+) -> list[tuple[str, str, str | None]]:
+    """What makes another open lead a duplicate: (column, key, region the key needs or None)."""
+    keys: list[tuple[str, str, str | None]] = []
     for column, key in (("phone_key", phone_key(phone)), ("email_key", email_key(email))):
         if key:
+            keys.append((column, key, None))
+    if company_key(company):
+        keys.append(("company_key", company_key(company), region))
+    return keys
+
+
+def _stored_duplicates(
+    tx: Tx, table: str, keys: list[tuple[str, str, str | None]], limit: int
+) -> list[tuple[str, int]]:
+    """The earliest `limit` open leads of `table` matching any of `keys`, in capture order:
+    (lead id, capture position)."""
+    marks = ", ".join("?" * len(OPEN))
+    clauses, params = [], []
+    for column, key, in_region in keys:
+        if in_region is None:
             clauses.append(f"{column} = ?")
             params.append(key)
-    if company_key(company):
-        clauses.append("(company_key = ? AND region = ?)")
-        params += [company_key(company), region]
-    if not clauses:
+        else:
+            clauses.append(f"({column} = ? AND region = ?)")
+            params += [key, in_region]
+    return [
+        (row[0], int(row[1]))
+        for row in tx.all(
+            f"SELECT lead_id, position FROM {table} WHERE status IN ({marks}) AND ({' OR '.join(clauses)}) "
+            f"ORDER BY position LIMIT {int(limit)}",
+            [*OPEN, *params],
+        )
+    ]
+
+
+def find_duplicate(tx: Tx, *, phone: str | None, email: str | None, company: str | None, region: str) -> str | None:
+    """The earliest open lead with the same normalised phone or email, or the same normalised
+    company name in the same region (in the read model as far as it has got)."""
+    keys = _duplicate_keys(phone, email, company, region)
+    if not keys:
         return None
-    return tx.value(
-        f"SELECT lead_id FROM {t['leads']} WHERE status IN ({marks}) AND ({' OR '.join(clauses)}) "
-        f"ORDER BY position LIMIT 1",
-        [*OPEN, *params],
-    )
+    found = _stored_duplicates(tx, active_tables(tx, LEADS)["leads"], keys, 1)
+    return found[0][0] if found else None
+
+
+TAIL_LIMIT = 5000  # store positions the read model may lag for `find_duplicate_at_head` to answer
+
+
+class TooFarBehind(LookupError):
+    """The leads read model is too far behind (or failing) to be completed in memory."""
+
+
+def find_duplicate_at_head(
+    tx: Tx,
+    source: Any,
+    *,
+    phone: str | None,
+    email: str | None,
+    company: str | None,
+    region: str,
+    tail_limit: int = TAIL_LIMIT,
+) -> str | None:
+    """`find_duplicate` as of the store head, without catching the read model up: the read
+    model as it stands (one snapshot: its position and its rows) and, applied in memory by the
+    projection's own handlers and never written, the lead events stored after that position.
+    `tx` must be a fresh read transaction (its first statement is here). Raises TooFarBehind
+    when the read model lags more than `tail_limit` positions, is failing or not registered:
+    then catch it up and use `find_duplicate`."""
+    if tx.kind == "postgres":  # the position and the rows from one snapshot
+        tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    reg = tracking.registration(tx, LEADS.name)
+    if reg is None or reg.version != LEADS.version or reg.state == "failed":
+        raise TooFarBehind(f"the {LEADS.name} read model is not ready")
+    tables = LEADS.table_names(reg.active_generation)
+    position = tracking.position(tx, LEADS.name, reg.active_generation) or 0
+    head = source.head()
+    if head - position > tail_limit:
+        raise TooFarBehind(f"the {LEADS.name} read model is {head - position} positions behind")
+    keys = _duplicate_keys(phone, email, company, region)
+    if not keys:
+        return None
+    tail = source.read(position, tail_limit, stop=head, topics=LEADS.topics) if head > position else []
+    state = LEADS.begin(tx, tables, tail)
+    for record in tail:
+        handler = LEADS.handlers.get(type(record.event))
+        if handler is not None:
+            try:
+                getattr(LEADS, handler)(state, record)
+            except Exception as error:  # the live runner will stop on it: let the catch-up say so
+                raise TooFarBehind(f"{record.type} at {record.position}: {error!r}") from error
+    changed = {row["lead_id"]: row for row in state["leads"].loaded()}  # as of the head
+    found = [
+        (row["lead_id"], row["position"])
+        for row in changed.values()
+        if row["status"] in OPEN
+        and any(row[column] == key and in_region in (None, row["region"]) for column, key, in_region in keys)
+    ]
+    stored = _stored_duplicates(tx, tables["leads"], keys, len(changed) + 1)
+    found += [lead for lead in stored if lead[0] not in changed][:1]  # untouched since `position`
+    return min(found, key=lambda lead: lead[1])[0] if found else None
 
 
 def _public(row: dict) -> dict:

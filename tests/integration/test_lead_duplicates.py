@@ -1,0 +1,160 @@
+"""Capturing a lead finds its duplicate as of the store head without catching the leads read
+model up: the read model as it stands plus the lead events stored since, applied in memory.
+Checked against the leads themselves (loaded from the store) over random histories in which
+the read model lags by varying amounts, on each backend."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+
+import pytest
+
+from domain.lead import OPEN_STATUSES, Lead
+from domain.lead_policy import company_key, email_key, phone_key
+from domain.personal import plain
+from projections import leads as leads_model
+from projections.engine import tracking
+from projections.engine.runner import process
+from projections.leads import LEADS, TooFarBehind, find_duplicate_at_head
+from tests.helpers import META
+
+COMPANIES = ["杭州智能装备有限公司", "杭州智能装备 有限公司", "上海精密有限公司", "广州贸易公司"]
+PHONES = [None, "138 0013 8000", "13800138000", "139 0000 0001"]
+EMAILS = [None, "wang@example.cn", "WANG@example.cn ", "li@example.cn"]
+REGIONS = ["华东", "华南"]
+
+
+def leads_position(rt) -> int:
+    with rt.db.read() as tx:
+        return tracking.active_position(tx, LEADS.name) or 0
+
+
+def advance(rt, positions: int) -> None:
+    """Let the leads read model process the next `positions` store positions (a lagging projector)."""
+    with rt.db.read() as tx:
+        generation = tracking.registration(tx, LEADS.name).active_generation
+    after = leads_position(rt)
+    process(rt.db, rt.source, LEADS, generation, after, limit=max(positions, 1), live=True)
+
+
+def at_head(rt, **probe) -> str | None:
+    with rt.db.read() as tx:
+        return find_duplicate_at_head(tx, rt.source, **probe)
+
+
+def truth(rt, captured: list[str], *, phone, email, company, region) -> str | None:
+    """The earliest captured lead that is open and shares a key, from the leads themselves."""
+    for lead_id in captured:
+        lead = rt.ledger.store.load(Lead, lead_id)
+        if lead.status not in OPEN_STATUSES:
+            continue
+        same_phone = phone_key(phone) and phone_key(plain(lead.contact.get("phone"))) == phone_key(phone)
+        same_email = email_key(email) and email_key(plain(lead.contact.get("email"))) == email_key(email)
+        same_company = company_key(company) and (company_key(lead.company), lead.region) == (
+            company_key(company),
+            region,
+        )
+        if same_phone or same_email or same_company:
+            return lead_id
+    return None
+
+
+def probe(rng) -> dict:
+    return {
+        "phone": rng.choice(PHONES),
+        "email": rng.choice(EMAILS),
+        "company": rng.choice(COMPANIES),
+        "region": rng.choice(REGIONS),
+    }
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_duplicate_at_the_head_is_the_one_the_leads_say(runtime, seed):
+    rng = random.Random(seed)
+    rt = runtime
+    rep = rt.ledger.org.hire_rep(META, name="高甲", level="senior", team="华东一组", region="华东").id
+    captured: list[str] = []
+    seen: dict[str, int] = {}
+    for step in range(70):
+        op = rng.random()
+        open_ids = [i for i in captured if rt.ledger.store.load(Lead, i).status in OPEN_STATUSES]
+        if op < 0.45 or not open_ids:
+            keys = probe(rng)
+            expected = truth(rt, captured, **keys)
+            before = leads_position(rt)
+            written = rt.ledger.leads.capture_lead(
+                META, source="trade_show", industry="manufacturing", captured_on=date(2026, 3, 1), **keys
+            )
+            assert written.extra["duplicate_of"] == expected, (step, keys)
+            seen["duplicate" if expected else "new"] = seen.get("duplicate" if expected else "new", 0) + 1
+            assert leads_position(rt) == before  # the capture did not catch the read model up
+            captured.append(written.id)
+        elif op < 0.55:
+            lead = rng.choice(open_ids)
+            rt.ledger.leads.disqualify_lead(META, lead, reason="no_need", disqualified_on=date(2026, 3, 2))
+        elif op < 0.65:
+            lead = rng.choice(open_ids)
+            if rt.ledger.store.load(Lead, lead).assignee_id:
+                rt.ledger.leads.return_lead(META, lead, reason="not mine")
+            else:
+                rt.ledger.leads.assign_lead(META, lead, rep_id=rep, reason="by hand")
+        elif op < 0.75 and len(open_ids) > 1:
+            source, target = rng.sample(open_ids, 2)
+            rt.ledger.leads.merge_leads(META, source, into=target, reason="the same company")
+            seen["merge"] = seen.get("merge", 0) + 1
+        elif op < 0.8:
+            remembered = [i for i in captured if not getattr(rt.ledger.store.load(Lead, i), "forgotten", False)]
+            if remembered:
+                rt.ledger.privacy.forget(META, Lead, rng.choice(remembered), reason="asked to be forgotten")
+                seen["forget"] = seen.get("forget", 0) + 1
+        else:
+            advance(rt, rng.randint(1, 12))  # the projector catches up part of the way
+        keys = probe(rng)
+        expected = truth(rt, captured, **keys)
+        assert at_head(rt, **keys) == expected, (step, keys)
+        seen["probe found" if expected else "probe found none"] = (
+            seen.get("probe found" if expected else "probe found none", 0) + 1
+        )
+    assert leads_position(rt) < rt.source.head()  # it lagged all along, as meant
+    assert set(seen) == {"duplicate", "new", "merge", "forget", "probe found", "probe found none"}
+
+
+def test_a_lead_closed_after_the_read_models_position_is_no_duplicate(runtime):
+    rt = runtime
+    first = rt.ledger.leads.capture_lead(
+        META,
+        company="杭州智能装备有限公司",
+        source="trade_show",
+        region="华东",
+        industry="manufacturing",
+        phone="138 0013 8000",
+    ).id
+    rt.fresh("leads")  # the read model has the open lead
+    assert at_head(rt, phone="13800138000", email=None, company=None, region="华南") == first
+    rt.ledger.leads.disqualify_lead(META, first, reason="no_need", disqualified_on=date(2026, 3, 2))
+    assert at_head(rt, phone="13800138000", email=None, company=None, region="华南") is None
+    again = rt.ledger.leads.capture_lead(
+        META, company="别的公司", source="trade_show", region="华南", industry="retail", phone="13800138000"
+    )
+    assert again.extra["duplicate_of"] is None
+
+
+def test_a_read_model_too_far_behind_is_caught_up_instead(runtime, monkeypatch):
+    rt = runtime
+    first = rt.ledger.leads.capture_lead(
+        META, company="上海精密有限公司", source="trade_show", region="华东", industry="manufacturing"
+    ).id
+    for n in range(3):
+        rt.ledger.org.hire_rep(META, name=f"王{n}", level="junior", team="华东一组", region="华东")
+    with rt.db.read() as tx, pytest.raises(TooFarBehind):
+        find_duplicate_at_head(
+            tx, rt.source, phone=None, email=None, company="上海精密有限公司", region="华东", tail_limit=2
+        )
+    monkeypatch.setattr(leads_model, "TAIL_LIMIT", 2)
+    monkeypatch.setattr(find_duplicate_at_head, "__kwdefaults__", {"tail_limit": 2})
+    second = rt.ledger.leads.capture_lead(
+        META, company="上海精密 有限公司", source="referral", region="华东", industry="manufacturing"
+    )
+    assert second.extra["duplicate_of"] == first
+    assert leads_position(rt) == rt.source.head() - 1  # caught up in the request, as before
