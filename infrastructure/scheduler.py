@@ -329,7 +329,8 @@ class Scheduler:
         with self.db.transaction() as tx:
             tx.execute(
                 "UPDATE scheduled_checks SET last_moment = ?, last_run_at = ?, last_finished_at = ?, "
-                "last_result = ?, next_run_at = ?, failures = 0, runner = ? WHERE job = ?",
+                "last_result = ?, next_run_at = ?, failures = 0, runner = ? "
+                "WHERE job = ? AND (last_moment IS NULL OR last_moment < ?)",  # never back to an earlier moment
                 (
                     _text(moment),
                     _text(started),
@@ -338,6 +339,7 @@ class Scheduler:
                     _text(job.schedule.following(moment)),
                     self.runner,
                     job.name,
+                    _text(moment),
                 ),
             )
         log.info("%s for %s: %s", job.name, _text(moment), summary)
