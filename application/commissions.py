@@ -22,6 +22,7 @@ from domain.commission.calc import Calculator
 from domain.commission.period import CommissionPeriod, month, period_id
 from domain.commission.plan import Plan
 from domain.commission.statements import (
+    attach_notes,
     draw_lines,
     frozen_statement,
     render,
@@ -30,10 +31,9 @@ from domain.commission.statements import (
 )
 from domain.errors import Conflict, InvalidInput, NotFound
 from domain.rep import Rep
-from domain.values import Period, money
+from domain.values import Period, base_currency, money
 from infrastructure.store import EventStore, parse_id
 from projections.commissions import (
-    DEFAULT_CURRENCY,
     READ_MODELS,
     HypotheticalPlan,
     Ledger,
@@ -368,7 +368,7 @@ class Commissions(UseCases):
             rep = self._known_rep(ledger, query.rep_id)
             closed = ledger.closed()
             if period.label in closed:
-                kept = ledger.statement(period.label, rep) or frozen_statement(rep, period.label, DEFAULT_CURRENCY, [])
+                kept = ledger.statement(period.label, rep) or frozen_statement(rep, period.label, base_currency(), [])
                 fields = ("rep_id", "period", "currency", "status", "total", "digest", "lines")
                 return Statement(
                     rep_id=kept["rep_id"],
@@ -398,7 +398,7 @@ class Commissions(UseCases):
             digest=shown["digest"],
             lines=shown["lines"],
             note=OPEN_NOTE,
-            kept={k: shown[k] for k in ("clawback_notes", "draw_balance") if shown.get(k) is not None},
+            kept={k: shown[k] for k in ("clawback_notes", "draw_balance", "unconverted") if shown.get(k) is not None},
         )
 
     def statement_rows(self, query: StatementOf) -> StatementRows:
@@ -427,8 +427,8 @@ class Commissions(UseCases):
             rep,
             {
                 "lines": [],
-                "digest": render(rep, label, DEFAULT_CURRENCY, "closed", [])["digest"],
-                "currency": DEFAULT_CURRENCY,
+                "digest": render(rep, label, base_currency(), "closed", [])["digest"],
+                "currency": base_currency(),
             },
         )
         at_close = self._inputs(until_position=ledger.as_of_position)
@@ -541,7 +541,7 @@ class Commissions(UseCases):
             rep: frozen_statement(rep, label, inputs.currency(rep, period), lines.get(rep, [])) for rep in sorted(reps)
         }
         for rep, said in notes.items():
-            statements[rep]["clawback_notes"] = said
+            attach_notes(statements[rep], said)
         for rep, balance in balances.items():
             statements[rep]["draw_balance"] = balance
         books = _Books(self)

@@ -30,11 +30,20 @@ from domain.assessment import AssessmentRound
 from domain.commission.calc import Calculator, Line, Money, Source, Win
 from domain.commission.period import CommissionPeriod
 from domain.commission.plan import Plan, validate_plan
-from domain.commission.statements import base_lines, corrections, draw_lines, frozen, render, shown_explanation
+from domain.commission.statements import (
+    attach_notes,
+    base_lines,
+    corrections,
+    draw_lines,
+    frozen,
+    render,
+    shown_explanation,
+)
 from domain.deal import Deal, dump_splits, load_splits
+from domain.fx import FxRates, Rate
 from domain.rep import Rep
 from domain.target import TargetSheet
-from domain.values import Period
+from domain.values import Period, base_currency
 from infrastructure.database import Tx
 from infrastructure.store import DateAsISO
 from projections.engine.projection import Projection, Recorded, Rows, handles
@@ -65,7 +74,6 @@ CLOSED_COLUMNS = ("period", "position", "as_of_position", "closed_at")
 ADJUSTMENT_COLUMNS = ("position", "period", "body")
 STATEMENT_COLUMNS = ("key", "period", "rep_id", "status", "body", "detail", "summary")
 MONEY_FIELDS = ("amount", "basis_amount")
-DEFAULT_CURRENCY = "CNY"
 EMBEDDED = (("org_", ORG), ("targets_", TARGETS))  # read models the ledger keeps a copy of
 
 _codec = JSONTranscoder()
@@ -197,7 +205,7 @@ class CommissionsProjection(Projection):
     name = "commissions"
     # the ledger's own version (4: statement rows, spans, draws, reliefs, overlays) and those of the
     # org and targets read models it embeds
-    version = 4100 + 10 * ORG.version + TARGETS.version
+    version = 4200 + 10 * ORG.version + TARGETS.version  # 42: currencies
     events = tuple(e for _, part in EMBEDDED for e in part.events)
     tables = {
         "deals": [
@@ -261,6 +269,12 @@ class CommissionsProjection(Projection):
             """CREATE TABLE IF NOT EXISTS {reliefs} (position BIGINT PRIMARY KEY, rep_id TEXT NOT NULL,
                        period TEXT NOT NULL, metric TEXT NOT NULL, amount_cents BIGINT NOT NULL)"""
         ],
+        # exchange rates into base currency, every one as set (verify reads them as of a position)
+        "rates": [
+            """CREATE TABLE IF NOT EXISTS {rates} (position BIGINT PRIMARY KEY, currency TEXT NOT NULL,
+                     effective_on TEXT NOT NULL, rate TEXT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS {rates}_currency ON {rates} (currency, effective_on, position)",
+        ],
         **_embedded_tables(),
     }
 
@@ -289,6 +303,7 @@ class CommissionsProjection(Projection):
             "periods": Rows(tx, tables["periods"], "period_id", ("period_id", "period")),
             "reliefs": Rows(tx, tables["reliefs"], "position", RELIEF_COLUMNS),
             "grades": Rows(tx, tables["grades"], "key", GRADE_COLUMNS),
+            "rates": Rows(tx, tables["rates"], "position", ("position", "currency", "effective_on", "rate")),
         }
 
     # -- what an event changes ------------------------------------------------------------------
@@ -460,6 +475,21 @@ class CommissionsProjection(Projection):
         self._mark(s, _label(Period.parse(e.period).end))
 
     # -- the commission period ---------------------------------------------------------------------
+    @handles(FxRates.RateSet)
+    def rate_set(self, s: dict[str, Any], r: Recorded) -> None:
+        """A rate changes the lines of its currency's deals from its date on (a closed month's as a
+        correction, like any late fact)."""
+        e = r.event
+        s["rates"].put(
+            {
+                "position": r.position,
+                "currency": e.currency,
+                "effective_on": e.effective_on.isoformat(),
+                "rate": str(e.rate),
+            }
+        )
+        self._mark_from(s, e.effective_on)
+
     @handles(CommissionPeriod.Opened)
     def period_opened(self, s: dict[str, Any], r: Recorded) -> None:
         s["periods"].put({"period_id": r.aggregate_id, "period": r.event.period})
@@ -575,6 +605,7 @@ class LedgerInputs:
         self.tx, self.t = tx, tables
         self.until_position = until_position
         self._limit = until_position or 2**62
+        self._rates: dict[tuple[str, date], Rate | None] = {}
         self.plans: dict[str, list[dict]] = {}
         for _, _, plan_id, version, body in tx.all(
             f"SELECT {', '.join(PLAN_COLUMNS)} FROM {tables['plans']} WHERE position <= ? ORDER BY version",
@@ -735,6 +766,21 @@ class LedgerInputs:
             balance += Decimal(found[1]["draw"]["amount"]) if found else 0
         return balance
 
+    def rate(self, code: str, day: date) -> Rate | None:
+        """The rate of `code` into base currency in force on `day`, as recorded by the inputs'
+        position (1 for the base currency; None when none is set)."""
+        if code == base_currency():
+            return Rate(code, Decimal(1), date.min, 0)
+        key = (code, day)
+        if key not in self._rates:
+            row = self.tx.one(
+                f"SELECT rate, effective_on, position FROM {self.t['rates']} WHERE currency = ? AND effective_on <= ? "
+                "AND position <= ? ORDER BY effective_on DESC, position DESC LIMIT 1",
+                (code, day.isoformat(), self._limit),
+            )
+            self._rates[key] = Rate(code, Decimal(row[0]), date.fromisoformat(row[1]), int(row[2])) if row else None
+        return self._rates[key]
+
     def grade(self, scheme_id: str, period: str, rep_id: str) -> dict[str, Any] | None:
         """The grade of the rep's finalized scorecard of a scheme for a period."""
         return self.grades.get((scheme_id, period, rep_id))
@@ -765,7 +811,7 @@ class LedgerInputs:
 
     def currency(self, rep_id: str, period: Period) -> str:
         found = self.plan_for(rep_id, period.end)
-        return str(found[1]["currency"]) if found else DEFAULT_CURRENCY
+        return str(found[1]["currency"]) if found else base_currency()
 
     def activity_months(self) -> set[str]:
         """Months in which a deal was won, paid or refunded (of the money loaded)."""
@@ -927,8 +973,7 @@ class Ledger:
         for rep in sorted(reps):
             statement = render(rep, period.label, inputs.currency(rep, period), "open", lines.get(rep, []))
             statement["lines"] = [frozen(line) for line in sorted(lines.get(rep, []), key=lambda x: x.id)]
-            if notes.get(rep):
-                statement["clawback_notes"] = notes[rep]
+            attach_notes(statement, notes.get(rep, []))
             if rep in balances:
                 statement["draw_balance"] = balances[rep]
             out[rep] = statement

@@ -17,7 +17,8 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, Protocol
 
-from domain.values import Period, round_money
+from domain.fx import Rate
+from domain.values import Period, base_currency, round_money
 
 ZERO = Decimal("0.00")
 
@@ -80,6 +81,7 @@ class Inputs(Protocol):
     def team_of(self, rep_id: str, day: date) -> str | None: ...
     def reps(self) -> list[str]: ...
     def name(self, rep_id: str) -> str: ...
+    def rate(self, code: str, day: date) -> Rate | None: ...
 
 
 @dataclass
@@ -208,6 +210,7 @@ class _Item:
     component: dict[str, Any]
     sources: list[Source]
     note: str
+    fx: dict[str, Any] | None = None
 
 
 class Calculator:
@@ -234,6 +237,43 @@ class Calculator:
             result[line.rep_id].append(line)
         return result
 
+    # -- currencies ------------------------------------------------------------------------------
+    def _fx(self, code: str, into: str, day: date) -> tuple[Decimal, dict[str, Any] | None] | None:
+        """The factor turning amounts in `code` into `into` on `day` (through the base currency's
+        rates, 6 places each), with what explains it; None when a rate is missing."""
+        if code == into:
+            return Decimal(1), None
+        source, target = self.inputs.rate(code, day), self.inputs.rate(into, day)
+        if source is None or target is None:
+            return None
+        factor = source.rate / target.rate
+        used = [r.explain() for r in (source, target) if r.position]  # the base's rate is 1, set by no event
+        return factor, {"from": code, "into": into, "on": day.isoformat(), "factor": factor, "rates": used}
+
+    def _unconverted(self, period: Period, rep_id: str, win: Win, into: str, day: date, amount: Decimal) -> None:
+        """No rate converts the deal's currency on the day: nothing is paid on it yet, and the
+        statement says so (`unconverted`) until a rate is entered."""
+        self.notes[(period.label, rep_id)].append(
+            {
+                "kind": "unconverted",
+                "deal_id": win.deal_id,
+                "currency": win.currency,
+                "into": into,
+                "amount": amount,
+                "day": day.isoformat(),
+                "note": f"no exchange rate {win.currency} on {day.isoformat()}: this deal pays nothing until one is "
+                "entered (POST /fx-rates)",
+                "source": win.source.as_dict(),
+            }
+        )
+
+    def _in_base(self, amount: Decimal, code: str, day: date) -> Decimal:
+        """An amount in base currency for comparing reps and reading targets (0 without a rate)."""
+        if code == base_currency():
+            return amount
+        found = self.inputs.rate(code, day)
+        return amount * found.rate if found is not None else ZERO
+
     # -- earned ----------------------------------------------------------------------------------
     def _items(self, period: Period) -> list[_Item]:
         if period.label not in self._items_memo:
@@ -245,6 +285,7 @@ class Calculator:
         for win in self.inputs.wins.values():
             if win.signed_on in period:
                 items += self._credit(
+                    period,
                     win,
                     win.signed_on,
                     "booking",
@@ -256,6 +297,7 @@ class Calculator:
             if move.kind == "payment" and paid_on and move.day in period and paid_on.amount > 0:
                 ratio = move.amount / paid_on.amount
                 items += self._credit(
+                    period,
                     paid_on,
                     move.day,
                     "collection",
@@ -266,6 +308,7 @@ class Calculator:
 
     def _credit(
         self,
+        period: Period,
         win: Win,
         day: date,
         payable_on: str,
@@ -280,9 +323,12 @@ class Calculator:
             if found is None:
                 continue
             plan_id, version = found
-            if version["currency"] != win.currency:
-                continue
             revenue, margin = basis_of(share)
+            fx = self._fx(win.currency, version["currency"], day)
+            if fx is None:
+                self._unconverted(period, rep_id, win, version["currency"], day, revenue)
+                continue
+            revenue, margin = revenue * fx[0], margin * fx[0]
             for component in version["components"]:
                 if (
                     component["type"] == "tiered_rate"
@@ -291,7 +337,19 @@ class Calculator:
                 ):
                     basis = revenue if component["basis"] == "revenue" else margin
                     items.append(
-                        _Item(rep_id, win.deal_id, day, basis, share, plan_id, version, component, sources, payable_on)
+                        _Item(
+                            rep_id,
+                            win.deal_id,
+                            day,
+                            basis,
+                            share,
+                            plan_id,
+                            version,
+                            component,
+                            sources,
+                            payable_on,
+                            fx[1],
+                        )
                     )
         return items
 
@@ -344,6 +402,8 @@ class Calculator:
                 else None,
                 "sources": [s.as_dict() for s in item.sources],
             }
+            if item.fx:
+                explain["fx"] = item.fx
             if span != period:
                 explain["span"] = {"period": span.label, "accumulated_in_earlier_months": start}
             if relief:
@@ -476,7 +536,8 @@ class Calculator:
                         continue
                     rate = paid_total / basis_total
                     factor = Decimal(1) if component["basis"] == "revenue" else win.margin / win.amount
-                    basis = move.amount * share * factor
+                    fx = first.explain.get("fx")  # reversed at the exchange rate originally used, too
+                    basis = move.amount * share * factor * (Decimal(str(fx["factor"])) if fx else 1)
                     amount = -round_money(basis * rate)
                     explain = {
                         "plan_id": first.plan_id,
@@ -568,7 +629,8 @@ class Calculator:
                 self._beyond_window(period, override.rep_id, override.component, win, move, days)
                 continue
             share = Decimal(str(override.explain["split_share"]))
-            basis = move.amount * share
+            fx = override.explain.get("fx")
+            basis = move.amount * share * (Decimal(str(fx["factor"])) if fx else 1)
             rate = override.amount / override.explain["basis"]
             lines.append(
                 Line(
@@ -620,12 +682,16 @@ class Calculator:
         accumulated: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
         lines = []
         for day, position, rep_id, share, win in credits:
-            credit = win.amount * share
             for manager in self.inputs.ancestors(rep_id, day):
                 found = self.inputs.plan_for(manager, day)
-                if found is None or found[1]["currency"] != win.currency:
+                if found is None:
                     continue
                 plan_id, version = found
+                fx = self._fx(win.currency, version["currency"], day)
+                if fx is None:
+                    self._unconverted(period, manager, win, version["currency"], day, win.amount * share)
+                    continue
+                credit = win.amount * share * fx[0]
                 for c in version["components"]:
                     if c["type"] != "override":
                         continue
@@ -653,6 +719,7 @@ class Calculator:
                                 "basis": credit,
                                 "credited_rep": rep_id,
                                 "split_share": share,
+                                **({"fx": fx[1]} if fx[1] else {}),
                                 "accumulated_before": before,
                                 "accumulated_after": before + credit,
                                 "tier_walk": [
@@ -689,15 +756,18 @@ class Calculator:
             for win in self.inputs.wins.values():
                 if win.signed_on in span:
                     for rep_id, share in win.splits:
-                        credited[(rep_id, "revenue")] += win.amount * share
-                        credited[(rep_id, "gross_margin")] += win.margin * share
+                        credited[(rep_id, "revenue")] += self._in_base(win.amount * share, win.currency, win.signed_on)
+                        credited[(rep_id, "gross_margin")] += self._in_base(
+                            win.margin * share, win.currency, win.signed_on
+                        )
             for move in self.inputs.movements:  # refunds and cancellations in the span take credit back
                 refunded = self.inputs.wins.get(move.deal_id)
                 if move.kind == "payment" or move.day not in span or refunded is None or not refunded.amount:
                     continue
                 for rep_id, share in refunded.splits:
-                    credited[(rep_id, "revenue")] -= move.amount * share
-                    credited[(rep_id, "gross_margin")] -= refunded.margin * share * move.amount / refunded.amount
+                    taken = self._in_base(move.amount * share, refunded.currency, move.day)
+                    credited[(rep_id, "revenue")] -= taken
+                    credited[(rep_id, "gross_margin")] -= taken * refunded.margin / refunded.amount
             self._credited_memo[span.label] = credited
         return self._credited_memo[span.label]
 
@@ -790,11 +860,12 @@ class Calculator:
             if win.signed_on not in period:
                 continue
             for rep_id, share in win.splits:
-                credited[rep_id]["revenue"] += win.amount * share
-                credited[rep_id]["gross_margin"] += win.margin * share
+                revenue = self._in_base(win.amount * share, win.currency, win.signed_on)
+                credited[rep_id]["revenue"] += revenue
+                credited[rep_id]["gross_margin"] += self._in_base(win.margin * share, win.currency, win.signed_on)
                 team = self.inputs.team_of(rep_id, win.signed_on)
                 if team:
-                    teams[team] += win.amount * share
+                    teams[team] += revenue
         lines = []
         plans = {rep: self.inputs.plan_for(rep, period.end) for rep in self.inputs.reps()}
         rank_components = {

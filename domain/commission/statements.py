@@ -321,3 +321,14 @@ def shown_explanation(explain: dict[str, Any]) -> dict[str, Any]:
     and shares untouched. The stored explanation keeps full precision."""
     shown: dict[str, Any] = _shown(explain)
     return shown
+
+
+def attach_notes(statement: dict[str, Any], said: list[dict[str, Any]]) -> None:
+    """What the calculation noted for a statement: refunds it did not claw back
+    (`clawback_notes`) and deals no exchange rate converts yet (`unconverted`)."""
+    clawbacks = [note for note in said if note.get("kind") != "unconverted"]
+    unconverted = [note for note in said if note.get("kind") == "unconverted"]
+    if clawbacks:
+        statement["clawback_notes"] = clawbacks
+    if unconverted:
+        statement["unconverted"] = unconverted

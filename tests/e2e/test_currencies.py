@@ -153,3 +153,62 @@ def test_receivables_and_customer_360_in_base_currency(book):
     book.rate("EUR", "7.90", "2026-02-01")
     view = book.get(f"/customers/{customer}")
     assert Decimal(view["receivable"]) == converted("400.00", "7.90") and view["unconverted"]["receivable"] == []
+
+
+def test_commission_on_a_foreign_currency_deal_converts_at_the_line_date_and_explains_it(client):
+    from datetime import date
+
+    from application import clock
+    from tests.e2e.test_commissions import Books, plan, tiered
+
+    clock.set_today(date(2027, 1, 15))
+    try:
+        books = Books(client)
+        rep = books.rep("外币", "senior")
+        books.on_plan(rep, plan(tiered(tiers=((None, "0.05"),))))
+        books.post("/fx-rates", {"currency": "USD", "rate": "7.10", "effective_on": "2026-01-01"})
+        customer = books.post("/customers", {"name": "海外客户", "region": "华东", "industry": "retail"})["id"]
+
+        def usd_win(amount, signed_on):
+            deal = books.post(
+                "/deals",
+                {"customer_id": customer, "owner_id": rep, "amount": amount, "product_line": "ERP", "currency": "USD"},
+            )["id"]
+            books.post(f"/deals/{deal}/win", {"amount": amount, "gross_margin": "0.00", "signed_on": signed_on})
+            return deal
+
+        deal = usd_win("1000.00", "2026-03-10")
+        [line] = books.lines(rep, "2026-03")
+        assert Decimal(line["basis_amount"]) == converted("1000.00", "7.10")
+        assert Decimal(line["amount"]) == (converted("1000.00", "7.10") * Decimal("0.05")).quantize(CENT)
+        explained = books.get(f"/commissions/lines/{line['id']}/explain")
+        fx = explained["fx"]
+        assert (fx["from"], fx["into"], fx["on"]) == ("USD", "CNY", "2026-03-10")
+        [used] = fx["rates"]
+        assert used["rate"] == "7.100000" and used["effective_on"] == "2026-01-01" and used["position"] > 0
+        # no rate for EUR: nothing paid, and the statement says why
+        eur = books.post(
+            "/deals",
+            {"customer_id": customer, "owner_id": rep, "amount": "500.00", "product_line": "ERP", "currency": "EUR"},
+        )["id"]
+        books.post(f"/deals/{eur}/win", {"amount": "500.00", "gross_margin": "0.00", "signed_on": "2026-03-12"})
+        march = books.statement(rep, "2026-03")
+        assert [x["deal_id"] for x in march["lines"]] == [deal]
+        assert [(n["deal_id"], n["currency"]) for n in march["unconverted"]] == [(eur, "EUR")]
+        # close March; a rate entered later for March settles as an adjustment in April
+        books.post("/commissions/periods/2026-03/close", {})
+        books.post("/fx-rates", {"currency": "USD", "rate": "7.30", "effective_on": "2026-03-01"})
+        books.post("/fx-rates", {"currency": "EUR", "rate": "7.80", "effective_on": "2026-03-01"})
+        april = books.statement(rep, "2026-04")
+        moved = Decimal(sum(Decimal(x["amount"]) for x in april["lines"] if x["kind"] == "adjustment"))
+        expected = (converted("1000.00", "7.30") * Decimal("0.05")).quantize(CENT) - Decimal(line["amount"])
+        expected += (converted("500.00", "7.80") * Decimal("0.05")).quantize(CENT)
+        assert moved == expected
+        assert books.get(f"/commissions/statements/{rep}/2026-03/verify")["verified"] is True
+        # an open month is simply recomputed
+        usd_win("200.00", "2026-05-05")
+        books.post("/fx-rates", {"currency": "USD", "rate": "7.40", "effective_on": "2026-05-01"})
+        [may] = books.lines(rep, "2026-05")
+        assert Decimal(may["basis_amount"]) == converted("200.00", "7.40")
+    finally:
+        clock.set_today(None)
