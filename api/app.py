@@ -33,6 +33,7 @@ from api.routers import (
     targets,
 )
 from application import clock
+from domain.values import set_base_currency
 from infrastructure.runtime import Runtime
 from infrastructure.settings import Settings
 
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     """Build the app. Pass `runtime` to share one already started (tests, embedding)."""
     settings = settings or Settings.from_env()
     clock.configure(settings.timezone)
+    set_base_currency(settings.base_currency)  # read models convert into it
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -28,11 +28,13 @@ console = Console()
 
 def _runtime(run_projectors: bool = False, scheduled_checks: bool = False):
     from application import clock
+    from domain.values import set_base_currency
     from infrastructure.runtime import Runtime
     from infrastructure.settings import Settings
 
     settings = Settings.from_env()
     clock.configure(settings.timezone)  # the organisation's today, as in the API
+    set_base_currency(settings.base_currency)  # read models convert into it
     return Runtime(  # with the database timeouts
         settings.database(),
         run_projectors=run_projectors,

@@ -5,6 +5,7 @@
 | `DATABASE_URL` | `database_url` |
 | `SALESLEDGER_ADMIN_TOKEN` | `admin_token` |
 | `SALESLEDGER_TIMEZONE` | `timezone` (the organisation's date: period close, "today") |
+| `SALESLEDGER_BASE_CURRENCY` | `base_currency` (ISO 4217; what pipeline, KPIs, leaderboards and receivables report in) |
 | `SALESLEDGER_PROJECTIONS` | `projections` (extra projections, `module:Class,…`) |
 | `SALESLEDGER_MIN_POSITION_TIMEOUT` | `min_position_timeout` (seconds a query waits for `min_position`) |
 | `SALESLEDGER_IDEMPOTENCY_LEASE` | `idempotency_lease` (seconds an `Idempotency-Key` claim outlives a dead request) |
@@ -25,6 +26,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.errors import InvalidInput
+from domain.values import DEFAULT_CURRENCY, currency
 from infrastructure.database import DEFAULT_URL, DatabaseURL
 from infrastructure.scheduler import Timetable, parse_time_of_day
 
@@ -35,6 +38,7 @@ class Settings(BaseSettings):
     database_url: str = Field(DEFAULT_URL, validation_alias=AliasChoices("DATABASE_URL", "database_url"))
     admin_token: str | None = None
     timezone: str = "Asia/Shanghai"
+    base_currency: str = DEFAULT_CURRENCY
     projections: str = ""
     run_projectors: bool = True
     min_position_timeout: float = 5.0
@@ -56,6 +60,14 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return value or None
+
+    @field_validator("base_currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        try:
+            return currency(value, "base_currency")
+        except InvalidInput as error:
+            raise ValueError(str(error)) from None
 
     @field_validator("timezone")
     @classmethod
