@@ -247,3 +247,56 @@ def test_the_scheduled_checks_state_over_http(client):
     assert item["job"] == "sla-check" and item["schedule"] == "every 300 s"
     assert item["last_moment"] == "2026-03-10T10:00:00+00:00" and item["next_run_at"] == "2026-03-10T10:05:00+00:00"
     assert item["last_result"]["checked"] == 0 and item["last_error"] is None and item["failures"] == 0
+
+
+def test_salesledger_project_runs_the_checks_by_itself_in_one_process(database_url):
+    """Two `salesledger project` processes: the checks run by themselves, all in one of them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from infrastructure.database import Database
+
+    env = {**os.environ, "DATABASE_URL": database_url, "SALESLEDGER_SLA_CHECK_EVERY": "1"}
+
+    def project() -> subprocess.Popen:
+        command = [sys.executable, "-m", "api.cli", "project"]
+        return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    db = Database(database_url)
+    seen: dict[str, set] = {"moments": set(), "runners": set()}
+    processes = [project()]
+    # the second starts once the first made the schema (two start-ups on an empty PostgreSQL
+    # database can collide in CREATE TABLE IF NOT EXISTS)
+    assert wait_until(lambda: bool(seen["runners"] or _has_rows(db)), timeout=60)
+    processes.append(project())
+
+    def checked() -> bool:
+        try:
+            rows = {row["job"]: row for row in status(db)}
+        except Exception:  # the table is not there yet
+            return False
+        seen["runners"] |= {row["runner"] for row in rows.values() if row["runner"]}
+        if "sla-check" in rows and rows["sla-check"]["last_moment"]:
+            seen["moments"].add(rows["sla-check"]["last_moment"])
+        return len(rows) == 3 and all(r["last_moment"] for r in rows.values()) and len(seen["moments"]) >= 3
+
+    try:
+        assert wait_until(checked, timeout=60), seen
+        [runner] = seen["runners"]  # one process ran every check
+        assert int(runner.split(":")[1]) in {p.pid for p in processes}
+    finally:
+        for p in processes:
+            p.send_signal(signal.SIGINT)
+        outputs = [p.communicate(timeout=30) for p in processes]
+        db.close()
+    assert [p.returncode for p in processes] == [0, 0], [err.decode()[-2000:] for _, err in outputs]
+    assert all(b"scheduled checks: sla-check every 1 s" in out for out, _ in outputs)
+
+
+def _has_rows(db) -> bool:
+    try:
+        return bool(status(db))
+    except Exception:  # the table is not there yet
+        return False
