@@ -923,7 +923,7 @@ class Imports:
         units: list[list[Entity]] = [[a] for a in changed if id(a) not in together and not isinstance(a, is_deal)]
         units.append(with_leads)
         units += [[a] for a in changed if isinstance(a, is_deal)]
-        return self.store.record_in_chunks(meta, units, chunk_events=self.chunk_events)
+        return self.store.record_in_bulk(meta, units, chunk_events=self.chunk_events)
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from datetime import date, datetime
+from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
@@ -94,6 +95,98 @@ class ForgettingMapper(Mapper):
         return event
 
 
+class _Keys(dict[str, str]):
+    """A field's name as a JSON object key, with its colon."""
+
+    def __missing__(self, name: str) -> str:
+        self[name] = key = encode_basestring(name) + ":"
+        return key
+
+
+class BulkEncoder:
+    """Encodes events exactly as the store's mapper does (the same bytes), several times faster:
+    for the bulk write of an import. Each field value is written by its type: text, numbers,
+    booleans and None as JSON, values of the registered transcodings whose encoding is text
+    (Decimal, date, datetime, UUID) as the transcoder writes them; dicts and lists (the metadata
+    stamp, the same object on every event) through the transcoder itself. The first event of
+    each class is also encoded by the mapper and compared; a class that differs, an event with a
+    value of another type, and a mapper with a compressor or cipher go through the mapper."""
+
+    def __init__(self, mapper: Mapper) -> None:
+        self.mapper = mapper
+        transcoder = mapper.transcoder
+        assert isinstance(transcoder, JSONTranscoder)
+        self.container = transcoder.encoder.encode
+        self.fragments: dict[type, Callable[[Any], str]] = {
+            str: encode_basestring,
+            int: int.__repr__,
+            bool: lambda v: "true" if v else "false",
+            type(None): lambda v: "null",
+        }
+        for kind, transcoding in transcoder.types.items():
+            self.fragments.setdefault(kind, self._transcoded(transcoding))
+        self.fragments[dict] = self.fragments[list] = self._container
+        self.keys = _Keys()
+        self.usable = mapper.compressor is None and mapper.cipher is None
+        self.classes: dict[type, tuple[str, int] | None] = {}  # topic and class_version; None: the mapper
+        self.last: tuple[object, str] = (None, "null")
+
+    @staticmethod
+    def _transcoded(transcoding: Transcoding) -> Callable[[Any], str]:
+        head = '{"_type_":' + encode_basestring(transcoding.name) + ',"_data_":'
+        encode = transcoding.encode
+        return lambda v: head + encode_basestring(encode(v)) + "}"  # TypeError unless the encoding is text
+
+    def _container(self, value: object) -> str:
+        if value is not self.last[0]:
+            self.last = (value, self.container(value))
+        return self.last[1]
+
+    def _state(self, event: Any, class_version: int) -> bytes:
+        fragments, keys = self.fragments, self.keys
+        parts = [
+            keys[name] + fragments[type(value)](value)
+            for name, value in vars(event).items()
+            if name != "originator_id" and name != "originator_version"
+        ]
+        if class_version > 1:
+            parts.append('"class_version":' + repr(class_version))
+        return ("{" + ",".join(parts) + "}").encode("utf8")
+
+    def to_stored_event(self, event: Any) -> StoredEvent:
+        cls = type(event)
+        if cls not in self.classes:
+            return self._first(event)
+        known = self.classes[cls]
+        if known is None:
+            return self.mapper.to_stored_event(event)
+        try:
+            state = self._state(event, known[1])
+        except (KeyError, TypeError):  # a value of another type
+            return self.mapper.to_stored_event(event)
+        return StoredEvent(
+            originator_id=event.originator_id,
+            originator_version=event.originator_version,
+            topic=known[0],
+            state=state,
+        )
+
+    def _first(self, event: Any) -> StoredEvent:
+        """An event of a class not decided yet: encoded by the mapper, and compared."""
+        expected = self.mapper.to_stored_event(event)
+        cls = type(event)
+        if not self.usable:
+            self.classes[cls] = None
+            return expected
+        class_version = getattr(cls, "class_version", 1)
+        try:
+            state = self._state(event, class_version)
+        except (KeyError, TypeError):
+            return expected  # undecided: the next event of this class is compared
+        self.classes[cls] = (expected.topic, class_version) if state == expected.state else None
+        return expected
+
+
 class EventStore(Application):
     name = "SalesLedger"
 
@@ -152,8 +245,23 @@ class EventStore(Application):
         is written whole in one transaction; transactions follow the order of `units`. Answers
         the last store position (None when nothing was written). A version conflict means a
         concurrent writer touched one of the aggregates; the transactions before it stay."""
+        return self._record_chunks(meta, units, chunk_events, self.mapper.to_stored_event)
+
+    def record_in_bulk(
+        self, meta: Meta, units: Iterable[Sequence[Aggregate]], *, chunk_events: int = 20_000
+    ) -> int | None:
+        """`record_in_chunks`, with the events encoded by a BulkEncoder (the same bytes as the
+        mapper's, faster): the import's write."""
+        return self._record_chunks(meta, units, chunk_events, BulkEncoder(self.mapper).to_stored_event)
+
+    def _record_chunks(
+        self,
+        meta: Meta,
+        units: Iterable[Sequence[Aggregate]],
+        chunk_events: int,
+        to_stored: Callable[[Any], StoredEvent],
+    ) -> int | None:
         stamp = asdict(meta)
-        to_stored = self.mapper.to_stored_event
         insert = self.recorder.insert_bulk  # type: ignore[attr-defined]
         pending: list[StoredEvent] = []
         written = False
