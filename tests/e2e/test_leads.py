@@ -16,7 +16,13 @@ def desk(client):
 def test_the_whole_journey(desk):
     seniors = [desk.rep("高甲", "senior"), desk.rep("高乙", "senior")]
     junior = desk.rep("初丙", "junior")
-    lead = desk.lead("杭州智能装备有限公司", phone="138 0013 8000", contact_name="王经理", product_line="ERP")
+    lead = desk.lead(
+        "杭州智能装备有限公司",
+        phone="138 0013 8000",
+        contact_name="王经理",
+        product_line="ERP",
+        captured_on="2026-11-02",
+    )
     scored = desk.post(f"/leads/{lead['id']}/score", {"need_match": 5, "purchasing_power": 4, "decision_complexity": 1})
     assert (scored["score"], scored["grade"], scored["model_version"]) == ("88.00", "A", "scoring-v1")
     assigned = desk.post(f"/leads/{lead['id']}/assign", {"assigned_at": "2026-11-02T09:00:00+08:00"})
