@@ -228,7 +228,8 @@ def test_of_two_schedulers_only_one_runs_the_checks(database_url):
         standby.poke()
         assert wait_until(lambda: len(runs) == 7)
         assert runs[-1] == (standby.runner, datetime(2026, 3, 10, 10, 6, tzinfo=UTC)) and overlaps == []
-        assert state(runtimes[0].db, "sla-check")["runner"] == standby.runner
+        assert wait_until(lambda: state(runtimes[0].db, "sla-check")["runner"] == standby.runner)
+        assert state(runtimes[0].db, "sla-check")["last_moment"] == "2026-03-10T10:06:00+00:00"
     finally:
         for s in schedulers:
             s.stop()
