@@ -37,6 +37,15 @@ class Body(BaseModel):
 
 VersionParam = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="the aggregate's state at this version")]
 FilterText = Annotated[str | None, Query(max_length=200, pattern=NO_CONTROL)]
+DisplayCurrency = Annotated[
+    str | None,
+    Query(
+        min_length=3,
+        max_length=3,
+        description="show money in this currency instead of the base one, at its rate (POST /fx-rates) on the "
+        "query's date; unknown or unrated currencies are 422",
+    ),
+]
 Position = Annotated[int, Query(ge=0, le=2**62)]
 
 

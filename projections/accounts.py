@@ -18,7 +18,7 @@ from domain.values import Period, base_currency
 from infrastructure.database import Tx
 from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
-from projections.fx import converter
+from projections.fx import converter, redenominate
 from projections.money import from_cents, to_cents
 from projections.org import OrgHistory
 
@@ -346,7 +346,13 @@ def exposure(tx: Tx, customer_id: str, today: date | None = None) -> Decimal:
 
 
 def receivables(
-    tx: Tx, *, period: Period, as_of: date, group_by: str = "rep", owners: Collection[str] | None = None
+    tx: Tx,
+    *,
+    period: Period,
+    as_of: date,
+    group_by: str = "rep",
+    owners: Collection[str] | None = None,
+    display: str | None = None,
 ) -> dict:
     """Collection rate of the deals signed in the period, per owner or team (on the signing
     date), and every receivable overdue at `as_of`; with `owners`, only those reps' deals."""
@@ -398,7 +404,7 @@ def receivables(
                     "receivable_in_base": from_cents(in_base) if late.rate(d) is not None else None,
                 }
             )
-    return {
+    report = {
         "period": period.label,
         "as_of": as_of,
         "group_by": group_by,
@@ -409,6 +415,16 @@ def receivables(
         "overdue_total": from_cents(overdue_cents),
         "overdue_unconverted": late.listed(),
     }
+    return redenominate(tx, report, display, as_of, REPORT_MONEY)
+
+
+REPORT_MONEY = (
+    "rows[].billed",
+    "rows[].collected",
+    "rows[].receivable",
+    "overdue_total",
+    "overdue[].receivable_in_base",
+)
 
 
 def _signed_in(tx: Tx, period: Period) -> list[dict]:

@@ -12,8 +12,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from domain.errors import InvalidInput
 from domain.fx import FxRates, Rate
-from domain.values import base_currency
+from domain.values import base_currency, currency, round_money
 from infrastructure.database import Tx
 from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
@@ -119,3 +120,36 @@ def rate_history(tx: Tx, code: str | None = None) -> list[dict[str, Any]]:
 def converter(tx: Tx) -> RateBook:
     """Rates of the `fx` read model for conversions done while answering a query."""
     return RateBook(tx, active_tables(tx, FX)["rates"])
+
+
+def redenominate(tx: Tx, view: dict[str, Any], display: str | None, day: date, paths: Sequence[str]) -> dict[str, Any]:
+    """A base-currency answer shown in `display` instead: every amount at `paths` (`a.b`, `rows[].value`)
+    divided by the display currency's rate in force on `day`, to the cent (ROUND_HALF_UP); the
+    answer names the currency and the rate used. Unknown or unrated display currencies are refused."""
+    if display is None:
+        return view
+    code = currency(display, "display_currency")
+    if code == base_currency():
+        return {**view, "currency": code}
+    found = rate_on(tx, active_tables(tx, FX)["rates"], code, day)
+    if found is None:
+        raise InvalidInput(
+            f"display_currency: no {code} rate is in force on {day.isoformat()}", field="display_currency", value=code
+        )
+    for path in paths:
+        _divide(view, path.split("."), found.rate)
+    return {**view, "currency": code, "display_rate": {**found.explain(), "on": day.isoformat()}}
+
+
+def _divide(node: Any, steps: list[str], rate: Decimal) -> None:
+    step, rest = steps[0], steps[1:]
+    if step.endswith("[]"):
+        for item in node.get(step[:-2]) or []:
+            _divide(item, rest, rate)
+        return
+    if not isinstance(node, dict) or node.get(step) is None:
+        return
+    if rest:
+        _divide(node[step], rest, rate)
+    elif isinstance(node[step], Decimal):
+        node[step] = round_money(node[step] / rate)

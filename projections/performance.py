@@ -12,10 +12,11 @@ from typing import Any
 from domain.errors import NotFound
 from domain.rep import LEVEL_ORDER
 from domain.target import parse_scope
-from domain.values import MONEY_METRICS, SELLING_LEVELS, Metric, Period
+from domain.values import MONEY_METRICS, SELLING_LEVELS, Metric, Period, base_currency
 from infrastructure.database import Tx
 from projections.accounts import scope_collection_rate
 from projections.engine.tracking import active_tables
+from projections.fx import redenominate
 from projections.kpi import KPI, relief, utc_text
 from projections.money import fraction, from_cents
 from projections.org import OrgHistory
@@ -24,6 +25,7 @@ from projections.revisits import revisit_adherence
 from projections.targets import targets_in_force
 
 METRICS = tuple(m.value for m in Metric)
+KPI_MONEY = ("metrics[].actual", "metrics[].target", "metrics[].relief", "product_mix[].revenue")
 DISTINCT_SUBJECTS = frozenset({"leads_contacted"})  # metrics that count distinct subjects, not events
 
 
@@ -134,7 +136,23 @@ def member_totals(tx: Tx, *, scope: str, period: Period, metrics: tuple[str, ...
     return {rep: {m: _value(m, *v) for m, v in by.items()} for rep, by in totals.items()}
 
 
-def kpis(tx: Tx, *, scope: str, period: Period, as_of: datetime | None = None) -> dict[str, Any]:
+def kpis(
+    tx: Tx, *, scope: str, period: Period, as_of: datetime | None = None, display: str | None = None
+) -> dict[str, Any]:
+    """Actual against target per metric for the scope and period, money in base currency (or in
+    `display`, at its rate on the period's last day)."""
+    card = _kpis(tx, scope=scope, period=period, as_of=as_of)
+    money = {"metrics": [row for row in card["metrics"] if row["metric"] in MONEY_METRICS]}
+    money["product_mix"] = card["product_mix"]
+    shown = redenominate(tx, money, display, period.end, KPI_MONEY)
+    return {**card, "currency": shown.get("currency", base_currency()), **_rate_of(shown)}
+
+
+def _rate_of(shown: dict[str, Any]) -> dict[str, Any]:
+    return {"display_rate": shown["display_rate"]} if "display_rate" in shown else {}
+
+
+def _kpis(tx: Tx, *, scope: str, period: Period, as_of: datetime | None = None) -> dict[str, Any]:
     scope = parse_scope(scope)
     org = OrgHistory(tx)
     if scope.startswith("rep:") and scope[4:] not in org.timelines:
@@ -164,8 +182,8 @@ def kpis(tx: Tx, *, scope: str, period: Period, as_of: datetime | None = None) -
             "attainment": fraction(actual, target),
             "target_source": source,
         }
-        if metric in MONEY_METRICS:  # in base currency; what no rate converts yet is listed apart
-            row["unconverted"] = unconverted_list(left_out.get(metric, {}))
+        if left_out.get(metric):  # in base currency; what no rate converts yet is listed apart
+            row["unconverted"] = unconverted_list(left_out[metric])
         if metric in relieved:  # credit toward attainment, never part of the actual
             row["relief"] = relieved[metric]
             row["attainment"] = fraction(Decimal(actual) + relieved[metric], target)
@@ -257,8 +275,10 @@ def leaderboard(
     limit: int = 10,
     as_of: datetime | None = None,
     levels: Collection[str] = SELLING_LEVELS,
+    display: str | None = None,
 ) -> dict[str, Any]:
-    """Reps (junior, mid and senior unless `levels` says otherwise) ranked densely by `metric`.
+    """Reps (junior, mid and senior unless `levels` says otherwise) ranked densely by `metric`
+    (money in base currency, or in `display` at its rate on the period's last day).
 
     At most `limit` rows, except that everyone tied with the last row shown is shown too — unless
     that tie is at zero: reps with nothing to their name are not placed beyond `limit`."""
@@ -272,13 +292,17 @@ def leaderboard(
     shown = [r for i, r in enumerate(rows) if r["rank"] <= cut and (i < limit or r["value"])]
     left_out = unconverted(tx, org, scope, period, as_of) if metric in MONEY_METRICS else {}
     for row in shown:
-        if metric in MONEY_METRICS:  # in base currency; amounts no rate converts yet are listed apart
-            row["unconverted"] = unconverted_list(left_out.get((row["rep_id"], metric), {}))
+        if left_out.get((row["rep_id"], metric)):  # in base currency; what no rate converts is listed apart
+            row["unconverted"] = unconverted_list(left_out[(row["rep_id"], metric)])
         target, _ = targets.get(period, metric, f"rep:{row['rep_id']}")
         row["attainment"] = fraction(row["value"], target)
         row["previous_rank"] = before.get(row["rep_id"])
         row["rank_change"] = None if row["previous_rank"] is None else row["previous_rank"] - row["rank"]
+    money = MONEY_METRICS if metric in MONEY_METRICS else ()
+    shown_in = redenominate(tx, {"rows": shown}, display, period.end, ("rows[].value",)) if money else {}
     return {
+        "currency": shown_in.get("currency", base_currency()) if money else None,
+        **_rate_of(shown_in),
         "metric": metric,
         "period": period.label,
         "previous_period": period.previous().label,

@@ -28,7 +28,7 @@ from domain.values import DEFAULT_STAGE_PROBABILITIES, OPEN_STAGES, Period, base
 from infrastructure.database import Tx
 from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
-from projections.fx import FX, RATE_TABLE, RateBook, rate_on, rate_row
+from projections.fx import FX, RATE_TABLE, RateBook, rate_on, rate_row, redenominate
 from projections.money import fraction, from_cents, to_cents
 from projections.org import OrgHistory
 
@@ -430,6 +430,7 @@ def pipeline_board(
     period: Period | None = None,
     owners: Collection[str] | None = None,
     as_of: date,
+    display: str | None = None,
     **filters: str | None,
 ) -> dict[str, Any]:
     """The board over the deals matching `filters` (and owned by one of `owners`, when given).
@@ -488,7 +489,22 @@ def pipeline_board(
     board["unconverted"] = [
         {"currency": code, "amount": from_cents(cents)} for code, cents in sorted(unconverted.items()) if cents
     ]
-    return board
+    return redenominate(tx, board, display, as_of, BOARD_MONEY)
+
+
+BOARD_MONEY = (
+    "stages[].amount",
+    "stages[].weighted_amount",
+    "open.amount",
+    "open.weighted_amount",
+    "won.amount",
+    "won.gross_margin",
+    "won.refunded",
+    "won.net_amount",
+    "lost.amount",
+    "forecast[].amount",
+    "forecast[].weighted_amount",
+)
 
 
 def _in_base(tx: Tx, totals: list[dict[str, Any]], as_of: date) -> tuple[list[dict[str, Any]], dict[str, int]]:

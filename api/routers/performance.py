@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from api.access import EVERYONE, AccessDep, Allow
 from api.deps import MinPosition, RuntimeDep, await_position
 from api.encoding import Json
-from api.models import SaneDate, SaneMoment
+from api.models import DisplayCurrency, SaneDate, SaneMoment
 from domain.target import parse_scope
 from domain.values import SELLING_LEVELS, Level, Period
 from projections.org import org_as_of
@@ -45,6 +45,7 @@ def kpi_scorecard(
     period: str,
     scope: ScopeParam = "company",
     as_of: AsOfMoment = None,
+    display_currency: DisplayCurrency = None,
     min_position: MinPosition = None,
 ):
     """Actual vs target and attainment for every metric, plus collection rate, visits per working
@@ -55,7 +56,7 @@ def kpi_scorecard(
     _known_partner(rt, scope)
     await_position(request, ("org", "kpi", "accounts", "targets", "revisits", "fx"), min_position)
     with rt.db.read() as tx:
-        return Json(kpis(tx, scope=scope, period=Period.parse(period), as_of=as_of))
+        return Json(kpis(tx, scope=scope, period=Period.parse(period), as_of=as_of, display=display_currency))
 
 
 @router.get("/leaderboards/{metric}", dependencies=[Allow(EVERYONE)])
@@ -70,6 +71,7 @@ def leaderboards(
         None, max_length=100, description="levels to rank, comma-separated (default junior,mid,senior)"
     ),
     as_of: AsOfMoment = None,
+    display_currency: DisplayCurrency = None,
     min_position: MinPosition = None,
 ):
     """Dense ranking of reps (junior, mid and senior unless `levels` says otherwise): ties share a
@@ -78,13 +80,19 @@ def leaderboards(
     period. `as_of` answers from what had been recorded by then."""
     _known_partner(rt, scope)
     ranked = SELLING_LEVELS if levels is None else tuple(Level.parse(v.strip(), "levels") for v in levels.split(","))
-    await_position(request, ("org", "kpi", "targets"), min_position)
+    await_position(request, ("org", "kpi", "targets", "fx"), min_position)
     with rt.db.read() as tx:
-        return Json(
-            leaderboard(
-                tx, metric=metric, period=Period.parse(period), scope=scope, limit=limit, as_of=as_of, levels=ranked
-            )
+        board = leaderboard(
+            tx,
+            metric=metric,
+            period=Period.parse(period),
+            scope=scope,
+            limit=limit,
+            as_of=as_of,
+            levels=ranked,
+            display=display_currency,
         )
+    return Json(board)
 
 
 def _known_partner(rt: RuntimeDep, scope: str) -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter, Query, Request
 
 from api.access import EVERYONE, OPERATIONS, OVERSIGHT, AccessDep, Allow
 from api.deps import MinPosition, RuntimeDep, await_position
 from api.encoding import Json
-from api.models import FilterText, SaneDate
+from api.models import DisplayCurrency, FilterText, SaneDate
 from application import clock
 from domain.errors import NotFound
 from domain.values import Period
@@ -38,6 +36,7 @@ def pipeline(
     as_of: SaneDate | None = Query(
         None, description="place open deals' owners in the org as of this date (default today)"
     ),
+    display_currency: DisplayCurrency = None,
     min_position: MinPosition = None,
 ):
     """Open deals per stage (count, amount, probability-weighted amount), won/lost totals, win
@@ -57,6 +56,7 @@ def pipeline(
             product_line=product_line,
             owners=access.reps,
             as_of=as_of or clock.today(),
+            display=display_currency,
         )
     return Json(board)
 
@@ -75,17 +75,22 @@ def receivables_report(
     period: str,
     group_by: str = "rep",
     as_of: SaneDate | None = None,
+    display_currency: DisplayCurrency = None,
     min_position: MinPosition = None,
 ):
     """Collection rate (回款率) of deals signed in the period per owner or team, and every
-    receivable overdue at `as_of` (default today)."""
+    receivable overdue at `as_of` (default today), in base currency (or `display_currency`)."""
     await_position(request, ("accounts", "org", "fx"), min_position)
     with rt.db.read() as tx:
-        return Json(
-            receivables(
-                tx, period=Period.parse(period), as_of=as_of or date.today(), group_by=group_by, owners=access.reps
-            )
+        report = receivables(
+            tx,
+            period=Period.parse(period),
+            as_of=as_of or clock.today(),
+            group_by=group_by,
+            owners=access.reps,
+            display=display_currency,
         )
+    return Json(report)
 
 
 @router.get("/projections/{name}/dead-letters", dependencies=[Allow(OVERSIGHT)])

@@ -84,7 +84,7 @@ def test_kpis_and_leaderboards_convert_at_the_rate_of_each_date_and_list_what_ha
     book.won(book.bob, "800.00", "2026-02-13", currency="EUR")  # no EUR rate: listed, not summed
     revenue = book.metric(f"rep:{book.alice}", "2026-02", "revenue")
     assert Decimal(revenue["actual"]) == converted("1000.00", "7.10") + converted("333.33", "7.25")
-    assert revenue["unconverted"] == []
+    assert "unconverted" not in revenue  # listed only when something is left out
     team = book.metric("team:华东一组", "2026-02", "revenue")
     assert Decimal(team["actual"]) == converted("1000.00", "7.10") + converted("333.33", "7.25") + Decimal("5000.00")
     assert team["unconverted"] == [{"currency": "EUR", "amount": "800.00"}]
@@ -98,7 +98,7 @@ def test_kpis_and_leaderboards_convert_at_the_rate_of_each_date_and_list_what_ha
     book.rate("EUR", "7.80", "2026-02-01")
     book.rate("USD", "7.00", "2026-02-18")  # between the two USD deals: moves only the second
     team = book.metric("team:华东一组", "2026-02", "revenue")
-    assert team["unconverted"] == []
+    assert "unconverted" not in team
     assert Decimal(team["actual"]) == (
         converted("1000.00", "7.10") + converted("333.33", "7.00") + Decimal("5000.00") + converted("800.00", "7.80")
     )
@@ -212,3 +212,27 @@ def test_commission_on_a_foreign_currency_deal_converts_at_the_line_date_and_exp
         assert Decimal(may["basis_amount"]) == converted("200.00", "7.40")
     finally:
         clock.set_today(None)
+
+
+def test_a_query_may_ask_for_another_display_currency(book, client):
+    book.rate("USD", "7.00", "2026-01-01")
+    book.rate("USD", "8.00", "2026-03-01")
+    book.won(book.alice, "7000.00", "2026-02-10")  # base currency
+    book.won(book.alice, "100.00", "2026-02-11", currency="USD")  # 700.00 in base at 7.00
+    base = book.metric(f"rep:{book.alice}", "2026-02", "revenue")
+    assert base["actual"] == "7700.00"
+    card = book.get("/kpis", scope=f"rep:{book.alice}", period="2026-02", display_currency="USD")
+    assert card["currency"] == "USD" and card["display_rate"]["rate"] == "7.000000"  # the rate on the period's end
+    revenue = next(r for r in card["metrics"] if r["metric"] == "revenue")
+    assert revenue["actual"] == "1100.00" and revenue["attainment"] == base["attainment"]
+    contracts = next(r for r in card["metrics"] if r["metric"] == "contracts_signed")
+    assert contracts["actual"] == 2  # counts are not money
+    board = book.get("/leaderboards/revenue", period="2026-02", display_currency="USD")
+    assert board["currency"] == "USD" and board["rows"][0]["value"] == "1100.00"
+    pipeline = book.get("/pipeline", as_of="2026-03-15", display_currency="USD")  # at 8.00 on as_of
+    assert pipeline["currency"] == "USD" and pipeline["won"]["amount"] == "962.50"  # 7700 / 8
+    report = book.get("/receivables", period="2026-02", as_of="2026-02-28", display_currency="usd")
+    assert report["currency"] == "USD" and report["rows"][0]["billed"] == "1100.00"
+    for bad in ("XYZ", "EUR"):  # unknown; no rate in force
+        answer = client.get("/kpis", params={"scope": "company", "period": "2026-02", "display_currency": bad})
+        assert answer.status_code == 422 and answer.json()["error"]["details"]["field"] == "display_currency"
