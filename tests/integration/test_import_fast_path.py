@@ -205,3 +205,38 @@ def test_built_events_that_differ_from_the_commands_send_the_import_through_them
         _, fast, _, _ = run(database_url, tmp_path, files, fast=True)
     assert fast == slow
     assert "differ from those of Deal's commands" in caplog.text
+
+
+def test_an_import_sent_with_an_idempotency_key_writes_its_built_deals_in_one_transaction(client):
+    """`POST /imports` with an Idempotency-Key records everything with its key in one
+    transaction (EventStore.record, not the bulk write), built deals included."""
+    from decimal import Decimal
+
+    from tests.e2e.session import Session
+    from tests.e2e.test_imports import all_events, all_items
+
+    files, expect = export(seed=7, deals=30)
+
+    def send():
+        return client.post(
+            "/imports",
+            files=[("files", (name, data, "text/csv")) for name, data in files.items()],
+            headers={"Idempotency-Key": "import-1"},
+        )
+
+    rt = client.app.state.runtime
+    bulk = rt.store.record_in_bulk
+    rt.store.record_in_bulk = None  # not used with a key
+    try:
+        first = send()
+    finally:
+        rt.store.record_in_bulk = bulk
+    assert first.status_code == 200, first.text
+    assert first.json()["events"] == len(all_events(client))
+    s = Session(client)
+    s.position = first.json()["position"]
+    deals = all_items(s, "/deals")
+    assert len(deals) == len(expect["deals"])
+    for d in deals:
+        want = expect["deals"][d["external_id"]]
+        assert d["status"] == want["status"] and Decimal(d["collected"]) == want["collected"]
