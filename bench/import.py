@@ -1,9 +1,15 @@
 """Import throughput: a generated CRM export of about `--events` events (reps, customers, deals
-with dated stages, wins, payments and refunds) imported by `Imports.run` into an empty store,
-on SQLite and on PostgreSQL; events/s for the whole import, and the seconds spent checking and
-building (every row through the aggregates' own commands) and writing (the store's bulk insert).
+with dated stages, wins and payments) imported by `Imports.run` into an empty store, on SQLite
+and on PostgreSQL; events/s for the whole import, and the seconds spent checking and building
+(reading the files; new deals' events built from their rows, the other records through their
+aggregates' commands) and writing (encoding, and the store's bulk insert).
 
-    .venv/bin/python bench/import.py [--events 1000000] [--backend sqlite|postgres|both]
+    .venv/bin/python bench/import.py [--events 1000000] [--backend sqlite|postgres|both] [--repeat 1]
+
+`--repeat N` imports the same export N times per backend, each into an empty store. The code
+measured is the checkout this script sits in (its root comes first on sys.path; the first line
+printed names it and its git state), so an export of another commit can be measured with its own
+copy of this script.
 
 PostgreSQL: DATABASE_URL_POSTGRES (default postgresql://postgres@127.0.0.1:5432/postgres); the
 bench creates and drops its own database.
@@ -16,6 +22,7 @@ import csv
 import io
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from domain.base import Meta
 from infrastructure.runtime import Runtime
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EVENTS_PER_DEAL = 6  # opened, 2 stage changes, won, 2 payments (on average, with the odd refund)
 
 
@@ -131,24 +139,39 @@ def postgres_url() -> tuple[str, callable]:
     return admin.rsplit("/", 1)[0] + "/" + name, drop
 
 
+def code_version() -> str:
+    git = ["git", "-C", ROOT]
+    try:
+        commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+    return f"git {commit.stdout.strip()}{' + uncommitted changes' if dirty.stdout.strip() else ''}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
+    import application.imports
+
+    print(f"code: {ROOT} ({code_version()}; {application.imports.__file__}); {time.strftime('%Y-%m-%d %H:%M %Z')}")
     files = export(args.events)
     print(f"export: {sum(len(v) for v in files.values()) / 1e6:.1f} MB, about {args.events:,} events")
-    if args.backend in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            r = run(f"sqlite:///{tmp}/bench.db", files)
-            show("sqlite", r)
-    if args.backend in ("postgres", "both"):
-        url, drop = postgres_url()
-        try:
-            r = run(url, files)
-            show("postgres", r)
-        finally:
-            drop()
+    for _ in range(args.repeat):
+        if args.backend in ("sqlite", "both"):
+            with tempfile.TemporaryDirectory() as tmp:
+                r = run(f"sqlite:///{tmp}/bench.db", files)
+                show("sqlite", r)
+        if args.backend in ("postgres", "both"):
+            url, drop = postgres_url()
+            try:
+                r = run(url, files)
+                show("postgres", r)
+            finally:
+                drop()
 
 
 if __name__ == "__main__":
