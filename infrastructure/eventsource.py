@@ -9,7 +9,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
-from infrastructure.database import Database
+from infrastructure.database import Database, Tx
 from projections.engine.projection import Recorded, type_name
 
 _type_name = lru_cache(maxsize=None)(type_name)
@@ -31,6 +31,11 @@ class EventSource:
         notifications = self.recorder.select_notifications(after + 1, limit, stop=stop, topics=list(topics))
         to_event = self.mapper.to_domain_event
         return [Recorded(n.id, _type_name(n.topic), to_event(n), str(n.originator_id)) for n in notifications]
+
+    def head_in(self, tx: Tx) -> int:
+        """The head as seen by a transaction on the same database (one query, no connection of its own)."""
+        position = "rowid" if tx.kind == "sqlite" else "notification_id"
+        return int(tx.value(f"SELECT MAX({position}) FROM {self.recorder.events_table_name}") or 0)
 
     def position_of(self, db: Database, aggregate_id: str, version: int) -> int | None:
         """The store position of one aggregate's event at `version` (None when there is none)."""

@@ -7,11 +7,12 @@ from __future__ import annotations
 from application import SalesLedger
 from application.directory import OrgDirectory
 from application.reads import ReadModels
-from infrastructure.database import Database, DatabaseURL
+from infrastructure.database import Database, DatabaseURL, Tx
 from infrastructure.eventsource import EventSource
 from infrastructure.scheduler import Scheduler, Timetable, checks, ensure_schema
 from infrastructure.store import EventStore
 from infrastructure.vault import PersonalAsCiphertext, Vault
+from projections.engine import tracking
 from projections.engine.catalog import discover
 from projections.engine.projection import Projection
 from projections.engine.runner import ProjectionEngine, catch_up, prepare
@@ -32,7 +33,7 @@ class Runtime:
         self.vault = Vault(url)
         self.store = EventStore(env=url.eventsourcing_env(), personal_data=PersonalAsCiphertext(self.vault))
         self.db = Database(url)
-        self.ledger = SalesLedger(self.store, ReadModels(self.db, self.fresh))
+        self.ledger = SalesLedger(self.store, ReadModels(self.db, self.fresh, self.behind))
         self.source = EventSource(self.store)
         self.directory = OrgDirectory(self.source)  # the org tree for access decisions, kept current
         self.projections = discover() if projections is None else projections
@@ -56,6 +57,12 @@ class Runtime:
         for projection in self.projections:
             if projection.name in names:
                 catch_up(self.db, self.source, projection)
+
+    def behind(self, tx: Tx, names: tuple[str, ...]) -> bool:
+        """Some of these read models has not processed every stored event yet (seen in `tx`)."""
+        positions = tracking.active_positions(tx, names)
+        head = self.source.head_in(tx)
+        return any(positions.get(name, -1) < head for name in names)
 
     def written(self) -> None:
         """Called after each command: wake in-process projectors without waiting for a poll."""

@@ -7,6 +7,7 @@ guarded by a compare-and-set on the previous position.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from infrastructure.database import Tx
@@ -118,6 +119,18 @@ def drop_generation(tx: Tx, projection: Projection, generation: int) -> None:
     for table in projection.table_names(generation).values():
         tx.execute(f"DROP TABLE IF EXISTS {table}")
     tx.execute("DELETE FROM projection_tracking WHERE name = ? AND generation = ?", (projection.name, generation))
+
+
+def active_positions(tx: Tx, names: Sequence[str]) -> dict[str, int]:
+    """The position of each named projection's active generation, in one query."""
+    if not names:
+        return {}
+    rows = tx.all(
+        "SELECT r.name, t.position FROM projection_registry r JOIN projection_tracking t "
+        f"ON t.name = r.name AND t.generation = r.active_generation WHERE r.name IN ({', '.join('?' * len(names))})",
+        list(names),
+    )
+    return {name: int(position) for name, position in rows}
 
 
 def position(tx: Tx, name: str, generation: int) -> int | None:
