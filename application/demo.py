@@ -21,6 +21,7 @@ from application import SalesLedger
 from domain.base import Entity, Meta
 from domain.customer import Customer
 from domain.deal import Deal
+from domain.fx import FxRates
 from domain.lead import Lead
 from domain.lead_policy import Candidate, PolicyView, choose, eligible, matching_rule, score, score_inputs
 from domain.rep import Rep
@@ -59,7 +60,11 @@ LOSS_REASONS = ["price", "competitor", "no_budget", "timing", "no_decision"]
 START = date(2025, 11, 3)
 SPAN_DAYS = 385  # to late November 2026
 PLANS_FROM = date(2025, 11, 1)
-LAST_DAY = START + timedelta(days=SPAN_DAYS)  # no business date after this one
+LAST_DAY = START + timedelta(days=SPAN_DAYS)
+FX_RATES = {  # one unit in CNY from the day on
+    "USD": [(date(2025, 10, 1), "7.1200"), (date(2026, 3, 1), "7.1850"), (date(2026, 8, 1), "7.0950")],
+    "EUR": [(date(2025, 10, 1), "7.7400"), (date(2026, 6, 1), "7.8100")],
+}  # no business date after this one
 
 
 @dataclass
@@ -192,6 +197,7 @@ class Demo:
         self.work_leads(leads, staff)
         self.stats.leads = len(leads)
 
+        self.rates()
         for n in range(deals):
             customer = self.rng.choice(customers)
             self.save(self.deal(n, customer, staff))
@@ -427,11 +433,23 @@ class Demo:
             self.save(sheet)
         self.save(None, force=True)
 
+    def rates(self) -> None:
+        """Exchange rates into the base currency for the export deals (every twelfth is in USD),
+        changing through the year; EUR is listed with rates but sells nothing yet."""
+        for code, steps in FX_RATES.items():
+            book = FxRates.list_currency(code)
+            for effective_on, rate in steps:
+                book.set_rate(rate, effective_on)
+            self.save(book)
+
     def deal(self, n: int, customer: Customer, staff: list[Rep]) -> Deal:
         rng = self.rng
         owner_id = customer.owner_id or str(rng.choice(staff).id)
         opened = self.day(START, SPAN_DAYS - 40)
         amount = Decimal(rng.randrange(20_000, 800_000, 500)).quantize(Decimal("0.01"))
+        export = n % 12 == 5  # an export deal, priced in US dollars
+        if export:
+            amount = (amount / 7).quantize(Decimal("1")).quantize(Decimal("0.01"))
         deal = Deal.open(
             self.uid("deal", n),
             customer_id=str(customer.id),
@@ -441,6 +459,7 @@ class Demo:
             opened_on=opened,
             expected_close=opened + timedelta(days=rng.randint(30, 150)),
             title=f"{customer.name} {n}",
+            currency_code="USD" if export else None,
         )
         return self.work_deal(n, deal, customer)
 
