@@ -27,7 +27,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from time import perf_counter
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from eventsourcing.utils import get_topic
 
@@ -72,8 +72,7 @@ def record_id(kind: str, external_id: str) -> uuid.UUID:
 
 
 # -- reading the files -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):  # a tuple: a million rows are built in a fraction of a frozen dataclass's time
     file: str
     line: int
     values: dict[str, str]
@@ -156,11 +155,12 @@ def read_table(name: str, data: bytes) -> tuple[str, list[Row]]:
             if missing:
                 raise ImportRejected([f"{name}:{line}: missing columns {', '.join(missing)}"])
             continue
-        if not any(v.strip() for v in record):
+        values = [v.strip() for v in record]
+        if not any(values):
             continue
         if len(record) > len(header):
             raise ImportRejected([f"{name}:{line}: {len(record)} fields but {len(header)} columns"])
-        rows.append(Row(name, line, dict(zip(header, [v.strip() for v in record], strict=False))))
+        rows.append(Row(name, line, dict(zip(header, values, strict=False))))
     return kind, rows
 
 
