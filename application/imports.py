@@ -804,8 +804,9 @@ class Imports:
             plans.setdefault(record_id("deal", row.get("external_id") or ""), plan)
             step()
         for kind in ("deal_stages", "payments", "refunds"):
+            counted = batch.count(kind) if kind in tables else FileCount()
             for row in tables.get(kind, []):
-                batch.count(kind).rows += 1
+                counted.rows += 1
                 external = row.get("deal_external_id")
                 deal_id = record_id("deal", external or "")
                 if external is not None and deal_id not in plans and present("deal", deal_id):
@@ -836,6 +837,7 @@ class Imports:
                 step(0)
         changed_deals: list[Deal] = []
         verified: set[tuple[type, ...]] = set()  # shapes of built deals checked against the commands
+        built: Counter[str] = Counter()  # events of the built deals after their Opened, per file
         stored_deals = self.store.load_many(Deal, [i for i in plans if i in batch.present_deals])
         for plan in order:
             deal_id = record_id("deal", plan.row.get("external_id") or "")
@@ -854,8 +856,7 @@ class Imports:
                         self._verify(batch, deal_id, plan, events)
                         verified.add(shape)
                     deal.build(events)
-                    for _, _, name in events[1:]:
-                        batch.count(name).events += 1
+                    built.update(name for _, _, name in events[1:])
                     continue
                 try:  # a rule is broken, or refunds: the Deal's commands take it and say what is wrong
                     deal = Deal.open(deal_id, **plan.args)
@@ -867,6 +868,8 @@ class Imports:
             elif not isinstance(deal, Deal) or deal.version != 1 or len(deal.pending_events) != 1:
                 continue  # bad or already present: its rows are reported or counted above
             _history(batch, deal, plan)
+        for name, count in built.items():
+            batch.count(name).events += count
         if batch.problems:
             raise ImportRejected(sorted(batch.problems, key=_problem_order))
         report.seconds["check"] = perf_counter() - started
