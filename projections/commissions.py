@@ -948,13 +948,18 @@ class Ledger:
 
     # -- computing -------------------------------------------------------------------------------
     def month(
-        self, period: Period, *, settle: bool, inputs: LedgerInputs | None = None
+        self,
+        period: Period,
+        *,
+        settle: bool,
+        inputs: LedgerInputs | None = None,
+        calculator: Calculator | None = None,
     ) -> tuple[LedgerInputs, dict[str, list[Line]], dict[str, list[dict[str, Any]]], dict[str, Decimal]]:
         """An open month's lines per rep (computed, manual and the corrections due in it) and what
-        its refunds did not claw back, from the month's own inputs; `settle` adds the bonuses
-        settled at close."""
+        its refunds did not claw back, from the month's own inputs (or `inputs` holding more, with
+        a `calculator` shared by several months); `settle` adds the bonuses settled at close."""
         inputs = inputs or self.inputs([period.label])
-        calculator = Calculator(inputs)
+        calculator = calculator or Calculator(inputs)
         lines = base_lines(inputs, self.book, period, settle=settle, calculator=calculator)
         for rep, extra in self._stored_corrections(period.label).items():
             lines[rep].extend(extra)
@@ -965,9 +970,11 @@ class Ledger:
                 notes.setdefault(rep, []).extend(said)
         return inputs, lines, notes, balances
 
-    def open_statements(self, period: Period) -> dict[str, dict[str, Any]]:
+    def open_statements(
+        self, period: Period, inputs: LedgerInputs | None = None, calculator: Calculator | None = None
+    ) -> dict[str, dict[str, Any]]:
         """Every rep's live statement of an open month: reps with lines or notes, and reps on a plan."""
-        inputs, lines, notes, balances = self.month(period, settle=False)
+        inputs, lines, notes, balances = self.month(period, settle=False, inputs=inputs, calculator=calculator)
         reps = set(lines) | set(notes) | {rep for rep in inputs.reps() if inputs.plan_for(rep, period.end)}
         out = {}
         for rep in sorted(reps):
@@ -1011,8 +1018,13 @@ class Ledger:
         for due in sorted({self._first_open_after(label, closed) for label in pending}):
             self._recompute_corrections(due, {x for x in late if self._first_open_after(x, closed) == due}, closed)
             dirty.add(due)
+        # several months (a rebuild, a backlog, a rate or plan change) share one load of their
+        # money and one calculator: a month's earned lines are computed once, also where later
+        # months' clawbacks look them up
+        shared = self.inputs(dirty) if len(dirty) > 1 else None
+        calculator = Calculator(shared) if shared is not None else None
         for label in sorted(dirty):
-            self._store(Period.parse(label), self.open_statements(Period.parse(label)))
+            self._store(Period.parse(label), self.open_statements(Period.parse(label), shared, calculator))
         self.tx.execute(f"UPDATE {self.t['months']} SET dirty = 0 WHERE dirty = 1")
         marks = sorted(pending)
         for i in range(0, len(marks), 500):

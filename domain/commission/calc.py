@@ -222,6 +222,7 @@ class Calculator:
         self._items_memo: dict[str, list[_Item]] = {}
         self._credited_memo: dict[str, dict[tuple[str, str], Decimal]] = {}
         self._override_memo: dict[str, list[Line]] = {}
+        self._overrides_by_deal: dict[str, dict[str | None, list[Line]]] = {}
         self._managers_memo: dict[date, dict[str, set[str]]] = {}
         self.notes: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
 
@@ -489,19 +490,17 @@ class Calculator:
         tier's top-ups) and its managers' overrides. Beyond the plan's clawback_days nothing is
         clawed back and `notes` say why (shown on the statement as `clawback_notes`)."""
         lines = []
+        payments: dict[str, list[Money]] = defaultdict(list)
+        for m in self.inputs.movements:
+            if m.kind == "payment":
+                payments[m.deal_id].append(m)
         for move in self.inputs.movements:
             win = self.inputs.wins.get(move.deal_id)
             if move.kind == "payment" or move.day not in period or win is None or win.amount <= 0:
                 continue
             origins = [
                 Period.month_of(win.signed_on),
-                *sorted(
-                    {
-                        Period.month_of(m.day)
-                        for m in self.inputs.movements
-                        if m.deal_id == win.deal_id and m.kind == "payment" and m.day <= move.day
-                    }
-                ),
+                *sorted({Period.month_of(m.day) for m in payments[win.deal_id] if m.day <= move.day}),
             ]
             credits = [(rep, share, "split") for rep, share in win.splits]
             credits += [(party, share, "overlay") for party, share in win.overlays]
@@ -618,8 +617,13 @@ class Calculator:
         amount refunded (overrides are paid on booking, so a cancellation reverses them too)."""
         lines = []
         origin = Period.month_of(win.signed_on)
-        for override in self._override_lines(origin):
-            if override.deal_id != win.deal_id or override.amount == 0:
+        if origin.label not in self._overrides_by_deal:
+            by_deal: dict[str | None, list[Line]] = defaultdict(list)
+            for line in self._override_lines(origin):
+                by_deal[line.deal_id].append(line)
+            self._overrides_by_deal[origin.label] = by_deal
+        for override in self._overrides_by_deal[origin.label].get(win.deal_id, []):
+            if override.amount == 0:
                 continue
             found = self.inputs.plan_for(override.rep_id, win.signed_on)
             days = found[1]["clawback_days"] if found else 0
