@@ -10,6 +10,11 @@ rows already present; a later export's additions to a stored deal (stage changes
 new payments and refunds) are recorded. Events carry the files' business dates; their
 recording time is the import's. Everything is checked before anything is written; then
 thousands of records go per transaction through the store's bulk insert (see `Imports._write`).
+
+The fast path: a new deal's events are built straight from its rows with the domain's value
+rules (`_deal_events`) instead of through the Deal's commands; a deal whose rows break a rule
+goes through the commands, which report it, and every import compares both ways on its first
+deal of each shape (`Imports._verify`). The events written are the commands' events.
 """
 
 from __future__ import annotations
