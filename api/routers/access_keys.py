@@ -9,6 +9,7 @@ from api.access import EVERYONE, OPERATIONS, AccessDep, Allow
 from api.deps import MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
 from api.models import Body, OptionalText, Receipt, Text
+from api.responses.access_keys import KeyList, Principal
 from projections.access_keys import ACCESS_KEYS, list_keys
 
 router = APIRouter(prefix="/auth", tags=["access"])
@@ -32,7 +33,7 @@ def mint(body: MintKey, request: Request, rt: RuntimeDep, meta: MetaDep):
     return answer(rt, rt.ledger.access.mint_key(meta, **body.model_dump()), 201)
 
 
-@router.get("/keys", dependencies=[Allow(OPERATIONS)])
+@router.get("/keys", dependencies=[Allow(OPERATIONS)], response_model=KeyList)
 def keys(request: Request, rt: RuntimeDep, include_revoked: bool = Query(False), min_position: MinPosition = None):
     """Every key (without secrets): role, rep, label, when and by whom it was minted or revoked."""
     await_position(request, ACCESS_KEYS.name, min_position)
@@ -46,7 +47,7 @@ def revoke(key_id: str, body: Revoke, rt: RuntimeDep, meta: MetaDep):
     return answer(rt, rt.ledger.access.revoke_key(meta, key_id, reason=body.reason))
 
 
-@router.get("/whoami", dependencies=[Allow(EVERYONE)])
+@router.get("/whoami", dependencies=[Allow(EVERYONE)], response_model=Principal)
 def whoami(access: AccessDep):
     """The calling key's principal: role, rep and the actor name its commands are recorded under."""
     return Json(access.principal.public())

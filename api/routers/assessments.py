@@ -12,6 +12,15 @@ from api.access import EVERYONE, MANAGEMENT, MANAGER, OPERATIONS, AccessDep, All
 from api.deps import IfMatch, MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
 from api.models import Amount, Body, FilterText, Receipt, SaneDate, Text
+from api.responses.assessments import (
+    ImprovementPlanList,
+    PeriodScorecards,
+    ProgrammeReport,
+    RepScorecards,
+    SchemeList,
+    SchemeVersions,
+    ScorecardVerification,
+)
 from api.routers.performance import ScopeParam
 from domain.errors import InvalidInput, NotFound
 from domain.partner import TrainingTopic
@@ -74,21 +83,21 @@ def version_scheme(scheme_id: str, body: dict[str, Any], rt: RuntimeDep, meta: M
     return answer(rt, rt.ledger.assessments.version_scheme(meta, scheme_id, body, expected_version=version), 201)
 
 
-@router.get("/assessments/schemes", dependencies=[Allow(EVERYONE)])
+@router.get("/assessments/schemes", dependencies=[Allow(EVERYONE)], response_model=SchemeList)
 def schemes(request: Request, rt: RuntimeDep, min_position: MinPosition = None):
     """Every scheme at its newest version."""
     await_position(request, "assessments", min_position)
     return Json(rt.ledger.assessments.schemes())
 
 
-@router.get("/assessments/schemes/{scheme_id}", dependencies=[Allow(EVERYONE)])
+@router.get("/assessments/schemes/{scheme_id}", dependencies=[Allow(EVERYONE)], response_model=SchemeVersions)
 def scheme(scheme_id: str, rt: RuntimeDep):
     """The scheme with every version."""
     return Json(rt.ledger.assessments.scheme(scheme_id))
 
 
 # -- scorecards ------------------------------------------------------------------------------------
-@router.get("/assessments/{period}", dependencies=[Allow(EVERYONE)])
+@router.get("/assessments/{period}", dependencies=[Allow(EVERYONE)], response_model=PeriodScorecards)
 def period_scorecards(
     period: str,
     request: Request,
@@ -118,7 +127,11 @@ def finalize(period: str, rt: RuntimeDep, meta: MetaDep, body: dict[str, Any] | 
     return answer(rt, rt.ledger.assessments.finalize(meta, period))
 
 
-@router.get("/reps/{rep_id}/assessments/{period}", dependencies=[Allow(EVERYONE, scope=Record(Rep))])
+@router.get(
+    "/reps/{rep_id}/assessments/{period}",
+    dependencies=[Allow(EVERYONE, scope=Record(Rep))],
+    response_model=RepScorecards,
+)
 def rep_scorecard(rep_id: str, period: str, request: Request, rt: RuntimeDep, min_position: MinPosition = None):
     """The rep's scorecard(s) for the period, each value with what it was read from (KPI figures
     and target, collection figures, feedback, the review event); a missing input scores 0 and
@@ -127,7 +140,11 @@ def rep_scorecard(rep_id: str, period: str, request: Request, rt: RuntimeDep, mi
     return Json(rt.ledger.assessments.rep_scorecards(rep_id, period))
 
 
-@router.get("/reps/{rep_id}/assessments/{period}/verify", dependencies=[Allow(EVERYONE, scope=Record(Rep))])
+@router.get(
+    "/reps/{rep_id}/assessments/{period}/verify",
+    dependencies=[Allow(EVERYONE, scope=Record(Rep))],
+    response_model=ScorecardVerification,
+)
 def verify(rep_id: str, period: str, request: Request, rt: RuntimeDep, min_position: MinPosition = None):
     """Recompute the rep's finalized scorecards from their frozen inputs and compare digests;
     list what the read models say now where it differs (notes, never edits)."""
@@ -164,7 +181,7 @@ def improvement_plan_done(improvement_plan_id: str, body: PlanDone, rt: RuntimeD
     return answer(rt, rt.ledger.assessments.complete_improvement_plan(meta, plan_id, **body.model_dump()))
 
 
-@router.get("/improvement-plans", dependencies=[Allow(EVERYONE)])
+@router.get("/improvement-plans", dependencies=[Allow(EVERYONE)], response_model=ImprovementPlanList)
 def improvement_plans(
     request: Request,
     rt: RuntimeDep,
@@ -190,7 +207,7 @@ def create_programme(body: Programme, rt: RuntimeDep, meta: MetaDep):
     return answer(rt, rt.ledger.assessments.create_programme(meta, **fields), 201)
 
 
-@router.get("/trainings/programmes/{programme_id}", dependencies=[Allow(EVERYONE)])
+@router.get("/trainings/programmes/{programme_id}", dependencies=[Allow(EVERYONE)], response_model=ProgrammeReport)
 def programme(
     programme_id: str,
     request: Request,

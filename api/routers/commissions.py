@@ -29,6 +29,7 @@ from api.encoding import Json
 from api.errors import Forbidden
 from api.listing import Cursor, Limit
 from api.models import Amount, Body, FilterText, OptionalText, Receipt, SaneDate, Text
+from api.responses.commissions import LineExplanation, PlanVersions, Statement, StatementVerification
 from api.schemas import PlanPage
 from application.commissions import (
     READ_MODELS,
@@ -155,7 +156,7 @@ def list_plans(
         return Json(plans_page(tx, after=after, limit=limit, name=name))
 
 
-@router.get("/plans/{plan_id}", dependencies=[Allow(EVERYONE)], tags=["plans"])
+@router.get("/plans/{plan_id}", dependencies=[Allow(EVERYONE)], tags=["plans"], response_model=PlanVersions)
 def get_plan(plan_id: str, rt: RuntimeDep):
     return Json(rt.ledger.commissions.plan(plan_id))
 
@@ -206,7 +207,11 @@ def statement_csv(rep_id: str, period: str, request: Request, rt: RuntimeDep, mi
     )
 
 
-@router.get("/commissions/statements/{rep_id}/{period}/verify", dependencies=[Allow(EVERYONE, scope=Record(Rep))])
+@router.get(
+    "/commissions/statements/{rep_id}/{period}/verify",
+    dependencies=[Allow(EVERYONE, scope=Record(Rep))],
+    response_model=StatementVerification,
+)
 def verify(rep_id: str, period: str, request: Request, rt: RuntimeDep, min_position: MinPosition = None):
     """Recompute a closed statement from history as it stood at the close and compare digests;
     also list what history has changed since (paid as adjustments in the next open month)."""
@@ -214,14 +219,22 @@ def verify(rep_id: str, period: str, request: Request, rt: RuntimeDep, min_posit
     return Json(rt.ledger.commissions.verify(VerifyStatement(rep_id, period)).as_dict())
 
 
-@router.get("/commissions/statements/{rep_id}/{period}", dependencies=[Allow(EVERYONE, scope=Record(Rep))])
+@router.get(
+    "/commissions/statements/{rep_id}/{period}",
+    dependencies=[Allow(EVERYONE, scope=Record(Rep))],
+    response_model=Statement,
+)
 def statement(rep_id: str, period: str, request: Request, rt: RuntimeDep, min_position: MinPosition = None):
     """A rep's statement for a month: live while open, frozen once closed."""
     await_position(request, READ_MODELS, min_position)
     return Json(rt.ledger.commissions.statement(StatementOf(rep_id, period)).as_dict())
 
 
-@router.get("/commissions/lines/{line_id}/explain", dependencies=[Allow(EVERYONE, scope=CommissionLine())])
+@router.get(
+    "/commissions/lines/{line_id}/explain",
+    dependencies=[Allow(EVERYONE, scope=CommissionLine())],
+    response_model=LineExplanation,
+)
 def explain(line_id: str, request: Request, rt: RuntimeDep, min_position: MinPosition = None):
     """Where a line's money came from: plan, version, component, basis before/after, tier walk,
     target, split share and the source events with their store positions. Money values have two

@@ -27,6 +27,7 @@ from api.models import (
     Today,
     VersionParam,
 )
+from api.responses.customers import Customer360, CustomerDistribution, RevisitList, RevisitPolicy
 from api.schemas import CustomerPage
 from application import clock
 from application.customers import CheckDormancy, CheckRevisits
@@ -178,7 +179,7 @@ def customers(
     return Json(page)
 
 
-@router.get("/distribution", dependencies=[Allow(EVERYONE)])
+@router.get("/distribution", dependencies=[Allow(EVERYONE)], response_model=CustomerDistribution)
 def customer_distribution(request: Request, rt: RuntimeDep, access: AccessDep, min_position: MinPosition = None):
     """Customers by grade, lifecycle state, region and classification (those the caller may see)."""
     await_position(request, "accounts", min_position)
@@ -195,7 +196,7 @@ def dormancy_check(body: DormancyCheck, rt: RuntimeDep, meta: MetaDep):
     return Json(asdict(result))
 
 
-@router.get("/revisit-policy", dependencies=[Allow(EVERYONE)])
+@router.get("/revisit-policy", dependencies=[Allow(EVERYONE)], response_model=RevisitPolicy)
 def get_revisit_policy(rt: RuntimeDep):
     """Days between revisits by customer grade (回访计划): `{"A": 30, "B": 60, "C": 90}` by default."""
     policy = rt.ledger.customers.revisit_policy()
@@ -209,7 +210,7 @@ def put_revisit_policy(body: RevisitPolicyBody, rt: RuntimeDep, meta: MetaDep):
     return answer(rt, rt.ledger.customers.configure_revisit_policy(meta, days=days, reason=body.reason))
 
 
-@router.get("/revisits", dependencies=[Allow(EVERYONE)])
+@router.get("/revisits", dependencies=[Allow(EVERYONE)], response_model=RevisitList)
 def revisits(
     request: Request,
     rt: RuntimeDep,
@@ -383,7 +384,7 @@ record_routes(
 )
 
 
-@router.get("/{customer_id}", dependencies=[Allow(EVERYONE, scope=Record(Customer))])
+@router.get("/{customer_id}", dependencies=[Allow(EVERYONE, scope=Record(Customer))], response_model=Customer360)
 def get_customer(
     customer_id: str,
     request: Request,

@@ -11,6 +11,7 @@ from api.encoding import Json
 from api.history import record_routes
 from api.listing import Cursor, Limit, reps_in
 from api.models import Amount, Body, DateField, FilterText, OptionalText, Receipt, SaneDate, Text
+from api.responses.deals import NegotiationPicture, SalesPolicy
 from api.schemas import DealPage
 from application import clock
 from domain.customer import Customer
@@ -204,7 +205,7 @@ def deals(
     return Json(page)
 
 
-@router.get("/policy", dependencies=[Allow(EVERYONE)])
+@router.get("/policy", dependencies=[Allow(EVERYONE)], response_model=SalesPolicy)
 def get_policy(rt: RuntimeDep):
     """The sales policy in force: stage probabilities, loss reasons, payment terms, dormancy."""
     policy = rt.ledger.deals.sales_policy()
@@ -310,7 +311,9 @@ def negotiation(deal_id: str, body: Negotiation, rt: RuntimeDep, meta: MetaDep, 
     return answer(rt, rt.ledger.deals.update_negotiation(meta, deal_id, **body.model_dump(), expected_version=version))
 
 
-@router.get("/{deal_id}/negotiation", dependencies=[Allow(EVERYONE, scope=Record(Deal))])
+@router.get(
+    "/{deal_id}/negotiation", dependencies=[Allow(EVERYONE, scope=Record(Deal))], response_model=NegotiationPicture
+)
 def negotiation_on(
     deal_id: str,
     rt: RuntimeDep,

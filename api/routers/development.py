@@ -10,6 +10,7 @@ from api.access import EVERYONE, MANAGEMENT, MANAGER, AccessDep, Allow, Record
 from api.deps import MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
 from api.models import Amount, Body, Receipt, SaneDate, Text
+from api.responses.development import RepDevelopment, RepRecognitions, RepReviews, RepTrainings
 from api.routers.partners import PeriodParam
 from domain.partner import TrainingTopic
 from domain.rep import Rep
@@ -76,7 +77,7 @@ def recognise(rep_id: str, body: Recognition, rt: RuntimeDep, meta: MetaDep, acc
     return answer(rt, rt.ledger.partners.recognise_rep(meta, rep_id, **body.model_dump()), 201)
 
 
-@router.get("/{rep_id}/reviews", dependencies=[Allow(EVERYONE, scope=Record(Rep))])
+@router.get("/{rep_id}/reviews", dependencies=[Allow(EVERYONE, scope=Record(Rep))], response_model=RepReviews)
 def rep_reviews(
     rep_id: str, request: Request, rt: RuntimeDep, period: PeriodParam = None, min_position: MinPosition = None
 ):
@@ -87,7 +88,7 @@ def rep_reviews(
         return Json({"rep_id": rep_id, "items": reviews(tx, _rep(rt, rep_id), label)})
 
 
-@router.get("/{rep_id}/trainings", dependencies=[Allow(EVERYONE, scope=Record(Rep))])
+@router.get("/{rep_id}/trainings", dependencies=[Allow(EVERYONE, scope=Record(Rep))], response_model=RepTrainings)
 def rep_trainings(rep_id: str, request: Request, rt: RuntimeDep, min_position: MinPosition = None):
     """The rep's trainings by completion date."""
     await_position(request, "staff", min_position)
@@ -95,7 +96,7 @@ def rep_trainings(rep_id: str, request: Request, rt: RuntimeDep, min_position: M
         return Json({"rep_id": rep_id, "items": trainings(tx, [_rep(rt, rep_id)])})
 
 
-@router.get("/{rep_id}/recognitions", dependencies=[Allow(EVERYONE, scope=Record(Rep))])
+@router.get("/{rep_id}/recognitions", dependencies=[Allow(EVERYONE, scope=Record(Rep))], response_model=RepRecognitions)
 def rep_recognitions(rep_id: str, request: Request, rt: RuntimeDep, min_position: MinPosition = None):
     """The rep's recognitions by date."""
     await_position(request, "staff", min_position)
@@ -103,7 +104,7 @@ def rep_recognitions(rep_id: str, request: Request, rt: RuntimeDep, min_position
         return Json({"rep_id": rep_id, "items": recognitions(tx, [_rep(rt, rep_id)])})
 
 
-@router.get("/{rep_id}/development", dependencies=[Allow(EVERYONE, scope=Record(Rep))])
+@router.get("/{rep_id}/development", dependencies=[Allow(EVERYONE, scope=Record(Rep))], response_model=RepDevelopment)
 def rep_development(rep_id: str, request: Request, rt: RuntimeDep, min_position: MinPosition = None):
     """Trainings (with hours in total and by topic), reviews and recognitions of the rep."""
     await_position(request, "staff", min_position)

@@ -10,6 +10,7 @@ from api.access import OVERSIGHT, Allow
 from api.deps import RuntimeDep
 from api.encoding import Json
 from api.models import FilterText, Position, SaneMoment
+from api.responses.events import EventPage
 from domain.errors import InvalidInput
 from projections.eventlog import EVENT_TOPICS, EventFilter, browse, describe
 
@@ -34,7 +35,7 @@ def event_filter(
     return EventFilter(topics, aggregate_id, actor, since, until, correlation_id)
 
 
-@router.get("/events", dependencies=[Allow(OVERSIGHT)])
+@router.get("/events", dependencies=[Allow(OVERSIGHT)], response_model=EventPage)
 def events(
     rt: RuntimeDep,
     after: Position = 0,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.access import EVERYONE, MONEY, Allow
 from api.deps import MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.models import Amount, Body, Receipt, SaneDate
+from api.responses.fx import Rates
 from domain.values import base_currency
 from domain.values import currency as currency_code
 from projections.fx import rate_history, rates_in_force
@@ -24,19 +24,6 @@ class SetRate(Body):
     currency: CurrencyText
     rate: Amount = Field(examples=["7.1234"], description="one unit of `currency` in base currency (6 decimals kept)")
     effective_on: SaneDate = Field(description="the business date the rate applies from, YYYY-MM-DD")
-
-
-class RateOut(BaseModel):
-    currency: str = Field(examples=["USD"])
-    rate: str = Field(examples=["7.123400"])
-    effective_on: date
-    position: int = Field(description="the store position of the event that set it")
-
-
-class Rates(BaseModel):
-    base_currency: str = Field(examples=["CNY"])
-    as_of: date | None = None
-    items: list[RateOut]
 
 
 @router.post("", dependencies=[Allow(MONEY)], status_code=201, response_model=Receipt)

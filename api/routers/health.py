@@ -3,11 +3,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from api.errors import ErrorBody
+from api.responses.health import Health, Readiness
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get("/health", response_model=Health)
 def health():
     """Liveness: the process answers. Touches no database, so a database outage never gets a
     healthy process restarted."""
@@ -17,6 +18,7 @@ def health():
 @router.get(
     "/health/ready",
     responses={503: {"model": ErrorBody, "description": "the database cannot be reached or used (see Retry-After)"}},
+    response_model=Readiness,
 )
 def ready(request: Request):
     """Readiness: the database answers (the read models' connections and the event store's). 503

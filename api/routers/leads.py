@@ -36,6 +36,15 @@ from api.models import (
     Text,
     Today,
 )
+from api.responses.leads import (
+    LeadPage,
+    LeadPolicy,
+    LeadQueue,
+    LeadSlaReport,
+    LeadSourceReport,
+    LeadTimeline,
+    ScheduledChecks,
+)
 from application.leads import CheckSla
 from domain.customer import Customer
 from domain.lead import Lead
@@ -135,7 +144,7 @@ def capture_lead(body: CaptureLead, rt: RuntimeDep, meta: MetaDep):
     return answer(rt, rt.ledger.leads.capture_lead(meta, **body.model_dump()), 201)
 
 
-@router.get("", dependencies=[Allow(LEAD_READERS)])
+@router.get("", dependencies=[Allow(LEAD_READERS)], response_model=LeadPage)
 def leads(
     request: Request,
     rt: RuntimeDep,
@@ -175,7 +184,7 @@ def leads(
         )
 
 
-@router.get("/pool", dependencies=[Allow(LEAD_READERS)])
+@router.get("/pool", dependencies=[Allow(LEAD_READERS)], response_model=LeadPage)
 def pool(
     request: Request,
     rt: RuntimeDep,
@@ -208,7 +217,7 @@ def pool(
         )
 
 
-@router.get("/queue/{rep_id}", dependencies=[Allow(LEAD_READERS, scope=Record(Rep))])
+@router.get("/queue/{rep_id}", dependencies=[Allow(LEAD_READERS, scope=Record(Rep))], response_model=LeadQueue)
 def rep_queue(
     rep_id: str, request: Request, rt: RuntimeDep, as_of: SaneMoment | None = None, min_position: MinPosition = None
 ):
@@ -217,7 +226,7 @@ def rep_queue(
     return Json(rt.ledger.leads.queue(rep_id, as_of=as_of))
 
 
-@router.get("/reports/sla", dependencies=[Allow(MANAGER, AUDITOR, ADMIN)])
+@router.get("/reports/sla", dependencies=[Allow(MANAGER, AUDITOR, ADMIN)], response_model=LeadSlaReport)
 def sla(
     request: Request,
     rt: RuntimeDep,
@@ -232,7 +241,7 @@ def sla(
         return Json(sla_report(tx, period=Period.parse(period), group_by=group_by, reps=access.reps))
 
 
-@router.get("/reports/sources", dependencies=[Allow(MANAGER, AUDITOR, ADMIN)])
+@router.get("/reports/sources", dependencies=[Allow(MANAGER, AUDITOR, ADMIN)], response_model=LeadSourceReport)
 def sources(request: Request, rt: RuntimeDep, access: AccessDep, period: str, min_position: MinPosition = None):
     """Per source: leads captured in the period, qualified, converted, won revenue and rates."""
     await_position(request, "leads", min_position)
@@ -240,7 +249,7 @@ def sources(request: Request, rt: RuntimeDep, access: AccessDep, period: str, mi
         return Json(source_effectiveness(tx, period=Period.parse(period), reps=access.reps))
 
 
-@router.get("/policy", dependencies=[Allow(EVERYONE)])
+@router.get("/policy", dependencies=[Allow(EVERYONE)], response_model=LeadPolicy)
 def get_policy(rt: RuntimeDep):
     """The lead policy in force: scoring model, grade→level map, rules, caps, SLA, pool, reasons."""
     policy = rt.ledger.leads.lead_policy()
@@ -269,7 +278,7 @@ def sla_check(body: SlaCheck, rt: RuntimeDep, meta: MetaDep):
     return Json(asdict(result))
 
 
-@router.get("/scheduled-checks", dependencies=[Allow(EVERYONE)])
+@router.get("/scheduled-checks", dependencies=[Allow(EVERYONE)], response_model=ScheduledChecks)
 def scheduled_checks(rt: RuntimeDep):
     """The checks `salesledger project` runs by itself (the lead SLA check, the customer dormancy
     and revisit checks): per check its schedule (`off` when not scheduled), the last moment
@@ -338,7 +347,7 @@ def merge(lead_id: str, body: Merge, rt: RuntimeDep, meta: MetaDep, access: Acce
     return answer(rt, rt.ledger.leads.merge_leads(meta, lead_id, into=body.into, reason=body.reason))
 
 
-@router.get("/{lead_id}/timeline", dependencies=[Allow(LEAD_READERS, scope=Record(Lead))])
+@router.get("/{lead_id}/timeline", dependencies=[Allow(LEAD_READERS, scope=Record(Lead))], response_model=LeadTimeline)
 def timeline(lead_id: str, rt: RuntimeDep):
     """The lead's full timeline (the same as its history)."""
     return aggregate_history(rt, Lead, lead_id)

@@ -7,13 +7,14 @@ from fastapi import APIRouter, Request
 from api.access import EVERYONE, OVERSIGHT, Allow
 from api.deps import OPEN_QUERY, MinPosition, RuntimeDep, await_position
 from api.encoding import Json
+from api.responses.metrics import MetricAnswer, MetricInfo
 from domain.errors import NotFound
 from projections.engine.tracking import active_tables
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 
 
-@router.get("", dependencies=[Allow(EVERYONE)])
+@router.get("", dependencies=[Allow(EVERYONE)], response_model=list[MetricInfo])
 def list_metrics(rt: RuntimeDep):
     """The projections that answer queries, with their documentation."""
     return Json(
@@ -25,7 +26,7 @@ def list_metrics(rt: RuntimeDep):
     )
 
 
-@router.get("/{name}", dependencies=[Allow(OVERSIGHT)], openapi_extra={OPEN_QUERY: True})
+@router.get("/{name}", dependencies=[Allow(OVERSIGHT)], openapi_extra={OPEN_QUERY: True}, response_model=MetricAnswer)
 def metric(name: str, request: Request, rt: RuntimeDep, min_position: MinPosition = None):
     """Ask a metric projection; query parameters other than `min_position` are passed to it."""
     projection = next((p for p in rt.projections if p.name == name and p.queryable), None)

@@ -13,6 +13,7 @@ from api.deps import MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
 from api.listing import Cursor, Limit
 from api.models import Body, DateField, FilterText, Receipt, Text
+from api.responses.partners import PartnerPage, PartnerScorecard
 from application import clock
 from domain.partner import PartnerKind
 from domain.values import Period
@@ -40,7 +41,7 @@ def register_partner(body: RegisterPartner, rt: RuntimeDep, meta: MetaDep):
     return answer(rt, rt.ledger.partners.register_partner(meta, **body.model_dump()), 201)
 
 
-@router.get("", dependencies=[Allow(EVERYONE)])
+@router.get("", dependencies=[Allow(EVERYONE)], response_model=PartnerPage)
 def partners(
     request: Request,
     rt: RuntimeDep,
@@ -56,7 +57,7 @@ def partners(
         return Json(list_partners(tx, after=after, limit=limit, kind=kind, region=region))
 
 
-@router.get("/{partner_id}", dependencies=[Allow(EVERYONE)])
+@router.get("/{partner_id}", dependencies=[Allow(EVERYONE)], response_model=PartnerScorecard)
 def partner_scorecard(
     partner_id: str,
     request: Request,

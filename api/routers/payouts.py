@@ -13,6 +13,7 @@ from api.access import ADMIN, AUDITOR, EVERYONE, FINANCE, MONEY, REP, AccessDep,
 from api.deps import MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
 from api.models import Body, SaneDate, Text
+from api.responses.payouts import DisputeList, PeriodStatements
 from application.commissions import (
     READ_MODELS,
     AcknowledgeStatement,
@@ -41,7 +42,7 @@ class Acknowledge(Body):
     pass
 
 
-@router.get("/commissions/periods/{period}", dependencies=[Allow(*PAYROLL_READERS)])
+@router.get("/commissions/periods/{period}", dependencies=[Allow(*PAYROLL_READERS)], response_model=PeriodStatements)
 def period_statements(period: str, request: Request, rt: RuntimeDep, min_position: MinPosition = None):
     """The month: open or closed (and when), its total and every statement's status, total and digest."""
     await_position(request, READ_MODELS, min_position)
@@ -137,7 +138,7 @@ def acknowledge(
     return answer(rt, rt.ledger.commissions.acknowledge_statement(AcknowledgeStatement(rep_id, period), meta))
 
 
-@router.get("/commissions/disputes", dependencies=[Allow(EVERYONE)])
+@router.get("/commissions/disputes", dependencies=[Allow(EVERYONE)], response_model=DisputeList)
 def disputes(
     request: Request,
     rt: RuntimeDep,

@@ -11,6 +11,7 @@ from api.access import EVERYONE, AccessDep, Allow
 from api.deps import MinPosition, RuntimeDep, await_position
 from api.encoding import Json
 from api.models import DisplayCurrency, SaneDate, SaneMoment
+from api.responses.performance import KpiScorecard, Leaderboard, OrgChart
 from domain.target import parse_scope
 from domain.values import SELLING_LEVELS, Level, Period
 from projections.org import org_as_of
@@ -29,7 +30,7 @@ ScopeParam = Annotated[
 AsOfMoment = Annotated[SaneMoment | None, Query(description="what was known then (recording time, ISO)")]
 
 
-@router.get("/org", dependencies=[Allow(EVERYONE)])
+@router.get("/org", dependencies=[Allow(EVERYONE)], response_model=OrgChart)
 def org(request: Request, rt: RuntimeDep, as_of: SaneDate | None = None, min_position: MinPosition = None):
     """The hierarchy on a date (default today): director -> managers -> reps, with level duties."""
     await_position(request, "org", min_position)
@@ -37,7 +38,7 @@ def org(request: Request, rt: RuntimeDep, as_of: SaneDate | None = None, min_pos
         return Json(org_as_of(tx, as_of or date.today()))
 
 
-@router.get("/kpis", dependencies=[Allow(EVERYONE)])
+@router.get("/kpis", dependencies=[Allow(EVERYONE)], response_model=KpiScorecard)
 def kpi_scorecard(
     request: Request,
     rt: RuntimeDep,
@@ -59,7 +60,7 @@ def kpi_scorecard(
         return Json(kpis(tx, scope=scope, period=Period.parse(period), as_of=as_of, display=display_currency))
 
 
-@router.get("/leaderboards/{metric}", dependencies=[Allow(EVERYONE)])
+@router.get("/leaderboards/{metric}", dependencies=[Allow(EVERYONE)], response_model=Leaderboard)
 def leaderboards(
     metric: str,
     request: Request,

@@ -8,6 +8,7 @@ from api.access import EVERYONE, OPERATIONS, OVERSIGHT, AccessDep, Allow
 from api.deps import MinPosition, RuntimeDep, await_position
 from api.encoding import Json
 from api.models import DisplayCurrency, FilterText, SaneDate
+from api.responses.reads import DeadLetters, PipelineBoard, ProjectionStatus, ReceivablesReport
 from application import clock
 from domain.errors import NotFound
 from domain.values import Period
@@ -20,7 +21,7 @@ from projections.pipeline import PIPELINE, pipeline_board
 router = APIRouter(tags=["read models"])
 
 
-@router.get("/pipeline", dependencies=[Allow(EVERYONE)])
+@router.get("/pipeline", dependencies=[Allow(EVERYONE)], response_model=PipelineBoard)
 def pipeline(
     request: Request,
     rt: RuntimeDep,
@@ -61,13 +62,13 @@ def pipeline(
     return Json(board)
 
 
-@router.get("/projections", dependencies=[Allow(EVERYONE)])
+@router.get("/projections", dependencies=[Allow(EVERYONE)], response_model=list[ProjectionStatus])
 def projections(rt: RuntimeDep):
     """Per projection: position, store head, lag in events, state and the last error."""
     return Json(status(rt.db, rt.source, rt.projections))
 
 
-@router.get("/receivables", dependencies=[Allow(EVERYONE)])
+@router.get("/receivables", dependencies=[Allow(EVERYONE)], response_model=ReceivablesReport)
 def receivables_report(
     request: Request,
     rt: RuntimeDep,
@@ -93,7 +94,7 @@ def receivables_report(
     return Json(report)
 
 
-@router.get("/projections/{name}/dead-letters", dependencies=[Allow(OVERSIGHT)])
+@router.get("/projections/{name}/dead-letters", dependencies=[Allow(OVERSIGHT)], response_model=DeadLetters)
 def projection_dead_letters(name: str, rt: RuntimeDep):
     """Events a projection (with on_error = park) set aside: position, type, error, traceback, status."""
     if name not in {p.name for p in rt.projections}:

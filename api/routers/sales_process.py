@@ -9,6 +9,7 @@ from api.access import EVERYONE, AccessDep, Allow
 from api.deps import MinPosition, RuntimeDep, await_position
 from api.encoding import Json
 from api.models import FilterText, SaneDate
+from api.responses.sales_process import CompetitorReport, DeliveryList, ProposalWinRates
 from application import clock
 from projections.deal_analytics import DEAL_ANALYTICS, competitor_report, win_rate_by_proposals
 from projections.deliveries import DELIVERIES, list_deliveries
@@ -16,7 +17,7 @@ from projections.deliveries import DELIVERIES, list_deliveries
 router = APIRouter(tags=["sales process"])
 
 
-@router.get("/deliveries", dependencies=[Allow(EVERYONE)])
+@router.get("/deliveries", dependencies=[Allow(EVERYONE)], response_model=DeliveryList)
 def deliveries(
     request: Request,
     rt: RuntimeDep,
@@ -45,7 +46,7 @@ def deliveries(
     return Json(found)
 
 
-@router.get("/pipeline/proposals", dependencies=[Allow(EVERYONE)])
+@router.get("/pipeline/proposals", dependencies=[Allow(EVERYONE)], response_model=ProposalWinRates)
 def proposals(
     request: Request, rt: RuntimeDep, access: AccessDep, owner_id: FilterText = None, min_position: MinPosition = None
 ):
@@ -55,7 +56,7 @@ def proposals(
         return Json(win_rate_by_proposals(tx, owners=access.reps, owner_id=owner_id))
 
 
-@router.get("/competitors", dependencies=[Allow(EVERYONE)])
+@router.get("/competitors", dependencies=[Allow(EVERYONE)], response_model=CompetitorReport)
 def competitors(
     request: Request,
     rt: RuntimeDep,

@@ -11,6 +11,7 @@ from api.access import EVERYONE, MANAGEMENT, AccessDep, Allow
 from api.deps import MetaDep, RuntimeDep, answer
 from api.encoding import Json
 from api.models import Amount, Body, OptionalText, Receipt, Text
+from api.responses.targets import TargetSheetView
 
 router = APIRouter(prefix="/targets", tags=["targets"])
 
@@ -55,7 +56,7 @@ def decompose(body: Decompose, rt: RuntimeDep, meta: MetaDep, access: AccessDep)
     return answer(rt, rt.ledger.targets.decompose_target(meta, **fields))
 
 
-@router.get("/{period}/{metric}", dependencies=[Allow(EVERYONE)])
+@router.get("/{period}/{metric}", dependencies=[Allow(EVERYONE)], response_model=TargetSheetView)
 def target_sheet(period: str, metric: str, rt: RuntimeDep, access: AccessDep):
     """Every scope's target for a period and metric, the decomposition tree and its history
     (reps and managers: the scopes within their part of the tree)."""

@@ -1,0 +1,151 @@
+"""What the deal read routes answer."""
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SalesPolicy(BaseModel):
+    version: int
+    settings: dict[str, Any]
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": 0,
+                    "settings": {
+                        "stage_probabilities": {
+                            "initial_contact": "0.10",
+                            "needs_analysis": "0.25",
+                            "proposal": "0.50",
+                            "negotiation": "0.75",
+                        },
+                        "loss_reasons": ["price"],
+                        "payment_terms_days": 30,
+                        "dormant_after_days": 90,
+                    },
+                }
+            ]
+        },
+    )
+
+
+class NegotiationPictureHistoryItemChangesBudget(BaseModel):
+    from_: str | None = Field(alias="from")
+    to: str
+    model_config = ConfigDict(
+        extra="allow", populate_by_name=True, json_schema_extra={"examples": [{"from": "500000.00", "to": "450000.00"}]}
+    )
+
+
+class NegotiationPictureHistoryItemChangesDecisionProcess(BaseModel):
+    from_: Any = Field(alias="from")
+    to: str
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={"examples": [{"from": None, "to": "总经理审批，采购部执行"}]},
+    )
+
+
+class NegotiationPictureHistoryItemChangesCompetitors(BaseModel):
+    from_: list[str] = Field(alias="from")
+    to: list[str]
+    model_config = ConfigDict(
+        extra="allow", populate_by_name=True, json_schema_extra={"examples": [{"from": ["竞品A"], "to": ["竞品A"]}]}
+    )
+
+
+class NegotiationPictureHistoryItemChangesDecisionMakers(BaseModel):
+    from_: list[Any] = Field(alias="from")
+    to: list[str]
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={"examples": [{"from": [], "to": ["ecde0a3123d0594c958d942ef6541133"]}]},
+    )
+
+
+class NegotiationPictureHistoryItemChanges(BaseModel):
+    budget: NegotiationPictureHistoryItemChangesBudget
+    decision_process: NegotiationPictureHistoryItemChangesDecisionProcess = Field(None)
+    competitors: NegotiationPictureHistoryItemChangesCompetitors
+    decision_makers: NegotiationPictureHistoryItemChangesDecisionMakers = Field(None)
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "budget": {"from": "500000.00", "to": "450000.00"},
+                    "decision_process": {"from": None, "to": "总经理审批，采购部执行"},
+                    "decision_makers": {"from": [], "to": ["ecde0a3123d0594c958d942ef6541133"]},
+                    "competitors": {"from": ["竞品A"], "to": ["竞品A"]},
+                }
+            ]
+        },
+    )
+
+
+class NegotiationPictureHistoryItem(BaseModel):
+    on: dt.date
+    changes: NegotiationPictureHistoryItemChanges
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "on": "2026-11-20",
+                    "changes": {
+                        "budget": {"from": "500000.00", "to": "450000.00"},
+                        "decision_process": {"from": None, "to": "总经理审批，采购部执行"},
+                        "decision_makers": {"from": [], "to": ["ecde0a3123d0594c958d942ef6541133"]},
+                        "competitors": {"from": ["竞品A"], "to": ["竞品A"]},
+                    },
+                }
+            ]
+        },
+    )
+
+
+class NegotiationPicture(BaseModel):
+    deal_id: str
+    on: dt.date
+    budget: str | None
+    decision_process: str | None
+    decision_makers: list[str]
+    competitors: list[str]
+    as_of: dt.date | None
+    history: list[NegotiationPictureHistoryItem]
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "deal_id": "67e3732b-a7b0-5ca4-b79c-11e97cb6ce9c",
+                    "on": "2026-12-07",
+                    "budget": "450000.00",
+                    "decision_process": "总经理审批，采购部执行",
+                    "decision_makers": ["ecde0a3123d0594c958d942ef6541133"],
+                    "competitors": ["竞品A"],
+                    "as_of": "2026-11-28",
+                    "history": [
+                        {
+                            "on": "2026-11-20",
+                            "changes": {
+                                "budget": {"from": "500000.00", "to": "450000.00"},
+                                "decision_process": {"from": None, "to": "总经理审批，采购部执行"},
+                                "decision_makers": {"from": [], "to": ["ecde0a3123d0594c958d942ef6541133"]},
+                                "competitors": {"from": ["竞品A"], "to": ["竞品A"]},
+                            },
+                        }
+                    ],
+                }
+            ]
+        },
+    )

@@ -1,0 +1,302 @@
+"""What the rep development routes answer."""
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict
+
+
+class RepTrainingsItem(BaseModel):
+    position: int
+    rep_id: str
+    course: str
+    topic: str
+    completed_on: dt.date
+    hours: str
+    score: str
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "position": 796,
+                    "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
+                    "course": "ERP 基础",
+                    "topic": "product",
+                    "completed_on": "2026-03-01",
+                    "hours": "5.00",
+                    "score": "90.00",
+                }
+            ]
+        },
+    )
+
+
+class RepTrainings(BaseModel):
+    rep_id: str
+    items: list[RepTrainingsItem]
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
+                    "items": [
+                        {
+                            "position": 796,
+                            "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
+                            "course": "ERP 基础",
+                            "topic": "product",
+                            "completed_on": "2026-03-01",
+                            "hours": "5.00",
+                            "score": "90.00",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
+
+class RepReviewsItem(BaseModel):
+    position: int
+    rep_id: str
+    period: str
+    rating: int
+    strengths: str
+    improvements: str
+    reviewer_id: str
+    reviewed_on: dt.date
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "position": 797,
+                    "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
+                    "period": "2026-11",
+                    "rating": 4,
+                    "strengths": "客户关系好",
+                    "improvements": "回款跟进",
+                    "reviewer_id": "755fef13-1958-5fda-a517-9110add3cc4a",
+                    "reviewed_on": "2026-12-07",
+                }
+            ]
+        },
+    )
+
+
+class RepReviews(BaseModel):
+    rep_id: str
+    items: list[RepReviewsItem]
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
+                    "items": [
+                        {
+                            "position": 797,
+                            "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
+                            "period": "2026-11",
+                            "rating": 4,
+                            "strengths": "客户关系好",
+                            "improvements": "回款跟进",
+                            "reviewer_id": "755fef13-1958-5fda-a517-9110add3cc4a",
+                            "reviewed_on": "2026-12-07",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
+
+class RepRecognitionsItem(BaseModel):
+    position: int
+    rep_id: str
+    title: str
+    awarded_on: dt.date
+    reason: str
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "position": 798,
+                    "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
+                    "title": "本月最佳销售",
+                    "awarded_on": "2026-03-05",
+                    "reason": "回款第一",
+                }
+            ]
+        },
+    )
+
+
+class RepRecognitions(BaseModel):
+    rep_id: str
+    items: list[RepRecognitionsItem]
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
+                    "items": [
+                        {
+                            "position": 798,
+                            "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
+                            "title": "本月最佳销售",
+                            "awarded_on": "2026-03-05",
+                            "reason": "回款第一",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
+
+class RepDevelopmentTraining(BaseModel):
+    position: int
+    rep_id: str
+    course: str
+    topic: str
+    completed_on: dt.date
+    hours: str
+    score: str
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "position": 796,
+                    "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
+                    "course": "ERP 基础",
+                    "topic": "product",
+                    "completed_on": "2026-03-01",
+                    "hours": "5.00",
+                    "score": "90.00",
+                }
+            ]
+        },
+    )
+
+
+class RepDevelopmentReview(BaseModel):
+    position: int
+    rep_id: str
+    period: str
+    rating: int
+    strengths: str
+    improvements: str
+    reviewer_id: str
+    reviewed_on: dt.date
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "position": 797,
+                    "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
+                    "period": "2026-11",
+                    "rating": 4,
+                    "strengths": "客户关系好",
+                    "improvements": "回款跟进",
+                    "reviewer_id": "755fef13-1958-5fda-a517-9110add3cc4a",
+                    "reviewed_on": "2026-12-07",
+                }
+            ]
+        },
+    )
+
+
+class RepDevelopmentRecognition(BaseModel):
+    position: int
+    rep_id: str
+    title: str
+    awarded_on: dt.date
+    reason: str
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "position": 798,
+                    "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
+                    "title": "本月最佳销售",
+                    "awarded_on": "2026-03-05",
+                    "reason": "回款第一",
+                }
+            ]
+        },
+    )
+
+
+class RepDevelopment(BaseModel):
+    rep_id: str
+    trainings: list[RepDevelopmentTraining]
+    training_hours: str
+    training_hours_by_topic: dict[str, str]
+    reviews: list[RepDevelopmentReview]
+    recognitions: list[RepDevelopmentRecognition]
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
+                    "trainings": [
+                        {
+                            "position": 796,
+                            "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
+                            "course": "ERP 基础",
+                            "topic": "product",
+                            "completed_on": "2026-03-01",
+                            "hours": "5.00",
+                            "score": "90.00",
+                        }
+                    ],
+                    "training_hours": "5.00",
+                    "training_hours_by_topic": {
+                        "product": "5.00",
+                        "sales_skills": "0.00",
+                        "service": "0.00",
+                        "compliance": "0.00",
+                    },
+                    "reviews": [
+                        {
+                            "position": 797,
+                            "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
+                            "period": "2026-11",
+                            "rating": 4,
+                            "strengths": "客户关系好",
+                            "improvements": "回款跟进",
+                            "reviewer_id": "755fef13-1958-5fda-a517-9110add3cc4a",
+                            "reviewed_on": "2026-12-07",
+                        }
+                    ],
+                    "recognitions": [
+                        {
+                            "position": 798,
+                            "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
+                            "title": "本月最佳销售",
+                            "awarded_on": "2026-03-05",
+                            "reason": "回款第一",
+                        }
+                    ],
+                }
+            ]
+        },
+    )

@@ -1,0 +1,39 @@
+"""What the exchange rate routes answer."""
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RateOut(BaseModel):
+    currency: str = Field(examples=["USD"])
+    rate: str = Field(examples=["7.123400"], description="one unit of `currency` in base currency, 6 decimals")
+    effective_on: dt.date
+    position: int = Field(description="the store position of the event that set it")
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [{"currency": "USD", "rate": "7.095000", "effective_on": "2026-08-01", "position": 164}]
+        },
+    )
+
+
+class Rates(BaseModel):
+    base_currency: str = Field(examples=["CNY"])
+    as_of: dt.date | None = None
+    items: list[RateOut]
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "base_currency": "CNY",
+                    "as_of": "2026-09-30",
+                    "items": [
+                        {"currency": "EUR", "rate": "7.742000", "effective_on": "2026-07-01", "position": 160},
+                        {"currency": "USD", "rate": "7.095000", "effective_on": "2026-08-01", "position": 164},
+                    ],
+                }
+            ]
+        },
+    )

@@ -1,0 +1,459 @@
+"""What the lead read routes answer."""
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class LeadPageItem(BaseModel):
+    lead_id: str
+    company: str
+    region: str
+    industry: str
+    size_band: str | None
+    product_line: str
+    source: str
+    captured_on: dt.date
+    status: str
+    grade: str
+    score: str
+    assignee_id: str | None
+    assigned_at: dt.datetime | None
+    first_contact_at: dt.datetime | None
+    last_contact_at: dt.datetime | None
+    duplicate_of: str | None
+    customer_id: str | None
+    deal_id: str | None
+    external_id: str | None
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "lead_id": "0f239a28-01e9-5fe8-9255-623358efdebf",
+                    "company": "南京汽车零部件科技5",
+                    "region": "华东",
+                    "industry": "manufacturing",
+                    "size_band": None,
+                    "product_line": "CRM",
+                    "source": "partner",
+                    "captured_on": "2026-04-20",
+                    "status": "converted",
+                    "grade": "C",
+                    "score": "40.70",
+                    "assignee_id": "889b9766-d329-5ba3-ac2c-206e107db77d",
+                    "assigned_at": "2026-04-20T02:00:00.000000+00:00",
+                    "first_contact_at": "2026-04-20T07:00:00.000000+00:00",
+                    "last_contact_at": "2026-04-20T07:00:00.000000+00:00",
+                    "duplicate_of": None,
+                    "customer_id": "67b1e732-56b8-5108-ac72-092089bdd496",
+                    "deal_id": "a70c6872-d398-5bcf-b780-20e2b36782b0",
+                    "external_id": None,
+                }
+            ]
+        },
+    )
+
+
+class LeadPage(BaseModel):
+    items: list[LeadPageItem]
+    next: Any
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "lead_id": "0f239a28-01e9-5fe8-9255-623358efdebf",
+                            "company": "南京汽车零部件科技5",
+                            "region": "华东",
+                            "industry": "manufacturing",
+                            "size_band": None,
+                            "product_line": "CRM",
+                            "source": "partner",
+                            "captured_on": "2026-04-20",
+                            "status": "converted",
+                            "grade": "C",
+                            "score": "40.70",
+                            "assignee_id": "889b9766-d329-5ba3-ac2c-206e107db77d",
+                            "assigned_at": "2026-04-20T02:00:00.000000+00:00",
+                            "first_contact_at": "2026-04-20T07:00:00.000000+00:00",
+                            "last_contact_at": "2026-04-20T07:00:00.000000+00:00",
+                            "duplicate_of": None,
+                            "customer_id": "67b1e732-56b8-5108-ac72-092089bdd496",
+                            "deal_id": "a70c6872-d398-5bcf-b780-20e2b36782b0",
+                            "external_id": None,
+                        }
+                    ],
+                    "next": None,
+                }
+            ]
+        },
+    )
+
+
+class LeadQueueItemNextDue(BaseModel):
+    kind: str
+    at: dt.datetime
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={"examples": [{"kind": "first_response", "at": "2026-07-09T02:00:00+00:00"}]},
+    )
+
+
+class LeadQueueItem(BaseModel):
+    lead_id: str
+    company: str
+    region: str
+    industry: str
+    size_band: str | None
+    product_line: str
+    source: str
+    captured_on: dt.date
+    status: str
+    grade: str
+    score: str
+    assignee_id: str
+    assigned_at: dt.datetime
+    first_contact_at: dt.datetime | None
+    last_contact_at: dt.datetime | None
+    duplicate_of: str | None
+    customer_id: str | None
+    deal_id: str | None
+    external_id: str | None
+    age_days: int
+    next_due: LeadQueueItemNextDue
+    sla_state: str
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "lead_id": "239b031b-6b71-595e-8476-717ae4ea5a9d",
+                    "company": "苏州精密科技22",
+                    "region": "华东",
+                    "industry": "healthcare",
+                    "size_band": None,
+                    "product_line": "IoT",
+                    "source": "cold_call",
+                    "captured_on": "2026-06-03",
+                    "status": "assigned",
+                    "grade": "C",
+                    "score": "28.80",
+                    "assignee_id": "2a1d387a-6d65-5fd6-ade2-17d1939b3f96",
+                    "assigned_at": "2026-06-03T02:00:00.000000+00:00",
+                    "first_contact_at": "2026-06-03T05:00:00.000000+00:00",
+                    "last_contact_at": "2026-06-03T05:00:00.000000+00:00",
+                    "duplicate_of": None,
+                    "customer_id": None,
+                    "deal_id": None,
+                    "external_id": None,
+                    "age_days": 187,
+                    "next_due": {"kind": "first_response", "at": "2026-07-09T02:00:00+00:00"},
+                    "sla_state": "breached",
+                }
+            ]
+        },
+    )
+
+
+class LeadQueue(BaseModel):
+    rep_id: str
+    as_of: dt.datetime
+    items: list[LeadQueueItem]
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
+                    "as_of": "2026-12-07T09:21:21.632745+00:00",
+                    "items": [
+                        {
+                            "lead_id": "239b031b-6b71-595e-8476-717ae4ea5a9d",
+                            "company": "苏州精密科技22",
+                            "region": "华东",
+                            "industry": "healthcare",
+                            "size_band": None,
+                            "product_line": "IoT",
+                            "source": "cold_call",
+                            "captured_on": "2026-06-03",
+                            "status": "assigned",
+                            "grade": "C",
+                            "score": "28.80",
+                            "assignee_id": "2a1d387a-6d65-5fd6-ade2-17d1939b3f96",
+                            "assigned_at": "2026-06-03T02:00:00.000000+00:00",
+                            "first_contact_at": "2026-06-03T05:00:00.000000+00:00",
+                            "last_contact_at": "2026-06-03T05:00:00.000000+00:00",
+                            "duplicate_of": None,
+                            "customer_id": None,
+                            "deal_id": None,
+                            "external_id": None,
+                            "age_days": 187,
+                            "next_due": {"kind": "first_response", "at": "2026-07-09T02:00:00+00:00"},
+                            "sla_state": "breached",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
+
+class LeadSlaReportRow(BaseModel):
+    rep: str
+    assignments: int
+    responded: int
+    first_response_hours_median: str | None
+    first_response_hours_p90: str | None
+    first_response_breaches: int
+    follow_up_breaches: int
+    name: str
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "rep": "622ea0b0-eda1-5a33-80ad-58aa5b3e7df1",
+                    "assignments": 1,
+                    "responded": 1,
+                    "first_response_hours_median": "24.00",
+                    "first_response_hours_p90": "24.00",
+                    "first_response_breaches": 0,
+                    "follow_up_breaches": 0,
+                    "name": "高明",
+                }
+            ]
+        },
+    )
+
+
+class LeadSlaReport(BaseModel):
+    period: str
+    group_by: str
+    rows: list[LeadSlaReportRow]
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "period": "2026",
+                    "group_by": "rep",
+                    "rows": [
+                        {
+                            "rep": "622ea0b0-eda1-5a33-80ad-58aa5b3e7df1",
+                            "assignments": 1,
+                            "responded": 1,
+                            "first_response_hours_median": "24.00",
+                            "first_response_hours_p90": "24.00",
+                            "first_response_breaches": 0,
+                            "follow_up_breaches": 0,
+                            "name": "高明",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
+
+class LeadSourceReportSource(BaseModel):
+    source: str
+    captured: int
+    qualified: int
+    converted: int
+    won_deals: int
+    won_revenue: str
+    qualification_rate: str | None
+    conversion_rate: str | None
+    win_rate: str | None
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "source": "partner",
+                    "captured": 3,
+                    "qualified": 1,
+                    "converted": 1,
+                    "won_deals": 0,
+                    "won_revenue": "0.00",
+                    "qualification_rate": "0.3333",
+                    "conversion_rate": "0.3333",
+                    "win_rate": "0.0000",
+                }
+            ]
+        },
+    )
+
+
+class LeadSourceReport(BaseModel):
+    period: str
+    sources: list[LeadSourceReportSource]
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "period": "2026",
+                    "sources": [
+                        {
+                            "source": "partner",
+                            "captured": 3,
+                            "qualified": 1,
+                            "converted": 1,
+                            "won_deals": 0,
+                            "won_revenue": "0.00",
+                            "qualification_rate": "0.3333",
+                            "conversion_rate": "0.3333",
+                            "win_rate": "0.0000",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
+
+class LeadPolicy(BaseModel):
+    version: int
+    label: str
+    model_version: str
+    settings: dict[str, Any]
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": 0,
+                    "label": "policy-v0",
+                    "model_version": "scoring-v1",
+                    "settings": {
+                        "scoring": {
+                            "weights": {
+                                "need_match": "0.40",
+                                "purchasing_power": "0.35",
+                                "decision_complexity": "0.25",
+                            },
+                            "source_weights": {
+                                "trade_show": "1.00",
+                                "online": "0.90",
+                                "referral": "1.20",
+                                "partner": "1.10",
+                                "cold_call": "0.80",
+                                "other": "0.80",
+                            },
+                            "cutoffs": {"A": "75", "B": "50"},
+                        },
+                        "grade_levels": {"A": "senior", "B": "mid", "C": "junior"},
+                        "rules": [],
+                        "capacity": {"junior": 30, "mid": 25, "senior": 20, "manager": 10, "director": 5},
+                        "sla": {
+                            "first_response_hours": {"A": 4, "B": 24, "C": 48},
+                            "follow_up_days": 7,
+                            "on_breach": "pool",
+                        },
+                        "pool": {"cooldown_days": 14},
+                        "disqualify_reasons": ["no_budget"],
+                    },
+                }
+            ]
+        },
+    )
+
+
+class ScheduledChecks(BaseModel):
+    items: list[Any]
+    model_config = ConfigDict(extra="allow", populate_by_name=True, json_schema_extra={"examples": [{"items": []}]})
+
+
+class LeadTimelineEvent(BaseModel):
+    position: int
+    type: str
+    aggregate_id: str
+    version: int
+    recorded_at: dt.datetime
+    actor: str
+    correlation_id: str
+    causation_id: str
+    data: dict[str, Any]
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "position": 112,
+                    "type": "LeadScored",
+                    "aggregate_id": "52420089-6c13-5ddd-8780-5f42c9e1e7a8",
+                    "version": 2,
+                    "recorded_at": "2026-12-07T09:21:19.117457+00:00",
+                    "actor": "demo",
+                    "correlation_id": "demo-2",
+                    "causation_id": "demo-2",
+                    "data": {
+                        "inputs": {"need_match": 2, "purchasing_power": 5, "decision_complexity": 5},
+                        "source": "other",
+                        "source_weight": "0.80",
+                        "model_version": "scoring-v1",
+                        "policy_version": "policy-v0",
+                        "score": "40.80",
+                        "grade": "C",
+                        "previous_grade": None,
+                    },
+                }
+            ]
+        },
+    )
+
+
+class LeadTimeline(BaseModel):
+    id: str
+    version: int
+    events: list[LeadTimelineEvent]
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "52420089-6c13-5ddd-8780-5f42c9e1e7a8",
+                    "version": 2,
+                    "events": [
+                        {
+                            "position": 112,
+                            "type": "LeadScored",
+                            "aggregate_id": "52420089-6c13-5ddd-8780-5f42c9e1e7a8",
+                            "version": 2,
+                            "recorded_at": "2026-12-07T09:21:19.117457+00:00",
+                            "actor": "demo",
+                            "correlation_id": "demo-2",
+                            "causation_id": "demo-2",
+                            "data": {
+                                "inputs": {"need_match": 2, "purchasing_power": 5, "decision_complexity": 5},
+                                "source": "other",
+                                "source_weight": "0.80",
+                                "model_version": "scoring-v1",
+                                "policy_version": "policy-v0",
+                                "score": "40.80",
+                                "grade": "C",
+                                "previous_grade": None,
+                            },
+                        }
+                    ],
+                }
+            ]
+        },
+    )

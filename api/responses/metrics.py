@@ -1,0 +1,73 @@
+"""What the metric routes answer."""
+
+from pydantic import BaseModel, ConfigDict
+
+
+class MetricInfo(BaseModel):
+    name: str
+    version: int
+    description: str
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "first_contact_lag",
+                    "version": 1,
+                    "description": "`period` (default: everything): per month of capture and source, leads captured,\n"
+                    "        contacted, and the median days to first contact.",
+                }
+            ]
+        },
+    )
+
+
+class MetricAnswerRow(BaseModel):
+    month: str
+    source: str
+    captured: int
+    contacted: int
+    median_days_to_first_contact: str | None
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "month": "2026-01",
+                    "source": "online",
+                    "captured": 1,
+                    "contacted": 1,
+                    "median_days_to_first_contact": "1.00",
+                }
+            ]
+        },
+    )
+
+
+class MetricAnswer(BaseModel):
+    metric: str
+    period: str | None
+    rows: list[MetricAnswerRow]
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "metric": "first_contact_lag",
+                    "period": "2030-01",
+                    "rows": [
+                        {
+                            "month": "2026-01",
+                            "source": "online",
+                            "captured": 1,
+                            "contacted": 1,
+                            "median_days_to_first_contact": "1.00",
+                        }
+                    ],
+                }
+            ]
+        },
+    )

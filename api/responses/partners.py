@@ -1,0 +1,309 @@
+"""What the channel partner routes answer."""
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PartnerPageItem(BaseModel):
+    partner_id: str
+    name: str
+    kind: str
+    region: str
+    registered_on: dt.date | None
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "partner_id": "596d4deb-7391-4f59-a03b-c9c5de65b59d",
+                    "name": "华东渠道 A",
+                    "kind": "distributor",
+                    "region": "华东",
+                    "registered_on": None,
+                }
+            ]
+        },
+    )
+
+
+class PartnerPage(BaseModel):
+    items: list[PartnerPageItem]
+    next: Any
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "partner_id": "596d4deb-7391-4f59-a03b-c9c5de65b59d",
+                            "name": "华东渠道 A",
+                            "kind": "distributor",
+                            "region": "华东",
+                            "registered_on": None,
+                        }
+                    ],
+                    "next": None,
+                }
+            ]
+        },
+    )
+
+
+class PartnerScorecardStaffItemLatestReview(BaseModel):
+    period: str
+    rating: int
+    reviewer_id: str
+    reviewed_on: dt.date
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "period": "2026-03",
+                    "rating": 3,
+                    "reviewer_id": "16dff177-5c47-50f1-9019-efdaa20ea020",
+                    "reviewed_on": "2026-12-07",
+                }
+            ]
+        },
+    )
+
+
+class PartnerScorecardStaffItem(BaseModel):
+    rep_id: str
+    name: str
+    level: str
+    team: str
+    region: str
+    revenue: str
+    collections: str
+    training_hours: str
+    latest_review: PartnerScorecardStaffItemLatestReview
+    recognitions: int
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "rep_id": "ce95dbf2-f3d8-4e93-b0b9-4ad73b4f8c1c",
+                    "name": "渠道销售 陈",
+                    "level": "junior",
+                    "team": "渠道一组",
+                    "region": "华东",
+                    "revenue": "0.00",
+                    "collections": "0.00",
+                    "training_hours": "4.00",
+                    "latest_review": {
+                        "period": "2026-03",
+                        "rating": 3,
+                        "reviewer_id": "16dff177-5c47-50f1-9019-efdaa20ea020",
+                        "reviewed_on": "2026-12-07",
+                    },
+                    "recognitions": 1,
+                }
+            ]
+        },
+    )
+
+
+class PartnerScorecardRevenue(BaseModel):
+    actual: str
+    target: Any
+    attainment: Any
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={"examples": [{"actual": "0.00", "target": None, "attainment": None}]},
+    )
+
+
+class PartnerScorecardCollections(BaseModel):
+    actual: str
+    target: Any
+    attainment: Any
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={"examples": [{"actual": "0.00", "target": None, "attainment": None}]},
+    )
+
+
+class PartnerScorecardMetric(BaseModel):
+    metric: str
+    target: Any
+    actual: int | str | None
+    attainment: Any
+    target_source: Any = Field(None)
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {"metric": "revenue", "target": None, "actual": "0.00", "attainment": None, "target_source": None}
+            ]
+        },
+    )
+
+
+class PartnerScorecardLatestReview(BaseModel):
+    position: int
+    rep_id: str
+    period: str
+    rating: int
+    strengths: str
+    improvements: str
+    reviewer_id: str
+    reviewed_on: dt.date
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "position": 830,
+                    "rep_id": "ce95dbf2-f3d8-4e93-b0b9-4ad73b4f8c1c",
+                    "period": "2026-03",
+                    "rating": 3,
+                    "strengths": "勤奋",
+                    "improvements": "产品知识",
+                    "reviewer_id": "16dff177-5c47-50f1-9019-efdaa20ea020",
+                    "reviewed_on": "2026-12-07",
+                }
+            ]
+        },
+    )
+
+
+class PartnerScorecardRecognition(BaseModel):
+    position: int
+    rep_id: str
+    title: str
+    awarded_on: dt.date
+    reason: str
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "position": 831,
+                    "rep_id": "ce95dbf2-f3d8-4e93-b0b9-4ad73b4f8c1c",
+                    "title": "渠道新星",
+                    "awarded_on": "2026-03-20",
+                    "reason": "首单",
+                }
+            ]
+        },
+    )
+
+
+class PartnerScorecard(BaseModel):
+    partner_id: str
+    name: str
+    kind: str
+    region: str
+    registered_on: dt.date | None
+    id: str
+    scope: str
+    period: str
+    as_of: dt.date
+    staff_count: int
+    staff: list[PartnerScorecardStaffItem]
+    revenue: PartnerScorecardRevenue
+    collections: PartnerScorecardCollections
+    collection_rate: Any
+    metrics: list[PartnerScorecardMetric]
+    training_hours: str
+    training_hours_by_topic: dict[str, str]
+    trainings: int
+    latest_reviews: list[PartnerScorecardLatestReview]
+    average_rating: str | None
+    recognitions: list[PartnerScorecardRecognition]
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "partner_id": "596d4deb-7391-4f59-a03b-c9c5de65b59d",
+                    "name": "华东渠道 A",
+                    "kind": "distributor",
+                    "region": "华东",
+                    "registered_on": None,
+                    "id": "596d4deb-7391-4f59-a03b-c9c5de65b59d",
+                    "scope": "partner:596d4deb-7391-4f59-a03b-c9c5de65b59d",
+                    "period": "2026-03",
+                    "as_of": "2026-03-31",
+                    "staff_count": 1,
+                    "staff": [
+                        {
+                            "rep_id": "ce95dbf2-f3d8-4e93-b0b9-4ad73b4f8c1c",
+                            "name": "渠道销售 陈",
+                            "level": "junior",
+                            "team": "渠道一组",
+                            "region": "华东",
+                            "revenue": "0.00",
+                            "collections": "0.00",
+                            "training_hours": "4.00",
+                            "latest_review": {
+                                "period": "2026-03",
+                                "rating": 3,
+                                "reviewer_id": "16dff177-5c47-50f1-9019-efdaa20ea020",
+                                "reviewed_on": "2026-12-07",
+                            },
+                            "recognitions": 1,
+                        }
+                    ],
+                    "revenue": {"actual": "0.00", "target": None, "attainment": None},
+                    "collections": {"actual": "0.00", "target": None, "attainment": None},
+                    "collection_rate": None,
+                    "metrics": [
+                        {
+                            "metric": "revenue",
+                            "target": None,
+                            "actual": "0.00",
+                            "attainment": None,
+                            "target_source": None,
+                        }
+                    ],
+                    "training_hours": "4.00",
+                    "training_hours_by_topic": {
+                        "product": "4.00",
+                        "sales_skills": "0.00",
+                        "service": "0.00",
+                        "compliance": "0.00",
+                    },
+                    "trainings": 1,
+                    "latest_reviews": [
+                        {
+                            "position": 830,
+                            "rep_id": "ce95dbf2-f3d8-4e93-b0b9-4ad73b4f8c1c",
+                            "period": "2026-03",
+                            "rating": 3,
+                            "strengths": "勤奋",
+                            "improvements": "产品知识",
+                            "reviewer_id": "16dff177-5c47-50f1-9019-efdaa20ea020",
+                            "reviewed_on": "2026-12-07",
+                        }
+                    ],
+                    "average_rating": "3.0000",
+                    "recognitions": [
+                        {
+                            "position": 831,
+                            "rep_id": "ce95dbf2-f3d8-4e93-b0b9-4ad73b4f8c1c",
+                            "title": "渠道新星",
+                            "awarded_on": "2026-03-20",
+                            "reason": "首单",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
