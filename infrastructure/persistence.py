@@ -59,11 +59,27 @@ def _read_retried_once(method: Callable[..., Any]) -> Callable[..., Any]:
     return once_more
 
 
+PIPELINE_BYTES = 1_000_000  # events' bytes above which a write leaves pipeline mode
+
+
 class PostgresRecorder(PostgresApplicationRecorder):
     destroys_keys = True
     notes_claims = True
 
-    insert_events = PostgresApplicationRecorder.insert_events.__wrapped__  # type: ignore[attr-defined]
+    _pipelined = PostgresApplicationRecorder.insert_events.__wrapped__  # type: ignore[attr-defined]
+
+    def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
+        """The library's pipelined insert for ordinary writes; a large one (a month's close of a
+        big organisation) in a plain transaction instead, because psycopg's pipeline mode can
+        stall for good sending megabytes in one statement (the server waiting for the rest of
+        the message, the client for results)."""
+        if sum(len(s.state) for s in stored_events) < PIPELINE_BYTES:
+            return self._pipelined(stored_events, **kwargs)  # type: ignore[no-any-return]
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._insert_events(curs, stored_events, **kwargs)
+            self._insert_stored_events(curs, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)  # type: ignore[no-any-return]
+
     select_events = _read_retried_once(PostgresAggregateRecorder.select_events)
     select_notifications = _read_retried_once(PostgresApplicationRecorder.select_notifications)
     max_notification_id = _read_retried_once(PostgresApplicationRecorder.max_notification_id)
