@@ -1,7 +1,6 @@
 """What the assessment and training programme routes answer."""
 
 import datetime as dt
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -263,7 +262,7 @@ class PeriodScorecardsItem(BaseModel):
     scheme_version: int
     period: str
     rep_id: str
-    name: str
+    name: str | None
     score: str
     grade: str
     indicators: list[PeriodScorecardsItemIndicator]
@@ -323,6 +322,40 @@ class PeriodScorecards(BaseModel):
                             "digest": "35c823bd1172c64bfa52fdef7940b77bea9cd5ab427fa537d2f3810f81f3e1e7",
                         }
                     ],
+                }
+            ]
+        },
+    )
+
+
+class IndicatorChange(BaseModel):
+    key: str
+    frozen: str | None
+    now: str | None
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={"examples": [{"key": "collection", "frozen": "0.5000", "now": "0.7500"}]},
+    )
+
+
+class ScorecardNote(BaseModel):
+    """Facts recorded after the previous period was finalized that would change its scorecard."""
+
+    period: str
+    scheme_id: str
+    changed_since_finalized: list[IndicatorChange]
+    score_now: str
+    grade_now: str
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "period": "2026-Q1",
+                    "scheme_id": "5085cd8d-a4f1-4d65-a600-da94670fb4cd",
+                    "changed_since_finalized": [{"key": "collection", "frozen": "0.5000", "now": "0.7500"}],
+                    "score_now": "71.25",
+                    "grade_now": "B",
                 }
             ]
         },
@@ -474,7 +507,7 @@ class RepScorecardsItem(BaseModel):
     finalized_on: dt.date = Field(None)
     grade: str
     indicators: list[RepScorecardsItemIndicator]
-    name: str
+    name: str | None
     period: str
     rep_id: str
     scheme_id: str
@@ -575,7 +608,7 @@ class RepScorecards(BaseModel):
     indicators: list[RepScorecardsIndicator]
     items: list[RepScorecardsItem]
     improvement_plans: list[RepScorecardsImprovementPlan]
-    notes: list[Any]
+    notes: list[ScorecardNote]
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -678,7 +711,7 @@ class ScorecardVerificationItem(BaseModel):
     frozen_digest: str
     recomputed_digest: str
     verified: bool
-    changed_since_finalized: list[Any]
+    changed_since_finalized: list[IndicatorChange]
     score_now: str
     grade_now: str
     model_config = ConfigDict(
@@ -825,7 +858,7 @@ class ProgrammeReportAudience(BaseModel):
 
 class ProgrammeReportItem(BaseModel):
     rep_id: str
-    name: str
+    name: str | None
     level: str
     team: str
     hours_done: str

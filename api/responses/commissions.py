@@ -84,14 +84,32 @@ class PlanVersions(BaseModel):
     )
 
 
+class LineDifference(BaseModel):
+    line_id: str
+    frozen: str | None = Field(description="the amount at the close; null: the line is new")
+    recomputed: str | None = Field(description="the amount now; null: the line is gone")
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "line_id": "2026-07~16dff177-5c47-50f1-9019-efdaa20ea020~base~b42ed611-3945-5846-8ed4-a7aca87f5337",
+                    "frozen": "18553.50",
+                    "recomputed": "17800.00",
+                }
+            ]
+        },
+    )
+
+
 class StatementVerification(BaseModel):
     rep_id: str
     period: str
     frozen_digest: str
     recomputed_digest: str
     verified: bool
-    differences: list[Any]
-    changed_since_close: list[Any]
+    differences: list[LineDifference]
+    changed_since_close: list[LineDifference]
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,

@@ -1,7 +1,6 @@
 """What the customer read routes answer."""
 
 import datetime as dt
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -181,7 +180,7 @@ class Customer360FeedbackItem(BaseModel):
 
 
 class Customer360GradeHistoryItem(BaseModel):
-    from_: Any = Field(alias="from")
+    from_: str | None = Field(alias="from")
     to: str
     reason: str
     model_config = ConfigDict(
@@ -237,7 +236,7 @@ class Customer360Visit(BaseModel):
 
 class Customer360Deal(BaseModel):
     deal_id: str
-    title: str
+    title: str | None
     owner_id: str
     product_line: str
     currency: str
@@ -307,13 +306,13 @@ class Customer360DeliveryNextMilestone(BaseModel):
     deal_id: str
     customer_id: str
     owner_id: str
-    title: str
+    title: str | None
     name: str
     planned_on: dt.date
     done_on: dt.date | None
     status: str
     days_overdue: int
-    on_time: Any
+    on_time: bool | None = Field(description="done by the planned date; null while not done")
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -340,7 +339,7 @@ class Customer360DeliveryMilestone(BaseModel):
     deal_id: str
     customer_id: str
     owner_id: str
-    title: str
+    title: str | None
     name: str
     planned_on: dt.date
     done_on: dt.date | None
@@ -449,6 +448,68 @@ class Customer360Revisit(BaseModel):
     )
 
 
+class CurrencyAmount(BaseModel):
+    """An amount in a currency with no rate to the base currency on its date: counted, never summed in."""
+
+    currency: str
+    amount: str
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={"examples": [{"currency": "USD", "amount": "12000.00"}]},
+    )
+
+
+class Customer360Unconverted(BaseModel):
+    exposure: list[CurrencyAmount]
+    receivable: list[CurrencyAmount]
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={"examples": [{"exposure": [{"currency": "USD", "amount": "12000.00"}], "receivable": []}]},
+    )
+
+
+class Customer360Stakeholder(BaseModel):
+    stakeholder_id: str
+    name: str = Field(description='"[erased]" once the customer\'s personal data is forgotten')
+    role: str
+    title: str | None
+    phone: str | None
+    email: str | None
+    notes: str | None
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "stakeholder_id": "41323e79e2e751b88418f0613dac1b9a",
+                    "name": "何平",
+                    "role": "decision_maker",
+                    "title": "财务总监",
+                    "phone": "13812345678",
+                    "email": "heping@example.cn",
+                    "notes": "关注付款条件",
+                }
+            ]
+        },
+    )
+
+
+class Customer360OverdueRevisit(BaseModel):
+    due_on: dt.date
+    as_of: dt.date
+    grade: str
+    days: int
+    last_visit_on: dt.date | None
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {"due_on": "2026-11-20", "as_of": "2026-11-21", "grade": "B", "days": 60, "last_visit_on": "2026-09-21"}
+            ]
+        },
+    )
+
+
 class Customer360(BaseModel):
     id: str
     version: int
@@ -466,19 +527,21 @@ class Customer360(BaseModel):
     classification: str | None
     credit: Customer360Credit | None
     credit_history: list[Customer360CreditHistoryItem]
-    stakeholders: Any
+    stakeholders: list[Customer360Stakeholder] | dict[str, Customer360Stakeholder] = Field(
+        description="a list; by stakeholder id when the record is asked at a `version` or `as_of`"
+    )
     feedback: list[Customer360FeedbackItem]
     grade_history: list[Customer360GradeHistoryItem]
     owner_history: list[Customer360OwnerHistoryItem]
     visits: list[Customer360Visit]
-    overdue_revisits: list[Any]
+    overdue_revisits: list[Customer360OverdueRevisit]
     deals: list[Customer360Deal] = Field(None)
     payments: list[Customer360Payment] = Field(None)
-    last_activity_on: dt.date = Field(None)
+    last_activity_on: dt.date | None = Field(None)
     currency: str = Field(None)
     exposure: str = Field(None)
     receivable: str = Field(None)
-    unconverted: Any = Field(None)
+    unconverted: Customer360Unconverted = Field(None)
     delivery: Customer360Delivery = Field(None)
     next_revisit_due: dt.date | None = Field(None)
     revisit: Customer360Revisit | None = Field(None)

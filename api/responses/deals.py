@@ -33,66 +33,21 @@ class SalesPolicy(BaseModel):
     )
 
 
-class NegotiationPictureHistoryItemChangesBudget(BaseModel):
-    from_: str | None = Field(alias="from")
-    to: str
-    model_config = ConfigDict(
-        extra="allow", populate_by_name=True, json_schema_extra={"examples": [{"from": "500000.00", "to": "450000.00"}]}
-    )
-
-
-class NegotiationPictureHistoryItemChangesDecisionProcess(BaseModel):
-    from_: Any = Field(alias="from")
-    to: str
+class NegotiationChange(BaseModel):
+    from_: Any = Field(alias="from", description="the value before: text, decimal string, a list of names or ids, null")
+    to: Any
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
-        json_schema_extra={"examples": [{"from": None, "to": "总经理审批，采购部执行"}]},
-    )
-
-
-class NegotiationPictureHistoryItemChangesCompetitors(BaseModel):
-    from_: list[str] = Field(alias="from")
-    to: list[str]
-    model_config = ConfigDict(
-        extra="allow", populate_by_name=True, json_schema_extra={"examples": [{"from": ["竞品A"], "to": ["竞品A"]}]}
-    )
-
-
-class NegotiationPictureHistoryItemChangesDecisionMakers(BaseModel):
-    from_: list[Any] = Field(alias="from")
-    to: list[str]
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={"examples": [{"from": [], "to": ["ecde0a3123d0594c958d942ef6541133"]}]},
-    )
-
-
-class NegotiationPictureHistoryItemChanges(BaseModel):
-    budget: NegotiationPictureHistoryItemChangesBudget
-    decision_process: NegotiationPictureHistoryItemChangesDecisionProcess = Field(None)
-    competitors: NegotiationPictureHistoryItemChangesCompetitors
-    decision_makers: NegotiationPictureHistoryItemChangesDecisionMakers = Field(None)
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "budget": {"from": "500000.00", "to": "450000.00"},
-                    "decision_process": {"from": None, "to": "总经理审批，采购部执行"},
-                    "decision_makers": {"from": [], "to": ["ecde0a3123d0594c958d942ef6541133"]},
-                    "competitors": {"from": ["竞品A"], "to": ["竞品A"]},
-                }
-            ]
-        },
+        json_schema_extra={"examples": [{"from": ["竞品A"], "to": ["竞品A", "竞品C"]}]},
     )
 
 
 class NegotiationPictureHistoryItem(BaseModel):
     on: dt.date
-    changes: NegotiationPictureHistoryItemChanges
+    changes: dict[str, NegotiationChange] = Field(
+        description="by field: budget, decision_process, decision_makers, competitors"
+    )
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,

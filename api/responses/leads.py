@@ -3,7 +3,7 @@
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class LeadPageItem(BaseModel):
@@ -59,7 +59,7 @@ class LeadPageItem(BaseModel):
 
 class LeadPage(BaseModel):
     items: list[LeadPageItem]
-    next: Any
+    next: int | None = Field(description="pass as `after` for the following page; null on the last page")
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -374,8 +374,42 @@ class LeadPolicy(BaseModel):
     )
 
 
+class ScheduledCheck(BaseModel):
+    job: str
+    schedule: str = Field(description="`off` when not scheduled")
+    last_moment: str | None
+    last_run_at: str | None
+    last_finished_at: str | None
+    last_result: dict[str, Any] | None = Field(description="what the last run found, as counts")
+    next_run_at: str | None
+    last_error: str | None
+    last_error_at: str | None
+    failures: int = Field(description="failed runs in a row; 0 once a run succeeds again")
+    runner: str | None
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "job": "lead_sla",
+                    "schedule": "every 15 minutes",
+                    "last_moment": "2026-11-30T09:45:00+08:00",
+                    "last_run_at": "2026-11-30T01:45:00.120000+00:00",
+                    "last_finished_at": "2026-11-30T01:45:00.480000+00:00",
+                    "last_result": {"breached": 2, "released": 1},
+                    "next_run_at": "2026-11-30T02:00:00+00:00",
+                    "last_error": None,
+                    "last_error_at": None,
+                    "failures": 0,
+                    "runner": "app-1:4242:a1b2c3",
+                }
+            ]
+        },
+    )
+
+
 class ScheduledChecks(BaseModel):
-    items: list[Any]
+    items: list[ScheduledCheck]
     model_config = ConfigDict(extra="allow", populate_by_name=True, json_schema_extra={"examples": [{"items": []}]})
 
 

@@ -1,6 +1,8 @@
 """What the metric routes answer."""
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class MetricInfo(BaseModel):
@@ -23,33 +25,12 @@ class MetricInfo(BaseModel):
     )
 
 
-class MetricAnswerRow(BaseModel):
-    month: str
-    source: str
-    captured: int
-    contacted: int
-    median_days_to_first_contact: str | None
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "month": "2026-01",
-                    "source": "online",
-                    "captured": 1,
-                    "contacted": 1,
-                    "median_days_to_first_contact": "1.00",
-                }
-            ]
-        },
-    )
-
-
 class MetricAnswer(BaseModel):
-    metric: str
-    period: str | None
-    rows: list[MetricAnswerRow]
+    """What a metric projection answers: each defines its own shape (first_contact_lag shown)."""
+
+    metric: str = Field(None)
+    period: str | None = Field(None)
+    rows: list[dict[str, Any]] = Field(None)
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,

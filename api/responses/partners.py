@@ -1,7 +1,6 @@
 """What the channel partner routes answer."""
 
 import datetime as dt
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,7 +30,7 @@ class PartnerPageItem(BaseModel):
 
 class PartnerPage(BaseModel):
     items: list[PartnerPageItem]
-    next: Any
+    next: str | None = Field(description="pass as `after` for the following page; null on the last page")
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -77,7 +76,7 @@ class PartnerScorecardStaffItemLatestReview(BaseModel):
 
 class PartnerScorecardStaffItem(BaseModel):
     rep_id: str
-    name: str
+    name: str | None
     level: str
     team: str
     region: str
@@ -115,8 +114,8 @@ class PartnerScorecardStaffItem(BaseModel):
 
 class PartnerScorecardRevenue(BaseModel):
     actual: str
-    target: Any
-    attainment: Any
+    target: str | None
+    attainment: str | None
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -126,8 +125,8 @@ class PartnerScorecardRevenue(BaseModel):
 
 class PartnerScorecardCollections(BaseModel):
     actual: str
-    target: Any
-    attainment: Any
+    target: str | None
+    attainment: str | None
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -137,10 +136,10 @@ class PartnerScorecardCollections(BaseModel):
 
 class PartnerScorecardMetric(BaseModel):
     metric: str
-    target: Any
+    target: str | None
     actual: int | str | None
-    attainment: Any
-    target_source: Any = Field(None)
+    attainment: str | None
+    target_source: str | None = Field(None)
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -218,7 +217,7 @@ class PartnerScorecard(BaseModel):
     staff: list[PartnerScorecardStaffItem]
     revenue: PartnerScorecardRevenue
     collections: PartnerScorecardCollections
-    collection_rate: Any
+    collection_rate: str | None
     metrics: list[PartnerScorecardMetric]
     training_hours: str
     training_hours_by_topic: dict[str, str]

@@ -1,14 +1,13 @@
 """What the commission month and dispute routes answer."""
 
 import datetime as dt
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class PeriodStatementsStatement(BaseModel):
     rep_id: str
-    name: str
+    name: str | None
     status: str
     total: str
     digest: str
@@ -89,7 +88,7 @@ class DisputeListItem(BaseModel):
 
 class DisputeList(BaseModel):
     items: list[DisputeListItem]
-    next: Any
+    next: str | None = Field(description="always null: every dispute is on the one page")
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,

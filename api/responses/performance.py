@@ -1,14 +1,13 @@
 """What the organisation, KPI and leaderboard routes answer."""
 
 import datetime as dt
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
 class OrgChartNode(BaseModel):
     rep_id: str
-    name: str
+    name: str | None
     level: str
     manager_id: str | None
     team: str
@@ -136,7 +135,7 @@ class KpiScorecard(BaseModel):
     period: str
     as_of: str | None
     metrics: list[KpiScorecardMetric]
-    gross_margin_attainment: Any
+    gross_margin_attainment: str | None
     collection_rate: str | None
     revisit_adherence: KpiScorecardRevisitAdherence
     visits_per_working_day: str | None
@@ -188,7 +187,7 @@ class KpiScorecard(BaseModel):
 
 class LeaderboardRow(BaseModel):
     rep_id: str
-    name: str
+    name: str | None
     value: int | str
     rank: int
     level: str
@@ -221,7 +220,7 @@ class LeaderboardRow(BaseModel):
 
 class LeaderboardBestItem(BaseModel):
     rep_id: str
-    name: str
+    name: str | None
     value: int | str
     rank: int
     level: str

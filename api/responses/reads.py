@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.responses.customers import CurrencyAmount
+
 
 class PipelineBoardStage(BaseModel):
     stage: str
@@ -169,7 +171,7 @@ class PipelineBoard(BaseModel):
     conversion: list[PipelineBoardConversionItem]
     velocity: list[PipelineBoardVelocityItem]
     forecast: list[PipelineBoardForecastItem]
-    unconverted: Any
+    unconverted: list[CurrencyAmount]
     display_rate: PipelineBoardDisplayRate = Field(None)
     model_config = ConfigDict(
         extra="allow",
@@ -288,7 +290,7 @@ class ReceivablesReportRow(BaseModel):
 
 class ReceivablesReportOverdueItem(BaseModel):
     deal_id: str
-    title: str
+    title: str | None
     owner_id: str
     product_line: str
     currency: str
@@ -368,10 +370,10 @@ class ReceivablesReport(BaseModel):
     group_by: str
     currency: str
     rows: list[ReceivablesReportRow]
-    unconverted: Any
+    unconverted: list[CurrencyAmount]
     overdue: list[ReceivablesReportOverdueItem]
     overdue_total: str
-    overdue_unconverted: list[Any]
+    overdue_unconverted: list[CurrencyAmount]
     display_rate: ReceivablesReportDisplayRate = Field(None)
     model_config = ConfigDict(
         extra="allow",
@@ -434,9 +436,31 @@ class ReceivablesReport(BaseModel):
     )
 
 
+class DeadLetter(BaseModel):
+    position: int
+    event_type: str
+    error: str | None
+    error_traceback: str | None
+    status: str = Field(description="parked | retried")
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "position": 4711,
+                    "event_type": "DealWon",
+                    "error": "KeyError: 'signed_on'",
+                    "error_traceback": "Traceback (most recent call last): ...",
+                    "status": "parked",
+                }
+            ]
+        },
+    )
+
+
 class DeadLetters(BaseModel):
     projection: str
-    items: list[Any]
+    items: list[DeadLetter]
     model_config = ConfigDict(
         extra="allow", populate_by_name=True, json_schema_extra={"examples": [{"projection": "pipeline", "items": []}]}
     )

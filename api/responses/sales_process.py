@@ -9,7 +9,7 @@ class DeliveryListItem(BaseModel):
     deal_id: str
     customer_id: str
     owner_id: str
-    title: str
+    title: str | None
     name: str
     planned_on: dt.date
     done_on: dt.date | None

@@ -1,7 +1,6 @@
 """What the target sheet answers."""
 
 import datetime as dt
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,7 +28,7 @@ class TargetSheetViewDecomposition(BaseModel):
 class TargetSheetViewHistoryItemChildrenItem(BaseModel):
     scope: str
     value: str
-    previous: Any
+    previous: str | None
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -43,11 +42,11 @@ class TargetSheetViewHistoryItem(BaseModel):
     actor: str
     scope: str = Field(None)
     value: str = Field(None)
-    previous: Any = Field(None)
+    previous: str | None = Field(None)
     reason: str | None
     parent: str = Field(None)
     children: list[TargetSheetViewHistoryItemChildrenItem] = Field(None)
-    dropped: list[Any] = Field(None)
+    dropped: list[str] = Field(None)
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
