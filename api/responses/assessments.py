@@ -5,7 +5,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class SchemeListItemAppliesTo(BaseModel):
+class SchemeAppliesTo(BaseModel):
     levels: list[str]
     teams: list[str]
     partner_id: str | None
@@ -16,7 +16,7 @@ class SchemeListItemAppliesTo(BaseModel):
     )
 
 
-class SchemeListItemIndicator(BaseModel):
+class SchemeIndicator(BaseModel):
     key: str
     source: str
     weight: str
@@ -41,7 +41,7 @@ class SchemeListItemIndicator(BaseModel):
     )
 
 
-class SchemeListItemGrade(BaseModel):
+class SchemeGrade(BaseModel):
     grade: str
     min_score: str
     model_config = ConfigDict(
@@ -55,9 +55,9 @@ class SchemeListItem(BaseModel):
     name: str
     period: str
     effective_from: dt.date
-    applies_to: SchemeListItemAppliesTo
-    indicators: list[SchemeListItemIndicator]
-    grades: list[SchemeListItemGrade]
+    applies_to: SchemeAppliesTo
+    indicators: list[SchemeIndicator]
+    grades: list[SchemeGrade]
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -122,58 +122,14 @@ class SchemeList(BaseModel):
     )
 
 
-class SchemeVersionsVersionAppliesTo(BaseModel):
-    levels: list[str]
-    teams: list[str]
-    partner_id: str | None
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={"examples": [{"levels": ["junior"], "teams": [], "partner_id": None}]},
-    )
-
-
-class SchemeVersionsVersionIndicator(BaseModel):
-    key: str
-    source: str
-    weight: str
-    zero_at: str
-    full_at: str
-    cap: str
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "key": "sales",
-                    "source": "kpi:revenue_attainment",
-                    "weight": "0.5",
-                    "zero_at": "0.5",
-                    "full_at": "1.0",
-                    "cap": "1.2",
-                }
-            ]
-        },
-    )
-
-
-class SchemeVersionsVersionGrade(BaseModel):
-    grade: str
-    min_score: str
-    model_config = ConfigDict(
-        extra="allow", populate_by_name=True, json_schema_extra={"examples": [{"grade": "S", "min_score": "90.00"}]}
-    )
-
-
 class SchemeVersionsVersion(BaseModel):
     version: int
     name: str
     period: str
     effective_from: dt.date
-    applies_to: SchemeVersionsVersionAppliesTo
-    indicators: list[SchemeVersionsVersionIndicator]
-    grades: list[SchemeVersionsVersionGrade]
+    applies_to: SchemeAppliesTo
+    indicators: list[SchemeIndicator]
+    grades: list[SchemeGrade]
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -362,7 +318,7 @@ class ScorecardNote(BaseModel):
     )
 
 
-class RepScorecardsIndicatorReadFrom(BaseModel):
+class IndicatorReadFrom(BaseModel):
     actual: str = Field(None)
     attainment: str | None = Field(None)
     metric: str = Field(None)
@@ -393,82 +349,12 @@ class RepScorecardsIndicatorReadFrom(BaseModel):
     )
 
 
-class RepScorecardsIndicator(BaseModel):
+class TracedIndicator(BaseModel):
     cap: str
     full_at: str
     key: str
     points: str
-    read_from: RepScorecardsIndicatorReadFrom
-    source: str
-    value: str | None
-    weight: str
-    zero_at: str
-    missing: str = Field(None)
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "cap": "1.2",
-                    "full_at": "1.0",
-                    "key": "sales",
-                    "points": "0.00",
-                    "read_from": {
-                        "actual": "0.00",
-                        "attainment": "0.0000",
-                        "metric": "revenue",
-                        "read_model": "kpi",
-                        "target": "450000.00",
-                        "target_source": "prorated from 2026",
-                    },
-                    "source": "kpi:revenue_attainment",
-                    "value": "0.0000",
-                    "weight": "0.5",
-                    "zero_at": "0.5",
-                }
-            ]
-        },
-    )
-
-
-class RepScorecardsItemIndicatorReadFrom(BaseModel):
-    actual: str = Field(None)
-    attainment: str | None = Field(None)
-    metric: str = Field(None)
-    read_model: str
-    target: str | None = Field(None)
-    target_source: str | None = Field(None)
-    billed: str = Field(None)
-    deals_signed: int = Field(None)
-    kept: str = Field(None)
-    missing: str = Field(None)
-    rate: str | None = Field(None)
-    feedback: int = Field(None)
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "actual": "0.00",
-                    "attainment": "0.0000",
-                    "metric": "revenue",
-                    "read_model": "kpi",
-                    "target": "450000.00",
-                    "target_source": "prorated from 2026",
-                }
-            ]
-        },
-    )
-
-
-class RepScorecardsItemIndicator(BaseModel):
-    cap: str
-    full_at: str
-    key: str
-    points: str
-    read_from: RepScorecardsItemIndicatorReadFrom
+    read_from: IndicatorReadFrom
     source: str
     value: str | None
     weight: str
@@ -506,7 +392,7 @@ class RepScorecardsItem(BaseModel):
     as_of_position: int = Field(None)
     finalized_on: dt.date = Field(None)
     grade: str
-    indicators: list[RepScorecardsItemIndicator]
+    indicators: list[TracedIndicator]
     name: str | None
     period: str
     rep_id: str
@@ -558,7 +444,7 @@ class RepScorecardsItem(BaseModel):
     )
 
 
-class RepScorecardsImprovementPlan(BaseModel):
+class ImprovementPlan(BaseModel):
     rep_id: str
     period: str
     causes: str
@@ -605,9 +491,9 @@ class RepScorecards(BaseModel):
     digest: str | None
     score: str | None
     grade: str | None
-    indicators: list[RepScorecardsIndicator]
+    indicators: list[TracedIndicator]
     items: list[RepScorecardsItem]
-    improvement_plans: list[RepScorecardsImprovementPlan]
+    improvement_plans: list[ImprovementPlan]
     notes: list[ScorecardNote]
     model_config = ConfigDict(
         extra="allow",
@@ -772,48 +658,11 @@ class ScorecardVerification(BaseModel):
     )
 
 
-class ImprovementPlanListItem(BaseModel):
-    rep_id: str
-    period: str
-    causes: str
-    actions: str
-    due_on: dt.date
-    manager_id: str
-    recorded_on: dt.date
-    done_on: dt.date | None
-    outcome: str | None
-    position: int
-    id: str
-    status: str
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
-                    "period": "2026-Q1",
-                    "causes": "回款慢",
-                    "actions": "每周跟进",
-                    "due_on": "2026-05-10",
-                    "manager_id": "755fef13-1958-5fda-a517-9110add3cc4a",
-                    "recorded_on": "2026-12-07",
-                    "done_on": None,
-                    "outcome": None,
-                    "position": 799,
-                    "id": "0f66bffc-40a5-42bf-a7fd-e0f0b33e639c",
-                    "status": "overdue",
-                }
-            ]
-        },
-    )
-
-
 class ImprovementPlanList(BaseModel):
     status: str | None
     manager_id: str | None
     as_of: dt.date
-    items: list[ImprovementPlanListItem]
+    items: list[ImprovementPlan]
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,

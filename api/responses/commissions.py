@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.responses.fx import RateOut
+
 
 class PlanVersionsVersion(BaseModel):
     version: int
@@ -158,7 +160,7 @@ class StatementLine(BaseModel):
     )
 
 
-class StatementClawbackNoteSource(BaseModel):
+class SourceEvent(BaseModel):
     type: str
     aggregate_id: str
     version: int
@@ -192,7 +194,7 @@ class StatementClawbackNote(BaseModel):
     days_after_signing: int
     clawback_days: int
     note: str
-    source: StatementClawbackNoteSource
+    source: SourceEvent
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -290,35 +292,6 @@ class Statement(BaseModel):
     )
 
 
-class LineExplanationLine(BaseModel):
-    id: str
-    kind: str
-    deal_id: str | None
-    component: str
-    basis_amount: str
-    amount: str
-    plan_id: str
-    plan_version: int
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "2026-09~16dff177-5c47-50f1-9019-efdaa20ea020~7954dc4d63bad0b0",
-                    "kind": "override",
-                    "deal_id": "03df61c8-bcbf-536f-852f-c1b7199ce78e",
-                    "component": "manager override",
-                    "basis_amount": "237600.00",
-                    "amount": "7128.00",
-                    "plan_id": "5cbf2141-7ace-5f42-89d3-02088b19e949",
-                    "plan_version": 1,
-                }
-            ]
-        },
-    )
-
-
 class LineExplanationTarget(BaseModel):
     scope: str
     metric: str
@@ -359,51 +332,12 @@ class LineExplanationTierWalkItem(BaseModel):
     )
 
 
-class LineExplanationSource(BaseModel):
-    type: str
-    aggregate_id: str
-    version: int
-    position: int
-    recorded_at: dt.datetime
-    actor: str
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "type": "DealWon",
-                    "aggregate_id": "03df61c8-bcbf-536f-852f-c1b7199ce78e",
-                    "version": 4,
-                    "position": 217,
-                    "recorded_at": "2026-12-07T09:21:19.121705+00:00",
-                    "actor": "demo",
-                }
-            ]
-        },
-    )
-
-
-class LineExplanationFxRate(BaseModel):
-    currency: str
-    rate: str | None
-    effective_on: dt.date
-    position: int
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [{"currency": "USD", "rate": "7.095000", "effective_on": "2026-08-01", "position": 164}]
-        },
-    )
-
-
 class LineExplanationFx(BaseModel):
     from_: str = Field(alias="from")
     into: str
     on: dt.date
     factor: str
-    rates: list[LineExplanationFxRate]
+    rates: list[RateOut]
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -422,7 +356,7 @@ class LineExplanationFx(BaseModel):
 
 
 class LineExplanation(BaseModel):
-    line: LineExplanationLine
+    line: StatementLine
     rep_id: str
     period: str
     status: str
@@ -438,7 +372,7 @@ class LineExplanation(BaseModel):
     accumulated_before: str = Field(None)
     accumulated_after: str = Field(None)
     tier_walk: list[LineExplanationTierWalkItem] = Field(None)
-    sources: list[LineExplanationSource] = Field(None)
+    sources: list[SourceEvent] = Field(None)
     amount_before_rounding: str = Field(None)
     fx: LineExplanationFx = Field(None)
     metric_value: str = Field(None)

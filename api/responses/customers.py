@@ -4,6 +4,9 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.responses.fx import CurrencyAmount
+from api.responses.sales_process import DeliveryMilestone
+
 
 class CustomerDistribution(BaseModel):
     total: int
@@ -37,7 +40,7 @@ class RevisitPolicy(BaseModel):
     )
 
 
-class RevisitListItem(BaseModel):
+class RevisitDue(BaseModel):
     customer_id: str
     name: str
     owner_id: str
@@ -73,7 +76,7 @@ class RevisitList(BaseModel):
     status: str | None
     within_days: int
     policy: dict[str, int]
-    items: list[RevisitListItem]
+    items: list[RevisitDue]
     truncated: bool
     model_config = ConfigDict(
         extra="allow",
@@ -126,23 +129,7 @@ class Customer360LifecycleHistoryItem(BaseModel):
     )
 
 
-class Customer360Credit(BaseModel):
-    rating: str
-    limit: str
-    evidence: str
-    rated_on: dt.date
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {"rating": "A", "limit": "2000000.00", "evidence": "年度财报与付款记录", "rated_on": "2025-11-03"}
-            ]
-        },
-    )
-
-
-class Customer360CreditHistoryItem(BaseModel):
+class CreditRating(BaseModel):
     rating: str
     limit: str
     evidence: str
@@ -302,79 +289,13 @@ class Customer360Payment(BaseModel):
     )
 
 
-class Customer360DeliveryNextMilestone(BaseModel):
-    deal_id: str
-    customer_id: str
-    owner_id: str
-    title: str | None
-    name: str
-    planned_on: dt.date
-    done_on: dt.date | None
-    status: str
-    days_overdue: int
-    on_time: bool | None = Field(description="done by the planned date; null while not done")
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "deal_id": "3e2b0ccd-e9b3-5c9a-b050-f64301125376",
-                    "customer_id": "56d284b5-6ae1-56c1-9161-6957d1f7fa9e",
-                    "owner_id": "e35fb193-ab11-5cd4-bb7f-8b692c38d105",
-                    "title": "天津电子有限公司4 16",
-                    "name": "验收",
-                    "planned_on": "2027-01-15",
-                    "done_on": None,
-                    "status": "open",
-                    "days_overdue": 0,
-                    "on_time": None,
-                }
-            ]
-        },
-    )
-
-
-class Customer360DeliveryMilestone(BaseModel):
-    deal_id: str
-    customer_id: str
-    owner_id: str
-    title: str | None
-    name: str
-    planned_on: dt.date
-    done_on: dt.date | None
-    status: str
-    days_overdue: int
-    on_time: bool | None
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "deal_id": "3e2b0ccd-e9b3-5c9a-b050-f64301125376",
-                    "customer_id": "56d284b5-6ae1-56c1-9161-6957d1f7fa9e",
-                    "owner_id": "e35fb193-ab11-5cd4-bb7f-8b692c38d105",
-                    "title": "天津电子有限公司4 16",
-                    "name": "上线",
-                    "planned_on": "2026-10-15",
-                    "done_on": "2026-10-20",
-                    "status": "done",
-                    "days_overdue": 0,
-                    "on_time": False,
-                }
-            ]
-        },
-    )
-
-
 class Customer360Delivery(BaseModel):
     status: str
     overdue: int
     open: int
     done: int
-    next_milestone: Customer360DeliveryNextMilestone | None
-    milestones: list[Customer360DeliveryMilestone]
+    next_milestone: DeliveryMilestone | None
+    milestones: list[DeliveryMilestone]
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -414,48 +335,6 @@ class Customer360Delivery(BaseModel):
                 }
             ]
         },
-    )
-
-
-class Customer360Revisit(BaseModel):
-    customer_id: str
-    name: str
-    owner_id: str
-    grade: str
-    days: int
-    last_visit_on: dt.date | None
-    next_revisit_due: dt.date
-    status: str
-    days_overdue: int
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "customer_id": "04a90020-732f-5418-ae79-4f785af14740",
-                    "name": "广州精密有限公司12",
-                    "owner_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
-                    "grade": "C",
-                    "days": 90,
-                    "last_visit_on": "2026-08-22",
-                    "next_revisit_due": "2026-11-20",
-                    "status": "overdue",
-                    "days_overdue": 17,
-                }
-            ]
-        },
-    )
-
-
-class CurrencyAmount(BaseModel):
-    """An amount in a currency with no rate to the base currency on its date: counted, never summed in."""
-
-    currency: str
-    amount: str
-    model_config = ConfigDict(
-        extra="allow",
-        json_schema_extra={"examples": [{"currency": "USD", "amount": "12000.00"}]},
     )
 
 
@@ -525,8 +404,8 @@ class Customer360(BaseModel):
     lifecycle_history: list[Customer360LifecycleHistoryItem]
     grade: str | None
     classification: str | None
-    credit: Customer360Credit | None
-    credit_history: list[Customer360CreditHistoryItem]
+    credit: CreditRating | None
+    credit_history: list[CreditRating]
     stakeholders: list[Customer360Stakeholder] | dict[str, Customer360Stakeholder] = Field(
         description="a list; by stakeholder id when the record is asked at a `version` or `as_of`"
     )
@@ -544,7 +423,7 @@ class Customer360(BaseModel):
     unconverted: Customer360Unconverted = Field(None)
     delivery: Customer360Delivery = Field(None)
     next_revisit_due: dt.date | None = Field(None)
-    revisit: Customer360Revisit | None = Field(None)
+    revisit: RevisitDue | None = Field(None)
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,

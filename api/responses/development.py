@@ -5,7 +5,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict
 
 
-class RepTrainingsItem(BaseModel):
+class Training(BaseModel):
     position: int
     rep_id: str
     course: str
@@ -34,7 +34,7 @@ class RepTrainingsItem(BaseModel):
 
 class RepTrainings(BaseModel):
     rep_id: str
-    items: list[RepTrainingsItem]
+    items: list[Training]
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -59,7 +59,7 @@ class RepTrainings(BaseModel):
     )
 
 
-class RepReviewsItem(BaseModel):
+class Review(BaseModel):
     position: int
     rep_id: str
     period: str
@@ -90,7 +90,7 @@ class RepReviewsItem(BaseModel):
 
 class RepReviews(BaseModel):
     rep_id: str
-    items: list[RepReviewsItem]
+    items: list[Review]
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -116,7 +116,7 @@ class RepReviews(BaseModel):
     )
 
 
-class RepRecognitionsItem(BaseModel):
+class Recognition(BaseModel):
     position: int
     rep_id: str
     title: str
@@ -141,7 +141,7 @@ class RepRecognitionsItem(BaseModel):
 
 class RepRecognitions(BaseModel):
     rep_id: str
-    items: list[RepRecognitionsItem]
+    items: list[Recognition]
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -164,92 +164,13 @@ class RepRecognitions(BaseModel):
     )
 
 
-class RepDevelopmentTraining(BaseModel):
-    position: int
-    rep_id: str
-    course: str
-    topic: str
-    completed_on: dt.date
-    hours: str
-    score: str
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "position": 796,
-                    "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
-                    "course": "ERP 基础",
-                    "topic": "product",
-                    "completed_on": "2026-03-01",
-                    "hours": "5.00",
-                    "score": "90.00",
-                }
-            ]
-        },
-    )
-
-
-class RepDevelopmentReview(BaseModel):
-    position: int
-    rep_id: str
-    period: str
-    rating: int
-    strengths: str
-    improvements: str
-    reviewer_id: str
-    reviewed_on: dt.date
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "position": 797,
-                    "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
-                    "period": "2026-11",
-                    "rating": 4,
-                    "strengths": "客户关系好",
-                    "improvements": "回款跟进",
-                    "reviewer_id": "755fef13-1958-5fda-a517-9110add3cc4a",
-                    "reviewed_on": "2026-12-07",
-                }
-            ]
-        },
-    )
-
-
-class RepDevelopmentRecognition(BaseModel):
-    position: int
-    rep_id: str
-    title: str
-    awarded_on: dt.date
-    reason: str
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "position": 798,
-                    "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
-                    "title": "本月最佳销售",
-                    "awarded_on": "2026-03-05",
-                    "reason": "回款第一",
-                }
-            ]
-        },
-    )
-
-
 class RepDevelopment(BaseModel):
     rep_id: str
-    trainings: list[RepDevelopmentTraining]
+    trainings: list[Training]
     training_hours: str
     training_hours_by_topic: dict[str, str]
-    reviews: list[RepDevelopmentReview]
-    recognitions: list[RepDevelopmentRecognition]
+    reviews: list[Review]
+    recognitions: list[Recognition]
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,

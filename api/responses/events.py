@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 
-class EventPageItem(BaseModel):
+class EventRecord(BaseModel):
     position: int
     type: str
     aggregate_id: str
@@ -97,7 +97,7 @@ class EventPageItem(BaseModel):
 
 
 class EventPage(BaseModel):
-    items: list[EventPageItem]
+    items: list[EventRecord]
     next: int | None
     model_config = ConfigDict(
         extra="allow",

@@ -37,3 +37,39 @@ class Rates(BaseModel):
             ]
         },
     )
+
+
+class DisplayRate(BaseModel):
+    """The rate the money is shown at when `display_currency` is asked for, and the day it is read on."""
+
+    currency: str
+    rate: str | None
+    effective_on: dt.date
+    position: int
+    on: dt.date
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "currency": "USD",
+                    "rate": "7.185000",
+                    "effective_on": "2026-03-01",
+                    "position": 163,
+                    "on": "2026-06-30",
+                }
+            ]
+        },
+    )
+
+
+class CurrencyAmount(BaseModel):
+    """An amount in a currency with no rate to the base currency on its date: counted, never summed in."""
+
+    currency: str
+    amount: str
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={"examples": [{"currency": "USD", "amount": "12000.00"}]},
+    )

@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.responses.events import EventRecord
+
 
 class LeadPageItem(BaseModel):
     lead_id: str
@@ -413,50 +415,10 @@ class ScheduledChecks(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, json_schema_extra={"examples": [{"items": []}]})
 
 
-class LeadTimelineEvent(BaseModel):
-    position: int
-    type: str
-    aggregate_id: str
-    version: int
-    recorded_at: dt.datetime
-    actor: str
-    correlation_id: str
-    causation_id: str
-    data: dict[str, Any]
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "position": 112,
-                    "type": "LeadScored",
-                    "aggregate_id": "52420089-6c13-5ddd-8780-5f42c9e1e7a8",
-                    "version": 2,
-                    "recorded_at": "2026-12-07T09:21:19.117457+00:00",
-                    "actor": "demo",
-                    "correlation_id": "demo-2",
-                    "causation_id": "demo-2",
-                    "data": {
-                        "inputs": {"need_match": 2, "purchasing_power": 5, "decision_complexity": 5},
-                        "source": "other",
-                        "source_weight": "0.80",
-                        "model_version": "scoring-v1",
-                        "policy_version": "policy-v0",
-                        "score": "40.80",
-                        "grade": "C",
-                        "previous_grade": None,
-                    },
-                }
-            ]
-        },
-    )
-
-
 class LeadTimeline(BaseModel):
     id: str
     version: int
-    events: list[LeadTimelineEvent]
+    events: list[EventRecord]
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,

@@ -4,6 +4,9 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.responses.development import Recognition, Review
+from api.responses.performance import KpiMetric
+
 
 class PartnerPageItem(BaseModel):
     partner_id: str
@@ -112,7 +115,7 @@ class PartnerScorecardStaffItem(BaseModel):
     )
 
 
-class PartnerScorecardRevenue(BaseModel):
+class ActualVsTarget(BaseModel):
     actual: str
     target: str | None
     attainment: str | None
@@ -120,86 +123,6 @@ class PartnerScorecardRevenue(BaseModel):
         extra="allow",
         populate_by_name=True,
         json_schema_extra={"examples": [{"actual": "0.00", "target": None, "attainment": None}]},
-    )
-
-
-class PartnerScorecardCollections(BaseModel):
-    actual: str
-    target: str | None
-    attainment: str | None
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={"examples": [{"actual": "0.00", "target": None, "attainment": None}]},
-    )
-
-
-class PartnerScorecardMetric(BaseModel):
-    metric: str
-    target: str | None
-    actual: int | str | None
-    attainment: str | None
-    target_source: str | None = Field(None)
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {"metric": "revenue", "target": None, "actual": "0.00", "attainment": None, "target_source": None}
-            ]
-        },
-    )
-
-
-class PartnerScorecardLatestReview(BaseModel):
-    position: int
-    rep_id: str
-    period: str
-    rating: int
-    strengths: str
-    improvements: str
-    reviewer_id: str
-    reviewed_on: dt.date
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "position": 830,
-                    "rep_id": "ce95dbf2-f3d8-4e93-b0b9-4ad73b4f8c1c",
-                    "period": "2026-03",
-                    "rating": 3,
-                    "strengths": "勤奋",
-                    "improvements": "产品知识",
-                    "reviewer_id": "16dff177-5c47-50f1-9019-efdaa20ea020",
-                    "reviewed_on": "2026-12-07",
-                }
-            ]
-        },
-    )
-
-
-class PartnerScorecardRecognition(BaseModel):
-    position: int
-    rep_id: str
-    title: str
-    awarded_on: dt.date
-    reason: str
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "position": 831,
-                    "rep_id": "ce95dbf2-f3d8-4e93-b0b9-4ad73b4f8c1c",
-                    "title": "渠道新星",
-                    "awarded_on": "2026-03-20",
-                    "reason": "首单",
-                }
-            ]
-        },
     )
 
 
@@ -215,16 +138,16 @@ class PartnerScorecard(BaseModel):
     as_of: dt.date
     staff_count: int
     staff: list[PartnerScorecardStaffItem]
-    revenue: PartnerScorecardRevenue
-    collections: PartnerScorecardCollections
+    revenue: ActualVsTarget
+    collections: ActualVsTarget
     collection_rate: str | None
-    metrics: list[PartnerScorecardMetric]
+    metrics: list[KpiMetric]
     training_hours: str
     training_hours_by_topic: dict[str, str]
     trainings: int
-    latest_reviews: list[PartnerScorecardLatestReview]
+    latest_reviews: list[Review]
     average_rating: str | None
-    recognitions: list[PartnerScorecardRecognition]
+    recognitions: list[Recognition]
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,

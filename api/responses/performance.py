@@ -4,6 +4,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.responses.fx import DisplayRate
+
 
 class OrgChartNode(BaseModel):
     rep_id: str
@@ -62,7 +64,7 @@ class OrgChart(BaseModel):
     )
 
 
-class KpiScorecardMetric(BaseModel):
+class KpiMetric(BaseModel):
     metric: str
     target: str | None
     actual: int | str | None
@@ -107,34 +109,11 @@ class KpiScorecardProductMixItem(BaseModel):
     )
 
 
-class KpiScorecardDisplayRate(BaseModel):
-    currency: str
-    rate: str | None
-    effective_on: dt.date
-    position: int
-    on: dt.date
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "currency": "USD",
-                    "rate": "7.185000",
-                    "effective_on": "2026-03-01",
-                    "position": 163,
-                    "on": "2026-06-30",
-                }
-            ]
-        },
-    )
-
-
 class KpiScorecard(BaseModel):
     scope: str
     period: str
     as_of: str | None
-    metrics: list[KpiScorecardMetric]
+    metrics: list[KpiMetric]
     gross_margin_attainment: str | None
     collection_rate: str | None
     revisit_adherence: KpiScorecardRevisitAdherence
@@ -144,7 +123,7 @@ class KpiScorecard(BaseModel):
     active_customers_by_grade: dict[str, int]
     product_mix: list[KpiScorecardProductMixItem]
     currency: str
-    display_rate: KpiScorecardDisplayRate = Field(None)
+    display_rate: DisplayRate = Field(None)
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -218,39 +197,6 @@ class LeaderboardRow(BaseModel):
     )
 
 
-class LeaderboardBestItem(BaseModel):
-    rep_id: str
-    name: str | None
-    value: int | str
-    rank: int
-    level: str
-    team: str
-    region: str
-    attainment: str | None
-    previous_rank: int
-    rank_change: int
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "rep_id": "59368757-5676-5387-a432-c9907a227184",
-                    "name": "马霞",
-                    "value": "341797.64",
-                    "rank": 1,
-                    "level": "mid",
-                    "team": "华北一组",
-                    "region": "华北",
-                    "attainment": "2.2787",
-                    "previous_rank": 1,
-                    "rank_change": 0,
-                }
-            ]
-        },
-    )
-
-
 class Leaderboard(BaseModel):
     currency: str | None
     metric: str
@@ -260,7 +206,7 @@ class Leaderboard(BaseModel):
     as_of: str | None
     levels: list[str]
     rows: list[LeaderboardRow]
-    best: list[LeaderboardBestItem]
+    best: list[LeaderboardRow]
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,

@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.responses.customers import CurrencyAmount
+from api.responses.fx import CurrencyAmount, DisplayRate
 
 
 class PipelineBoardStage(BaseModel):
@@ -135,29 +135,6 @@ class PipelineBoardForecastItem(BaseModel):
     )
 
 
-class PipelineBoardDisplayRate(BaseModel):
-    currency: str
-    rate: str | None
-    effective_on: dt.date
-    position: int
-    on: dt.date
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "currency": "USD",
-                    "rate": "7.095000",
-                    "effective_on": "2026-08-01",
-                    "position": 164,
-                    "on": "2026-12-07",
-                }
-            ]
-        },
-    )
-
-
 class PipelineBoard(BaseModel):
     currency: str
     period: str | None
@@ -172,7 +149,7 @@ class PipelineBoard(BaseModel):
     velocity: list[PipelineBoardVelocityItem]
     forecast: list[PipelineBoardForecastItem]
     unconverted: list[CurrencyAmount]
-    display_rate: PipelineBoardDisplayRate = Field(None)
+    display_rate: DisplayRate = Field(None)
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -341,29 +318,6 @@ class ReceivablesReportOverdueItem(BaseModel):
     )
 
 
-class ReceivablesReportDisplayRate(BaseModel):
-    currency: str
-    rate: str | None
-    effective_on: dt.date
-    position: int
-    on: dt.date
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "currency": "USD",
-                    "rate": "7.095000",
-                    "effective_on": "2026-08-01",
-                    "position": 164,
-                    "on": "2026-12-07",
-                }
-            ]
-        },
-    )
-
-
 class ReceivablesReport(BaseModel):
     period: str
     as_of: dt.date
@@ -374,7 +328,7 @@ class ReceivablesReport(BaseModel):
     overdue: list[ReceivablesReportOverdueItem]
     overdue_total: str
     overdue_unconverted: list[CurrencyAmount]
-    display_rate: ReceivablesReportDisplayRate = Field(None)
+    display_rate: DisplayRate = Field(None)
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,

@@ -2,10 +2,10 @@
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class DeliveryListItem(BaseModel):
+class DeliveryMilestone(BaseModel):
     deal_id: str
     customer_id: str
     owner_id: str
@@ -15,7 +15,7 @@ class DeliveryListItem(BaseModel):
     done_on: dt.date | None
     status: str
     days_overdue: int
-    on_time: bool | None
+    on_time: bool | None = Field(description="done by the planned date; null while not done")
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -41,7 +41,7 @@ class DeliveryListItem(BaseModel):
 class DeliveryList(BaseModel):
     as_of: dt.date
     status: str | None
-    items: list[DeliveryListItem]
+    items: list[DeliveryMilestone]
     truncated: bool
     model_config = ConfigDict(
         extra="allow",
