@@ -11,7 +11,7 @@ class KeyListItem(BaseModel):
     rep_id: str | None
     label: str
     minted_at: dt.datetime
-    minted_by: str
+    minted_by: str | None
     revoked_at: dt.datetime | None
     revoked_by: str | None
     revoke_reason: str | None

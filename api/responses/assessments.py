@@ -319,7 +319,7 @@ class ScorecardNote(BaseModel):
 
 
 class IndicatorReadFrom(BaseModel):
-    actual: str = Field(None)
+    actual: str | None = Field(None)
     attainment: str | None = Field(None)
     metric: str = Field(None)
     read_model: str

@@ -224,12 +224,12 @@ class StatementClawbackNote(BaseModel):
 
 
 class Statement(BaseModel):
-    approved_by: str = Field(None)
-    approved_at: dt.datetime = Field(None)
-    paid_on: dt.date = Field(None)
-    reference: str = Field(None)
-    paid_by: str = Field(None)
-    paid_at: dt.datetime = Field(None)
+    approved_by: str | None = Field(None)
+    approved_at: dt.datetime | None = Field(None)
+    paid_on: dt.date | None = Field(None)
+    reference: str | None = Field(None)
+    paid_by: str | None = Field(None)
+    paid_at: dt.datetime | None = Field(None)
     rep_id: str
     period: str
     currency: str
@@ -237,7 +237,7 @@ class Statement(BaseModel):
     total: str
     digest: str
     lines: list[StatementLine]
-    closed_as_of_position: int = Field(None)
+    closed_as_of_position: int | None = Field(None)
     note: str = Field(None)
     clawback_notes: list[StatementClawbackNote] = Field(None)
     model_config = ConfigDict(

@@ -43,7 +43,7 @@ class RevisitPolicy(BaseModel):
 class RevisitDue(BaseModel):
     customer_id: str
     name: str
-    owner_id: str
+    owner_id: str | None
     grade: str
     days: int
     last_visit_on: dt.date | None
@@ -147,9 +147,9 @@ class CreditRating(BaseModel):
 
 class Customer360FeedbackItem(BaseModel):
     score: int
-    comment: str
+    comment: str | None
     given_on: dt.date
-    rep_id: str
+    rep_id: str | None
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -202,7 +202,7 @@ class Customer360Visit(BaseModel):
     rep_id: str
     kind: str
     occurred_at: dt.datetime
-    notes: str
+    notes: str | None
     next_step: str | None
     model_config = ConfigDict(
         extra="allow",

@@ -12,7 +12,7 @@ class Training(BaseModel):
     topic: str
     completed_on: dt.date
     hours: str
-    score: str
+    score: str | None
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,

@@ -14,12 +14,12 @@ class LeadPageItem(BaseModel):
     region: str
     industry: str
     size_band: str | None
-    product_line: str
+    product_line: str | None
     source: str
     captured_on: dt.date
     status: str
-    grade: str
-    score: str
+    grade: str | None
+    score: str | None
     assignee_id: str | None
     assigned_at: dt.datetime | None
     first_contact_at: dt.datetime | None
@@ -114,12 +114,12 @@ class LeadQueueItem(BaseModel):
     region: str
     industry: str
     size_band: str | None
-    product_line: str
+    product_line: str | None
     source: str
     captured_on: dt.date
     status: str
-    grade: str
-    score: str
+    grade: str | None
+    score: str | None
     assignee_id: str
     assigned_at: dt.datetime
     first_contact_at: dt.datetime | None
@@ -210,14 +210,18 @@ class LeadQueue(BaseModel):
 
 
 class LeadSlaReportRow(BaseModel):
-    rep: str
+    """One group: its key is named by `group_by` (rep, team or grade); rep groups carry the rep's name."""
+
+    rep: str = Field(None)
+    team: str = Field(None)
+    grade: str = Field(None)
     assignments: int
     responded: int
     first_response_hours_median: str | None
     first_response_hours_p90: str | None
     first_response_breaches: int
     follow_up_breaches: int
-    name: str
+    name: str | None = Field(None)
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,

@@ -173,8 +173,8 @@ class LeaderboardRow(BaseModel):
     team: str
     region: str
     attainment: str | None
-    previous_rank: int
-    rank_change: int
+    previous_rank: int | None = Field(description="null: not ranked in the previous period")
+    rank_change: int | None
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -207,6 +207,7 @@ class Leaderboard(BaseModel):
     levels: list[str]
     rows: list[LeaderboardRow]
     best: list[LeaderboardRow]
+    display_rate: DisplayRate = Field(None)
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,

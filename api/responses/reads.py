@@ -244,7 +244,7 @@ class ReceivablesReportRow(BaseModel):
     collected: str
     receivable: str
     collection_rate: str | None
-    name: str = Field(None)
+    name: str | None = Field(None)
     team: str = Field(None)
     model_config = ConfigDict(
         extra="allow",
