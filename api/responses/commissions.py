@@ -133,13 +133,15 @@ class StatementVerification(BaseModel):
 
 class StatementLine(BaseModel):
     id: str
-    kind: str
+    kind: str = Field(
+        description="earned | clawback | override | bonus | draw | draw_recovery | adjustment | deduction"
+    )
     deal_id: str | None
-    component: str
+    component: str | None
     basis_amount: str
     amount: str
-    plan_id: str
-    plan_version: int
+    plan_id: str | None
+    plan_version: int | None
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -295,7 +297,7 @@ class Statement(BaseModel):
 class LineExplanationTarget(BaseModel):
     scope: str
     metric: str
-    value: str
+    value: str | None
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -356,13 +358,15 @@ class LineExplanationFx(BaseModel):
 
 
 class LineExplanation(BaseModel):
+    """The line and its provenance: which keys there are depends on the line's kind and component."""
+
     line: StatementLine
     rep_id: str
     period: str
     status: str
-    plan_id: str
-    plan_version: int
-    component: dict[str, Any]
+    plan_id: str | None = Field(None)
+    plan_version: int | None = Field(None)
+    component: dict[str, Any] | None = Field(None)
     team: str = Field(None)
     team_revenue: str = Field(None)
     target: LineExplanationTarget | None = Field(None)
@@ -375,11 +379,11 @@ class LineExplanation(BaseModel):
     sources: list[SourceEvent] = Field(None)
     amount_before_rounding: str = Field(None)
     fx: LineExplanationFx = Field(None)
-    metric_value: str = Field(None)
+    metric_value: int | str = Field(None)
     rank: int = Field(None)
-    cut_value: str = Field(None)
+    cut_value: int | str = Field(None)
     note: str = Field(None)
-    payable_on: str = Field(None)
+    payable_on: str | None = Field(None)
     clawback_days: int = Field(None)
     model_config = ConfigDict(
         extra="allow",
