@@ -39,6 +39,8 @@ class KeyListItem(BaseModel):
 
 
 class KeyList(BaseModel):
+    """Every API key without its secret."""
+
     items: list[KeyListItem]
     model_config = ConfigDict(
         extra="allow",
@@ -67,6 +69,8 @@ class KeyList(BaseModel):
 
 
 class Principal(BaseModel):
+    """The calling key: role, rep and the actor its commands are recorded under."""
+
     role: str
     rep_id: str | None
     key_id: str | None

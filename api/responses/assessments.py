@@ -88,6 +88,8 @@ class SchemeListItem(BaseModel):
 
 
 class SchemeList(BaseModel):
+    """Every assessment scheme (考核方案) at its newest version."""
+
     items: list[SchemeListItem]
     model_config = ConfigDict(
         extra="allow",
@@ -159,6 +161,8 @@ class SchemeVersionsVersion(BaseModel):
 
 
 class SchemeVersions(BaseModel):
+    """An assessment scheme with every version."""
+
     id: str
     version: int
     name: str
@@ -251,6 +255,8 @@ class PeriodScorecardsItem(BaseModel):
 
 
 class PeriodScorecards(BaseModel):
+    """Each rep's score, grade and indicator points for a period."""
+
     period: str
     scope: str
     items: list[PeriodScorecardsItem]
@@ -482,6 +488,9 @@ class ImprovementPlan(BaseModel):
 
 
 class RepScorecards(BaseModel):
+    """A rep's scorecards for a period, each value with what it was read from, the improvement plans
+    of the period and notes on the previous, finalized period. Null fields: no scheme applies."""
+
     rep_id: str
     period: str
     name: str | None
@@ -624,6 +633,8 @@ class ScorecardVerificationItem(BaseModel):
 
 
 class ScorecardVerification(BaseModel):
+    """A rep's finalized scorecards recomputed from their frozen inputs, digests compared."""
+
     rep_id: str
     period: str
     verified: bool
@@ -659,6 +670,8 @@ class ScorecardVerification(BaseModel):
 
 
 class ImprovementPlanList(BaseModel):
+    """Improvement plans (改善对策) by status."""
+
     status: str | None
     manager_id: str | None
     as_of: dt.date
@@ -735,6 +748,9 @@ class ProgrammeReportItem(BaseModel):
 
 
 class ProgrammeReport(BaseModel):
+    """A training programme (培训体系) with each rep of its audience, hours done by the due date and
+    counts."""
+
     id: str
     name: str
     topic: str

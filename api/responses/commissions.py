@@ -47,6 +47,8 @@ class PlanVersionsVersion(BaseModel):
 
 
 class PlanVersions(BaseModel):
+    """A commission plan with every version."""
+
     id: str
     version: int
     versions: list[PlanVersionsVersion]
@@ -105,6 +107,9 @@ class LineDifference(BaseModel):
 
 
 class StatementVerification(BaseModel):
+    """A closed statement recomputed from history as it stood at the close, its digest compared, and
+    what has changed since."""
+
     rep_id: str
     period: str
     frozen_digest: str
@@ -226,6 +231,8 @@ class StatementClawbackNote(BaseModel):
 
 
 class Statement(BaseModel):
+    """A rep's commission statement (提成明细) for a month: live while open, frozen once closed."""
+
     approved_by: str | None = Field(None)
     approved_at: dt.datetime | None = Field(None)
     paid_on: dt.date | None = Field(None)

@@ -9,6 +9,9 @@ from api.responses.sales_process import DeliveryMilestone
 
 
 class CustomerDistribution(BaseModel):
+    """Customers by grade, lifecycle state, region and classification; `unset` counts those without
+    one."""
+
     total: int
     by_grade: dict[str, int]
     by_lifecycle: dict[str, int]
@@ -32,6 +35,9 @@ class CustomerDistribution(BaseModel):
 
 
 class RevisitPolicy(BaseModel):
+    """Days between revisits by customer grade (A, B, C, ...), keyed by grade, and the policy's
+    version."""
+
     version: int
     model_config = ConfigDict(
         extra="allow",
@@ -72,6 +78,8 @@ class RevisitDue(BaseModel):
 
 
 class RevisitList(BaseModel):
+    """Customers whose next revisit is overdue or coming due, soonest first."""
+
     as_of: dt.date
     status: str | None
     within_days: int
@@ -390,6 +398,9 @@ class Customer360OverdueRevisit(BaseModel):
 
 
 class Customer360(BaseModel):
+    """Customer 360 (客户全景): the customer record with deals, payments, exposure, delivery and revisit
+    plan. Asked at a `version` or `as_of`: the record alone, without deals and payments."""
+
     id: str
     version: int
     name: str

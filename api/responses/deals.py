@@ -7,6 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class SalesPolicy(BaseModel):
+    """The sales policy in force: stage probabilities, loss reasons, payment terms, dormancy."""
+
     version: int
     settings: dict[str, Any]
     model_config = ConfigDict(
@@ -68,6 +70,9 @@ class NegotiationPictureHistoryItem(BaseModel):
 
 
 class NegotiationPicture(BaseModel):
+    """A deal's negotiation picture on a day (budget, decision process and makers, competitors) and
+    the changes that made it."""
+
     deal_id: str
     on: dt.date
     budget: str | None

@@ -33,6 +33,8 @@ class Training(BaseModel):
 
 
 class RepTrainings(BaseModel):
+    """A rep's trainings by completion date."""
+
     rep_id: str
     items: list[Training]
     model_config = ConfigDict(
@@ -89,6 +91,8 @@ class Review(BaseModel):
 
 
 class RepReviews(BaseModel):
+    """A rep's periodic reviews."""
+
     rep_id: str
     items: list[Review]
     model_config = ConfigDict(
@@ -140,6 +144,8 @@ class Recognition(BaseModel):
 
 
 class RepRecognitions(BaseModel):
+    """A rep's recognitions by date."""
+
     rep_id: str
     items: list[Recognition]
     model_config = ConfigDict(
@@ -165,6 +171,8 @@ class RepRecognitions(BaseModel):
 
 
 class RepDevelopment(BaseModel):
+    """A rep's trainings (with hours in total and by topic), reviews and recognitions."""
+
     rep_id: str
     trainings: list[Training]
     training_hours: str

@@ -97,6 +97,8 @@ class EventRecord(BaseModel):
 
 
 class EventPage(BaseModel):
+    """Events in store order with their metadata; `next` is the cursor (null at the end)."""
+
     items: list[EventRecord]
     next: int | None
     model_config = ConfigDict(

@@ -60,6 +60,8 @@ class LeadPageItem(BaseModel):
 
 
 class LeadPage(BaseModel):
+    """Leads in capture order; `next` is the cursor for the following page."""
+
     items: list[LeadPageItem]
     next: int | None = Field(description="pass as `after` for the following page; null on the last page")
     model_config = ConfigDict(
@@ -166,6 +168,8 @@ class LeadQueueItem(BaseModel):
 
 
 class LeadQueue(BaseModel):
+    """A rep's open leads with their age, the next SLA deadline and its state."""
+
     rep_id: str
     as_of: dt.datetime
     items: list[LeadQueueItem]
@@ -243,6 +247,8 @@ class LeadSlaReportRow(BaseModel):
 
 
 class LeadSlaReport(BaseModel):
+    """First response times and SLA breaches of the period's assignments, by rep, team or grade."""
+
     period: str
     group_by: str
     rows: list[LeadSlaReportRow]
@@ -304,6 +310,8 @@ class LeadSourceReportSource(BaseModel):
 
 
 class LeadSourceReport(BaseModel):
+    """Leads captured in the period per source and what became of them."""
+
     period: str
     sources: list[LeadSourceReportSource]
     model_config = ConfigDict(
@@ -333,6 +341,8 @@ class LeadSourceReport(BaseModel):
 
 
 class LeadPolicy(BaseModel):
+    """The lead policy in force: scoring, grade levels, assignment rules, capacity, SLA, pool."""
+
     version: int
     label: str
     model_version: str
@@ -415,11 +425,15 @@ class ScheduledCheck(BaseModel):
 
 
 class ScheduledChecks(BaseModel):
+    """The checks `salesledger project` runs by itself, with their last run and next run."""
+
     items: list[ScheduledCheck]
     model_config = ConfigDict(extra="allow", populate_by_name=True, json_schema_extra={"examples": [{"items": []}]})
 
 
 class LeadTimeline(BaseModel):
+    """Every event of a lead, in order, with its metadata."""
+
     id: str
     version: int
     events: list[EventRecord]

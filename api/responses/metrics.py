@@ -6,6 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class MetricInfo(BaseModel):
+    """A projection that answers queries at `GET /metrics/{name}`."""
+
     name: str
     version: int
     description: str

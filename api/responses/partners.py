@@ -32,6 +32,8 @@ class PartnerPageItem(BaseModel):
 
 
 class PartnerPage(BaseModel):
+    """Channel partners (渠道) by id; `next` is the cursor for the following page."""
+
     items: list[PartnerPageItem]
     next: str | None = Field(description="pass as `after` for the following page; null on the last page")
     model_config = ConfigDict(
@@ -127,6 +129,9 @@ class ActualVsTarget(BaseModel):
 
 
 class PartnerScorecard(BaseModel):
+    """A channel partner's scorecard for a period: staff, revenue and collections against target,
+    KPIs, training hours, reviews and recognitions."""
+
     partner_id: str
     name: str
     kind: str

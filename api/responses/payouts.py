@@ -29,6 +29,9 @@ class PeriodStatementsStatement(BaseModel):
 
 
 class PeriodStatements(BaseModel):
+    """The commission month: open or closed, its total and each statement's status, total and
+    digest."""
+
     period: str
     status: str
     closed_at: dt.datetime | None
@@ -87,6 +90,8 @@ class DisputeListItem(BaseModel):
 
 
 class DisputeList(BaseModel):
+    """Disputes of commission lines, oldest month first."""
+
     items: list[DisputeListItem]
     next: str | None = Field(description="always null: every dispute is on the one page")
     model_config = ConfigDict(

@@ -37,6 +37,8 @@ class OrgChartNode(BaseModel):
 
 
 class OrgChart(BaseModel):
+    """The hierarchy on a date: director, managers and reps with their duties."""
+
     as_of: dt.date
     nodes: list[OrgChartNode]
     model_config = ConfigDict(
@@ -110,6 +112,9 @@ class KpiScorecardProductMixItem(BaseModel):
 
 
 class KpiScorecard(BaseModel):
+    """Actual against target and attainment of every metric for a scope and period, with collection
+    rate, revisit adherence, visits per working day, active customers by grade and product mix."""
+
     scope: str
     period: str
     as_of: str | None
@@ -198,6 +203,9 @@ class LeaderboardRow(BaseModel):
 
 
 class Leaderboard(BaseModel):
+    """Reps ranked densely by a metric for a period, with attainment and the change against the
+    previous period."""
+
     currency: str | None
     metric: str
     period: str

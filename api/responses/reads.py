@@ -136,6 +136,9 @@ class PipelineBoardForecastItem(BaseModel):
 
 
 class PipelineBoard(BaseModel):
+    """Open deals per stage, won and lost totals, win rate, loss reasons, conversion, velocity and
+    forecast."""
+
     currency: str
     period: str | None
     filters: dict[str, Any]
@@ -207,6 +210,8 @@ class PipelineBoard(BaseModel):
 
 
 class ProjectionStatus(BaseModel):
+    """A projection's position, the store head, its lag, state and last error."""
+
     name: str
     version: int
     position: int
@@ -319,6 +324,9 @@ class ReceivablesReportOverdueItem(BaseModel):
 
 
 class ReceivablesReport(BaseModel):
+    """Collection rate (回款率) of the period's signed deals per rep or team, and the receivables
+    overdue."""
+
     period: str
     as_of: dt.date
     group_by: str
@@ -413,6 +421,8 @@ class DeadLetter(BaseModel):
 
 
 class DeadLetters(BaseModel):
+    """Events a projection set aside (on_error = park)."""
+
     projection: str
     items: list[DeadLetter]
     model_config = ConfigDict(

@@ -39,6 +39,8 @@ class DeliveryMilestone(BaseModel):
 
 
 class DeliveryList(BaseModel):
+    """Delivery milestones of won deals by planned date; `truncated` when the list was cut."""
+
     as_of: dt.date
     status: str | None
     items: list[DeliveryMilestone]
@@ -86,6 +88,8 @@ class ProposalWinRatesRow(BaseModel):
 
 
 class ProposalWinRates(BaseModel):
+    """Deals by the number of proposals sent on them: open, won, lost and win rate."""
+
     rows: list[ProposalWinRatesRow]
     model_config = ConfigDict(
         extra="allow",
@@ -113,6 +117,9 @@ class CompetitorReportRow(BaseModel):
 
 
 class CompetitorReport(BaseModel):
+    """Competitors met across deals, most met first, with our wins, losses and win rate against
+    each."""
+
     rows: list[CompetitorReportRow]
     model_config = ConfigDict(
         extra="allow",

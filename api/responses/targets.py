@@ -67,6 +67,8 @@ class TargetSheetViewHistoryItem(BaseModel):
 
 
 class TargetSheetView(BaseModel):
+    """Every scope's target for a period and metric, the decomposition tree and its history."""
+
     period: str
     metric: str
     version: int
