@@ -1,6 +1,6 @@
 """Every read route documents what it answers: a JSON response schema with an example, so `/docs`
-shows every shape; and every example in the document is true to its own schema. (Whether the
-schemas are true to what the routes answer is what tests/e2e/test_fuzz.py checks.)"""
+shows every shape; every response model keeps keys it does not name and its example fits it.
+(Whether the schemas are true to what the routes answer is what tests/e2e/test_fuzz.py checks.)"""
 
 from __future__ import annotations
 
