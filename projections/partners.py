@@ -84,6 +84,7 @@ def scorecard(tx: Tx, partner_id: str, *, period: Period, day: date) -> dict[str
         "staff_count": len(staff),
         "staff": staff,
         **{name: _headline(metrics[name]) for name in HEADLINE},
+        "currency": card["currency"],
         "collection_rate": card["collection_rate"],
         "metrics": card["metrics"],
         "training_hours": sum(by_topic.values(), Decimal("0.00")),
@@ -96,4 +97,6 @@ def scorecard(tx: Tx, partner_id: str, *, period: Period, day: date) -> dict[str
 
 
 def _headline(row: dict[str, Any]) -> dict[str, Any]:
-    return {"actual": row["actual"], "target": row["target"], "attainment": row["attainment"]}
+    """Actual against target, in base currency; amounts no exchange rate converts yet are listed."""
+    shown = {"actual": row["actual"], "target": row["target"], "attainment": row["attainment"]}
+    return {**shown, "unconverted": row["unconverted"]} if row.get("unconverted") else shown

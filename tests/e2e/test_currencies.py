@@ -236,3 +236,15 @@ def test_a_query_may_ask_for_another_display_currency(book, client):
     for bad in ("XYZ", "EUR"):  # unknown; no rate in force
         answer = client.get("/kpis", params={"scope": "company", "period": "2026-02", "display_currency": bad})
         assert answer.status_code == 422 and answer.json()["error"]["details"]["field"] == "display_currency"
+
+
+def test_a_partner_scorecard_lists_what_no_rate_converts(book):
+    partner = book.post("/partners", {"name": "海外代理", "kind": "agent", "region": "华东"})["id"]
+    body = {"name": "代理销售", "level": "senior", "team": "渠道组", "region": "华东", "hired_on": "2025-01-01"}
+    staff = book.post("/reps", {**body, "partner_id": partner})["id"]
+    book.rate("USD", "7.00", "2026-01-01")
+    book.won(staff, "100.00", "2026-02-10", currency="USD")
+    book.won(staff, "50.00", "2026-02-11", currency="GBP", margin="10.00")  # no GBP rate
+    card = book.get(f"/partners/{partner}", period="2026-02")
+    assert card["currency"] == "CNY" and card["revenue"]["actual"] == "700.00"
+    assert card["revenue"]["unconverted"] == [{"currency": "GBP", "amount": "50.00"}]
