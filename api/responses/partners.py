@@ -5,6 +5,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.responses.development import Recognition, Review
+from api.responses.fx import CurrencyAmount
 from api.responses.performance import KpiMetric
 
 
@@ -82,13 +83,13 @@ class PartnerScorecardStaffItemLatestReview(BaseModel):
 class PartnerScorecardStaffItem(BaseModel):
     rep_id: str
     name: str | None
-    level: str
-    team: str
-    region: str
+    level: str | None
+    team: str | None
+    region: str | None
     revenue: str
     collections: str
     training_hours: str
-    latest_review: PartnerScorecardStaffItemLatestReview
+    latest_review: PartnerScorecardStaffItemLatestReview | None = Field(description="null: not reviewed yet")
     recognitions: int
     model_config = ConfigDict(
         extra="allow",
@@ -118,9 +119,14 @@ class PartnerScorecardStaffItem(BaseModel):
 
 
 class ActualVsTarget(BaseModel):
+    """Actual against target, in base currency."""
+
     actual: str
     target: str | None
     attainment: str | None
+    unconverted: list[CurrencyAmount] = Field(
+        None, description="amounts no exchange rate converts yet: never summed in"
+    )
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -141,6 +147,7 @@ class PartnerScorecard(BaseModel):
     scope: str
     period: str
     as_of: dt.date
+    currency: str = Field(description="the base currency the money is in")
     staff_count: int
     staff: list[PartnerScorecardStaffItem]
     revenue: ActualVsTarget
@@ -168,6 +175,7 @@ class PartnerScorecard(BaseModel):
                     "scope": "partner:596d4deb-7391-4f59-a03b-c9c5de65b59d",
                     "period": "2026-03",
                     "as_of": "2026-03-31",
+                    "currency": "CNY",
                     "staff_count": 1,
                     "staff": [
                         {

@@ -4,7 +4,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.responses.fx import DisplayRate
+from api.responses.fx import CurrencyAmount, DisplayRate
 
 
 class OrgChartNode(BaseModel):
@@ -72,6 +72,10 @@ class KpiMetric(BaseModel):
     actual: int | str | None
     attainment: str | None
     target_source: str | None = Field(None)
+    unconverted: list[CurrencyAmount] = Field(
+        None, description="amounts no exchange rate converts yet: never summed in"
+    )
+    relief: str = Field(None, description="credit toward attainment, never part of the actual")
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
@@ -180,6 +184,9 @@ class LeaderboardRow(BaseModel):
     attainment: str | None
     previous_rank: int | None = Field(description="null: not ranked in the previous period")
     rank_change: int | None
+    unconverted: list[CurrencyAmount] = Field(
+        None, description="amounts no exchange rate converts yet: never summed in"
+    )
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
