@@ -12,10 +12,12 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 from application.demo import load_demo
+from domain.fx import convert
 from domain.values import OPEN_STAGES, Period
 from projections.engine import tracking
 from projections.engine.runner import catch_up, process, rebuild
 from projections.engine.tracking import active_tables
+from projections.fx import FX, rate_on
 from projections.money import fraction, from_cents
 from projections.org import ORG, OrgHistory
 from projections.pipeline import DEAL_COLUMNS, PIPELINE, pipeline_board
@@ -81,6 +83,59 @@ def reference(tx, *, currency="CNY", period=None, owners=None, as_of, **filters)
     }
 
 
+def in_base(tx, board, *, as_of, **case):
+    """The board without `currency`: every currency's deals in base currency. Closed deals convert
+    one by one at the rate of their closing date (read here from the fx read model, not from the
+    pipeline's rows); open ones per group at the rate on `as_of` (within a cent per group)."""
+    rates = active_tables(tx, FX)["rates"]
+    codes = sorted({row[0] for row in tx.all(f"SELECT DISTINCT currency FROM {active_tables(tx, PIPELINE)['deals']}")})
+    assert len(codes) > 1  # the demo sells in US dollars too
+    won = lost = Decimal("0.00")
+    opened, count = Decimal("0.00"), 0
+    for code in codes:
+        theirs = reference(tx, currency=code, as_of=as_of, **case)
+        count += theirs["won"][0]
+        if code == "CNY":
+            won, lost, opened = (
+                won + theirs["won"][1],
+                lost + theirs["lost"][1],
+                opened + sum(s[2] for s in theirs["stages"]),
+            )
+            continue
+        for deal in deals_of(tx, code, as_of=as_of, **case):
+            if deal["status"] == "open":
+                continue
+            rate = rate_on(tx, rates, code, date.fromisoformat(deal["closed_on"])).rate
+            if deal["status"] == "won":
+                won += convert(from_cents(deal["signed_cents"]), rate)
+            else:
+                lost += convert(from_cents(deal["amount_cents"]), rate)
+        opened += convert(sum(s[2] for s in theirs["stages"]), rate_on(tx, rates, code, as_of).rate)
+    assert (board["won"]["count"], board["won"]["amount"], board["lost"]["amount"]) == (count, won, lost), case
+    assert abs(board["open"]["amount"] - opened) <= Decimal("0.01") * 40, case
+    assert board["currency"] == "CNY" and board["unconverted"] == []
+
+
+def deals_of(tx, currency, *, as_of, period=None, owners=None, **filters):
+    """The deals `reference` counts for one currency (the same filters, by the same rules)."""
+    kept = []
+    t = active_tables(tx, PIPELINE)
+    org = OrgHistory(tx)
+    scopes = [f"{k}:{filters[k]}" for k in ("team", "region") if filters.get(k)]
+    for row in tx.all(f"SELECT * FROM {t['deals']} WHERE currency = ?", (currency,)):
+        d = dict(zip(DEAL_COLUMNS, row, strict=True))
+        if not all(filters.get(k) in (None, d[k]) for k in ("owner_id", "product_line")):
+            continue
+        if (period and date.fromisoformat(d["opened_on"]) not in period) or (
+            owners is not None and d["owner_id"] not in owners
+        ):
+            continue
+        day = date.fromisoformat(d["closed_on"]) if d["status"] != "open" and d["closed_on"] else as_of
+        if all(org.in_scope(d["owner_id"], day, s) for s in scopes):
+            kept.append(d)
+    return kept
+
+
 def shape(board):
     return {
         "stages": [(s["stage"], s["count"], s["amount"], s["weighted_amount"]) for s in board["stages"]],
@@ -97,6 +152,7 @@ def shape(board):
 def demo(runtime):
     load_demo(runtime.ledger, seed=3, reps=12, deals=160)
     catch_up(runtime.db, runtime.source, ORG)
+    catch_up(runtime.db, runtime.source, FX)
     return runtime
 
 
@@ -124,7 +180,9 @@ def test_totals_answer_what_the_deals_say_for_every_filter(demo):
         cases += [{"team": team} for team in teams] + [{"region": region} for region in regions]
         cases += [{"owner_id": owners[0]}, {"product_line": lines[0]}, {"team": teams[0], "product_line": lines[-1]}]
         for as_of, case in itertools.product((date(2026, 3, 15), date(2026, 12, 31)), cases):
-            assert shape(pipeline_board(tx, as_of=as_of, **case)) == reference(tx, as_of=as_of, **case), case
+            one = {**case, "currency": "CNY"}  # one currency in its own amounts
+            assert shape(pipeline_board(tx, as_of=as_of, **one)) == reference(tx, as_of=as_of, **one), case
+            in_base(tx, pipeline_board(tx, as_of=as_of, **case), as_of=as_of, **case)
     batched = table_rows(rt.db, PIPELINE.table_names(generation))
     rebuild(rt.db, rt.source, PIPELINE)
     with rt.db.read() as tx:
