@@ -10,6 +10,7 @@ from fastapi import APIRouter, params
 from api.deps import MetaDep, RuntimeDep, answer
 from api.encoding import Json
 from api.models import AsOfParam, Body, Receipt, Text, VersionParam
+from api.responses.events import AggregateHistory, RecordState
 from domain.base import Entity
 from domain.errors import InvalidInput
 from infrastructure.runtime import Runtime
@@ -52,7 +53,14 @@ def record_routes(
         return aggregate_history(rt, cls, record_id)
 
     history.__doc__ = f"Every event of this {kind}, in order, with actor, correlation and causation ids."
-    router.add_api_route("/{record_id}/history", history, methods=["GET"], name=f"{kind}_history", dependencies=[read])
+    router.add_api_route(
+        "/{record_id}/history",
+        history,
+        methods=["GET"],
+        name=f"{kind}_history",
+        dependencies=[read],
+        response_model=AggregateHistory,
+    )
 
     if forget is not None:
 
@@ -79,7 +87,9 @@ def record_routes(
             return aggregate_view(rt, cls, record_id, version, as_of)
 
         get.__doc__ = f"The {kind} now, or at `version` / `as_of` (recording time)."
-        router.add_api_route("/{record_id}", get, methods=["GET"], name=f"get_{kind}", dependencies=[read])
+        router.add_api_route(
+            "/{record_id}", get, methods=["GET"], name=f"get_{kind}", dependencies=[read], response_model=RecordState
+        )
 
 
 class Forget(Body):

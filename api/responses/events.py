@@ -184,3 +184,71 @@ class EventPage(BaseModel):
             ]
         },
     )
+
+
+class AggregateHistory(BaseModel):
+    """Every event of one record (rep, customer, lead, deal), in order, with its metadata."""
+
+    id: str
+    version: int
+    events: list[EventRecord]
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "1774e564-3cf6-5d05-ade4-c3f7d28f7ba1",
+                    "version": 2,
+                    "events": [
+                        {
+                            "position": 12,
+                            "type": "RepHired",
+                            "aggregate_id": "1774e564-3cf6-5d05-ade4-c3f7d28f7ba1",
+                            "version": 1,
+                            "recorded_at": "2026-12-07T09:15:57.848992+00:00",
+                            "actor": "admin:token",
+                            "correlation_id": "c-12",
+                            "causation_id": "r-12",
+                            "data": {"name": "王芳", "level": "mid", "team": "华东一组", "region": "华东"},
+                        },
+                        {
+                            "position": 40,
+                            "type": "RepLevelChanged",
+                            "aggregate_id": "1774e564-3cf6-5d05-ade4-c3f7d28f7ba1",
+                            "version": 2,
+                            "recorded_at": "2026-12-07T09:20:03.101000+00:00",
+                            "actor": "admin:token",
+                            "correlation_id": "c-40",
+                            "causation_id": "r-40",
+                            "data": {"to_level": "senior", "effective_from": "2026-07-01", "reason": "年度晋升"},
+                        },
+                    ],
+                }
+            ]
+        },
+    )
+
+
+class RecordState(BaseModel):
+    """A record (rep, lead, deal) as its events made it: `id`, `version` and its attributes, now or
+    at `version` / `as_of`; the attributes are those of the record's kind."""
+
+    id: str
+    version: int
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "1774e564-3cf6-5d05-ade4-c3f7d28f7ba1",
+                    "version": 2,
+                    "name": "王芳",
+                    "level": "senior",
+                    "team": "华东一组",
+                    "region": "华东",
+                    "manager_id": "0f314ad6-f284-447f-b271-2c15ca1fc779",
+                    "status": "active",
+                }
+            ]
+        },
+    )
