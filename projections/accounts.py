@@ -308,7 +308,7 @@ def _deal_view(d: dict) -> dict:
     }
 
 
-def customer_accounts(tx: Tx, customer_id: str, today: date | None = None) -> dict:
+def customer_accounts(tx: Tx, customer_id: str, today: date) -> dict:
     """The customer's deals and payments (for Customer 360)."""
     t = active_tables(tx, ACCOUNTS)
     deals = _deals(tx, "WHERE customer_id = ? ORDER BY opened_on, deal_id", (customer_id,))
@@ -321,7 +321,7 @@ def customer_accounts(tx: Tx, customer_id: str, today: date | None = None) -> di
         )
     ]
     last = tx.value(f"SELECT last_activity_on FROM {t['customers']} WHERE customer_id = ?", (customer_id,))
-    base, left_out = _Base(tx, today or date.today()), _Base(tx, today or date.today())
+    base, left_out = _Base(tx, today), _Base(tx, today)  # each figure tallies what it leaves out
     return {
         "deals": [_deal_view(d) for d in deals],
         "payments": payments,
@@ -337,10 +337,10 @@ def _exposure_cents(d: dict) -> int:
     return d["amount_cents"] if d["status"] == "open" else _receivable_cents(d)
 
 
-def exposure(tx: Tx, customer_id: str, today: date | None = None) -> Decimal:
+def exposure(tx: Tx, customer_id: str, today: date) -> Decimal:
     """Open deal amounts plus receivables, in base currency: what a credit limit is measured
     against (an amount no rate converts yet is not counted)."""
-    base = _Base(tx, today or date.today())
+    base = _Base(tx, today)
     deals = _deals(tx, "WHERE customer_id = ?", (customer_id,))
     return from_cents(sum(base.cents(d, _exposure_cents(d)) for d in deals))
 

@@ -32,5 +32,5 @@ def test_a_stored_v1_event_upcasts_and_replays(runtime):
     for name in ("pipeline", "accounts", "commissions", "kpi"):
         rebuild(runtime.db, runtime.source, by_name(name))
     with runtime.db.read() as tx:
-        [row] = customer_accounts(tx, ids["customer"])["deals"]
+        [row] = customer_accounts(tx, ids["customer"], date(2026, 4, 1))["deals"]
     assert (row["status"], row["payment_due_on"], str(row["receivable"])) == ("won", "2026-03-31", "600.00")
