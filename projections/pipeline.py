@@ -28,7 +28,7 @@ from domain.values import DEFAULT_STAGE_PROBABILITIES, OPEN_STAGES, Period, base
 from infrastructure.database import Tx
 from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
-from projections.fx import FX, RATE_TABLE, RateBook, rate_on, rate_row, redenominate
+from projections.fx import RATE_TABLE, RateBook, converter, rate_row, redenominate
 from projections.money import fraction, from_cents, to_cents
 from projections.org import OrgHistory
 
@@ -509,7 +509,7 @@ BOARD_MONEY = (
 
 def _in_base(tx: Tx, totals: list[dict[str, Any]], as_of: date) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Totals with every amount in base currency, and what no rate converts, per currency."""
-    rates_table = active_tables(tx, FX)["rates"]
+    book = converter(tx)  # one lookup per currency, however many rows
     unconverted: dict[str, int] = defaultdict(int)
     out = []
     for row in totals:
@@ -520,7 +520,7 @@ def _in_base(tx: Tx, totals: list[dict[str, Any]], as_of: date) -> tuple[list[di
         if row["status"] == "lost":
             row["amount_cents"] = row["base_lost_cents"]
         elif row["status"] == "open" and code != base_currency():
-            found = rate_on(tx, rates_table, code, as_of)
+            found = book.on(code, as_of)
             if found is None:
                 unconverted[code] += int(row["amount_cents"])
                 row["amount_cents"] = row["weighted_cents"] = 0
