@@ -4,6 +4,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict
 
+from api.responses import example
+
 
 class KeyListItem(BaseModel):
     key_id: str
@@ -48,20 +50,7 @@ class KeyList(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "items": [
-                        {
-                            "key_id": "5ca884cd-5313-5794-b307-fd9091dd56f1",
-                            "role": "auditor",
-                            "rep_id": None,
-                            "label": "外审",
-                            "minted_at": "2026-12-07T09:21:21.266574+00:00",
-                            "minted_by": "admin:token",
-                            "revoked_at": None,
-                            "revoked_by": None,
-                            "revoke_reason": None,
-                            "revoked": False,
-                        }
-                    ]
+                    "items": [example(KeyListItem)],
                 }
             ]
         },

@@ -4,6 +4,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.responses import example
+
 
 class SchemeAppliesTo(BaseModel):
     levels: list[str]
@@ -70,16 +72,7 @@ class SchemeListItem(BaseModel):
                     "period": "quarter",
                     "effective_from": "2026-01-01",
                     "applies_to": {"levels": ["junior"], "teams": [], "partner_id": None},
-                    "indicators": [
-                        {
-                            "key": "sales",
-                            "source": "kpi:revenue_attainment",
-                            "weight": "0.5",
-                            "zero_at": "0.5",
-                            "full_at": "1.0",
-                            "cap": "1.2",
-                        }
-                    ],
+                    "indicators": [example(SchemeIndicator)],
                     "grades": [{"grade": "S", "min_score": "90.00"}],
                 }
             ]
@@ -97,27 +90,7 @@ class SchemeList(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "items": [
-                        {
-                            "scheme_id": "592dcb88-f764-4bfe-a6af-35cd43b14b26",
-                            "version": 1,
-                            "name": "销售季度考核 2026",
-                            "period": "quarter",
-                            "effective_from": "2026-01-01",
-                            "applies_to": {"levels": ["junior"], "teams": [], "partner_id": None},
-                            "indicators": [
-                                {
-                                    "key": "sales",
-                                    "source": "kpi:revenue_attainment",
-                                    "weight": "0.5",
-                                    "zero_at": "0.5",
-                                    "full_at": "1.0",
-                                    "cap": "1.2",
-                                }
-                            ],
-                            "grades": [{"grade": "S", "min_score": "90.00"}],
-                        }
-                    ]
+                    "items": [example(SchemeListItem)],
                 }
             ]
         },
@@ -143,16 +116,7 @@ class SchemeVersionsVersion(BaseModel):
                     "period": "quarter",
                     "effective_from": "2026-01-01",
                     "applies_to": {"levels": ["junior"], "teams": [], "partner_id": None},
-                    "indicators": [
-                        {
-                            "key": "sales",
-                            "source": "kpi:revenue_attainment",
-                            "weight": "0.5",
-                            "zero_at": "0.5",
-                            "full_at": "1.0",
-                            "cap": "1.2",
-                        }
-                    ],
+                    "indicators": [example(SchemeIndicator)],
                     "grades": [{"grade": "S", "min_score": "90.00"}],
                 }
             ]
@@ -178,26 +142,7 @@ class SchemeVersions(BaseModel):
                     "version": 1,
                     "name": "销售季度考核 2026",
                     "period": "quarter",
-                    "versions": [
-                        {
-                            "version": 1,
-                            "name": "销售季度考核 2026",
-                            "period": "quarter",
-                            "effective_from": "2026-01-01",
-                            "applies_to": {"levels": ["junior"], "teams": [], "partner_id": None},
-                            "indicators": [
-                                {
-                                    "key": "sales",
-                                    "source": "kpi:revenue_attainment",
-                                    "weight": "0.5",
-                                    "zero_at": "0.5",
-                                    "full_at": "1.0",
-                                    "cap": "1.2",
-                                }
-                            ],
-                            "grades": [{"grade": "S", "min_score": "90.00"}],
-                        }
-                    ],
+                    "versions": [example(SchemeVersionsVersion)],
                 }
             ]
         },
@@ -268,22 +213,7 @@ class PeriodScorecards(BaseModel):
                 {
                     "period": "2026-Q1",
                     "scope": "company",
-                    "items": [
-                        {
-                            "as_of_position": 832,
-                            "finalized_on": "2026-12-07",
-                            "grade": "C",
-                            "indicators": [{"key": "sales", "value": "0.0000", "points": "0.00", "weight": "0.5"}],
-                            "name": "马霞",
-                            "period": "2026-Q1",
-                            "rep_id": "59368757-5676-5387-a432-c9907a227184",
-                            "scheme_id": "592dcb88-f764-4bfe-a6af-35cd43b14b26",
-                            "scheme_version": 1,
-                            "score": "3.60",
-                            "status": "finalized",
-                            "digest": "35c823bd1172c64bfa52fdef7940b77bea9cd5ab427fa537d2f3810f81f3e1e7",
-                        }
-                    ],
+                    "items": [example(PeriodScorecardsItem)],
                 }
             ]
         },
@@ -416,26 +346,7 @@ class RepScorecardsItem(BaseModel):
                     "as_of_position": 832,
                     "finalized_on": "2026-12-07",
                     "grade": "C",
-                    "indicators": [
-                        {
-                            "cap": "1.2",
-                            "full_at": "1.0",
-                            "key": "sales",
-                            "points": "0.00",
-                            "read_from": {
-                                "actual": "0.00",
-                                "attainment": "0.0000",
-                                "metric": "revenue",
-                                "read_model": "kpi",
-                                "target": "450000.00",
-                                "target_source": "prorated from 2026",
-                            },
-                            "source": "kpi:revenue_attainment",
-                            "value": "0.0000",
-                            "weight": "0.5",
-                            "zero_at": "0.5",
-                        }
-                    ],
+                    "indicators": [example(TracedIndicator)],
                     "name": "杨涛",
                     "period": "2026-Q1",
                     "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
@@ -519,77 +430,9 @@ class RepScorecards(BaseModel):
                     "digest": "398300a37d519ab07bb06f5ece10406f8977d50beffff63427cc0dd24129059d",
                     "score": "0.00",
                     "grade": "C",
-                    "indicators": [
-                        {
-                            "cap": "1.2",
-                            "full_at": "1.0",
-                            "key": "sales",
-                            "points": "0.00",
-                            "read_from": {
-                                "actual": "0.00",
-                                "attainment": "0.0000",
-                                "metric": "revenue",
-                                "read_model": "kpi",
-                                "target": "450000.00",
-                                "target_source": "prorated from 2026",
-                            },
-                            "source": "kpi:revenue_attainment",
-                            "value": "0.0000",
-                            "weight": "0.5",
-                            "zero_at": "0.5",
-                        }
-                    ],
-                    "items": [
-                        {
-                            "as_of_position": 832,
-                            "finalized_on": "2026-12-07",
-                            "grade": "C",
-                            "indicators": [
-                                {
-                                    "cap": "1.2",
-                                    "full_at": "1.0",
-                                    "key": "sales",
-                                    "points": "0.00",
-                                    "read_from": {
-                                        "actual": "0.00",
-                                        "attainment": "0.0000",
-                                        "metric": "revenue",
-                                        "read_model": "kpi",
-                                        "target": "450000.00",
-                                        "target_source": "prorated from 2026",
-                                    },
-                                    "source": "kpi:revenue_attainment",
-                                    "value": "0.0000",
-                                    "weight": "0.5",
-                                    "zero_at": "0.5",
-                                }
-                            ],
-                            "name": "杨涛",
-                            "period": "2026-Q1",
-                            "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
-                            "scheme_id": "592dcb88-f764-4bfe-a6af-35cd43b14b26",
-                            "scheme_version": 1,
-                            "score": "0.00",
-                            "status": "finalized",
-                            "digest": "398300a37d519ab07bb06f5ece10406f8977d50beffff63427cc0dd24129059d",
-                        }
-                    ],
-                    "improvement_plans": [
-                        {
-                            "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
-                            "period": "2026-Q1",
-                            "causes": "回款慢",
-                            "actions": "每周跟进",
-                            "due_on": "2026-05-10",
-                            "manager_id": "755fef13-1958-5fda-a517-9110add3cc4a",
-                            "recorded_on": "2026-12-07",
-                            "done_on": None,
-                            "outcome": None,
-                            "position": 799,
-                            "id": "0f66bffc-40a5-42bf-a7fd-e0f0b33e639c",
-                            "status": "overdue",
-                        }
-                    ],
+                    "indicators": [example(TracedIndicator)],
+                    "items": [example(RepScorecardsItem)],
+                    "improvement_plans": [example(ImprovementPlan)],
                     "notes": [],
                 }
             ]
@@ -648,21 +491,7 @@ class ScorecardVerification(BaseModel):
                     "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
                     "period": "2026-Q1",
                     "verified": True,
-                    "items": [
-                        {
-                            "scheme_id": "592dcb88-f764-4bfe-a6af-35cd43b14b26",
-                            "scheme_version": 1,
-                            "as_of_position": 832,
-                            "grade": "C",
-                            "score": "0.00",
-                            "frozen_digest": "398300a37d519ab07bb06f5ece10406f8977d50beffff63427cc0dd24129059d",
-                            "recomputed_digest": "398300a37d519ab07bb06f5ece10406f8977d50beffff63427cc0dd24129059d",
-                            "verified": True,
-                            "changed_since_finalized": [],
-                            "score_now": "0.00",
-                            "grade_now": "C",
-                        }
-                    ],
+                    "items": [example(ScorecardVerificationItem)],
                 }
             ]
         },
@@ -685,22 +514,7 @@ class ImprovementPlanList(BaseModel):
                     "status": "overdue",
                     "manager_id": None,
                     "as_of": "2026-12-07",
-                    "items": [
-                        {
-                            "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
-                            "period": "2026-Q1",
-                            "causes": "回款慢",
-                            "actions": "每周跟进",
-                            "due_on": "2026-05-10",
-                            "manager_id": "755fef13-1958-5fda-a517-9110add3cc4a",
-                            "recorded_on": "2026-12-07",
-                            "done_on": None,
-                            "outcome": None,
-                            "position": 799,
-                            "id": "0f66bffc-40a5-42bf-a7fd-e0f0b33e639c",
-                            "status": "overdue",
-                        }
-                    ],
+                    "items": [example(ImprovementPlan)],
                 }
             ]
         },
@@ -776,18 +590,7 @@ class ProgrammeReport(BaseModel):
                     "audience": {"levels": [], "teams": [], "partner_id": None},
                     "position": 795,
                     "as_of": "2026-03-31",
-                    "items": [
-                        {
-                            "rep_id": "e35fb193-ab11-5cd4-bb7f-8b692c38d105",
-                            "name": "何强",
-                            "level": "mid",
-                            "team": "西南二组",
-                            "hours_done": "0.00",
-                            "required_hours": "8.00",
-                            "complete": False,
-                            "short_by": "8.00",
-                        }
-                    ],
+                    "items": [example(ProgrammeReportItem)],
                     "complete": 0,
                     "short": 14,
                 }

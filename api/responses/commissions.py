@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.responses import example
 from api.responses.fx import RateOut
 
 
@@ -60,28 +61,7 @@ class PlanVersions(BaseModel):
                 {
                     "id": "eddd907e-fa80-541a-a146-aa98c96c24a3",
                     "version": 2,
-                    "versions": [
-                        {
-                            "version": 1,
-                            "name": "Field sales",
-                            "currency": "CNY",
-                            "period": "month",
-                            "effective_from": "2025-11-01",
-                            "clawback_days": 180,
-                            "components": [
-                                {
-                                    "name": "base",
-                                    "type": "tiered_rate",
-                                    "basis": "revenue",
-                                    "payable_on": "booking",
-                                    "tier_mode": "marginal",
-                                    "thresholds": "amount",
-                                    "tiers": [{"up_to": "150000", "rate": "0.04"}],
-                                    "cap": None,
-                                }
-                            ],
-                        }
-                    ],
+                    "versions": [example(PlanVersionsVersion)],
                 }
             ]
         },
@@ -255,45 +235,14 @@ class Statement(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "clawback_notes": [
-                        {
-                            "deal_id": "01482634-62f8-535b-8686-c008bdb4747c",
-                            "component": "manager override",
-                            "refund_kind": "refund",
-                            "amount": "1000.00",
-                            "day": "2026-11-25",
-                            "days_after_signing": 280,
-                            "clawback_days": 180,
-                            "note": "refund 280 days after signing, beyond the plan's clawback_days (180): nothing "
-                            "is clawed back",
-                            "source": {
-                                "type": "DealRefunded",
-                                "aggregate_id": "01482634-62f8-535b-8686-c008bdb4747c",
-                                "version": 10,
-                                "position": 818,
-                                "recorded_at": "2026-12-07T09:21:20.817243+00:00",
-                                "actor": "admin:token",
-                            },
-                        }
-                    ],
+                    "clawback_notes": [example(StatementClawbackNote)],
                     "rep_id": "16dff177-5c47-50f1-9019-efdaa20ea020",
                     "period": "2026-11",
                     "currency": "CNY",
                     "status": "open",
                     "total": "0.00",
                     "digest": "fa03cb343e57e722394cd8955ab1df27cce9bcc957f20c5d37c12397cc06a251",
-                    "lines": [
-                        {
-                            "id": "2026-09~16dff177-5c47-50f1-9019-efdaa20ea020~7954dc4d63bad0b0",
-                            "kind": "override",
-                            "deal_id": "03df61c8-bcbf-536f-852f-c1b7199ce78e",
-                            "component": "manager override",
-                            "basis_amount": "237600.00",
-                            "amount": "7128.00",
-                            "plan_id": "5cbf2141-7ace-5f42-89d3-02088b19e949",
-                            "plan_version": 1,
-                        }
-                    ],
+                    "lines": [example(StatementLine)],
                     "note": "open: live figures; rank and team-target bonuses are settled at close",
                 }
             ]
@@ -449,14 +398,7 @@ class LineExplanation(BaseModel):
                             {"currency": "USD", "rate": "7.095000", "effective_on": "2026-08-01", "position": 164}
                         ],
                     },
-                    "tier_walk": [
-                        {
-                            "band": {"above": "0.00", "up_to": "150000.00"},
-                            "slice": "150000.00",
-                            "rate": "0.045",
-                            "amount": "6750.00",
-                        }
-                    ],
+                    "tier_walk": [example(LineExplanationTierWalkItem)],
                     "amount_before_rounding": "46427.52",
                 }
             ]

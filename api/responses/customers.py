@@ -4,6 +4,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.responses import example
 from api.responses.fx import CurrencyAmount
 from api.responses.sales_process import DeliveryMilestone
 
@@ -96,19 +97,7 @@ class RevisitList(BaseModel):
                     "status": "due",
                     "within_days": 7,
                     "policy": {"A": 30, "B": 60, "C": 90},
-                    "items": [
-                        {
-                            "customer_id": "dfd8edc4-d042-503c-95b0-e8c12ed0bd05",
-                            "name": "苏州医疗有限公司13",
-                            "owner_id": "889b9766-d329-5ba3-ac2c-206e107db77d",
-                            "grade": "B",
-                            "days": 60,
-                            "last_visit_on": "2026-05-22",
-                            "next_revisit_due": "2026-07-21",
-                            "status": "overdue",
-                            "days_overdue": 139,
-                        }
-                    ],
+                    "items": [example(RevisitDue)],
                     "truncated": False,
                 }
             ]
@@ -452,14 +441,7 @@ class Customer360(BaseModel):
                     "registered_on": "2025-04-28",
                     "lead_ids": ["9e8b9e5c-975d-544f-9bbb-7e9dc8cc1ec0"],
                     "lifecycle": "active",
-                    "lifecycle_history": [
-                        {
-                            "from": "prospect",
-                            "to": "active",
-                            "reason": "first won deal b42ed611-3945-5846-8ed4-a7aca87f5337",
-                            "on": "2026-07-25",
-                        }
-                    ],
+                    "lifecycle_history": [example(Customer360LifecycleHistoryItem)],
                     "grade": "A",
                     "classification": "general",
                     "credit": {
@@ -468,14 +450,7 @@ class Customer360(BaseModel):
                         "evidence": "年度财报与付款记录",
                         "rated_on": "2025-11-03",
                     },
-                    "credit_history": [
-                        {
-                            "rating": "A",
-                            "limit": "2000000.00",
-                            "evidence": "年度财报与付款记录",
-                            "rated_on": "2025-11-03",
-                        }
-                    ],
+                    "credit_history": [example(CreditRating)],
                     "stakeholders": [
                         {
                             "stakeholder_id": "fed69c312831572680d036be198a1133",
@@ -487,62 +462,13 @@ class Customer360(BaseModel):
                             "notes": None,
                         }
                     ],
-                    "feedback": [
-                        {
-                            "score": 4,
-                            "comment": "服务及时",
-                            "given_on": "2026-11-02",
-                            "rep_id": "889b9766-d329-5ba3-ac2c-206e107db77d",
-                        }
-                    ],
+                    "feedback": [example(Customer360FeedbackItem)],
                     "grade_history": [{"from": None, "to": "C", "reason": "按价值与潜力分级"}],
-                    "owner_history": [
-                        {
-                            "from": "889b9766-d329-5ba3-ac2c-206e107db77d",
-                            "to": "3c83e238-fecf-51d6-9dcd-87b495722e34",
-                            "reason": "区域调整",
-                            "effective_on": "2026-11-10",
-                        }
-                    ],
-                    "visits": [
-                        {
-                            "rep_id": "889b9766-d329-5ba3-ac2c-206e107db77d",
-                            "kind": "visit",
-                            "occurred_at": "2026-01-14T10:00:00+08:00",
-                            "notes": "拜访记录",
-                            "next_step": None,
-                        }
-                    ],
+                    "owner_history": [example(Customer360OwnerHistoryItem)],
+                    "visits": [example(Customer360Visit)],
                     "overdue_revisits": [],
-                    "deals": [
-                        {
-                            "deal_id": "b42ed611-3945-5846-8ed4-a7aca87f5337",
-                            "title": "广州精密有限公司12 45",
-                            "owner_id": "889b9766-d329-5ba3-ac2c-206e107db77d",
-                            "product_line": "BI",
-                            "currency": "CNY",
-                            "status": "won",
-                            "stage": "negotiation",
-                            "opened_on": "2026-06-22",
-                            "amount": "651000.00",
-                            "signed_amount": "618450.00",
-                            "gross_margin": "247380.00",
-                            "signed_on": "2026-07-25",
-                            "payment_due_on": "2026-08-24",
-                            "collected": "618450.00",
-                            "refunded": "0.00",
-                            "cancelled": "0.00",
-                            "receivable": "0.00",
-                        }
-                    ],
-                    "payments": [
-                        {
-                            "deal_id": "b42ed611-3945-5846-8ed4-a7aca87f5337",
-                            "amount": "206150.00",
-                            "received_on": "2026-08-16",
-                            "position": 335,
-                        }
-                    ],
+                    "deals": [example(Customer360Deal)],
+                    "payments": [example(Customer360Payment)],
                     "last_activity_on": "2026-10-25",
                     "currency": "CNY",
                     "exposure": "512353.33",

@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.responses import example
+
 
 class SalesPolicy(BaseModel):
     """The sales policy in force: stage probabilities, loss reasons, payment terms, dormancy."""
@@ -94,17 +96,7 @@ class NegotiationPicture(BaseModel):
                     "decision_makers": ["ecde0a3123d0594c958d942ef6541133"],
                     "competitors": ["竞品A"],
                     "as_of": "2026-11-28",
-                    "history": [
-                        {
-                            "on": "2026-11-20",
-                            "changes": {
-                                "budget": {"from": "500000.00", "to": "450000.00"},
-                                "decision_process": {"from": None, "to": "总经理审批，采购部执行"},
-                                "decision_makers": {"from": [], "to": ["ecde0a3123d0594c958d942ef6541133"]},
-                                "competitors": {"from": ["竞品A"], "to": ["竞品A"]},
-                            },
-                        }
-                    ],
+                    "history": [example(NegotiationPictureHistoryItem)],
                 }
             ]
         },

@@ -4,6 +4,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict
 
+from api.responses import example
+
 
 class Training(BaseModel):
     position: int
@@ -44,17 +46,7 @@ class RepTrainings(BaseModel):
             "examples": [
                 {
                     "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
-                    "items": [
-                        {
-                            "position": 796,
-                            "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
-                            "course": "ERP 基础",
-                            "topic": "product",
-                            "completed_on": "2026-03-01",
-                            "hours": "5.00",
-                            "score": "90.00",
-                        }
-                    ],
+                    "items": [example(Training)],
                 }
             ]
         },
@@ -102,18 +94,7 @@ class RepReviews(BaseModel):
             "examples": [
                 {
                     "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
-                    "items": [
-                        {
-                            "position": 797,
-                            "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
-                            "period": "2026-11",
-                            "rating": 4,
-                            "strengths": "客户关系好",
-                            "improvements": "回款跟进",
-                            "reviewer_id": "755fef13-1958-5fda-a517-9110add3cc4a",
-                            "reviewed_on": "2026-12-07",
-                        }
-                    ],
+                    "items": [example(Review)],
                 }
             ]
         },
@@ -155,15 +136,7 @@ class RepRecognitions(BaseModel):
             "examples": [
                 {
                     "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
-                    "items": [
-                        {
-                            "position": 798,
-                            "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
-                            "title": "本月最佳销售",
-                            "awarded_on": "2026-03-05",
-                            "reason": "回款第一",
-                        }
-                    ],
+                    "items": [example(Recognition)],
                 }
             ]
         },
@@ -186,17 +159,7 @@ class RepDevelopment(BaseModel):
             "examples": [
                 {
                     "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
-                    "trainings": [
-                        {
-                            "position": 796,
-                            "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
-                            "course": "ERP 基础",
-                            "topic": "product",
-                            "completed_on": "2026-03-01",
-                            "hours": "5.00",
-                            "score": "90.00",
-                        }
-                    ],
+                    "trainings": [example(Training)],
                     "training_hours": "5.00",
                     "training_hours_by_topic": {
                         "product": "5.00",
@@ -204,27 +167,8 @@ class RepDevelopment(BaseModel):
                         "service": "0.00",
                         "compliance": "0.00",
                     },
-                    "reviews": [
-                        {
-                            "position": 797,
-                            "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
-                            "period": "2026-11",
-                            "rating": 4,
-                            "strengths": "客户关系好",
-                            "improvements": "回款跟进",
-                            "reviewer_id": "755fef13-1958-5fda-a517-9110add3cc4a",
-                            "reviewed_on": "2026-12-07",
-                        }
-                    ],
-                    "recognitions": [
-                        {
-                            "position": 798,
-                            "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
-                            "title": "本月最佳销售",
-                            "awarded_on": "2026-03-05",
-                            "reason": "回款第一",
-                        }
-                    ],
+                    "reviews": [example(Review)],
+                    "recognitions": [example(Recognition)],
                 }
             ]
         },

@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from api.responses import example
+
 
 class EventRecord(BaseModel):
     position: int
@@ -107,78 +109,7 @@ class EventPage(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "items": [
-                        {
-                            "position": 299,
-                            "type": "CommissionPeriodStatementClosed",
-                            "aggregate_id": "5facd8d1-3d38-5ce5-9eea-a775fd207836",
-                            "version": 3,
-                            "recorded_at": "2026-12-07T09:15:57.848992+00:00",
-                            "actor": "demo",
-                            "correlation_id": "demo-2",
-                            "causation_id": "demo-2",
-                            "data": {
-                                "rep_id": "1774e564-3cf6-5d05-ade4-c3f7d28f7ba1",
-                                "statement": {
-                                    "rep_id": "1774e564-3cf6-5d05-ade4-c3f7d28f7ba1",
-                                    "period": "2026-01",
-                                    "currency": "CNY",
-                                    "status": "closed",
-                                    "total": "9990.00",
-                                    "digest": "a54ad93b186e5679019768ccfcc9fce68d19c934a2f8cadfe697749f194993b7",
-                                    "lines": [
-                                        {
-                                            "id": "2026-01~1774e564-3cf6-5d05-ade4-c3f7d28f7ba1~25580676c8675ef7",
-                                            "kind": "override",
-                                            "deal_id": "ffc03a3d-721f-570b-a6dc-26d9a9baa73d",
-                                            "component": "manager override",
-                                            "basis_amount": "333000.00",
-                                            "amount": "9990.00",
-                                            "plan_id": "5cbf2141-7ace-5f42-89d3-02088b19e949",
-                                            "plan_version": 1,
-                                            "key": "override|manager "
-                                            "override|ffc03a3d-721f-570b-a6dc-26d9a9baa73d|59368757-5676-5387-a432-c9907a227184|90",
-                                            "explain": {
-                                                "plan_id": "5cbf2141-7ace-5f42-89d3-02088b19e949",
-                                                "plan_version": 1,
-                                                "component": {
-                                                    "name": "manager override",
-                                                    "type": "override",
-                                                    "basis": "revenue",
-                                                    "rate": "0.03",
-                                                    "threshold": "0.00",
-                                                },
-                                                "basis": "333000.00",
-                                                "credited_rep": "59368757-5676-5387-a432-c9907a227184",
-                                                "split_share": "1",
-                                                "accumulated_before": "0.00",
-                                                "accumulated_after": "333000.00",
-                                                "tier_walk": [
-                                                    {
-                                                        "band": {"above": "0.00", "up_to": None},
-                                                        "slice": "333000.00",
-                                                        "rate": "0.03",
-                                                        "amount": "9990.0000",
-                                                    }
-                                                ],
-                                                "sources": [
-                                                    {
-                                                        "type": "DealWon",
-                                                        "aggregate_id": "ffc03a3d-721f-570b-a6dc-26d9a9baa73d",
-                                                        "version": 5,
-                                                        "position": 90,
-                                                        "recorded_at": "2026-12-07T09:15:57.782686+00:00",
-                                                        "actor": "demo",
-                                                    }
-                                                ],
-                                                "amount_before_rounding": "9990.0000",
-                                            },
-                                        }
-                                    ],
-                                },
-                            },
-                        }
-                    ],
+                    "items": [example(EventRecord)],
                     "next": 300,
                 }
             ]

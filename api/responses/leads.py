@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.responses import example
 from api.responses.events import EventRecord
 
 
@@ -70,29 +71,7 @@ class LeadPage(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "items": [
-                        {
-                            "lead_id": "0f239a28-01e9-5fe8-9255-623358efdebf",
-                            "company": "南京汽车零部件科技5",
-                            "region": "华东",
-                            "industry": "manufacturing",
-                            "size_band": None,
-                            "product_line": "CRM",
-                            "source": "partner",
-                            "captured_on": "2026-04-20",
-                            "status": "converted",
-                            "grade": "C",
-                            "score": "40.70",
-                            "assignee_id": "889b9766-d329-5ba3-ac2c-206e107db77d",
-                            "assigned_at": "2026-04-20T02:00:00.000000+00:00",
-                            "first_contact_at": "2026-04-20T07:00:00.000000+00:00",
-                            "last_contact_at": "2026-04-20T07:00:00.000000+00:00",
-                            "duplicate_of": None,
-                            "customer_id": "67b1e732-56b8-5108-ac72-092089bdd496",
-                            "deal_id": "a70c6872-d398-5bcf-b780-20e2b36782b0",
-                            "external_id": None,
-                        }
-                    ],
+                    "items": [example(LeadPageItem)],
                     "next": None,
                 }
             ]
@@ -181,32 +160,7 @@ class LeadQueue(BaseModel):
                 {
                     "rep_id": "3c83e238-fecf-51d6-9dcd-87b495722e34",
                     "as_of": "2026-12-07T09:21:21.632745+00:00",
-                    "items": [
-                        {
-                            "lead_id": "239b031b-6b71-595e-8476-717ae4ea5a9d",
-                            "company": "苏州精密科技22",
-                            "region": "华东",
-                            "industry": "healthcare",
-                            "size_band": None,
-                            "product_line": "IoT",
-                            "source": "cold_call",
-                            "captured_on": "2026-06-03",
-                            "status": "assigned",
-                            "grade": "C",
-                            "score": "28.80",
-                            "assignee_id": "2a1d387a-6d65-5fd6-ade2-17d1939b3f96",
-                            "assigned_at": "2026-06-03T02:00:00.000000+00:00",
-                            "first_contact_at": "2026-06-03T05:00:00.000000+00:00",
-                            "last_contact_at": "2026-06-03T05:00:00.000000+00:00",
-                            "duplicate_of": None,
-                            "customer_id": None,
-                            "deal_id": None,
-                            "external_id": None,
-                            "age_days": 187,
-                            "next_due": {"kind": "first_response", "at": "2026-07-09T02:00:00+00:00"},
-                            "sla_state": "breached",
-                        }
-                    ],
+                    "items": [example(LeadQueueItem)],
                 }
             ]
         },
@@ -260,18 +214,7 @@ class LeadSlaReport(BaseModel):
                 {
                     "period": "2026",
                     "group_by": "rep",
-                    "rows": [
-                        {
-                            "rep": "622ea0b0-eda1-5a33-80ad-58aa5b3e7df1",
-                            "assignments": 1,
-                            "responded": 1,
-                            "first_response_hours_median": "24.00",
-                            "first_response_hours_p90": "24.00",
-                            "first_response_breaches": 0,
-                            "follow_up_breaches": 0,
-                            "name": "高明",
-                        }
-                    ],
+                    "rows": [example(LeadSlaReportRow)],
                 }
             ]
         },
@@ -321,19 +264,7 @@ class LeadSourceReport(BaseModel):
             "examples": [
                 {
                     "period": "2026",
-                    "sources": [
-                        {
-                            "source": "partner",
-                            "captured": 3,
-                            "qualified": 1,
-                            "converted": 1,
-                            "won_deals": 0,
-                            "won_revenue": "0.00",
-                            "qualification_rate": "0.3333",
-                            "conversion_rate": "0.3333",
-                            "win_rate": "0.0000",
-                        }
-                    ],
+                    "sources": [example(LeadSourceReportSource)],
                 }
             ]
         },

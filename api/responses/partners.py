@@ -4,6 +4,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.responses import example
 from api.responses.development import Recognition, Review
 from api.responses.fx import CurrencyAmount
 from api.responses.performance import KpiMetric
@@ -43,15 +44,7 @@ class PartnerPage(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "items": [
-                        {
-                            "partner_id": "596d4deb-7391-4f59-a03b-c9c5de65b59d",
-                            "name": "华东渠道 A",
-                            "kind": "distributor",
-                            "region": "华东",
-                            "registered_on": None,
-                        }
-                    ],
+                    "items": [example(PartnerPageItem)],
                     "next": None,
                 }
             ]
@@ -177,25 +170,7 @@ class PartnerScorecard(BaseModel):
                     "as_of": "2026-03-31",
                     "currency": "CNY",
                     "staff_count": 1,
-                    "staff": [
-                        {
-                            "rep_id": "ce95dbf2-f3d8-4e93-b0b9-4ad73b4f8c1c",
-                            "name": "渠道销售 陈",
-                            "level": "junior",
-                            "team": "渠道一组",
-                            "region": "华东",
-                            "revenue": "0.00",
-                            "collections": "0.00",
-                            "training_hours": "4.00",
-                            "latest_review": {
-                                "period": "2026-03",
-                                "rating": 3,
-                                "reviewer_id": "16dff177-5c47-50f1-9019-efdaa20ea020",
-                                "reviewed_on": "2026-12-07",
-                            },
-                            "recognitions": 1,
-                        }
-                    ],
+                    "staff": [example(PartnerScorecardStaffItem)],
                     "revenue": {"actual": "0.00", "target": None, "attainment": None},
                     "collections": {"actual": "0.00", "target": None, "attainment": None},
                     "collection_rate": None,

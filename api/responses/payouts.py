@@ -4,6 +4,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.responses import example
+
 
 class PeriodStatementsStatement(BaseModel):
     rep_id: str
@@ -47,15 +49,7 @@ class PeriodStatements(BaseModel):
                     "status": "closed",
                     "closed_at": "2026-12-07T09:21:19.495482Z",
                     "total": "0.00",
-                    "statements": [
-                        {
-                            "rep_id": "16dff177-5c47-50f1-9019-efdaa20ea020",
-                            "name": "黄桂英",
-                            "status": "paid",
-                            "total": "0.00",
-                            "digest": "fdb77d70dca2fc25668bf4beda2a556da1e1d5b039c97cfcde6f01e623add016",
-                        }
-                    ],
+                    "statements": [example(PeriodStatementsStatement)],
                 }
             ]
         },
@@ -100,17 +94,7 @@ class DisputeList(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "items": [
-                        {
-                            "id": "5c67a54858b84a5788ad7bed6ba8e135",
-                            "period": "2026-09",
-                            "rep_id": "889b9766-d329-5ba3-ac2c-206e107db77d",
-                            "line_id": "2026-09~889b9766-d329-5ba3-ac2c-206e107db77d~b520d3d359e5480d",
-                            "reason": "大单提成比例与合同约定不符，请复核",
-                            "status": "open",
-                            "resolution": None,
-                        }
-                    ],
+                    "items": [example(DisputeListItem)],
                     "next": None,
                 }
             ]

@@ -4,6 +4,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.responses import example
 from api.responses.fx import CurrencyAmount, DisplayRate
 
 
@@ -48,18 +49,7 @@ class OrgChart(BaseModel):
             "examples": [
                 {
                     "as_of": "2026-12-07",
-                    "nodes": [
-                        {
-                            "rep_id": "ce95dbf2-f3d8-4e93-b0b9-4ad73b4f8c1c",
-                            "name": "渠道销售 陈",
-                            "level": "junior",
-                            "manager_id": "16dff177-5c47-50f1-9019-efdaa20ea020",
-                            "team": "渠道一组",
-                            "region": "华东",
-                            "partner_id": "596d4deb-7391-4f59-a03b-c9c5de65b59d",
-                            "duties": "first contact and information gathering",
-                        }
-                    ],
+                    "nodes": [example(OrgChartNode)],
                 }
             ]
         },
@@ -142,15 +132,7 @@ class KpiScorecard(BaseModel):
                     "scope": "team:华东一组",
                     "period": "2026-06",
                     "as_of": None,
-                    "metrics": [
-                        {
-                            "metric": "revenue",
-                            "target": "1200000.00",
-                            "actual": "0.00",
-                            "attainment": "0.0000",
-                            "target_source": "prorated from 2026",
-                        }
-                    ],
+                    "metrics": [example(KpiMetric)],
                     "gross_margin_attainment": None,
                     "collection_rate": "0.6667",
                     "revisit_adherence": {"on_time": 0, "late_or_overdue": 1, "rate": "0.0000"},
@@ -236,20 +218,7 @@ class Leaderboard(BaseModel):
                     "scope": "company",
                     "as_of": None,
                     "levels": ["junior"],
-                    "rows": [
-                        {
-                            "rep_id": "e35fb193-ab11-5cd4-bb7f-8b692c38d105",
-                            "name": "何强",
-                            "value": "0.00",
-                            "rank": 1,
-                            "level": "mid",
-                            "team": "西南二组",
-                            "region": "西南",
-                            "attainment": "0.0000",
-                            "previous_rank": 1,
-                            "rank_change": 0,
-                        }
-                    ],
+                    "rows": [example(LeaderboardRow)],
                     "best": [
                         {
                             "rep_id": "59368757-5676-5387-a432-c9907a227184",

@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.responses import example
 from api.responses.fx import CurrencyAmount, DisplayRate
 
 
@@ -162,15 +163,7 @@ class PipelineBoard(BaseModel):
                     "currency": "USD",
                     "period": "2026-Q2",
                     "filters": {"owner_id": "00000000-0000-0000-0000-000000000000"},
-                    "stages": [
-                        {
-                            "stage": "initial_contact",
-                            "count": 2,
-                            "amount": "942500.00",
-                            "weighted_amount": "94250.00",
-                            "probability": "0.10",
-                        }
-                    ],
+                    "stages": [example(PipelineBoardStage)],
                     "open": {"count": 9, "amount": "3084943.75", "weighted_amount": "1524332.81"},
                     "won": {
                         "count": 10,
@@ -182,19 +175,9 @@ class PipelineBoard(BaseModel):
                     "lost": {"count": 43, "amount": "16950990.42"},
                     "win_rate": "0.4000",
                     "loss_reasons": [{"reason": "no_budget", "count": 14, "share": "0.3256"}],
-                    "conversion": [
-                        {
-                            "from": "initial_contact",
-                            "to": "needs_analysis",
-                            "reached_from": 62,
-                            "reached_to": 54,
-                            "rate": "0.8710",
-                        }
-                    ],
+                    "conversion": [example(PipelineBoardConversionItem)],
                     "velocity": [{"stage": "initial_contact", "count": 60, "mean_days": "6.80", "median_days": "5.50"}],
-                    "forecast": [
-                        {"month": "2026-03", "count": 2, "amount": "832443.75", "weighted_amount": "508582.81"}
-                    ],
+                    "forecast": [example(PipelineBoardForecastItem)],
                     "unconverted": [],
                     "display_rate": {
                         "currency": "USD",
@@ -347,42 +330,9 @@ class ReceivablesReport(BaseModel):
                     "as_of": "2026-12-07",
                     "group_by": "team",
                     "currency": "USD",
-                    "rows": [
-                        {
-                            "rep": "889b9766-d329-5ba3-ac2c-206e107db77d",
-                            "deals": 2,
-                            "billed": "1258773.75",
-                            "collected": "1258773.75",
-                            "receivable": "0.00",
-                            "collection_rate": "1.0000",
-                            "name": "李刚",
-                        }
-                    ],
+                    "rows": [example(ReceivablesReportRow)],
                     "unconverted": [],
-                    "overdue": [
-                        {
-                            "deal_id": "fb9b6d99-783c-5fbe-86a4-8cb837a6ab41",
-                            "title": "北京环保有限公司1 58",
-                            "owner_id": "59368757-5676-5387-a432-c9907a227184",
-                            "product_line": "Cloud",
-                            "currency": "CNY",
-                            "status": "won",
-                            "stage": "proposal",
-                            "opened_on": "2026-01-20",
-                            "amount": "253500.00",
-                            "signed_amount": "240825.00",
-                            "gross_margin": "84288.75",
-                            "signed_on": "2026-01-29",
-                            "payment_due_on": "2026-02-28",
-                            "collected": "1000.00",
-                            "refunded": "0.00",
-                            "cancelled": "0.00",
-                            "receivable": "239825.00",
-                            "customer_id": "67777692-6aa8-5fce-981b-b46fbdfdf2f9",
-                            "days_overdue": 282,
-                            "receivable_in_base": "239825.00",
-                        }
-                    ],
+                    "overdue": [example(ReceivablesReportOverdueItem)],
                     "overdue_total": "236028.89",
                     "overdue_unconverted": [],
                     "display_rate": {

@@ -4,6 +4,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.responses import example
+
 
 class DeliveryMilestone(BaseModel):
     deal_id: str
@@ -53,20 +55,7 @@ class DeliveryList(BaseModel):
                 {
                     "as_of": "2026-12-07",
                     "status": "done",
-                    "items": [
-                        {
-                            "deal_id": "01482634-62f8-535b-8686-c008bdb4747c",
-                            "customer_id": "a8d059b2-b5f9-5c35-a3d1-d0de00bc74eb",
-                            "owner_id": "622ea0b0-eda1-5a33-80ad-58aa5b3e7df1",
-                            "title": "南京精密有限公司8 30",
-                            "name": "上线",
-                            "planned_on": "2026-10-15",
-                            "done_on": "2026-10-20",
-                            "status": "done",
-                            "days_overdue": 0,
-                            "on_time": False,
-                        }
-                    ],
+                    "items": [example(DeliveryMilestone)],
                     "truncated": False,
                 }
             ]

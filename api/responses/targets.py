@@ -4,6 +4,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.responses import example
+
 
 class TargetSheetViewTarget(BaseModel):
     scope: str
@@ -86,17 +88,7 @@ class TargetSheetView(BaseModel):
                     "version": 14,
                     "targets": [{"scope": "company", "value": "14400000.00"}],
                     "decompositions": [{"parent": "company", "children": ["region:华东"]}],
-                    "history": [
-                        {
-                            "type": "TargetSheetDecomposed",
-                            "recorded_at": "2026-12-07T09:21:19.180956+00:00",
-                            "actor": "demo",
-                            "parent": "region:华东",
-                            "children": [{"scope": "region:华东", "value": "5400000.00", "previous": None}],
-                            "dropped": [],
-                            "reason": "按团队人数分解",
-                        }
-                    ],
+                    "history": [example(TargetSheetViewHistoryItem)],
                 }
             ]
         },
