@@ -5,9 +5,11 @@ with two changes.
   and the destruction of those subjects' keys in the vault commit together or not at all (the
   vault's table lives in the same database). A crash can never leave a forgotten record whose
   key survives.
-- A command sent with an `Idempotency-Key` (`claim=(claim, receipt)`) notes what it committed
+- A command sent with an `Idempotency-Key` (`claims=[(claim, receipt)]`) notes what it committed
   on its claim in the same transaction, which is refused when the claim was taken over by a
   retry (infrastructure/idempotency.py): a command runs once however its requests die and retry.
+- Group commit: concurrent writes of one process share one transaction
+  (infrastructure/group_commit.py).
 - Bounded in time (PostgreSQL): connections come from a pre-pinged pool whose waits, connects
   and statements are bounded by the DATABASE_URL's timeouts, and a failed call is not retried
   ten times over (the library's default): reads are tried once more when their connection
@@ -29,6 +31,7 @@ from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicatio
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
 
 from infrastructure import idempotency, vault
+from infrastructure.group_commit import GroupCommit
 
 
 def _database_away(error: BaseException) -> bool:
@@ -68,7 +71,14 @@ class PostgresRecorder(PostgresApplicationRecorder):
 
     _pipelined = PostgresApplicationRecorder.insert_events.__wrapped__  # type: ignore[attr-defined]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.group = GroupCommit(self._insert_now, max_bytes=PIPELINE_BYTES)
+
     def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
+        return self.group.insert(stored_events, **kwargs)
+
+    def _insert_now(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
         """The library's pipelined insert for ordinary writes; a large one (a month's close of a
         big organisation) in a plain transaction instead, because psycopg's pipeline mode can
         stall for good sending megabytes in one statement (the server waiting for the rest of
@@ -88,8 +98,8 @@ class PostgresRecorder(PostgresApplicationRecorder):
         super()._insert_events(curs, stored_events, **kwargs)
         for subject in kwargs.get("forget", ()):  # same transaction as the events
             vault.destroy_key(curs.execute, "postgres", subject)
-        if kwargs.get("claim"):  # fetching in pipeline mode waits for the results so far
-            idempotency.note_commit(curs.execute, curs.fetchone, "postgres", *kwargs["claim"])
+        for claim in kwargs.get("claims", ()):  # fetching in pipeline mode waits for the results so far
+            idempotency.note_commit(curs.execute, curs.fetchone, "postgres", *claim)
 
     def insert_bulk(self, stored_events: Sequence[Any]) -> None:
         """Append many events in one transaction with COPY (no notification ids returned): the
@@ -154,6 +164,13 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
     destroys_keys = True
     notes_claims = True
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.group = GroupCommit(super().insert_events)
+
+    def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
+        return self.group.insert(stored_events, **kwargs)
+
     def _insert_events(self, c: Any, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
         returning = super()._insert_events(c, stored_events, **kwargs)
         subjects = kwargs.get("forget", ())
@@ -161,8 +178,8 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
             c.execute("PRAGMA secure_delete = ON")  # the overwritten key leaves no copy in free space
             for subject in subjects:  # same transaction as the events
                 vault.destroy_key(c.execute, "sqlite", subject)
-        if kwargs.get("claim"):  # raising here rolls the whole transaction back
-            idempotency.note_commit(c.execute, c.fetchone, "sqlite", *kwargs["claim"])
+        for claim in kwargs.get("claims", ()):  # raising here rolls the whole transaction back
+            idempotency.note_commit(c.execute, c.fetchone, "sqlite", *claim)
         return returning
 
     def insert_bulk(self, stored_events: Sequence[Any]) -> None:

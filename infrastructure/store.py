@@ -221,7 +221,7 @@ class EventStore(Application):
         options: dict = {"forget": list(forget)} if forget else {}
         claim = idempotency.current.get()
         if claim is not None and events and getattr(self.recorder, "notes_claims", False):
-            options["claim"] = (claim, idempotency.receipt_of(aggregates[0], events))
+            options["claims"] = [(claim, idempotency.receipt_of(aggregates[0], events))]
         try:
             recordings = self.save(*events, **options)
         except IntegrityError:
