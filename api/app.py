@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 
 from api import auth, errors, idempotency, observability, ui
 from api.access import require_policies
-from api.deps import new_request_id, reject_unknown_query_params
+from api.deps import reject_unknown_query_params
 from api.limits import MAX_BODY_BYTES, BodyLimit
 from api.routers import (
     access_keys,
@@ -69,17 +69,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if runtime is not None:
         app.state.runtime = runtime
 
-    app.middleware("http")(idempotency.middleware)
-    app.middleware("http")(auth.middleware)  # runs before idempotency: keys are remembered per caller
-
-    @app.middleware("http")
-    async def request_id(request: Request, call_next):
-        request.state.request_id = request.headers.get("x-request-id") or new_request_id()
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        return response
-
-    app.middleware("http")(observability.middleware)  # times each request under its route template
+    # Pure ASGI middleware, innermost first (each added one wraps the ones before it).
+    app.add_middleware(idempotency.Idempotency)
+    app.add_middleware(auth.Authenticate)  # runs before idempotency: keys are remembered per caller
+    app.add_middleware(observability.RequestId)
+    app.add_middleware(observability.Timing)  # times each request under its route template
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)  # outermost: counts the body as it streams in
     errors.install(app)
     for module in (

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
+from api.asgi import HttpMiddleware
 from api.encoding import Json
 from api.errors import error_body
 from api.ui import paths as ui
@@ -52,28 +54,45 @@ def _unauthorized(message: str) -> Json:
     )
 
 
-def principal_for(request: Request, secret: str) -> Principal | None:
+def _admin(request: Request, secret: str) -> Principal | None:
     admin_token = request.app.state.settings.admin_token
     if admin_token and hmac.compare_digest(secret.encode(), admin_token.encode()):
         return ADMIN_TOKEN
+    return None
+
+
+def principal_for(request: Request, secret: str) -> Principal | None:
+    if (admin := _admin(request, secret)) is not None:
+        return admin
     key = request.app.state.runtime.ledger.access.key_for(secret)
     if key is None:
         return None
     return Principal(role=key.role, rep_id=key.rep_id, key_id=str(key.id), label=key.label)
 
 
-async def middleware(request: Request, call_next):
-    """Refuse, before anything else runs, any request without a valid key."""
-    if request.url.path in PUBLIC_PATHS or request.method == "OPTIONS" or ui.is_public(request.url.path):
-        return await call_next(request)
-    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
-    secret = secret.strip()
-    if scheme.lower() != "bearer" or not secret:
-        return _unauthorized("send Authorization: Bearer <key>")
-    if len(secret) > 200:
-        return _unauthorized("unknown or revoked key")
-    principal = await run_in_threadpool(principal_for, request, secret)
-    if principal is None:
-        return _unauthorized("unknown or revoked key")
-    request.state.principal = principal
-    return await call_next(request)
+class Authenticate(HttpMiddleware):
+    """ASGI middleware: refuse, before anything else runs, any request without a valid key; the
+    caller's Principal goes to `request.state.principal`. The configured admin token is checked
+    in the event loop; a minted key is looked up in the thread pool (it reads the store)."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope)
+        path = scope["path"]
+        if path in PUBLIC_PATHS or scope["method"] == "OPTIONS" or ui.is_public(path):
+            await self.app(scope, receive, send)
+            return
+        scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+        secret = secret.strip()
+        principal: Principal | None = None
+        if scheme.lower() != "bearer" or not secret:
+            refusal = "send Authorization: Bearer <key>"
+        elif len(secret) > 200:
+            refusal = "unknown or revoked key"
+        else:
+            refusal = "unknown or revoked key"
+            principal = _admin(request, secret) or await run_in_threadpool(principal_for, request, secret)
+        if principal is None:
+            await _unauthorized(refusal)(scope, receive, send)
+            return
+        request.state.principal = principal
+        await self.app(scope, receive, send)

@@ -14,8 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from psycopg import DataError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from api.asgi import HttpMiddleware
 from api.encoding import Json
 from domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from domain.values import DECIMAL_PATTERN
@@ -114,17 +115,11 @@ def unavailable_body() -> dict[str, Any]:
     )
 
 
-class DatabaseGuard:
+class DatabaseGuard(HttpMiddleware):
     """Outermost ASGI middleware: a database failure raised outside the routes (authentication,
     idempotency) answers 503 with Retry-After too."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def watched(message: Message) -> None:

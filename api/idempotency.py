@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from fastapi import Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.encoding import Json
 from api.errors import error_body
@@ -161,3 +163,22 @@ async def middleware(request: Request, call_next):
         await run_in_threadpool(idempotency.remember, db, principal, key, response.status_code, kept, owner=owner)
     headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
     return Response(payload, status_code=response.status_code, headers=headers, media_type=response.media_type)
+
+
+class Idempotency:
+    """ASGI middleware: a command sent with an Idempotency-Key goes through `middleware`; every
+    other request passes straight on, paying nothing for it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.keyed = BaseHTTPMiddleware(app, dispatch=middleware)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] in METHODS
+            and any(name == b"idempotency-key" for name, _ in scope["headers"])
+        ):
+            await self.keyed(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

@@ -11,9 +11,12 @@ import time
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.datastructures import MutableHeaders
+from starlette.types import Message, Receive, Scope, Send
 
 from api.access import OPERATIONS, Allow
-from api.deps import RuntimeDep
+from api.asgi import HttpMiddleware
+from api.deps import RuntimeDep, new_request_id
 from projections.engine.runner import status
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -48,20 +51,45 @@ STATES = ("live", "catching_up", "rebuilding", "retrying", "failed")
 COMMAND_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-async def middleware(request: Request, call_next):
-    """Time every request under its route template (`/deals/{deal_id}`, never the raw path)."""
-    began = time.perf_counter()
-    status_code = 500
-    try:
-        response = await call_next(request)
-        status_code = response.status_code
-        return response
-    finally:
-        route = getattr(request.scope.get("route"), "path", None) or "unmatched"
-        REQUESTS.labels(request.method, route, str(status_code)).observe(time.perf_counter() - began)
-        if request.method in COMMAND_METHODS:
-            outcome = "ok" if status_code < 400 else ("refused" if status_code < 500 else "error")
-            COMMANDS.labels(route, outcome).inc()
+class RequestId(HttpMiddleware):
+    """ASGI middleware: every request has an id (`X-Request-ID` as sent, or a new one) in
+    `request.state.request_id`, answered back in the `X-Request-ID` header."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope)
+        request_id = request.state.request_id = request.headers.get("x-request-id") or new_request_id()
+
+        async def tagged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        await self.app(scope, receive, tagged)
+
+
+class Timing(HttpMiddleware):
+    """ASGI middleware: time every request under its route template (`/deals/{deal_id}`, never
+    the raw path), and count commands by outcome."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        began = time.perf_counter()
+        status_code = 500
+
+        async def noted(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noted)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope["method"]
+            REQUESTS.labels(method, route, str(status_code)).observe(time.perf_counter() - began)
+            if method in COMMAND_METHODS:
+                outcome = "ok" if status_code < 400 else ("refused" if status_code < 500 else "error")
+                COMMANDS.labels(route, outcome).inc()
 
 
 router = APIRouter(tags=["operations"])
