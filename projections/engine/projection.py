@@ -114,6 +114,12 @@ class Projection:
     def queryable(self) -> bool:
         return type(self).query is not None
 
+    @property
+    def settles(self) -> bool:
+        """Whether this projection finishes deferred work in `settle` (then every batch runs it,
+        even one without events of its own)."""
+        return type(self).settle is not Projection.settle
+
     def settle(self, tx: Tx, tables: dict[str, str], *, at_head: bool) -> None:
         """After each batch, in its transaction: finish work the handlers deferred. `at_head`
         says the batch reached the store head (a rebuild's or a backlog's earlier batches may
@@ -127,6 +133,9 @@ class Projection:
         for rows in state.values() if isinstance(state, dict) else (state,):
             if isinstance(rows, Rows):
                 rows.flush()
+
+
+COPY_FROM_ROWS = 200  # PostgreSQL: from this many rows a flush goes through COPY and a scratch table
 
 
 class Rows:
@@ -193,7 +202,7 @@ class Rows:
         sql = f"INSERT INTO {self.table} ({cols}) VALUES ({marks}) ON CONFLICT ({self.key}) DO UPDATE SET {sets}"
         rows = [tuple(self._rows[k][c] for c in self.columns) for k in sorted(self._dirty)]
         self._dirty.clear()
-        if self.tx.kind == "sqlite":  # in-process: executemany is already the fast path
+        if self.tx.kind == "sqlite" or len(rows) < COPY_FROM_ROWS:  # executemany: one statement, pipelined
             self.tx.executemany(sql, rows)
             return
         # PostgreSQL: COPY into a scratch table, then one set-based upsert

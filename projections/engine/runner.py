@@ -21,10 +21,16 @@ from infrastructure.database import Database, Tx
 from infrastructure.eventsource import EventSource
 from projections.engine import tracking
 from projections.engine.projection import HandlerFailed, Projection
+from projections.engine.tail import Tail
 
 log = logging.getLogger("salesledger.projections")
 
 BATCH_SIZE = 5000
+# A live projection woken by a new event waits this long before reading, so that the events of
+# the commands written at the same moment are applied in one batch: under a stream of commands
+# each projection runs a few dozen batches a second instead of one per command. It adds at most
+# this much to the read-your-writes lag.
+LINGER_SECONDS = 0.01
 STANDBY_SECONDS = 2.0  # how often a standby runner tries for the lock
 STANDBY_AFTER_LOSS_SECONDS = 5.0  # a runner that lost its lock lets the standbys go first
 RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.5, 30.0  # a runner that cannot reach the database backs off
@@ -73,6 +79,7 @@ def process(
     tx: Tx | None = None,
     live: bool = False,
     still_owner: Callable[[], bool] | None = None,
+    tail: Tail | None = None,
 ) -> tuple[int, int]:
     """Apply the events in positions (after, after + limit] to one generation; answer
     (new position, events applied).
@@ -80,16 +87,30 @@ def process(
     The read-model writes and the new position commit together. With `live`, the batch is
     refused if that generation stopped being the active one while it was read; with
     `still_owner`, if the caller stopped being the active runner (checked last, just before
-    the commit; the position compare-and-set covers the instant after)."""
-    head = source.head()
-    if head <= after:
-        return after, 0
-    # A window of `limit` positions, not `limit` matching events: an index range scan on
-    # both backends, and the position advances past events the projection does not consume.
-    new = min(head, after + limit)
-    batch = source.read(after, limit, stop=new, topics=projection.topics)
+    the commit; the position compare-and-set covers the instant after). With `tail`, the
+    events come from the engine's shared tail when it reaches back to `after`."""
+    window = None if tail is None else tail.window(after, limit, projection.topics)
+    if window is not None:
+        head, new, batch = window
+        if new <= after:
+            return after, 0
+    else:
+        head = source.head()
+        if head <= after:
+            return after, 0
+        # A window of `limit` positions, not `limit` matching events: an index range scan on
+        # both backends, and the position advances past events the projection does not consume.
+        new = min(head, after + limit)
+        batch = source.read(after, limit, stop=new, topics=projection.topics)
 
     def write(tx: Tx) -> None:
+        if live and not batch and not projection.settles:
+            # Nothing of its topics in the window: only the position moves (compare-and-set; an
+            # empty window advanced on a generation a rebuild just replaced changes nothing).
+            tracking.advance(tx, projection.name, generation, after, new)
+            if new == head:
+                tracking.set_state(tx, projection.name, "live")
+            return
         if live:
             reg = tracking.registration(tx, projection.name, lock=True)
             if reg is None or reg.active_generation != generation:
@@ -449,9 +470,12 @@ class ProjectionEngine:
         *,
         poll_seconds: float = 0.1,
         batch_size: int = BATCH_SIZE,
+        linger_seconds: float = LINGER_SECONDS,
     ) -> None:
         self.db, self.source, self.projections = db, source, tuple(projections)
         self.poll_seconds = poll_seconds
+        self.linger_seconds = linger_seconds
+        self.tail = Tail(source, poll_seconds=poll_seconds)
         self.batch_size = batch_size
         self._stopping = threading.Event()
         self._wake = {p.name: threading.Event() for p in self.projections}
@@ -474,6 +498,7 @@ class ProjectionEngine:
 
     def poke(self) -> None:
         """New events were written: wake every runner now rather than at its next poll."""
+        self.tail.poke()
         for event in self._wake.values():
             event.set()
 
@@ -574,32 +599,45 @@ class ProjectionEngine:
     def _follow(self, projection: Projection, wake: threading.Event, on: Callable[[], bool]) -> None:
         """Process batches while `on()` (not stopped, lock held) or until a handler fails."""
         backoff = 0.5
+        known: tuple[int, int, str] | None = None  # (generation, position, state) as last seen
         while on():
             try:
-                with self.db.read() as tx:
-                    reg = tracking.registration(tx, projection.name)
-                    after = tracking.position(tx, projection.name, reg.active_generation)
+                if known is None:
+                    with self.db.read() as tx:
+                        reg = tracking.registration(tx, projection.name)
+                        position = tracking.position(tx, projection.name, reg.active_generation)
+                    known = (reg.active_generation, position or 0, reg.state)
+                generation, after, state = known
                 wake.clear()
                 new, _ = process(
                     self.db,
                     self.source,
                     projection,
-                    reg.active_generation,
+                    generation,
                     after,
                     limit=self.batch_size,
                     live=True,
                     still_owner=on,
+                    tail=self.tail,
                 )
                 backoff = 0.5
                 _mark_recovered(projection.name)
+                # A batch that reached the head set the state `live`; one that did not is
+                # followed at once by the next, so the idle branch below sees only the former.
+                known = (generation, new, "live" if new > after else state)
                 if new == after:
-                    if reg.state != "live":
+                    if state != "live":
                         with self.db.transaction() as tx:
                             tracking.set_state(tx, projection.name, "live")
+                        known = (generation, after, "live")
                     _idle(wake, self.poll_seconds, on)
+                    if wake.is_set():  # let the events written at the same moment join the batch
+                        self._stopping.wait(self.linger_seconds)
             except tracking.PositionConflict:
+                known = None
                 continue
             except HandlerFailed as failure:
+                known = None
                 if projection.on_error == "park":  # set the event aside, report it, carry on
                     log.error(
                         "projection %s parked %s at %s: %r",
@@ -621,6 +659,7 @@ class ProjectionEngine:
                 self._record_failure(projection, failure.error, failure.record.position, failure.record.type)
                 return
             except Exception as error:  # storage trouble: keep the projection, retry with backoff
+                known = None
                 log.exception("projection %s: batch failed; retrying", projection.name)
                 _mark_retrying(projection.name, error, 0, backoff)
                 _idle(self._stopping, backoff, on)
