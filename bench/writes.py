@@ -8,8 +8,9 @@ that matter are the ratios salesledger/baseline measured side by side in each ro
     .venv/bin/python bench/writes.py --backend sqlite --workers 2 --rounds 1
 
 Both servers run as subprocesses under uvicorn with the same `--workers N`; salesledger as
-`salesledger serve --no-projectors` builds it (the API without in-process projectors; a command
-still catches up the read models it reads, e.g. `leads` for de-duplication), with
+`salesledger serve --no-projectors` builds it (the API without in-process projectors), beside one
+`salesledger project` process that keeps the read models live as deployed (`--no-projector`
+leaves it out: commands then find the read models they consult lagging), with
 SALESLEDGER_ADMIN_TOKEN set and every request sending it as a bearer token. PostgreSQL runs use
 a throwaway database on SALESLEDGER_BENCH_POSTGRES (default: the local server), dropped
 afterwards; SQLite runs use temporary files. The load generator is a lean asyncio HTTP/1.1
@@ -82,36 +83,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Server:
-    def __init__(self, name: str, factory: str, env: dict[str, str], workers: int, logdir: str) -> None:
+class Process:
+    """A subprocess of this tree, logging to `logdir`, in its own process group."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str], logdir: str) -> None:
         self.name = name
-        self.port = free_port()
         self.log_path = os.path.join(logdir, f"{name}.log")
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        command = [sys.executable, "-m", "uvicorn", "--factory", factory, "--app-dir", BENCH]
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)]
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env={**os.environ, **env},
+            env={**os.environ, "PYTHONPATH": ROOT, **env},
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() ends the workers too
         )
-
-    def wait_healthy(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.tail()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.name} not healthy after {timeout:.0f}s:\n{self.tail()}")
 
     def tail(self, lines: int = 30) -> str:
         self.log.flush()
@@ -134,6 +120,30 @@ class Server:
             except ProcessLookupError:
                 pass
         self.log.close()
+
+
+class Server(Process):
+    """An ASGI app under uvicorn with `workers` workers on a free port."""
+
+    def __init__(self, name: str, factory: str, env: dict[str, str], workers: int, logdir: str) -> None:
+        self.port = free_port()
+        command = [sys.executable, "-m", "uvicorn", "--factory", factory, "--app-dir", BENCH]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)]
+        super().__init__(name, command, env, logdir)
+
+    def wait_healthy(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.tail()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} not healthy after {timeout:.0f}s:\n{self.tail()}")
 
 
 # -- load generator ----------------------------------------------------------------------------
@@ -268,11 +278,19 @@ def bench(backend: str, url: str, baseline_url: str, args: argparse.Namespace, l
             args.workers,
             logdir,
         )
+        if args.projector:  # the deployment: API workers run no projectors, `salesledger project` does
+            servers["projector"] = Process(
+                "projector",
+                [sys.executable, "-c", "from api.cli import main; main()", "project"],
+                {"DATABASE_URL": url},
+                logdir,
+            )
         servers["baseline"] = Server(
             "baseline", "crud_baseline:create_app", {"CRUD_BASELINE_URL": baseline_url}, args.workers, logdir
         )
         for server in servers.values():
-            server.wait_healthy()
+            if isinstance(server, Server):
+                server.wait_healthy()
         store = _runtime(url)
         tag = uuid.uuid4().hex[:6]
         requests = {
@@ -326,10 +344,17 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each run (default 2)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every target, alternating order (default 3)")
     parser.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS))
+    parser.add_argument(
+        "--projector",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run `salesledger project` beside salesledger's API, as deployed (default on)",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up servers and database on kill
     print(
-        f"W1 writes: {args.backend}, {args.workers} uvicorn worker(s) per server, {args.connections} connections, "
+        f"W1 writes: {args.backend}, {args.workers} uvicorn worker(s) per server"
+        f"{' and a projector process' if args.projector else ''}, {args.connections} connections, "
         f"{args.duration:g} s measured (+{args.warmup:g} s warm-up) per run, {args.rounds} round(s)\n"
         f"code: {ROOT} ({code_version()}); {time.strftime('%Y-%m-%d %H:%M %Z')}; "
         f"load average {os.getloadavg()[0]:.2f}",
