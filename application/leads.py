@@ -32,7 +32,8 @@ from domain.lead_policy import (
 from domain.rep import Rep
 from infrastructure.eventsource import EventSource
 from infrastructure.store import EventStore
-from projections.leads import TooFarBehind, find_duplicate, find_duplicate_at_head, open_assigned, queue
+from projections.engine.tail import Tail
+from projections.leads import TAIL_LIMIT, TooFarBehind, find_duplicate, find_duplicate_at_head, open_assigned, queue
 from projections.org import roster
 
 T = TypeVar("T", bound=Entity)
@@ -71,6 +72,8 @@ class Leads(UseCases):
         super().__init__(store)
         self.reads = reads
         self.source = EventSource(store)
+        # The lead events not yet in the leads read model, read once for every capture.
+        self.tail = Tail(self.source, poll_seconds=0, keep=TAIL_LIMIT)
 
     def configure_lead_policy(self, meta: Meta, *, settings: dict[str, Any], reason: str) -> Written:
         try:
@@ -102,7 +105,7 @@ class Leads(UseCases):
         try:
             with self.reads.read() as tx:
                 duplicate_of = find_duplicate_at_head(
-                    tx, self.source, phone=phone, email=email, company=company, region=region
+                    tx, self.tail, phone=phone, email=email, company=company, region=region
                 )
         except TooFarBehind:
             with self.reads.current("leads") as tx:

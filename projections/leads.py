@@ -19,6 +19,7 @@ from domain.values import Period
 from infrastructure.database import Tx
 from projections.engine import tracking
 from projections.engine.projection import Projection, Recorded, Rows, handles
+from projections.engine.tail import Tail
 from projections.engine.tracking import active_tables
 from projections.kpi import utc_text
 from projections.money import fraction, from_cents, to_cents
@@ -360,7 +361,7 @@ class TooFarBehind(LookupError):
 
 def find_duplicate_at_head(
     tx: Tx,
-    source: Any,
+    tail: Tail,
     *,
     phone: str | None,
     email: str | None,
@@ -370,10 +371,14 @@ def find_duplicate_at_head(
 ) -> str | None:
     """`find_duplicate` as of the store head, without catching the read model up: the read
     model as it stands (one snapshot: its position and its rows) and, applied in memory by the
-    projection's own handlers and never written, the lead events stored after that position.
-    `tx` must be a fresh read transaction (its first statement is here). Raises TooFarBehind
-    when the read model lags more than `tail_limit` positions, is failing or not registered:
-    then catch it up and use `find_duplicate`."""
+    projection's own handlers and never written, the lead events stored after that position
+    (from `tail`, which reads each new event once for every command of the process). `tx` must
+    be a fresh read transaction (its first statement is here). Raises TooFarBehind when the
+    read model lags more than `tail_limit` positions, is failing or not registered: then catch
+    it up and use `find_duplicate`."""
+    keys = _duplicate_keys(phone, email, company, region)
+    if not keys:
+        return None
     if tx.kind == "postgres":  # the position and the rows from one snapshot
         tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
     reg = tracking.registration(tx, LEADS.name)
@@ -381,15 +386,16 @@ def find_duplicate_at_head(
         raise TooFarBehind(f"the {LEADS.name} read model is not ready")
     tables = LEADS.table_names(reg.active_generation)
     position = tracking.position(tx, LEADS.name, reg.active_generation) or 0
-    head = source.head()
+    head = tail.source.head_in(tx)  # this snapshot's head: every event up to it is committed
+    window = tail.window(position, tail_limit, LEADS.topics, until=head)
+    if window is None:  # further behind than the tail reaches
+        events = tail.source.read(position, tail_limit, stop=head, topics=LEADS.topics) if head > position else []
+    else:
+        head, _, events = window  # (perhaps beyond this snapshot's head: every event up to it)
     if head - position > tail_limit:
         raise TooFarBehind(f"the {LEADS.name} read model is {head - position} positions behind")
-    keys = _duplicate_keys(phone, email, company, region)
-    if not keys:
-        return None
-    tail = source.read(position, tail_limit, stop=head, topics=LEADS.topics) if head > position else []
-    state = LEADS.begin(tx, tables, tail)
-    for record in tail:
+    state = LEADS.begin(tx, tables, events)
+    for record in events:
         handler = LEADS.handlers.get(type(record.event))
         if handler is not None:
             try:

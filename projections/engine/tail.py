@@ -46,17 +46,21 @@ class Tail:
         """New events were written: the next request past the end reads the store again."""
         self._pokes += 1
 
-    def window(self, after: int, limit: int, topics: Sequence[str]) -> tuple[int, int, list[Recorded]] | None:
+    def window(
+        self, after: int, limit: int, topics: Sequence[str], *, until: int | None = None
+    ) -> tuple[int, int, list[Recorded]] | None:
         """(head, new position, the events of `topics` in (after, new]) for a projection at
         `after`, with new = min(head, after + limit) within what the tail holds; None when the
-        tail does not reach back to `after` (read the store instead)."""
+        tail does not reach back to `after` (read the store instead). `until`: a store head the
+        caller saw (in its own transaction): the tail reads on to it first, whatever was
+        announced (a command that must see every stored event)."""
         with self._lock:
             if self._start is None or after > self._end:  # first use, or moved on by another process
                 self._restart(after)
             elif after < self._start:
                 return None
-            if after == self._end:
-                self._read()
+            if after == self._end or until is not None:
+                self._read(until)
             new = min(self._end, after + limit)
             lo = bisect.bisect_right(self._positions, after)
             hi = bisect.bisect_right(self._positions, new)
@@ -71,16 +75,21 @@ class Tail:
         self._start = self._end = self._head = at
         self._read_at_pokes = -1
 
-    def _read(self) -> None:
+    def _read(self, until: int | None = None) -> None:
         """Read on from the end, when something was announced since the last read or a poll
         interval has passed (other processes' writes on SQLite are seen by polling). At most
         `keep` events at a time: a tail far behind the head moves on by chunks."""
-        now = time.monotonic()
-        quiet = self._pokes == self._read_at_pokes and now - self._read_at < self.poll_seconds
-        if quiet and self._head <= self._end:
-            return
-        self._read_at_pokes, self._read_at = self._pokes, now
-        head = self.source.head()
+        if until is not None:
+            if until <= self._end:
+                return
+            head = until
+        else:
+            now = time.monotonic()
+            quiet = self._pokes == self._read_at_pokes and now - self._read_at < self.poll_seconds
+            if quiet and self._head <= self._end:
+                return
+            self._read_at_pokes, self._read_at = self._pokes, now
+            head = self.source.head()
         self.reads += 1
         self._head = max(self._head, head)
         if head <= self._end:

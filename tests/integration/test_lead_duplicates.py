@@ -16,6 +16,7 @@ from domain.personal import plain
 from projections import leads as leads_model
 from projections.engine import tracking
 from projections.engine.runner import process
+from projections.engine.tail import Tail
 from projections.leads import LEADS, TooFarBehind, find_duplicate_at_head
 from tests.helpers import META
 
@@ -40,7 +41,7 @@ def advance(rt, positions: int) -> None:
 
 def at_head(rt, **probe) -> str | None:
     with rt.db.read() as tx:
-        return find_duplicate_at_head(tx, rt.source, **probe)
+        return find_duplicate_at_head(tx, rt.ledger.leads.tail, **probe)  # the one every capture uses
 
 
 def truth(rt, captured: list[str], *, phone, email, company, region) -> str | None:
@@ -149,7 +150,13 @@ def test_a_read_model_too_far_behind_is_caught_up_instead(runtime, monkeypatch):
         rt.ledger.org.hire_rep(META, name=f"王{n}", level="junior", team="华东一组", region="华东")
     with rt.db.read() as tx, pytest.raises(TooFarBehind):
         find_duplicate_at_head(
-            tx, rt.source, phone=None, email=None, company="上海精密有限公司", region="华东", tail_limit=2
+            tx,
+            Tail(rt.source, poll_seconds=0),
+            phone=None,
+            email=None,
+            company="上海精密有限公司",
+            region="华东",
+            tail_limit=2,
         )
     monkeypatch.setattr(leads_model, "TAIL_LIMIT", 2)
     monkeypatch.setattr(find_duplicate_at_head, "__kwdefaults__", {"tail_limit": 2})

@@ -79,3 +79,13 @@ def test_a_projection_moved_on_by_another_process_restarts_the_tail_where_it_is(
     window = tail.window(ahead, 1000, ())  # this projection is past what the tail read
     assert window is not None and window[1] == ahead and window[2] == []
     assert tail.window(start, 1000, ()) is None  # the tail now starts later
+
+
+def test_a_command_reads_on_to_the_head_its_own_transaction_saw(runtime):
+    start = partners(runtime, 2)
+    tail = Tail(runtime.source, poll_seconds=60)
+    assert tail.window(start, 1000, ())[1] == start
+    head = partners(runtime, 3)
+    assert tail.window(start, 1000, ())[1] == start  # not announced: not read
+    window = tail.window(start, 1000, (), until=head)  # a command that must see every stored event
+    assert window[0] == head == window[1] and len(window[2]) == 3
