@@ -30,6 +30,7 @@ from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, FastAPI, Request, params
 from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import PUBLIC_PATHS, Principal
 from api.errors import Forbidden
@@ -218,15 +219,19 @@ class Policy:
     def __init__(self, roles: frozenset[str], scope: Scope | None = None) -> None:
         self.roles, self.scope = roles, scope
 
-    def __call__(self, request: Request) -> Access:
+    async def __call__(self, request: Request) -> Access:
         access = access_for(request)
         if access.role not in self.roles:
             raise Forbidden(f"a {access.role} key may not use {_route_key(request)}", role=access.role)
+        if not access.sees_everything:  # reads the org and the record: in the thread pool
+            await run_in_threadpool(self._check, access, request)
+        return access
+
+    def _check(self, access: Access, request: Request) -> None:
         access.reps  # noqa: B018 -- the caller's part of the org, worked out once, before the handler runs
-        if self.scope is not None and not access.sees_everything:
+        if self.scope is not None:
             value = request.path_params[self.scope.param]
             self.scope.check(access, value, change=request.method not in ("GET", "HEAD"))
-        return access
 
     def __repr__(self) -> str:
         return f"Allow({', '.join(sorted(self.roles))}{f', scope={self.scope}' if self.scope else ''})"
@@ -242,7 +247,11 @@ def Allow(*roles: str | Iterable[str], scope: Scope | None = None) -> params.Dep
     return Depends(Policy(names, scope))
 
 
-AccessDep = Annotated[Access, Depends(access_for)]
+async def access_dep(request: Request) -> Access:
+    return access_for(request)
+
+
+AccessDep = Annotated[Access, Depends(access_dep)]
 
 
 def _route_key(request: Request) -> str:

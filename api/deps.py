@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from api.encoding import Json
 from api.errors import NotCaughtUp
@@ -19,11 +20,18 @@ from infrastructure.runtime import Runtime
 from projections.engine.runner import wait_for
 
 
+# The dependencies below are `async def` because they only compute: FastAPI runs a plain `def`
+# dependency in the thread pool, a hop per dependency and request. Anything that reads the
+# database goes to the thread pool explicitly.
 def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def command_meta(request: Request, x_correlation_id: Annotated[str | None, Header()] = None) -> Meta:
+async def runtime_dep(request: Request) -> Runtime:
+    return runtime(request)
+
+
+async def command_meta(request: Request, x_correlation_id: Annotated[str | None, Header()] = None) -> Meta:
     """The caller's principal is the actor of every event the command records."""
     request_id = request.state.request_id
     return Meta(
@@ -33,7 +41,7 @@ def command_meta(request: Request, x_correlation_id: Annotated[str | None, Heade
     )
 
 
-def expected_version(if_match: Annotated[str | None, Header()] = None) -> int | None:
+async def expected_version(if_match: Annotated[str | None, Header()] = None) -> int | None:
     """`If-Match: 3` (or an ETag-style `"3"`) makes a command conditional on that version."""
     if if_match is None or if_match.strip() in ("", "*"):
         return None
@@ -43,7 +51,7 @@ def expected_version(if_match: Annotated[str | None, Header()] = None) -> int | 
     return int(text)
 
 
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
+RuntimeDep = Annotated[Runtime, Depends(runtime_dep)]
 MetaDep = Annotated[Meta, Depends(command_meta)]
 IfMatch = Annotated[int | None, Depends(expected_version)]
 MinPosition = Annotated[
@@ -100,7 +108,7 @@ def _already_current(request: Request, value: str) -> None:
         raise InvalidInput(f"min_position {value} is beyond the newest event ({head})", field="min_position", head=head)
 
 
-def reject_unknown_query_params(request: Request) -> None:
+async def reject_unknown_query_params(request: Request) -> None:
     """A query parameter the route does not declare is a mistake (`?correlation=` filtering
     nothing), not something to ignore: 422 naming it. Every query accepts `min_position`."""
     route = request.scope.get("route")
@@ -113,7 +121,7 @@ def reject_unknown_query_params(request: Request) -> None:
         known = _declared[id(route)] = frozenset(_query_names(route.dependant))
     given = set(request.query_params.keys())
     if "min_position" in given and "min_position" not in known and request.method in ("GET", "HEAD"):
-        _already_current(request, request.query_params["min_position"])
+        await run_in_threadpool(_already_current, request, request.query_params["min_position"])
         given.discard("min_position")
     unknown = sorted(given - known)
     if unknown:
