@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -327,6 +328,9 @@ def email_key(email: str | None) -> str | None:
     return (email or "").strip().lower() or None
 
 
+# Pure and asked for the same names over and over. (Phones and emails are personal data: never
+# kept in memory beyond their use, so that forgetting a person leaves no copy.)
+@lru_cache(maxsize=65_536)
 def company_key(company: str | None) -> str | None:
     text = unicodedata.normalize("NFKC", company or "").lower()
     text = _COMPANY_NOISE.sub("", text)

@@ -10,7 +10,8 @@ reaches (a catch-up, a rebuild).
 The tail covers the store positions (start, end] completely: every event in that range is in
 it, in position order (PostgreSQL's positions have gaps; the range is still complete). It is
 read forward from the store head, which is safe as a high-water mark (the store serialises
-inserts: every event at or below the head is committed and visible once the head is).
+inserts: every event at or below the head is committed and visible once the head is). It
+holds each event for at most MAX_AGE_SECONDS and at most `keep` events.
 """
 
 from __future__ import annotations
@@ -18,20 +19,29 @@ from __future__ import annotations
 import bisect
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from functools import lru_cache
 
 from infrastructure.eventsource import EventSource
+from infrastructure.vault import CACHE_SECONDS
 from projections.engine.projection import Recorded, type_name
 
 KEEP = 20_000  # events kept; a projection further behind reads the store
+# Events are kept decoded, personal data in the clear, for at most as long as a key may stay
+# cached after another process forgot its subject: a forgotten person leaves no copy here either.
+MAX_AGE_SECONDS = CACHE_SECONDS
 
 
 class Tail:
-    def __init__(self, source: EventSource, *, poll_seconds: float, keep: int = KEEP) -> None:
+    def __init__(
+        self, source: EventSource, *, poll_seconds: float, keep: int = KEEP, max_age: float = MAX_AGE_SECONDS
+    ) -> None:
         self.source = source
         self.poll_seconds = poll_seconds
         self.keep = keep
+        self.max_age = max_age
+        self._chunks: deque[tuple[float, int]] = deque()  # (when read, last position) per read
         self._lock = threading.Lock()
         self._records: list[Recorded] = []
         self._positions: list[int] = []
@@ -55,6 +65,7 @@ class Tail:
         caller saw (in its own transaction): the tail reads on to it first, whatever was
         announced (a command that must see every stored event)."""
         with self._lock:
+            self._expire()
             if self._start is None or after > self._end:  # first use, or moved on by another process
                 self._restart(after)
             elif after < self._start:
@@ -70,7 +81,18 @@ class Tail:
                 records = [r for r in records if r.type in wanted]
             return self._head, new, records
 
+    def _expire(self) -> None:
+        """Forget the events read more than `max_age` ago (the tail then starts after them)."""
+        if not self._chunks or time.monotonic() - self._chunks[0][0] <= self.max_age:
+            return
+        while self._chunks and time.monotonic() - self._chunks[0][0] > self.max_age:
+            self._start = self._chunks.popleft()[1]
+        drop = bisect.bisect_right(self._positions, self._start)
+        del self._records[:drop]
+        del self._positions[:drop]
+
     def _restart(self, at: int) -> None:
+        self._chunks.clear()
         self._records, self._positions = [], []
         self._start = self._end = self._head = at
         self._read_at_pokes = -1
@@ -98,11 +120,14 @@ class Tail:
         self._records += new
         self._positions += [r.position for r in new]
         self._end = head if len(new) < self.keep else new[-1].position
+        self._chunks.append((time.monotonic(), self._end))
         if len(self._records) > self.keep:
             drop = len(self._records) - self.keep
             self._start = self._positions[drop - 1]
             del self._records[:drop]
             del self._positions[:drop]
+            while self._chunks and self._chunks[0][1] <= self._start:
+                self._chunks.popleft()
 
 
 @lru_cache(maxsize=256)

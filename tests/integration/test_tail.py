@@ -1,6 +1,7 @@
 """The engine's shared tail on a real store: the newest events read once for every live
 projection, complete for the range it covers, and never an event a projection would miss."""
 
+import time
 import uuid
 
 from eventsourcing.utils import get_topic
@@ -89,3 +90,13 @@ def test_a_command_reads_on_to_the_head_its_own_transaction_saw(runtime):
     assert tail.window(start, 1000, ())[1] == start  # not announced: not read
     window = tail.window(start, 1000, (), until=head)  # a command that must see every stored event
     assert window[0] == head == window[1] and len(window[2]) == 3
+
+
+def test_events_are_kept_no_longer_than_a_forgotten_key_may_be(runtime):
+    start = partners(runtime, 1)
+    tail = Tail(runtime.source, poll_seconds=60, max_age=0.2)
+    head = partners(runtime, 3)
+    assert len(tail.window(start, 1000, (), until=head)[2]) == 3
+    time.sleep(0.3)
+    assert tail.window(start, 1000, ()) is None  # expired: that reader goes to the store
+    assert tail._records == []
