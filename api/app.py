@@ -50,7 +50,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             app.state.runtime = runtime
             yield
             return
-        rt = Runtime(settings.database(), run_projectors=settings.run_projectors).start()
+        rt = Runtime(
+            settings.database(),
+            run_projectors=settings.run_projectors,
+            timetable=settings.timetable() if settings.run_projectors and settings.run_scheduled_checks else None,
+        ).start()
         app.state.runtime = rt
         try:
             yield

@@ -58,15 +58,18 @@ def serve(
     ),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="log every request"),
 ):
-    """Serve the HTTP API (with the projectors in-process unless --no-projectors or --workers N > 1)."""
+    """Serve the HTTP API (with the projectors and the scheduled checks in-process unless
+    --no-projectors or --workers N > 1)."""
     import uvicorn
 
     from api.app import create_app
     from infrastructure.settings import Settings
 
-    settings = Settings.from_env(run_projectors=not no_projectors)
+    # One process with its projectors runs the scheduled checks too, as `salesledger project` does.
+    inside = {"run_projectors": not no_projectors, "run_scheduled_checks": not no_projectors and workers == 1}
+    settings = Settings.from_env(**inside)
     if settings.admin_token is None and demo_token:
-        settings = Settings.from_env(run_projectors=not no_projectors, admin_token=_demo_token())
+        settings = Settings.from_env(**inside, admin_token=_demo_token())
     if settings.admin_token:
         shown = "localhost" if host in ("0.0.0.0", "::") else host
         console.print(

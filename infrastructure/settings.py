@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     base_currency: str = DEFAULT_CURRENCY
     projections: str = ""
     run_projectors: bool = True
+    # the scheduled checks beside in-process projectors (`salesledger serve` with one worker)
+    run_scheduled_checks: bool = False
     min_position_timeout: float = 5.0
     idempotency_lease: float = Field(5.0, gt=0, le=3600)
     db_connect_timeout: float = Field(5.0, gt=0, le=300)

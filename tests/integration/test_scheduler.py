@@ -301,3 +301,18 @@ def _has_rows(db) -> bool:
         return bool(status(db))
     except Exception:  # the table is not there yet
         return False
+
+
+def test_one_api_process_with_its_projectors_runs_the_checks_too(make_client):
+    """`salesledger serve` (one process, projectors inside) runs the scheduled checks by itself;
+    an API without projectors, or a test's app, does not."""
+    quiet = make_client()
+    assert quiet.app.state.runtime.scheduler is None
+    client = make_client(run_scheduled_checks=True, sla_check_every=1)
+
+    def ran() -> bool:
+        items = client.get("/leads/scheduled-checks").json()["items"]
+        return any(i["job"] == "sla-check" and i["last_moment"] for i in items)
+
+    assert wait_until(ran, timeout=30)
+    assert make_client(run_projectors=False, run_scheduled_checks=True).app.state.runtime.scheduler is None
