@@ -6,6 +6,7 @@ should stay near 1 however long the history grows.
 
     .venv/bin/python bench/queries.py                                # PostgreSQL, 4,000 and 40,000 deals
     .venv/bin/python bench/queries.py --backend sqlite --small 1000 --large 20000 --duration 5
+    .venv/bin/python bench/queries.py --small-url postgresql://.../q1_small --large-url postgresql://.../q1_large
 
 Each history is `salesledger demo --seed 1 --reps R --deals D` (deals, customers, leads, visits,
 payments, transfers), every read model caught up before the load starts; the API runs as
@@ -18,12 +19,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from urllib.parse import quote
 
@@ -38,6 +41,9 @@ QUERIES = {
     "leaderboard revenue": "/leaderboards/revenue?period=2026-Q3",
     "kpis company": "/kpis?scope=company&period=2026-Q3",
     "kpis team": "/kpis?scope=team:{team}&period=2026",
+    "lead queue": "/leads/queue/{rep}",
+    "customer 360": "/customers/{customer}",
+    "statement": "/commissions/statements/{rep}/2026-10",
 }
 
 
@@ -94,17 +100,19 @@ def drive(port: int, path: str, connections: int, warmup: float, duration: float
     }
 
 
-def generate(url: str, reps: int, deals: int) -> tuple[int, str, float]:
-    """Write a demo history and catch every read model up: (events, a team name, seconds)."""
+def generate(url: str, reps: int, deals: int, write: bool = True) -> tuple[int, str, float]:
+    """Write a demo history (unless `write` is false: an existing one) and catch every read
+    model up: (events, a team name, seconds)."""
     env = {**os.environ, "DATABASE_URL": url}
     began = time.monotonic()
-    subprocess.run(
-        [sys.executable, "-m", "api.cli", "demo", "--seed", "1", "--reps", str(reps), "--deals", str(deals)],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    if write:
+        subprocess.run(
+            [sys.executable, "-m", "api.cli", "demo", "--seed", "1", "--reps", str(reps), "--deals", str(deals)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     sys.path.insert(0, ROOT)
     from infrastructure.runtime import Runtime
     from projections.org import OrgHistory
@@ -120,8 +128,23 @@ def generate(url: str, reps: int, deals: int) -> tuple[int, str, float]:
         rt.close()
 
 
-def measure(url: str, args: argparse.Namespace, deals: int, logdir: str) -> tuple[int, dict[str, dict]]:
-    events, team, took = generate(url, args.reps, deals)
+def _get(port: int, path: str) -> dict:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+def subjects(port: int) -> dict[str, str]:
+    """A rep in the middle of the list and a customer with deals, the same way at every size."""
+    reps = _get(port, "/reps?limit=500")["items"]
+    customers = _get(port, "/customers?limit=200")["items"]
+    return {"rep": reps[len(reps) // 2]["id"], "customer": customers[len(customers) // 2]["id"]}
+
+
+def measure(
+    url: str, args: argparse.Namespace, deals: int, logdir: str, write: bool = True
+) -> tuple[int, dict[str, dict]]:
+    events, team, took = generate(url, args.reps, deals, write)
     print(f"  history: {deals:,} deals, {events:,} events (generated and projected in {took:.0f} s)", flush=True)
     prepare(url)
     env = {"DATABASE_URL": url, "SALESLEDGER_ADMIN_TOKEN": TOKEN, "SALESLEDGER_RUN_PROJECTORS": "false"}
@@ -129,10 +152,9 @@ def measure(url: str, args: argparse.Namespace, deals: int, logdir: str) -> tupl
     results = {}
     try:
         server.wait_healthy()
+        names = {"team": quote(team, safe=""), **subjects(server.port)}
         for name, path in QUERIES.items():
-            results[name] = drive(
-                server.port, path.format(team=quote(team, safe="")), args.connections, args.warmup, args.duration
-            )
+            results[name] = drive(server.port, path.format(**names), args.connections, args.warmup, args.duration)
     finally:
         server.stop()
     return events, results
@@ -164,16 +186,18 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--small-url", help="an existing history to use as the small one (nothing is written)")
+    parser.add_argument("--large-url", help="an existing history to use as the large one (nothing is written)")
     args = parser.parse_args()
     print(f"Q1 on {args.backend}: {code_version()}, {args.workers} worker(s), {args.connections} connections")
     print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
     runs = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, deals in (("small", args.small), ("large", args.large)):
-            url, drop = database(args.backend, tmp, label)
+        for label, deals, given in (("small", args.small, args.small_url), ("large", args.large, args.large_url)):
+            url, drop = (given, lambda: None) if given else database(args.backend, tmp, label)
             try:
                 print(f"{label}:", flush=True)
-                runs[label] = measure(url, args, deals, tmp)
+                runs[label] = measure(url, args, deals, tmp, write=not given)
             finally:
                 drop()
     (small_events, small), (large_events, large) = runs["small"], runs["large"]
