@@ -274,13 +274,17 @@ class Database:
     @contextmanager
     def session_connection(self) -> Iterator[Any]:
         """A dedicated PostgreSQL connection outside the pool (advisory locks, LISTEN)."""
-        import psycopg
-
-        conn = psycopg.connect(self.url.conninfo(), autocommit=True)  # bounded connect, keepalives
+        conn = self.session_connection_open()
         try:
             yield conn
         finally:
             conn.close()
+
+    def session_connection_open(self) -> Any:
+        """`session_connection` for its caller to close."""
+        import psycopg
+
+        return psycopg.connect(self.url.conninfo(), autocommit=True)  # bounded connect, keepalives
 
     def close(self) -> None:
         if self._pool is not None:

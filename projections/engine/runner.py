@@ -12,7 +12,7 @@ import time
 import traceback
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -449,6 +449,86 @@ def _watch_session(conn: Any, hold: Hold, every: float, stop: threading.Event) -
         hold._last_ok = time.monotonic()
 
 
+class LockSession:
+    """One PostgreSQL session holding every projection lock of an engine (advisory locks belong
+    to a session): one connection for all its projections, standbys included, instead of one
+    per projection and a fresh one for every standby attempt. The session is checked every
+    `heartbeat` seconds; when it dies, every hold on it is lost at once and the next attempt
+    opens a new session."""
+
+    def __init__(self, db: Database, heartbeat: float) -> None:
+        self.db, self.heartbeat = db, heartbeat
+        self._mutex = threading.Lock()
+        self._conn: Any = None
+        self._holds: dict[int, Hold] = {}
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[Hold]:
+        """Try the lock `name` on the shared session; yield a `Hold` (see `exclusive`)."""
+        key = zlib.crc32(f"salesledger.{name}".encode())
+        with self._mutex:
+            conn = self._session()
+            try:
+                hold = Hold(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0])
+            except Exception:
+                self._drop()
+                raise
+            if hold:
+                hold._silence = 4 * self.heartbeat
+                self._holds[key] = hold
+        try:
+            yield hold
+        finally:
+            if hold:
+                with self._mutex:
+                    if self._holds.pop(key, None) is not None and self._conn is conn:
+                        try:
+                            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                        except Exception:  # the session is gone, and its locks with it
+                            log.warning("advisory lock %s: session lost while releasing", name)
+                            self._drop()
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._mutex:
+            self._drop()
+
+    def _session(self) -> Any:
+        if self._conn is None:
+            self._conn = self.db.session_connection_open()
+            if self._watcher is None:
+                self._watcher = threading.Thread(target=self._watch, name="projection-locks", daemon=True)
+                self._watcher.start()
+        return self._conn
+
+    def _drop(self) -> None:
+        """The session is gone (or closing): every hold on it is lost."""
+        for hold in self._holds.values():
+            hold.lost.set()
+        self._holds.clear()
+        if self._conn is not None:
+            with suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.heartbeat):
+            with self._mutex:
+                if self._conn is None:
+                    continue
+                try:
+                    self._conn.execute("SELECT 1")
+                except Exception:
+                    log.warning("advisory lock session lost: its locks are no longer held")
+                    self._drop()
+                    continue
+                now = time.monotonic()
+                for hold in self._holds.values():
+                    hold._last_ok = now
+
+
 def _idle(wake: threading.Event, seconds: float, on: Callable[[], bool]) -> None:
     """Wait up to `seconds` for `wake`, looking at `on()` at least every lock heartbeat."""
     deadline = time.monotonic() + seconds
@@ -476,6 +556,7 @@ class ProjectionEngine:
         self.poll_seconds = poll_seconds
         self.linger_seconds = linger_seconds
         self.tail = Tail(source, poll_seconds=poll_seconds)
+        self.locks = LockSession(db, LOCK_HEARTBEAT_SECONDS) if db.kind == "postgres" else None
         self.batch_size = batch_size
         self._stopping = threading.Event()
         self._wake = {p.name: threading.Event() for p in self.projections}
@@ -495,6 +576,8 @@ class ProjectionEngine:
         self.poke()
         for t in self._threads:
             t.join(timeout)
+        if self.locks is not None:
+            self.locks.close()
 
     def poke(self) -> None:
         """New events were written: wake every runner now rather than at its next poll."""
@@ -543,8 +626,8 @@ class ProjectionEngine:
             pause = STANDBY_SECONDS
             try:
                 with (
-                    exclusive(self.db, f"projection.{projection.name}", heartbeat=LOCK_HEARTBEAT_SECONDS)
-                    if self.db.kind == "postgres"
+                    self.locks.exclusive(f"projection.{projection.name}")
+                    if self.locks is not None
                     else nullcontext(Hold(True)) as hold
                 ):
                     if hold:

@@ -103,3 +103,45 @@ def test_a_runner_that_loses_its_lock_session_stands_down_and_a_standby_takes_ov
         first.stop()
         second.stop()
         runtime.close()
+
+
+def test_an_engine_holds_all_its_projection_locks_on_one_session_standbys_included(postgres_url):
+    runtime = Runtime(postgres_url).start()
+    names = [f"tally_{i}" for i in range(4)]
+    projections = [type(name, (Tally,), {"name": name})() for name in names]
+    keys = [zlib.crc32(f"salesledger.projection.{name}".encode()) for name in names]
+    first = ProjectionEngine(runtime.db, runtime.source, projections, poll_seconds=0.05)
+    second = ProjectionEngine(runtime.db, runtime.source, projections, poll_seconds=0.05)
+
+    def holders():
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            return conn.execute(
+                "SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = ANY(%s) AND granted",
+                (keys,),
+            ).fetchall()
+
+    def sessions():  # sessions ever opened on this database (this probe's own included)
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            return conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()").fetchone()[
+                0
+            ]
+
+    try:
+        first.start()
+        assert wait_until(lambda: first.running == set(names), 10)
+        assert len(holders()) == 1  # four locks, one session
+        second.start()
+        time.sleep(1)
+        before = sessions()
+        time.sleep(5)  # a standby tries every 2 s: on its one session, not on a new connection each time
+        assert second.running == set()
+        assert sessions() - before <= 2  # this probe, and perhaps a pooled connection
+        [(holder,)] = holders()
+        assert terminate_backends(postgres_url, "pid = %s", (holder,)) == 1
+        assert wait_until(lambda: first.running == set(), 2.5)  # every projection stood down at once
+        assert wait_until(lambda: second.running == set(names), 8)
+        assert len(holders()) == 1
+    finally:
+        first.stop()
+        second.stop()
+        runtime.close()
