@@ -24,6 +24,13 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_URL = "sqlite:///./salesledger.db"
+# The connection budget of a process on PostgreSQL (SALESLEDGER_DB_POOL_SIZE): at most POOL_SIZE
+# connections for the read models, as many for the event store, and VAULT_POOL_SIZE for the
+# personal-data keys; `salesledger project` adds one session for all its projection locks, one
+# for LISTEN and one for the scheduler's lock. With the defaults: an API worker at most 14, a
+# projector process at most 17 (see the README's "Connections").
+POOL_SIZE = 6
+VAULT_POOL_SIZE = 2
 
 
 class DatabaseURLError(ValueError):
@@ -42,6 +49,7 @@ class DatabaseURL:
     connect_timeout: float = 5.0  # seconds to get a connection: connect, or wait for a pooled one
     lock_timeout: float = 10.0  # seconds a write waits for a lock (SQLite's busy wait, PostgreSQL's lock_timeout)
     statement_timeout: float = 30.0  # PostgreSQL: the longest any one statement may run (0: no limit)
+    pool_size: int = POOL_SIZE  # PostgreSQL: the most connections of each pool (read models; event store)
 
     @classmethod
     def parse(cls, url: str | DatabaseURL | None) -> DatabaseURL:
@@ -70,6 +78,9 @@ class DatabaseURL:
 
     def with_timeouts(self, *, connect: float, lock: float, statement: float) -> DatabaseURL:
         return replace(self, connect_timeout=connect, lock_timeout=lock, statement_timeout=statement)
+
+    def with_pool(self, size: int) -> DatabaseURL:
+        return replace(self, pool_size=size)
 
     def connect_options(self) -> dict[str, Any]:
         """libpq options for every PostgreSQL connection: a bounded connect, TCP keepalives (a
@@ -117,8 +128,8 @@ class DatabaseURL:
             "POSTGRES_CONNECT_TIMEOUT": str(_whole_seconds(self.connect_timeout)),
             "POSTGRES_PRE_PING": "y",
             "POSTGRES_LOCK_TIMEOUT": str(_whole_seconds(self.lock_timeout)),
-            "POSTGRES_POOL_SIZE": "5",
-            "POSTGRES_MAX_OVERFLOW": "10",
+            "POSTGRES_POOL_SIZE": str(max(1, self.pool_size // 2)),  # kept open; the rest on demand
+            "POSTGRES_MAX_OVERFLOW": str(self.pool_size - max(1, self.pool_size // 2)),
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
             "SALESLEDGER_STATEMENT_TIMEOUT_MS": str(int(self.statement_timeout * 1000)),
         }
@@ -198,10 +209,14 @@ class Tx:
 class Database:
     """Connections for read models and bookkeeping; the event store keeps its own."""
 
-    def __init__(self, url: str | DatabaseURL | None = None, *, secure_delete: bool = False) -> None:
+    def __init__(
+        self, url: str | DatabaseURL | None = None, *, secure_delete: bool = False, pool_size: int | None = None
+    ) -> None:
         """`secure_delete` (SQLite): deleted and overwritten content is zeroed in the file, not
-        left in free space (for tables holding secrets)."""
+        left in free space (for tables holding secrets). `pool_size`: the PostgreSQL pool's
+        most connections, if not the URL's."""
         self.url = DatabaseURL.parse(url)
+        self.pool_size = pool_size or self.url.pool_size
         self.kind = self.url.kind
         self.secure_delete = secure_delete
         self._local = threading.local()
@@ -214,7 +229,7 @@ class Database:
             self._pool = ConnectionPool(
                 self.url.conninfo(),
                 min_size=1,
-                max_size=12,
+                max_size=self.pool_size,
                 open=True,
                 kwargs={"autocommit": False},
                 timeout=self.url.connect_timeout,  # waiting for a connection when none can be made

@@ -28,7 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.errors import InvalidInput
 from domain.values import DEFAULT_CURRENCY, currency
-from infrastructure.database import DEFAULT_URL, DatabaseURL
+from infrastructure.database import DEFAULT_URL, POOL_SIZE, DatabaseURL
 from infrastructure.scheduler import Timetable, parse_time_of_day
 
 
@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     db_connect_timeout: float = Field(5.0, gt=0, le=300)
     db_lock_timeout: float = Field(10.0, gt=0, le=3600)
     db_statement_timeout: float = Field(30.0, ge=0, le=86400)
+    db_pool_size: int = Field(POOL_SIZE, ge=1, le=200)  # PostgreSQL connections per pool and process
     # the checks `salesledger project` runs by itself (see infrastructure/scheduler.py)
     sla_check_every: float = Field(300.0, ge=0, le=86400)
     dormancy_check_at: time | None = time(1, 0)
@@ -103,8 +104,12 @@ class Settings(BaseSettings):
 
     def database(self) -> DatabaseURL:
         """`database_url` with the timeouts that bound every wait on the database."""
-        return DatabaseURL.parse(self.database_url).with_timeouts(
-            connect=self.db_connect_timeout, lock=self.db_lock_timeout, statement=self.db_statement_timeout
+        return (
+            DatabaseURL.parse(self.database_url)
+            .with_timeouts(
+                connect=self.db_connect_timeout, lock=self.db_lock_timeout, statement=self.db_statement_timeout
+            )
+            .with_pool(self.db_pool_size)
         )
 
     @classmethod

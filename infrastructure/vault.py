@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Transcoding
 
 from domain.personal import Personal
-from infrastructure.database import Database, DatabaseURL
+from infrastructure.database import VAULT_POOL_SIZE, Database, DatabaseURL
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS subject_keys (
     subject TEXT PRIMARY KEY,
@@ -55,7 +55,7 @@ class Vault:
     def __init__(self, url: str | DatabaseURL) -> None:
         # Its own connections (keys are read while other transactions are open); on SQLite they
         # zero what they delete or overwrite instead of leaving it in free pages.
-        self.db = Database(url, secure_delete=True)
+        self.db = Database(url, secure_delete=True, pool_size=VAULT_POOL_SIZE)
         with self.db.transaction() as tx:
             tx.execute(SCHEMA.replace("BYTEA", "BLOB") if tx.kind == "sqlite" else SCHEMA)
         self._cache: dict[str, tuple[float, bytes | None]] = {}
