@@ -34,8 +34,12 @@ class EventSource:
 
     def head_in(self, tx: Tx) -> int:
         """The head as seen by a transaction on the same database (one query, no connection of its own)."""
-        position = "rowid" if tx.kind == "sqlite" else "notification_id"
-        return int(tx.value(f"SELECT MAX({position}) FROM {self.recorder.events_table_name}") or 0)
+        return int(tx.value(self.head_sql(tx.kind)) or 0)
+
+    def head_sql(self, kind: str) -> str:
+        """The query of `head_in`, to be used as a subquery."""
+        position = "rowid" if kind == "sqlite" else "notification_id"
+        return f"SELECT MAX({position}) FROM {self.recorder.events_table_name}"
 
     def position_of(self, db: Database, aggregate_id: str, version: int) -> int | None:
         """The store position of one aggregate's event at `version` (None when there is none)."""

@@ -381,12 +381,11 @@ def find_duplicate_at_head(
         return None
     if tx.kind == "postgres":  # the position and the rows from one snapshot
         tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-    reg = tracking.registration(tx, LEADS.name)
+    reg, position, head = tracking.at_head(tx, LEADS.name, tail.source.head_sql(tx.kind))
     if reg is None or reg.version != LEADS.version or reg.state == "failed":
         raise TooFarBehind(f"the {LEADS.name} read model is not ready")
     tables = LEADS.table_names(reg.active_generation)
-    position = tracking.position(tx, LEADS.name, reg.active_generation) or 0
-    head = tail.source.head_in(tx)  # this snapshot's head: every event up to it is committed
+    # (`head` is this snapshot's: every event up to it is committed)
     window = tail.window(position, tail_limit, LEADS.topics, until=head)
     if window is None:  # further behind than the tail reaches
         events = tail.source.read(position, tail_limit, stop=head, topics=LEADS.topics) if head > position else []

@@ -23,7 +23,7 @@ from domain.values import Period, base_currency, round_money
 ZERO = Decimal("0.00")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Source:
     """One event a line rests on."""
 
@@ -45,7 +45,7 @@ class Source:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Win:
     deal_id: str
     signed_on: date
@@ -57,7 +57,7 @@ class Win:
     overlays: tuple[tuple[str, Decimal], ...] = ()  # (party, share): credit beside the splits
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Money:
     """A payment or a refund/cancellation on a won deal."""
 
@@ -84,7 +84,7 @@ class Inputs(Protocol):
     def rate(self, code: str, day: date) -> Rate | None: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     rep_id: str
     period: str
@@ -198,7 +198,7 @@ def _collected(win: Win, ratio: Decimal, share: Decimal) -> tuple[Decimal, Decim
 
 
 # -- the calculation -------------------------------------------------------------------------------
-@dataclass
+@dataclass(slots=True)
 class _Item:
     rep_id: str
     deal_id: str

@@ -78,6 +78,21 @@ def registration(tx: Tx, name: str, *, lock: bool = False) -> Registration | Non
     return None if row is None else Registration(*row)
 
 
+def at_head(tx: Tx, name: str, head_sql: str) -> tuple[Registration | None, int, int]:
+    """In one query: the registration, the active generation's position and the store head
+    (`head_sql`, a subquery on the same database), as one transaction sees them."""
+    columns = ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
+    row = tx.one(
+        f"SELECT {columns}, t.position, ({head_sql}) FROM projection_registry r LEFT JOIN projection_tracking t "
+        "ON t.name = r.name AND t.generation = r.active_generation WHERE r.name = ?",
+        (name,),
+    )
+    if row is None:
+        return None, 0, int(tx.value(head_sql) or 0)
+    *reg, position, head = row
+    return Registration(*reg), int(position or 0), int(head or 0)
+
+
 def register(tx: Tx, projection: Projection) -> Registration:
     """Make sure the projection's current version has an active generation with tables."""
     reg = registration(tx, projection.name, lock=True)
