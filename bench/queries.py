@@ -138,7 +138,7 @@ def subjects(port: int) -> dict[str, str]:
     """A rep in the middle of the list and a customer with deals, the same way at every size."""
     reps = _get(port, "/reps?limit=500")["items"]
     customers = _get(port, "/customers?limit=200")["items"]
-    return {"rep": reps[len(reps) // 2]["id"], "customer": customers[len(customers) // 2]["id"]}
+    return {"rep": reps[len(reps) // 2]["rep_id"], "customer": customers[len(customers) // 2]["customer_id"]}
 
 
 def measure(
