@@ -9,7 +9,8 @@ close month, loss reason, furthest stage reached and month closed), and `stays` 
 stage, as a histogram) with the same dimensions. A deal's share of both is a pure function of its
 row, so each batch subtracts what the deals it touches contributed before and adds what they
 contribute now. A query reads totals bounded by owners × months × stages, whatever the number of
-deals; the team and region filters place each owner through the org timeline month by month, and
+deals; the company's board (no owner, team or region) reads `company_totals` and `company_stays`,
+the same sums over owners, kept beside them: rows bounded by months × stages. The team and region filters place each owner through the org timeline month by month, and
 read single deals only for an owner's month in which their team or region changed."""
 
 from __future__ import annotations
@@ -83,6 +84,24 @@ TOTAL_MEASURES = (
 )
 STAY_DIMS = ("owner_id", "product_line", "currency", "opened_month", "status", "closed_month", "stage", "days")
 STAY_MEASURES = ("n",)
+# The company's board needs no owner: the same totals summed over owners (and the months deals
+# closed), kept beside them, so that the boards without an owner, team or region filter (the
+# usual ones) read rows bounded by months × stages, not by owners × months × stages.
+ROLLUPS = {  # rollup table: (table it sums, its dimensions kept, measures)
+    "company_totals": ("totals", tuple(d for d in TOTAL_DIMS if d not in ("owner_id", "closed_month")), TOTAL_MEASURES),
+    "company_stays": (
+        "stays",
+        tuple(d for d in STAY_DIMS if d not in ("owner_id", "status", "closed_month")),
+        STAY_MEASURES,
+    ),
+    # ... and over product lines and months opened too: the whole board, unfiltered
+    "all_totals": (
+        "totals",
+        tuple(d for d in TOTAL_DIMS if d not in ("owner_id", "closed_month", "product_line", "opened_month")),
+        TOTAL_MEASURES,
+    ),
+    "all_stays": ("stays", ("stage", "days"), STAY_MEASURES),
+}
 WON_REACH = len(OPEN_STAGES)  # a won deal has passed every stage
 
 
@@ -98,6 +117,12 @@ def _probability(event: Any, stage: str) -> Decimal:
 
 def _key(values: Iterable[Any]) -> str:
     return json.dumps([*values], ensure_ascii=False, separators=(",", ":"))
+
+
+def _add(into: dict[tuple, list[int]], dims: tuple, measures: Sequence[int], sign: int) -> None:
+    acc = into.setdefault(dims, [0] * len(measures))
+    for i, value in enumerate(measures):
+        acc[i] += sign * value
 
 
 def contributions(deal: dict[str, Any] | None) -> dict[str, dict[tuple, tuple[int, ...]]]:
@@ -135,7 +160,7 @@ def contributions(deal: dict[str, Any] | None) -> dict[str, dict[tuple, tuple[in
 
 class PipelineProjection(Projection):
     name = "pipeline"
-    version = 5  # 4: totals and stays maintained per batch; a deal's steps kept on its row; 5: currencies
+    version = 6  # 4: totals and stays per batch; a deal's steps kept on its row; 5: currencies; 6: rollups
     tables = {
         "deals": [
             """CREATE TABLE IF NOT EXISTS {deals} (
@@ -166,6 +191,35 @@ class PipelineProjection(Projection):
                 opened_month TEXT NOT NULL, status TEXT NOT NULL, closed_month TEXT NOT NULL, stage TEXT NOT NULL,
                 days INTEGER NOT NULL, n BIGINT NOT NULL)""",
             "CREATE INDEX IF NOT EXISTS {stays}_currency ON {stays} (currency, opened_month)",
+        ],
+        "company_totals": [
+            """CREATE TABLE IF NOT EXISTS {company_totals} (
+                k TEXT PRIMARY KEY, product_line TEXT NOT NULL, currency TEXT NOT NULL,
+                opened_month TEXT NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL, expected_month TEXT NOT NULL,
+                lost_reason TEXT NOT NULL, max_stage INTEGER NOT NULL,
+                n BIGINT NOT NULL, amount_cents BIGINT NOT NULL, weighted_cents BIGINT NOT NULL,
+                signed_cents BIGINT NOT NULL, margin_cents BIGINT NOT NULL, refunded_cents BIGINT NOT NULL,
+                base_signed_cents BIGINT NOT NULL, base_margin_cents BIGINT NOT NULL,
+                base_refunded_cents BIGINT NOT NULL, base_lost_cents BIGINT NOT NULL,
+                unconverted_cents BIGINT NOT NULL)""",
+        ],
+        "company_stays": [
+            """CREATE TABLE IF NOT EXISTS {company_stays} (
+                k TEXT PRIMARY KEY, product_line TEXT NOT NULL, currency TEXT NOT NULL,
+                opened_month TEXT NOT NULL, stage TEXT NOT NULL, days INTEGER NOT NULL, n BIGINT NOT NULL)""",
+        ],
+        "all_totals": [
+            """CREATE TABLE IF NOT EXISTS {all_totals} (
+                k TEXT PRIMARY KEY, currency TEXT NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL,
+                expected_month TEXT NOT NULL, lost_reason TEXT NOT NULL, max_stage INTEGER NOT NULL,
+                n BIGINT NOT NULL, amount_cents BIGINT NOT NULL, weighted_cents BIGINT NOT NULL,
+                signed_cents BIGINT NOT NULL, margin_cents BIGINT NOT NULL, refunded_cents BIGINT NOT NULL,
+                base_signed_cents BIGINT NOT NULL, base_margin_cents BIGINT NOT NULL,
+                base_refunded_cents BIGINT NOT NULL, base_lost_cents BIGINT NOT NULL,
+                unconverted_cents BIGINT NOT NULL)""",
+        ],
+        "all_stays": [
+            "CREATE TABLE IF NOT EXISTS {all_stays} (k TEXT PRIMARY KEY, stage TEXT NOT NULL, days INTEGER NOT NULL, n BIGINT NOT NULL)"
         ],
         "rates": RATE_TABLE,
     }
@@ -225,13 +279,17 @@ class PipelineProjection(Projection):
                 *((t, 1, p) for t, p in after.items()),
             ):
                 for dims, measures in parts.items():
-                    acc = deltas[table].setdefault(dims, [0] * len(measures))
-                    for i, value in enumerate(measures):
-                        acc[i] += sign * value
+                    _add(deltas[table], dims, measures, sign)
+        for rollup, (source, kept, _) in ROLLUPS.items():
+            at = [(TOTAL_DIMS if source == "totals" else STAY_DIMS).index(d) for d in kept]
+            deltas[rollup] = {}
+            for dims, acc in deltas[source].items():
+                _add(deltas[rollup], tuple(dims[i] for i in at), acc, 1)
         state["deals"].flush()
         for table, dims_names, measure_names in (
             ("totals", TOTAL_DIMS, TOTAL_MEASURES),
             ("stays", STAY_DIMS, STAY_MEASURES),
+            *((rollup, kept, measures) for rollup, (_, kept, measures) in ROLLUPS.items()),
         ):
             changed = {_key(dims): (dims, acc) for dims, acc in deltas[table].items() if any(acc)}
             if not changed:
@@ -465,18 +523,23 @@ def pipeline_board(
         totals_dims = [d for d in totals_dims if d not in ("owner_id", "closed_month")]
         stays_dims = [d for d in stays_dims if d not in ("owner_id", "closed_month", "status")]
     clause = " AND ".join(where)
+    # the company's board (no owner named or implied) reads the rollups summed over owners
+    company = not by_owner and owners is None and filters.get("owner_id") is None
+    whole = company and where == ["1 = 1"]  # no currency, product line or period either
+    level = "all_" if whole else "company_" if company else ""
+    totals_table, stays_table = t[f"{level}totals"], t[f"{level}stays"]
     totals = [
         dict(zip((*totals_dims, *TOTAL_MEASURES), row, strict=True))
         for row in tx.all(
             f"SELECT {', '.join(totals_dims)}, {', '.join(f'SUM({m})' for m in TOTAL_MEASURES)} "
-            f"FROM {t['totals']} WHERE {clause} GROUP BY {', '.join(totals_dims)}",
+            f"FROM {totals_table} WHERE {clause} GROUP BY {', '.join(totals_dims)}",
             params,
         )
     ]
     stays = [
         dict(zip((*stays_dims, "n"), row, strict=True))
         for row in tx.all(
-            f"SELECT {', '.join(stays_dims)}, SUM(n) FROM {t['stays']} WHERE {clause} GROUP BY {', '.join(stays_dims)}",
+            f"SELECT {', '.join(stays_dims)}, SUM(n) FROM {stays_table} WHERE {clause} GROUP BY {', '.join(stays_dims)}",
             params,
         )
     ]

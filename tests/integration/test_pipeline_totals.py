@@ -20,7 +20,7 @@ from projections.engine.tracking import active_tables
 from projections.fx import FX, rate_on
 from projections.money import fraction, from_cents
 from projections.org import ORG, OrgHistory
-from projections.pipeline import DEAL_COLUMNS, PIPELINE, pipeline_board
+from projections.pipeline import DEAL_COLUMNS, PIPELINE, ROLLUPS, pipeline_board
 from tests.helpers import table_rows
 
 
@@ -183,6 +183,15 @@ def test_totals_answer_what_the_deals_say_for_every_filter(demo):
             one = {**case, "currency": "CNY"}  # one currency in its own amounts
             assert shape(pipeline_board(tx, as_of=as_of, **one)) == reference(tx, as_of=as_of, **one), case
             in_base(tx, pipeline_board(tx, as_of=as_of, **case), as_of=as_of, **case)
+        for rollup, (source, kept, measures) in ROLLUPS.items():  # the company's rollups: sums over owners
+            summed = tx.all(
+                f"SELECT {', '.join(kept)}, {', '.join(f'SUM({m})' for m in measures)} FROM {t[source]} "
+                f"GROUP BY {', '.join(kept)}"
+            )
+            stored = tx.all(f"SELECT {', '.join(kept)}, {', '.join(measures)} FROM {t[rollup]}")
+            key = len(kept)
+            assert sorted(tuple(r) for r in summed if any(r[key:])) == sorted(tuple(r) for r in stored), rollup
+            assert stored
     batched = table_rows(rt.db, PIPELINE.table_names(generation))
     rebuild(rt.db, rt.source, PIPELINE)
     with rt.db.read() as tx:
