@@ -21,6 +21,7 @@ from projections.engine.tracking import active_tables
 from projections.fx import converter, redenominate
 from projections.money import from_cents, to_cents
 from projections.org import OrgHistory
+from projections.pipeline import Placement
 
 CUSTOMER_COLUMNS = (
     "customer_id",
@@ -442,7 +443,41 @@ def scope_collection_rate(tx: Tx, *, period: Period, scope: str, org: OrgHistory
     org = org or OrgHistory(tx)
     base = _Base(tx, period.end)
     due = cash = 0
-    for d in _signed_in(tx, period):
+    # Deals in base currency need no conversion: the database sums them per owner and month (rows
+    # bounded by owners x months), each owner placed once per month; an owner who moved within a
+    # month has that month's deals read one by one. Other currencies convert deal by deal.
+    t = active_tables(tx, ACCOUNTS)
+    placement = Placement(tx, [scope], org)
+    bounds = (period.start.isoformat(), period.end.isoformat())
+    moved: list[tuple[str, str]] = []
+    for owner, month, billed_cents, kept_cents in tx.all(
+        f"SELECT owner_id, substr(signed_on, 1, 7), SUM(signed_cents - cancelled_cents), "
+        f"SUM(collected_cents - refunded_cents) FROM {t['deals']} WHERE status = 'won' AND signed_on >= ? "
+        "AND signed_on <= ? AND currency = ? GROUP BY owner_id, substr(signed_on, 1, 7)",
+        (*bounds, base_currency()),
+    ):
+        whole = placement.month(owner, month)
+        if whole is None:
+            moved.append((owner, month))
+        elif whole:
+            due += int(billed_cents)
+            cash += int(kept_cents)
+    deals = _deals(
+        tx, "WHERE status = 'won' AND signed_on >= ? AND signed_on <= ? AND currency <> ?", (*bounds, base_currency())
+    )
+    if moved:  # their base-currency deals of those months, in one query
+        owners, months = sorted({o for o, _ in moved}), set(moved)
+        deals += [
+            d
+            for d in _deals(
+                tx,
+                f"WHERE status = 'won' AND signed_on >= ? AND signed_on <= ? AND currency = ? "
+                f"AND owner_id IN ({', '.join('?' * len(owners))})",
+                (*bounds, base_currency(), *owners),
+            )
+            if (d["owner_id"], d["signed_on"][:7]) in months
+        ]
+    for d in deals:
         if org.in_scope(d["owner_id"], date.fromisoformat(d["signed_on"]), scope) and base.rate(d) is not None:
             due += base.cents(d, billed(d["signed_cents"], d["cancelled_cents"]))
             cash += base.cents(d, kept(d["collected_cents"], d["refunded_cents"]))

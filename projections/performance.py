@@ -96,6 +96,66 @@ def _in_scope(tx: Tx, org: OrgHistory, scope: str, period: Period, as_of: dateti
     yield from (f for f in _facts(tx, period, None, distinct) if org.in_scope(f[0], f[1], scope))
 
 
+def _scope_totals(
+    tx: Tx, org: OrgHistory, scope: str, period: Period, as_of: datetime | None
+) -> dict[tuple[str, str | None], list[int]]:
+    """{(metric, product line): [cents, qty, facts]} of the facts in scope on their own dates: what
+    `_in_scope` yields, summed. As things are now, the database sums the monthly totals of the
+    (rep, month) pairs wholly in scope, or all of them less the pairs wholly out when those are
+    fewer (a company or a big region), so that rows bounded by metrics x product lines come back;
+    the reps only partly in scope in a month are read fact by fact, as in `_in_scope`."""
+    sums: dict[tuple[str, str | None], list[int]] = defaultdict(lambda: [0, 0, 0])
+    if as_of is not None:
+        for _rep, _day, metric, line, amount, count in _in_scope(tx, org, scope, period, as_of):
+            _count(sums, metric, line, amount, count, 1)
+        return sums
+    t = active_tables(tx, KPI)
+    additive = tuple(m for m in METRICS if m not in DISTINCT_SUBJECTS)
+    span = [period.start.isoformat()[:7], period.end.isoformat()[:7]]
+    in_metrics = f"metric IN ({', '.join('?' * len(additive))})"
+    placement = Placement(tx, [scope], org)
+    inside, outside, split = [], [], []
+    for rep, month in tx.all(
+        f"SELECT DISTINCT rep_id, month FROM {t['monthly']} WHERE month >= ? AND month <= ?", span
+    ):  # rows bounded by reps x months
+        whole = placement.month(rep, month)
+        (split if whole is None else inside if whole else outside).append((rep, month))
+
+    def total(pairs: list[tuple[str, str]] | None, sign: int) -> None:
+        chunks = [None] if pairs is None else [pairs[i : i + 400] for i in range(0, len(pairs), 400)]
+        for chunk in chunks:
+            where = "" if chunk is None else f" AND (rep_id, month) IN (VALUES {', '.join(['(?, ?)'] * len(chunk))})"
+            for metric, line, amount, count, rows in tx.all(
+                f"SELECT metric, product_line, SUM(amount_cents), SUM(qty), COUNT(*) FROM {t['monthly']} "
+                f"WHERE month >= ? AND month <= ? AND {in_metrics}{where} GROUP BY metric, product_line",
+                [*span, *additive, *(v for pair in chunk or () for v in pair)],
+            ):
+                _count(sums, metric, line or None, sign * int(amount), sign * int(count), sign * int(rows))
+
+    if len(inside) <= len(outside) + len(split):
+        total(inside, 1) if inside else None
+    else:
+        total(None, 1)
+        total(outside + split, -1) if outside or split else None
+    for rep, month in sorted(split):
+        start, end = month_bounds(month)
+        for day, metric, line, amount, count in _rep_facts(tx, rep, start, end, additive):
+            if placement.on(rep, date.fromisoformat(day)):
+                _count(sums, metric, line, amount, count, 1)
+    distinct = tuple(m for m in METRICS if m in DISTINCT_SUBJECTS)
+    for rep, day, metric, line, amount, count in _facts(tx, period, None, distinct):
+        if org.in_scope(rep, day, scope):
+            _count(sums, metric, line, amount, count, 1)
+    return sums
+
+
+def _count(sums: dict, metric: str, line: str | None, amount: int, count: int, facts: int) -> None:
+    acc = sums[(metric, line)]
+    acc[0] += amount
+    acc[1] += count
+    acc[2] += facts
+
+
 def unconverted(
     tx: Tx, org: OrgHistory, scope: str, period: Period, as_of: datetime | None = None
 ) -> dict[tuple[str, str], dict[str, int]]:
@@ -160,10 +220,10 @@ def _kpis(tx: Tx, *, scope: str, period: Period, as_of: datetime | None = None) 
     cents: dict[str, int] = defaultdict(int)
     qty: dict[str, int] = defaultdict(int)
     mix: dict[str, int] = defaultdict(int)
-    for _rep, _day, metric, line, amount, count in _in_scope(tx, org, scope, period, as_of):
+    for (metric, line), (amount, count, facts) in _scope_totals(tx, org, scope, period, as_of).items():
         cents[metric] += amount
         qty[metric] += count
-        if metric == "revenue":
+        if metric == "revenue" and facts:  # a product line with revenue facts in scope
             mix[line] += amount
     targets = targets_in_force(tx)
     relieved = relief(tx, org, scope=scope, period=period)
@@ -215,12 +275,13 @@ def _active_customers(tx: Tx, org: OrgHistory, scope: str, period: Period) -> di
     """Customers owned in scope at the period's end that had signed a first contract by then."""
     t = active_tables(tx, KPI)
     counts = {"A": 0, "B": 0, "C": 0, "ungraded": 0}
-    for owner, grade in tx.all(
-        f"SELECT owner_id, grade FROM {t['customers']} WHERE first_won_on IS NOT NULL AND first_won_on <= ?",
+    for owner, grade, n in tx.all(  # rows bounded by owners x grades
+        f"SELECT owner_id, grade, COUNT(*) FROM {t['customers']} WHERE first_won_on IS NOT NULL AND first_won_on <= ? "
+        "GROUP BY owner_id, grade",
         (period.end.isoformat(),),
     ):
         if owner and org.in_scope(owner, period.end, scope):
-            counts[grade or "ungraded"] += 1
+            counts[grade or "ungraded"] += int(n)
     return counts
 
 

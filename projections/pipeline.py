@@ -184,6 +184,7 @@ class PipelineProjection(Projection):
                 base_refunded_cents BIGINT NOT NULL, base_lost_cents BIGINT NOT NULL,
                 unconverted_cents BIGINT NOT NULL)""",
             "CREATE INDEX IF NOT EXISTS {totals}_currency ON {totals} (currency, opened_month)",
+            "CREATE INDEX IF NOT EXISTS {totals}_owner ON {totals} (owner_id, closed_month)",
         ],
         "stays": [
             """CREATE TABLE IF NOT EXISTS {stays} (
@@ -191,6 +192,7 @@ class PipelineProjection(Projection):
                 opened_month TEXT NOT NULL, status TEXT NOT NULL, closed_month TEXT NOT NULL, stage TEXT NOT NULL,
                 days INTEGER NOT NULL, n BIGINT NOT NULL)""",
             "CREATE INDEX IF NOT EXISTS {stays}_currency ON {stays} (currency, opened_month)",
+            "CREATE INDEX IF NOT EXISTS {stays}_owner ON {stays} (owner_id, closed_month)",
         ],
         "company_totals": [
             """CREATE TABLE IF NOT EXISTS {company_totals} (
@@ -469,15 +471,16 @@ class Placement:
         return all(self.org.in_scope(owner, day, s) for s in self.scopes)
 
     def month(self, owner: str, month: str) -> bool | None:
-        """True or False for the whole month, None when the owner's placement changed within it."""
+        """True or False for the whole month, None when the owner's placement changed within it
+        (a change of theirs that leaves them in, or out of, the scopes all month does not count)."""
         key = (owner, month)
         if key not in self._months:
             start, end = month_bounds(month)
-            changes = self.org._dates.get(owner, [])
-            if any(start < day <= end for day in changes):
-                self._months[key] = None
-            else:
-                self._months[key] = self.on(owner, start)
+            # the placement can only change on the days the owner's org record changed
+            seen = {
+                self.on(owner, day) for day in (start, *(d for d in self.org._dates.get(owner, []) if start < d <= end))
+            }
+            self._months[key] = seen.pop() if len(seen) == 1 else None
         return self._months[key]
 
 
@@ -516,35 +519,70 @@ def pipeline_board(
         params += owners
     scopes = [f"{key}:{filters[key]}" for key in ORG_FILTERS if filters.get(key) is not None]
     by_owner = bool(scopes)  # the org timeline places owners month by month
+    org = OrgHistory(tx) if scopes else None
+    if org is not None:  # only reps who ever sat in the team (region) can be placed in it
+        ever = sorted(
+            rep
+            for rep, timeline in org.timelines.items()
+            if all(any(c.get(s.partition(":")[0]) == s.partition(":")[2] for c in timeline) for s in scopes)
+        )
+        where.append(f"owner_id IN ({', '.join('?' * len(ever))})" if ever else "1 = 0")
+        params += ever
     # without team or region, the database sums over owners and months itself
-    totals_dims = [d for d in TOTAL_DIMS if d not in ("product_line", "opened_month")]
-    stays_dims = [d for d in STAY_DIMS if d not in ("product_line", "currency", "opened_month")]
-    if not by_owner:
-        totals_dims = [d for d in totals_dims if d not in ("owner_id", "closed_month")]
-        stays_dims = [d for d in stays_dims if d not in ("owner_id", "closed_month", "status")]
+    # the board needs neither owners nor the months deals closed in: the database sums over them
+    totals_dims = [d for d in TOTAL_DIMS if d not in ("product_line", "opened_month", "owner_id", "closed_month")]
+    stays_dims = [d for d in STAY_DIMS if d not in ("product_line", "currency", "opened_month", "owner_id")]
+    stays_dims = [d for d in stays_dims if d not in ("closed_month", "status")]
     clause = " AND ".join(where)
     # the company's board (no owner named or implied) reads the rollups summed over owners
     company = not by_owner and owners is None and filters.get("owner_id") is None
     whole = company and where == ["1 = 1"]  # no currency, product line or period either
     level = "all_" if whole else "company_" if company else ""
     totals_table, stays_table = t[f"{level}totals"], t[f"{level}stays"]
-    totals = [
-        dict(zip((*totals_dims, *TOTAL_MEASURES), row, strict=True))
-        for row in tx.all(
-            f"SELECT {', '.join(totals_dims)}, {', '.join(f'SUM({m})' for m in TOTAL_MEASURES)} "
-            f"FROM {totals_table} WHERE {clause} GROUP BY {', '.join(totals_dims)}",
-            params,
-        )
-    ]
-    stays = [
-        dict(zip((*stays_dims, "n"), row, strict=True))
-        for row in tx.all(
-            f"SELECT {', '.join(stays_dims)}, SUM(n) FROM {stays_table} WHERE {clause} GROUP BY {', '.join(stays_dims)}",
-            params,
-        )
-    ]
-    if scopes:
-        totals, stays = _place(tx, t, scopes, totals, stays, as_of, clause, params)
+    chunks: list[tuple[str, list[Any]]] = [(clause, params)]
+    split: list[tuple[str, str]] = []
+    placement = None
+    if scopes:  # each owner placed once per month closed (open deals as of `as_of`)
+        placement = Placement(tx, scopes, org)
+        inside = []
+        for owner, month in tx.all(
+            f"SELECT DISTINCT owner_id, closed_month FROM {totals_table} WHERE {clause}", params
+        ):
+            whole_month = placement.on(owner, as_of) if not month else placement.month(owner, month)
+            if whole_month is None:
+                split.append((owner, month))
+            elif whole_month:
+                inside.append((owner, month))
+        chunks = [
+            (
+                f"{clause} AND (owner_id, closed_month) IN (VALUES {', '.join(['(?, ?)'] * len(part))})",
+                [*params, *(v for pair in part for v in pair)],
+            )
+            for part in (inside[i : i + 2000] for i in range(0, len(inside), 2000))
+        ]
+    totals: list[dict[str, Any]] = []
+    stays: list[dict[str, Any]] = []
+    for where_sql, where_params in chunks:  # (the board sums rows of equal dimensions itself)
+        totals += [
+            dict(zip((*totals_dims, *TOTAL_MEASURES), row, strict=True))
+            for row in tx.all(
+                f"SELECT {', '.join(totals_dims)}, {', '.join(f'SUM({m})' for m in TOTAL_MEASURES)} "
+                f"FROM {totals_table} WHERE {where_sql} GROUP BY {', '.join(totals_dims)}",
+                where_params,
+            )
+        ]
+        stays += [
+            dict(zip((*stays_dims, "n"), row, strict=True))
+            for row in tx.all(
+                f"SELECT {', '.join(stays_dims)}, SUM(n) FROM {stays_table} WHERE {where_sql} "
+                f"GROUP BY {', '.join(stays_dims)}",
+                where_params,
+            )
+        ]
+    if placement is not None and split:
+        more_totals, more_stays = _split_deals(tx, t, placement, split, clause, params)
+        totals += more_totals
+        stays += more_stays
     if currency:
         return {**_board(currency, period, filters, totals, stays), "unconverted": []}
     totals, unconverted = _in_base(tx, totals, as_of)
@@ -594,32 +632,18 @@ def _in_base(tx: Tx, totals: list[dict[str, Any]], as_of: date) -> tuple[list[di
     return out, unconverted
 
 
-def _place(
+def _split_deals(
     tx: Tx,
     t: dict[str, str],
-    scopes: list[str],
-    totals: list[dict[str, Any]],
-    stays: list[dict[str, Any]],
-    as_of: date,
+    placement: Placement,
+    split: list[tuple[str, str]],
     clause: str,
     params: list[Any],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Keep the totals of owners placed in the scopes on their deals' dates. Open deals (and
-    losses without a date) are placed as of `as_of`; closed ones by the month they closed in, or,
-    in a month in which the owner's team or region changed, deal by deal on the day they closed."""
-    placement = Placement(tx, scopes)
-    split: set[tuple[str, str]] = set()
-
-    def keep(row: dict[str, Any]) -> bool:
-        if not row["closed_month"]:
-            return placement.on(row["owner_id"], as_of)
-        whole = placement.month(row["owner_id"], row["closed_month"])
-        if whole is None:
-            split.add((row["owner_id"], row["closed_month"]))
-            return False
-        return whole
-
-    totals, stays = [r for r in totals if keep(r)], [r for r in stays if keep(r)]
+    """The totals and stays of the closed deals of owners whose team or region changed within
+    the month they closed in, deal by deal, each placed on the day it closed."""
+    totals: list[dict[str, Any]] = []
+    stays: list[dict[str, Any]] = []
     for owner, month in sorted(split):
         start, end = month_bounds(month)
         rows = tx.all(
