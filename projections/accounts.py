@@ -450,11 +450,13 @@ def scope_collection_rate(tx: Tx, *, period: Period, scope: str, org: OrgHistory
     placement = Placement(tx, [scope], org)
     bounds = (period.start.isoformat(), period.end.isoformat())
     moved: list[tuple[str, str]] = []
+    ever = org.ever_in(scope)  # a team's, a region's owners: only theirs are read
+    owners = "" if ever is None else f" AND owner_id IN ({', '.join('?' * len(ever))})" if ever else " AND 1 = 0"
     for owner, month, billed_cents, kept_cents in tx.all(
         f"SELECT owner_id, substr(signed_on, 1, 7), SUM(signed_cents - cancelled_cents), "
         f"SUM(collected_cents - refunded_cents) FROM {t['deals']} WHERE status = 'won' AND signed_on >= ? "
-        "AND signed_on <= ? AND currency = ? GROUP BY owner_id, substr(signed_on, 1, 7)",
-        (*bounds, base_currency()),
+        f"AND signed_on <= ? AND currency = ?{owners} GROUP BY owner_id, substr(signed_on, 1, 7)",
+        (*bounds, base_currency(), *(ever or ())),
     ):
         whole = placement.month(owner, month)
         if whole is None:
@@ -463,7 +465,9 @@ def scope_collection_rate(tx: Tx, *, period: Period, scope: str, org: OrgHistory
             due += int(billed_cents)
             cash += int(kept_cents)
     deals = _deals(
-        tx, "WHERE status = 'won' AND signed_on >= ? AND signed_on <= ? AND currency <> ?", (*bounds, base_currency())
+        tx,
+        f"WHERE status = 'won' AND signed_on >= ? AND signed_on <= ? AND currency <> ?{owners}",
+        (*bounds, base_currency(), *(ever or ())),
     )
     if moved:  # their base-currency deals of those months, in one query
         owners, months = sorted({o for o, _ in moved}), set(moved)

@@ -76,6 +76,7 @@ class KpiProjection(Projection):
             k TEXT PRIMARY KEY, rep_id TEXT NOT NULL, month TEXT NOT NULL, metric TEXT NOT NULL,
             product_line TEXT NOT NULL, amount_cents BIGINT NOT NULL, qty BIGINT NOT NULL)""",
             "CREATE INDEX IF NOT EXISTS {monthly}_month ON {monthly} (month, metric)",
+            "CREATE INDEX IF NOT EXISTS {monthly}_rep ON {monthly} (rep_id, month)",
         ],
         "deals": [
             """CREATE TABLE IF NOT EXISTS {deals} (

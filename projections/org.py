@@ -144,6 +144,17 @@ class OrgHistory:
             current = (self.attrs(current, day) or {}).get("manager_id")
         return chain
 
+    def ever_in(self, scope: str) -> list[str] | None:
+        """The reps who ever sat in `scope` (a team, region, partner or one rep), sorted: the only
+        ones `in_scope` can be true for; None for the company (every rep)."""
+        kind, _, name = scope.partition(":")
+        if kind == "company":
+            return None
+        if kind == "rep":
+            return [name] if name in self.timelines else []
+        key = "partner_id" if kind == "partner" else kind
+        return sorted(rep for rep, timeline in self.timelines.items() if any(c.get(key) == name for c in timeline))
+
     def in_scope(self, rep_id: str, day: date, scope: str, *, active_only: bool = False) -> bool:
         attrs = self.attrs(rep_id, day)
         if attrs is None or (active_only and attrs["status"] != "active"):

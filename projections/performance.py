@@ -97,13 +97,14 @@ def _in_scope(tx: Tx, org: OrgHistory, scope: str, period: Period, as_of: dateti
 
 
 def _scope_totals(
-    tx: Tx, org: OrgHistory, scope: str, period: Period, as_of: datetime | None
+    tx: Tx, org: OrgHistory, scope: str, period: Period, as_of: datetime | None, *, subtract: bool | None = None
 ) -> dict[tuple[str, str | None], list[int]]:
     """{(metric, product line): [cents, qty, facts]} of the facts in scope on their own dates: what
     `_in_scope` yields, summed. As things are now, the database sums the monthly totals of the
     (rep, month) pairs wholly in scope, or all of them less the pairs wholly out when those are
     fewer (a company or a big region), so that rows bounded by metrics x product lines come back;
-    the reps only partly in scope in a month are read fact by fact, as in `_in_scope`."""
+    the reps only partly in scope in a month are read fact by fact, as in `_in_scope`. `subtract`
+    forces one way or the other (tests)."""
     sums: dict[tuple[str, str | None], list[int]] = defaultdict(lambda: [0, 0, 0])
     if as_of is not None:
         for _rep, _day, metric, line, amount, count in _in_scope(tx, org, scope, period, as_of):
@@ -115,8 +116,11 @@ def _scope_totals(
     in_metrics = f"metric IN ({', '.join('?' * len(additive))})"
     placement = Placement(tx, [scope], org)
     inside, outside, split = [], [], []
+    ever = org.ever_in(scope)  # a team's, a region's reps: only theirs are read
+    reps = "" if ever is None else f" AND rep_id IN ({', '.join('?' * len(ever))})" if ever else " AND 1 = 0"
     for rep, month in tx.all(
-        f"SELECT DISTINCT rep_id, month FROM {t['monthly']} WHERE month >= ? AND month <= ?", span
+        f"SELECT DISTINCT rep_id, month FROM {t['monthly']} WHERE month >= ? AND month <= ?{reps}",
+        [*span, *(ever or ())],
     ):  # rows bounded by reps x months
         whole = placement.month(rep, month)
         (split if whole is None else inside if whole else outside).append((rep, month))
@@ -124,15 +128,16 @@ def _scope_totals(
     def total(pairs: list[tuple[str, str]] | None, sign: int) -> None:
         chunks = [None] if pairs is None else [pairs[i : i + 400] for i in range(0, len(pairs), 400)]
         for chunk in chunks:
-            where = "" if chunk is None else f" AND (rep_id, month) IN (VALUES {', '.join(['(?, ?)'] * len(chunk))})"
+            where = reps if chunk is None else f" AND (rep_id, month) IN (VALUES {', '.join(['(?, ?)'] * len(chunk))})"
+            values = (ever or ()) if chunk is None else (v for pair in chunk for v in pair)
             for metric, line, amount, count, rows in tx.all(
                 f"SELECT metric, product_line, SUM(amount_cents), SUM(qty), COUNT(*) FROM {t['monthly']} "
                 f"WHERE month >= ? AND month <= ? AND {in_metrics}{where} GROUP BY metric, product_line",
-                [*span, *additive, *(v for pair in chunk or () for v in pair)],
+                [*span, *additive, *values],
             ):
                 _count(sums, metric, line or None, sign * int(amount), sign * int(count), sign * int(rows))
 
-    if len(inside) <= len(outside) + len(split):
+    if not (len(inside) > len(outside) + len(split) if subtract is None else subtract):
         total(inside, 1) if inside else None
     else:
         total(None, 1)

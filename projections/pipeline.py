@@ -521,11 +521,7 @@ def pipeline_board(
     by_owner = bool(scopes)  # the org timeline places owners month by month
     org = OrgHistory(tx) if scopes else None
     if org is not None:  # only reps who ever sat in the team (region) can be placed in it
-        ever = sorted(
-            rep
-            for rep, timeline in org.timelines.items()
-            if all(any(c.get(s.partition(":")[0]) == s.partition(":")[2] for c in timeline) for s in scopes)
-        )
+        ever = sorted(set.intersection(*(set(org.ever_in(s) or ()) for s in scopes)))
         where.append(f"owner_id IN ({', '.join('?' * len(ever))})" if ever else "1 = 0")
         params += ever
     # without team or region, the database sums over owners and months itself

@@ -224,7 +224,7 @@ def test_kpis_and_leaderboards_from_monthly_totals_equal_the_facts(demo):
     from datetime import UTC, datetime, timedelta
 
     from projections.kpi import KPI
-    from projections.performance import METRICS, kpis, leaderboard
+    from projections.performance import METRICS, _scope_totals, kpis, leaderboard
 
     rt = demo
     catch_up(rt.db, rt.source, KPI)
@@ -236,6 +236,10 @@ def test_kpis_and_leaderboards_from_monthly_totals_equal_the_facts(demo):
         for period, scope in itertools.product(map(Period.parse, ("2026-03", "2026-Q2", "2026")), scopes):
             now, then = kpis(tx, scope=scope, period=period), kpis(tx, scope=scope, period=period, as_of=later)
             assert {**now, "as_of": None} == {**then, "as_of": None}, (period, scope)
+            for subtract in (False, True):  # the scope's pairs summed, or all pairs less those out
+                both = _scope_totals(tx, org, scope, period, None, subtract=subtract)
+                facts = _scope_totals(tx, org, scope, period, later)
+                assert {k: v[:2] for k, v in both.items() if v[2]} == {k: v[:2] for k, v in facts.items()}, scope
         for metric, scope in itertools.product(METRICS, scopes[:2]):
             now = leaderboard(tx, metric=metric, period=Period.parse("2026-Q3"), scope=scope, limit=50)
             then = leaderboard(tx, metric=metric, period=Period.parse("2026-Q3"), scope=scope, limit=50, as_of=later)
