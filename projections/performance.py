@@ -309,8 +309,14 @@ def _ranking(
     ]
     totals = {rep: [0, 0] for rep in members}
     if as_of is None and metric not in DISTINCT_SUBJECTS:  # standings: the reps' monthly totals
-        rows = (
-            (rep, None, None, None, amount, count) for rep, _, _, _, amount, count in _monthly(tx, period, (metric,))
+        t = active_tables(tx, KPI)
+        rows = (  # summed per rep by the database: rows bounded by reps
+            (rep, None, None, None, amount, count)
+            for rep, amount, count in tx.all(
+                f"SELECT rep_id, SUM(amount_cents), SUM(qty) FROM {t['monthly']} "
+                "WHERE month >= ? AND month <= ? AND metric = ? GROUP BY rep_id",
+                [period.start.isoformat()[:7], period.end.isoformat()[:7], metric],
+            )
         )
     else:  # as recorded by `as_of`, or distinct subjects: the period's facts
         rows = _facts(tx, period, as_of, (metric,))
