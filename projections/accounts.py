@@ -82,6 +82,7 @@ class AccountsProjection(Projection):
             cancelled_cents BIGINT NOT NULL, signed_on TEXT, due_on TEXT, external_id TEXT)""",
             "CREATE INDEX IF NOT EXISTS {deals}_external ON {deals} (external_id)",
             "CREATE INDEX IF NOT EXISTS {deals}_customer ON {deals} (customer_id)",
+            "CREATE INDEX IF NOT EXISTS {deals}_signed ON {deals} (signed_on)",
         ],
         "payments": [
             """CREATE TABLE IF NOT EXISTS {payments} (
