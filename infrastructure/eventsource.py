@@ -19,6 +19,8 @@ class EventSource:
     def __init__(self, app: Application) -> None:
         self.recorder = app.recorder
         self.mapper = app.mapper
+        # the personal-data transcoding, whose keys a batch fetches together before decoding
+        self._personal = getattr(app, "personal_data", None)
 
     def head(self) -> int:
         """Position of the newest event (0 for an empty store).
@@ -29,6 +31,8 @@ class EventSource:
 
     def read(self, after: int, limit: int, stop: int | None = None, topics: Sequence[str] = ()) -> list[Recorded]:
         notifications = self.recorder.select_notifications(after + 1, limit, stop=stop, topics=list(topics))
+        if self._personal is not None and len(notifications) > 1:
+            self._personal.prefetch(n.state for n in notifications)
         to_event = self.mapper.to_domain_event
         return [Recorded(n.id, _type_name(n.topic), to_event(n), str(n.originator_id)) for n in notifications]
 
