@@ -154,6 +154,8 @@ def measure(
         server.wait_healthy()
         names = {"team": quote(team, safe=""), **subjects(server.port)}
         for name, path in QUERIES.items():
+            if args.only and name not in args.only:
+                continue
             results[name] = drive(server.port, path.format(**names), args.connections, args.warmup, args.duration)
     finally:
         server.stop()
@@ -186,6 +188,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--only", nargs="+", choices=list(QUERIES), help="measure only these queries")
     parser.add_argument("--small-url", help="an existing history to use as the small one (nothing is written)")
     parser.add_argument("--large-url", help="an existing history to use as the large one (nothing is written)")
     args = parser.parse_args()
@@ -205,7 +208,7 @@ def main() -> None:
     print(
         f"{'query':22} {'small: ' + format(small_events, ',') + ' events':>34} {'large: ' + format(large_events, ',') + ' events':>34}  large/small"
     )
-    for name in QUERIES:
+    for name in [q for q in QUERIES if q in small]:
         s, g = small[name], large[name]
         print(
             f"{name:22} {s['rps']:7,.0f} rps p50 {s['p50']:6.1f} p99 {s['p99']:6.1f}"
