@@ -230,7 +230,7 @@ def _kpis(tx: Tx, *, scope: str, period: Period, as_of: datetime | None = None) 
         qty[metric] += count
         if metric == "revenue" and facts:  # a product line with revenue facts in scope
             mix[line] += amount
-    targets = targets_in_force(tx)
+    targets = targets_in_force(tx, period=period, scope=scope)
     relieved = relief(tx, org, scope=scope, period=period)
     left_out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for (_rep, metric), by_currency in unconverted(tx, org, scope, period, as_of).items():
@@ -359,7 +359,7 @@ def leaderboard(
     org = OrgHistory(tx)
     rows = _ranking(tx, org, metric, period, scope, as_of, levels)
     before = {r["rep_id"]: r["rank"] for r in _ranking(tx, org, metric, period.previous(), scope, as_of, levels)}
-    targets = targets_in_force(tx, metric=metric)
+    targets = targets_in_force(tx, metric=metric, period=period)
     cut = rows[min(limit, len(rows)) - 1]["rank"] if rows else 0
     shown = [r for i, r in enumerate(rows) if r["rank"] <= cut and (i < limit or r["value"])]
     left_out = unconverted(tx, org, scope, period, as_of) if metric in MONEY_METRICS else {}

@@ -89,16 +89,31 @@ class Targets:
 
 
 def targets_in_force(
-    tx: Tx, *, metric: str | None = None, until_position: int | None = None, tables: dict[str, str] | None = None
+    tx: Tx,
+    *,
+    metric: str | None = None,
+    until_position: int | None = None,
+    tables: dict[str, str] | None = None,
+    period: Period | None = None,
+    scope: str | None = None,
 ) -> Targets:
     """The targets in force (of one `metric`, or all), as recorded up to `until_position`
-    (default: everything the read model has processed); `tables`: a copy kept inside another read model."""
+    (default: everything the read model has processed); `tables`: a copy kept inside another read
+    model. With `period` (and `scope`), only what `Targets.get` consults for that period (and
+    scope): its own targets and those of the periods enclosing it."""
     t = tables or active_tables(tx, TARGETS)
     sql = f"SELECT period, metric, scope, value FROM {t['changes']} WHERE position <= ?"
     params: list[object] = [until_position if until_position is not None else 2**62]
     if metric is not None:
         sql += " AND metric = ?"
         params.append(metric)
+    if period is not None:
+        labels = [period.label, *(p.label for p in period.enclosing())]
+        sql += f" AND period IN ({', '.join('?' * len(labels))})"
+        params += labels
+    if scope is not None:
+        sql += " AND scope = ?"
+        params.append(scope)
     values: dict[tuple[str, str, str], Decimal] = {}
     for period, name, scope, value in tx.all(sql + " ORDER BY change_id", params):
         if value is None:
