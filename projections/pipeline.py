@@ -119,6 +119,38 @@ def _key(values: Iterable[Any]) -> str:
     return json.dumps([*values], ensure_ascii=False, separators=(",", ":"))
 
 
+ROLLUP_BATCH = 1000  # deals touched by a batch from which the rollups are summed again at the head
+
+
+def rollups_stale(tx: Tx, tables: dict[str, str]) -> bool:
+    return bool(tx.value(f"SELECT stale FROM {tables['rollup_state']} WHERE id = 1"))
+
+
+def _mark_rollups(tx: Tx, tables: dict[str, str], *, stale: bool) -> None:
+    tx.execute(
+        f"INSERT INTO {tables['rollup_state']} (id, stale) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET stale = excluded.stale",
+        (int(stale),),
+    )
+
+
+def _sum_rollups(tx: Tx, tables: dict[str, str]) -> None:
+    """Every rollup summed again from the owners' totals (rows bounded by months x stages)."""
+    for rollup, (source, kept, measures) in ROLLUPS.items():
+        rows = Rows(tx, tables[rollup], "k", ("k", *kept, *measures))
+        for row in tx.all(
+            f"SELECT {', '.join(kept)}, {', '.join(f'SUM({m})' for m in measures)} FROM {tables[source]} "
+            f"GROUP BY {', '.join(kept)}"
+        ):
+            dims, values = tuple(row[: len(kept)]), [int(v) for v in row[len(kept) :]]
+            if any(values):
+                rows.put(
+                    {"k": _key(dims), **dict(zip(kept, dims, strict=True)), **dict(zip(measures, values, strict=True))}
+                )
+        tx.execute(f"DELETE FROM {tables[rollup]}")
+        rows.flush()
+    _mark_rollups(tx, tables, stale=False)
+
+
 def _add(into: dict[tuple, list[int]], dims: tuple, measures: Sequence[int], sign: int) -> None:
     acc = into.setdefault(dims, [0] * len(measures))
     for i, value in enumerate(measures):
@@ -223,6 +255,8 @@ class PipelineProjection(Projection):
         "all_stays": [
             "CREATE TABLE IF NOT EXISTS {all_stays} (k TEXT PRIMARY KEY, stage TEXT NOT NULL, days INTEGER NOT NULL, n BIGINT NOT NULL)"
         ],
+        # one row, stale = 1 while the rollups wait to be summed again (see `commit`)
+        "rollup_state": ["CREATE TABLE IF NOT EXISTS {rollup_state} (id INTEGER PRIMARY KEY, stale INTEGER NOT NULL)"],
         "rates": RATE_TABLE,
     }
 
@@ -282,7 +316,13 @@ class PipelineProjection(Projection):
             ):
                 for dims, measures in parts.items():
                     _add(deltas[table], dims, measures, sign)
-        for rollup, (source, kept, _) in ROLLUPS.items():
+        # A big batch (a rebuild, a backlog) leaves the rollups to be summed once at the head
+        # instead of upserting them batch after batch; boards read the owners' totals meanwhile.
+        upkeep = not rollups_stale(tx, tables)
+        if upkeep and len(state["before"]) >= ROLLUP_BATCH:
+            _mark_rollups(tx, tables, stale=True)
+            upkeep = False
+        for rollup, (source, kept, _) in ROLLUPS.items() if upkeep else ():
             at = [(TOTAL_DIMS if source == "totals" else STAY_DIMS).index(d) for d in kept]
             deltas[rollup] = {}
             for dims, acc in deltas[source].items():
@@ -291,7 +331,7 @@ class PipelineProjection(Projection):
         for table, dims_names, measure_names in (
             ("totals", TOTAL_DIMS, TOTAL_MEASURES),
             ("stays", STAY_DIMS, STAY_MEASURES),
-            *((rollup, kept, measures) for rollup, (_, kept, measures) in ROLLUPS.items()),
+            *((rollup, kept, measures) for rollup, (_, kept, measures) in ROLLUPS.items() if upkeep),
         ):
             changed = {_key(dims): (dims, acc) for dims, acc in deltas[table].items() if any(acc)}
             if not changed:
@@ -319,6 +359,17 @@ class PipelineProjection(Projection):
             for i in range(0, len(gone), 500):
                 part = gone[i : i + 500]
                 tx.execute(f"DELETE FROM {tables[table]} WHERE k IN ({', '.join('?' * len(part))})", part)
+
+    @property
+    def settles(self) -> bool:
+        """A batch without deal events changes no totals: the engine may only move the position.
+        (Stale rollups are summed by the next batch that reaches the head with events, or a
+        rebuild's last; boards read the owners' totals until then.)"""
+        return False
+
+    def settle(self, tx: Tx, tables: dict[str, str], *, at_head: bool) -> None:
+        if at_head and rollups_stale(tx, tables):
+            _sum_rollups(tx, tables)
 
     @handles(Deal.Opened)
     def deal_opened(self, s, r: Recorded) -> None:
@@ -533,6 +584,8 @@ def pipeline_board(
     # the company's board (no owner named or implied) reads the rollups summed over owners
     company = not by_owner and owners is None and filters.get("owner_id") is None
     whole = company and where == ["1 = 1"]  # no currency, product line or period either
+    if company and rollups_stale(tx, t):  # being summed again after a rebuild or a backlog
+        company = whole = False
     level = "all_" if whole else "company_" if company else ""
     totals_table, stays_table = t[f"{level}totals"], t[f"{level}stays"]
     chunks: list[tuple[str, list[Any]]] = [(clause, params)]

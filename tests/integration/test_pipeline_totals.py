@@ -244,3 +244,40 @@ def test_kpis_and_leaderboards_from_monthly_totals_equal_the_facts(demo):
             now = leaderboard(tx, metric=metric, period=Period.parse("2026-Q3"), scope=scope, limit=50)
             then = leaderboard(tx, metric=metric, period=Period.parse("2026-Q3"), scope=scope, limit=50, as_of=later)
             assert now["rows"] == then["rows"], (metric, scope)
+
+
+def test_rollups_left_stale_by_a_big_batch_are_summed_at_the_head(demo, monkeypatch):
+    """A rebuild or a backlog does not upsert the rollups batch after batch: it marks them stale,
+    boards read the owners' totals meanwhile, and the batch that reaches the head sums them."""
+    import projections.pipeline as pipeline
+
+    rt = demo
+    with rt.db.read() as tx:
+        generation = tracking.registration(tx, PIPELINE.name).active_generation
+        position = tracking.position(tx, PIPELINE.name, generation)
+    while position < rt.source.head():  # kept batch by batch: the rollups upkept
+        position, _ = process(rt.db, rt.source, PIPELINE, generation, position, limit=50)
+    kept = table_rows(rt.db, PIPELINE.table_names(generation))
+    with rt.db.read() as tx:
+        boards = [pipeline_board(tx, as_of=date(2026, 12, 31), **case) for case in ({}, {"product_line": "ERP"})]
+
+    monkeypatch.setattr(pipeline, "ROLLUP_BATCH", 1)  # every batch counts as big
+    rebuild(rt.db, rt.source, PIPELINE, limit=40)
+    with rt.db.read() as tx:
+        rebuilt = tracking.registration(tx, PIPELINE.name).active_generation
+        t = active_tables(tx, PIPELINE)
+        assert not pipeline.rollups_stale(tx, t)  # summed by the last batch
+        assert [
+            pipeline_board(tx, as_of=date(2026, 12, 31), **case) for case in ({}, {"product_line": "ERP"})
+        ] == boards
+    rows = table_rows(rt.db, PIPELINE.table_names(rebuilt))
+    assert rows.pop("rollup_state") == [(1, 0)] and kept.pop("rollup_state") == []
+    assert rows == kept  # the rollups summed at the head are the ones kept batch by batch
+
+    with rt.db.transaction() as tx:  # while stale, boards read the owners' totals: the same answer
+        pipeline._mark_rollups(tx, t, stale=True)
+        tx.execute(f"DELETE FROM {t['all_totals']}")
+    with rt.db.read() as tx:
+        assert [
+            pipeline_board(tx, as_of=date(2026, 12, 31), **case) for case in ({}, {"product_line": "ERP"})
+        ] == boards
