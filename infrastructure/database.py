@@ -173,6 +173,7 @@ class Tx:
     def __init__(self, conn: Any, kind: str) -> None:
         self.conn = conn
         self.kind = kind
+        self.scratch: set[str] = set()  # scratch tables this transaction has filled (PostgreSQL)
 
     def _sql(self, sql: str) -> str:
         return sql if self.kind == "sqlite" else sql.replace("?", "%s")

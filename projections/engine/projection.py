@@ -208,7 +208,9 @@ class Rows:
         # PostgreSQL: COPY into a scratch table, then one set-based upsert
         scratch = f"scratch_{self.table}"
         self.tx.execute(f"CREATE TEMP TABLE IF NOT EXISTS {scratch} (LIKE {self.table}) ON COMMIT DELETE ROWS")
-        self.tx.execute(f"TRUNCATE {scratch}")
+        if scratch in self.tx.scratch:  # emptied at every commit: only a second use in one transaction
+            self.tx.execute(f"TRUNCATE {scratch}")
+        self.tx.scratch.add(scratch)
         with self.tx.conn.cursor().copy(f"COPY {scratch} ({cols}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
