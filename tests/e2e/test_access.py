@@ -194,7 +194,11 @@ def test_authentication(client, world):
 
 def test_reps_see_their_own_records_only(client, world):
     rep, other = world["keys"]["rep"], world["keys"]["R3"]
-    get = lambda path, headers=rep, **params: client.get(path, headers=headers, params=params)  # noqa: E731
+    position = world["session"].position  # read-your-writes: the read models have the world in them
+
+    def get(path, headers=rep, **params):
+        return client.get(path, headers=headers, params={"min_position": position, **params})
+
     for path in (
         f"/customers/{world['C1']}",
         f"/deals/{world['D1']}",
@@ -269,8 +273,8 @@ def test_managers_see_their_subtree(client, world):
     for record, kind in (("C3", "customers"), ("D3", "deals"), ("L3", "leads"), ("R3", "reps"), ("N", "reps")):
         assert client.get(f"/{kind}/{world[record]}", headers=manager).status_code == 404, record
         assert client.get(f"/{kind}/{world[record]}", headers=director).status_code == 200, record
-    leads = {i["lead_id"] for i in client.get("/leads", headers=manager).json()["items"]}
-    assert leads == {world["L1"], world["L2"], world["pool_lead"]}
+    listed = client.get("/leads", headers=manager, params={"min_position": world["session"].position})
+    assert {i["lead_id"] for i in listed.json()["items"]} == {world["L1"], world["L2"], world["pool_lead"]}
     assert (
         client.get("/kpis", headers=manager, params={"period": "2026-11", "scope": "team:华东一组"}).status_code == 200
     )
