@@ -58,8 +58,7 @@ class GroupCommit:
         self._leader = threading.Lock()
         self._queued = threading.Lock()
         self._queue: list[_Write] = []
-        self.batches = 0  # batches of more than one write, for tests and metrics
-        self.grouped = 0  # writes recorded in such batches
+        self.batches = 0  # batches of more than one write
 
     def groupable(self, events: Sequence[StoredEvent], kwargs: dict[str, Any]) -> bool:
         return {k for k, v in kwargs.items() if v is not None} <= GROUPED_KWARGS and sum(
@@ -114,7 +113,6 @@ class GroupCommit:
                 write.done = True
             return
         self.batches += 1
-        self.grouped += len(batch)
         at = 0
         for write in batch:
             write.ids = None if ids is None else ids[at : at + len(write.events)]

@@ -20,8 +20,7 @@ from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
 from projections.fx import converter, redenominate
 from projections.money import from_cents, to_cents
-from projections.org import OrgHistory
-from projections.pipeline import Placement
+from projections.org import OrgHistory, Placement, ever_in_clause
 
 CUSTOMER_COLUMNS = (
     "customer_id",
@@ -451,13 +450,12 @@ def scope_collection_rate(tx: Tx, *, period: Period, scope: str, org: OrgHistory
     placement = Placement(tx, [scope], org)
     bounds = (period.start.isoformat(), period.end.isoformat())
     moved: list[tuple[str, str]] = []
-    ever = org.ever_in(scope)  # a team's, a region's owners: only theirs are read
-    owners = "" if ever is None else f" AND owner_id IN ({', '.join('?' * len(ever))})" if ever else " AND 1 = 0"
+    owners, ever = ever_in_clause(org, scope, "owner_id")  # a team's, a region's owners: only theirs are read
     for owner, month, billed_cents, kept_cents in tx.all(
         f"SELECT owner_id, substr(signed_on, 1, 7), SUM(signed_cents - cancelled_cents), "
         f"SUM(collected_cents - refunded_cents) FROM {t['deals']} WHERE status = 'won' AND signed_on >= ? "
         f"AND signed_on <= ? AND currency = ?{owners} GROUP BY owner_id, substr(signed_on, 1, 7)",
-        (*bounds, base_currency(), *(ever or ())),
+        (*bounds, base_currency(), *ever),
     ):
         whole = placement.month(owner, month)
         if whole is None:
@@ -468,7 +466,7 @@ def scope_collection_rate(tx: Tx, *, period: Period, scope: str, org: OrgHistory
     deals = _deals(
         tx,
         f"WHERE status = 'won' AND signed_on >= ? AND signed_on <= ? AND currency <> ?{owners}",
-        (*bounds, base_currency(), *(ever or ())),
+        (*bounds, base_currency(), *ever),
     )
     if moved:  # their base-currency deals of those months, in one query
         owners, months = sorted({o for o, _ in moved}), set(moved)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Collection, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from domain.rep import Rep, fold
@@ -261,3 +261,43 @@ def reps_by_external_id(tx: Tx) -> dict[str, str]:
     return {
         ext: rep for rep, ext in tx.all(f"SELECT rep_id, external_id FROM {t['members']} WHERE external_id IS NOT NULL")
     }
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    start = date.fromisoformat(f"{month}-01")
+    end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return start, end
+
+
+class Placement:
+    """Whether a rep sat in every requested scope (team, region, ...) on a day, from the org
+    timeline; a whole month at once when no change of theirs took effect inside it."""
+
+    def __init__(self, tx: Tx, scopes: list[str], org: OrgHistory | None = None) -> None:
+        self.org, self.scopes = org or OrgHistory(tx), scopes
+        self._months: dict[tuple[str, str], bool | None] = {}
+
+    def on(self, owner: str, day: date) -> bool:
+        return all(self.org.in_scope(owner, day, s) for s in self.scopes)
+
+    def month(self, owner: str, month: str) -> bool | None:
+        """True or False for the whole month, None when the owner's placement changed within it
+        (a change of theirs that leaves them in, or out of, the scopes all month does not count)."""
+        key = (owner, month)
+        if key not in self._months:
+            start, end = month_bounds(month)
+            # the placement can only change on the days the owner's org record changed
+            seen = {
+                self.on(owner, day) for day in (start, *(d for d in self.org._dates.get(owner, []) if start < d <= end))
+            }
+            self._months[key] = seen.pop() if len(seen) == 1 else None
+        return self._months[key]
+
+
+def ever_in_clause(org: OrgHistory, scope: str, column: str) -> tuple[str, list[str]]:
+    """`AND column IN (...)` over the reps who ever sat in `scope` (nothing for the company):
+    a team's or a region's queries read only their rows."""
+    ever = org.ever_in(scope)
+    if ever is None:
+        return "", []
+    return (f" AND {column} IN ({', '.join('?' * len(ever))})", ever) if ever else (" AND 1 = 0", [])

@@ -19,8 +19,7 @@ from projections.engine.tracking import active_tables
 from projections.fx import redenominate
 from projections.kpi import KPI, relief, utc_text
 from projections.money import fraction, from_cents
-from projections.org import OrgHistory
-from projections.pipeline import Placement, month_bounds
+from projections.org import OrgHistory, Placement, ever_in_clause, month_bounds
 from projections.revisits import revisit_adherence
 from projections.targets import targets_in_force
 
@@ -116,11 +115,9 @@ def _scope_totals(
     in_metrics = f"metric IN ({', '.join('?' * len(additive))})"
     placement = Placement(tx, [scope], org)
     inside, outside, split = [], [], []
-    ever = org.ever_in(scope)  # a team's, a region's reps: only theirs are read
-    reps = "" if ever is None else f" AND rep_id IN ({', '.join('?' * len(ever))})" if ever else " AND 1 = 0"
+    reps, ever = ever_in_clause(org, scope, "rep_id")  # a team's, a region's reps: only theirs are read
     for rep, month in tx.all(
-        f"SELECT DISTINCT rep_id, month FROM {t['monthly']} WHERE month >= ? AND month <= ?{reps}",
-        [*span, *(ever or ())],
+        f"SELECT DISTINCT rep_id, month FROM {t['monthly']} WHERE month >= ? AND month <= ?{reps}", [*span, *ever]
     ):  # rows bounded by reps x months
         whole = placement.month(rep, month)
         (split if whole is None else inside if whole else outside).append((rep, month))
@@ -129,7 +126,7 @@ def _scope_totals(
         chunks = [None] if pairs is None else [pairs[i : i + 400] for i in range(0, len(pairs), 400)]
         for chunk in chunks:
             where = reps if chunk is None else f" AND (rep_id, month) IN (VALUES {', '.join(['(?, ?)'] * len(chunk))})"
-            values = (ever or ()) if chunk is None else (v for pair in chunk for v in pair)
+            values = ever if chunk is None else [v for pair in chunk for v in pair]
             for metric, line, amount, count, rows in tx.all(
                 f"SELECT metric, product_line, SUM(amount_cents), SUM(qty), COUNT(*) FROM {t['monthly']} "
                 f"WHERE month >= ? AND month <= ? AND {in_metrics}{where} GROUP BY metric, product_line",

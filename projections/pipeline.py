@@ -19,7 +19,7 @@ import itertools
 import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -31,7 +31,7 @@ from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
 from projections.fx import RATE_TABLE, RateBook, converter, rate_row, redenominate
 from projections.money import fraction, from_cents, to_cents
-from projections.org import OrgHistory
+from projections.org import OrgHistory, Placement, month_bounds
 
 DEAL_COLUMNS = (
     "deal_id",
@@ -502,37 +502,6 @@ def _days(histogram: dict[int, int]) -> dict[str, Any]:
         seen += n
     median = (Decimal(middle[0] + middle[1]) / 2).quantize(Decimal("0.01"), ROUND_HALF_UP)
     return {"count": count, "mean_days": mean, "median_days": median}
-
-
-def month_bounds(month: str) -> tuple[date, date]:
-    start = date.fromisoformat(f"{month}-01")
-    end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-    return start, end
-
-
-class Placement:
-    """Whether a rep sat in every requested scope (team, region, ...) on a day, from the org
-    timeline; a whole month at once when no change of theirs took effect inside it."""
-
-    def __init__(self, tx: Tx, scopes: list[str], org: OrgHistory | None = None) -> None:
-        self.org, self.scopes = org or OrgHistory(tx), scopes
-        self._months: dict[tuple[str, str], bool | None] = {}
-
-    def on(self, owner: str, day: date) -> bool:
-        return all(self.org.in_scope(owner, day, s) for s in self.scopes)
-
-    def month(self, owner: str, month: str) -> bool | None:
-        """True or False for the whole month, None when the owner's placement changed within it
-        (a change of theirs that leaves them in, or out of, the scopes all month does not count)."""
-        key = (owner, month)
-        if key not in self._months:
-            start, end = month_bounds(month)
-            # the placement can only change on the days the owner's org record changed
-            seen = {
-                self.on(owner, day) for day in (start, *(d for d in self.org._dates.get(owner, []) if start < d <= end))
-            }
-            self._months[key] = seen.pop() if len(seen) == 1 else None
-        return self._months[key]
 
 
 def pipeline_board(

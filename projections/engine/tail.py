@@ -50,7 +50,6 @@ class Tail:
         self._pokes = 0  # new events announced (a command of this process, or NOTIFY)
         self._read_at_pokes = -1
         self._read_at = 0.0
-        self.reads = 0  # store reads made, for tests
 
     def poke(self) -> None:
         """New events were written: the next request past the end reads the store again."""
@@ -112,7 +111,6 @@ class Tail:
                 return
             self._read_at_pokes, self._read_at = self._pokes, now
             head = self.source.head()
-        self.reads += 1
         self._head = max(self._head, head)
         if head <= self._end:
             return
