@@ -1020,11 +1020,13 @@ class Ledger:
             dirty.add(due)
         # several months (a rebuild, a backlog, a rate or plan change) share one load of their
         # money and one calculator: a month's earned lines are computed once, also where later
-        # months' clawbacks look them up
+        # months' clawbacks look them up; in order, so that what only settled months needed is let go
         shared = self.inputs(dirty) if len(dirty) > 1 else None
         calculator = Calculator(shared) if shared is not None else None
         for label in sorted(dirty):
             self._store(Period.parse(label), self.open_statements(Period.parse(label), shared, calculator))
+            if calculator is not None:
+                calculator.release(Period.parse(label))
         self.tx.execute(f"UPDATE {self.t['months']} SET dirty = 0 WHERE dirty = 1")
         marks = sorted(pending)
         for i in range(0, len(marks), 500):

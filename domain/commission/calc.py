@@ -238,6 +238,34 @@ class Calculator:
             result[line.rep_id].append(line)
         return result
 
+    def release(self, done: Period) -> None:
+        """Forget what no month after `done` can ask for, when months are computed in order on one
+        calculator (a rebuild): a later month looks back only at the lines its clawbacks reverse,
+        those of deals refunded or cancelled after `done` (with a retroactive tier's whole month
+        where it restated them), and at the items of its quarter or year so far."""
+        reversed_later = {m.deal_id for m in self.inputs.movements if m.kind != "payment" and m.day > done.end}
+        for label, per_rep in self._earned.items():
+            if label > done.label:
+                continue
+            kept: dict[str, list[Line]] = {}
+            for rep_id, lines in per_rep.items():
+                needed = [line for line in lines if line.deal_id in reversed_later]
+                if needed:  # a restated month is read whole (`_paid_on`)
+                    kept[rep_id] = lines if any(line.kind == "adjustment" for line in lines) else needed
+            self._earned[label] = kept
+        for label in [label for label in self._override_memo if label <= done.label]:
+            lines = self._override_memo.pop(label)
+            if label not in self._overrides_by_deal:  # what a clawback looks its overrides up in
+                by_deal = self._overrides_by_deal[label] = defaultdict(list)
+                for line in lines:
+                    by_deal[line.deal_id].append(line)
+        for by_deal in (by_deal for label, by_deal in self._overrides_by_deal.items() if label <= done.label):
+            for deal_id in [deal_id for deal_id in by_deal if deal_id not in reversed_later]:
+                del by_deal[deal_id]
+        year = Period.month_of(done.end + timedelta(days=1)).label[:4]
+        for label in [label for label in self._items_memo if label[:4] < year]:
+            del self._items_memo[label]
+
     # -- currencies ------------------------------------------------------------------------------
     def _fx(self, code: str, into: str, day: date) -> tuple[Decimal, dict[str, Any] | None] | None:
         """The factor turning amounts in `code` into `into` on `day` (through the base currency's

@@ -1,6 +1,6 @@
 """The statement calculation alone: band boundaries, tier modes and determinism."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -109,3 +109,63 @@ def test_clawback_outside_the_window_is_not_taken():
     early = Money("d1", date(2026, 2, 1), Decimal(50), "refund", source(3))
     lines = Calculator(Fake([win], [early])).lines(Period.parse("2026-02"), settle=False)
     assert [x.amount for x in lines["a"]] == [Decimal("-5.00")]
+
+
+RETRO = validate_plan(
+    {
+        **PLAN,
+        "components": [
+            PLAN["components"][0],
+            {
+                "name": "retro",
+                "type": "tiered_rate",
+                "tier_mode": "retroactive",
+                "tiers": [{"up_to": "300", "rate": "0.01"}, {"up_to": None, "rate": "0.05"}],
+            },
+        ],
+    }
+)
+
+
+class RetroFake(Fake):
+    def plan_for(self, rep_id, day):
+        return ("plan", {"version": 1, **RETRO})
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 110), st.integers(1, 400), st.sampled_from(["a", "b", "ab"]), st.integers(-1, 120)),
+        min_size=1,
+        max_size=14,
+    )
+)
+def test_releasing_settled_months_changes_no_later_statement(deals):
+    """A rebuild computes months in order on one calculator and lets go of what only settled
+    months needed: every later month (its clawbacks of earlier months' lines, a retroactive
+    tier's restated months) comes out as a calculator that kept everything computes it."""
+    wins, moves = [], []
+    for n, (day, amount, who, refund_after) in enumerate(deals, start=1):
+        signed = date(2026, 1, 1) + timedelta(days=day)
+        splits = (("a", Decimal("0.5")), ("b", Decimal("0.5"))) if who == "ab" else ((who, Decimal(1)),)
+        wins.append(Win(f"d{n}", signed, Decimal(amount), Decimal(0), "CNY", splits, source(n)))
+        if refund_after >= 0:
+            kind = "refund" if refund_after % 2 else "cancellation"
+            moves.append(
+                Money(f"d{n}", signed + timedelta(days=refund_after), Decimal(amount) / 2, kind, source(100 + n))
+            )
+    months = [Period.parse(f"2026-0{m}") for m in range(1, 9)]
+    kept, released = Calculator(RetroFake(wins, moves)), Calculator(RetroFake(wins, moves))
+    for period in months:
+        expected = {rep: [x.public() for x in lines] for rep, lines in kept.lines(period, settle=True).items()}
+        got = {rep: [x.public() for x in lines] for rep, lines in released.lines(period, settle=True).items()}
+        assert got == expected
+        released.release(period)
+    reversed_deals = {m.deal_id for m in moves if m.day > months[-1].end}
+    assert all(
+        x.deal_id in reversed_deals
+        for per_rep in released._earned.values()
+        for lines in per_rep.values()
+        for x in lines
+        if x.kind == "earned"
+    )
