@@ -254,11 +254,8 @@ class Calculator:
                     kept[rep_id] = lines if any(line.kind == "adjustment" for line in lines) else needed
             self._earned[label] = kept
         for label in [label for label in self._override_memo if label <= done.label]:
-            lines = self._override_memo.pop(label)
-            if label not in self._overrides_by_deal:  # what a clawback looks its overrides up in
-                by_deal = self._overrides_by_deal[label] = defaultdict(list)
-                for line in lines:
-                    by_deal[line.deal_id].append(line)
+            self._overrides_of_deals(Period.parse(label))  # what a clawback looks them up in
+            del self._override_memo[label]
         for by_deal in (by_deal for label, by_deal in self._overrides_by_deal.items() if label <= done.label):
             for deal_id in [deal_id for deal_id in by_deal if deal_id not in reversed_later]:
                 del by_deal[deal_id]
@@ -640,17 +637,20 @@ class Calculator:
             }
         )
 
-    def _override_clawbacks(self, period: Period, win: Win, move: Money) -> list[Line]:
-        """Managers' overrides on the deal, reversed at the rate they paid, in proportion to the
-        amount refunded (overrides are paid on booking, so a cancellation reverses them too)."""
-        lines = []
-        origin = Period.month_of(win.signed_on)
+    def _overrides_of_deals(self, origin: Period) -> dict[str | None, list[Line]]:
+        """The month's override lines by deal."""
         if origin.label not in self._overrides_by_deal:
             by_deal: dict[str | None, list[Line]] = defaultdict(list)
             for line in self._override_lines(origin):
                 by_deal[line.deal_id].append(line)
             self._overrides_by_deal[origin.label] = by_deal
-        for override in self._overrides_by_deal[origin.label].get(win.deal_id, []):
+        return self._overrides_by_deal[origin.label]
+
+    def _override_clawbacks(self, period: Period, win: Win, move: Money) -> list[Line]:
+        """Managers' overrides on the deal, reversed at the rate they paid, in proportion to the
+        amount refunded (overrides are paid on booking, so a cancellation reverses them too)."""
+        lines = []
+        for override in self._overrides_of_deals(Period.month_of(win.signed_on)).get(win.deal_id, []):
             if override.amount == 0:
                 continue
             found = self.inputs.plan_for(override.rep_id, win.signed_on)
