@@ -20,7 +20,7 @@ def reps_in(tx: Tx, day: date, team: str | None, region: str | None) -> list[str
     """The reps in `team` and `region` on `day` (whether active or not); None when neither is given."""
     if team is None and region is None:
         return None
-    history = OrgHistory(tx)
+    history = OrgHistory.of(tx)
     return [
         rep
         for rep in history.timelines

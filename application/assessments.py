@@ -110,7 +110,7 @@ class Assessments(UseCases):
         traced: bool,
     ) -> list[dict[str, Any]]:
         """Every scorecard of the period: frozen ones for schemes finalized, live ones otherwise."""
-        org = OrgHistory(tx)
+        org = OrgHistory.of(tx)
         on = min(period.end, today)
         cards: list[dict[str, Any]] = []
         for scheme_row in read.schemes_for(tx, period, scheme_id):
@@ -194,7 +194,7 @@ class Assessments(UseCases):
         """What the read models say now about a frozen scorecard's inputs, where it differs."""
         card = row["scorecard"]
         scheme_row = self._scheme_version(row["scheme_id"], int(card["scheme_version"]))
-        now = read.scorecard(read.Inputs(tx, OrgHistory(tx), period, [rep]), scheme_row, rep, card.get("name"))
+        now = read.scorecard(read.Inputs(tx, OrgHistory.of(tx), period, [rep]), scheme_row, rep, card.get("name"))
         changed = [
             {"key": was["key"], "frozen": was["value"], "now": _text(live["value"])}
             for was, live in zip(card["indicators"], now["indicators"], strict=True)
@@ -371,7 +371,7 @@ class Assessments(UseCases):
         with self.reads.read() as tx:
             rep_ids: set[str] | None = None
             if manager_id is not None:
-                org = OrgHistory(tx)
+                org = OrgHistory.of(tx)
                 if manager_id not in org.timelines:
                     raise NotFound(f"manager_id: no rep with id {manager_id}", field="manager_id", id=manager_id)
                 rep_ids = {r for r in org.members(today) if manager_id in org.ancestors(r, today)}

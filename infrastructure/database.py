@@ -170,10 +170,13 @@ def _whole_seconds(seconds: float) -> int:
 class Tx:
     """A transaction on one connection, speaking `?`-placeholder SQL on either backend."""
 
-    def __init__(self, conn: Any, kind: str) -> None:
+    def __init__(self, conn: Any, kind: str, shared: dict[Any, Any] | None = None) -> None:
         self.conn = conn
         self.kind = kind
         self.scratch: set[str] = set()  # scratch tables this transaction has filled (PostgreSQL)
+        # what its database's transactions may share: values keyed by what they were read from
+        # (a read model's tables and position), so that a key names one content for good
+        self.shared: dict[Any, Any] = {} if shared is None else shared
 
     def _sql(self, sql: str) -> str:
         return sql if self.kind == "sqlite" else sql.replace("?", "%s")
@@ -223,6 +226,7 @@ class Database:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._sqlite_conns: list[sqlite3.Connection] = []
+        self.shared: dict[Any, Any] = {}  # see Tx.shared
         self._pool = None
         if self.kind == "postgres":
             from psycopg_pool import ConnectionPool
@@ -264,7 +268,7 @@ class Database:
             conn = self._sqlite()
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                yield Tx(conn, "sqlite")
+                yield Tx(conn, "sqlite", self.shared)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -272,7 +276,7 @@ class Database:
                 conn.execute("COMMIT")
         else:
             with self._pool.connection() as conn, conn.transaction():
-                yield Tx(conn, "postgres")
+                yield Tx(conn, "postgres", self.shared)
 
     def read(self) -> Any:
         return self.transaction(write=False)

@@ -359,7 +359,7 @@ def receivables(
     date), and every receivable overdue at `as_of`; with `owners`, only those reps' deals."""
     if group_by not in ("rep", "team"):
         raise InvalidInput("group_by must be rep or team", field="group_by")
-    org = OrgHistory(tx)
+    org = OrgHistory.of(tx)
     base = _Base(tx, as_of)
     groups: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for d in _signed_in(tx, period):
@@ -440,7 +440,7 @@ def scope_collection_rate(tx: Tx, *, period: Period, scope: str, org: OrgHistory
     """The collection rate (domain.receivables.collection_rate) of the deals signed in `period`
     whose owner was in `scope` (company, region:X, team:Y, rep:ID) on the signing date: the same
     figure as the matching `receivables` row."""
-    org = org or OrgHistory(tx)
+    org = org or OrgHistory.of(tx)
     base = _Base(tx, period.end)
     due = cash = 0
     # Deals in base currency need no conversion: the database sums them per owner and month (rows

@@ -638,7 +638,7 @@ def programme_report(tx: Tx, programme_id: str, *, on: date) -> dict[str, Any] |
     found = programme(tx, programme_id)
     if found is None:
         return None
-    org = OrgHistory(tx)
+    org = OrgHistory.of(tx)
     due_by = date.fromisoformat(found["due_by"])
     required = Decimal(found["required_hours"])
     reps = []

@@ -532,7 +532,7 @@ def sla_report(tx: Tx, *, period: Period, group_by: str = "rep", reps: Collectio
     if group_by not in ("rep", "team", "grade"):
         raise InvalidInput("group_by must be rep, team or grade", field="group_by")
     t = active_tables(tx, LEADS)
-    org = OrgHistory(tx)
+    org = OrgHistory.of(tx)
     start, end = period.start.isoformat(), (period.end + timedelta(days=1)).isoformat()
     groups: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"assignments": 0, "responded": 0, "hours": [], "first_response_breaches": 0, "follow_up_breaches": 0}

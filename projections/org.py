@@ -6,13 +6,13 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Collection, Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 from domain.rep import Rep, fold
 from domain.values import Level
 from infrastructure.database import Tx
 from projections.engine.projection import Projection, Recorded, Rows, handles
-from projections.engine.tracking import active_tables
+from projections.engine.tracking import active_tables, active_tables_at
 
 MEMBER_COLUMNS = ("rep_id", "name", "hired_on", "external_id")
 CHANGE_COLUMNS = (
@@ -125,6 +125,20 @@ class OrgHistory:
             self.timelines.setdefault(change["rep_id"], []).append(entry)
         self._dates = {rep: [c["effective_from"] for c in tl] for rep, tl in self.timelines.items()}
 
+    @classmethod
+    def of(cls, tx: Tx) -> OrgHistory:
+        """The timeline as the org read model stands, built once per position of it and shared
+        by the transactions of one database (it is never changed once built): a query asks one
+        row for it instead of reading the org."""
+        tables, position = active_tables_at(tx, ORG)
+        key = (tables["changes"], position)
+        cached = tx.shared.get("org-history")
+        if cached is not None and cached[0] == key:
+            return cast(OrgHistory, cached[1])
+        history = cls(tx, until_position=position, tables=tables)
+        tx.shared["org-history"] = (key, history)
+        return history
+
     def attrs(self, rep_id: str, day: date) -> dict[str, Any] | None:
         """The rep's level, team, region, manager and status on `day`, or None before hiring."""
         timeline = self.timelines.get(rep_id)
@@ -170,7 +184,7 @@ class OrgHistory:
 
 
 def org_as_of(tx: Tx, day: date) -> dict[str, Any]:
-    history = OrgHistory(tx)
+    history = OrgHistory.of(tx)
     nodes = []
     for rep_id in history.members(day):
         attrs = history.attrs(rep_id, day)
@@ -192,14 +206,14 @@ def org_as_of(tx: Tx, day: date) -> dict[str, Any]:
 
 def roster(tx: Tx, day: date) -> list[dict[str, Any]]:
     """Active members on `day` with their level, team and region (for lead assignment)."""
-    history = OrgHistory(tx)
+    history = OrgHistory.of(tx)
     return [{"rep_id": rep, "name": history.names.get(rep), **history.attrs(rep, day)} for rep in history.members(day)]
 
 
 def direct_reports(tx: Tx, manager_id: str) -> list[str]:
     """Active reps whose manager is `manager_id` once every recorded change has taken effect
     (the reports a leaving manager must hand over), sorted by id."""
-    history = OrgHistory(tx)
+    history = OrgHistory.of(tx)
     return sorted(
         rep
         for rep in history.timelines
@@ -221,7 +235,7 @@ def list_reps(
     partner_id.
     With `visible_to`, only those reps."""
     t = active_tables(tx, ORG)
-    history = OrgHistory(tx)
+    history = OrgHistory.of(tx)
     external = {rep: ext for rep, ext in tx.all(f"SELECT rep_id, external_id FROM {t['members']}")}
     hired = {rep: on for rep, on in tx.all(f"SELECT rep_id, hired_on FROM {t['members']}")}
     items: list[dict[str, Any]] = []
@@ -274,7 +288,7 @@ class Placement:
     timeline; a whole month at once when no change of theirs took effect inside it."""
 
     def __init__(self, tx: Tx, scopes: list[str], org: OrgHistory | None = None) -> None:
-        self.org, self.scopes = org or OrgHistory(tx), scopes
+        self.org, self.scopes = org or OrgHistory.of(tx), scopes
         self._months: dict[tuple[str, str], bool | None] = {}
 
     def on(self, owner: str, day: date) -> bool:

@@ -30,7 +30,7 @@ def scorecard(tx: Tx, partner_id: str, *, period: Period, day: date) -> dict[str
     if found is None:
         raise NotFound(f"no partner with id {partner_id}", kind="partner", id=partner_id)
     scope = f"partner:{partner_id}"
-    org = OrgHistory(tx)
+    org = OrgHistory.of(tx)
     staff_ids = sorted(org.members(day, scope))
     ever = sorted(rep for rep in org.timelines if any(c.get("partner_id") == partner_id for c in org.timelines[rep]))
     card = kpis(tx, scope=scope, period=period)

@@ -191,7 +191,7 @@ def member_totals(tx: Tx, *, scope: str, period: Period, metrics: tuple[str, ...
     """Per rep, each metric's total of the facts that counted in `scope` for `period` (the rep's
     share of the scope's KPIs: a rep who joined mid-period counts from then on)."""
     totals: dict[str, dict[str, list[int]]] = defaultdict(lambda: {m: [0, 0] for m in metrics})
-    for rep, _day, metric, _line, amount, count in _in_scope(tx, OrgHistory(tx), parse_scope(scope), period, None):
+    for rep, _day, metric, _line, amount, count in _in_scope(tx, OrgHistory.of(tx), parse_scope(scope), period, None):
         if metric in metrics:
             totals[rep][metric][0] += amount
             totals[rep][metric][1] += count
@@ -216,7 +216,7 @@ def _rate_of(shown: dict[str, Any]) -> dict[str, Any]:
 
 def _kpis(tx: Tx, *, scope: str, period: Period, as_of: datetime | None = None) -> dict[str, Any]:
     scope = parse_scope(scope)
-    org = OrgHistory(tx)
+    org = OrgHistory.of(tx)
     if scope.startswith("rep:") and scope[4:] not in org.timelines:
         raise NotFound(f"no rep with id {scope[4:]}", kind="rep", id=scope[4:])
     cents: dict[str, int] = defaultdict(int)
@@ -353,7 +353,7 @@ def leaderboard(
     that tie is at zero: reps with nothing to their name are not placed beyond `limit`."""
     metric = Metric.parse(metric, "metric")
     scope = parse_scope(scope)
-    org = OrgHistory(tx)
+    org = OrgHistory.of(tx)
     rows = _ranking(tx, org, metric, period, scope, as_of, levels)
     before = {r["rep_id"]: r["rank"] for r in _ranking(tx, org, metric, period.previous(), scope, as_of, levels)}
     targets = targets_in_force(tx, metric=metric, period=period)

@@ -539,7 +539,7 @@ def pipeline_board(
         params += owners
     scopes = [f"{key}:{filters[key]}" for key in ORG_FILTERS if filters.get(key) is not None]
     by_owner = bool(scopes)  # the org timeline places owners month by month
-    org = OrgHistory(tx) if scopes else None
+    org = OrgHistory.of(tx) if scopes else None
     if org is not None:  # only reps who ever sat in the team (region) can be placed in it
         ever = sorted(set.intersection(*(set(org.ever_in(s) or ()) for s in scopes)))
         where.append(f"owner_id IN ({', '.join('?' * len(ever))})" if ever else "1 = 0")

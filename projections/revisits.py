@@ -274,7 +274,7 @@ def revisit_adherence(
     """Of the revisits that fell due in `period` (owner in `scope` on the due date) and were done
     or recorded overdue: how many were done by their due date, and that share (None when none)."""
     t = active_tables(tx, REVISITS)
-    org = org or OrgHistory(tx)
+    org = org or OrgHistory.of(tx)
     on_time = missed = 0
     for owner, due_on, state in tx.all(
         f"SELECT owner_id, due_on, state FROM {t['due']} WHERE due_on >= ? AND due_on <= ? AND state <> 'open'",

@@ -192,6 +192,18 @@ def active_tables(tx: Tx, projection: Projection) -> dict[str, str]:
     return projection.table_names(int(generation))
 
 
+def active_tables_at(tx: Tx, projection: Projection) -> tuple[dict[str, str], int]:
+    """In one query: the table names of the active generation and its position."""
+    row = tx.one(
+        "SELECT r.active_generation, t.position FROM projection_registry r LEFT JOIN projection_tracking t "
+        "ON t.name = r.name AND t.generation = r.active_generation WHERE r.name = ? AND r.version = ?",
+        (projection.name, projection.version),
+    )
+    if row is None or row[0] is None:
+        raise LookupError(f"projection {projection.name} v{projection.version} is not registered yet")
+    return projection.table_names(int(row[0])), int(row[1] or 0)
+
+
 def active_position(tx: Tx, name: str) -> int | None:
     value = tx.value(
         "SELECT t.position FROM projection_registry r JOIN projection_tracking t "

@@ -82,3 +82,21 @@ def test_targets_are_read_from_one_table_now_and_at_any_position(kit):
     assert now.get(nov, "revenue", "region:华东")[1] == "prorated from 2026"
     then = kit.then_query("targets", lambda tx: targets_in_force(tx, metric="revenue", until_position=first.position))
     assert then.values == {("2026", "revenue", "company"): 1200000, ("2026-11", "revenue", amy): 90000}
+
+
+def test_the_org_timeline_is_built_once_per_position_of_the_org_read_model(kit):
+    """Queries share one timeline while the org read model stands still, and a change to the
+    org is seen by the next query once the read model has it."""
+    from projections.org import OrgHistory
+
+    kit.given(hired("boss", "manager"), hired("amy", "junior", manager="boss"))
+    first = kit.then_query("org", OrgHistory.of)
+    assert kit.then_query("org", OrgHistory.of) is first
+    assert first.attrs(kit.ids["amy"], date(2026, 6, 1))["level"] == "junior"
+    kit.given(promoted("amy", "mid", on="2026-05-01"))
+    with kit.runtime.db.read() as tx:  # the read model has not applied the promotion yet
+        assert OrgHistory.of(tx) is first
+    now = kit.then_query("org", OrgHistory.of)
+    assert now is not first
+    assert now.attrs(kit.ids["amy"], date(2026, 6, 1))["level"] == "mid"
+    assert now.attrs(kit.ids["amy"], date(2026, 4, 30))["level"] == "junior"
