@@ -374,11 +374,11 @@ def _progress_bar(title: str):
 @projections_app.command("rebuild")
 def rebuild(
     name: str,
-    batch: int = typer.Option(5000, help="events per transaction"),
+    batch: int | None = typer.Option(None, help="store positions per transaction [default: the replay batch, 20,000]"),
     keep: bool = typer.Option(False, "--keep", help="keep the old generation's tables after the switch"),
 ):
     """Replay one projection from position 0 into new tables, then switch to them (blue/green)."""
-    from projections.engine.runner import Busy
+    from projections.engine.runner import REPLAY_BATCH_SIZE, Busy
     from projections.engine.runner import rebuild as run_rebuild
 
     projection = _projection(name)
@@ -387,7 +387,9 @@ def rebuild(
         bar, progress = _progress_bar(f"rebuild {name}")
         with bar:
             try:
-                done = run_rebuild(rt.db, rt.source, projection, progress=progress, limit=batch, keep=keep)
+                done = run_rebuild(
+                    rt.db, rt.source, projection, progress=progress, limit=batch or REPLAY_BATCH_SIZE, keep=keep
+                )
             except Busy as busy:
                 console.print(f"[red]{busy}[/red]")
                 raise typer.Exit(1) from None
@@ -403,11 +405,12 @@ def rebuild(
 @projections_app.command("backfill")
 def backfill(
     name: str,
-    batch: int = typer.Option(5000, help="events per transaction"),
+    batch: int | None = typer.Option(None, help="store positions per transaction [default: the replay batch, 20,000]"),
     follow: bool = typer.Option(False, "--follow", help="then keep it live until interrupted"),
 ):
     """Build a (new) projection over all history, resuming from its last committed position if an
     earlier backfill was interrupted; with --follow, keep it live afterwards."""
+    from projections.engine.runner import REPLAY_BATCH_SIZE
     from projections.engine.runner import backfill as run_backfill
 
     projection = _projection(name)
@@ -415,7 +418,7 @@ def backfill(
     try:
         bar, progress = _progress_bar(f"backfill {name}")
         with bar:
-            done = run_backfill(rt.db, rt.source, projection, progress=progress, limit=batch)
+            done = run_backfill(rt.db, rt.source, projection, progress=progress, limit=batch or REPLAY_BATCH_SIZE)
         console.print(
             f"backfilled {name} to position {done.position:,} ({done.events:,} events applied "
             f"in {done.elapsed:.2f}s); the projector service keeps it live from here"

@@ -26,6 +26,9 @@ from projections.engine.tail import Tail
 log = logging.getLogger("salesledger.projections")
 
 BATCH_SIZE = 5000
+# Rebuilds and backfills replay history in bigger transactions: a deal's several events in one
+# window are applied once, and a replay of ~1M events commits ~50 times instead of ~200.
+REPLAY_BATCH_SIZE = 20_000
 # A live projection woken by a new event waits this long before reading, so that the events of
 # the commands written at the same moment are applied in one batch: under a stream of commands
 # each projection runs a few dozen batches a second instead of one per command. It adds at most
@@ -177,7 +180,7 @@ def rebuild(
     projection: Projection,
     *,
     progress: Callable[[RebuildProgress], None] | None = None,
-    limit: int = BATCH_SIZE,
+    limit: int = REPLAY_BATCH_SIZE,
     keep: bool = False,
 ) -> RebuildProgress:
     """Replay all history into a new generation of tables, then switch queries to it.
@@ -256,7 +259,7 @@ def backfill(
     projection: Projection,
     *,
     progress: Callable[[RebuildProgress], None] | None = None,
-    limit: int = BATCH_SIZE,
+    limit: int = REPLAY_BATCH_SIZE,
 ) -> RebuildProgress:
     """Build a projection's active tables up to the head from wherever they stand: a new
     projection starts at 0, an interrupted backfill resumes from its last committed batch."""
