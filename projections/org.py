@@ -108,7 +108,7 @@ ORG = OrgProjection()
 
 
 class OrgHistory:
-    """Every rep's effective-dated timeline, loaded once per query."""
+    """Every rep's effective-dated timeline, loaded once per position of the org read model (`of`)."""
 
     def __init__(self, tx: Tx, until_position: int | None = None, tables: dict[str, str] | None = None) -> None:
         t = tables or active_tables(tx, ORG)  # `tables`: a copy kept inside another read model
@@ -124,6 +124,10 @@ class OrgHistory:
             entry.update({k: change[k] for k in KIND_FIELDS[change["kind"]]})
             self.timelines.setdefault(change["rep_id"], []).append(entry)
         self._dates = {rep: [c["effective_from"] for c in tl] for rep, tl in self.timelines.items()}
+        # answers that depend on the timeline alone, remembered: an instance is shared by queries
+        # (`of`), and a rep's standing only changes on the days their changes take effect
+        self._in_scope: dict[tuple[str, int, str, bool], bool] = {}
+        self.placements: dict[tuple[str, ...], dict[tuple[str, str], bool | None]] = {}
 
     @classmethod
     def of(cls, tx: Tx) -> OrgHistory:
@@ -170,8 +174,21 @@ class OrgHistory:
         return sorted(rep for rep, timeline in self.timelines.items() if any(c.get(key) == name for c in timeline))
 
     def in_scope(self, rep_id: str, day: date, scope: str, *, active_only: bool = False) -> bool:
-        attrs = self.attrs(rep_id, day)
-        if attrs is None or (active_only and attrs["status"] != "active"):
+        dates = self._dates.get(rep_id)
+        if not dates:
+            return False
+        seen = bisect_right(dates, day)  # the rep's changes in effect on `day`
+        key = (rep_id, seen, scope, active_only)
+        found = self._in_scope.get(key)
+        if found is None:
+            found = self._in_scope[key] = self._sits_in(rep_id, seen, scope, active_only)
+        return found
+
+    def _sits_in(self, rep_id: str, seen: int, scope: str, active_only: bool) -> bool:
+        if not seen:  # not hired yet
+            return False
+        attrs = fold(self.timelines[rep_id][:seen])
+        if active_only and attrs["status"] != "active":
             return False
         kind, _, name = scope.partition(":")
         return {
@@ -289,7 +306,7 @@ class Placement:
 
     def __init__(self, tx: Tx, scopes: list[str], org: OrgHistory | None = None) -> None:
         self.org, self.scopes = org or OrgHistory.of(tx), scopes
-        self._months: dict[tuple[str, str], bool | None] = {}
+        self._months = self.org.placements.setdefault(tuple(scopes), {})  # shared with the timeline
 
     def on(self, owner: str, day: date) -> bool:
         return all(self.org.in_scope(owner, day, s) for s in self.scopes)
