@@ -256,11 +256,14 @@ class _Base:
         self.book = converter(tx)
         self.today = today
         self.unconverted: dict[str, int] = defaultdict(int)
+        self._rates: dict[tuple[str, str | None], Decimal | None] = {}  # (currency, signing date)
 
     def rate(self, d: dict) -> Decimal | None:
-        day = date.fromisoformat(d["signed_on"]) if d["status"] == "won" and d["signed_on"] else self.today
-        found = self.book.on(d["currency"], day)
-        return found.rate if found is not None else None
+        key = (d["currency"], d["signed_on"] if d["status"] == "won" and d["signed_on"] else None)
+        if key not in self._rates:
+            found = self.book.on(key[0], date.fromisoformat(key[1]) if key[1] else self.today)
+            self._rates[key] = found.rate if found is not None else None
+        return self._rates[key]
 
     def cents(self, d: dict, cents: int) -> int:
         """`cents` of deal `d` in base currency (0, and tallied as unconverted, when no rate)."""
@@ -281,10 +284,23 @@ def _receivable_cents(d: dict) -> int:
     return receivable(d["signed_cents"], d["cancelled_cents"], d["collected_cents"], d["refunded_cents"])
 
 
-def _deals(tx: Tx, where: str = "", params: Sequence[Any] = ()) -> list[dict]:
+def _deals(tx: Tx, where: str = "", params: Sequence[Any] = (), columns: Sequence[str] = DEAL_COLUMNS) -> list[dict]:
     t = active_tables(tx, ACCOUNTS)
-    rows = tx.all(f"SELECT {', '.join(DEAL_COLUMNS)} FROM {t['deals']} {where}", list(params))
-    return [dict(zip(DEAL_COLUMNS, row, strict=True)) for row in rows]
+    rows = tx.all(f"SELECT {', '.join(columns)} FROM {t['deals']} {where}", list(params))
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+# what a collection rate reads of a deal
+COLLECTED_COLUMNS = (
+    "owner_id",
+    "status",
+    "signed_on",
+    "currency",
+    "signed_cents",
+    "cancelled_cents",
+    "collected_cents",
+    "refunded_cents",
+)
 
 
 def _deal_view(d: dict) -> dict:
@@ -467,6 +483,7 @@ def scope_collection_rate(tx: Tx, *, period: Period, scope: str, org: OrgHistory
         tx,
         f"WHERE status = 'won' AND signed_on >= ? AND signed_on <= ? AND currency <> ?{owners}",
         (*bounds, base_currency(), *ever),
+        COLLECTED_COLUMNS,
     )
     if moved:  # their base-currency deals of those months, in one query
         owners, months = sorted({o for o, _ in moved}), set(moved)
@@ -477,6 +494,7 @@ def scope_collection_rate(tx: Tx, *, period: Period, scope: str, org: OrgHistory
                 f"WHERE status = 'won' AND signed_on >= ? AND signed_on <= ? AND currency = ? "
                 f"AND owner_id IN ({', '.join('?' * len(owners))})",
                 (*bounds, base_currency(), *owners),
+                COLLECTED_COLUMNS,
             )
             if (d["owner_id"], d["signed_on"][:7]) in months
         ]

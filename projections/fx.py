@@ -7,6 +7,7 @@ query that converts when it answers (open pipeline on `as_of`) reads the `fx` pr
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
@@ -46,21 +47,30 @@ class RateBook:
     def __init__(self, tx: Tx, table: str) -> None:
         self.tx, self.table = tx, table
         self.rows = Rows(tx, table, "k", RATE_COLUMNS)
-        self._found: dict[tuple[str, str], Rate | None] = {}
+        self._timelines: dict[str, tuple[list[date], list[Rate]]] = {}
 
     def put(self, row: dict[str, Any]) -> None:
         self.rows.put(row)
         self.rows.flush()  # later events of the same batch convert at it
-        self._found.clear()
+        self._timelines.pop(row["currency"], None)
 
     def on(self, code: str, day: date) -> Rate | None:
-        """The rate of `code` in force on `day`: 1 for the base currency; None when none is set."""
+        """The rate of `code` in force on `day`: 1 for the base currency; None when none is set.
+        (A currency's rates are read once, in one query: there are a few per currency and month.)"""
         if code == base_currency():
             return Rate(code, Decimal(1), date.min, 0)
-        key = (code, day.isoformat())
-        if key not in self._found:
-            self._found[key] = rate_on(self.tx, self.table, code, day)
-        return self._found[key]
+        if code not in self._timelines:
+            rates = [
+                Rate(code, Decimal(rate), date.fromisoformat(on), int(position))
+                for rate, on, position in self.tx.all(
+                    f"SELECT rate, effective_on, position FROM {self.table} WHERE currency = ? ORDER BY effective_on",
+                    (code,),
+                )
+            ]
+            self._timelines[code] = ([r.effective_on for r in rates], rates)
+        days, rates = self._timelines[code]
+        at = bisect_right(days, day)
+        return rates[at - 1] if at else None
 
     def next_change(self, code: str, day: date) -> date | None:
         """The first effective date of `code` after `day`."""
