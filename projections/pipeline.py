@@ -120,17 +120,73 @@ def _key(values: Iterable[Any]) -> str:
 
 
 ROLLUP_BATCH = 1000  # deals touched by a batch from which the rollups are summed again at the head
+# rows of `rollup_state`: the rollups wait to be summed from the owners' totals; the owners' totals
+# and stays wait to be summed from the deals (only in a generation that answers no query: a rebuild)
+ROLLUPS_ROW, TOTALS_ROW = 1, 2
 
 
-def rollups_stale(tx: Tx, tables: dict[str, str]) -> bool:
-    return bool(tx.value(f"SELECT stale FROM {tables['rollup_state']} WHERE id = 1"))
+def rollups_stale(tx: Tx, tables: dict[str, str], row: int = ROLLUPS_ROW) -> bool:
+    return bool(tx.value(f"SELECT stale FROM {tables['rollup_state']} WHERE id = ?", (row,)))
 
 
-def _mark_rollups(tx: Tx, tables: dict[str, str], *, stale: bool) -> None:
+def _mark_rollups(tx: Tx, tables: dict[str, str], *, stale: bool, row: int = ROLLUPS_ROW) -> None:
     tx.execute(
-        f"INSERT INTO {tables['rollup_state']} (id, stale) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET stale = excluded.stale",
-        (int(stale),),
+        f"INSERT INTO {tables['rollup_state']} (id, stale) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET stale = excluded.stale",
+        (row, int(stale)),
     )
+
+
+def _answering(tx: Tx, tables: dict[str, str]) -> bool:
+    """Whether these tables are the generation queries read (not a rebuild's new one)."""
+    try:
+        return active_tables(tx, PIPELINE)["deals"] == tables["deals"]
+    except LookupError:
+        return True
+
+
+def _sum_totals(tx: Tx, tables: dict[str, str], chunk: int = 5000) -> None:
+    """The owners' totals and stays summed again from every deal: the deals read in chunks, each
+    chunk's sums appended to a staging table, which the database sums into the tables at the end
+    (memory bounded by a chunk, not by the history)."""
+    parts = (("totals", TOTAL_DIMS, TOTAL_MEASURES), ("stays", STAY_DIMS, STAY_MEASURES))
+    staged = {table: f"staged_{tables[table]}" for table, _, _ in parts}
+    for table, _, _ in parts:
+        tx.execute(f"DROP TABLE IF EXISTS {staged[table]}")
+        if tx.kind == "sqlite":
+            tx.execute(f"CREATE TEMP TABLE {staged[table]} AS SELECT * FROM {tables[table]} WHERE 0 = 1")
+        else:
+            tx.execute(f"CREATE TEMP TABLE {staged[table]} (LIKE {tables[table]})")
+    after = ""
+    while rows := tx.all(
+        f"SELECT {', '.join(DEAL_COLUMNS)} FROM {tables['deals']} WHERE deal_id > ? ORDER BY deal_id LIMIT {chunk}",
+        (after,),
+    ):
+        sums: dict[str, dict[tuple, list[int]]] = {"totals": {}, "stays": {}}
+        for row in rows:
+            for table, contributed in contributions(dict(zip(DEAL_COLUMNS, row, strict=True))).items():
+                for dims, measures in contributed.items():
+                    _add(sums[table], dims, measures, 1)
+        for table, dims_names, measure_names in parts:
+            columns = ("k", *dims_names, *measure_names)
+            out = [(_key(dims), *dims, *acc) for dims, acc in sums[table].items()]
+            if tx.kind == "sqlite":
+                tx.executemany(
+                    f"INSERT INTO {staged[table]} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", out
+                )
+            else:
+                with tx.conn.cursor().copy(f"COPY {staged[table]} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for values in out:
+                        copy.write_row(values)
+        after = rows[-1][0]
+    for table, dims_names, measure_names in parts:
+        keys = ", ".join(("k", *dims_names))
+        tx.execute(f"DELETE FROM {tables[table]}")
+        tx.execute(
+            f"INSERT INTO {tables[table]} ({keys}, {', '.join(measure_names)}) "
+            f"SELECT {keys}, {', '.join(f'SUM({m})' for m in measure_names)} FROM {staged[table]} GROUP BY {keys}"
+        )
+        tx.execute(f"DROP TABLE {staged[table]}")
+    _mark_rollups(tx, tables, stale=False, row=TOTALS_ROW)
 
 
 def _sum_rollups(tx: Tx, tables: dict[str, str]) -> None:
@@ -262,8 +318,19 @@ class PipelineProjection(Projection):
 
     def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Any]:
         deals = Rows(tx, tables["deals"], "deal_id", DEAL_COLUMNS)
-        deals.load(r.aggregate_id for r in batch if r.type.startswith("Deal"))
-        return {"deals": deals, "before": {}, "tx": tx, "tables": tables, "rates": RateBook(tx, tables["rates"])}
+        touched = {r.aggregate_id for r in batch if r.type.startswith("Deal")}
+        deals.load(touched)
+        # A rebuild's big batches keep the deals alone: the owners' totals, stays and rollups are
+        # summed once from all deals by the batch that reaches the head (`settle`).
+        replay = rollups_stale(tx, tables, TOTALS_ROW) or (len(touched) >= ROLLUP_BATCH and not _answering(tx, tables))
+        return {
+            "deals": deals,
+            "before": {},
+            "replay": replay,
+            "tx": tx,
+            "tables": tables,
+            "rates": RateBook(tx, tables["rates"]),
+        }
 
     @staticmethod
     def _rate(s: dict[str, Any], code: str, day: date) -> str:
@@ -300,13 +367,18 @@ class PipelineProjection(Projection):
         """The deal's row, remembering once per batch what it contributed before the batch."""
         deal = s["deals"].get(deal_id)
         if deal_id not in s["before"]:
-            s["before"][deal_id] = contributions(deal)
+            s["before"][deal_id] = None if s["replay"] else contributions(deal)
         return deal
 
     def _step(self, deal: dict[str, Any], to_stage: str, day: date) -> None:
         deal["steps"] = json.dumps([*json.loads(deal["steps"] or "[]"), [to_stage, day.isoformat()]])
 
     def commit(self, tx: Tx, tables: dict[str, str], state: Any) -> None:
+        if state["replay"]:
+            state["deals"].flush()
+            _mark_rollups(tx, tables, stale=True, row=TOTALS_ROW)
+            _mark_rollups(tx, tables, stale=True)
+            return
         deltas: dict[str, dict[tuple, list[int]]] = {"totals": {}, "stays": {}}
         for deal_id, before in state["before"].items():
             after = contributions(state["deals"].get(deal_id))
@@ -368,6 +440,8 @@ class PipelineProjection(Projection):
         return False
 
     def settle(self, tx: Tx, tables: dict[str, str], *, at_head: bool) -> None:
+        if at_head and rollups_stale(tx, tables, TOTALS_ROW):
+            _sum_totals(tx, tables)
         if at_head and rollups_stale(tx, tables):
             _sum_rollups(tx, tables)
 
