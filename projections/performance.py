@@ -28,16 +28,25 @@ KPI_MONEY = ("metrics[].actual", "metrics[].target", "metrics[].relief", "produc
 DISTINCT_SUBJECTS = frozenset({"leads_contacted"})  # metrics that count distinct subjects, not events
 
 
-def _facts(tx: Tx, period: Period, as_of: datetime | None, metrics: tuple[str, ...] = METRICS) -> list[tuple]:
+def _facts(
+    tx: Tx,
+    period: Period,
+    as_of: datetime | None,
+    metrics: tuple[str, ...] = METRICS,
+    reps: tuple[str, list[str]] = ("", []),
+) -> list[tuple]:
+    """The period's facts of `metrics` (those recorded by `as_of`; of the reps `reps` names, an
+    `ever_in_clause`), in the order they happened: a distinct subject counts at its first fact."""
     t = active_tables(tx, KPI)
     sql = (
         f"SELECT rep_id, day, metric, product_line, amount_cents, qty, customer_id FROM {t['facts']} "
-        f"WHERE day >= ? AND day <= ? AND metric IN ({', '.join('?' * len(metrics))})"
+        f"WHERE day >= ? AND day <= ? AND metric IN ({', '.join('?' * len(metrics))}){reps[0]}"
     )
-    params: list[Any] = [period.start.isoformat(), period.end.isoformat(), *metrics]
+    params: list[Any] = [period.start.isoformat(), period.end.isoformat(), *metrics, *reps[1]]
     if as_of is not None:
         sql += " AND recorded_at <= ?"
         params.append(utc_text(as_of))
+    sql += " ORDER BY day, position, fact_id"
     facts, seen = [], set()
     for rep, day, metric, line, cents, qty, subject in tx.all(sql, params):
         if metric in DISTINCT_SUBJECTS:  # count each (rep, lead) once per period
@@ -145,7 +154,7 @@ def _scope_totals(
             if placement.on(rep, date.fromisoformat(day)):
                 _count(sums, metric, line, amount, count, 1)
     distinct = tuple(m for m in METRICS if m in DISTINCT_SUBJECTS)
-    for rep, day, metric, line, amount, count in _facts(tx, period, None, distinct):
+    for rep, day, metric, line, amount, count in _facts(tx, period, None, distinct, (reps, ever)):
         if org.in_scope(rep, day, scope):
             _count(sums, metric, line, amount, count, 1)
     return sums
