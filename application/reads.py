@@ -39,7 +39,8 @@ class ReadModels:
             yield tx
 
     @contextmanager
-    def read(self) -> Iterator[Tx]:
-        """A read transaction on the read models as they are (possibly behind the store)."""
-        with self.db.read() as tx:
+    def read(self, *, snapshot: bool = False) -> Iterator[Tx]:
+        """A read transaction on the read models as they are (possibly behind the store); with
+        `snapshot`, one snapshot for all its statements on either backend."""
+        with self.db.read(snapshot=snapshot) as tx:
             yield tx

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import select
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -135,8 +136,25 @@ class DatabaseURL:
         }
 
 
+def _quiet(conn: Any) -> bool:
+    """Whether an idle connection has heard nothing from the server since its last use: then it
+    is as alive as a ping would find it, without the ping's round trip. A backend that was
+    terminated, or a server that went down, leaves the socket readable (its last error message,
+    or the end of the stream), and such a connection gets the real ping."""
+    from psycopg.pq import TransactionStatus
+
+    try:
+        if conn.closed or conn.info.transaction_status != TransactionStatus.IDLE:
+            return False
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
+
+
 def sweeping_check(pool_ref: Callable[[], Any]) -> Callable[[Any], None]:
-    """A pool's pre-ping: check a connection before handing it out; when one turns out dead
+    """A pool's pre-ping: check a connection before handing it out (one that heard nothing since
+    its last use, `_quiet`, without a round trip); when one turns out dead
     (the server restarted, or its backends were terminated) the others that sat idle beside it
     usually are too, so check them all at once and have replacements made, instead of letting
     each request find them one by one (and psycopg_pool back off a second and more after the
@@ -145,6 +163,8 @@ def sweeping_check(pool_ref: Callable[[], Any]) -> Callable[[Any], None]:
     def check(conn: Any) -> None:
         from psycopg_pool import ConnectionPool
 
+        if _quiet(conn):
+            return
         try:
             ConnectionPool.check_connection(conn)
         except Exception:
@@ -262,8 +282,10 @@ class Database:
         return conn
 
     @contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[Tx]:
-        """One transaction: committed on success, rolled back on any exception."""
+    def transaction(self, *, write: bool = True, snapshot: bool = False) -> Iterator[Tx]:
+        """One transaction: committed on success, rolled back on any exception. With `snapshot`,
+        every statement sees the database as of the first (PostgreSQL's REPEATABLE READ, begun
+        with it; a SQLite transaction always does)."""
         if self.kind == "sqlite":
             conn = self._sqlite()
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
@@ -274,12 +296,22 @@ class Database:
                 raise
             else:
                 conn.execute("COMMIT")
+        elif snapshot:
+            from psycopg import IsolationLevel
+
+            with self._pool.connection() as conn:
+                conn.isolation_level = IsolationLevel.REPEATABLE_READ  # sent with the BEGIN
+                try:
+                    with conn.transaction():
+                        yield Tx(conn, "postgres", self.shared)
+                finally:
+                    conn.isolation_level = None
         else:
             with self._pool.connection() as conn, conn.transaction():
                 yield Tx(conn, "postgres", self.shared)
 
-    def read(self) -> Any:
-        return self.transaction(write=False)
+    def read(self, *, snapshot: bool = False) -> Any:
+        return self.transaction(write=False, snapshot=snapshot)
 
     @contextmanager
     def outside_transaction(self) -> Iterator[Any]:

@@ -373,14 +373,12 @@ def find_duplicate_at_head(
     model as it stands (one snapshot: its position and its rows) and, applied in memory by the
     projection's own handlers and never written, the lead events stored after that position
     (from `tail`, which reads each new event once for every command of the process). `tx` must
-    be a fresh read transaction (its first statement is here). Raises TooFarBehind when the
+    be a snapshot read transaction (`read(snapshot=True)`). Raises TooFarBehind when the
     read model lags more than `tail_limit` positions, is failing or not registered: then catch
     it up and use `find_duplicate`."""
     keys = _duplicate_keys(phone, email, company, region)
     if not keys:
         return None
-    if tx.kind == "postgres":  # the position and the rows from one snapshot
-        tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
     reg, position, head = tracking.at_head(tx, LEADS.name, tail.source.head_sql(tx.kind))
     if reg is None or reg.version != LEADS.version or reg.state == "failed":
         raise TooFarBehind(f"the {LEADS.name} read model is not ready")

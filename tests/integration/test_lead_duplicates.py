@@ -40,7 +40,7 @@ def advance(rt, positions: int) -> None:
 
 
 def at_head(rt, **probe) -> str | None:
-    with rt.db.read() as tx:
+    with rt.db.read(snapshot=True) as tx:
         return find_duplicate_at_head(tx, rt.ledger.leads.tail, **probe)  # the one every capture uses
 
 
@@ -148,7 +148,7 @@ def test_a_read_model_too_far_behind_is_caught_up_instead(runtime, monkeypatch):
     ).id
     for n in range(3):
         rt.ledger.org.hire_rep(META, name=f"王{n}", level="junior", team="华东一组", region="华东")
-    with rt.db.read() as tx, pytest.raises(TooFarBehind):
+    with rt.db.read(snapshot=True) as tx, pytest.raises(TooFarBehind):
         find_duplicate_at_head(
             tx,
             Tail(rt.source, poll_seconds=0),
