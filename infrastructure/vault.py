@@ -70,13 +70,15 @@ class Vault:
         if hit and time.monotonic() - hit[0] < CACHE_SECONDS and (hit[1] is not None or not create):
             return hit[1]
         with self.db.transaction(write=create) as tx:
-            if create:
-                tx.execute(
+            row = None
+            if create:  # a new subject's key comes back from the insert itself
+                row = tx.one(
                     "INSERT INTO subject_keys (subject, key_bytes, forgotten) VALUES (?, ?, 0) "
-                    "ON CONFLICT (subject) DO NOTHING",
+                    "ON CONFLICT (subject) DO NOTHING RETURNING key_bytes",
                     (subject, AESGCM.generate_key(bit_length=256)),
                 )
-            row = tx.one("SELECT key_bytes FROM subject_keys WHERE subject = ?", (subject,))
+            if row is None:  # known (or forgotten) already
+                row = tx.one("SELECT key_bytes FROM subject_keys WHERE subject = ?", (subject,))
         key = None if row is None or row[0] is None else bytes(row[0])
         with self._lock:
             self._cache[subject] = (time.monotonic(), key)
