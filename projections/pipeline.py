@@ -82,6 +82,8 @@ TOTAL_MEASURES = (
     "base_lost_cents",
     "unconverted_cents",
 )
+# the measures' columns, as every totals table (the owners' and the rollups over them) declares them
+MEASURE_COLUMNS = ", ".join(f"{m} BIGINT NOT NULL" for m in TOTAL_MEASURES)
 STAY_DIMS = ("owner_id", "product_line", "currency", "opened_month", "status", "closed_month", "stage", "days")
 STAY_MEASURES = ("n",)
 # The company's board needs no owner: the same totals summed over owners (and the months deals
@@ -266,11 +268,9 @@ class PipelineProjection(Projection):
                 k TEXT PRIMARY KEY, owner_id TEXT NOT NULL, product_line TEXT NOT NULL, currency TEXT NOT NULL,
                 opened_month TEXT NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL, expected_month TEXT NOT NULL,
                 lost_reason TEXT NOT NULL, max_stage INTEGER NOT NULL, closed_month TEXT NOT NULL,
-                n BIGINT NOT NULL, amount_cents BIGINT NOT NULL, weighted_cents BIGINT NOT NULL,
-                signed_cents BIGINT NOT NULL, margin_cents BIGINT NOT NULL, refunded_cents BIGINT NOT NULL,
-                base_signed_cents BIGINT NOT NULL, base_margin_cents BIGINT NOT NULL,
-                base_refunded_cents BIGINT NOT NULL, base_lost_cents BIGINT NOT NULL,
-                unconverted_cents BIGINT NOT NULL)""",
+                """
+            + MEASURE_COLUMNS
+            + ")",
             "CREATE INDEX IF NOT EXISTS {totals}_currency ON {totals} (currency, opened_month)",
             "CREATE INDEX IF NOT EXISTS {totals}_owner ON {totals} (owner_id, closed_month)",
         ],
@@ -287,11 +287,9 @@ class PipelineProjection(Projection):
                 k TEXT PRIMARY KEY, product_line TEXT NOT NULL, currency TEXT NOT NULL,
                 opened_month TEXT NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL, expected_month TEXT NOT NULL,
                 lost_reason TEXT NOT NULL, max_stage INTEGER NOT NULL,
-                n BIGINT NOT NULL, amount_cents BIGINT NOT NULL, weighted_cents BIGINT NOT NULL,
-                signed_cents BIGINT NOT NULL, margin_cents BIGINT NOT NULL, refunded_cents BIGINT NOT NULL,
-                base_signed_cents BIGINT NOT NULL, base_margin_cents BIGINT NOT NULL,
-                base_refunded_cents BIGINT NOT NULL, base_lost_cents BIGINT NOT NULL,
-                unconverted_cents BIGINT NOT NULL)""",
+                """
+            + MEASURE_COLUMNS
+            + ")",
         ],
         "company_stays": [
             """CREATE TABLE IF NOT EXISTS {company_stays} (
@@ -302,16 +300,15 @@ class PipelineProjection(Projection):
             """CREATE TABLE IF NOT EXISTS {all_totals} (
                 k TEXT PRIMARY KEY, currency TEXT NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL,
                 expected_month TEXT NOT NULL, lost_reason TEXT NOT NULL, max_stage INTEGER NOT NULL,
-                n BIGINT NOT NULL, amount_cents BIGINT NOT NULL, weighted_cents BIGINT NOT NULL,
-                signed_cents BIGINT NOT NULL, margin_cents BIGINT NOT NULL, refunded_cents BIGINT NOT NULL,
-                base_signed_cents BIGINT NOT NULL, base_margin_cents BIGINT NOT NULL,
-                base_refunded_cents BIGINT NOT NULL, base_lost_cents BIGINT NOT NULL,
-                unconverted_cents BIGINT NOT NULL)""",
+                """
+            + MEASURE_COLUMNS
+            + ")",
         ],
         "all_stays": [
             "CREATE TABLE IF NOT EXISTS {all_stays} (k TEXT PRIMARY KEY, stage TEXT NOT NULL, days INTEGER NOT NULL, n BIGINT NOT NULL)"
         ],
-        # one row, stale = 1 while the rollups wait to be summed again (see `commit`)
+        # stale = 1 while the rollups (row 1) or a rebuild's owner totals and stays (row 2) wait to be
+        # summed again (see `commit` and `settle`)
         "rollup_state": ["CREATE TABLE IF NOT EXISTS {rollup_state} (id INTEGER PRIMARY KEY, stale INTEGER NOT NULL)"],
         "rates": RATE_TABLE,
     }
