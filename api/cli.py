@@ -85,6 +85,9 @@ def serve(
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, access_log=access_log)
         return
+    from infrastructure.runtime import Runtime
+
+    Runtime(settings.database_url).start().close()  # the schema once, before N workers start at once
     # N processes, each building its app from the environment: pass on what was decided here
     os.environ["SALESLEDGER_RUN_PROJECTORS"] = "false"
     if settings.admin_token:

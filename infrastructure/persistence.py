@@ -29,6 +29,7 @@ from uuid import UUID
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from infrastructure import idempotency, vault
 from infrastructure.group_commit import GroupCommit
@@ -74,6 +75,43 @@ class PostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.group = GroupCommit(self._insert_now, max_bytes=PIPELINE_BYTES)
+        # Processes that start together create the schema in turns (the lock lasts until the
+        # creating transaction ends): PostgreSQL refuses concurrent changes of one catalog row
+        # ("tuple concurrently updated") even when each would change nothing.
+        self.sql_create_statements.insert(0, SQL("SELECT pg_advisory_xact_lock(hashtext('salesledger schema'))"))
+        self.sql_create_statements.append(self._append_function())
+        self.append_statement = SQL("SELECT {0}.{1}(%s) AS notification_id").format(
+            Identifier(self.datastore.schema), Identifier(self.APPEND_FUNCTION)
+        )
+
+    APPEND_FUNCTION = "salesledger_append_v1"
+
+    def _append_function(self) -> Composed:
+        """`APPEND_FUNCTION(events)`: the library's pipelined insert (lock the events table,
+        notify, insert, answer the notification ids) as one statement, so an ordinary write is
+        one round trip in its own transaction. Created once; a changed body gets a new name."""
+        body = SQL(
+            "CREATE FUNCTION {schema}.{name}(events {schema}.{event}[]) RETURNS SETOF bigint "
+            "LANGUAGE plpgsql AS $body$ BEGIN "
+            "SET LOCAL lock_timeout = '{lock_timeout}s'; "
+            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+            "NOTIFY {channel}; "
+            "RETURN QUERY INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
+            "RETURNING notification_id; "
+            "END $body$"
+        ).format(
+            schema=Identifier(self.datastore.schema),
+            name=Identifier(self.APPEND_FUNCTION),
+            event=Identifier(self.stored_event_type_name),
+            lock_timeout=Literal(self.datastore.lock_timeout),
+            table=Identifier(self.events_table_name),
+            channel=Identifier(self.channel_name),
+        )
+        return SQL(
+            "DO $do$ BEGIN IF NOT EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = {schema} AND p.proname = {name}) THEN {body}; END IF; END $do$"
+        ).format(schema=Literal(self.datastore.schema), name=Literal(self.APPEND_FUNCTION), body=body)
 
     def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
         return self.group.insert(stored_events, **kwargs)
@@ -84,11 +122,21 @@ class PostgresRecorder(PostgresApplicationRecorder):
         stall for good sending megabytes in one statement (the server waiting for the rest of
         the message, the client for results)."""
         if sum(len(s.state) for s in stored_events) < PIPELINE_BYTES:
+            if not kwargs.get("forget") and not kwargs.get("claims"):
+                return self._append(stored_events)
             return self._pipelined(stored_events, **kwargs)  # type: ignore[no-any-return]
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             self._insert_events(curs, stored_events, **kwargs)
             self._insert_stored_events(curs, stored_events, **kwargs)
             return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)  # type: ignore[no-any-return]
+
+    def _append(self, stored_events: Sequence[Any]) -> Sequence[int]:
+        rows = [
+            self.construct_pg_stored_event(s.originator_id, s.originator_version, s.topic, s.state)
+            for s in stored_events
+        ]
+        with self.datastore.get_connection() as conn:
+            return [r["notification_id"] for r in conn.execute(self.append_statement, (rows,), prepare=True).fetchall()]
 
     select_events = _read_retried_once(PostgresAggregateRecorder.select_events)
     select_notifications = _read_retried_once(PostgresApplicationRecorder.select_notifications)
