@@ -182,6 +182,15 @@ def sweeping_check(pool_ref: Callable[[], Any]) -> Callable[[Any], None]:
 RECONNECT_GIVE_UP = 5.0
 
 
+def missing_table(error: BaseException) -> bool:
+    """The statement named a table that does not exist (any more), on either backend."""
+    if isinstance(error, sqlite3.OperationalError):
+        return str(error).startswith("no such table")
+    from psycopg.errors import UndefinedTable
+
+    return isinstance(error, UndefinedTable)
+
+
 def _whole_seconds(seconds: float) -> int:
     """The libraries below take whole seconds: round up, never to 0 (which means "no limit")."""
     return max(1, math.ceil(seconds))
@@ -256,7 +265,9 @@ class Database:
                 min_size=1,
                 max_size=self.pool_size,
                 open=True,
-                kwargs={"autocommit": False},
+                # Transactions are explicit (`transaction()`: BEGIN … COMMIT); a plain read runs
+                # its statements on their own, with no BEGIN or COMMIT to wait for.
+                kwargs={"autocommit": True},
                 timeout=self.url.connect_timeout,  # waiting for a connection when none can be made
                 check=sweeping_check(lambda: self._pool),  # pre-ping: replace connections the server dropped
                 reconnect_timeout=RECONNECT_GIVE_UP,
@@ -310,8 +321,22 @@ class Database:
             with self._pool.connection() as conn, conn.transaction():
                 yield Tx(conn, "postgres", self.shared)
 
+    @contextmanager
+    def statements(self, *, write: bool = False) -> Iterator[Tx]:
+        """Statements that need no transaction around them. On PostgreSQL each runs on its own
+        (autocommit: no BEGIN or COMMIT to wait for), sees what was committed when it began, as
+        in a READ COMMITTED transaction, and a write commits by itself. On SQLite, one
+        transaction (`write`: begun IMMEDIATE), which costs no round trip."""
+        if self.kind == "sqlite":
+            with self.transaction(write=write) as tx:
+                yield tx
+            return
+        with self._pool.connection() as conn:
+            yield Tx(conn, "postgres", self.shared)
+
     def read(self, *, snapshot: bool = False) -> Any:
-        return self.transaction(write=False, snapshot=snapshot)
+        """Reads: `statements()`, or with `snapshot` one transaction that sees one state throughout."""
+        return self.transaction(write=False, snapshot=True) if snapshot else self.statements()
 
     @contextmanager
     def outside_transaction(self) -> Iterator[Any]:

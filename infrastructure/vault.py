@@ -69,7 +69,7 @@ class Vault:
             hit = self._cache.get(subject)
         if hit and time.monotonic() - hit[0] < CACHE_SECONDS and (hit[1] is not None or not create):
             return hit[1]
-        with self.db.transaction(write=create) as tx:
+        with self.db.statements(write=create) as tx:  # PostgreSQL: the insert commits by itself
             row = None
             if create:  # a new subject's key comes back from the insert itself
                 row = tx.one(
