@@ -103,7 +103,7 @@ class Leads(UseCases):
         unless it is too far behind)."""
         phone, email = contact.get("phone"), contact.get("email")
         try:
-            with self.reads.read(snapshot=True) as tx:
+            with self.reads.read() as tx:
                 duplicate_of = find_duplicate_at_head(
                     tx, self.tail, phone=phone, email=email, company=company, region=region
                 )

@@ -16,7 +16,7 @@ from domain.lead import OPEN_STATUSES, Lead
 from domain.lead_policy import company_key, email_key, phone_key, sla_due
 from domain.personal import plain
 from domain.values import Period
-from infrastructure.database import Tx
+from infrastructure.database import Tx, missing_table
 from projections.engine import tracking
 from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tail import Tail
@@ -318,11 +318,9 @@ def _duplicate_keys(
     return keys
 
 
-def _stored_duplicates(
-    tx: Tx, table: str, keys: list[tuple[str, str, str | None]], limit: int
-) -> list[tuple[str, int]]:
-    """The earliest `limit` open leads of `table` matching any of `keys`, in capture order:
-    (lead id, capture position)."""
+def _stored_sql(table: str, keys: list[tuple[str, str, str | None]], limit: int) -> tuple[str, list[Any]]:
+    """The query of the earliest `limit` open leads of `table` matching any of `keys`, in capture
+    order: (lead id, capture position)."""
     marks = ", ".join("?" * len(OPEN))
     clauses, params = [], []
     for column, key, in_region in keys:
@@ -332,14 +330,11 @@ def _stored_duplicates(
         else:
             clauses.append(f"({column} = ? AND region = ?)")
             params += [key, in_region]
-    return [
-        (row[0], int(row[1]))
-        for row in tx.all(
-            f"SELECT lead_id, position FROM {table} WHERE status IN ({marks}) AND ({' OR '.join(clauses)}) "
-            f"ORDER BY position LIMIT {int(limit)}",
-            [*OPEN, *params],
-        )
-    ]
+    return (
+        f"SELECT lead_id, position FROM {table} WHERE status IN ({marks}) AND ({' OR '.join(clauses)}) "
+        f"ORDER BY position LIMIT {int(limit)}",
+        [*OPEN, *params],
+    )
 
 
 def find_duplicate(tx: Tx, *, phone: str | None, email: str | None, company: str | None, region: str) -> str | None:
@@ -348,7 +343,7 @@ def find_duplicate(tx: Tx, *, phone: str | None, email: str | None, company: str
     keys = _duplicate_keys(phone, email, company, region)
     if not keys:
         return None
-    found = _stored_duplicates(tx, active_tables(tx, LEADS)["leads"], keys, 1)
+    found = tx.all(*_stored_sql(active_tables(tx, LEADS)["leads"], keys, 1))
     return found[0][0] if found else None
 
 
@@ -357,6 +352,10 @@ TAIL_LIMIT = 5000  # store positions the read model may lag for `find_duplicate_
 
 class TooFarBehind(LookupError):
     """The leads read model is too far behind (or failing) to be completed in memory."""
+
+
+STORED_AT_ONCE = 8  # stored matches read with the head; when every one changed since, catch up instead
+GENERATION_HINT = ("active generation", "leads")  # in Database.shared; checked by the statement using it
 
 
 def find_duplicate_at_head(
@@ -370,28 +369,47 @@ def find_duplicate_at_head(
     tail_limit: int = TAIL_LIMIT,
 ) -> str | None:
     """`find_duplicate` as of the store head, without catching the read model up: the read
-    model as it stands (one snapshot: its position and its rows) and, applied in memory by the
-    projection's own handlers and never written, the lead events stored after that position
-    (from `tail`, which reads each new event once for every command of the process). `tx` must
-    be a snapshot read transaction (`read(snapshot=True)`). Raises TooFarBehind when the
-    read model lags more than `tail_limit` positions, is failing or not registered: then catch
-    it up and use `find_duplicate`."""
+    model as it stands and, applied in memory by the projection's own handlers and never
+    written, the lead events stored after its position (from `tail`, which reads each new event
+    once for every command of the process).
+
+    One statement on `tx` (a plain read will do) reads, as one snapshot, the read model's
+    position, the store head and the earliest matching open leads: its table is the active
+    generation this process last saw, which the same statement confirms. Raises TooFarBehind
+    when the read model lags more than `tail_limit` positions, is failing or not registered,
+    or when the answer needs more than that statement read (a new generation whose tables
+    replaced the ones it named, or more matching leads than it read): then catch it up and use
+    `find_duplicate`."""
     keys = _duplicate_keys(phone, email, company, region)
     if not keys:
         return None
-    reg, position, head = tracking.at_head(tx, LEADS.name, tail.source.head_sql(tx.kind))
-    if reg is None or reg.version != LEADS.version or reg.state == "failed":
-        raise TooFarBehind(f"the {LEADS.name} read model is not ready")
-    tables = LEADS.table_names(reg.active_generation)
-    # (`head` is this snapshot's: every event up to it is committed)
+    generation: int | None = tx.shared.get(GENERATION_HINT)
+    head_sql = tail.source.head_sql(tx.kind)
+    while True:
+        query = (
+            None if generation is None else _stored_sql(LEADS.table_names(generation)["leads"], keys, STORED_AT_ONCE)
+        )
+        try:
+            reg, position, head, stored = tracking.at_head(tx, LEADS.name, head_sql, query)
+        except Exception as error:
+            if query is None or not missing_table(error):
+                raise
+            tx.shared.pop(GENERATION_HINT, None)  # those tables were dropped by a switch
+            raise TooFarBehind(f"the {LEADS.name} read model moved to a new generation") from error
+        if reg is None or reg.version != LEADS.version or reg.state == "failed":
+            raise TooFarBehind(f"the {LEADS.name} read model is not ready")
+        if reg.active_generation == generation:
+            break
+        generation = tx.shared[GENERATION_HINT] = reg.active_generation
+    # (`head` is this statement's: every event up to it is committed)
     window = tail.window(position, tail_limit, LEADS.topics, until=head)
     if window is None:  # further behind than the tail reaches
         events = tail.source.read(position, tail_limit, stop=head, topics=LEADS.topics) if head > position else []
     else:
-        head, _, events = window  # (perhaps beyond this snapshot's head: every event up to it)
+        head, _, events = window  # (perhaps beyond this statement's head: every event up to it)
     if head - position > tail_limit:
         raise TooFarBehind(f"the {LEADS.name} read model is {head - position} positions behind")
-    state = LEADS.begin(tx, tables, events)
+    state = LEADS.begin(tx, LEADS.table_names(generation), events)
     for record in events:
         handler = LEADS.handlers.get(type(record.event))
         if handler is not None:
@@ -406,8 +424,10 @@ def find_duplicate_at_head(
         if row["status"] in OPEN
         and any(row[column] == key and in_region in (None, row["region"]) for column, key, in_region in keys)
     ]
-    stored = _stored_duplicates(tx, tables["leads"], keys, len(changed) + 1)
-    found += [lead for lead in stored if lead[0] not in changed][:1]  # untouched since `position`
+    untouched = [(lead_id, int(at)) for lead_id, at in stored if lead_id not in changed]  # since `position`
+    if not untouched and len(stored) == STORED_AT_ONCE:
+        raise TooFarBehind(f"all of the first {STORED_AT_ONCE} matching leads changed since the read model's position")
+    found += untouched
     return min(found, key=lambda lead: lead[1])[0] if found else None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from infrastructure.database import Tx
 from projections.engine.projection import Projection
@@ -78,19 +79,29 @@ def registration(tx: Tx, name: str, *, lock: bool = False) -> Registration | Non
     return None if row is None else Registration(*row)
 
 
-def at_head(tx: Tx, name: str, head_sql: str) -> tuple[Registration | None, int, int]:
-    """In one query: the registration, the active generation's position and the store head
-    (`head_sql`, a subquery on the same database), as one transaction sees them."""
+def at_head(
+    tx: Tx, name: str, head_sql: str, rows: tuple[str, Sequence[Any]] | None = None
+) -> tuple[Registration | None, int, int, list[tuple]]:
+    """In one statement, so as one snapshot of the database: the registration, the active
+    generation's position, the store head (`head_sql`, a subquery on the same database) and, with
+    `rows` (a query and its parameters), that query's rows, in no particular order."""
     columns = ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
-    row = tx.one(
-        f"SELECT {columns}, t.position, ({head_sql}) FROM projection_registry r LEFT JOIN projection_tracking t "
-        "ON t.name = r.name AND t.generation = r.active_generation WHERE r.name = ?",
-        (name,),
+    width = columns.count(",") + 3  # the registration, its position and the head
+    found = tx.all(
+        f"SELECT {columns}, t.position, ({head_sql}){'' if rows is None else ', x.*'} FROM projection_registry r "
+        "LEFT JOIN projection_tracking t ON t.name = r.name AND t.generation = r.active_generation "
+        f"{'' if rows is None else f'LEFT JOIN ({rows[0]}) x ON 1 = 1 '}WHERE r.name = ?",
+        [*(() if rows is None else rows[1]), name],
     )
-    if row is None:
-        return None, 0, int(tx.value(head_sql) or 0)
-    *reg, position, head = row
-    return Registration(*reg), int(position or 0), int(head or 0)
+    if not found:
+        return None, 0, int(tx.value(head_sql) or 0), []
+    *reg, position, head = found[0][:width]
+    return (
+        Registration(*reg),
+        int(position or 0),
+        int(head or 0),
+        [row[width:] for row in found if rows is not None and row[width] is not None],
+    )
 
 
 def register(tx: Tx, projection: Projection) -> Registration:

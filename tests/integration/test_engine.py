@@ -161,7 +161,11 @@ def test_rebuild_while_serving_keeps_answering_and_switches_when_caught_up(runti
     assert board(runtime)["open"]["count"] == deals
     live = table_rows(runtime.db, PIPELINE.table_names(new_generation))
     rebuild(runtime.db, runtime.source, PIPELINE)
-    assert table_rows(runtime.db, PIPELINE.table_names(active(runtime)[0])) == live
+    rebuilt = table_rows(runtime.db, PIPELINE.table_names(active(runtime)[0]))
+    # rollup_state is bookkeeping: a rebuild in big batches leaves its rows, small batches none;
+    # either way nothing waits to be summed
+    assert all(stale == 0 for _, stale in live.pop("rollup_state") + rebuilt.pop("rollup_state"))
+    assert rebuilt == live
     with runtime.db.read() as tx:  # the old generation's tables are gone
         assert tracking.position(tx, PIPELINE.name, old_generation) is None
 

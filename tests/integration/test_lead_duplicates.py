@@ -40,7 +40,7 @@ def advance(rt, positions: int) -> None:
 
 
 def at_head(rt, **probe) -> str | None:
-    with rt.db.read(snapshot=True) as tx:
+    with rt.db.read() as tx:
         return find_duplicate_at_head(tx, rt.ledger.leads.tail, **probe)  # the one every capture uses
 
 
@@ -148,7 +148,7 @@ def test_a_read_model_too_far_behind_is_caught_up_instead(runtime, monkeypatch):
     ).id
     for n in range(3):
         rt.ledger.org.hire_rep(META, name=f"王{n}", level="junior", team="华东一组", region="华东")
-    with rt.db.read(snapshot=True) as tx, pytest.raises(TooFarBehind):
+    with rt.db.read() as tx, pytest.raises(TooFarBehind):
         find_duplicate_at_head(
             tx,
             Tail(rt.source, poll_seconds=0),
@@ -165,3 +165,64 @@ def test_a_read_model_too_far_behind_is_caught_up_instead(runtime, monkeypatch):
     )
     assert second.extra["duplicate_of"] == first
     assert leads_position(rt) == rt.source.head() - 1  # caught up in the request, as before
+
+
+def test_when_every_stored_match_it_read_changed_since_the_capture_catches_up(runtime, monkeypatch):
+    """The statement reads the first STORED_AT_ONCE matching leads of the read model. When all of
+    them changed after its position, the answer may be a lead it did not read: the capture then
+    catches the read model up and asks it, rather than guess."""
+    rt = runtime
+    monkeypatch.setattr(leads_model, "STORED_AT_ONCE", 1)
+    first = rt.ledger.leads.capture_lead(
+        META,
+        company="上海精密有限公司",
+        source="trade_show",
+        region="华东",
+        industry="manufacturing",
+        phone="13800138000",
+    ).id
+    second = rt.ledger.leads.capture_lead(
+        META, company="广州贸易公司", source="referral", region="华南", industry="retail", email="li@example.cn"
+    ).id
+    rt.fresh("leads")
+    rt.ledger.leads.disqualify_lead(META, first, reason="no_need", disqualified_on=date(2026, 3, 2))
+    probe = {"phone": "13800138000", "email": "li@example.cn", "company": None, "region": "华东"}
+    with pytest.raises(TooFarBehind):
+        at_head(rt, **probe)  # it read only the first, which is closed since
+    third = rt.ledger.leads.capture_lead(META, source="referral", industry="retail", **{**probe, "company": "别的公司"})
+    assert third.extra["duplicate_of"] == second
+    assert leads_position(rt) == rt.source.head() - 1  # caught up in the request
+
+
+def test_a_rebuild_that_dropped_the_tables_a_process_knew_is_followed(runtime):
+    """The statement names the tables of the generation the process last saw; a rebuild by
+    another process switches generations and drops those tables. The next capture catches up
+    instead, and the one after reads the new generation without catching up."""
+    from projections.engine.runner import rebuild
+
+    rt = runtime
+    first = rt.ledger.leads.capture_lead(
+        META,
+        company="上海精密有限公司",
+        source="trade_show",
+        region="华东",
+        industry="manufacturing",
+        phone="13800138000",
+    ).id
+    rt.fresh("leads")
+    assert at_head(rt, phone="138 0013 8000", email=None, company=None, region="华南") == first
+    with rt.db.read() as tx:
+        before = tracking.registration(tx, LEADS.name).active_generation
+    rebuild(rt.db, rt.source, LEADS)
+    with rt.db.read() as tx:
+        assert tracking.registration(tx, LEADS.name).active_generation != before
+    second = rt.ledger.leads.capture_lead(
+        META, company="广州贸易公司", source="referral", region="华南", industry="retail", email="li@example.cn"
+    )
+    assert second.extra["duplicate_of"] is None
+    assert leads_position(rt) == rt.source.head() - 1  # caught up: the tables it knew are gone
+    rt.ledger.leads.disqualify_lead(META, first, reason="no_need", disqualified_on=date(2026, 3, 2))
+    position = leads_position(rt)
+    probe = {"phone": "13800138000", "email": "li@example.cn", "company": None, "region": "华东"}
+    assert at_head(rt, **probe) == second.id  # the new generation, and the events since applied
+    assert leads_position(rt) == position
