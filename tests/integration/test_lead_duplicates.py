@@ -31,12 +31,14 @@ def leads_position(rt) -> int:
         return tracking.active_position(tx, LEADS.name) or 0
 
 
+def active_generation(rt) -> int:
+    with rt.db.read() as tx:
+        return tracking.registration(tx, LEADS.name).active_generation
+
+
 def advance(rt, positions: int) -> None:
     """Let the leads read model process the next `positions` store positions (a lagging projector)."""
-    with rt.db.read() as tx:
-        generation = tracking.registration(tx, LEADS.name).active_generation
-    after = leads_position(rt)
-    process(rt.db, rt.source, LEADS, generation, after, limit=max(positions, 1), live=True)
+    process(rt.db, rt.source, LEADS, active_generation(rt), leads_position(rt), limit=max(positions, 1), live=True)
 
 
 def at_head(rt, **probe) -> str | None:
@@ -167,13 +169,8 @@ def test_a_read_model_too_far_behind_is_caught_up_instead(runtime, monkeypatch):
     assert leads_position(rt) == rt.source.head() - 1  # caught up in the request, as before
 
 
-def test_when_every_stored_match_it_read_changed_since_the_capture_catches_up(runtime, monkeypatch):
-    """The statement reads the first STORED_AT_ONCE matching leads of the read model. When all of
-    them changed after its position, the answer may be a lead it did not read: the capture then
-    catches the read model up and asks it, rather than guess."""
-    rt = runtime
-    monkeypatch.setattr(leads_model, "STORED_AT_ONCE", 1)
-    first = rt.ledger.leads.capture_lead(
+def capture_by_phone(rt) -> str:
+    return rt.ledger.leads.capture_lead(
         META,
         company="上海精密有限公司",
         source="trade_show",
@@ -181,9 +178,22 @@ def test_when_every_stored_match_it_read_changed_since_the_capture_catches_up(ru
         industry="manufacturing",
         phone="13800138000",
     ).id
-    second = rt.ledger.leads.capture_lead(
+
+
+def capture_by_email(rt):
+    return rt.ledger.leads.capture_lead(
         META, company="广州贸易公司", source="referral", region="华南", industry="retail", email="li@example.cn"
-    ).id
+    )
+
+
+def test_when_every_stored_match_it_read_changed_since_the_capture_catches_up(runtime, monkeypatch):
+    """The statement reads the first STORED_AT_ONCE matching leads of the read model. When all of
+    them changed after its position, the answer may be a lead it did not read: the capture then
+    catches the read model up and asks it, rather than guess."""
+    rt = runtime
+    monkeypatch.setattr(leads_model, "STORED_AT_ONCE", 1)
+    first = capture_by_phone(rt)
+    second = capture_by_email(rt).id
     rt.fresh("leads")
     rt.ledger.leads.disqualify_lead(META, first, reason="no_need", disqualified_on=date(2026, 3, 2))
     probe = {"phone": "13800138000", "email": "li@example.cn", "company": None, "region": "华东"}
@@ -201,24 +211,13 @@ def test_a_rebuild_that_dropped_the_tables_a_process_knew_is_followed(runtime):
     from projections.engine.runner import rebuild
 
     rt = runtime
-    first = rt.ledger.leads.capture_lead(
-        META,
-        company="上海精密有限公司",
-        source="trade_show",
-        region="华东",
-        industry="manufacturing",
-        phone="13800138000",
-    ).id
+    first = capture_by_phone(rt)
     rt.fresh("leads")
     assert at_head(rt, phone="138 0013 8000", email=None, company=None, region="华南") == first
-    with rt.db.read() as tx:
-        before = tracking.registration(tx, LEADS.name).active_generation
+    before = active_generation(rt)
     rebuild(rt.db, rt.source, LEADS)
-    with rt.db.read() as tx:
-        assert tracking.registration(tx, LEADS.name).active_generation != before
-    second = rt.ledger.leads.capture_lead(
-        META, company="广州贸易公司", source="referral", region="华南", industry="retail", email="li@example.cn"
-    )
+    assert active_generation(rt) != before
+    second = capture_by_email(rt)
     assert second.extra["duplicate_of"] is None
     assert leads_position(rt) == rt.source.head() - 1  # caught up: the tables it knew are gone
     rt.ledger.leads.disqualify_lead(META, first, reason="no_need", disqualified_on=date(2026, 3, 2))
