@@ -191,6 +191,23 @@ def missing_table(error: BaseException) -> bool:
     return isinstance(error, UndefinedTable)
 
 
+@contextmanager
+def creating_schema(url: DatabaseURL) -> Iterator[None]:
+    """Processes that start together create their tables in turns. PostgreSQL refuses two
+    sessions creating one table at once (a unique violation in its catalog) and even two
+    no-op changes of one catalog row ("tuple concurrently updated"): a session advisory lock,
+    held on a connection of its own for as long as the block runs. SQLite serialises its
+    writers already."""
+    if url.kind != "postgres":
+        yield
+        return
+    import psycopg
+
+    with psycopg.connect(url.conninfo(), autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('salesledger schema'))")
+        yield  # released with the session
+
+
 def _whole_seconds(seconds: float) -> int:
     """The libraries below take whole seconds: round up, never to 0 (which means "no limit")."""
     return max(1, math.ceil(seconds))

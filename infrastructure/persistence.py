@@ -75,10 +75,6 @@ class PostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.group = GroupCommit(self._insert_now, max_bytes=PIPELINE_BYTES)
-        # Processes that start together create the schema in turns (the lock lasts until the
-        # creating transaction ends): PostgreSQL refuses concurrent changes of one catalog row
-        # ("tuple concurrently updated") even when each would change nothing.
-        self.sql_create_statements.insert(0, SQL("SELECT pg_advisory_xact_lock(hashtext('salesledger schema'))"))
         self.sql_create_statements.append(self._append_function())
         self.append_statement = SQL("SELECT {0}.{1}(%s) AS notification_id").format(
             Identifier(self.datastore.schema), Identifier(self.APPEND_FUNCTION)

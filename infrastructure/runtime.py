@@ -7,7 +7,7 @@ from __future__ import annotations
 from application import SalesLedger
 from application.directory import OrgDirectory
 from application.reads import ReadModels
-from infrastructure.database import Database, DatabaseURL, Tx
+from infrastructure.database import Database, DatabaseURL, Tx, creating_schema
 from infrastructure.eventsource import EventSource
 from infrastructure.scheduler import Scheduler, Timetable, checks, ensure_schema
 from infrastructure.store import EventStore
@@ -30,8 +30,9 @@ class Runtime:
         """With a `timetable`, the scheduled checks run in this process while it holds the
         scheduler lock (`salesledger project`)."""
         url = DatabaseURL.parse(database_url)
-        self.vault = Vault(url)
-        self.store = EventStore(env=url.eventsourcing_env(), personal_data=PersonalAsCiphertext(self.vault))
+        with creating_schema(url):
+            self.vault = Vault(url)
+            self.store = EventStore(env=url.eventsourcing_env(), personal_data=PersonalAsCiphertext(self.vault))
         self.db = Database(url)
         self.ledger = SalesLedger(self.store, ReadModels(self.db, self.fresh, self.behind))
         self.source = EventSource(self.store)
@@ -43,8 +44,9 @@ class Runtime:
         )
 
     def start(self) -> Runtime:
-        prepare(self.db, self.projections)
-        ensure_schema(self.db)  # the scheduled checks' state, shown wherever it runs
+        with creating_schema(self.db.url):
+            prepare(self.db, self.projections)
+            ensure_schema(self.db)  # the scheduled checks' state, shown wherever it runs
         if self.engine is not None:
             self.engine.start()
         if self.scheduler is not None:
