@@ -183,7 +183,8 @@ def test_usable_with_the_keyboard(server, browser):
     context = browser.new_context()
     page = context.new_page()
     page.goto(server["base"] + "/ui/login")
-    page.keyboard.type(server["keys"]["auditor"])  # the key field has the focus
+    expect(page.get_by_label("API 密钥")).to_be_focused()  # the key field has the focus (once the page has run)
+    page.keyboard.type(server["keys"]["auditor"])
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/ui/$"))
     loaded(page)
