@@ -375,6 +375,7 @@ class PipelineProjection(Projection):
             state["deals"].flush()
             _mark_rollups(tx, tables, stale=True, row=TOTALS_ROW)
             _mark_rollups(tx, tables, stale=True)
+            self._unsettled = True
             return
         deltas: dict[str, dict[tuple, list[int]]] = {"totals": {}, "stays": {}}
         for deal_id, before in state["before"].items():
@@ -390,7 +391,7 @@ class PipelineProjection(Projection):
         upkeep = not rollups_stale(tx, tables)
         if upkeep and len(state["before"]) >= ROLLUP_BATCH:
             _mark_rollups(tx, tables, stale=True)
-            upkeep = False
+            self._unsettled, upkeep = True, False
         for rollup, (source, kept, _) in ROLLUPS.items() if upkeep else ():
             at = [(TOTAL_DIMS if source == "totals" else STAY_DIMS).index(d) for d in kept]
             deltas[rollup] = {}
@@ -429,18 +430,26 @@ class PipelineProjection(Projection):
                 part = gone[i : i + 500]
                 tx.execute(f"DELETE FROM {tables[table]} WHERE k IN ({', '.join('?' * len(part))})", part)
 
+    # Whether this process may have left totals or rollups stale (or has not looked yet: a process
+    # starts not knowing what the last one left). While it may, every batch settles, even one
+    # without deal events, so that the batch reaching the head sums them; boards read the owners'
+    # totals until then.
+    _unsettled = True
+
     @property
     def settles(self) -> bool:
-        """A batch without deal events changes no totals: the engine may only move the position.
-        (Stale rollups are summed by the next batch that reaches the head with events, or a
-        rebuild's last; boards read the owners' totals until then.)"""
-        return False
+        """A batch without deal events changes no totals: the engine may only move the position,
+        unless stale rollups wait for the head (a backlog's last batches may hold no deal event)."""
+        return self._unsettled
 
     def settle(self, tx: Tx, tables: dict[str, str], *, at_head: bool) -> None:
-        if at_head and rollups_stale(tx, tables, TOTALS_ROW):
+        if not at_head:
+            return
+        if rollups_stale(tx, tables, TOTALS_ROW):
             _sum_totals(tx, tables)
-        if at_head and rollups_stale(tx, tables):
+        if rollups_stale(tx, tables):
             _sum_rollups(tx, tables)
+        self._unsettled = False
 
     @handles(Deal.Opened)
     def deal_opened(self, s, r: Recorded) -> None:

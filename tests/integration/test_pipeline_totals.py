@@ -287,3 +287,37 @@ def test_rollups_left_stale_by_a_big_batch_are_summed_at_the_head(demo, monkeypa
         assert [
             pipeline_board(tx, as_of=date(2026, 12, 31), **case) for case in ({}, {"product_line": "ERP"})
         ] == boards
+
+
+def test_stale_rollups_are_summed_by_a_head_batch_without_deal_events(demo, monkeypatch):
+    """A backlog's big batch leaves the rollups stale; when the batches that reach the head hold no
+    deal event (leads, say), the head batch still sums them: the company's board does not stay on
+    the owners' totals until the next deal event."""
+    import projections.pipeline as pipeline
+    from domain.base import Meta
+
+    rt = demo
+    catch_up(rt.db, rt.source, PIPELINE)
+    with rt.db.read() as tx:
+        generation = tracking.registration(tx, PIPELINE.name).active_generation
+        t = active_tables(tx, PIPELINE)
+        board = pipeline_board(tx, as_of=date(2026, 12, 31))
+        [deal_id] = tx.all(f"SELECT deal_id FROM {t['deals']} WHERE status = 'open' ORDER BY deal_id LIMIT 1")[0]
+    monkeypatch.setattr(pipeline, "ROLLUP_BATCH", 1)  # the next deal batch counts as big
+    meta = Meta(actor="test")
+    rt.ledger.deals.lose_deal(meta, deal_id, reason="price", lost_on=date(2026, 12, 1))
+    for n in range(3):
+        rt.ledger.leads.capture_lead(meta, company=f"线索 {n}", source="trade_show", region="华东", industry="retail")
+    with rt.db.read() as tx:
+        position = tracking.position(tx, PIPELINE.name, generation)
+    assert position == rt.source.head() - 4
+    position, _ = process(rt.db, rt.source, PIPELINE, generation, position, limit=1, live=True)  # the deal event
+    with rt.db.read() as tx:
+        assert pipeline.rollups_stale(tx, t)  # the big batch left them to the head
+    while position < rt.source.head():  # lead events only: nothing of the pipeline's topics
+        position, applied = process(rt.db, rt.source, PIPELINE, generation, position, limit=2, live=True)
+        assert applied == 0
+    with rt.db.read() as tx:
+        assert not pipeline.rollups_stale(tx, t)
+        lost = pipeline_board(tx, as_of=date(2026, 12, 31))
+    assert lost["lost"]["count"] == board["lost"]["count"] + 1
