@@ -282,6 +282,11 @@ class Period:
     def month_of(cls, day: date) -> Period:
         return cls.parse(f"{day.year:04d}-{day.month:02d}")
 
+    @staticmethod
+    def labels_of(day: date) -> tuple[str, str, str]:
+        """The labels of the month, the quarter and the year `day` falls in."""
+        return f"{day.year:04d}-{day.month:02d}", f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}", f"{day.year:04d}"
+
     @property
     def kind(self) -> str:
         return "quarter" if "Q" in self.label else ("month" if "-" in self.label else "year")

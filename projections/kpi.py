@@ -2,7 +2,12 @@
 
 One fact per credited rep per event (a split deal credits each rep share x amount). KPIs and
 leaderboards for any scope and period are sums over facts, the scope decided by the rep's
-team and region on the fact's own date."""
+team and region on the fact's own date.
+
+Beside the facts the projection keeps what queries read as things are now: monthly totals per
+rep, metric and product line (additive metrics), and for the metrics that count distinct
+subjects (a lead contacted twice counts once per period) each subject's first fact per rep and
+period, counted per (rep, period, month of that first fact)."""
 
 from __future__ import annotations
 
@@ -42,6 +47,8 @@ FACT_COLUMNS = (
 DEAL_COLUMNS = ("deal_id", "owner_id", "customer_id", "product_line", "splits", "currency")
 CUSTOMER_COLUMNS = ("customer_id", "owner_id", "grade", "first_won_on")
 MONTHLY_COLUMNS = ("k", "rep_id", "month", "metric", "product_line", "amount_cents", "qty")
+FIRST_COLUMNS = ("k", "rep_id", "metric", "period", "subject", "day")
+DISTINCT_SUBJECTS = frozenset({"leads_contacted"})  # metrics that count distinct subjects, not events
 
 
 def utc_text(moment: datetime) -> str:
@@ -56,8 +63,8 @@ class KpiProjection(Projection):
     it (a rate entered later for earlier dates re-converts the facts it now covers)."""
 
     name = "kpi"
-    version = 4  # 2: monthly totals per rep, metric and product line beside the facts; 3: quota relief;
-    # 4: currencies
+    version = 5  # 2: monthly totals per rep, metric and product line beside the facts; 3: quota relief;
+    # 4: currencies; 5: distinct subjects' first facts and their counts
     tables = {
         "facts": [
             """CREATE TABLE IF NOT EXISTS {facts} (
@@ -77,6 +84,20 @@ class KpiProjection(Projection):
             product_line TEXT NOT NULL, amount_cents BIGINT NOT NULL, qty BIGINT NOT NULL)""",
             "CREATE INDEX IF NOT EXISTS {monthly}_month ON {monthly} (month, metric)",
             "CREATE INDEX IF NOT EXISTS {monthly}_rep ON {monthly} (rep_id, month)",
+        ],
+        # a distinct-subject metric's first fact per rep, subject and period (month, quarter, year)
+        "firsts": [
+            """CREATE TABLE IF NOT EXISTS {firsts} (
+            k TEXT PRIMARY KEY, rep_id TEXT NOT NULL, metric TEXT NOT NULL, period TEXT NOT NULL,
+            subject TEXT NOT NULL, day TEXT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS {firsts}_rep ON {firsts} (rep_id, period, day)",
+        ],
+        # ... counted per rep, period and the month in which the first fact fell
+        "firsts_monthly": [
+            """CREATE TABLE IF NOT EXISTS {firsts_monthly} (
+            k TEXT PRIMARY KEY, rep_id TEXT NOT NULL, period TEXT NOT NULL, month TEXT NOT NULL,
+            metric TEXT NOT NULL, qty BIGINT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS {firsts_monthly}_period ON {firsts_monthly} (period, metric)",
         ],
         "deals": [
             """CREATE TABLE IF NOT EXISTS {deals} (
@@ -102,6 +123,13 @@ class KpiProjection(Projection):
         customers.load(
             r.aggregate_id for r in batch if r.type.startswith("Customer") and r.type != "CustomerRegistered"
         )
+        firsts = Rows(tx, tables["firsts"], "k", FIRST_COLUMNS)
+        firsts.load(
+            _first_key(r.event.rep_id, "leads_contacted", label, r.aggregate_id)
+            for r in batch
+            if isinstance(r.event, Lead.Contacted)
+            for label in Period.labels_of(r.event.occurred_at.date())
+        )
         return {
             "tx": tx,
             "tables": tables,
@@ -110,13 +138,16 @@ class KpiProjection(Projection):
             "deals": deals,
             "customers": customers,
             "facts": Rows(tx, tables["facts"], "fact_id", FACT_COLUMNS),
+            "firsts": firsts,
+            "counted": {},  # (rep, period, month, metric): change in distinct subjects first counted then
             "reliefs": Rows(
                 tx, tables["reliefs"], "position", ("position", "rep_id", "period", "metric", "amount_cents")
             ),
         }
 
     def commit(self, tx: Tx, tables: dict[str, str], state: Any) -> None:
-        """Facts are only ever added: their amounts go onto the monthly totals they fall in."""
+        """Facts are only ever added: their amounts go onto the monthly totals they fall in; a
+        subject's new first facts move its count between months."""
         added: dict[tuple[str, str, str, str], list[int]] = {}
         for fact in (state["facts"].get(k) for k in state["facts"]._dirty):
             key = (fact["rep_id"], fact["day"][:7], fact["metric"], fact["product_line"] or "")
@@ -126,23 +157,9 @@ class KpiProjection(Projection):
         for key, cents in state["reconverted"].items():  # stored facts a new rate converted again
             added.setdefault(key, [0, 0])[0] += cents
         super().commit(tx, tables, state)
-        if not added:
-            return
-        monthly = Rows(tx, tables["monthly"], "k", MONTHLY_COLUMNS)
-        keys = {"|".join(key): key for key in added}
-        monthly.load(keys)
-        for k, key in keys.items():
-            old = monthly.get(k) or {"amount_cents": 0, "qty": 0}
-            cents, qty = added[key]
-            monthly.put(
-                {
-                    "k": k,
-                    **dict(zip(("rep_id", "month", "metric", "product_line"), key, strict=True)),
-                    "amount_cents": old["amount_cents"] + cents,
-                    "qty": old["qty"] + qty,
-                }
-            )
-        monthly.flush()
+        _add_to(tx, tables["monthly"], ("rep_id", "month", "metric", "product_line"), ("amount_cents", "qty"), added)
+        counted = {key: [n] for key, n in state["counted"].items() if n}
+        _add_to(tx, tables["firsts_monthly"], ("rep_id", "period", "month", "metric"), ("qty",), counted, drop=True)
 
     @handles(Rep.QuotaRelieved)
     def quota_relieved(self, s: dict[str, Rows], r: Recorded) -> None:
@@ -194,6 +211,25 @@ class KpiProjection(Projection):
                 "converted": converted,
             }
         )
+
+    @staticmethod
+    def _first(s: dict[str, Any], rep_id: str, metric: str, subject: str, day: Any) -> None:
+        """The subject counts once per rep and period, in the month of its earliest fact (business
+        dates arrive in any order: an earlier fact moves the count to its month)."""
+        on = day.isoformat()
+        firsts: Rows = s["firsts"]
+        counted = s["counted"]
+        for label in Period.labels_of(day):
+            k = _first_key(rep_id, metric, label, subject)
+            row = firsts.get(k)
+            if row is not None and row["day"] <= on:
+                continue
+            if row is not None:  # counted in a later month so far
+                moved = (rep_id, label, row["day"][:7], metric)
+                counted[moved] = counted.get(moved, 0) - 1
+            firsts.put({"k": k, "rep_id": rep_id, "metric": metric, "period": label, "subject": subject, "day": on})
+            key = (rep_id, label, on[:7], metric)
+            counted[key] = counted.get(key, 0) + 1
 
     @handles(FxRates.RateSet)
     def rate_set(self, s, r: Recorded) -> None:
@@ -322,9 +358,41 @@ class KpiProjection(Projection):
         """One fact per contact; KPIs count distinct leads (the subject) per rep and period."""
         e = r.event
         self._fact(s, r, 0, e.rep_id, e.occurred_at.date(), "leads_contacted", qty=1, customer_id=r.aggregate_id)
+        self._first(s, e.rep_id, "leads_contacted", r.aggregate_id, e.occurred_at.date())
 
 
 KPI = KpiProjection()
+
+
+def _first_key(rep_id: str, metric: str, period: str, subject: str) -> str:
+    return f"{rep_id}|{metric}|{period}|{subject}"
+
+
+def _add_to(
+    tx: Tx,
+    table: str,
+    dims: tuple[str, ...],
+    measures: tuple[str, ...],
+    added: dict[tuple, list[int]],
+    *,
+    drop: bool = False,
+) -> None:
+    """Add `added` {dimension values: measure changes} onto the totals `table` keeps per key
+    (with `drop`, a row whose measures come to zero is deleted: the table is the same whatever
+    the batches)."""
+    if not added:
+        return
+    rows = Rows(tx, table, "k", ("k", *dims, *measures))
+    keys = {"|".join(key): key for key in added}
+    rows.load(keys)
+    for k, key in keys.items():
+        old = rows.get(k)
+        new = {m: (old[m] if old else 0) + change for m, change in zip(measures, added[key], strict=True)}
+        if drop and not any(new.values()):
+            rows.delete(k)
+        else:
+            rows.put({"k": k, **dict(zip(dims, key, strict=True)), **new})
+    rows.flush()
 
 
 def reliefs(tx: Tx, period: Any, until: int | None = None) -> dict[str, dict[str, Decimal]]:

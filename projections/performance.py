@@ -4,7 +4,7 @@ and period, computed from KPI facts and the organisation as it was on each fact'
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,7 +17,7 @@ from infrastructure.database import Tx
 from projections.accounts import scope_collection_rate
 from projections.engine.tracking import active_tables
 from projections.fx import redenominate
-from projections.kpi import KPI, relief, utc_text
+from projections.kpi import DISTINCT_SUBJECTS, KPI, relief, utc_text
 from projections.money import fraction, from_cents
 from projections.org import OrgHistory, Placement, ever_in_clause, month_bounds
 from projections.revisits import revisit_adherence
@@ -25,7 +25,6 @@ from projections.targets import targets_in_force
 
 METRICS = tuple(m.value for m in Metric)
 KPI_MONEY = ("metrics[].actual", "metrics[].target", "metrics[].relief", "product_mix[].revenue")
-DISTINCT_SUBJECTS = frozenset({"leads_contacted"})  # metrics that count distinct subjects, not events
 
 
 def _facts(
@@ -67,6 +66,34 @@ def _monthly(tx: Tx, period: Period, metrics: tuple[str, ...]) -> list[tuple]:
     )
 
 
+def _distinct_in_scope(
+    tx: Tx, org: OrgHistory, scope: str, period: Period, reps: tuple[str, list[str]] = ("", [])
+) -> Iterator[tuple[str, str, int]]:
+    """(rep, metric, subjects) of the distinct-subject metrics in scope: each subject counted once
+    per rep and period, on the day of its first fact in the period. Reads the projection's counts
+    per rep and month of that first fact (rows bounded by reps x months), placing each rep month
+    by month; for a month in which a rep moved, the first facts of that month, day by day."""
+    t = active_tables(tx, KPI)
+    metrics = sorted(DISTINCT_SUBJECTS)
+    placement = Placement(tx, [scope], org)
+    for rep, month, metric, qty in tx.all(
+        f"SELECT rep_id, month, metric, qty FROM {t['firsts_monthly']} WHERE period = ? "
+        f"AND metric IN ({', '.join('?' * len(metrics))}) AND qty <> 0{reps[0]}",
+        [period.label, *metrics, *reps[1]],
+    ):
+        whole = placement.month(rep, month)
+        if whole:
+            yield rep, metric, int(qty)
+        elif whole is None:
+            start, end = month_bounds(month)
+            days = tx.all(
+                f"SELECT day FROM {t['firsts']} WHERE rep_id = ? AND period = ? AND day >= ? AND day <= ? "
+                "AND metric = ?",
+                [rep, period.label, start.isoformat(), end.isoformat(), metric],
+            )
+            yield rep, metric, sum(1 for (day,) in days if placement.on(rep, date.fromisoformat(day)))
+
+
 def _rep_facts(tx: Tx, rep: str, start: date, end: date, metrics: tuple[str, ...]) -> list[tuple]:
     t = active_tables(tx, KPI)
     return tx.all(
@@ -100,8 +127,8 @@ def _in_scope(tx: Tx, org: OrgHistory, scope: str, period: Period, as_of: dateti
         for day, metric, line, amount, count in _rep_facts(tx, rep, start, end, additive):
             if placement.on(rep, date.fromisoformat(day)):
                 yield rep, None, metric, line, amount, count
-    distinct = tuple(m for m in METRICS if m in DISTINCT_SUBJECTS)
-    yield from (f for f in _facts(tx, period, None, distinct) if org.in_scope(f[0], f[1], scope))
+    for rep, metric, subjects in _distinct_in_scope(tx, org, scope, period):
+        yield rep, None, metric, None, 0, subjects
 
 
 def _scope_totals(
@@ -153,10 +180,8 @@ def _scope_totals(
         for day, metric, line, amount, count in _rep_facts(tx, rep, start, end, additive):
             if placement.on(rep, date.fromisoformat(day)):
                 _count(sums, metric, line, amount, count, 1)
-    distinct = tuple(m for m in METRICS if m in DISTINCT_SUBJECTS)
-    for rep, day, metric, line, amount, count in _facts(tx, period, None, distinct, (reps, ever)):
-        if org.in_scope(rep, day, scope):
-            _count(sums, metric, line, amount, count, 1)
+    for _rep, metric, subjects in _distinct_in_scope(tx, org, scope, period, (reps, ever)):
+        _count(sums, metric, None, 0, subjects, subjects)
     return sums
 
 
@@ -314,8 +339,16 @@ def _ranking(
         and any((org.attrs(rep, d) or {}).get("status") == "active" for d in (period.start, reference))
     ]
     totals = {rep: [0, 0] for rep in members}
-    if as_of is None and metric not in DISTINCT_SUBJECTS:  # standings: the reps' monthly totals
-        t = active_tables(tx, KPI)
+    t = active_tables(tx, KPI)
+    if as_of is None and metric in DISTINCT_SUBJECTS:  # subjects counted once per rep in the period
+        rows = (
+            (rep, None, None, None, 0, count)
+            for rep, count in tx.all(
+                f"SELECT rep_id, SUM(qty) FROM {t['firsts_monthly']} WHERE period = ? AND metric = ? GROUP BY rep_id",
+                [period.label, metric],
+            )
+        )
+    elif as_of is None:  # standings: the reps' monthly totals
         rows = (  # summed per rep by the database: rows bounded by reps
             (rep, None, None, None, amount, count)
             for rep, amount, count in tx.all(
@@ -324,7 +357,7 @@ def _ranking(
                 [period.start.isoformat()[:7], period.end.isoformat()[:7], metric],
             )
         )
-    else:  # as recorded by `as_of`, or distinct subjects: the period's facts
+    else:  # as recorded by `as_of`: the period's facts
         rows = _facts(tx, period, as_of, (metric,))
     for rep, _, _, _, amount, count in rows:
         if rep in totals:
