@@ -240,6 +240,34 @@ class Tx:
             with self.conn.cursor() as cur:
                 cur.executemany(self._sql(sql), rows)
 
+    # How many values one `among` or `pairs_among` list should hold: SQLite caps the placeholders
+    # of a statement; PostgreSQL takes a list as one array parameter, whatever its length.
+    @property
+    def list_limit(self) -> int:
+        return 2000 if self.kind == "sqlite" else 1_000_000
+
+    def among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """`column IN values` and its parameters (never true for no values). On PostgreSQL the
+        values are one array parameter: the query text stays short and the same whatever the
+        values, so psycopg and the server parse it once rather than per call."""
+        if not values:
+            return "1 = 0", []
+        if self.kind == "sqlite":
+            return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+        return f"{column} = ANY(?)", [list(values)]
+
+    def pairs_among(self, columns: tuple[str, str], pairs: Sequence[tuple[str, str]]) -> tuple[str, list[Any]]:
+        """`(a, b) IN pairs` (text columns) and its parameters, as `among`: two arrays on PostgreSQL."""
+        if not pairs:
+            return "1 = 0", []
+        a, b = columns
+        if self.kind == "sqlite":
+            return f"({a}, {b}) IN (VALUES {', '.join(['(?, ?)'] * len(pairs))})", [v for pair in pairs for v in pair]
+        return f"({a}, {b}) IN (SELECT * FROM unnest(?::text[], ?::text[]))", [
+            [p[0] for p in pairs],
+            [p[1] for p in pairs],
+        ]
+
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return list(self.execute(sql, params).fetchall())
 

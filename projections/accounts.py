@@ -466,7 +466,7 @@ def scope_collection_rate(tx: Tx, *, period: Period, scope: str, org: OrgHistory
     placement = Placement(tx, [scope], org)
     bounds = (period.start.isoformat(), period.end.isoformat())
     moved: list[tuple[str, str]] = []
-    owners, ever = ever_in_clause(org, scope, "owner_id")  # a team's, a region's owners: only theirs are read
+    owners, ever = ever_in_clause(tx, org, scope, "owner_id")  # a team's, a region's owners: only theirs are read
     for owner, month, billed_cents, kept_cents in tx.all(
         f"SELECT owner_id, substr(signed_on, 1, 7), SUM(signed_cents - cancelled_cents), "
         f"SUM(collected_cents - refunded_cents) FROM {t['deals']} WHERE status = 'won' AND signed_on >= ? "
@@ -486,13 +486,12 @@ def scope_collection_rate(tx: Tx, *, period: Period, scope: str, org: OrgHistory
         COLLECTED_COLUMNS,
     )
     if moved:  # their base-currency deals of those months, in one query
-        owners, months = sorted({o for o, _ in moved}), set(moved)
+        (among, owners), months = tx.among("owner_id", sorted({o for o, _ in moved})), set(moved)
         deals += [
             d
             for d in _deals(
                 tx,
-                f"WHERE status = 'won' AND signed_on >= ? AND signed_on <= ? AND currency = ? "
-                f"AND owner_id IN ({', '.join('?' * len(owners))})",
+                f"WHERE status = 'won' AND signed_on >= ? AND signed_on <= ? AND currency = ? AND {among}",
                 (*bounds, base_currency(), *owners),
                 COLLECTED_COLUMNS,
             )

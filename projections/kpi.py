@@ -64,7 +64,7 @@ class KpiProjection(Projection):
 
     name = "kpi"
     version = 5  # 2: monthly totals per rep, metric and product line beside the facts; 3: quota relief;
-    # 4: currencies; 5: distinct subjects' first facts and their counts
+    # 4: currencies; 5: distinct subjects' first facts and their counts, the company's monthly totals
     tables = {
         "facts": [
             """CREATE TABLE IF NOT EXISTS {facts} (
@@ -84,6 +84,13 @@ class KpiProjection(Projection):
             product_line TEXT NOT NULL, amount_cents BIGINT NOT NULL, qty BIGINT NOT NULL)""",
             "CREATE INDEX IF NOT EXISTS {monthly}_month ON {monthly} (month, metric)",
             "CREATE INDEX IF NOT EXISTS {monthly}_rep ON {monthly} (rep_id, month)",
+        ],
+        # ... summed over reps (`reps`: how many reps' rows): the company's totals, bounded by months
+        "company_monthly": [
+            """CREATE TABLE IF NOT EXISTS {company_monthly} (
+            k TEXT PRIMARY KEY, month TEXT NOT NULL, metric TEXT NOT NULL, product_line TEXT NOT NULL,
+            amount_cents BIGINT NOT NULL, qty BIGINT NOT NULL, reps BIGINT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS {company_monthly}_month ON {company_monthly} (month, metric)",
         ],
         # a distinct-subject metric's first fact per rep, subject and period (month, quarter, year)
         "firsts": [
@@ -157,7 +164,13 @@ class KpiProjection(Projection):
         for key, cents in state["reconverted"].items():  # stored facts a new rate converted again
             added.setdefault(key, [0, 0])[0] += cents
         super().commit(tx, tables, state)
-        _add_to(tx, tables["monthly"], ("rep_id", "month", "metric", "product_line"), ("amount_cents", "qty"), added)
+        dims = ("rep_id", "month", "metric", "product_line")
+        new = _add_to(tx, tables["monthly"], dims, ("amount_cents", "qty"), added)
+        company: dict[tuple, list[int]] = {}
+        for key, (cents, qty) in added.items():
+            acc = company.setdefault(key[1:], [0, 0, 0])
+            acc[0], acc[1], acc[2] = acc[0] + cents, acc[1] + qty, acc[2] + (key in new)
+        _add_to(tx, tables["company_monthly"], dims[1:], ("amount_cents", "qty", "reps"), company)
         counted = {key: [n] for key, n in state["counted"].items() if n}
         _add_to(tx, tables["firsts_monthly"], ("rep_id", "period", "month", "metric"), ("qty",), counted, drop=True)
 
@@ -376,23 +389,27 @@ def _add_to(
     added: dict[tuple, list[int]],
     *,
     drop: bool = False,
-) -> None:
+) -> set[tuple]:
     """Add `added` {dimension values: measure changes} onto the totals `table` keeps per key
     (with `drop`, a row whose measures come to zero is deleted: the table is the same whatever
-    the batches)."""
+    the batches); answer the keys that had no row."""
     if not added:
-        return
+        return set()
     rows = Rows(tx, table, "k", ("k", *dims, *measures))
     keys = {"|".join(key): key for key in added}
     rows.load(keys)
+    new = set()
     for k, key in keys.items():
         old = rows.get(k)
-        new = {m: (old[m] if old else 0) + change for m, change in zip(measures, added[key], strict=True)}
-        if drop and not any(new.values()):
+        if old is None:
+            new.add(key)
+        values = {m: (old[m] if old else 0) + change for m, change in zip(measures, added[key], strict=True)}
+        if drop and not any(values.values()):
             rows.delete(k)
         else:
-            rows.put({"k": k, **dict(zip(dims, key, strict=True)), **new})
+            rows.put({"k": k, **dict(zip(dims, key, strict=True)), **values})
     rows.flush()
+    return new
 
 
 def reliefs(tx: Tx, period: Any, until: int | None = None) -> dict[str, dict[str, Decimal]]:

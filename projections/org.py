@@ -325,10 +325,11 @@ class Placement:
         return self._months[key]
 
 
-def ever_in_clause(org: OrgHistory, scope: str, column: str) -> tuple[str, list[str]]:
+def ever_in_clause(tx: Tx, org: OrgHistory, scope: str, column: str) -> tuple[str, list[Any]]:
     """`AND column IN (...)` over the reps who ever sat in `scope` (nothing for the company):
     a team's or a region's queries read only their rows."""
     ever = org.ever_in(scope)
     if ever is None:
         return "", []
-    return (f" AND {column} IN ({', '.join('?' * len(ever))})", ever) if ever else (" AND 1 = 0", [])
+    clause, params = tx.among(column, ever)
+    return f" AND {clause}", params

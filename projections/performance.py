@@ -137,9 +137,11 @@ def _scope_totals(
     """{(metric, product line): [cents, qty, facts]} of the facts in scope on their own dates: what
     `_in_scope` yields, summed. As things are now, the database sums the monthly totals of the
     (rep, month) pairs wholly in scope, or all of them less the pairs wholly out when those are
-    fewer (a company or a big region), so that rows bounded by metrics x product lines come back;
-    the reps only partly in scope in a month are read fact by fact, as in `_in_scope`. `subtract`
-    forces one way or the other (tests)."""
+    fewer (a big region), so that rows bounded by metrics x product lines come back; the company
+    reads the projection's company totals (rows bounded by months x metrics x product lines) less
+    the pairs of reps not yet hired. The reps only partly in scope in a month are read fact by
+    fact, as in `_in_scope`. `subtract` forces one way or the other (tests; False: the company's
+    pairs are summed from the reps' totals)."""
     sums: dict[tuple[str, str | None], list[int]] = defaultdict(lambda: [0, 0, 0])
     if as_of is not None:
         for _rep, _day, metric, line, amount, count in _in_scope(tx, org, scope, period, as_of):
@@ -151,18 +153,33 @@ def _scope_totals(
     in_metrics = f"metric IN ({', '.join('?' * len(additive))})"
     placement = Placement(tx, [scope], org)
     inside, outside, split = [], [], []
-    reps, ever = ever_in_clause(org, scope, "rep_id")  # a team's, a region's reps: only theirs are read
+    reps, ever = ever_in_clause(tx, org, scope, "rep_id")  # a team's, a region's reps: only theirs are read
+    # The company holds every rep from their hiring on: its totals are the projection's company
+    # totals less the (rep, month) pairs of the reps not hired by the period's start.
+    company = not reps and subtract is not False
+    pairs, paired = reps, ever
+    if company:
+        hired, paired = tx.among("rep_id", [rep for rep in org.timelines if placement.on(rep, period.start)])
+        pairs = f" AND NOT ({hired})"
     for rep, month in tx.all(
-        f"SELECT DISTINCT rep_id, month FROM {t['monthly']} WHERE month >= ? AND month <= ?{reps}", [*span, *ever]
+        f"SELECT DISTINCT rep_id, month FROM {t['monthly']} WHERE month >= ? AND month <= ?{pairs}", [*span, *paired]
     ):  # rows bounded by reps x months
         whole = placement.month(rep, month)
         (split if whole is None else inside if whole else outside).append((rep, month))
 
     def total(pairs: list[tuple[str, str]] | None, sign: int) -> None:
-        chunks = [None] if pairs is None else [pairs[i : i + 400] for i in range(0, len(pairs), 400)]
-        for chunk in chunks:
-            where = reps if chunk is None else f" AND (rep_id, month) IN (VALUES {', '.join(['(?, ?)'] * len(chunk))})"
-            values = ever if chunk is None else [v for pair in chunk for v in pair]
+        if pairs is None and company:
+            for metric, line, amount, count, rows in tx.all(
+                f"SELECT metric, product_line, SUM(amount_cents), SUM(qty), SUM(reps) FROM {t['company_monthly']} "
+                f"WHERE month >= ? AND month <= ? AND {in_metrics} GROUP BY metric, product_line",
+                [*span, *additive],
+            ):
+                _count(sums, metric, line or None, sign * int(amount), sign * int(count), sign * int(rows))
+            return
+        size = tx.list_limit
+        for chunk in [None] if pairs is None else [pairs[i : i + size] for i in range(0, len(pairs), size)]:
+            where, values = (reps, ever) if chunk is None else tx.pairs_among(("rep_id", "month"), chunk)
+            where = where if chunk is None else f" AND {where}"
             for metric, line, amount, count, rows in tx.all(
                 f"SELECT metric, product_line, SUM(amount_cents), SUM(qty), COUNT(*) FROM {t['monthly']} "
                 f"WHERE month >= ? AND month <= ? AND {in_metrics}{where} GROUP BY metric, product_line",
@@ -170,7 +187,7 @@ def _scope_totals(
             ):
                 _count(sums, metric, line or None, sign * int(amount), sign * int(count), sign * int(rows))
 
-    if not (len(inside) > len(outside) + len(split) if subtract is None else subtract):
+    if not (company or (len(inside) > len(outside) + len(split) if subtract is None else subtract)):
         total(inside, 1) if inside else None
     else:
         total(None, 1)

@@ -614,16 +614,16 @@ def pipeline_board(
         where.append("opened_month >= ? AND opened_month <= ?")
         params += [period.start.isoformat()[:7], period.end.isoformat()[:7]]
     if owners is not None:  # a rep's or a manager's own: read only their owners' totals
-        owners = sorted(owners)
-        where.append(f"owner_id IN ({', '.join('?' * len(owners))})" if owners else "1 = 0")
-        params += owners
+        among, values = tx.among("owner_id", sorted(owners))
+        where.append(among)
+        params += values
     scopes = [f"{key}:{filters[key]}" for key in ORG_FILTERS if filters.get(key) is not None]
     by_owner = bool(scopes)  # the org timeline places owners month by month
     org = OrgHistory.of(tx) if scopes else None
     if org is not None:  # only reps who ever sat in the team (region) can be placed in it
-        ever = sorted(set.intersection(*(set(org.ever_in(s) or ()) for s in scopes)))
-        where.append(f"owner_id IN ({', '.join('?' * len(ever))})" if ever else "1 = 0")
-        params += ever
+        among, values = tx.among("owner_id", sorted(set.intersection(*(set(org.ever_in(s) or ()) for s in scopes))))
+        where.append(among)
+        params += values
     # without team or region, the database sums over owners and months itself
     # the board needs neither owners nor the months deals closed in: the database sums over them
     totals_dims = [d for d in TOTAL_DIMS if d not in ("product_line", "opened_month", "owner_id", "closed_month")]
@@ -651,13 +651,11 @@ def pipeline_board(
                 split.append((owner, month))
             elif whole_month:
                 inside.append((owner, month))
-        chunks = [
-            (
-                f"{clause} AND (owner_id, closed_month) IN (VALUES {', '.join(['(?, ?)'] * len(part))})",
-                [*params, *(v for pair in part for v in pair)],
-            )
-            for part in (inside[i : i + 2000] for i in range(0, len(inside), 2000))
-        ]
+        size = tx.list_limit
+        chunks = []
+        for part in (inside[i : i + size] for i in range(0, len(inside), size)):
+            among, values = tx.pairs_among(("owner_id", "closed_month"), part)
+            chunks.append((f"{clause} AND {among}", [*params, *values]))
     totals: list[dict[str, Any]] = []
     stays: list[dict[str, Any]] = []
     for where_sql, where_params in chunks:  # (the board sums rows of equal dimensions itself)

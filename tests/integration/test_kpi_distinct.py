@@ -119,3 +119,33 @@ def test_first_contacts_are_the_same_whatever_the_batches(client):
     for limit in (1, 10_000):  # one event per batch; everything in one batch
         rebuild(rt.db, rt.source, KPI, limit=limit)
         assert firsts() == live, limit
+
+
+def test_company_totals_leave_out_what_a_rep_did_before_being_hired(client):
+    """The company's KPIs read the projection's company totals less the months of reps hired
+    later than the period's start: a deal signed before its owner's hiring date counts nowhere,
+    one signed after counts, as the facts say (the `as_of` path)."""
+    org = Org(client)
+    director = org.rep("总监", "director", "销售总部", "全国")
+    amy = org.rep("Amy 安", "senior", "华东一组", "华东", director)
+    late = org.rep("Lu 陆", "junior", "华东一组", "华东", director, hired_on="2026-02-15")
+    org.won_deal(amy, "1000.00", "100.00", "2026-01-20")
+    org.won_deal(late, "20000.00", "2000.00", "2026-02-10")  # before Lu's hiring: in no scope
+    org.won_deal(late, "300.00", "30.00", "2026-02-20")
+    org.won_deal(late, "4000.00", "400.00", "2026-03-05")
+    revenue = {
+        period: next(
+            m["actual"] for m in org.get("/kpis", scope="company", period=period)["metrics"] if m["metric"] == "revenue"
+        )
+        for period in ("2026-01", "2026-02", "2026-Q1")
+    }
+    assert revenue == {"2026-01": "1000.00", "2026-02": "300.00", "2026-Q1": "5300.00"}
+    rt = client.app.state.runtime
+    later = datetime.now(UTC) + timedelta(days=1)
+    with rt.db.read() as tx:
+        history = OrgHistory(tx)
+        for period in map(Period.parse, ("2026-01", "2026-02", "2026-03", "2026-Q1", "2026")):
+            facts = _scope_totals(tx, history, "company", period, later)
+            for subtract in (None, False):
+                now = _scope_totals(tx, history, "company", period, None, subtract=subtract)
+                assert {k: v[:2] for k, v in now.items() if v[2]} == {k: v[:2] for k, v in facts.items()}, period
