@@ -85,6 +85,11 @@ class KpiProjection(Projection):
             "CREATE INDEX IF NOT EXISTS {monthly}_month ON {monthly} (month, metric)",
             "CREATE INDEX IF NOT EXISTS {monthly}_rep ON {monthly} (rep_id, month)",
         ],
+        # the (rep, month) pairs with monthly totals: what a scope's query places in the org
+        "rep_months": [
+            "CREATE TABLE IF NOT EXISTS {rep_months} (k TEXT PRIMARY KEY, rep_id TEXT NOT NULL, month TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS {rep_months}_month ON {rep_months} (month, rep_id)",
+        ],
         # ... summed over reps (`reps`: how many reps' rows): the company's totals, bounded by months
         "company_monthly": [
             """CREATE TABLE IF NOT EXISTS {company_monthly} (
@@ -166,6 +171,10 @@ class KpiProjection(Projection):
         super().commit(tx, tables, state)
         dims = ("rep_id", "month", "metric", "product_line")
         new = _add_to(tx, tables["monthly"], dims, ("amount_cents", "qty"), added)
+        pairs = Rows(tx, tables["rep_months"], "k", ("k", "rep_id", "month"))
+        for rep, month in {key[:2] for key in new}:
+            pairs.put({"k": f"{rep}|{month}", "rep_id": rep, "month": month})
+        pairs.flush()
         company: dict[tuple, list[int]] = {}
         for key, (cents, qty) in added.items():
             acc = company.setdefault(key[1:], [0, 0, 0])

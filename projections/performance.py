@@ -162,7 +162,7 @@ def _scope_totals(
         hired, paired = tx.among("rep_id", [rep for rep in org.timelines if placement.on(rep, period.start)])
         pairs = f" AND NOT ({hired})"
     for rep, month in tx.all(
-        f"SELECT DISTINCT rep_id, month FROM {t['monthly']} WHERE month >= ? AND month <= ?{pairs}", [*span, *paired]
+        f"SELECT rep_id, month FROM {t['rep_months']} WHERE month >= ? AND month <= ?{pairs}", [*span, *paired]
     ):  # rows bounded by reps x months
         whole = placement.month(rep, month)
         (split if whole is None else inside if whole else outside).append((rep, month))
