@@ -157,13 +157,11 @@ def _scope_totals(
     # The company holds every rep from their hiring on: its totals are the projection's company
     # totals less the (rep, month) pairs of the reps not hired by the period's start.
     company = not reps and subtract is not False
-    pairs, paired = reps, ever
-    if company:
-        hired, paired = tx.among("rep_id", [rep for rep in org.timelines if placement.on(rep, period.start)])
-        pairs = f" AND NOT ({hired})"
     for rep, month in tx.all(
-        f"SELECT rep_id, month FROM {t['rep_months']} WHERE month >= ? AND month <= ?{pairs}", [*span, *paired]
+        f"SELECT rep_id, month FROM {t['rep_months']} WHERE month >= ? AND month <= ?{reps}", [*span, *ever]
     ):  # rows bounded by reps x months
+        if company and placement.on(rep, period.start):  # in the company's totals, all period long
+            continue
         whole = placement.month(rep, month)
         (split if whole is None else inside if whole else outside).append((rep, month))
 
