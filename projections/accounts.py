@@ -16,7 +16,7 @@ from domain.fx import convert
 from domain.receivables import billed, collection_rate, kept, receivable
 from domain.values import Period, base_currency
 from infrastructure.database import Tx
-from projections.engine.projection import Projection, Recorded, Rows, handles
+from projections.engine.projection import Projection, Recorded, Rows, add_to_totals, handles
 from projections.engine.tracking import active_tables
 from projections.fx import converter, redenominate
 from projections.money import from_cents, to_cents
@@ -57,13 +57,27 @@ DEAL_COLUMNS = (
 PAYMENT_COLUMNS = ("position", "deal_id", "customer_id", "amount_cents", "received_on")
 
 
+COLLECTION_DIMS = ("owner_id", "month", "currency")
+
+
+def _collection(deal: dict | None) -> tuple[tuple[str, str, str], list[int]] | None:
+    """What a won deal adds to its owner's collection totals of its signing month: billed and
+    kept, in its own currency."""
+    if deal is None or deal["status"] != "won" or not deal["signed_on"]:
+        return None
+    return (deal["owner_id"], deal["signed_on"][:7], deal["currency"]), [
+        billed(deal["signed_cents"], deal["cancelled_cents"]),
+        kept(deal["collected_cents"], deal["refunded_cents"]),
+    ]
+
+
 def _later(current: str | None, day: date) -> str:
     return max(current or "", day.isoformat())
 
 
 class AccountsProjection(Projection):
     name = "accounts"
-    version = 2  # 2: customers and deals keep their external_id (imports)
+    version = 3  # 2: customers and deals keep their external_id (imports); 3: collection totals per owner and month
     tables = {
         "customers": [
             """CREATE TABLE IF NOT EXISTS {customers} (
@@ -89,6 +103,13 @@ class AccountsProjection(Projection):
             amount_cents BIGINT NOT NULL, received_on TEXT NOT NULL)""",
             "CREATE INDEX IF NOT EXISTS {payments}_customer ON {payments} (customer_id)",
         ],
+        # won deals' billed and kept amounts per owner, signing month and currency (collection rates)
+        "collections": [
+            """CREATE TABLE IF NOT EXISTS {collections} (
+            k TEXT PRIMARY KEY, owner_id TEXT NOT NULL, month TEXT NOT NULL, currency TEXT NOT NULL,
+            billed_cents BIGINT NOT NULL, kept_cents BIGINT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS {collections}_month ON {collections} (month, currency)",
+        ],
     }
 
     def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Rows]:
@@ -102,7 +123,20 @@ class AccountsProjection(Projection):
             "customers": customers,
             "deals": deals,
             "payments": Rows(tx, tables["payments"], "position", PAYMENT_COLUMNS),
+            # what the deals the batch touches (all loaded above, or opened in it) added before it
+            "collected": {deal["deal_id"]: _collection(deal) for deal in deals.loaded()},
         }
+
+    def commit(self, tx: Tx, tables: dict[str, str], state: Any) -> None:
+        """The deals' changes move their collection totals: before the batch out, after it in."""
+        added: dict[tuple, list[int]] = {}
+        for deal_id in state["deals"]._dirty:
+            for part, sign in ((state["collected"].get(deal_id), -1), (_collection(state["deals"].get(deal_id)), 1)):
+                if part is not None:
+                    acc = added.setdefault(part[0], [0, 0])
+                    acc[0], acc[1] = acc[0] + sign * part[1][0], acc[1] + sign * part[1][1]
+        super().commit(tx, tables, state)
+        add_to_totals(tx, tables["collections"], COLLECTION_DIMS, ("billed_cents", "kept_cents"), added, drop=True)
 
     def _touch(self, s, customer_id: str | None, day: date) -> None:
         row = customer_id and s["customers"].get(customer_id)
@@ -459,19 +493,18 @@ def scope_collection_rate(tx: Tx, *, period: Period, scope: str, org: OrgHistory
     org = org or OrgHistory.of(tx)
     base = _Base(tx, period.end)
     due = cash = 0
-    # Deals in base currency need no conversion: the database sums them per owner and month (rows
-    # bounded by owners x months), each owner placed once per month; an owner who moved within a
-    # month has that month's deals read one by one. Other currencies convert deal by deal.
+    # Deals in base currency need no conversion: the projection keeps them summed per owner and
+    # month (rows bounded by owners x months), each owner placed once per month; an owner who moved
+    # within a month has that month's deals read one by one. Other currencies convert deal by deal.
     t = active_tables(tx, ACCOUNTS)
     placement = Placement(tx, [scope], org)
     bounds = (period.start.isoformat(), period.end.isoformat())
     moved: list[tuple[str, str]] = []
     owners, ever = ever_in_clause(tx, org, scope, "owner_id")  # a team's, a region's owners: only theirs are read
     for owner, month, billed_cents, kept_cents in tx.all(
-        f"SELECT owner_id, substr(signed_on, 1, 7), SUM(signed_cents - cancelled_cents), "
-        f"SUM(collected_cents - refunded_cents) FROM {t['deals']} WHERE status = 'won' AND signed_on >= ? "
-        f"AND signed_on <= ? AND currency = ?{owners} GROUP BY owner_id, substr(signed_on, 1, 7)",
-        (*bounds, base_currency(), *ever),
+        f"SELECT owner_id, month, billed_cents, kept_cents FROM {t['collections']} WHERE month >= ? AND month <= ? "
+        f"AND currency = ?{owners}",
+        (bounds[0][:7], bounds[1][:7], base_currency(), *ever),
     ):
         whole = placement.month(owner, month)
         if whole is None:

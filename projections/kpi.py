@@ -23,7 +23,7 @@ from domain.lead import Lead
 from domain.rep import Rep
 from domain.values import Period, base_currency
 from infrastructure.database import Tx
-from projections.engine.projection import Projection, Recorded, Rows, handles
+from projections.engine.projection import Projection, Recorded, Rows, add_to_totals, handles
 from projections.engine.tracking import active_tables
 from projections.fx import RATE_TABLE, RateBook, rate_row
 from projections.money import from_cents, to_cents
@@ -170,7 +170,7 @@ class KpiProjection(Projection):
             added.setdefault(key, [0, 0])[0] += cents
         super().commit(tx, tables, state)
         dims = ("rep_id", "month", "metric", "product_line")
-        new = _add_to(tx, tables["monthly"], dims, ("amount_cents", "qty"), added)
+        new = add_to_totals(tx, tables["monthly"], dims, ("amount_cents", "qty"), added)
         pairs = Rows(tx, tables["rep_months"], "k", ("k", "rep_id", "month"))
         for rep, month in {key[:2] for key in new}:
             pairs.put({"k": f"{rep}|{month}", "rep_id": rep, "month": month})
@@ -179,9 +179,11 @@ class KpiProjection(Projection):
         for key, (cents, qty) in added.items():
             acc = company.setdefault(key[1:], [0, 0, 0])
             acc[0], acc[1], acc[2] = acc[0] + cents, acc[1] + qty, acc[2] + (key in new)
-        _add_to(tx, tables["company_monthly"], dims[1:], ("amount_cents", "qty", "reps"), company)
+        add_to_totals(tx, tables["company_monthly"], dims[1:], ("amount_cents", "qty", "reps"), company)
         counted = {key: [n] for key, n in state["counted"].items() if n}
-        _add_to(tx, tables["firsts_monthly"], ("rep_id", "period", "month", "metric"), ("qty",), counted, drop=True)
+        add_to_totals(
+            tx, tables["firsts_monthly"], ("rep_id", "period", "month", "metric"), ("qty",), counted, drop=True
+        )
 
     @handles(Rep.QuotaRelieved)
     def quota_relieved(self, s: dict[str, Rows], r: Recorded) -> None:
@@ -388,37 +390,6 @@ KPI = KpiProjection()
 
 def _first_key(rep_id: str, metric: str, period: str, subject: str) -> str:
     return f"{rep_id}|{metric}|{period}|{subject}"
-
-
-def _add_to(
-    tx: Tx,
-    table: str,
-    dims: tuple[str, ...],
-    measures: tuple[str, ...],
-    added: dict[tuple, list[int]],
-    *,
-    drop: bool = False,
-) -> set[tuple]:
-    """Add `added` {dimension values: measure changes} onto the totals `table` keeps per key
-    (with `drop`, a row whose measures come to zero is deleted: the table is the same whatever
-    the batches); answer the keys that had no row."""
-    if not added:
-        return set()
-    rows = Rows(tx, table, "k", ("k", *dims, *measures))
-    keys = {"|".join(key): key for key in added}
-    rows.load(keys)
-    new = set()
-    for k, key in keys.items():
-        old = rows.get(k)
-        if old is None:
-            new.add(key)
-        values = {m: (old[m] if old else 0) + change for m, change in zip(measures, added[key], strict=True)}
-        if drop and not any(values.values()):
-            rows.delete(k)
-        else:
-            rows.put({"k": k, **dict(zip(dims, key, strict=True)), **values})
-    rows.flush()
-    return new
 
 
 def reliefs(tx: Tx, period: Any, until: int | None = None) -> dict[str, dict[str, Decimal]]:

@@ -218,3 +218,34 @@ class Rows:
             f"INSERT INTO {self.table} ({cols}) SELECT {cols} FROM {scratch} "
             f"ON CONFLICT ({self.key}) DO UPDATE SET {sets}"
         )
+
+
+def add_to_totals(
+    tx: Tx,
+    table: str,
+    dims: tuple[str, ...],
+    measures: tuple[str, ...],
+    added: dict[tuple, list[int]],
+    *,
+    drop: bool = False,
+) -> set[tuple]:
+    """Add `added` {dimension values: measure changes} onto the totals `table` keeps per key
+    (with `drop`, a row whose measures come to zero is deleted: the table is the same whatever
+    the batches); answer the keys that had no row."""
+    if not added:
+        return set()
+    rows = Rows(tx, table, "k", ("k", *dims, *measures))
+    keys = {"|".join(key): key for key in added}
+    rows.load(keys)
+    new = set()
+    for k, key in keys.items():
+        old = rows.get(k)
+        if old is None:
+            new.add(key)
+        values = {m: (old[m] if old else 0) + change for m, change in zip(measures, added[key], strict=True)}
+        if drop and not any(values.values()):
+            rows.delete(k)
+        else:
+            rows.put({"k": k, **dict(zip(dims, key, strict=True)), **values})
+    rows.flush()
+    return new

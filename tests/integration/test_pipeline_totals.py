@@ -321,3 +321,45 @@ def test_stale_rollups_are_summed_by_a_head_batch_without_deal_events(demo, monk
         assert not pipeline.rollups_stale(tx, t)
         lost = pipeline_board(tx, as_of=date(2026, 12, 31))
     assert lost["lost"]["count"] == board["lost"]["count"] + 1
+
+
+def test_collection_totals_equal_the_won_deals_whatever_the_batches(demo):
+    """The accounts projection's collection totals per owner, signing month and currency are the
+    won deals' billed and kept amounts summed, kept batch by batch or rebuilt in one pass; and the
+    collection rate read from them is the one computed deal by deal."""
+    from projections.accounts import ACCOUNTS, receivables, scope_collection_rate
+
+    rt = demo
+    catch_up(rt.db, rt.source, ACCOUNTS)
+
+    def by_deals(tx):
+        t = active_tables(tx, ACCOUNTS)
+        return {
+            (owner, month, code): (int(b), int(k))
+            for owner, month, code, b, k in tx.all(
+                f"SELECT owner_id, substr(signed_on, 1, 7), currency, SUM(signed_cents - cancelled_cents), "
+                f"SUM(collected_cents - refunded_cents) FROM {t['deals']} WHERE status = 'won' "
+                "GROUP BY owner_id, substr(signed_on, 1, 7), currency"
+            )
+            if int(b) or int(k)
+        }
+
+    def kept(tx):
+        t = active_tables(tx, ACCOUNTS)
+        rows = tx.all(f"SELECT owner_id, month, currency, billed_cents, kept_cents FROM {t['collections']}")
+        return {(o, m, c): (b, k) for o, m, c, b, k in rows}
+
+    with rt.db.read() as tx:
+        totals = kept(tx)
+        assert totals and totals == by_deals(tx)
+        org = OrgHistory(tx)
+        for period in map(Period.parse, ("2026-02", "2026-Q2", "2026")):  # as the receivables report's teams
+            rows = receivables(tx, period=period, as_of=date(2026, 12, 31), group_by="team")["rows"]
+            assert rows
+            for row in rows:
+                rate = scope_collection_rate(tx, period=period, scope=f"team:{row['team']}", org=org)
+                assert rate == row["collection_rate"], (period, row)
+    for limit in (7, 100_000):
+        rebuild(rt.db, rt.source, ACCOUNTS, limit=limit)
+        with rt.db.read() as tx:
+            assert kept(tx) == totals, limit
