@@ -5,9 +5,10 @@ leaderboards for any scope and period are sums over facts, the scope decided by 
 team and region on the fact's own date.
 
 Beside the facts the projection keeps what queries read as things are now: monthly totals per
-rep, metric and product line (additive metrics), and for the metrics that count distinct
-subjects (a lead contacted twice counts once per period) each subject's first fact per rep and
-period, counted per (rep, period, month of that first fact)."""
+rep, metric and product line (additive metrics), the (rep, month) pairs that have them, the same
+totals summed over reps (the company), and for the metrics that count distinct subjects (a lead
+contacted twice counts once per period) each subject's first fact per rep and period, counted per
+(rep, period, month of that first fact)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,6 @@ FACT_COLUMNS = (
 )
 DEAL_COLUMNS = ("deal_id", "owner_id", "customer_id", "product_line", "splits", "currency")
 CUSTOMER_COLUMNS = ("customer_id", "owner_id", "grade", "first_won_on")
-MONTHLY_COLUMNS = ("k", "rep_id", "month", "metric", "product_line", "amount_cents", "qty")
 FIRST_COLUMNS = ("k", "rep_id", "metric", "period", "subject", "day")
 DISTINCT_SUBJECTS = frozenset({"leads_contacted"})  # metrics that count distinct subjects, not events
 

@@ -89,9 +89,10 @@ def test_leads_contacted_counts_first_contacts_per_period_and_scope(client):
         )
 
 
-def test_first_contacts_are_the_same_whatever_the_batches(client):
-    """Event by event or in one batch, the first contacts and their counts are the same rows (a
-    count that a later-recorded, earlier contact moved away leaves no empty row behind)."""
+def test_the_kpi_tables_are_the_same_whatever_the_batches(client):
+    """Event by event or in one batch, every KPI table holds the same rows: the first contacts and
+    their counts (a count that a later-recorded, earlier contact moved away leaves no empty row
+    behind), the monthly totals, their (rep, month) pairs and the company's totals."""
     org = Org(client)
     amy = org.rep("Amy 安", "senior")
     for round in range(2):
@@ -107,18 +108,19 @@ def test_first_contacts_are_the_same_whatever_the_batches(client):
     rt = client.app.state.runtime
     catch_up(rt.db, rt.source, KPI)
 
-    def firsts():
+    def tables():
         with rt.db.read() as tx:
             generation = tracking.registration(tx, KPI.name).active_generation
-        return table_rows(rt.db, {k: v for k, v in KPI.table_names(generation).items() if k.startswith("firsts")})
+        return table_rows(rt.db, KPI.table_names(generation))
 
-    live = firsts()
+    live = tables()
     # per round: L1 in February, March, Q1 and 2026; L2 in January, March, Q1 and 2026; L3 in February, Q1, 2026
     assert len(live["firsts"]) == 2 * (4 + 4 + 3)
     assert all(qty for *_, qty in live["firsts_monthly"])
+    assert live["rep_months"] and live["company_monthly"]
     for limit in (1, 10_000):  # one event per batch; everything in one batch
         rebuild(rt.db, rt.source, KPI, limit=limit)
-        assert firsts() == live, limit
+        assert tables() == live, limit
 
 
 def test_company_totals_leave_out_what_a_rep_did_before_being_hired(client):
