@@ -77,7 +77,8 @@ def _later(current: str | None, day: date) -> str:
 
 class AccountsProjection(Projection):
     name = "accounts"
-    version = 3  # 2: customers and deals keep their external_id (imports); 3: collection totals per owner and month
+    version = 3  # 2: customers and deals keep their external_id (imports); 3: collection totals per owner and
+    # month, deals indexed by owner
     tables = {
         "customers": [
             """CREATE TABLE IF NOT EXISTS {customers} (
@@ -96,6 +97,7 @@ class AccountsProjection(Projection):
             "CREATE INDEX IF NOT EXISTS {deals}_external ON {deals} (external_id)",
             "CREATE INDEX IF NOT EXISTS {deals}_customer ON {deals} (customer_id)",
             "CREATE INDEX IF NOT EXISTS {deals}_signed ON {deals} (signed_on)",
+            "CREATE INDEX IF NOT EXISTS {deals}_owner ON {deals} (owner_id, signed_on)",  # a team's deals
         ],
         "payments": [
             """CREATE TABLE IF NOT EXISTS {payments} (
