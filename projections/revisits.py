@@ -22,7 +22,7 @@ from infrastructure.database import Tx
 from projections.engine.projection import Projection, Recorded, Rows, handles
 from projections.engine.tracking import active_tables
 from projections.money import fraction
-from projections.org import OrgHistory
+from projections.org import OrgHistory, Placement, ever_in_clause
 
 CUSTOMER_COLUMNS = (
     "customer_id",
@@ -275,12 +275,17 @@ def revisit_adherence(
     or recorded overdue: how many were done by their due date, and that share (None when none)."""
     t = active_tables(tx, REVISITS)
     org = org or OrgHistory.of(tx)
+    company = scope == "company"  # every revisit, whoever owns it
+    owners, ever = ("", []) if company else ever_in_clause(tx, org, scope, "owner_id")  # a team's: only theirs
+    placement = Placement(tx, [scope], org)  # each owner placed once per month, day by day if they moved in it
     on_time = missed = 0
     for owner, due_on, state in tx.all(
-        f"SELECT owner_id, due_on, state FROM {t['due']} WHERE due_on >= ? AND due_on <= ? AND state <> 'open'",
-        [period.start.isoformat(), period.end.isoformat()],
+        f"SELECT owner_id, due_on, state FROM {t['due']} WHERE due_on >= ? AND due_on <= ? AND state <> 'open'{owners}",
+        [period.start.isoformat(), period.end.isoformat(), *ever],
     ):
-        if scope != "company" and not (owner and org.in_scope(owner, date.fromisoformat(due_on), scope)):
+        if not company and not owner:
+            continue
+        if not company and not (placement.month(owner, due_on[:7]) or placement.on(owner, date.fromisoformat(due_on))):
             continue
         if state == "on_time":
             on_time += 1

@@ -19,7 +19,7 @@ from projections.engine.runner import catch_up, process, rebuild
 from projections.engine.tracking import active_tables
 from projections.fx import FX, rate_on
 from projections.money import fraction, from_cents
-from projections.org import ORG, OrgHistory
+from projections.org import ORG, OrgHistory, Placement
 from projections.pipeline import DEAL_COLUMNS, PIPELINE, ROLLUPS, pipeline_board
 from tests.helpers import table_rows
 
@@ -363,3 +363,38 @@ def test_collection_totals_equal_the_won_deals_whatever_the_batches(demo):
         rebuild(rt.db, rt.source, ACCOUNTS, limit=limit)
         with rt.db.read() as tx:
             assert kept(tx) == totals, limit
+
+
+def test_revisit_adherence_of_a_scope_is_what_its_revisits_say(demo):
+    """Adherence per team, region and rep, each owner placed month by month (day by day in a month
+    they moved), equals the revisits counted one by one on their due dates."""
+    from domain.base import Meta
+    from projections.revisits import REVISITS, revisit_adherence
+
+    rt = demo
+    catch_up(rt.db, rt.source, REVISITS)
+    with rt.db.read() as tx:
+        t = active_tables(tx, REVISITS)
+        rows = tx.all(f"SELECT owner_id, due_on, state FROM {t['due']} WHERE state <> 'open'")
+    # an owner moves on the day one of their revisits fell due: that month is placed day by day
+    owner, due_on, _ = next(r for r in rows if r[0] and r[1].startswith("2026") and not r[1].endswith("-01"))
+    day = date.fromisoformat(due_on)
+    rt.ledger.org.transfer_rep(Meta(actor="test"), owner, effective_from=day, reason="x", team="新团队")
+    catch_up(rt.db, rt.source, ORG)
+    with rt.db.read() as tx:
+        org = OrgHistory(tx)
+        assert Placement(tx, ["team:新团队"], org).month(owner, due_on[:7]) is None
+        teams = sorted({c["team"] for tl in org.timelines.values() for c in tl if c.get("team")})
+        regions = sorted({c["region"] for tl in org.timelines.values() for c in tl if c.get("region")})
+        scopes = [*(f"team:{x}" for x in teams), *(f"region:{x}" for x in regions), f"rep:{rows[0][0]}"]
+        counted = 0
+        for period, scope in itertools.product(map(Period.parse, ("2026-03", "2026-Q2", "2026")), scopes):
+            on_time = missed = 0
+            for owner, due_on, state in rows:
+                day = date.fromisoformat(due_on)
+                if day in period and owner and org.in_scope(owner, day, scope):
+                    on_time, missed = on_time + (state == "on_time"), missed + (state != "on_time")
+            got = revisit_adherence(tx, period=period, scope=scope, org=org)
+            assert (got["on_time"], got["late_or_overdue"]) == (on_time, missed), (period, scope)
+            counted += on_time + missed
+        assert counted
