@@ -118,7 +118,8 @@ class KpiProjection(Projection):
         ],
         "customers": [
             """CREATE TABLE IF NOT EXISTS {customers} (
-            customer_id TEXT PRIMARY KEY, owner_id TEXT, grade TEXT, first_won_on TEXT)"""
+            customer_id TEXT PRIMARY KEY, owner_id TEXT, grade TEXT, first_won_on TEXT)""",
+            "CREATE INDEX IF NOT EXISTS {customers}_owner ON {customers} (owner_id, first_won_on)",  # a team's
         ],
         # quota relief: credit toward attainment of a period, never part of the actual
         "reliefs": [

@@ -326,10 +326,11 @@ def _active_customers(tx: Tx, org: OrgHistory, scope: str, period: Period) -> di
     """Customers owned in scope at the period's end that had signed a first contract by then."""
     t = active_tables(tx, KPI)
     counts = {"A": 0, "B": 0, "C": 0, "ungraded": 0}
+    owners, ever = ever_in_clause(tx, org, scope, "owner_id")  # a team's, a region's owners: only theirs
     for owner, grade, n in tx.all(  # rows bounded by owners x grades
-        f"SELECT owner_id, grade, COUNT(*) FROM {t['customers']} WHERE first_won_on IS NOT NULL AND first_won_on <= ? "
-        "GROUP BY owner_id, grade",
-        (period.end.isoformat(),),
+        f"SELECT owner_id, grade, COUNT(*) FROM {t['customers']} WHERE first_won_on IS NOT NULL AND first_won_on <= ?"
+        f"{owners} GROUP BY owner_id, grade",
+        (period.end.isoformat(), *ever),
     ):
         if owner and org.in_scope(owner, period.end, scope):
             counts[grade or "ungraded"] += int(n)

@@ -398,3 +398,29 @@ def test_revisit_adherence_of_a_scope_is_what_its_revisits_say(demo):
             assert (got["on_time"], got["late_or_overdue"]) == (on_time, missed), (period, scope)
             counted += on_time + missed
         assert counted
+
+
+def test_active_customers_of_a_scope_are_counted_from_its_owners_customers(demo):
+    """A KPI card's active customers by grade: the customers with a first win by the period's end
+    whose owner sits in the scope at that end, read only for the owners who ever sat in it."""
+    from projections.kpi import KPI
+    from projections.performance import kpis
+
+    rt = demo
+    catch_up(rt.db, rt.source, KPI)
+    with rt.db.read() as tx:
+        org = OrgHistory(tx)
+        t = active_tables(tx, KPI)
+        customers = tx.all(f"SELECT owner_id, grade, first_won_on FROM {t['customers']}")
+        teams = sorted({c["team"] for tl in org.timelines.values() for c in tl if c.get("team")})
+        total = 0
+        for period, scope in itertools.product(
+            map(Period.parse, ("2026-03", "2026")), ["company", *(f"team:{x}" for x in teams)]
+        ):
+            expected = {"A": 0, "B": 0, "C": 0, "ungraded": 0}
+            for owner, grade, won in customers:
+                if won and won <= period.end.isoformat() and owner and org.in_scope(owner, period.end, scope):
+                    expected[grade or "ungraded"] += 1
+            assert kpis(tx, scope=scope, period=period)["active_customers_by_grade"] == expected, (period, scope)
+            total += sum(expected.values())
+        assert total
