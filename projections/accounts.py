@@ -16,7 +16,7 @@ from domain.fx import convert
 from domain.receivables import billed, collection_rate, kept, receivable
 from domain.values import Period, base_currency
 from infrastructure.database import Tx
-from projections.engine.projection import Projection, Recorded, Rows, add_to_totals, handles
+from projections.engine.projection import Projection, Recorded, Rows, add_to_totals, handles, totals_table
 from projections.engine.tracking import active_tables
 from projections.fx import converter, redenominate
 from projections.money import from_cents, to_cents
@@ -57,7 +57,7 @@ DEAL_COLUMNS = (
 PAYMENT_COLUMNS = ("position", "deal_id", "customer_id", "amount_cents", "received_on")
 
 
-COLLECTION_DIMS = ("owner_id", "month", "currency")
+COLLECTION_DIMS, COLLECTION_MEASURES = ("owner_id", "month", "currency"), ("billed_cents", "kept_cents")
 
 
 def _collection(deal: dict | None) -> tuple[tuple[str, str, str], list[int]] | None:
@@ -106,12 +106,9 @@ class AccountsProjection(Projection):
             "CREATE INDEX IF NOT EXISTS {payments}_customer ON {payments} (customer_id)",
         ],
         # won deals' billed and kept amounts per owner, signing month and currency (collection rates)
-        "collections": [
-            """CREATE TABLE IF NOT EXISTS {collections} (
-            k TEXT PRIMARY KEY, owner_id TEXT NOT NULL, month TEXT NOT NULL, currency TEXT NOT NULL,
-            billed_cents BIGINT NOT NULL, kept_cents BIGINT NOT NULL)""",
-            "CREATE INDEX IF NOT EXISTS {collections}_month ON {collections} (month, currency)",
-        ],
+        "collections": totals_table(
+            "collections", COLLECTION_DIMS, COLLECTION_MEASURES, {"month": ("month", "currency")}
+        ),
     }
 
     def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Rows]:
@@ -138,7 +135,7 @@ class AccountsProjection(Projection):
                     acc = added.setdefault(part[0], [0, 0])
                     acc[0], acc[1] = acc[0] + sign * part[1][0], acc[1] + sign * part[1][1]
         super().commit(tx, tables, state)
-        add_to_totals(tx, tables["collections"], COLLECTION_DIMS, ("billed_cents", "kept_cents"), added, drop=True)
+        add_to_totals(tx, tables["collections"], COLLECTION_DIMS, COLLECTION_MEASURES, added, drop=True)
 
     def _touch(self, s, customer_id: str | None, day: date) -> None:
         row = customer_id and s["customers"].get(customer_id)

@@ -24,7 +24,7 @@ from domain.lead import Lead
 from domain.rep import Rep
 from domain.values import Period, base_currency
 from infrastructure.database import Tx
-from projections.engine.projection import Projection, Recorded, Rows, add_to_totals, handles
+from projections.engine.projection import Projection, Recorded, Rows, add_to_totals, handles, totals_table
 from projections.engine.tracking import active_tables
 from projections.fx import RATE_TABLE, RateBook, rate_row
 from projections.money import from_cents, to_cents
@@ -48,6 +48,8 @@ FACT_COLUMNS = (
 DEAL_COLUMNS = ("deal_id", "owner_id", "customer_id", "product_line", "splits", "currency")
 CUSTOMER_COLUMNS = ("customer_id", "owner_id", "grade", "first_won_on")
 FIRST_COLUMNS = ("k", "rep_id", "metric", "period", "subject", "day")
+MONTHLY_DIMS, MONTHLY_MEASURES = ("rep_id", "month", "metric", "product_line"), ("amount_cents", "qty")
+FIRSTS_DIMS = ("rep_id", "period", "month", "metric")  # first facts counted per month they fell in
 DISTINCT_SUBJECTS = frozenset({"leads_contacted"})  # metrics that count distinct subjects, not events
 
 
@@ -78,25 +80,18 @@ class KpiProjection(Projection):
             "CREATE INDEX IF NOT EXISTS {facts}_unconverted ON {facts} (day) WHERE converted = 0",
         ],
         "rates": RATE_TABLE,
-        "monthly": [
-            """CREATE TABLE IF NOT EXISTS {monthly} (
-            k TEXT PRIMARY KEY, rep_id TEXT NOT NULL, month TEXT NOT NULL, metric TEXT NOT NULL,
-            product_line TEXT NOT NULL, amount_cents BIGINT NOT NULL, qty BIGINT NOT NULL)""",
-            "CREATE INDEX IF NOT EXISTS {monthly}_month ON {monthly} (month, metric)",
-            "CREATE INDEX IF NOT EXISTS {monthly}_rep ON {monthly} (rep_id, month)",
-        ],
+        "monthly": totals_table(
+            "monthly", MONTHLY_DIMS, MONTHLY_MEASURES, {"month": ("month", "metric"), "rep": ("rep_id", "month")}
+        ),
         # the (rep, month) pairs with monthly totals: what a scope's query places in the org
         "rep_months": [
             "CREATE TABLE IF NOT EXISTS {rep_months} (k TEXT PRIMARY KEY, rep_id TEXT NOT NULL, month TEXT NOT NULL)",
             "CREATE INDEX IF NOT EXISTS {rep_months}_month ON {rep_months} (month, rep_id)",
         ],
         # ... summed over reps (`reps`: how many reps' rows): the company's totals, bounded by months
-        "company_monthly": [
-            """CREATE TABLE IF NOT EXISTS {company_monthly} (
-            k TEXT PRIMARY KEY, month TEXT NOT NULL, metric TEXT NOT NULL, product_line TEXT NOT NULL,
-            amount_cents BIGINT NOT NULL, qty BIGINT NOT NULL, reps BIGINT NOT NULL)""",
-            "CREATE INDEX IF NOT EXISTS {company_monthly}_month ON {company_monthly} (month, metric)",
-        ],
+        "company_monthly": totals_table(
+            "company_monthly", MONTHLY_DIMS[1:], (*MONTHLY_MEASURES, "reps"), {"month": ("month", "metric")}
+        ),
         # a distinct-subject metric's first fact per rep, subject and period (month, quarter, year)
         "firsts": [
             """CREATE TABLE IF NOT EXISTS {firsts} (
@@ -105,12 +100,7 @@ class KpiProjection(Projection):
             "CREATE INDEX IF NOT EXISTS {firsts}_rep ON {firsts} (rep_id, period, day)",
         ],
         # ... counted per rep, period and the month in which the first fact fell
-        "firsts_monthly": [
-            """CREATE TABLE IF NOT EXISTS {firsts_monthly} (
-            k TEXT PRIMARY KEY, rep_id TEXT NOT NULL, period TEXT NOT NULL, month TEXT NOT NULL,
-            metric TEXT NOT NULL, qty BIGINT NOT NULL)""",
-            "CREATE INDEX IF NOT EXISTS {firsts_monthly}_period ON {firsts_monthly} (period, metric)",
-        ],
+        "firsts_monthly": totals_table("firsts_monthly", FIRSTS_DIMS, ("qty",), {"period": ("period", "metric")}),
         "deals": [
             """CREATE TABLE IF NOT EXISTS {deals} (
             deal_id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, customer_id TEXT NOT NULL, product_line TEXT NOT NULL,
@@ -170,8 +160,7 @@ class KpiProjection(Projection):
         for key, cents in state["reconverted"].items():  # stored facts a new rate converted again
             added.setdefault(key, [0, 0])[0] += cents
         super().commit(tx, tables, state)
-        dims = ("rep_id", "month", "metric", "product_line")
-        new = add_to_totals(tx, tables["monthly"], dims, ("amount_cents", "qty"), added)
+        new = add_to_totals(tx, tables["monthly"], MONTHLY_DIMS, MONTHLY_MEASURES, added)
         pairs = Rows(tx, tables["rep_months"], "k", ("k", "rep_id", "month"))
         for rep, month in {key[:2] for key in new}:
             pairs.put({"k": f"{rep}|{month}", "rep_id": rep, "month": month})
@@ -180,11 +169,9 @@ class KpiProjection(Projection):
         for key, (cents, qty) in added.items():
             acc = company.setdefault(key[1:], [0, 0, 0])
             acc[0], acc[1], acc[2] = acc[0] + cents, acc[1] + qty, acc[2] + (key in new)
-        add_to_totals(tx, tables["company_monthly"], dims[1:], ("amount_cents", "qty", "reps"), company)
+        add_to_totals(tx, tables["company_monthly"], MONTHLY_DIMS[1:], (*MONTHLY_MEASURES, "reps"), company)
         counted = {key: [n] for key, n in state["counted"].items() if n}
-        add_to_totals(
-            tx, tables["firsts_monthly"], ("rep_id", "period", "month", "metric"), ("qty",), counted, drop=True
-        )
+        add_to_totals(tx, tables["firsts_monthly"], FIRSTS_DIMS, ("qty",), counted, drop=True)
 
     @handles(Rep.QuotaRelieved)
     def quota_relieved(self, s: dict[str, Rows], r: Recorded) -> None:

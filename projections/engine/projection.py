@@ -220,6 +220,22 @@ class Rows:
         )
 
 
+def totals_table(
+    name: str, dims: Sequence[str], measures: Sequence[str], indexes: dict[str, tuple[str, ...]]
+) -> list[str]:
+    """The DDL of a table `add_to_totals` keeps: its key `k` (the dimensions joined), the
+    dimensions as text, the measures as integers, and the `indexes` {name suffix: columns}."""
+    columns = ["k TEXT PRIMARY KEY", *(f"{d} TEXT NOT NULL" for d in dims), *(f"{m} BIGINT NOT NULL" for m in measures)]
+    table = "{" + name + "}"
+    return [
+        f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(columns)})",
+        *(
+            f"CREATE INDEX IF NOT EXISTS {table}_{suffix} ON {table} ({', '.join(on)})"
+            for suffix, on in indexes.items()
+        ),
+    ]
+
+
 def add_to_totals(
     tx: Tx,
     table: str,
