@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.datastructures import MutableHeaders
 from starlette.types import Message, Receive, Scope, Send
@@ -17,6 +17,7 @@ from starlette.types import Message, Receive, Scope, Send
 from api.access import OPERATIONS, Allow
 from api.asgi import HttpMiddleware
 from api.deps import RuntimeDep, new_request_id
+from api.routing import Router
 from projections.engine.runner import status
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -92,7 +93,7 @@ class Timing(HttpMiddleware):
                 COMMANDS.labels(route, outcome).inc()
 
 
-router = APIRouter(tags=["operations"])
+router = Router(tags=["operations"])
 
 
 @router.get("/prometheus", dependencies=[Allow(OPERATIONS)], response_class=Response)

@@ -3,16 +3,17 @@ once, listed and revoked."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from api.access import EVERYONE, OPERATIONS, AccessDep, Allow
 from api.deps import MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
 from api.models import Body, OptionalText, Receipt, Text
 from api.responses.access_keys import KeyList, Principal
+from api.routing import Router
 from projections.access_keys import ACCESS_KEYS, list_keys
 
-router = APIRouter(prefix="/auth", tags=["access"])
+router = Router(prefix="/auth", tags=["access"])
 
 
 class MintKey(Body):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import Field
 
 from api.access import EVERYONE, MANAGEMENT, MANAGER, OPERATIONS, AccessDep, Allow, Record
@@ -22,13 +22,14 @@ from api.responses.assessments import (
     ScorecardVerification,
 )
 from api.routers.performance import ScopeParam
+from api.routing import Router
 from domain.errors import InvalidInput, NotFound
 from domain.partner import TrainingTopic
 from domain.rep import Rep
 from domain.target import parse_scope
 from projections.assessments import READ_MODELS
 
-router = APIRouter(tags=["assessment and training"])
+router = Router(tags=["assessment and training"])
 PLAN_READS = ("org", "assessments")
 
 

@@ -7,7 +7,7 @@ import csv
 import io
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import Field
 
 from api.access import (
@@ -30,6 +30,7 @@ from api.errors import Forbidden
 from api.listing import Cursor, Limit
 from api.models import Amount, Body, FilterText, OptionalText, Receipt, SaneDate, Text
 from api.responses.commissions import LineExplanation, PlanVersions, Statement, StatementVerification
+from api.routing import Router
 from api.schemas import PlanPage
 from application.commissions import (
     READ_MODELS,
@@ -43,7 +44,7 @@ from domain.commission.schema import PlanBody
 from domain.rep import Rep
 from projections.plans_list import list_plans as plans_page
 
-router = APIRouter(tags=["commissions"])
+router = Router(tags=["commissions"])
 
 
 class AssignPlan(Body):

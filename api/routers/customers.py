@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import Field, StrictInt
 
 from api.access import EVERYONE, FIELD_WORK, MANAGEMENT, MONEY, OPERATIONS, AccessDep, Allow, Record
@@ -28,6 +28,7 @@ from api.models import (
     VersionParam,
 )
 from api.responses.customers import Customer360, CustomerDistribution, RevisitList, RevisitPolicy
+from api.routing import Router
 from api.schemas import CustomerPage
 from application import clock
 from application.customers import CheckDormancy, CheckRevisits
@@ -35,7 +36,7 @@ from domain.customer import Customer
 from projections.accounts import distribution, list_customers
 from projections.revisits import revisit_list
 
-router = APIRouter(prefix="/customers", tags=["customers"])
+router = Router(prefix="/customers", tags=["customers"])
 
 
 class RegisterCustomer(Body):

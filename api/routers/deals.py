@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import Field
 
 from api.access import EVERYONE, FIELD_WORK, MANAGEMENT, MONEY, OPERATIONS, AccessDep, Allow, Record
@@ -12,13 +12,14 @@ from api.history import record_routes
 from api.listing import Cursor, Limit, reps_in
 from api.models import Amount, Body, DateField, FilterText, OptionalText, Receipt, SaneDate, Text
 from api.responses.deals import NegotiationPicture, SalesPolicy
+from api.routing import Router
 from api.schemas import DealPage
 from application import clock
 from domain.customer import Customer
 from domain.deal import Deal
 from projections.accounts import list_deals
 
-router = APIRouter(prefix="/deals", tags=["deals"])
+router = Router(prefix="/deals", tags=["deals"])
 OrTodayDate = Annotated[
     SaneDate | None,
     Field(default=None, description="business date, YYYY-MM-DD; default today in the organisation's time zone"),

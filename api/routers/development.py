@@ -3,7 +3,7 @@ and recognitions — recorded as the rep's events, read from the staff read mode
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import Field
 
 from api.access import EVERYONE, MANAGEMENT, MANAGER, AccessDep, Allow, Record
@@ -12,12 +12,13 @@ from api.encoding import Json
 from api.models import Amount, Body, Receipt, SaneDate, Text
 from api.responses.development import RepDevelopment, RepRecognitions, RepReviews, RepTrainings
 from api.routers.partners import PeriodParam
+from api.routing import Router
 from domain.partner import TrainingTopic
 from domain.rep import Rep
 from domain.values import Period
 from projections.staff import development, recognitions, reviews, trainings
 
-router = APIRouter(prefix="/reps", tags=["channel staff"])
+router = Router(prefix="/reps", tags=["channel staff"])
 
 
 class Training(Body):

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.access import OVERSIGHT, Allow
 from api.deps import RuntimeDep
 from api.encoding import Json
 from api.models import FilterText, Position, SaneMoment
 from api.responses.events import EventPage
+from api.routing import Router
 from domain.errors import InvalidInput
 from projections.eventlog import EVENT_TOPICS, EventFilter, browse, describe
 
-router = APIRouter(tags=["events"])
+router = Router(tags=["events"])
 
 
 def event_filter(

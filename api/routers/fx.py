@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import Field
 
 from api.access import EVERYONE, MONEY, Allow
 from api.deps import MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.models import Amount, Body, Receipt, SaneDate
 from api.responses.fx import Rates
+from api.routing import Router
 from domain.values import base_currency
 from domain.values import currency as currency_code
 from projections.fx import rate_history, rates_in_force
 
-router = APIRouter(prefix="/fx-rates", tags=["currencies"])
+router = Router(prefix="/fx-rates", tags=["currencies"])
 
 CurrencyText = Annotated[str, Field(min_length=3, max_length=3, examples=["USD"])]
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import File, Query, UploadFile
 
 from api.access import OPERATIONS, Allow
 from api.deps import MetaDep, RuntimeDep
 from api.encoding import Json
+from api.routing import Router
 from api.schemas import ImportAnswer
 from application import clock
 from application.imports import ImportRejected
 
-router = APIRouter(tags=["imports"])
+router = Router(tags=["imports"])
 
 EXAMPLE = {
     "dry_run": False,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import Field
 
 from api.access import (
@@ -45,6 +45,7 @@ from api.responses.leads import (
     LeadTimeline,
     ScheduledChecks,
 )
+from api.routing import Router
 from application.leads import CheckSla
 from domain.customer import Customer
 from domain.lead import Lead
@@ -53,7 +54,7 @@ from domain.values import Period
 from infrastructure.scheduler import status as scheduled_status
 from projections.leads import list_leads, sla_report, source_effectiveness
 
-router = APIRouter(prefix="/leads", tags=["leads"])
+router = Router(prefix="/leads", tags=["leads"])
 
 
 Moment = Annotated[SaneMoment | None, Field(default=None, description="ISO date-time; defaults to now")]

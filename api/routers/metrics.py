@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from api.access import EVERYONE, OVERSIGHT, Allow
 from api.deps import OPEN_QUERY, MinPosition, RuntimeDep, await_position
 from api.encoding import Json
 from api.responses.metrics import MetricAnswer, MetricInfo
+from api.routing import Router
 from domain.errors import NotFound
 from projections.engine.tracking import active_tables
 
-router = APIRouter(prefix="/metrics", tags=["metrics"])
+router = Router(prefix="/metrics", tags=["metrics"])
 
 
 @router.get("", dependencies=[Allow(EVERYONE)], response_model=list[MetricInfo])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import Field
 
 from api.access import EVERYONE, MANAGEMENT, AccessDep, Allow
@@ -14,13 +14,14 @@ from api.encoding import Json
 from api.listing import Cursor, Limit
 from api.models import Body, DateField, FilterText, Receipt, Text
 from api.responses.partners import PartnerPage, PartnerScorecard
+from api.routing import Router
 from application import clock
 from domain.partner import PartnerKind
 from domain.values import Period
 from projections.partners import scorecard
 from projections.staff import list_partners
 
-router = APIRouter(prefix="/partners", tags=["channel staff"])
+router = Router(prefix="/partners", tags=["channel staff"])
 
 PeriodParam = Annotated[
     str | None, Query(max_length=10, description="YYYY-MM, YYYY-Qn or YYYY; defaults to this month")

@@ -7,13 +7,14 @@ import csv
 import io
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from api.access import ADMIN, AUDITOR, EVERYONE, FINANCE, MONEY, REP, AccessDep, Allow, Record
 from api.deps import MetaDep, MinPosition, RuntimeDep, answer, await_position
 from api.encoding import Json
 from api.models import Body, SaneDate, Text
 from api.responses.payouts import DisputeList, PeriodStatements
+from api.routing import Router
 from application.commissions import (
     READ_MODELS,
     AcknowledgeStatement,
@@ -24,7 +25,7 @@ from application.commissions import (
 )
 from domain.rep import Rep
 
-router = APIRouter(tags=["commissions"])
+router = Router(tags=["commissions"])
 
 PAYROLL_READERS = (FINANCE, AUDITOR, ADMIN)
 

@@ -5,19 +5,20 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from api.access import EVERYONE, AccessDep, Allow
 from api.deps import MinPosition, RuntimeDep, await_position
 from api.encoding import Json
 from api.models import DisplayCurrency, SaneDate, SaneMoment
 from api.responses.performance import KpiScorecard, Leaderboard, OrgChart
+from api.routing import Router
 from domain.target import parse_scope
 from domain.values import SELLING_LEVELS, Level, Period
 from projections.org import org_as_of
 from projections.performance import kpis, leaderboard
 
-router = APIRouter(tags=["organisation and performance"])
+router = Router(tags=["organisation and performance"])
 
 ScopeParam = Annotated[
     str,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from api.access import EVERYONE, OPERATIONS, OVERSIGHT, AccessDep, Allow
 from api.deps import MinPosition, RuntimeDep, await_position
 from api.encoding import Json
 from api.models import DisplayCurrency, FilterText, SaneDate
 from api.responses.reads import DeadLetters, PipelineBoard, ProjectionStatus, ReceivablesReport
+from api.routing import Router
 from application import clock
 from domain.errors import NotFound
 from domain.values import Period
@@ -18,7 +19,7 @@ from projections.engine.runner import retry_parked, status
 from projections.engine.tracking import dead_letters
 from projections.pipeline import PIPELINE, pipeline_board
 
-router = APIRouter(tags=["read models"])
+router = Router(tags=["read models"])
 
 
 @router.get("/pipeline", dependencies=[Allow(EVERYONE)], response_model=PipelineBoard)

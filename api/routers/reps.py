@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import Field
 
 from api.access import EVERYONE, MANAGEMENT, MANAGER, AccessDep, Allow, Record
@@ -9,12 +9,13 @@ from api.encoding import Json
 from api.history import record_routes
 from api.listing import Cursor, Limit
 from api.models import Amount, Body, DateField, FilterText, OptionalText, Receipt, SaneDate, Text
+from api.routing import Router
 from api.schemas import RepPage
 from application import clock
 from domain.rep import Rep
 from projections.org import list_reps
 
-router = APIRouter(prefix="/reps", tags=["reps"])
+router = Router(prefix="/reps", tags=["reps"])
 
 
 class HireRep(Body):

@@ -3,18 +3,19 @@ proposals and the competitors we meet (the deal commands themselves are under /d
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from api.access import EVERYONE, AccessDep, Allow
 from api.deps import MinPosition, RuntimeDep, await_position
 from api.encoding import Json
 from api.models import FilterText, SaneDate
 from api.responses.sales_process import CompetitorReport, DeliveryList, ProposalWinRates
+from api.routing import Router
 from application import clock
 from projections.deal_analytics import DEAL_ANALYTICS, competitor_report, win_rate_by_proposals
 from projections.deliveries import DELIVERIES, list_deliveries
 
-router = APIRouter(tags=["sales process"])
+router = Router(tags=["sales process"])
 
 
 @router.get("/deliveries", dependencies=[Allow(EVERYONE)], response_model=DeliveryList)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
 from pydantic import Field
 
 from api.access import EVERYONE, MANAGEMENT, AccessDep, Allow
@@ -12,8 +11,9 @@ from api.deps import MetaDep, RuntimeDep, answer
 from api.encoding import Json
 from api.models import Amount, Body, OptionalText, Receipt, Text
 from api.responses.targets import TargetSheetView
+from api.routing import Router
 
-router = APIRouter(prefix="/targets", tags=["targets"])
+router = Router(prefix="/targets", tags=["targets"])
 
 
 class SetTarget(Body):
