@@ -99,9 +99,10 @@ class Vault:
                     f"SELECT subject, key_bytes FROM subject_keys WHERE subject IN ({', '.join('?' * len(part))})", part
                 )
             found = {subject: None if key is None else bytes(key) for subject, key in rows}
+            read_at = time.monotonic()  # as `key` stamps what it reads
             with self._lock:
                 for subject in part:
-                    self._cache[subject] = (now, found.get(subject))
+                    self._cache[subject] = (read_at, found.get(subject))
 
     def is_forgotten(self, subject: str) -> bool:
         """Whether the subject was forgotten (its key destroyed), as of at most CACHE_SECONDS ago."""
