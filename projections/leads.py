@@ -4,6 +4,9 @@ effectiveness."""
 from __future__ import annotations
 
 import math
+import threading
+import time
+import weakref
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
@@ -19,7 +22,7 @@ from domain.values import Period
 from infrastructure.database import Tx, missing_table
 from projections.engine import tracking
 from projections.engine.projection import Projection, Recorded, Rows, handles
-from projections.engine.tail import Tail
+from projections.engine.tail import MAX_AGE_SECONDS, Tail
 from projections.engine.tracking import active_tables
 from projections.kpi import utc_text
 from projections.money import fraction, from_cents, to_cents
@@ -117,17 +120,20 @@ class LeadsProjection(Projection):
     }
 
     def begin(self, tx: Tx, tables: dict[str, str], batch: Sequence[Recorded]) -> dict[str, Rows]:
-        leads = Rows(tx, tables["leads"], "lead_id", LEAD_COLUMNS)
-        leads.load(r.aggregate_id for r in batch if r.type.startswith("Lead") and r.type != "LeadCaptured")
-        deals = Rows(tx, tables["deals"], "deal_id", ("deal_id", "lead_id"))
-        deals.load(r.aggregate_id for r in batch if r.type == "DealWon")
-        assignments = Rows(tx, tables["assignments"], "assignment_id", ASSIGNMENT_COLUMNS)
-        return {
-            "leads": leads,
-            "deals": deals,
-            "assignments": assignments,
+        state = {
+            "leads": Rows(tx, tables["leads"], "lead_id", LEAD_COLUMNS),
+            "deals": Rows(tx, tables["deals"], "deal_id", ("deal_id", "lead_id")),
+            "assignments": Rows(tx, tables["assignments"], "assignment_id", ASSIGNMENT_COLUMNS),
             "breaches": Rows(tx, tables["breaches"], "breach_id", BREACH_COLUMNS),
         }
+        self.preload(state, batch)
+        return state
+
+    @staticmethod
+    def preload(state: dict[str, Rows], batch: Sequence[Recorded]) -> None:
+        """Load together the rows the batch's handlers will change."""
+        state["leads"].load(r.aggregate_id for r in batch if r.type.startswith("Lead") and r.type != "LeadCaptured")
+        state["deals"].load(r.aggregate_id for r in batch if r.type == "DealWon")
 
     @handles(Lead.Captured)
     def lead_captured(self, s, r: Recorded) -> None:
@@ -402,14 +408,27 @@ def find_duplicate_at_head(
             break
         generation = tx.shared[GENERATION_HINT] = reg.active_generation
     # (`head` is this statement's: every event up to it is committed)
-    window = tail.window(position, tail_limit, LEADS.topics, until=head)
-    if window is None:  # further behind than the tail reaches
-        events = tail.source.read(position, tail_limit, stop=head, topics=LEADS.topics) if head > position else []
-    else:
-        head, _, events = window  # (perhaps beyond this statement's head: every event up to it)
     if head - position > tail_limit:
         raise TooFarBehind(f"the {LEADS.name} read model is {head - position} positions behind")
-    state = LEADS.begin(tx, LEADS.table_names(generation), events)
+    with _AT_HEAD_LOCK:
+        at_head = _leads_at_head(tx, tail, generation, position, head, tail_limit)
+        if at_head is not None:
+            found, changed = at_head.matching(keys), {lead_id for lead_id, _ in stored if at_head.holds(lead_id)}
+    if at_head is None:
+        found, changed = _matching_replayed(tx, tail, generation, position, head, keys, tail_limit)
+    untouched = [(lead_id, int(at)) for lead_id, at in stored if lead_id not in changed]  # since `position`
+    if not untouched and len(stored) == STORED_AT_ONCE:
+        raise TooFarBehind(f"all of the first {STORED_AT_ONCE} matching leads changed since the read model's position")
+    found += untouched
+    return min(found, key=lambda lead: lead[1])[0] if found else None
+
+
+Keys = list[tuple[str, str, str | None]]
+
+
+def _apply(state: dict[str, Rows], events: Sequence[Recorded]) -> None:
+    """The projection's own handlers, applied in memory (never written)."""
+    LEADS.preload(state, events)
     for record in events:
         handler = LEADS.handlers.get(type(record.event))
         if handler is not None:
@@ -417,18 +436,118 @@ def find_duplicate_at_head(
                 getattr(LEADS, handler)(state, record)
             except Exception as error:  # the live runner will stop on it: let the catch-up say so
                 raise TooFarBehind(f"{record.type} at {record.position}: {error!r}") from error
+
+
+def _matches(row: dict, keys: Keys) -> bool:
+    """An open lead with one of the keys (a company's in its region)."""
+    return row["status"] in OPEN and any(
+        row[column] == key and in_region in (None, row["region"]) for column, key, in_region in keys
+    )
+
+
+def _matching_replayed(
+    tx: Tx, tail: Tail, generation: int, position: int, head: int, keys: Keys, tail_limit: int
+) -> tuple[list[tuple[str, int]], set[str]]:
+    """The open leads matching `keys` among those changed after `position`, replayed for this
+    capture alone (lead id, capture position); and the leads changed."""
+    window = tail.window(position, tail_limit, LEADS.topics, until=head)
+    if window is None:  # further behind than the tail reaches
+        events = tail.source.read(position, tail_limit, stop=head, topics=LEADS.topics) if head > position else []
+    else:
+        head, _, events = window  # (perhaps beyond this statement's head: every event up to it)
+    if head - position > tail_limit:
+        raise TooFarBehind(f"the {LEADS.name} read model is {head - position} positions behind")
+    state = LEADS.begin(tx, LEADS.table_names(generation), [])
+    _apply(state, events)
     changed = {row["lead_id"]: row for row in state["leads"].loaded()}  # as of the head
-    found = [
-        (row["lead_id"], row["position"])
-        for row in changed.values()
-        if row["status"] in OPEN
-        and any(row[column] == key and in_region in (None, row["region"]) for column, key, in_region in keys)
-    ]
-    untouched = [(lead_id, int(at)) for lead_id, at in stored if lead_id not in changed]  # since `position`
-    if not untouched and len(stored) == STORED_AT_ONCE:
-        raise TooFarBehind(f"all of the first {STORED_AT_ONCE} matching leads changed since the read model's position")
-    found += untouched
-    return min(found, key=lambda lead: lead[1])[0] if found else None
+    return [(lead_id, row["position"]) for lead_id, row in changed.items() if _matches(row, keys)], set(changed)
+
+
+AT_HEAD_SECONDS = MAX_AGE_SECONDS  # how long one process's leads at head are kept, then begun anew
+_AT_HEAD_LOCK = threading.Lock()
+_AT_HEAD: weakref.WeakKeyDictionary[Tail, LeadsAtHead] = weakref.WeakKeyDictionary()  # one per engine's tail
+
+
+class LeadsAtHead:
+    """The leads changed after a read-model position (`floor`), as of store position `upto`: the
+    lead events stored since, applied in memory by the projection's own handlers once for every
+    capture of the process, instead of once per capture (at 400 captures a second the read
+    model lags ~20 events, each replayed by every capture). Never written.
+
+    It answers a capture whose read-model position lies in [floor, upto]: a lead it does not
+    hold was not changed after `floor`, so the read model's row is as current. It is begun anew
+    for a new generation, when the read model has moved past it, and every AT_HEAD_SECONDS:
+    like the tail, it keeps no personal data longer than a key may stay cached after a
+    forgetting."""
+
+    def __init__(self, tx: Tx, generation: int, position: int) -> None:
+        self.generation, self.floor, self.upto = generation, position, position
+        self.begun = time.monotonic()
+        self.state = LEADS.begin(tx, LEADS.table_names(generation), [])
+        self._index: dict[tuple[str, str], set[str]] = defaultdict(set)  # (key column, key) -> lead ids
+        self._keys_of: dict[str, list[tuple[str, str]]] = {}
+
+    def _current(self, generation: int) -> bool:
+        return generation == self.generation and time.monotonic() - self.begun < AT_HEAD_SECONDS
+
+    def serves(self, generation: int, position: int) -> bool:
+        """It answers for a read model at `position`: not further on than it got, and not
+        before it began (a lead changed in between would be neither held nor current)."""
+        return self._current(generation) and self.floor <= position <= self.upto
+
+    def begun_after(self, generation: int, position: int) -> bool:
+        """A capture that read the read model before it began (concurrent captures see slightly
+        different positions): it answers that one alone, and stays for the others."""
+        return self._current(generation) and position < self.floor
+
+    def extend(self, tx: Tx, events: Sequence[Recorded], upto: int) -> None:
+        """Apply the events in (self.upto, upto]; rows not held yet are read on `tx`."""
+        for rows in self.state.values():
+            rows.tx = tx
+        _apply(self.state, events)
+        leads = self.state["leads"]
+        for lead_id in leads.drain_changed() | (leads.keys_held() - self._keys_of.keys()):
+            self._reindex(lead_id, leads.held(lead_id))
+        self.upto = upto
+
+    def _reindex(self, lead_id: str, row: dict | None) -> None:
+        for key in self._keys_of.pop(lead_id, ()):
+            self._index[key].discard(lead_id)
+        keys = [] if row is None else [(c, row[c]) for c in ("phone_key", "email_key", "company_key") if row[c]]
+        for key in keys:
+            self._index[key].add(lead_id)
+        self._keys_of[lead_id] = keys
+
+    def holds(self, lead_id: str) -> bool:
+        return self.state["leads"].held(lead_id) is not None
+
+    def matching(self, keys: Keys) -> list[tuple[str, int]]:
+        """The open leads it holds that match `keys`: (lead id, capture position)."""
+        found = []
+        for lead_id in {lead_id for column, key, _ in keys for lead_id in self._index.get((column, key), ())}:
+            row = self.state["leads"].held(lead_id)
+            if row is not None and _matches(row, keys):
+                found.append((lead_id, row["position"]))
+        return found
+
+
+def _leads_at_head(
+    tx: Tx, tail: Tail, generation: int, position: int, head: int, tail_limit: int
+) -> LeadsAtHead | None:
+    """The process's leads at head, brought up to at least `head`, for a capture that read the
+    read model at `position`; None when the tail does not reach back far enough."""
+    at_head = _AT_HEAD.get(tail)
+    if at_head is not None and at_head.begun_after(generation, position):
+        return None  # a capture whose snapshot is older than the one it was begun at: replay alone
+    if at_head is None or not at_head.serves(generation, position):
+        at_head = LeadsAtHead(tx, generation, position)
+    window = tail.window(at_head.upto, tail_limit, LEADS.topics, until=head)
+    _AT_HEAD.pop(tail, None)  # put back only once extended without failing
+    if window is None or window[1] < head:
+        return None
+    at_head.extend(tx, window[2], window[1])
+    _AT_HEAD[tail] = at_head
+    return at_head
 
 
 def _public(row: dict) -> dict:

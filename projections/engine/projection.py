@@ -180,6 +180,20 @@ class Rows:
         """The rows loaded or put so far in this batch."""
         return [row for row in self._rows.values() if row is not None]
 
+    def held(self, key: Any) -> dict | None:
+        """The row in memory under `key` (None when not loaded or not found), never read."""
+        return self._rows.get(key)
+
+    def keys_held(self) -> set[Any]:
+        """The keys loaded or put so far (found or not)."""
+        return set(self._rows)
+
+    def drain_changed(self) -> set[Any]:
+        """The keys put or updated since the last call: for rows kept in memory and never
+        flushed (a flush writes the rows changed since the last flush)."""
+        changed, self._dirty = self._dirty, set()
+        return changed
+
     def update(self, key: Any, **changes: Any) -> dict | None:
         """Change an existing row; unknown keys are ignored (their creation event was not seen)."""
         row = self.get(key)

@@ -225,3 +225,45 @@ def test_a_rebuild_that_dropped_the_tables_a_process_knew_is_followed(runtime):
     probe = {"phone": "13800138000", "email": "li@example.cn", "company": None, "region": "华东"}
     assert at_head(rt, **probe) == second.id  # the new generation, and the events since applied
     assert leads_position(rt) == position
+
+
+def test_a_held_lead_found_by_the_keys_it_absorbs_in_a_merge(runtime):
+    """The process keeps the leads changed since the read model's position, indexed by their
+    keys, from one capture to the next: a lead it holds that takes a phone in a merge is found
+    by that phone."""
+    rt = runtime
+    rep = rt.ledger.org.hire_rep(META, name="高甲", level="senior", team="华东一组", region="华东").id
+    target = rt.ledger.leads.capture_lead(
+        META, company="上海精密有限公司", source="trade_show", region="华东", industry="manufacturing"
+    ).id  # no phone
+    source = capture_by_email(rt).id
+    rt.fresh("leads")
+    rt.ledger.leads.assign_lead(META, target, rep_id=rep, reason="by hand")
+    assert at_head(rt, phone=None, email="li@example.cn", company=None, region="华北") == source
+    rt.ledger.leads.merge_leads(META, source, into=target, reason="the same buyer")
+    assert at_head(rt, phone=None, email="LI@example.cn", company=None, region="华北") == target
+
+
+def test_a_capture_that_read_an_older_position_than_the_process_began_at_replays_alone(runtime, monkeypatch):
+    """Concurrent captures read the read model at slightly different positions. One that read
+    it before the position the process's leads at head began at cannot use them (a lead closed
+    in between is neither held by them nor closed in what it read): it replays the events since
+    its own position, and leaves them to the others."""
+    rt = runtime
+    first = capture_by_phone(rt)
+    rt.fresh("leads")
+    seen = []
+    real = tracking.at_head
+    monkeypatch.setattr(tracking, "at_head", lambda *a: seen.append(real(*a)) or seen[-1])
+    assert at_head(rt, phone="13800138000", email=None, company=None, region="华南") == first
+    reg, older, _, stored_then = seen[-1]
+    rt.ledger.leads.disqualify_lead(META, first, reason="no_need", disqualified_on=date(2026, 3, 2))
+    advance(rt, 1)  # the read model has the lead closed
+    rt.ledger.org.hire_rep(META, name="王一", level="junior", team="华东一组", region="华东")
+    assert at_head(rt, phone="13800138000", email=None, company=None, region="华南") is None
+    began = leads_model._AT_HEAD[rt.ledger.leads.tail]
+    assert began.floor > older
+    # a capture whose statement ran before the projector moved on
+    monkeypatch.setattr(tracking, "at_head", lambda *a: (reg, older, rt.source.head(), stored_then))
+    assert at_head(rt, phone="13800138000", email=None, company=None, region="华南") is None
+    assert leads_model._AT_HEAD[rt.ledger.leads.tail] is began  # kept for the captures that read it later
