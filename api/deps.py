@@ -79,9 +79,15 @@ def await_position(request: Request, projections: str | tuple[str, ...], min_pos
         raise InvalidInput(
             f"min_position {min_position} is beyond the newest event ({head})", field="min_position", head=head
         )
+    rt = runtime(request)
     for name in (projections,) if isinstance(projections, str) else projections:
         reached, current = wait_for(
-            runtime(request).db, name, min_position, timeout=request.app.state.settings.min_position_timeout
+            rt.db,
+            name,
+            min_position,
+            timeout=request.app.state.settings.min_position_timeout,
+            source=rt.source,
+            topics=rt.topics_of(name),
         )
         if not reached:
             raise NotCaughtUp(name, min_position, current)

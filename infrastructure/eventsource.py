@@ -49,6 +49,13 @@ class EventSource:
         """The head as seen by a transaction on the same database (one query, no connection of its own)."""
         return int(tx.value(self.head_sql(tx.kind)) or 0)
 
+    def holds_any(self, tx: Tx, after: int, upto: int, topics: Sequence[str]) -> bool:
+        """Whether an event of `topics` lies in positions (after, upto] (read on `tx`)."""
+        position = "rowid" if tx.kind == "sqlite" else "notification_id"
+        among, params = tx.among("topic", list(topics))
+        sql = f"SELECT 1 FROM {self.recorder.events_table_name} WHERE {position} > ? AND {position} <= ? AND {among} LIMIT 1"
+        return tx.value(sql, (after, upto, *params)) is not None
+
     def head_sql(self, kind: str) -> str:
         """The query of `head_in`, to be used as a subquery."""
         position = "rowid" if kind == "sqlite" else "notification_id"

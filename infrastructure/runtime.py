@@ -13,7 +13,7 @@ from infrastructure.scheduler import Scheduler, Timetable, checks, ensure_schema
 from infrastructure.store import EventStore
 from infrastructure.vault import PersonalAsCiphertext, Vault
 from projections.engine import tracking
-from projections.engine.catalog import discover
+from projections.engine.catalog import by_name, discover
 from projections.engine.projection import Projection
 from projections.engine.runner import ProjectionEngine, catch_up, prepare
 
@@ -38,6 +38,7 @@ class Runtime:
         self.source = EventSource(self.store)
         self.directory = OrgDirectory(self.source)  # the org tree for access decisions, kept current
         self.projections = discover() if projections is None else projections
+        self._topics: dict[str, list[str]] = {}
         self.engine = ProjectionEngine(self.db, self.source, self.projections) if run_projectors else None
         self.scheduler = (
             None if timetable is None else Scheduler(self.db, checks(self.ledger, timetable, written=self.written))
@@ -61,10 +62,22 @@ class Runtime:
                 catch_up(self.db, self.source, projection)
 
     def behind(self, tx: Tx, names: tuple[str, ...]) -> bool:
-        """Some of these read models has not processed every stored event yet (seen in `tx`)."""
+        """Some of these read models has not processed every stored event of its topics yet
+        (seen in `tx`)."""
         positions = tracking.active_positions(tx, names)
         head = self.source.head_in(tx)
-        return any(positions.get(name, -1) < head for name in names)
+        return any(
+            name not in positions
+            or (positions[name] < head and self.source.holds_any(tx, positions[name], head, self.topics_of(name)))
+            for name in names
+        )
+
+    def topics_of(self, name: str) -> list[str]:
+        """The event topics read model `name` consumes."""
+        topics = self._topics.get(name)
+        if topics is None:
+            topics = self._topics[name] = by_name(name, self.projections).topics
+        return topics
 
     def written(self) -> None:
         """Called after each command: wake in-process projectors without waiting for a poll."""

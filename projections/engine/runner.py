@@ -34,6 +34,7 @@ REPLAY_BATCH_SIZE = 20_000
 # each projection runs a few dozen batches a second instead of one per command. It adds at most
 # this much to the read-your-writes lag.
 LINGER_SECONDS = 0.01
+PASS_SECONDS = 0.25  # the longest a live projection's tracking row lags windows without its events
 STANDBY_SECONDS = 2.0  # how often a standby runner tries for the lock
 STANDBY_AFTER_LOSS_SECONDS = 5.0  # a runner that lost its lock lets the standbys go first
 RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.5, 30.0  # a runner that cannot reach the database backs off
@@ -83,9 +84,11 @@ def process(
     live: bool = False,
     still_owner: Callable[[], bool] | None = None,
     tail: Tail | None = None,
+    written: int | None = None,
 ) -> tuple[int, int]:
     """Apply the events in positions (after, after + limit] to one generation; answer
-    (new position, events applied).
+    (new position, events applied). `written`: the position its tracking row holds when the
+    caller passed windows without events of its topics in memory (at or before `after`).
 
     The read-model writes and the new position commit together. With `live`, the batch is
     refused if that generation stopped being the active one while it was read; with
@@ -106,11 +109,13 @@ def process(
         new = min(head, after + limit)
         batch = source.read(after, limit, stop=new, topics=projection.topics)
 
+    base = after if written is None else written
+
     def write(tx: Tx) -> None:
         if live and not batch and not projection.settles:
             # Nothing of its topics in the window: only the position moves (compare-and-set; an
             # empty window advanced on a generation a rebuild just replaced changes nothing).
-            tracking.advance(tx, projection.name, generation, after, new)
+            tracking.advance(tx, projection.name, generation, base, new)
             if new == head:
                 tracking.set_state(tx, projection.name, "live")
             return
@@ -118,15 +123,15 @@ def process(
             reg = tracking.registration(tx, projection.name, lock=True)
             if reg is None or reg.active_generation != generation:
                 raise tracking.PositionConflict(f"{projection.name}: generation {generation} is no longer active")
-        if tracking.position(tx, projection.name, generation) != after:
-            raise tracking.PositionConflict(f"{projection.name}: position moved on from {after}")
+        if tracking.position(tx, projection.name, generation) != base:
+            raise tracking.PositionConflict(f"{projection.name}: position moved on from {base}")
         todo = batch
         if live and projection.on_error == "park" and batch:  # events set aside stay aside (rebuilds retry them)
             skip = tracking.parked_positions(tx, projection.name)
             todo = [r for r in batch if r.position not in skip]
         projection.handle(tx, projection.table_names(generation), todo)
         projection.settle(tx, projection.table_names(generation), at_head=new == head)
-        tracking.advance(tx, projection.name, generation, after, new)
+        tracking.advance(tx, projection.name, generation, base, new)
         if live:
             tracking.set_state(tx, projection.name, "live" if new == head else "catching_up")
         if still_owner is not None and not still_owner():
@@ -351,13 +356,32 @@ def status(db: Database, source: EventSource, projections: Sequence[Projection])
     return rows
 
 
-def wait_for(db: Database, name: str, position: int, timeout: float = 5.0, interval: float = 0.02) -> tuple[bool, int]:
-    """Wait until projection `name` has processed `position`; answer (reached, current position)."""
+def wait_for(
+    db: Database,
+    name: str,
+    position: int,
+    timeout: float = 5.0,
+    interval: float = 0.02,
+    *,
+    source: EventSource | None = None,
+    topics: Sequence[str] = (),
+) -> tuple[bool, int]:
+    """Wait until projection `name` has processed `position`; answer (reached, current position).
+    With `source` and the projection's `topics`, a read model whose position is behind but with
+    no event of its topics in between has reached it too (its runner passes such windows
+    without writing the position at once)."""
     deadline = time.monotonic() + timeout
     while True:
         with db.read() as tx:
             current = tracking.active_position(tx, name) or 0
             reg = tracking.registration(tx, name)
+            if (
+                current < position
+                and source is not None
+                and topics
+                and not source.holds_any(tx, current, position, topics)
+            ):
+                return True, current
         if current >= position:
             return True, current
         if (reg is not None and reg.state == "failed") or time.monotonic() >= deadline:
@@ -686,15 +710,28 @@ class ProjectionEngine:
         """Process batches while `on()` (not stopped, lock held) or until a handler fails."""
         backoff = 0.5
         known: tuple[int, int, str] | None = None  # (generation, position, state) as last seen
+        # While live, windows without events of its topics are passed in memory: the tracking
+        # row stays at `written` until a batch of its own, a pause or PASS_SECONDS later moves it
+        # (`wait_for` knows that no event of its topics lies in between).
+        written: int | None = None
+        passed_since = 0.0
         while on():
             try:
                 if known is None:
+                    written = None
                     with self.db.read() as tx:
                         reg = tracking.registration(tx, projection.name)
                         position = tracking.position(tx, projection.name, reg.active_generation)
                     known = (reg.active_generation, position or 0, reg.state)
                 generation, after, state = known
                 wake.clear()
+                if state == "live" and (written is None or time.monotonic() - passed_since < PASS_SECONDS):
+                    passed = self._nothing_for(projection, after)
+                    if passed is not None:
+                        if written is None:
+                            written, passed_since = after, time.monotonic()
+                        known = (generation, passed, state)
+                        continue
                 new, _ = process(
                     self.db,
                     self.source,
@@ -705,7 +742,10 @@ class ProjectionEngine:
                     live=True,
                     still_owner=on,
                     tail=self.tail,
+                    written=written,
                 )
+                if new > after:
+                    written = None
                 backoff = 0.5
                 _mark_recovered(projection.name)
                 # A batch that reached the head set the state `live`; one that did not is
@@ -719,6 +759,10 @@ class ProjectionEngine:
                     _idle(wake, self.poll_seconds, on)
                     if wake.is_set():  # let the events written at the same moment join the batch
                         self._stopping.wait(self.linger_seconds)
+                    elif written is not None and on():  # a pause: the row moves to where it got
+                        with self.db.transaction() as tx:
+                            tracking.advance(tx, projection.name, generation, written, after)
+                        written = None
             except tracking.PositionConflict:
                 known = None
                 continue
@@ -750,6 +794,16 @@ class ProjectionEngine:
                 _mark_retrying(projection.name, error, 0, backoff)
                 _idle(self._stopping, backoff, on)
                 backoff = min(backoff * 2, 10.0)
+
+    def _nothing_for(self, projection: Projection, after: int) -> int | None:
+        """The end of the tail's next window when none of its events is of the projection's
+        topics and the projection settles nothing after a batch; None otherwise."""
+        if projection.settles:
+            return None
+        window = self.tail.window(after, self.batch_size, projection.topics)
+        if window is None or window[2] or window[1] <= after:
+            return None
+        return window[1]
 
     def _record_failure(
         self, projection: Projection, error: BaseException, position: int | None, event_type: str | None

@@ -379,3 +379,41 @@ def test_backfill_resumes_after_an_interruption(runtime):
         rebuilt = tracking.active_tables(tx, fresh)
     assert rebuilt != fresh.table_names(1) and table_rows(runtime.db, rebuilt) == resumed
     assert table_rows(runtime.db, fresh.table_names(1)) == resumed  # --keep left the old tables in place
+
+
+def test_windows_without_its_events_are_passed_in_memory_and_written_at_a_pause(runtime):
+    """A live runner does not write its position for every window that holds none of its events
+    (under a stream of other commands that is most of its transactions): it passes them in
+    memory and writes the position with its next batch, after PASS_SECONDS, or once the store
+    has been quiet for a poll interval. Meanwhile read-your-writes waits and the commands'
+    `behind` checks know that nothing of its topics lies in between."""
+    ledger = runtime.ledger
+    engine = ProjectionEngine(runtime.db, runtime.source, [ORG], poll_seconds=3.0)
+    engine.start()
+    try:
+        ledger.org.hire_rep(META, name="王一", level="junior", team="华东一组", region="华东")
+        engine.poke()
+        assert wait_for(runtime.db, ORG.name, runtime.source.head())[0]
+        with runtime.db.read() as tx:
+            written = tracking.active_position(tx, ORG.name)
+        for n in range(3):  # events the org read model does not consume
+            ledger.leads.capture_lead(META, company=f"公司{n}", source="trade_show", region="华东", industry="retail")
+            engine.poke()
+        head = runtime.source.head()
+        topics = runtime.topics_of(ORG.name)
+        assert wait_for(runtime.db, ORG.name, head, timeout=1, source=runtime.source, topics=topics)[0]
+        with runtime.db.read() as tx:
+            assert tracking.active_position(tx, ORG.name) == written < head  # not written yet
+            assert not runtime.behind(tx, (ORG.name,))
+        assert wait_for(runtime.db, ORG.name, head, timeout=0.5) == (False, written)  # by position alone
+        rep = ledger.org.hire_rep(META, name="王二", level="junior", team="华东一组", region="华东").id
+        engine.poke()  # its own event: the batch moves the row from where it was written
+        assert wait_for(runtime.db, ORG.name, runtime.source.head(), timeout=5)[0]
+        with runtime.db.read() as tx:
+            members = tracking.active_tables(tx, ORG)["members"]
+            assert tx.value(f"SELECT COUNT(*) FROM {members} WHERE rep_id = ?", (rep,)) == 1
+        ledger.leads.capture_lead(META, company="公司9", source="trade_show", region="华东", industry="retail")
+        engine.poke()
+        assert wait_for(runtime.db, ORG.name, runtime.source.head(), timeout=8)[0]  # written at the pause
+    finally:
+        engine.stop()
