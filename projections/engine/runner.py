@@ -22,6 +22,7 @@ from infrastructure.eventsource import EventSource
 from projections.engine import tracking
 from projections.engine.projection import HandlerFailed, Projection
 from projections.engine.tail import Tail
+from projections.engine.tail import type_names as tail_type_names
 
 log = logging.getLogger("salesledger.projections")
 
@@ -587,12 +588,16 @@ class ProjectionEngine:
         self.batch_size = batch_size
         self._stopping = threading.Event()
         self._wake = {p.name: threading.Event() for p in self.projections}
+        self._announced = threading.Event()
         self._threads: list[threading.Thread] = []
         self.running: set[str] = set()  # projections this engine is the active runner of
 
     def start(self) -> None:
         prepare(self.db, self.projections)
-        self._threads = [threading.Thread(target=self._supervise, name="projectors-owner", daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._supervise, name="projectors-owner", daemon=True),
+            threading.Thread(target=self._dispatch, name="projectors-dispatch", daemon=True),
+        ]
         if self.db.kind == "postgres":
             self._threads.append(threading.Thread(target=self._listen, name="projectors-listen", daemon=True))
         for t in self._threads:
@@ -601,16 +606,55 @@ class ProjectionEngine:
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
         self.poke()
+        self._wake_all()
         for t in self._threads:
             t.join(timeout)
         if self.locks is not None:
             self.locks.close()
 
     def poke(self) -> None:
-        """New events were written: wake every runner now rather than at its next poll."""
+        """New events were written: wake the runners they concern now rather than at their next
+        poll (the dispatcher reads them once and tells)."""
         self.tail.poke()
+        self._announced.set()
+
+    def _wake_all(self) -> None:
         for event in self._wake.values():
             event.set()
+
+    def _dispatch(self) -> None:
+        """Read the announced events once, from the tail, and wake the runners whose topics they
+        hold, and those that settle after every batch. The others see them at their next poll
+        (and pass them in memory): a stream of one kind of command wakes two or three runners,
+        not all of them, each to look at a window with nothing of its own."""
+        wanted = {p.name: (p, tail_type_names(tuple(p.topics))) for p in self.projections}
+        seen: int | None = None
+        while not self._stopping.is_set():
+            self._announced.wait(self.poll_seconds)
+            if self._stopping.is_set():
+                break
+            if not self._announced.is_set():
+                continue
+            self._announced.clear()
+            try:
+                while True:  # what the tail held unseen, then what it reads on to the head
+                    window = None if seen is None else self.tail.window(seen, self.tail.keep, ())
+                    if window is None:  # the first time, or further behind than the tail reaches
+                        self._wake_all()
+                        seen = self.source.head()
+                        break
+                    _, new, records = window
+                    if new <= seen:
+                        break
+                    types = {r.type for r in records}
+                    for name, (projection, names) in wanted.items():
+                        if projection.settles or not names.isdisjoint(types):
+                            self._wake[name].set()
+                    seen = new
+            except Exception:  # the store is away: wake everyone, as before there was a dispatcher
+                log.exception("projector dispatch failed")
+                seen = None
+                self._wake_all()
 
     # -- threads -------------------------------------------------------------------------------
     def _supervise(self) -> None:

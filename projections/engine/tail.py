@@ -76,7 +76,7 @@ class Tail:
             hi = bisect.bisect_right(self._positions, new)
             records = self._records[lo:hi]
             if topics:
-                wanted = _type_names(tuple(topics))
+                wanted = type_names(tuple(topics))
                 records = [r for r in records if r.type in wanted]
             return self._head, new, records
 
@@ -129,5 +129,6 @@ class Tail:
 
 
 @lru_cache(maxsize=256)
-def _type_names(topics: tuple[str, ...]) -> frozenset[str]:
+def type_names(topics: tuple[str, ...]) -> frozenset[str]:
+    """The event type names (as in `Recorded.type`) of these topics."""
     return frozenset(type_name(t) for t in topics)

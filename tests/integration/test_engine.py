@@ -417,3 +417,39 @@ def test_windows_without_its_events_are_passed_in_memory_and_written_at_a_pause(
         assert wait_for(runtime.db, ORG.name, runtime.source.head(), timeout=8)[0]  # written at the pause
     finally:
         engine.stop()
+
+
+class CountedWake(threading.Event):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def set(self) -> None:
+        self.count += 1
+        super().set()
+
+
+def test_announced_events_wake_only_the_runners_whose_topics_they_hold(runtime):
+    """The engine reads announced events once and wakes the runners they concern (and those that
+    settle after every batch); the others see them at their next poll."""
+    ledger = runtime.ledger
+    engine = ProjectionEngine(runtime.db, runtime.source, [ORG, PIPELINE], poll_seconds=3.0)
+    engine._wake = {name: CountedWake() for name in engine._wake}
+    engine.start()
+    try:
+        time.sleep(0.3)  # the runners start and go live
+        ledger.org.hire_rep(META, name="王一", level="junior", team="华东一组", region="华东")
+        engine.poke()
+        assert wait_for(runtime.db, ORG.name, runtime.source.head(), timeout=2)[0]  # woken: its poll is 3 s
+        woken = {name: wake.count for name, wake in engine._wake.items()}
+        for n in range(3):  # events neither consumes
+            ledger.leads.capture_lead(META, company=f"公司{n}", source="trade_show", region="华东", industry="retail")
+            engine.poke()
+        time.sleep(0.5)
+        assert engine._wake[ORG.name].count == woken[ORG.name]
+        seed_deal(ledger)  # the pipeline's: it is woken, the org too (the hire seed_deal makes)
+        engine.poke()
+        assert wait_for(runtime.db, PIPELINE.name, runtime.source.head(), timeout=2)[0]
+        assert engine._wake[PIPELINE.name].count > woken[PIPELINE.name]
+    finally:
+        engine.stop()
