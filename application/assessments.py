@@ -212,7 +212,7 @@ class Assessments(UseCases):
         today = clock.today()
         rounds: list[AssessmentRound] = []
         with self.reads.current(*READ_MODELS) as tx:
-            as_of = read.caught_up_to(tx)
+            as_of = self.reads.caught_up_to(tx, *READ_MODELS)
             org = OrgHistory(tx, until_position=as_of)
             schemes = read.schemes_for(tx, label)
             if not schemes:

@@ -19,11 +19,22 @@ class ReadModels:
     """The read-model database as the use cases see it."""
 
     def __init__(
-        self, db: Database, catch_up: Callable[..., None], behind: Callable[[Tx, tuple[str, ...]], bool]
+        self,
+        db: Database,
+        catch_up: Callable[..., None],
+        behind: Callable[[Tx, tuple[str, ...]], bool],
+        through: Callable[[Tx, tuple[str, ...]], int],
     ) -> None:
         self.db = db
         self._catch_up = catch_up
         self._behind = behind
+        self._through = through
+
+    def caught_up_to(self, tx: Tx, *names: str) -> int:
+        """The store position through which the named read models have applied every event
+        they consume: a consistent cut to read them as of (their own positions may lag over
+        events they do not consume)."""
+        return self._through(tx, names)
 
     @contextmanager
     def current(self, *names: str) -> Iterator[Tx]:

@@ -34,7 +34,7 @@ class Runtime:
             self.vault = Vault(url)
             self.store = EventStore(env=url.eventsourcing_env(), personal_data=PersonalAsCiphertext(self.vault))
         self.db = Database(url)
-        self.ledger = SalesLedger(self.store, ReadModels(self.db, self.fresh, self.behind))
+        self.ledger = SalesLedger(self.store, ReadModels(self.db, self.fresh, self.behind, self.through))
         self.source = EventSource(self.store)
         self.directory = OrgDirectory(self.source)  # the org tree for access decisions, kept current
         self.projections = discover() if projections is None else projections
@@ -64,13 +64,28 @@ class Runtime:
     def behind(self, tx: Tx, names: tuple[str, ...]) -> bool:
         """Some of these read models has not processed every stored event of its topics yet
         (seen in `tx`)."""
+        through, head = self._through(tx, names)
+        return through < head
+
+    def through(self, tx: Tx, names: tuple[str, ...]) -> int:
+        """The store position through which every one of these read models has applied each
+        event of its topics (seen in `tx`): the lowest of their positions, where a read model
+        with no event of its topics between its position and the head counts as at the head (a
+        live runner writes its position over such events later)."""
+        return self._through(tx, names)[0]
+
+    def _through(self, tx: Tx, names: tuple[str, ...]) -> tuple[int, int]:
         positions = tracking.active_positions(tx, names)
         head = self.source.head_in(tx)
-        return any(
-            name not in positions
-            or (positions[name] < head and self.source.holds_any(tx, positions[name], head, self.topics_of(name)))
+        reached = [
+            -1
+            if name not in positions
+            else positions[name]
+            if positions[name] < head and self.source.holds_any(tx, positions[name], head, self.topics_of(name))
+            else head
             for name in names
-        )
+        ]
+        return min(reached, default=head), head
 
     def topics_of(self, name: str) -> list[str]:
         """The event topics read model `name` consumes."""

@@ -32,7 +32,7 @@ from domain.target import parse_scope
 from domain.values import Period
 from infrastructure.database import Tx
 from projections.engine.projection import Projection, Recorded, Rows, handles
-from projections.engine.tracking import active_position, active_tables
+from projections.engine.tracking import active_tables
 from projections.kpi import KPI, reliefs
 from projections.money import fraction, from_cents, to_cents
 from projections.org import OrgHistory
@@ -256,11 +256,6 @@ class AssessmentsProjection(Projection):
 ASSESSMENTS = AssessmentsProjection()
 READ_MODELS = ("org", "kpi", "targets", "staff", "assessments")
 ALL = 2**62  # a store position beyond any
-
-
-def caught_up_to(tx: Tx) -> int:
-    """The store position every read model a scorecard reads has processed."""
-    return min(active_position(tx, name) or 0 for name in READ_MODELS)
 
 
 # -- schemes ----------------------------------------------------------------------------------
