@@ -33,15 +33,14 @@ class EventSource:
     def read(self, after: int, limit: int, stop: int | None = None, topics: Sequence[str] = ()) -> list[Recorded]:
         notifications = self.recorder.select_notifications(after + 1, limit, stop=stop, topics=list(topics))
         to_event = self.mapper.to_domain_event
-        if self._personal is None or len(notifications) <= 1:
-            return [Recorded(n.id, _type_name(n.topic), to_event(n), str(n.originator_id)) for n in notifications]
         recorded: list[Recorded] = []
         # Keys are fetched together for a part of the batch just before it is decoded: a cached
         # key is trusted for a second (another process's forgetting), and a replay batch of
-        # 20,000 events takes longer than that to decode.
+        # 20,000 events takes longer than that to decode. A batch of one reads its key as it goes.
         for i in range(0, len(notifications), PREFETCH_EVENTS):
             part = notifications[i : i + PREFETCH_EVENTS]
-            self._personal.prefetch(n.state for n in part)
+            if self._personal is not None and len(notifications) > 1:
+                self._personal.prefetch(n.state for n in part)
             recorded += [Recorded(n.id, _type_name(n.topic), to_event(n), str(n.originator_id)) for n in part]
         return recorded
 

@@ -77,15 +77,12 @@ class Runtime:
     def _through(self, tx: Tx, names: tuple[str, ...]) -> tuple[int, int]:
         positions = tracking.active_positions(tx, names)
         head = self.source.head_in(tx)
-        reached = [
-            -1
-            if name not in positions
-            else positions[name]
-            if positions[name] < head and self.source.holds_any(tx, positions[name], head, self.topics_of(name))
-            else head
-            for name in names
-        ]
-        return min(reached, default=head), head
+        through = head
+        for name in names:
+            position = positions.get(name, -1)  # -1: not registered yet
+            if position < head and (position < 0 or self.source.holds_any(tx, position, head, self.topics_of(name))):
+                through = min(through, position)
+        return through, head
 
     def topics_of(self, name: str) -> list[str]:
         """The event topics read model `name` consumes."""
